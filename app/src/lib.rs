@@ -1,0 +1,67 @@
+//! Meshmart's user interface: the HTML shell, the router and every page. Compiled twice:
+//! with `ssr` into the server, which renders each page, and with `hydrate` into the wasm
+//! bundle, which makes the same components interactive in the browser.
+//!
+//! Pages live in `pages/`, shared pieces in `components/`, server functions (thin adapters
+//! over the `domain` crate) in `api/` with one module per feature.
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+mod components;
+mod pages;
+
+use components::layout::{Footer, Header};
+use components::theme::THEME_BOOT_SCRIPT;
+use pages::home::HomePage;
+use pages::not_found::NotFound;
+
+/// The HTML document around the app, rendered on the server for every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" type="image/svg+xml" href="/assets/favicon.svg"/>
+                // Applies the stored theme before first paint, so there is no flash.
+                <script inner_html=THEME_BOOT_SCRIPT></script>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The application: header, routed page, footer.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/meshmart.css"/>
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Meshmart".to_string() } else { format!("{page} · Meshmart") }
+        }/>
+        <Router>
+            <Header/>
+            <main id="main">
+                <ErrorBoundary fallback=|errors| {
+                    view! { <pages::error::ErrorPage errors/> }
+                }>
+                    <Routes fallback=NotFound>
+                        <Route path=path!("/") view=HomePage/>
+                    </Routes>
+                </ErrorBoundary>
+            </main>
+            <Footer/>
+        </Router>
+    }
+}

@@ -1,0 +1,110 @@
+//! The connection to the Kafka-protocol broker, as Meshmart's admin principal. Later the
+//! provisioning context adds topic and ACL management on top of the same admin client; for
+//! now it answers "is the broker there, and does it accept our credentials?".
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use secrecy::{ExposeSecret, SecretString};
+
+/// How Meshmart reaches the broker.
+#[derive(Clone, Debug)]
+pub struct BrokerConfig {
+    /// Comma-separated `host:port` list.
+    pub bootstrap_servers: String,
+    /// `PLAINTEXT`, `SASL_PLAINTEXT`, `SSL` or `SASL_SSL`.
+    pub security_protocol: String,
+    /// SASL mechanism, e.g. `PLAIN`; ignored without SASL.
+    pub sasl_mechanism: String,
+    /// SASL user of Meshmart's admin principal.
+    pub username: String,
+    /// SASL password of Meshmart's admin principal.
+    pub password: SecretString,
+}
+
+impl BrokerConfig {
+    fn uses_sasl(&self) -> bool {
+        self.security_protocol.starts_with("SASL")
+    }
+
+    /// The librdkafka configuration for an admin client. Never log it: it holds the password.
+    fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &self.bootstrap_servers)
+            .set("security.protocol", &self.security_protocol)
+            .set("client.id", "meshmart")
+            // Notice a restarted broker quickly: readiness must recover within seconds.
+            .set("reconnect.backoff.max.ms", "2000")
+            .set_log_level(RDKafkaLogLevel::Warning);
+        if self.uses_sasl() {
+            config
+                .set("sasl.mechanisms", &self.sasl_mechanism)
+                .set("sasl.username", &self.username)
+                .set("sasl.password", self.password.expose_secret());
+        }
+        config
+    }
+}
+
+/// Errors talking to the broker.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("invalid broker configuration: {0}")]
+    Config(#[source] rdkafka::error::KafkaError),
+    #[error("broker unreachable: {0}")]
+    Unreachable(#[source] rdkafka::error::KafkaError),
+    #[error("broker check was cancelled")]
+    Cancelled,
+}
+
+/// What a successful broker check saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BrokerStatus {
+    /// Brokers in the cluster metadata.
+    pub brokers: usize,
+    /// Topics visible to Meshmart's principal.
+    pub topics: usize,
+}
+
+/// Meshmart's admin connection to the broker; cheap to clone.
+#[derive(Clone)]
+pub struct BrokerAdmin {
+    client: Arc<AdminClient<DefaultClientContext>>,
+}
+
+impl BrokerAdmin {
+    /// Creates the admin client. It connects in the background, so this succeeds while the
+    /// broker is down; only a malformed configuration fails here.
+    pub fn new(config: &BrokerConfig) -> Result<Self, BrokerError> {
+        let client = config
+            .client_config()
+            .create::<AdminClient<DefaultClientContext>>()
+            .map_err(BrokerError::Config)?;
+        Ok(Self {
+            client: Arc::new(client),
+        })
+    }
+
+    /// Asks the broker for its metadata, as the admin principal, within `timeout`.
+    #[tracing::instrument(skip_all)]
+    pub async fn check(&self, timeout: Duration) -> Result<BrokerStatus, BrokerError> {
+        let client = Arc::clone(&self.client);
+        // librdkafka's metadata call blocks its thread until the broker answers.
+        tokio::task::spawn_blocking(move || {
+            client
+                .inner()
+                .fetch_metadata(None, timeout)
+                .map(|metadata| BrokerStatus {
+                    brokers: metadata.brokers().len(),
+                    topics: metadata.topics().len(),
+                })
+                .map_err(BrokerError::Unreachable)
+        })
+        .await
+        .map_err(|_| BrokerError::Cancelled)?
+    }
+}

@@ -1,0 +1,12 @@
+//! Meshmart's domain library: everything the marketplace knows and decides, with no web
+//! framework in sight. Server functions, REST handlers, CLI commands and background workers
+//! are thin adapters over these modules; they take a `&PgPool` (or a connection) and domain
+//! types, and return domain types or a module error.
+//!
+//! Bounded contexts arrive as modules of their own (catalog, contracts, registry, search,
+//! identity, policy, subscriptions, provisioning, lineage, audit); `../shared/DESIGN.md` of
+//! the project lists what each owns.
+
+pub mod broker;
+pub mod db;
+pub mod demo;

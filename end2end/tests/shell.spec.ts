@@ -1,0 +1,57 @@
+// The application shell: server-rendered, then hydrated into a live app.
+import { expect, test } from "@playwright/test";
+
+test("the home page is server-rendered and becomes interactive once hydrated", async ({
+  page,
+}) => {
+  const consoleErrors: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") consoleErrors.push(message.text());
+  });
+
+  const response = await page.goto("/");
+  expect(response?.status()).toBe(200);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText(
+    "Find event streams you can trust",
+  );
+  await expect(page).toHaveTitle("Meshmart");
+
+  // The theme switch has no effect until the wasm bundle has hydrated the page: keep
+  // clicking until it works, which proves the client-side app is live.
+  const html = page.locator("html");
+  const toggle = page.getByRole("button", { name: /dark/i });
+  await expect(async () => {
+    await toggle.click();
+    await expect(html).toHaveAttribute("data-theme", "dark", { timeout: 500 });
+  }).toPass({ timeout: 20_000 });
+  await expect(page.getByRole("button", { name: /light/i })).toHaveAttribute(
+    "aria-pressed",
+    "true",
+  );
+  await page.screenshot({ path: "test-results/home-dark.png", fullPage: true });
+
+  // The choice survives a reload (applied before first paint by the head script).
+  await page.reload();
+  await expect(html).toHaveAttribute("data-theme", "dark");
+
+  expect(consoleErrors).toEqual([]);
+});
+
+test("an unknown address shows the not-found page with status 404", async ({ page }) => {
+  const response = await page.goto("/no/such/page");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Page not found");
+  await page.getByRole("link", { name: "Back to the catalog" }).click();
+  await expect(page).toHaveURL(/\/$/);
+});
+
+test("the header search box submits a plain GET form", async ({ page }) => {
+  await page.goto("/");
+  const box = page.getByRole("searchbox", { name: "Search the catalog" });
+  await box.fill("OrderPlaced");
+  await box.press("Enter");
+  await expect(page).toHaveURL(/\?q=OrderPlaced$/);
+  await expect(page.getByRole("searchbox", { name: "Search the catalog" })).toHaveValue(
+    "OrderPlaced",
+  );
+});

@@ -1,0 +1,386 @@
+#!/usr/bin/env bash
+# Single-node KRaft Apache Kafka 4.4.0 broker (combined broker+controller),
+# secured like production: SASL on every listener, StandardAuthorizer, deny
+# by default, the Meshmart admin as the only super user.
+#
+#   scripts/kafka.sh fetch|start|stop|status
+#
+# Environment:
+#   KAFKA_HOME             jar cache (default: ~/.cache/meshmart/kafka-4.4.0)
+#   KAFKA_DATA             data, config and logs (default: <repo>/.data/run/kafka)
+#   KAFKA_PORT             SASL_PLAINTEXT client listener on 127.0.0.1 (default: 19092)
+#   KAFKA_CONTROLLER_PORT  KRaft controller listener on 127.0.0.1 (default: 19093)
+#   KAFKA_ADMIN_USER       super user (default: meshmart-admin)
+#   KAFKA_ADMIN_PASSWORD   its password (default: meshmart-admin-secret)
+#   KAFKA_START_TIMEOUT    seconds to wait for the broker (default: 60)
+#
+# Files in KAFKA_DATA: server.properties, log4j2.properties (regenerated on
+# every start), data/ (KRaft metadata and topic logs, formatted once),
+# server.log, authorizer.log, console.log, kafka.pid, and admin credentials
+# for clients: admin.properties (Java tools) and admin.kcat.conf (kcat -F).
+# Demo PLAIN users analyst1..3, svc-marketing-campaigns, svc-enrichment have
+# password "meshmart" and no ACLs.
+set -euo pipefail
+
+KAFKA_VERSION=4.4.0
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KAFKA_HOME=${KAFKA_HOME:-$HOME/.cache/meshmart/kafka-$KAFKA_VERSION}
+KAFKA_DATA=${KAFKA_DATA:-$repo/.data/run/kafka}
+KAFKA_PORT=${KAFKA_PORT:-19092}
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
+KAFKA_ADMIN_USER=${KAFKA_ADMIN_USER:-meshmart-admin}
+KAFKA_ADMIN_PASSWORD=${KAFKA_ADMIN_PASSWORD:-meshmart-admin-secret}
+KAFKA_START_TIMEOUT=${KAFKA_START_TIMEOUT:-60}
+[[ -d $KAFKA_DATA ]] && KAFKA_DATA=$(cd "$KAFKA_DATA" && pwd)
+DEMO_USERS=(analyst1 analyst2 analyst3 svc-marketing-campaigns svc-enrichment)
+DEMO_PASSWORD=meshmart
+
+POM=$repo/kafka/pom.xml
+LIBS=$KAFKA_HOME/libs
+MARKER=$KAFKA_HOME/.fetched
+JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+
+log() { printf '[stack] kafka: %s\n' "$*"; }
+die() { printf '[stack] kafka: error: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+  echo "usage: $0 fetch|start|stop|status  (env: KAFKA_DATA, KAFKA_PORT, KAFKA_CONTROLLER_PORT, KAFKA_ADMIN_USER, KAFKA_ADMIN_PASSWORD, KAFKA_HOME)" >&2
+  exit 2
+}
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || die "$1 not found; install it with: sudo apt-get install -y $2"
+}
+
+# ---------------------------------------------------------------- fetch ----
+
+pom_digest() { sha256sum "$POM" | cut -d' ' -f1; }
+
+fetched() { [[ -f $MARKER && $(cat "$MARKER") == "$(pom_digest)" && -d $LIBS ]]; }
+
+download_jars() { # runs under the fetch lock
+  if fetched; then
+    log "jars already in $LIBS"
+    return 0
+  fi
+  log "fetching Apache Kafka $KAFKA_VERSION jars from Maven Central into $LIBS"
+  local tmp=$KAFKA_HOME/libs.tmp
+  rm -rf "$tmp"
+  if ! mvn -B -q -f "$POM" dependency:copy-dependencies \
+    -DoutputDirectory="$tmp" -DincludeScope=runtime >"$KAFKA_HOME/fetch.log" 2>&1; then
+    tail -n 30 "$KAFKA_HOME/fetch.log" >&2
+    die "maven could not resolve $POM (is Maven Central reachable?); full output in $KAFKA_HOME/fetch.log"
+  fi
+  compgen -G "$tmp/kafka_2.13-$KAFKA_VERSION.jar" >/dev/null ||
+    die "kafka_2.13-$KAFKA_VERSION.jar missing after the download"
+  rm -rf "$LIBS"
+  mv "$tmp" "$LIBS"
+  pom_digest >"$MARKER"
+  log "fetched $(find "$LIBS" -name '*.jar' | wc -l) jars"
+}
+
+cmd_fetch() {
+  [[ -f $POM ]] || die "$POM not found"
+  fetched && { log "jars already in $LIBS"; return 0; }
+  need "$JAVA" openjdk-17-jre-headless
+  need mvn maven
+  mkdir -p "$KAFKA_HOME"
+  # Two profiles may start at once: serialize the download. The lock lives on
+  # fd 8 of a subshell only, so the broker started later never inherits it.
+  (
+    flock 8
+    download_jars
+  ) 8>"$KAFKA_HOME/.fetch.lock"
+}
+
+# ---------------------------------------------------------------- config ---
+
+validate_credentials() {
+  [[ $KAFKA_ADMIN_USER =~ ^[A-Za-z0-9._-]+$ ]] ||
+    die "KAFKA_ADMIN_USER may only contain letters, digits, '.', '_' and '-'"
+  [[ -n $KAFKA_ADMIN_PASSWORD && $KAFKA_ADMIN_PASSWORD != *[\"\\\;[:space:]]* ]] ||
+    die "KAFKA_ADMIN_PASSWORD must be non-empty, without quotes, backslashes, ';' or spaces"
+}
+
+plain_jaas() { # plain_jaas USER... : server-side PLAIN login with the admin as the client identity
+  local users="" u
+  for u in "$@"; do
+    if [[ $u == "$KAFKA_ADMIN_USER" ]]; then
+      users+=" user_$u=\"$KAFKA_ADMIN_PASSWORD\""
+    else
+      users+=" user_$u=\"$DEMO_PASSWORD\""
+    fi
+  done
+  printf 'org.apache.kafka.common.security.plain.PlainLoginModule required username="%s" password="%s"%s;' \
+    "$KAFKA_ADMIN_USER" "$KAFKA_ADMIN_PASSWORD" "$users"
+}
+
+write_config() {
+  mkdir -p "$KAFKA_DATA/data"
+  local old_umask
+  old_umask=$(umask)
+  umask 077 # the files below hold passwords
+  cat >"$KAFKA_DATA/server.properties" <<EOF
+# Generated by scripts/kafka.sh on every start; edits are overwritten.
+process.roles=broker,controller
+node.id=1
+# Static quorum: the voter's address comes from here on each start, so port
+# changes apply without reformatting.
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+controller.listener.names=CONTROLLER
+
+# SASL everywhere; no PLAINTEXT listener.
+listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
+inter.broker.listener.name=SASL_PLAINTEXT
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=PLAIN
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=$(plain_jaas "$KAFKA_ADMIN_USER" "${DEMO_USERS[@]}")
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=$(plain_jaas "$KAFKA_ADMIN_USER")
+
+# Deny by default; only the admin is a super user.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:$KAFKA_ADMIN_USER
+
+log.dirs=$KAFKA_DATA/data
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+EOF
+  cat >"$KAFKA_DATA/admin.properties" <<EOF
+# Admin client config for Kafka's Java tools (--command-config / --bootstrap-server 127.0.0.1:$KAFKA_PORT)
+bootstrap.servers=127.0.0.1:$KAFKA_PORT
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=PLAIN
+sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$KAFKA_ADMIN_USER" password="$KAFKA_ADMIN_PASSWORD";
+EOF
+  cat >"$KAFKA_DATA/admin.kcat.conf" <<EOF
+# librdkafka config for kcat -F (admin)
+bootstrap.servers=127.0.0.1:$KAFKA_PORT
+security.protocol=SASL_PLAINTEXT
+sasl.mechanisms=PLAIN
+sasl.username=$KAFKA_ADMIN_USER
+sasl.password=$KAFKA_ADMIN_PASSWORD
+EOF
+  umask "$old_umask"
+  cat >"$KAFKA_DATA/log4j2.properties" <<EOF
+# Broker logging (generated by scripts/kafka.sh)
+appender.server.type=RollingFile
+appender.server.name=server
+appender.server.fileName=$KAFKA_DATA/server.log
+appender.server.filePattern=$KAFKA_DATA/server.log.%i
+appender.server.layout.type=PatternLayout
+appender.server.layout.pattern=[%d] %p %m (%c)%n
+appender.server.policies.type=Policies
+appender.server.policies.size.type=SizeBasedTriggeringPolicy
+appender.server.policies.size.size=50MB
+appender.server.strategy.type=DefaultRolloverStrategy
+appender.server.strategy.max=2
+
+appender.authz.type=RollingFile
+appender.authz.name=authz
+appender.authz.fileName=$KAFKA_DATA/authorizer.log
+appender.authz.filePattern=$KAFKA_DATA/authorizer.log.%i
+appender.authz.layout.type=PatternLayout
+appender.authz.layout.pattern=[%d] %p %m (%c)%n
+appender.authz.policies.type=Policies
+appender.authz.policies.size.type=SizeBasedTriggeringPolicy
+appender.authz.policies.size.size=50MB
+appender.authz.strategy.type=DefaultRolloverStrategy
+appender.authz.strategy.max=2
+
+rootLogger.level=INFO
+rootLogger.appenderRef.server.ref=server
+
+# Denials are logged at INFO, allowed requests at DEBUG.
+logger.authz.name=kafka.authorizer.logger
+logger.authz.level=INFO
+logger.authz.additivity=false
+logger.authz.appenderRef.authz.ref=authz
+
+logger.request.name=kafka.request.logger
+logger.request.level=WARN
+EOF
+  cat >"$KAFKA_DATA/tools-log4j2.properties" <<'EOF'
+# Logging for Kafka command-line tools: warnings to stderr
+appender.stderr.type=Console
+appender.stderr.name=stderr
+appender.stderr.target=SYSTEM_ERR
+appender.stderr.layout.type=PatternLayout
+appender.stderr.layout.pattern=[%d] %p %m (%c)%n
+rootLogger.level=WARN
+rootLogger.appenderRef.stderr.ref=stderr
+EOF
+}
+
+formatted() { [[ -f $KAFKA_DATA/data/meta.properties ]]; }
+
+format_storage() {
+  local cluster_id
+  cluster_id=$(kafka_tool kafka.tools.StorageTool random-uuid)
+  log "formatting storage in $KAFKA_DATA/data (cluster id $cluster_id)"
+  kafka_tool kafka.tools.StorageTool format -t "$cluster_id" \
+    -c "$KAFKA_DATA/server.properties" >/dev/null
+}
+
+kafka_tool() { # run a Kafka command-line main class with the cached jars
+  "$JAVA" -Xmx256m -Dlog4j2.configurationFile="$KAFKA_DATA/tools-log4j2.properties" \
+    -cp "$LIBS/*" "$@"
+}
+
+# --------------------------------------------------------------- process ---
+
+PID_FILE=$KAFKA_DATA/kafka.pid
+
+broker_pid() { # prints the pid of this KAFKA_DATA's broker if it is alive
+  [[ -f $PID_FILE ]] || return 1
+  local pid
+  pid=$(cat "$PID_FILE")
+  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  if [[ -r /proc/$pid/cmdline ]]; then # guard against a recycled pid
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "kafka.Kafka $KAFKA_DATA/server.properties" || return 1
+  fi
+  echo "$pid"
+}
+
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# The broker is ready when it answers a metadata request as the admin.
+answers_metadata() {
+  if command -v kcat >/dev/null 2>&1; then
+    timeout 15 kcat -F "$KAFKA_DATA/admin.kcat.conf" -L -m 5 2>/dev/null |
+      grep -q "broker 1 at 127.0.0.1:$KAFKA_PORT"
+  else
+    port_in_use "$KAFKA_PORT" && log_since_start | grep -q 'Kafka Server started'
+  fi
+}
+
+log_offset=0 # size of server.log before this start; the log is appended across runs
+log_size() { stat -c %s "$KAFKA_DATA/server.log" 2>/dev/null || echo 0; }
+log_since_start() {
+  local offset=$log_offset
+  (($(log_size) >= offset)) || offset=0 # rolled over meanwhile
+  tail -c "+$((offset + 1))" "$KAFKA_DATA/server.log" 2>/dev/null
+}
+
+print_log_tail() {
+  printf '[stack] kafka: last lines of %s:\n' "$KAFKA_DATA/server.log" >&2
+  tail -n 30 "$KAFKA_DATA/server.log" >&2 2>/dev/null || true
+  if [[ -s $KAFKA_DATA/console.log ]]; then
+    printf '[stack] kafka: last lines of %s:\n' "$KAFKA_DATA/console.log" >&2
+    tail -n 15 "$KAFKA_DATA/console.log" >&2
+  fi
+}
+
+print_access() {
+  log "bootstrap 127.0.0.1:$KAFKA_PORT (SASL_PLAINTEXT, PLAIN or SCRAM-SHA-512)"
+  log "admin principal User:$KAFKA_ADMIN_USER (client config: $KAFKA_DATA/admin.properties, kcat: $KAFKA_DATA/admin.kcat.conf)"
+}
+
+cmd_start() {
+  validate_credentials
+  need "$JAVA" openjdk-17-jre-headless
+  cmd_fetch
+  mkdir -p "$KAFKA_DATA"
+  KAFKA_DATA=$(cd "$KAFKA_DATA" && pwd)
+  PID_FILE=$KAFKA_DATA/kafka.pid
+  local pid
+  if pid=$(broker_pid); then
+    log "already running (pid $pid, $KAFKA_DATA)"
+    print_access
+    return 0
+  fi
+  rm -f "$PID_FILE"
+  local port
+  for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+    port_in_use "$port" && die "port 127.0.0.1:$port is already in use by another process"
+  done
+  command -v kcat >/dev/null 2>&1 ||
+    log "kcat not found (apt-get install -y kcat); readiness falls back to a TCP check and the log"
+  write_config
+  formatted || format_storage
+  log_offset=$(log_size)
+  log "starting on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT, data $KAFKA_DATA)"
+  # setsid: the broker outlives the calling shell and its process group.
+  setsid "$JAVA" -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$KAFKA_DATA/log4j2.properties" \
+    -cp "$LIBS/*" kafka.Kafka "$KAFKA_DATA/server.properties" \
+    </dev/null >"$KAFKA_DATA/console.log" 2>&1 &
+  pid=$!
+  echo "$pid" >"$PID_FILE"
+  local deadline=$((SECONDS + KAFKA_START_TIMEOUT))
+  until answers_metadata; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      rm -f "$PID_FILE"
+      print_log_tail
+      die "broker exited during startup"
+    fi
+    if ((SECONDS >= deadline)); then
+      print_log_tail
+      cmd_stop >&2
+      die "broker not ready after ${KAFKA_START_TIMEOUT}s"
+    fi
+    sleep 1
+  done
+  log "ready (pid $pid, log $KAFKA_DATA/server.log)"
+  print_access
+}
+
+cmd_stop() {
+  local pid
+  if ! pid=$(broker_pid); then
+    rm -f "$PID_FILE"
+    log "not running ($KAFKA_DATA)"
+    return 0
+  fi
+  log "stopping (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 30))
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      log "still running after 30s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 1
+      break
+    fi
+    sleep 0.5
+  done
+  rm -f "$PID_FILE"
+  log "stopped"
+}
+
+cmd_status() {
+  local pid
+  if pid=$(broker_pid); then
+    local bootstrap # the port it was started with, not today's KAFKA_PORT
+    bootstrap=$(sed -n 's|^advertised.listeners=SASL_PLAINTEXT://||p' "$KAFKA_DATA/server.properties")
+    log "running (pid $pid, bootstrap ${bootstrap:-?}, $KAFKA_DATA)"
+  else
+    log "not running ($KAFKA_DATA)"
+    exit 1
+  fi
+}
+
+[[ $# -eq 1 ]] || usage
+case $1 in
+  fetch) cmd_fetch ;;
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  *) usage ;;
+esac

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing Meshmart needs, from package registries only,
+# and skips everything already present at the right version. Safe to run again and again;
+# `make run` and `make test` call it first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*"; }
+
+# --- Debian packages -------------------------------------------------------------------
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v kcat >/dev/null || missing+=(kcat)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql)
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
+command -v npm >/dev/null || missing+=(npm)
+command -v gzip >/dev/null || missing+=(gzip)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    say "missing Debian packages: ${missing[*]}"
+    say "install them with: sudo apt-get install -y ${missing[*]}"
+    exit 1
+  fi
+fi
+
+# --- Rust: wasm target and the wasm-bindgen CLI matching Cargo.lock ----------------------
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+wbg_want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+wbg_have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$wbg_have" != "$wbg_want" ]; then
+  say "installing wasm-bindgen-cli $wbg_want (have: ${wbg_have:-none}); takes ~10 min once"
+  # Not --locked: its lockfile pins a crate version the registry no longer serves.
+  cargo install wasm-bindgen-cli --version "$wbg_want" --quiet
+fi
+
+# --- Playwright (npm package only; the browser is Debian's chromium) ---------------------
+if [ ! -f end2end/node_modules/.package-lock.json ] \
+  || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+  say "installing end2end npm packages"
+  (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# --- Apache Kafka jars (Maven Central, cached outside the clone) -------------------------
+scripts/kafka.sh fetch
+
+say "toolchain ready"

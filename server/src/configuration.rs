@@ -1,0 +1,295 @@
+//! Typed settings. Sources, later ones winning: built-in defaults (which start the embedded
+//! local stack's values), an optional TOML file, `MESHMART__SECTION__KEY` environment
+//! variables, and the conventional `DATABASE_URL` / `KAFKA_BOOTSTRAP_SERVERS`.
+//!
+//! Everything is validated at start-up; a bad value stops the process with one line that
+//! names the setting and how to set it. Secrets are `SecretString`, so `Debug` hides them.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use config::{Config, Environment, File};
+use domain::broker::BrokerConfig;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
+
+/// All settings of the `meshmart` process.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub kafka: KafkaSettings,
+    pub log: LogSettings,
+}
+
+/// Where and what the web server serves.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub host: IpAddr,
+    /// Port to listen on; 0 picks a free one (tests).
+    pub port: u16,
+    /// Folder with the built site: `pkg/` (wasm, JS, CSS) and `assets/`.
+    pub site_root: PathBuf,
+}
+
+/// The PostgreSQL database that holds every fact.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DatabaseSettings {
+    /// `postgres://user:password@host:port/database`.
+    pub url: SecretString,
+    /// Size of the one connection pool.
+    pub max_connections: u32,
+}
+
+/// The Kafka-protocol broker, reached as Meshmart's admin principal.
+#[derive(Clone, Debug, Deserialize)]
+pub struct KafkaSettings {
+    pub bootstrap_servers: String,
+    pub security_protocol: String,
+    pub sasl_mechanism: String,
+    pub username: String,
+    pub password: SecretString,
+}
+
+/// Log output.
+#[derive(Clone, Debug, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+/// Human-readable lines for development, JSON lines for production.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Why the settings could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("invalid configuration: {0}")]
+    Source(#[from] config::ConfigError),
+    #[error("invalid setting `{key}` ({env}): {reason}")]
+    Invalid {
+        key: &'static str,
+        env: &'static str,
+        reason: String,
+    },
+}
+
+const SECURITY_PROTOCOLS: [&str; 4] = ["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"];
+
+impl Settings {
+    /// Reads every source and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        Self::from_sources(file, |name| std::env::var(name).ok())
+    }
+
+    /// Like `load`, reading conventional variables through `var` (tests pass their own).
+    fn from_sources(
+        file: Option<&Path>,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, SettingsError> {
+        let mut builder = Config::builder()
+            .set_default("server.host", "127.0.0.1")?
+            .set_default("server.port", 3000)?
+            .set_default("server.site_root", "target/site")?
+            .set_default(
+                "database.url",
+                "postgres://postgres@127.0.0.1:54329/meshmart",
+            )?
+            .set_default("database.max_connections", 10)?
+            .set_default("kafka.bootstrap_servers", "127.0.0.1:19092")?
+            .set_default("kafka.security_protocol", "SASL_PLAINTEXT")?
+            .set_default("kafka.sasl_mechanism", "PLAIN")?
+            .set_default("kafka.username", "meshmart-admin")?
+            .set_default("kafka.password", "meshmart-admin-secret")?
+            .set_default("log.format", "pretty")?;
+        builder = match file {
+            Some(path) => builder.add_source(File::from(path).required(true)),
+            None => builder.add_source(File::with_name("meshmart").required(false)),
+        };
+        builder = builder.add_source(
+            Environment::with_prefix("MESHMART")
+                .prefix_separator("__")
+                .separator("__"),
+        );
+        if let Some(url) = var("DATABASE_URL") {
+            builder = builder.set_override("database.url", url)?;
+        }
+        if let Some(servers) = var("KAFKA_BOOTSTRAP_SERVERS") {
+            builder = builder.set_override("kafka.bootstrap_servers", servers)?;
+        }
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        self.database.connect_options()?;
+        if self.database.max_connections == 0 {
+            return Err(invalid(
+                "database.max_connections",
+                "MESHMART__DATABASE__MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
+        }
+        self.kafka.validate()
+    }
+
+    /// The address the server listens on.
+    pub fn listen_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.server.host, self.server.port)
+    }
+}
+
+impl DatabaseSettings {
+    /// Parses the URL; the error never repeats it, since it may hold a password.
+    pub fn connect_options(&self) -> Result<PgConnectOptions, SettingsError> {
+        let url = self.url.expose_secret();
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(invalid(
+                "database.url",
+                "DATABASE_URL",
+                "must start with postgres:// or postgresql://",
+            ));
+        }
+        PgConnectOptions::from_str(url).map_err(|error| {
+            let reason = match error {
+                sqlx::Error::Configuration(source) => format!("not a valid URL ({source})"),
+                _ => "not a valid URL".to_string(),
+            };
+            invalid("database.url", "DATABASE_URL", reason)
+        })
+    }
+
+    /// The process-wide pool; it connects on first use.
+    pub fn pool(&self) -> PgPool {
+        // Validated at load time, so the options parse.
+        let options = self
+            .connect_options()
+            .unwrap_or_else(|_| PgConnectOptions::new());
+        domain::db::lazy_pool(options, self.max_connections)
+    }
+}
+
+impl KafkaSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        let servers: Vec<&str> = self.bootstrap_servers.split(',').map(str::trim).collect();
+        for server in &servers {
+            let port_ok = server
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !port_ok {
+                return Err(invalid(
+                    "kafka.bootstrap_servers",
+                    "KAFKA_BOOTSTRAP_SERVERS",
+                    format!("`{server}` is not host:port (expected a comma-separated list)"),
+                ));
+            }
+        }
+        if !SECURITY_PROTOCOLS.contains(&self.security_protocol.as_str()) {
+            return Err(invalid(
+                "kafka.security_protocol",
+                "MESHMART__KAFKA__SECURITY_PROTOCOL",
+                format!("must be one of {}", SECURITY_PROTOCOLS.join(", ")),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The domain's view of the broker connection.
+    pub fn broker_config(&self) -> BrokerConfig {
+        BrokerConfig {
+            bootstrap_servers: self.bootstrap_servers.clone(),
+            security_protocol: self.security_protocol.clone(),
+            sasl_mechanism: self.sasl_mechanism.clone(),
+            username: self.username.clone(),
+            password: self.password.clone(),
+        }
+    }
+}
+
+fn invalid(key: &'static str, env: &'static str, reason: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid {
+        key,
+        env,
+        reason: reason.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_with(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_sources(None, |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_point_at_the_embedded_local_stack() {
+        let settings = load_with(&[]).expect("defaults are valid");
+        assert_eq!(settings.listen_addr().to_string(), "127.0.0.1:3000");
+        assert_eq!(settings.kafka.bootstrap_servers, "127.0.0.1:19092");
+        let options = settings
+            .database
+            .connect_options()
+            .expect("default url parses");
+        assert_eq!(options.get_port(), 54329);
+    }
+
+    #[test]
+    fn conventional_variables_override_defaults() {
+        let settings = load_with(&[
+            ("DATABASE_URL", "postgres://app:pw@db.internal:6543/mesh"),
+            ("KAFKA_BOOTSTRAP_SERVERS", "k1:9092,k2:9092"),
+        ])
+        .expect("valid overrides");
+        let options = settings.database.connect_options().expect("url parses");
+        assert_eq!(options.get_host(), "db.internal");
+        assert_eq!(settings.kafka.bootstrap_servers, "k1:9092,k2:9092");
+    }
+
+    #[test]
+    fn malformed_database_url_names_the_setting_without_echoing_it() {
+        let error = load_with(&[("DATABASE_URL", "postgres://user:s3cret@host:notaport/db")])
+            .expect_err("bad port must be refused");
+        let message = error.to_string();
+        assert!(message.contains("`database.url`"), "{message}");
+        assert!(message.contains("DATABASE_URL"), "{message}");
+        assert!(!message.contains("s3cret"), "password leaked: {message}");
+
+        let error = load_with(&[("DATABASE_URL", "mysql://localhost/db")]).expect_err("scheme");
+        assert!(error.to_string().contains("postgres://"), "{error}");
+    }
+
+    #[test]
+    fn malformed_bootstrap_servers_are_refused() {
+        let error = load_with(&[("KAFKA_BOOTSTRAP_SERVERS", "localhost")]).expect_err("no port");
+        let message = error.to_string();
+        assert!(message.contains("`kafka.bootstrap_servers`"), "{message}");
+        assert!(
+            message.contains("`localhost` is not host:port"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let settings = load_with(&[("DATABASE_URL", "postgres://u:hunter2@h:1/d")]).expect("ok");
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(!debug.contains("meshmart-admin-secret"), "{debug}");
+    }
+}

@@ -1,0 +1,40 @@
+//! Entry point of the `meshmart` binary: parse the command line, load and validate the
+//! settings (one clear line and exit code 2 when they are wrong), start telemetry, and run
+//! the chosen command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use server::cli::{Cli, run};
+use server::configuration::Settings;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("meshmart: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    server::telemetry::init(settings.log.format);
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("meshmart: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "meshmart stopped with an error"
+            );
+            eprintln!("meshmart: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

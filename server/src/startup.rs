@@ -1,0 +1,208 @@
+//! Builds the application from settings — pool, broker admin, metrics, the router with
+//! pages, plain routes, static files and middleware — and runs it until a shutdown signal.
+//! Binding happens in `build`, so port 0 works and tests can ask for the port.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use app::{App, shell};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::MatchedPath;
+use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use axum::middleware;
+use domain::broker::BrokerAdmin;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::configuration::Settings;
+use crate::http;
+use crate::state::AppState;
+
+/// Name of the wasm-bindgen output in `<site_root>/pkg` (`meshmart.js`, `meshmart_bg.wasm`).
+const OUTPUT_NAME: &str = "meshmart";
+
+/// A bound, ready-to-run Meshmart server.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Builds the application with a pool made from the settings.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool = settings.database.pool();
+        Self::build_with_pool(settings, pool).await
+    }
+
+    /// Builds the application around an existing pool (tests bring a fresh database).
+    pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Self> {
+        let broker = BrokerAdmin::new(&settings.kafka.broker_config())
+            .context("failed to create the broker admin client")?;
+        let metrics = http::metrics::recorder().context("failed to install metrics")?;
+        let address = settings.listen_addr();
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("failed to listen on {address}"))?;
+        let local_addr = listener.local_addr()?;
+        let leptos_options = LeptosOptions::builder()
+            .output_name(OUTPUT_NAME)
+            .site_root(settings.server.site_root.to_string_lossy().as_ref())
+            .site_pkg_dir("pkg")
+            .site_addr(local_addr)
+            .build();
+        let state = AppState {
+            pool,
+            broker,
+            metrics,
+            leptos_options,
+        };
+        let router = router(state.clone());
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map_or(0, |addr| addr.port())
+    }
+
+    /// The application's connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.state.pool
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then finishes in-flight requests.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let metrics = self.state.metrics.clone();
+        let upkeep = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                metrics.run_upkeep();
+            }
+        });
+        tracing::info!(address = %self.listener.local_addr()?, "meshmart is serving");
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        upkeep.abort();
+        served.context("server error")?;
+        tracing::info!("meshmart stopped");
+        Ok(())
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let options = state.leptos_options.clone();
+    let site_root = Path::new(options.site_root.as_ref()).to_path_buf();
+    let pool = state.pool.clone();
+    let leptos_routes = generate_route_list(App);
+
+    Router::new()
+        .leptos_routes_with_context(
+            &state,
+            leptos_routes,
+            move || provide_context(pool.clone()),
+            move || shell(options.clone()),
+        )
+        .merge(http::router())
+        // The bundle's names carry no hash, so browsers revalidate it (cheap 304s).
+        .nest_service("/pkg", static_files(site_root.join("pkg"), "no-cache"))
+        .nest_service(
+            "/assets",
+            static_files(site_root.join("assets"), "public, max-age=86400"),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(http::metrics::track))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .with_state(state)
+}
+
+/// Serves a folder (pre-compressed `.gz` files when the client accepts them) with a
+/// `Cache-Control` header on successful responses.
+fn static_files(
+    dir: PathBuf,
+    cache_control: &'static str,
+) -> impl tower::Service<
+    Request<Body>,
+    Response = Response<tower_http::services::fs::ServeFileSystemResponseBody>,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
++ Send
++ Sync
++ 'static {
+    let value = HeaderValue::from_static(cache_control);
+    ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            move |response: &Response<_>| {
+                let status = response.status();
+                (status.is_success() || status == StatusCode::NOT_MODIFIED).then(|| value.clone())
+            },
+        ))
+        .service(ServeDir::new(dir).precompressed_gzip())
+}
+
+/// One span per request: method, path and route pattern; never the query string, which may
+/// carry search terms or tokens.
+fn request_span(request: &Request<Body>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned());
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        route,
+    )
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received, finishing in-flight requests");
+}

@@ -1,0 +1,9 @@
+//! API tests: the real application on port 0, against its own fresh PostgreSQL database
+//! (`#[sqlx::test]`) and the real broker of the test stack (`make test` starts both and sets
+//! `DATABASE_URL` and `KAFKA_BOOTSTRAP_SERVERS`).
+
+mod cli;
+mod health;
+mod helpers;
+mod metrics;
+mod pages;
