@@ -26,6 +26,7 @@ wait_ready() {
   return 1
 }
 
+start=$SECONDS
 wait_ready 10 200 '"ready"'
 kafka stop >/dev/null
 start=$SECONDS

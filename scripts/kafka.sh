@@ -250,7 +250,9 @@ broker_pid() { # prints the pid of this KAFKA_DATA's broker if it is alive
   pid=$(cat "$PID_FILE")
   [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
   if [[ -r /proc/$pid/cmdline ]]; then # guard against a recycled pid
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "kafka.Kafka $KAFKA_DATA/server.properties" || return 1
+    local cmdline
+    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+    [[ $cmdline == *"kafka.Kafka $KAFKA_DATA/server.properties"* ]] || return 1
   fi
   echo "$pid"
 }
@@ -260,12 +262,16 @@ port_in_use() {
 }
 
 # The broker is ready when it answers a metadata request as the admin.
+# (No `| grep -q` here: with pipefail, an early grep exit can fail the writer.)
 answers_metadata() {
+  local out
   if command -v kcat >/dev/null 2>&1; then
-    timeout 15 kcat -F "$KAFKA_DATA/admin.kcat.conf" -L -m 5 2>/dev/null |
-      grep -q "broker 1 at 127.0.0.1:$KAFKA_PORT"
+    out=$(timeout 15 kcat -F "$KAFKA_DATA/admin.kcat.conf" -L -m 5 2>/dev/null) || return 1
+    [[ $out == *"broker 1 at 127.0.0.1:$KAFKA_PORT"* ]]
   else
-    port_in_use "$KAFKA_PORT" && log_since_start | grep -q 'Kafka Server started'
+    port_in_use "$KAFKA_PORT" || return 1
+    out=$(log_since_start)
+    [[ $out == *"Kafka Server started"* ]]
   fi
 }
 
@@ -307,7 +313,9 @@ cmd_start() {
   rm -f "$PID_FILE"
   local port
   for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
-    port_in_use "$port" && die "port 127.0.0.1:$port is already in use by another process"
+    if port_in_use "$port"; then
+      die "port 127.0.0.1:$port is already in use by another process"
+    fi
   done
   command -v kcat >/dev/null 2>&1 ||
     log "kcat not found (apt-get install -y kcat); readiness falls back to a TCP check and the log"

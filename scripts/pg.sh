@@ -107,7 +107,7 @@ init_cluster() {
   fi
   chmod 700 "$PG_DATA"
   local locale=C
-  if locale -a 2>/dev/null | grep -qix 'c\.utf-\?8'; then
+  if grep -qix 'c\.utf-\?8' < <(locale -a 2>/dev/null); then
     locale=C.UTF-8
   fi
   log "initializing cluster in $PG_DATA (UTF8, locale $locale)"

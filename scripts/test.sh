@@ -40,7 +40,7 @@ cargo test --workspace --exclude frontend --no-fail-fast
 step "browser tests (Playwright + Chromium)"
 e2e_db=meshmart_e2e
 e2e_url="${DATABASE_URL%/*}/$e2e_db"
-psql "${DATABASE_URL}" -qc "drop database if exists $e2e_db with (force)" -c "create database $e2e_db"
+psql "${DATABASE_URL}" -q -c "set client_min_messages = warning" -c "drop database if exists $e2e_db with (force)" -c "create database $e2e_db"
 export MESHMART__SERVER__PORT=3100
 DATABASE_URL="$e2e_url" "$target_dir/debug/meshmart" migrate >/dev/null
 DATABASE_URL="$e2e_url" "$target_dir/debug/meshmart" seed-demo >/dev/null
