@@ -40,7 +40,7 @@ LIBS=$KAFKA_HOME/libs
 MARKER=$KAFKA_HOME/.fetched
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 
-log() { printf '[stack] kafka: %s\n' "$*"; }
+log() { printf '[stack] kafka: %s\n' "$*" || true; }
 die() { printf '[stack] kafka: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {

@@ -22,7 +22,7 @@ PG_START_TIMEOUT=${PG_START_TIMEOUT:-30}
 PG_DB=meshmart
 PG_LOG=$PG_DATA/server.log
 
-log() { printf '[stack] pg: %s\n' "$*"; }
+log() { printf '[stack] pg: %s\n' "$*" || true; }
 die() { printf '[stack] pg: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {

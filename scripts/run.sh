@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 bin="${CARGO_TARGET_DIR:-target}/debug/meshmart"
 scripts/stack.sh up run
-trap 'scripts/stack.sh down run' EXIT
+trap 'trap "" PIPE INT TERM; scripts/stack.sh down run' EXIT
 # shellcheck disable=SC1091
 source .data/run/env
 
@@ -27,6 +27,14 @@ cat <<MSG
 MSG
 "$bin" serve &
 server=$!
-trap 'kill -TERM "$server" 2>/dev/null; wait "$server" 2>/dev/null; scripts/stack.sh down run' EXIT
+stop_all() {
+  # Output may be a pipe whose reader died with the same Ctrl-C (`make run | tee`):
+  # stopping must not die of SIGPIPE half-way.
+  trap '' PIPE INT TERM
+  kill -TERM "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  scripts/stack.sh down run || true
+}
+trap stop_all EXIT
 trap 'exit 0' INT TERM
 wait "$server"

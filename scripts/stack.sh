@@ -18,7 +18,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-log() { printf '[stack] %s\n' "$*"; }
+log() { printf '[stack] %s\n' "$*" || true; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
