@@ -10,12 +10,18 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
+pub mod api;
 mod components;
 mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
 
 use components::layout::{Footer, Header};
 use components::theme::THEME_BOOT_SCRIPT;
+use pages::account::AccountPage;
+use pages::admin::{AdminPage, AuditPage};
 use pages::home::HomePage;
+use pages::login::LoginPage;
 use pages::not_found::NotFound;
 
 /// The HTML document around the app, rendered on the server for every page.
@@ -44,6 +50,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_context(components::layout::AuthEpoch(RwSignal::new(0)));
 
     view! {
         <Stylesheet id="leptos" href="/pkg/meshmart.css"/>
@@ -58,6 +65,10 @@ pub fn App() -> impl IntoView {
                 }>
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view=HomePage/>
+                        <Route path=path!("/login") view=LoginPage/>
+                        <Route path=path!("/account") view=AccountPage/>
+                        <Route path=path!("/admin") view=AdminPage/>
+                        <Route path=path!("/admin/audit") view=AuditPage/>
                     </Routes>
                 </ErrorBoundary>
             </main>

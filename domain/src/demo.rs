@@ -1,11 +1,43 @@
 //! The demo data set behind `meshmart seed-demo` (demos only, never production). Each
-//! context adds its part of the demo catalog here; the marker row makes `make run` load it
-//! once and leave later edits by hand alone.
+//! context adds a named part here; a marker row per part makes `make run` load each part
+//! once (so a database from before a new part gets just that part) and leaves later edits
+//! by hand alone.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
-/// Name of the marker row for the current demo data set.
-const DEMO_SET: &str = "demo";
+use crate::accounts;
+use crate::domains::{self, Domain};
+use crate::identity::IdentityError;
+use crate::identity::users::{self, NewUser};
+use crate::policy::Role;
+
+/// The password of every demo account (demos only).
+pub const DEMO_PASSWORD: &str = "meshmart";
+
+/// The demo mesh: (slug, name, description).
+const DEMO_DOMAINS: [(&str, &str, &str); 3] = [
+    (
+        "customer-management",
+        "Customer Management",
+        "Sign-ups, profiles and consent of our customers",
+    ),
+    ("sales", "Sales", "Orders, payments and invoices"),
+    ("marketing", "Marketing", "Campaigns and audience segments"),
+];
+
+/// Demo service accounts: (domain, name, description).
+const DEMO_SERVICE_ACCOUNTS: [(&str, &str, &str); 2] = [
+    (
+        "marketing",
+        "svc-marketing-campaigns",
+        "Campaign engine consuming enriched sign-ups",
+    ),
+    (
+        "customer-management",
+        "svc-enrichment",
+        "Enrichment node producing EnrichedCustomerSignedUp",
+    ),
+];
 
 /// What `seed` did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,26 +48,133 @@ pub enum SeedOutcome {
     AlreadyPresent,
 }
 
-/// Loads the demo data set unless it was loaded before (or `force` is set).
+/// A named part of the demo data set.
+#[derive(Clone, Copy, Debug)]
+enum Part {
+    Identities,
+}
+
+impl Part {
+    fn name(self) -> &'static str {
+        match self {
+            Part::Identities => "identities",
+        }
+    }
+}
+
+/// The parts of the demo data set, in the order they load.
+const PARTS: [Part; 1] = [Part::Identities];
+
+/// Loads every part of the demo data set not loaded before (every part, with `force`).
 #[tracing::instrument(skip(pool))]
 pub async fn seed(pool: &PgPool, force: bool) -> Result<SeedOutcome, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let inserted = sqlx::query(
-        r#"insert into demo_seed (name) values ($1)
-           on conflict (name) do update set updated_at = now()
-           where $2
-           returning name"#,
-    )
-    .bind(DEMO_SET)
-    .bind(force)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if inserted.is_none() {
-        return Ok(SeedOutcome::AlreadyPresent);
+    let mut loaded = false;
+    for part in PARTS {
+        let fresh = sqlx::query(
+            r#"insert into demo_seed (name) values ($1)
+               on conflict (name) do update set updated_at = now()
+               where $2
+               returning name"#,
+        )
+        .bind(part.name())
+        .bind(force)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        if !fresh {
+            continue;
+        }
+        loaded = true;
+        match part {
+            Part::Identities => seed_identities(&mut tx)
+                .await
+                .map_err(|error| match error {
+                    IdentityError::Database(error) => error,
+                    other => sqlx::Error::Protocol(format!("demo identities: {other}")),
+                })?,
+        }
     }
-    // The contexts' demo data is inserted here, in this transaction, as they arrive.
     tx.commit().await?;
-    Ok(SeedOutcome::Loaded)
+    Ok(if loaded {
+        SeedOutcome::Loaded
+    } else {
+        SeedOutcome::AlreadyPresent
+    })
+}
+
+/// Demo domains, people (admin, an owner per domain, analysts) and service accounts.
+async fn seed_identities(conn: &mut PgConnection) -> Result<(), IdentityError> {
+    const ACTOR: &str = "seed-demo";
+    for (slug, name, description) in DEMO_DOMAINS {
+        let domain = Domain {
+            slug: slug.to_string(),
+            name: name.to_string(),
+            description: description.to_string(),
+        };
+        domains::upsert(&mut *conn, &domain)
+            .await
+            .map_err(|error| match error {
+                domains::DomainError::Database(error) => IdentityError::Database(error),
+                other => IdentityError::Invalid {
+                    field: "domain",
+                    message: other.to_string(),
+                },
+            })?;
+    }
+    let mut people = vec![(
+        "admin@meshmart.local".to_string(),
+        "Ada Admin".to_string(),
+        Some(Role::Admin),
+    )];
+    for (slug, name, _) in DEMO_DOMAINS {
+        people.push((
+            format!("owner.{slug}@meshmart.local"),
+            format!("{name} Owner"),
+            Some(Role::Owner(slug.to_string())),
+        ));
+    }
+    for n in 1..=3 {
+        people.push((
+            format!("analyst{n}@meshmart.local"),
+            format!("Analyst {n}"),
+            None,
+        ));
+    }
+    for (email, display_name, role) in people {
+        let user = match users::find_by_email_on(&mut *conn, &email).await? {
+            Some(user) => user,
+            None => {
+                accounts::create_user(
+                    &mut *conn,
+                    ACTOR,
+                    NewUser {
+                        email,
+                        display_name,
+                        password: DEMO_PASSWORD.to_string(),
+                        kafka_principal: None,
+                    },
+                )
+                .await?
+            }
+        };
+        if let Some(role) = role {
+            accounts::grant_role(&mut *conn, ACTOR, user.id, &role).await?;
+        }
+    }
+    for (domain, name, description) in DEMO_SERVICE_ACCOUNTS {
+        let exists = sqlx::query_scalar::<_, bool>(
+            "select exists (select 1 from service_accounts where name = $1)",
+        )
+        .bind(name)
+        .fetch_one(&mut *conn)
+        .await?;
+        if !exists {
+            accounts::create_service_account(&mut *conn, ACTOR, None, domain, name, description)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,6 +7,11 @@
 //! identity, policy, subscriptions, provisioning, lineage, audit); `../shared/DESIGN.md` of
 //! the project lists what each owns.
 
+pub mod accounts;
+pub mod audit;
 pub mod broker;
 pub mod db;
 pub mod demo;
+pub mod domains;
+pub mod identity;
+pub mod policy;

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use domain::demo::SeedOutcome;
+use domain::identity::IdentityError;
+use domain::identity::users::NewUser;
+use domain::policy::Role;
 
 use crate::configuration::Settings;
 use crate::startup::Application;
@@ -37,6 +40,52 @@ pub enum Command {
         /// Load it again even if it was loaded before.
         #[arg(long)]
         force: bool,
+    },
+    /// Manage users (bootstrapping: the first admin, automation accounts).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+/// `meshmart user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password comes from MESHMART_USER_PASSWORD or the first line of
+    /// standard input, never from the command line (it would show in `ps`).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Kafka principal (default `User:<local part of the email>`).
+        #[arg(long)]
+        principal: Option<String>,
+        /// Make the user an admin.
+        #[arg(long)]
+        admin: bool,
+        /// Make the user owner of this domain (repeatable).
+        #[arg(long = "owner", value_name = "DOMAIN")]
+        owner_of: Vec<String>,
+    },
+}
+
+/// `meshmart token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for a user and print it (shown once).
+    Create {
+        /// Email of the user the token acts as.
+        #[arg(long)]
+        user: String,
+        /// What the token is for.
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -73,5 +122,98 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    email,
+                    name,
+                    principal,
+                    admin,
+                    owner_of,
+                },
+        } => {
+            let password = read_password()?;
+            let pool = settings.database.pool();
+            let mut tx = pool.begin().await.context("failed to reach the database")?;
+            let user = domain::accounts::create_user(
+                &mut tx,
+                CLI_ACTOR,
+                NewUser {
+                    email,
+                    display_name: name,
+                    password,
+                    kafka_principal: principal,
+                },
+            )
+            .await
+            .map_err(user_error)?;
+            let mut roles: Vec<Role> = owner_of.into_iter().map(Role::Owner).collect();
+            if admin {
+                roles.push(Role::Admin);
+            }
+            for role in &roles {
+                domain::accounts::grant_role(&mut tx, CLI_ACTOR, user.id, role)
+                    .await
+                    .map_err(user_error)?;
+            }
+            tx.commit().await.context("failed to save the user")?;
+            let roles: Vec<String> = std::iter::once("analyst".to_string())
+                .chain(roles.iter().map(ToString::to_string))
+                .collect();
+            println!(
+                "created {} ({}), roles: {}",
+                user.email,
+                user.kafka_principal,
+                roles.join(", ")
+            );
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Create { user, name },
+        } => {
+            let pool = settings.database.pool();
+            let user = domain::identity::users::find_by_email(&pool, &user)
+                .await
+                .context("failed to reach the database")?
+                .filter(|user| !user.disabled)
+                .ok_or_else(|| anyhow::anyhow!("no enabled user with email {user}"))?;
+            let mut tx = pool.begin().await.context("failed to reach the database")?;
+            let created = domain::accounts::create_token(&mut tx, &user, &name)
+                .await
+                .map_err(user_error)?;
+            tx.commit().await.context("failed to save the token")?;
+            // The token alone on stdout, so scripts can capture it.
+            println!("{}", created.token);
+            eprintln!(
+                "token {} for {} created; it is not shown again",
+                created.info.prefix, user.email
+            );
+            Ok(())
+        }
+    }
+}
+
+/// How the CLI appears in the audit log.
+const CLI_ACTOR: &str = "cli";
+
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("MESHMART_USER_PASSWORD") {
+        return Ok(password);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("failed to read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        anyhow::bail!("no password: set MESHMART_USER_PASSWORD or pipe it on standard input");
+    }
+    Ok(password)
+}
+
+fn user_error(error: IdentityError) -> anyhow::Error {
+    match error {
+        IdentityError::Database(error) => anyhow::Error::new(error).context("database error"),
+        other => anyhow::anyhow!("{other}"),
     }
 }

@@ -22,7 +22,23 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub kafka: KafkaSettings,
+    pub auth: AuthSettings,
     pub log: LogSettings,
+}
+
+/// Sessions and login throttling.
+#[derive(Clone, Debug, Deserialize)]
+pub struct AuthSettings {
+    /// A session ends after this long without a request.
+    pub session_idle_minutes: u32,
+    /// A session ends this long after sign-in, however active.
+    pub session_absolute_hours: u32,
+    /// Login attempts one account may make in a burst.
+    pub login_burst_per_account: u32,
+    /// Login attempts one client address may make in a burst.
+    pub login_burst_per_ip: u32,
+    /// Seconds for one spent login attempt to come back.
+    pub login_refill_seconds: u32,
 }
 
 /// Where and what the web server serves.
@@ -34,6 +50,15 @@ pub struct ServerSettings {
     pub port: u16,
     /// Folder with the built site: `pkg/` (wasm, JS, CSS) and `assets/`.
     pub site_root: PathBuf,
+    /// The address people use to reach Meshmart; `https://` makes session cookies Secure.
+    pub public_url: String,
+}
+
+impl ServerSettings {
+    /// Whether cookies must only travel over HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
 }
 
 /// The PostgreSQL database that holds every fact.
@@ -99,6 +124,12 @@ impl Settings {
             .set_default("server.host", "127.0.0.1")?
             .set_default("server.port", 3000)?
             .set_default("server.site_root", "target/site")?
+            .set_default("server.public_url", "http://127.0.0.1:3000")?
+            .set_default("auth.session_idle_minutes", 120)?
+            .set_default("auth.session_absolute_hours", 12)?
+            .set_default("auth.login_burst_per_account", 10)?
+            .set_default("auth.login_burst_per_ip", 100)?
+            .set_default("auth.login_refill_seconds", 30)?
             .set_default(
                 "database.url",
                 "postgres://postgres@127.0.0.1:54329/meshmart",
@@ -137,6 +168,22 @@ impl Settings {
                 "database.max_connections",
                 "MESHMART__DATABASE__MAX_CONNECTIONS",
                 "must be at least 1",
+            ));
+        }
+        if !(self.server.public_url.starts_with("http://")
+            || self.server.public_url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "server.public_url",
+                "MESHMART__SERVER__PUBLIC_URL",
+                "must start with http:// or https://",
+            ));
+        }
+        if self.auth.session_idle_minutes == 0 || self.auth.session_absolute_hours == 0 {
+            return Err(invalid(
+                "auth.session_idle_minutes",
+                "MESHMART__AUTH__SESSION_IDLE_MINUTES",
+                "session lifetimes must be at least 1",
             ));
         }
         self.kafka.validate()

@@ -2,8 +2,10 @@
 //! REST, operations endpoints) and the CLI commands that share its setup. Domain logic lives
 //! in the `domain` crate; this crate only wires it to HTTP and to the process.
 
+pub mod auth;
 pub mod cli;
 pub mod configuration;
+pub mod error;
 pub mod http;
 pub mod startup;
 pub mod state;

@@ -14,17 +14,24 @@ use axum::extract::MatchedPath;
 use axum::http::{HeaderValue, Request, Response, StatusCode, header};
 use axum::middleware;
 use domain::broker::BrokerAdmin;
+use domain::identity::throttle::{LoginThrottle, ThrottleConfig};
+use domain::policy::Policy;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use sqlx::PgPool;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
 
+use crate::auth;
 use crate::configuration::Settings;
 use crate::http;
 use crate::state::AppState;
@@ -50,6 +57,17 @@ impl Application {
     pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Self> {
         let broker = BrokerAdmin::new(&settings.kafka.broker_config())
             .context("failed to create the broker admin client")?;
+        let policy = Policy::new(pool.clone());
+        if let Err(error) = policy.reload().await {
+            // The watcher loads it as soon as the database answers; until then, deny.
+            tracing::warn!(%error, "policy not loaded at start-up; denying until it is");
+        }
+        let auth = &settings.auth;
+        let throttle = Arc::new(LoginThrottle::new(ThrottleConfig {
+            per_account_burst: auth.login_burst_per_account,
+            per_ip_burst: auth.login_burst_per_ip,
+            refill_every: Duration::from_secs(u64::from(auth.login_refill_seconds)),
+        }));
         let metrics = http::metrics::recorder().context("failed to install metrics")?;
         let address = settings.listen_addr();
         let listener = TcpListener::bind(address)
@@ -65,10 +83,13 @@ impl Application {
         let state = AppState {
             pool,
             broker,
+            policy,
+            throttle,
+            auth: Arc::new(settings.auth.clone()),
             metrics,
             leptos_options,
         };
-        let router = router(state.clone());
+        let router = router(state.clone(), settings.server.secure_cookies());
         Ok(Self {
             listener,
             router,
@@ -97,38 +118,61 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let metrics = self.state.metrics.clone();
+        let throttle = Arc::clone(&self.state.throttle);
         let upkeep = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(5));
             loop {
                 tick.tick().await;
                 metrics.run_upkeep();
+                throttle.forget_idle();
             }
         });
+        let policy_watch = self.state.policy.watch();
+        let session_cleanup = tokio::spawn(
+            PostgresStore::new(self.state.pool.clone())
+                .continuously_delete_expired(Duration::from_secs(600)),
+        );
         tracing::info!(address = %self.listener.local_addr()?, "meshmart is serving");
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         upkeep.abort();
+        policy_watch.abort();
+        session_cleanup.abort();
         served.context("server error")?;
         tracing::info!("meshmart stopped");
         Ok(())
     }
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, secure_cookies: bool) -> Router {
     let options = state.leptos_options.clone();
     let site_root = Path::new(options.site_root.as_ref()).to_path_buf();
-    let pool = state.pool.clone();
+    let services = state.services();
     let leptos_routes = generate_route_list(App);
+    let sessions = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
+        .with_name("meshmart_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(secure_cookies)
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::minutes(i64::from(
+                state.auth.session_idle_minutes,
+            )),
+        ));
 
     Router::new()
         .leptos_routes_with_context(
             &state,
             leptos_routes,
-            move || provide_context(pool.clone()),
+            move || provide_context(services.clone()),
             move || shell(options.clone()),
         )
-        .merge(http::router())
+        .merge(http::routes().into_router())
         // The bundle's names carry no hash, so browsers revalidate it (cheap 304s).
         .nest_service("/pkg", static_files(site_root.join("pkg"), "no-cache"))
         .nest_service(
@@ -136,6 +180,12 @@ fn router(state: AppState) -> Router {
             static_files(site_root.join("assets"), "public, max-age=86400"),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::resolve_caller,
+        ))
+        .layer(middleware::from_fn(auth::cross_site_guard))
+        .layer(sessions)
         .layer(middleware::from_fn(http::metrics::track))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))

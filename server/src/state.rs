@@ -1,16 +1,36 @@
 //! The one application state shared by every handler, server function and worker.
 
+use std::sync::Arc;
+
 use axum::extract::FromRef;
 use domain::broker::BrokerAdmin;
+use domain::identity::throttle::LoginThrottle;
+use domain::policy::Policy;
 use leptos::config::LeptosOptions;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
+
+use crate::configuration::AuthSettings;
 
 /// Handles to everything long-lived: cheap to clone.
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub pool: PgPool,
     pub broker: BrokerAdmin,
+    pub policy: Policy,
+    pub throttle: Arc<LoginThrottle>,
+    pub auth: Arc<AuthSettings>,
     pub metrics: PrometheusHandle,
     pub leptos_options: LeptosOptions,
+}
+
+impl AppState {
+    /// What server functions get as Leptos context.
+    pub fn services(&self) -> app::ssr::Services {
+        app::ssr::Services {
+            pool: self.pool.clone(),
+            policy: self.policy.clone(),
+            throttle: Arc::clone(&self.throttle),
+        }
+    }
 }

@@ -1,10 +1,16 @@
 //! The frame around every page: header (brand, search box, navigation, theme switch) and
 //! footer.
 
+use leptos::form::ActionForm;
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_location, use_query_map};
 
 use super::theme::ThemeToggle;
+use crate::api::auth::{Logout, current_user};
+
+/// Bumped whenever someone signs in or out, so the header asks again who is signed in.
+#[derive(Clone, Copy)]
+pub struct AuthEpoch(pub RwSignal<u64>);
 
 /// Brand, catalog search and navigation, on every page.
 #[component]
@@ -29,8 +35,51 @@ pub fn Header() -> impl IntoView {
             <nav class="site-nav" aria-label="Main">
                 <a href="/">"Catalog"</a>
             </nav>
+            <UserMenu/>
             <ThemeToggle/>
         </header>
+    }
+}
+
+/// The signed-in person (name, admin link, sign out), or a sign-in link.
+#[component]
+fn UserMenu() -> impl IntoView {
+    let epoch = use_context::<AuthEpoch>()
+        .map(|e| e.0)
+        .unwrap_or_else(|| RwSignal::new(0));
+    let logout = ServerAction::<Logout>::new();
+    let location = use_location();
+    let me = Resource::new(
+        move || (epoch.get(), logout.version().get(), location.pathname.get()),
+        |_| current_user(),
+    );
+    view! {
+        <div class="user-menu">
+            <Transition fallback=|| ()>
+                {move || {
+                    me.get()
+                        .map(|result| match result {
+                            Ok(Some(me)) => {
+                                view! {
+                                    {me
+                                        .is_admin
+                                        .then(|| view! { <a href="/admin">"Admin"</a> })}
+                                    <a class="user-name" href="/account">
+                                        {me.display_name}
+                                    </a>
+                                    <ActionForm action=logout>
+                                        <button type="submit" class="link-button">
+                                            "Sign out"
+                                        </button>
+                                    </ActionForm>
+                                }
+                                    .into_any()
+                            }
+                            _ => view! { <a href="/login">"Sign in"</a> }.into_any(),
+                        })
+                }}
+            </Transition>
+        </div>
     }
 }
 

@@ -1,5 +1,8 @@
 //! One module per page of the browser surface (`../shared/DESIGN.md`, "Surfaces").
 
+pub mod account;
+pub mod admin;
 pub mod error;
 pub mod home;
+pub mod login;
 pub mod not_found;

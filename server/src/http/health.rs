@@ -4,22 +4,22 @@
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
 
+use super::Routes;
 use crate::state::AppState;
 
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(2);
 const BROKER_TIMEOUT: Duration = Duration::from_secs(3);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/healthz", healthz)
+        .get("/readyz", readyz)
 }
 
 #[derive(Serialize)]

@@ -4,14 +4,13 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use super::Routes;
 use crate::state::AppState;
 
 const REQUEST_DURATION: &str = "http_request_duration_seconds";
@@ -36,8 +35,8 @@ pub fn recorder() -> anyhow::Result<PrometheusHandle> {
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(render))
+pub fn routes() -> Routes {
+    Routes::new().get("/metrics", render)
 }
 
 async fn render(State(state): State<AppState>) -> impl IntoResponse {

@@ -2,6 +2,8 @@
 //! (`#[sqlx::test]`) and the real broker of the test stack (`make test` starts both and sets
 //! `DATABASE_URL` and `KAFKA_BOOTSTRAP_SERVERS`).
 
+mod auth;
+mod authz_matrix;
 mod cli;
 mod health;
 mod helpers;

@@ -1,0 +1,85 @@
+//! The signed-in person's own account: personal API tokens.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+
+/// A token as the account page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked: bool,
+}
+
+/// A token just created: the secret is in here once, and nowhere else.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedToken {
+    pub token: String,
+    pub view: TokenView,
+}
+
+#[cfg(feature = "ssr")]
+impl From<domain::identity::tokens::TokenInfo> for TokenView {
+    fn from(info: domain::identity::tokens::TokenInfo) -> Self {
+        let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+        TokenView {
+            id: info.id.to_string(),
+            name: info.name,
+            prefix: info.prefix,
+            created_at: time(info.created_at),
+            last_used_at: info.last_used_at.map(time),
+            revoked: info.revoked_at.is_some(),
+        }
+    }
+}
+
+/// The caller's tokens, newest first.
+#[server(prefix = "/api/fn", endpoint = "list_tokens")]
+pub async fn list_tokens() -> Result<Vec<TokenView>, ApiError> {
+    use crate::ssr::{authorize, internal, services};
+
+    let user = authorize(domain::policy::GLOBAL, "account", "manage").await?;
+    let tokens = domain::identity::tokens::list(&services()?.pool, user.id)
+        .await
+        .map_err(internal)?;
+    Ok(tokens.into_iter().map(TokenView::from).collect())
+}
+
+/// Creates a token for the caller and returns its secret, once.
+#[server(prefix = "/api/fn", endpoint = "create_token")]
+pub async fn create_token(name: String) -> Result<CreatedToken, ApiError> {
+    use crate::ssr::{authorize, identity_error, internal, services};
+
+    let user = authorize(domain::policy::GLOBAL, "account", "manage").await?;
+    let mut tx = services()?.pool.begin().await.map_err(internal)?;
+    let created = domain::accounts::create_token(&mut tx, &user, &name)
+        .await
+        .map_err(identity_error)?;
+    tx.commit().await.map_err(internal)?;
+    Ok(CreatedToken {
+        token: created.token,
+        view: created.info.into(),
+    })
+}
+
+/// Revokes one of the caller's tokens.
+#[server(prefix = "/api/fn", endpoint = "revoke_token")]
+pub async fn revoke_token(id: String) -> Result<(), ApiError> {
+    use crate::ssr::{authorize, identity_error, internal, services};
+
+    let user = authorize(domain::policy::GLOBAL, "account", "manage").await?;
+    let id = id
+        .parse()
+        .map_err(|_| ApiError::invalid("id", "is not a token id"))?;
+    let mut tx = services()?.pool.begin().await.map_err(internal)?;
+    domain::accounts::revoke_token(&mut tx, &user, id)
+        .await
+        .map_err(identity_error)?;
+    tx.commit().await.map_err(internal)?;
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! The error every server function returns: variants the UI can match on, messages fit to
+//! show a person, and never internal details (those go to the server log).
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// What went wrong, as the browser sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum ApiError {
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("{0}")]
+    Throttled(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("something went wrong on our side; try again")]
+    Internal,
+    #[error("the request could not be completed: {0}")]
+    Transport(String),
+}
+
+impl ApiError {
+    /// An invalid field, with the message to show next to it.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl FromServerFnError for ApiError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(message) | ServerFnErrorErr::Deserialization(message) => {
+                ApiError::invalid("request", message)
+            }
+            other => ApiError::Transport(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Server functions, one module per feature. Each is a thin adapter: it resolves the
+//! caller, asks the policy (`ssr::authorize`), calls the domain library and maps the result
+//! to serializable DTOs and [`ApiError`].
+
+pub mod account;
+pub mod admin;
+pub mod auth;
+mod error;
+
+pub use error::ApiError;

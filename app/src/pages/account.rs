@@ -1,0 +1,148 @@
+//! `/account`: who I am (roles, Kafka principal) and my personal API tokens — create one
+//! (its secret is shown once), see when each was last used, revoke.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::account::{CreateToken, RevokeToken, TokenView, list_tokens};
+use crate::api::auth::current_user;
+use crate::components::SignInNotice;
+
+/// The account page.
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let me = Resource::new(|| (), |_| current_user());
+    view! {
+        <Title text="My account"/>
+        <h1>"My account"</h1>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                me.get()
+                    .map(|result| match result {
+                        Ok(Some(me)) => {
+                            view! {
+                                <dl class="facts">
+                                    <dt>"Name"</dt>
+                                    <dd>{me.display_name}</dd>
+                                    <dt>"Email"</dt>
+                                    <dd>{me.email}</dd>
+                                    <dt>"Kafka principal"</dt>
+                                    <dd><code>{me.kafka_principal}</code></dd>
+                                    <dt>"Roles"</dt>
+                                    <dd>{me.roles.join(", ")}</dd>
+                                </dl>
+                                <Tokens/>
+                            }
+                                .into_any()
+                        }
+                        Ok(None) => view! { <SignInNotice/> }.into_any(),
+                        Err(error) => {
+                            view! { <p class="form-error" role="alert">{error.to_string()}</p> }
+                                .into_any()
+                        }
+                    })
+            }}
+        </Transition>
+    }
+}
+
+#[component]
+fn Tokens() -> impl IntoView {
+    let create = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let tokens = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_tokens(),
+    );
+    let created = move || {
+        create.value().get().map(|result| match result {
+            Ok(created) => view! {
+                <div class="token-secret" role="status">
+                    <p>"Copy this token now; it is not shown again:"</p>
+                    <code data-testid="new-token">{created.token}</code>
+                </div>
+            }
+            .into_any(),
+            Err(error) => {
+                view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any()
+            }
+        })
+    };
+
+    view! {
+        <h2>"API tokens"</h2>
+        <p class="muted">
+            "Use a token as " <code>"Authorization: Bearer <token>"</code>
+            " for the REST API under /api/v1."
+        </p>
+        <ActionForm action=create attr:class="inline-form">
+            <label>"Token name" <input type="text" name="name" required maxlength="100"/></label>
+            <button type="submit">"Create token"</button>
+        </ActionForm>
+        {created}
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || {
+                tokens
+                    .get()
+                    .map(|result| match result {
+                        Ok(list) if list.is_empty() => {
+                            view! { <p class="muted">"No tokens yet."</p> }.into_any()
+                        }
+                        Ok(list) => view! { <TokenTable tokens=list revoke/> }.into_any(),
+                        Err(error) => {
+                            view! { <p class="form-error" role="alert">{error.to_string()}</p> }
+                                .into_any()
+                        }
+                    })
+            }}
+        </Transition>
+    }
+}
+
+#[component]
+fn TokenTable(tokens: Vec<TokenView>, revoke: ServerAction<RevokeToken>) -> impl IntoView {
+    view! {
+        <table class="data-table">
+            <thead>
+                <tr>
+                    <th>"Name"</th>
+                    <th>"Token"</th>
+                    <th>"Created"</th>
+                    <th>"Last used"</th>
+                    <th>"State"</th>
+                    <th></th>
+                </tr>
+            </thead>
+            <tbody>
+                {tokens
+                    .into_iter()
+                    .map(|token| {
+                        let revoked = token.revoked;
+                        let name = token.name.clone();
+                        view! {
+                            <tr data-token=name>
+                                <td>{token.name}</td>
+                                <td><code>{token.prefix} "…"</code></td>
+                                <td>{token.created_at}</td>
+                                <td>{token.last_used_at.unwrap_or_else(|| "never".into())}</td>
+                                <td>{if revoked { "revoked" } else { "active" }}</td>
+                                <td>
+                                    {(!revoked)
+                                        .then(|| {
+                                            view! {
+                                                <ActionForm action=revoke>
+                                                    <input type="hidden" name="id" value=token.id/>
+                                                    <button type="submit">"Revoke"</button>
+                                                </ActionForm>
+                                            }
+                                        })}
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}

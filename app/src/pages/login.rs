@@ -1,0 +1,58 @@
+//! `/login`: email and password. Works as a plain form without JavaScript; once hydrated,
+//! errors (wrong password, throttling) show inline without a page load.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::auth::Login;
+use crate::components::layout::AuthEpoch;
+
+/// The sign-in form.
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let query = use_query_map();
+    let next = move || query.with(|q| q.get("next").unwrap_or_else(|| "/".to_string()));
+    let epoch = use_context::<AuthEpoch>();
+    Effect::new(move |_| {
+        if let (Some(Ok(())), Some(epoch)) = (login.value().get(), epoch) {
+            epoch.0.update(|n| *n += 1);
+        }
+    });
+    let error = move || {
+        login
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|error| view! { <p class="form-error" role="alert">{error.to_string()}</p> })
+    };
+
+    view! {
+        <Title text="Sign in"/>
+        <section class="narrow-page">
+            <h1>"Sign in"</h1>
+            <ActionForm action=login attr:class="stacked-form">
+                <input type="hidden" name="next" prop:value=next/>
+                <label>
+                    "Email"
+                    <input type="email" name="email" autocomplete="username" required/>
+                </label>
+                <label>
+                    "Password"
+                    <input
+                        type="password"
+                        name="password"
+                        autocomplete="current-password"
+                        required
+                    />
+                </label>
+                {error}
+                <button type="submit" disabled=move || login.pending().get()>
+                    "Sign in"
+                </button>
+            </ActionForm>
+        </section>
+    }
+}

@@ -1,0 +1,196 @@
+//! Audited account operations: each makes its change and appends its audit entry on the
+//! same connection, so within the caller's transaction both commit or neither does. REST
+//! handlers, server functions and the CLI all go through here.
+
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::audit::{self, Event};
+use crate::identity::service_accounts::{self, ServiceAccount};
+use crate::identity::tokens::{self, NewToken, TokenInfo};
+use crate::identity::users::{self, NewUser};
+use crate::identity::{IdentityError, User};
+use crate::policy::{self, Role};
+
+fn user_target(user: &User) -> String {
+    format!("user:{}", user.email)
+}
+
+/// Creates a user (an analyst) on behalf of `actor`.
+pub async fn create_user(
+    conn: &mut PgConnection,
+    actor: &str,
+    new: NewUser,
+) -> Result<User, IdentityError> {
+    let user = users::create(&mut *conn, new).await?;
+    audit::record(
+        conn,
+        Event::new(actor, "user.create", user_target(&user)).after(json!({
+            "email": user.email,
+            "display_name": user.display_name,
+            "kafka_principal": user.kafka_principal,
+        })),
+    )
+    .await?;
+    Ok(user)
+}
+
+async fn existing_user(conn: &mut PgConnection, id: Uuid) -> Result<User, IdentityError> {
+    sqlx::query_as::<_, User>(
+        "select id, email, display_name, kafka_principal, disabled, created_at from users where id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(IdentityError::NotFound)
+}
+
+/// Disables or enables a user (disabling also revokes their API tokens).
+pub async fn set_disabled(
+    conn: &mut PgConnection,
+    actor: &str,
+    id: Uuid,
+    disabled: bool,
+) -> Result<User, IdentityError> {
+    let before = users::set_disabled(&mut *conn, id, disabled).await?;
+    let action = if disabled {
+        "user.disable"
+    } else {
+        "user.enable"
+    };
+    audit::record(
+        &mut *conn,
+        Event::new(actor, action, user_target(&before))
+            .before(json!({ "disabled": before.disabled }))
+            .after(json!({ "disabled": disabled })),
+    )
+    .await?;
+    existing_user(conn, id).await
+}
+
+/// Sets a new password for a user.
+pub async fn reset_password(
+    conn: &mut PgConnection,
+    actor: &str,
+    id: Uuid,
+    new_password: String,
+) -> Result<(), IdentityError> {
+    let user = existing_user(&mut *conn, id).await?;
+    users::reset_password(&mut *conn, id, new_password).await?;
+    audit::record(
+        conn,
+        Event::new(actor, "user.password_reset", user_target(&user)),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Grants a role; `false` (and no audit entry) when it was already held.
+pub async fn grant_role(
+    conn: &mut PgConnection,
+    actor: &str,
+    id: Uuid,
+    role: &Role,
+) -> Result<bool, IdentityError> {
+    let user = existing_user(&mut *conn, id).await?;
+    if let Role::Owner(domain) = role
+        && !crate::domains::exists(&mut *conn, domain).await?
+    {
+        return Err(IdentityError::Invalid {
+            field: "domain",
+            message: format!("no domain `{domain}`"),
+        });
+    }
+    let granted = policy::grant(&mut *conn, id, role).await?;
+    if granted {
+        let mut event = Event::new(actor, "role.grant", user_target(&user)).after(role);
+        if let Role::Owner(domain) = role {
+            event = event.in_domain(domain);
+        }
+        audit::record(conn, event).await?;
+    }
+    Ok(granted)
+}
+
+/// Revokes a role; `false` (and no audit entry) when it was not held.
+pub async fn revoke_role(
+    conn: &mut PgConnection,
+    actor: &str,
+    id: Uuid,
+    role: &Role,
+) -> Result<bool, IdentityError> {
+    let user = existing_user(&mut *conn, id).await?;
+    let revoked = policy::revoke(&mut *conn, id, role).await?;
+    if revoked {
+        let mut event = Event::new(actor, "role.revoke", user_target(&user)).before(role);
+        if let Role::Owner(domain) = role {
+            event = event.in_domain(domain);
+        }
+        audit::record(conn, event).await?;
+    }
+    Ok(revoked)
+}
+
+/// Creates an API token for `user` (the actor is the user).
+pub async fn create_token(
+    conn: &mut PgConnection,
+    user: &User,
+    name: &str,
+) -> Result<NewToken, IdentityError> {
+    let created = tokens::create(&mut *conn, user.id, name).await?;
+    audit::record(
+        conn,
+        Event::new(
+            user_target(user),
+            "token.create",
+            format!("token:{}", created.info.prefix),
+        )
+        .after(json!({ "name": created.info.name, "prefix": created.info.prefix })),
+    )
+    .await?;
+    Ok(created)
+}
+
+/// Revokes one of `user`'s tokens.
+pub async fn revoke_token(
+    conn: &mut PgConnection,
+    user: &User,
+    token_id: Uuid,
+) -> Result<TokenInfo, IdentityError> {
+    let before = tokens::revoke(&mut *conn, user.id, token_id).await?;
+    if before.revoked_at.is_none() {
+        audit::record(
+            conn,
+            Event::new(
+                user_target(user),
+                "token.revoke",
+                format!("token:{}", before.prefix),
+            )
+            .before(json!({ "name": before.name, "revoked": false }))
+            .after(json!({ "revoked": true })),
+        )
+        .await?;
+    }
+    Ok(before)
+}
+
+/// Creates a service account in `domain`.
+pub async fn create_service_account(
+    conn: &mut PgConnection,
+    actor: &str,
+    actor_id: Option<Uuid>,
+    domain: &str,
+    name: &str,
+    description: &str,
+) -> Result<ServiceAccount, IdentityError> {
+    let account = service_accounts::create(&mut *conn, domain, name, description, actor_id).await?;
+    audit::record(
+        conn,
+        Event::new(actor, "service_account.create", &account.kafka_principal)
+            .in_domain(domain)
+            .after(&account),
+    )
+    .await?;
+    Ok(account)
+}

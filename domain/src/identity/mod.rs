@@ -1,0 +1,163 @@
+//! Identity: who is calling. People (email + argon2id password, a Kafka principal), their
+//! personal API tokens, the service accounts of a domain, login with throttling, and the
+//! `Caller` every request is resolved to before the policy decides what it may do.
+
+mod password;
+pub mod service_accounts;
+pub mod throttle;
+pub mod tokens;
+pub mod users;
+
+use serde::{Deserialize, Serialize};
+
+pub use users::User;
+
+/// How a request proved who it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Via {
+    /// A browser session cookie.
+    Session,
+    /// `Authorization: Bearer` with the API token of this prefix.
+    Token { prefix: String },
+}
+
+/// Who a request comes from, resolved once per request.
+#[derive(Clone, Debug, Default)]
+pub enum Caller {
+    /// Nobody signed in.
+    #[default]
+    Anonymous,
+    /// A signed-in, enabled user.
+    User { user: User, via: Via },
+}
+
+impl Caller {
+    /// The user, when someone is signed in.
+    pub fn user(&self) -> Option<&User> {
+        match self {
+            Caller::Anonymous => None,
+            Caller::User { user, .. } => Some(user),
+        }
+    }
+
+    /// How this caller appears in the audit log.
+    pub fn audit_actor(&self) -> String {
+        match self {
+            Caller::Anonymous => "anonymous".to_string(),
+            Caller::User { user, .. } => format!("user:{}", user.email),
+        }
+    }
+}
+
+/// Keys and values Meshmart keeps in a browser session.
+pub mod session {
+    use serde::{Deserialize, Serialize};
+    use uuid::Uuid;
+
+    /// The session key holding [`SessionAuth`].
+    pub const AUTH_KEY: &str = "auth";
+
+    /// Who signed in to this session, and when (for the absolute expiry).
+    #[derive(Clone, Debug, Serialize, Deserialize)]
+    pub struct SessionAuth {
+        pub user_id: Uuid,
+        pub authenticated_at: chrono::DateTime<chrono::Utc>,
+    }
+}
+
+/// Errors of the identity context.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("a user with this email already exists")]
+    EmailTaken,
+    #[error("this Kafka principal is already used")]
+    PrincipalTaken,
+    #[error("a service account with this name already exists")]
+    NameTaken,
+    #[error("not found")]
+    NotFound,
+    #[error("password hashing failed")]
+    Hashing,
+    #[error(transparent)]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for IdentityError {
+    fn from(error: sqlx::Error) -> Self {
+        match error.as_database_error().and_then(|e| e.constraint()) {
+            Some("users_email_key") => IdentityError::EmailTaken,
+            Some("users_kafka_principal_key" | "service_accounts_kafka_principal_key") => {
+                IdentityError::PrincipalTaken
+            }
+            Some("service_accounts_name_key") => IdentityError::NameTaken,
+            _ => IdentityError::Database(error),
+        }
+    }
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> IdentityError {
+    IdentityError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Why a login attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginFailure {
+    #[error(transparent)]
+    Throttled(#[from] throttle::Throttled),
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// One login attempt, throttled per account and per address, and audited either way.
+#[tracing::instrument(skip_all)]
+pub async fn login(
+    pool: &sqlx::PgPool,
+    throttle: &throttle::LoginThrottle,
+    email: &str,
+    password: &str,
+    ip: Option<std::net::IpAddr>,
+) -> Result<User, LoginFailure> {
+    use crate::audit::{self, Event};
+
+    let claimed = format!("user:{}", email.trim().to_lowercase());
+    let address = ip.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    if let Err(throttled) = throttle.attempt(email, address) {
+        let mut conn = pool.acquire().await?;
+        audit::record(
+            &mut conn,
+            Event::new(&claimed, "login.throttled", &claimed)
+                .failed()
+                .from_ip(ip),
+        )
+        .await?;
+        return Err(throttled.into());
+    }
+    match users::authenticate(pool, email, password).await {
+        Ok(user) => {
+            let mut conn = pool.acquire().await?;
+            let actor = format!("user:{}", user.email);
+            audit::record(&mut conn, Event::new(&actor, "login", &actor).from_ip(ip)).await?;
+            Ok(user)
+        }
+        Err(users::LoginError::InvalidCredentials) => {
+            let mut conn = pool.acquire().await?;
+            audit::record(
+                &mut conn,
+                Event::new(&claimed, "login", &claimed).failed().from_ip(ip),
+            )
+            .await?;
+            Err(LoginFailure::InvalidCredentials)
+        }
+        Err(users::LoginError::Database(error)) => Err(error.into()),
+    }
+}

@@ -1,0 +1,67 @@
+//! Service accounts: non-human principals a domain owns (`User:svc-marketing-campaigns`),
+//! used by stream jobs and consumer applications. Owners of the domain and admins manage
+//! them; later, subscriptions can be requested for them.
+
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::{IdentityError, invalid};
+use crate::domains;
+
+/// A domain's service account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct ServiceAccount {
+    pub id: Uuid,
+    pub domain: String,
+    pub name: String,
+    pub description: String,
+    pub kafka_principal: String,
+    pub disabled: bool,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+const COLUMNS: &str = "id, domain, name, description, kafka_principal, disabled, created_at";
+
+/// Creates a service account `name` in `domain`, principal `User:<name>`.
+pub async fn create(
+    conn: &mut PgConnection,
+    domain: &str,
+    name: &str,
+    description: &str,
+    created_by: Option<Uuid>,
+) -> Result<ServiceAccount, IdentityError> {
+    let name = name.trim();
+    if !domains::is_valid_slug(name) {
+        return Err(invalid(
+            "name",
+            "use lowercase letters, digits and single dashes, e.g. svc-marketing-campaigns",
+        ));
+    }
+    if !domains::exists(&mut *conn, domain).await? {
+        return Err(invalid("domain", format!("no domain `{domain}`")));
+    }
+    let account = sqlx::query_as::<_, ServiceAccount>(&format!(
+        r#"insert into service_accounts (domain, name, description, kafka_principal, created_by)
+           values ($1, $2, $3, $4, $5)
+           returning {COLUMNS}"#
+    ))
+    .bind(domain)
+    .bind(name)
+    .bind(description.trim())
+    .bind(format!("User:{name}"))
+    .bind(created_by)
+    .fetch_one(conn)
+    .await?;
+    Ok(account)
+}
+
+/// The service accounts of one domain, or of all when `domain` is `None`.
+pub async fn list(pool: &PgPool, domain: Option<&str>) -> Result<Vec<ServiceAccount>, sqlx::Error> {
+    sqlx::query_as::<_, ServiceAccount>(&format!(
+        "select {COLUMNS} from service_accounts where $1::text is null or domain = $1 order by domain, name"
+    ))
+    .bind(domain)
+    .fetch_all(pool)
+    .await
+}

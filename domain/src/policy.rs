@@ -1,0 +1,429 @@
+//! Who may do what, decided in one place: a Casbin enforcer with the "RBAC with domains"
+//! model, where a domain is a data-mesh domain (`sales`) or `*` for all of them. Policy rows
+//! live in PostgreSQL (`casbin_rule`); Meshmart writes them in its own transactions, and a
+//! trigger's NOTIFY makes every server process reload its enforcer when they commit.
+//!
+//! Subjects are `user:<uuid>` and `role:<name>`. Roles: `admin` (everything, everywhere),
+//! `owner` of a domain (its products, approvals and service accounts), `analyst` (every
+//! user: read the catalog, request access, manage their own account).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use casbin::{CoreApi, DefaultModel, Enforcer};
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgListener;
+use sqlx::{PgConnection, PgPool};
+use sqlx_adapter::SqlxAdapter;
+use tokio::sync::RwLock;
+use uuid::Uuid;
+
+use crate::identity::{Caller, User};
+
+/// The Casbin model: RBAC with domains, plus global (`*`) role grants and permissions.
+const MODEL: &str = r#"
+[request_definition]
+r = sub, dom, obj, act
+
+[policy_definition]
+p = sub, dom, obj, act
+
+[role_definition]
+g = _, _, _
+
+[policy_effect]
+e = some(where (p.eft == allow))
+
+[matchers]
+m = (g(r.sub, p.sub, r.dom) || g(r.sub, p.sub, "*")) && (p.dom == "*" || r.dom == p.dom) && (p.obj == "*" || r.obj == p.obj) && (p.act == "*" || r.act == p.act)
+"#;
+
+/// The NOTIFY channel the `casbin_rule` trigger signals on.
+const CHANNEL: &str = "casbin_policy_changed";
+
+/// The request domain for actions that belong to no mesh domain.
+pub const GLOBAL: &str = "*";
+
+/// Errors loading or evaluating the policy.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("policy engine error: {0}")]
+    Casbin(#[from] casbin::Error),
+}
+
+/// Why a request was not allowed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("missing permission: {action} {object}{}", scope(domain))]
+    Forbidden {
+        domain: String,
+        object: String,
+        action: String,
+    },
+}
+
+fn scope(domain: &str) -> String {
+    if domain == GLOBAL {
+        String::new()
+    } else {
+        format!(" in domain {domain}")
+    }
+}
+
+/// A role a user can hold.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "role", content = "domain", rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Owner(String),
+    Analyst,
+}
+
+impl Role {
+    fn subject(&self) -> &'static str {
+        match self {
+            Role::Admin => "role:admin",
+            Role::Owner(_) => "role:owner",
+            Role::Analyst => "role:analyst",
+        }
+    }
+
+    fn domain(&self) -> &str {
+        match self {
+            Role::Owner(domain) => domain,
+            Role::Admin | Role::Analyst => GLOBAL,
+        }
+    }
+
+    fn from_row(subject: &str, domain: &str) -> Option<Role> {
+        match subject {
+            "role:admin" => Some(Role::Admin),
+            "role:analyst" => Some(Role::Analyst),
+            "role:owner" if domain != GLOBAL => Some(Role::Owner(domain.to_string())),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Role::Admin => write!(f, "admin"),
+            Role::Owner(domain) => write!(f, "owner of {domain}"),
+            Role::Analyst => write!(f, "analyst"),
+        }
+    }
+}
+
+fn user_subject(id: Uuid) -> String {
+    format!("user:{id}")
+}
+
+/// The process's enforcer; cheap to clone. Until the first successful load (the database
+/// may still be starting) it denies everything.
+#[derive(Clone)]
+pub struct Policy {
+    enforcer: Arc<RwLock<Option<Enforcer>>>,
+    pool: PgPool,
+}
+
+impl Policy {
+    /// A policy that denies everything until [`Policy::reload`] succeeds.
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            enforcer: Arc::new(RwLock::new(None)),
+            pool,
+        }
+    }
+
+    /// A policy with every row loaded.
+    pub async fn load(pool: &PgPool) -> Result<Self, PolicyError> {
+        let policy = Self::new(pool.clone());
+        policy.reload().await?;
+        Ok(policy)
+    }
+
+    /// Re-reads every policy row through the adapter (after a change, here or in another
+    /// process).
+    #[tracing::instrument(skip_all)]
+    pub async fn reload(&self) -> Result<(), PolicyError> {
+        let mut slot = self.enforcer.write().await;
+        match slot.as_mut() {
+            Some(enforcer) => enforcer.load_policy().await?,
+            None => {
+                let model = DefaultModel::from_str(MODEL).await?;
+                let adapter = SqlxAdapter::new_with_pool(self.pool.clone()).await?;
+                *slot = Some(Enforcer::new(model, adapter).await?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `user` may `action` the `object` in `domain` (`GLOBAL` for none).
+    pub async fn allows(&self, user: &User, domain: &str, object: &str, action: &str) -> bool {
+        let subject = user_subject(user.id);
+        let slot = self.enforcer.read().await;
+        let Some(enforcer) = slot.as_ref() else {
+            tracing::warn!("policy not loaded yet; denying");
+            return false;
+        };
+        match enforcer.enforce((subject.as_str(), domain, object, action)) {
+            Ok(allowed) => allowed,
+            Err(error) => {
+                tracing::error!(%error, "policy evaluation failed; denying");
+                false
+            }
+        }
+    }
+
+    /// The one authorization check: the signed-in user when allowed, else why not.
+    pub async fn authorize<'a>(
+        &self,
+        caller: &'a Caller,
+        domain: &str,
+        object: &str,
+        action: &str,
+    ) -> Result<&'a User, Denied> {
+        let user = caller.user().ok_or(Denied::Unauthenticated)?;
+        if self.allows(user, domain, object, action).await {
+            Ok(user)
+        } else {
+            Err(Denied::Forbidden {
+                domain: domain.to_string(),
+                object: object.to_string(),
+                action: action.to_string(),
+            })
+        }
+    }
+
+    /// Keeps this enforcer in step with the database: reloads on every NOTIFY from the
+    /// `casbin_rule` trigger, and after each (re)connection in case one was missed.
+    pub fn watch(&self) -> tokio::task::JoinHandle<()> {
+        let policy = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(error) = policy.follow().await {
+                    tracing::warn!(%error, "policy listener lost its connection; retrying");
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    }
+
+    async fn follow(&self) -> Result<(), sqlx::Error> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANNEL).await?;
+        loop {
+            if let Err(error) = self.reload().await {
+                tracing::error!(%error, "policy reload failed");
+            }
+            // `None`: the connection dropped and was re-established; reload to be safe.
+            listener.try_recv().await?;
+        }
+    }
+}
+
+/// Grants `role` to the user; `false` when it was already held.
+pub async fn grant(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    role: &Role,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        r#"insert into casbin_rule (ptype, v0, v1, v2, v3, v4, v5)
+           values ('g', $1, $2, $3, '', '', '')
+           on conflict on constraint unique_key_sqlx_adapter do nothing"#,
+    )
+    .bind(user_subject(user_id))
+    .bind(role.subject())
+    .bind(role.domain())
+    .execute(conn)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// Takes `role` from the user; `false` when it was not held.
+pub async fn revoke(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    role: &Role,
+) -> Result<bool, sqlx::Error> {
+    let deleted = sqlx::query(
+        r#"delete from casbin_rule where ptype = 'g' and v0 = $1 and v1 = $2 and v2 = $3"#,
+    )
+    .bind(user_subject(user_id))
+    .bind(role.subject())
+    .bind(role.domain())
+    .execute(conn)
+    .await?;
+    Ok(deleted.rows_affected() > 0)
+}
+
+/// The roles each user holds, keyed by user id.
+pub async fn grants(pool: &PgPool) -> Result<Vec<(Uuid, Role)>, sqlx::Error> {
+    let rows = sqlx::query_as::<_, (String, String, String)>(
+        r#"select v0, v1, v2 from casbin_rule where ptype = 'g' and v0 like 'user:%'
+           order by v0, v1, v2"#,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(subject, role, domain)| {
+            let id = subject.strip_prefix("user:")?.parse().ok()?;
+            Some((id, Role::from_row(&role, &domain)?))
+        })
+        .collect())
+}
+
+/// The roles one user holds.
+pub async fn roles_of(pool: &PgPool, user_id: Uuid) -> Result<Vec<Role>, sqlx::Error> {
+    let rows = sqlx::query_as::<_, (String, String)>(
+        r#"select v1, v2 from casbin_rule where ptype = 'g' and v0 = $1 order by v1, v2"#,
+    )
+    .bind(user_subject(user_id))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(role, domain)| Role::from_row(&role, &domain))
+        .collect())
+}
+
+/// One permission row of the effective policy, for the read-only admin view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Permission {
+    pub subject: String,
+    pub domain: String,
+    pub object: String,
+    pub action: String,
+}
+
+/// Every permission (`p`) row.
+pub async fn permissions(pool: &PgPool) -> Result<Vec<Permission>, sqlx::Error> {
+    let rows = sqlx::query_as::<_, (String, String, String, String)>(
+        r#"select v0, v1, v2, v3 from casbin_rule where ptype = 'p' order by v0, v1, v2, v3"#,
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(subject, domain, object, action)| Permission {
+            subject,
+            domain,
+            object,
+            action,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Via;
+    use crate::identity::users::{self, NewUser};
+
+    async fn user(pool: &PgPool, email: &str) -> User {
+        let mut conn = pool.acquire().await.expect("conn");
+        users::create(
+            &mut conn,
+            NewUser {
+                email: email.into(),
+                display_name: email.into(),
+                password: "meshmart".into(),
+                kafka_principal: None,
+            },
+        )
+        .await
+        .expect("user")
+    }
+
+    fn caller(user: &User) -> Caller {
+        Caller::User {
+            user: user.clone(),
+            via: Via::Session,
+        }
+    }
+
+    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+    async fn roles_scope_permissions_to_their_domain(pool: PgPool) {
+        let analyst = user(&pool, "analyst@example.com").await;
+        let owner = user(&pool, "owner@example.com").await;
+        let admin = user(&pool, "admin@example.com").await;
+        let mut conn = pool.acquire().await.expect("conn");
+        grant(&mut conn, owner.id, &Role::Owner("sales".into()))
+            .await
+            .expect("grant");
+        grant(&mut conn, admin.id, &Role::Admin)
+            .await
+            .expect("grant");
+        let policy = Policy::load(&pool).await.expect("policy");
+
+        let check = |u: &User, d: &'static str, o: &'static str, a: &'static str| {
+            let policy = policy.clone();
+            let c = caller(u);
+            async move { policy.authorize(&c, d, o, a).await.is_ok() }
+        };
+        assert!(check(&analyst, GLOBAL, "catalog", "read").await);
+        assert!(!check(&analyst, "sales", "product", "write").await);
+        assert!(check(&owner, "sales", "product", "write").await);
+        assert!(!check(&owner, "marketing", "product", "write").await);
+        assert!(
+            check(&owner, "marketing", "catalog", "read").await,
+            "owners are analysts too"
+        );
+        assert!(check(&admin, "marketing", "product", "write").await);
+        assert!(check(&admin, GLOBAL, "user", "manage").await);
+        assert!(!check(&owner, GLOBAL, "user", "manage").await);
+
+        let denied = policy
+            .authorize(&caller(&owner), "marketing", "product", "write")
+            .await
+            .expect_err("denied");
+        assert_eq!(
+            denied.to_string(),
+            "missing permission: write product in domain marketing"
+        );
+        assert_eq!(
+            policy
+                .authorize(&Caller::Anonymous, GLOBAL, "catalog", "read")
+                .await,
+            Err(Denied::Unauthenticated)
+        );
+    }
+
+    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+    async fn a_grant_committed_elsewhere_reaches_a_watching_enforcer(pool: PgPool) {
+        let owner = user(&pool, "owner@example.com").await;
+        let policy = Policy::load(&pool).await.expect("policy");
+        let watcher = policy.watch();
+        assert!(!policy.allows(&owner, "sales", "product", "write").await);
+
+        // Another process would do exactly this: write the row and commit.
+        let mut tx = pool.begin().await.expect("tx");
+        grant(&mut tx, owner.id, &Role::Owner("sales".into()))
+            .await
+            .expect("grant");
+        tx.commit().await.expect("commit");
+
+        let mut allowed = false;
+        for _ in 0..50 {
+            if policy.allows(&owner, "sales", "product", "write").await {
+                allowed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        watcher.abort();
+        assert!(
+            allowed,
+            "the NOTIFY-driven reload picked up the new grant within 5 s"
+        );
+        assert_eq!(
+            roles_of(&pool, owner.id).await.expect("roles"),
+            vec![Role::Analyst, Role::Owner("sales".into())]
+        );
+    }
+}

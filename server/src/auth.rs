@@ -1,0 +1,171 @@
+//! Request authentication and cross-site request protection, as middleware:
+//! - `resolve_caller` turns a `Bearer` API token or the session cookie into a [`Caller`]
+//!   in the request extensions (enforcing the session's absolute lifetime), plus the
+//!   client address for throttling and audit;
+//! - `cross_site_guard` refuses state-changing browser requests that come from another
+//!   site (`Sec-Fetch-Site`, else `Origin` against `Host`), on top of SameSite=Lax cookies.
+//!   Requests with an API token carry no ambient credentials and are not checked.
+
+use std::net::SocketAddr;
+
+use app::ssr::ClientIp;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use domain::identity::session::{AUTH_KEY, SessionAuth};
+use domain::identity::{Caller, Via, tokens, users};
+use tower_sessions::Session;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// The token of an `Authorization: Bearer …` header.
+fn bearer(request: &Request) -> Option<&str> {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// Resolves who is calling and puts a [`Caller`] and a [`ClientIp`] into the request.
+pub async fn resolve_caller(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if let Some(ConnectInfo(address)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        let ip = ClientIp(address.ip());
+        request.extensions_mut().insert(ip);
+    }
+    let caller = match bearer(&request) {
+        Some(token) => match tokens::authenticate(&state.pool, token).await {
+            Ok(Some((user, prefix))) => Caller::User {
+                user,
+                via: Via::Token { prefix },
+            },
+            Ok(None) => {
+                return AppError::Unauthorized.into_response();
+            }
+            Err(error) => return AppError::Database(error).into_response(),
+        },
+        None => match request.extensions().get::<Session>().cloned() {
+            Some(session) => match session_caller(&state, &session).await {
+                Ok(caller) => caller,
+                Err(response) => return response,
+            },
+            None => Caller::Anonymous,
+        },
+    };
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+async fn session_caller(state: &AppState, session: &Session) -> Result<Caller, Response> {
+    let auth = match session.get::<SessionAuth>(AUTH_KEY).await {
+        Ok(Some(auth)) => auth,
+        Ok(None) => return Ok(Caller::Anonymous),
+        Err(error) => {
+            tracing::warn!(%error, "unreadable session; treating the request as anonymous");
+            return Ok(Caller::Anonymous);
+        }
+    };
+    let lifetime = chrono::Duration::hours(i64::from(state.auth.session_absolute_hours));
+    let user = if auth.authenticated_at + lifetime < chrono::Utc::now() {
+        None
+    } else {
+        users::find(&state.pool, auth.user_id)
+            .await
+            .map_err(|error| AppError::Database(error).into_response())?
+            .filter(|user| !user.disabled)
+    };
+    match user {
+        Some(user) => Ok(Caller::User {
+            user,
+            via: Via::Session,
+        }),
+        None => {
+            // Expired, deleted or disabled: end the session for good.
+            if let Err(error) = session.flush().await {
+                tracing::warn!(%error, "could not end an expired session");
+            }
+            Ok(Caller::Anonymous)
+        }
+    }
+}
+
+/// Refuses cross-site state-changing requests that could carry the session cookie.
+pub async fn cross_site_guard(request: Request, next: Next) -> Response {
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    );
+    if safe || bearer(&request).is_some() || is_same_site(&request) {
+        return next.run(request).await;
+    }
+    tracing::warn!(path = %request.uri().path(), "refused a cross-site request");
+    (
+        StatusCode::FORBIDDEN,
+        axum::Json(serde_json::json!({
+            "error": {
+                "code": "cross_site",
+                "message": "cross-site request refused: send it from Meshmart's own pages or with an API token"
+            }
+        })),
+    )
+        .into_response()
+}
+
+fn is_same_site(request: &Request) -> bool {
+    let headers = request.headers();
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return matches!(site, "same-origin" | "none");
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        // Neither header: not a browser (curl, scripts), which sends no ambient cookies
+        // unless told to.
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    matches!((origin_host, host), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+
+    fn request(headers: &[(&str, &str)]) -> Request {
+        let mut builder = Request::builder().method("POST").uri("/api/fn/logout");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(Body::empty()).expect("request")
+    }
+
+    #[test]
+    fn same_site_rules() {
+        assert!(is_same_site(&request(&[("sec-fetch-site", "same-origin")])));
+        assert!(!is_same_site(&request(&[("sec-fetch-site", "cross-site")])));
+        assert!(!is_same_site(&request(&[("sec-fetch-site", "same-site")])));
+        assert!(is_same_site(&request(&[
+            ("origin", "http://127.0.0.1:3000"),
+            ("host", "127.0.0.1:3000")
+        ])));
+        assert!(!is_same_site(&request(&[
+            ("origin", "https://evil.example"),
+            ("host", "127.0.0.1:3000")
+        ])));
+        assert!(!is_same_site(&request(&[
+            ("origin", "null"),
+            ("host", "127.0.0.1:3000")
+        ])));
+        assert!(is_same_site(&request(&[])), "non-browser clients");
+    }
+}

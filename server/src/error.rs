@@ -1,0 +1,125 @@
+//! The error of REST handlers: explicit 4xx variants with messages for the client, and a
+//! 500 that logs the real cause and tells the client nothing internal. Bodies are
+//! `{"error": {"code": "...", "message": "...", "field": "..."}}`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use domain::identity::IdentityError;
+use domain::policy::Denied;
+use serde_json::json;
+
+/// What a REST handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("sign in first")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{field}: {message}")]
+    Unprocessable { field: String, message: String },
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn unprocessable(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Unprocessable {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Database(_) | AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthorized => "unauthenticated",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound(_) => "not_found",
+            AppError::Conflict(_) => "conflict",
+            AppError::Unprocessable { .. } => "invalid",
+            AppError::TooManyRequests { .. } => "throttled",
+            AppError::Database(_) | AppError::Unexpected(_) => "internal",
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            AppError::Database(error) => {
+                tracing::error!(%error, "database error in a request");
+                "something went wrong on our side; try again".to_string()
+            }
+            AppError::Unexpected(error) => {
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "unexpected error in a request"
+                );
+                "something went wrong on our side; try again".to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut body = json!({ "error": { "code": self.code(), "message": message } });
+        if let AppError::Unprocessable { field, .. } = &self {
+            body["error"]["field"] = json!(field);
+        }
+        let mut response = (status, Json(body)).into_response();
+        if let AppError::TooManyRequests { retry_after, .. } = &self
+            && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<Denied> for AppError {
+    fn from(denied: Denied) -> Self {
+        match denied {
+            Denied::Unauthenticated => AppError::Unauthorized,
+            forbidden @ Denied::Forbidden { .. } => AppError::Forbidden(forbidden.to_string()),
+        }
+    }
+}
+
+impl From<IdentityError> for AppError {
+    fn from(error: IdentityError) -> Self {
+        match error {
+            IdentityError::Invalid { field, message } => AppError::unprocessable(field, message),
+            IdentityError::NotFound => AppError::NotFound("not found".to_string()),
+            conflict @ (IdentityError::EmailTaken
+            | IdentityError::PrincipalTaken
+            | IdentityError::NameTaken) => AppError::Conflict(conflict.to_string()),
+            IdentityError::Database(error) => AppError::Database(error),
+            IdentityError::Hashing => {
+                AppError::Unexpected(anyhow::anyhow!("password hashing failed"))
+            }
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! The authorization matrix: every plain route, every server function and every page,
+//! called as anonymous, an analyst, the owner of domain A, the owner of domain B and an
+//! admin, with the outcome each must get. A route or server function that is not in the
+//! matrix fails the test, so none can be added without deciding who may call it.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use sqlx::PgPool;
+
+use crate::helpers::spawn_app;
+
+/// Who calls.
+#[derive(Clone, Copy, Debug)]
+enum Persona {
+    Anonymous,
+    Analyst,
+    OwnerA,
+    OwnerB,
+    Admin,
+}
+
+const PERSONAS: [Persona; 5] = [
+    Persona::Anonymous,
+    Persona::Analyst,
+    Persona::OwnerA,
+    Persona::OwnerB,
+    Persona::Admin,
+];
+
+impl Persona {
+    fn email(self) -> Option<&'static str> {
+        match self {
+            Persona::Anonymous => None,
+            Persona::Analyst => Some("analyst1@meshmart.local"),
+            Persona::OwnerA => Some("owner.customer-management@meshmart.local"),
+            Persona::OwnerB => Some("owner.sales@meshmart.local"),
+            Persona::Admin => Some("admin@meshmart.local"),
+        }
+    }
+}
+
+/// Who may call a route: everyone, anyone signed in, owners of domain A (and admins), or
+/// admins only.
+#[derive(Clone, Copy, Debug)]
+enum Rule {
+    Public,
+    SignedIn,
+    OwnerOfA,
+    AdminOnly,
+}
+
+impl Rule {
+    fn allows(self, persona: Persona) -> bool {
+        match (self, persona) {
+            (Rule::Public, _) => true,
+            (_, Persona::Anonymous) => false,
+            (Rule::SignedIn, _) => true,
+            (Rule::OwnerOfA, p) => matches!(p, Persona::OwnerA | Persona::Admin),
+            (Rule::AdminOnly, p) => matches!(p, Persona::Admin),
+        }
+    }
+}
+
+enum Body {
+    None,
+    Json(&'static str),
+    Form(&'static str),
+}
+
+struct Entry {
+    method: Method,
+    /// The declared path (with `{param}`s), as the route inventory lists it.
+    route: &'static str,
+    /// The path actually called.
+    path: &'static str,
+    body: Body,
+    rule: Rule,
+}
+
+fn entry(method: Method, route: &'static str, path: &'static str, body: Body, rule: Rule) -> Entry {
+    Entry {
+        method,
+        route,
+        path,
+        body,
+        rule,
+    }
+}
+
+fn plain(method: Method, path: &'static str, body: Body, rule: Rule) -> Entry {
+    entry(method, path, path, body, rule)
+}
+
+fn server_fn(name: &'static str, form: &'static str, rule: Rule) -> Entry {
+    // Leaked once per test run: the paths are 'static in the inventory too.
+    let path: &'static str = Box::leak(format!("/api/fn/{name}").into_boxed_str());
+    entry(Method::POST, path, path, Body::Form(form), rule)
+}
+
+fn matrix() -> Vec<Entry> {
+    vec![
+        // Operations endpoints are for probes and scrapers.
+        plain(Method::GET, "/healthz", Body::None, Rule::Public),
+        plain(Method::GET, "/readyz", Body::None, Rule::Public),
+        plain(Method::GET, "/metrics", Body::None, Rule::Public),
+        // Sessions and tokens.
+        plain(
+            Method::POST,
+            "/api/v1/session",
+            Body::Json(r#"{"email":"analyst2@meshmart.local","password":"meshmart"}"#),
+            Rule::Public,
+        ),
+        plain(Method::GET, "/api/v1/session", Body::None, Rule::SignedIn),
+        plain(
+            Method::DELETE,
+            "/api/v1/session",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        plain(
+            Method::POST,
+            "/api/v1/tokens",
+            Body::Json(r#"{"name":"matrix"}"#),
+            Rule::SignedIn,
+        ),
+        plain(Method::GET, "/api/v1/tokens", Body::None, Rule::SignedIn),
+        entry(
+            Method::DELETE,
+            "/api/v1/tokens/{id}",
+            "/api/v1/tokens/00000000-0000-0000-0000-000000000000",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        plain(Method::GET, "/api/v1/audit", Body::None, Rule::AdminOnly),
+        entry(
+            Method::GET,
+            "/api/v1/domains/{domain}/service-accounts",
+            "/api/v1/domains/customer-management/service-accounts",
+            Body::None,
+            Rule::OwnerOfA,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/domains/{domain}/service-accounts",
+            "/api/v1/domains/customer-management/service-accounts",
+            Body::Json(r#"{"name":"svc-matrix-probe"}"#),
+            Rule::OwnerOfA,
+        ),
+        // Server functions.
+        server_fn(
+            "login",
+            "email=analyst2%40meshmart.local&password=meshmart",
+            Rule::Public,
+        ),
+        server_fn("current_user", "", Rule::Public),
+        server_fn("logout", "", Rule::SignedIn),
+        server_fn("list_tokens", "", Rule::SignedIn),
+        server_fn("create_token", "name=matrix", Rule::SignedIn),
+        server_fn(
+            "revoke_token",
+            "id=00000000-0000-0000-0000-000000000000",
+            Rule::SignedIn,
+        ),
+        server_fn("list_domains", "", Rule::SignedIn),
+        server_fn("admin_users", "", Rule::AdminOnly),
+        server_fn(
+            "admin_create_user",
+            "email=matrix%40example.com&display_name=M&password=meshmart-matrix",
+            Rule::AdminOnly,
+        ),
+        server_fn(
+            "admin_set_disabled",
+            "id=00000000-0000-0000-0000-000000000000&disabled=true",
+            Rule::AdminOnly,
+        ),
+        server_fn(
+            "admin_reset_password",
+            "id=00000000-0000-0000-0000-000000000000&password=long-enough",
+            Rule::AdminOnly,
+        ),
+        server_fn(
+            "admin_set_role",
+            "id=00000000-0000-0000-0000-000000000000&role=analyst&grant=true",
+            Rule::AdminOnly,
+        ),
+        server_fn("admin_service_accounts", "", Rule::AdminOnly),
+        server_fn(
+            "create_service_account",
+            "domain=customer-management&name=svc-matrix-fn&description=x",
+            Rule::OwnerOfA,
+        ),
+        server_fn("admin_policy", "", Rule::AdminOnly),
+        server_fn("admin_audit", "", Rule::AdminOnly),
+    ]
+}
+
+/// Pages render for everyone who may see their data (the server functions above decide);
+/// the others get the page's sign-in or permission message with status 401 or 403.
+const PAGES: [(&str, Rule); 5] = [
+    ("/", Rule::Public),
+    ("/login", Rule::Public),
+    ("/account", Rule::Public),
+    ("/admin", Rule::AdminOnly),
+    ("/admin/audit", Rule::AdminOnly),
+];
+
+/// Whether `status` is what `rule` promises `persona`.
+fn outcome_ok(rule: Rule, persona: Persona, status: u16) -> bool {
+    if rule.allows(persona) {
+        status != 401 && status != 403 && status < 500
+    } else if matches!(persona, Persona::Anonymous) {
+        status == 401
+    } else {
+        status == 403
+    }
+}
+
+async fn token_for(pool: &PgPool, persona: Persona) -> Option<String> {
+    let email = persona.email()?;
+    let user = domain::identity::users::find_by_email(pool, email)
+        .await
+        .expect("db")
+        .expect("demo user");
+    let mut conn = pool.acquire().await.expect("conn");
+    let created = domain::identity::tokens::create(&mut conn, user.id, "matrix")
+        .await
+        .expect("token");
+    Some(created.token)
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn every_route_and_server_function_is_in_the_matrix(pool: PgPool) {
+    let _app = spawn_app(pool).await;
+    let declared: BTreeSet<(String, String)> = server::http::routes()
+        .listed()
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_string()))
+        .chain(
+            leptos::server_fn::axum::server_fn_paths()
+                .map(|(path, method)| (method.to_string(), path.to_string())),
+        )
+        .collect();
+    let covered: BTreeSet<(String, String)> = matrix()
+        .iter()
+        .map(|e| (e.method.to_string(), e.route.to_string()))
+        .collect();
+    let missing: Vec<_> = declared.difference(&covered).collect();
+    let stale: Vec<_> = covered.difference(&declared).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without a matrix entry: {missing:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "matrix entries for routes that do not exist: {stale:?}"
+    );
+
+    let pages: BTreeSet<String> = leptos_axum::generate_route_list(app::App)
+        .iter()
+        .map(|route| route.path().to_string())
+        .collect();
+    let listed: BTreeSet<String> = PAGES.iter().map(|(page, _)| page.to_string()).collect();
+    assert_eq!(pages, listed, "pages and the matrix's page list differ");
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn every_persona_gets_exactly_what_the_matrix_says(pool: PgPool) {
+    domain::demo::seed(&pool, false).await.expect("demo data");
+    let app = spawn_app(pool.clone()).await;
+    let mut failures = Vec::new();
+    for persona in PERSONAS {
+        let token = token_for(&pool, persona).await;
+        for entry in matrix() {
+            let mut request = app.client.request(
+                entry.method.clone(),
+                format!("{}{}", app.address, entry.path),
+            );
+            if let Some(token) = &token {
+                request = request.bearer_auth(token);
+            }
+            request = match entry.body {
+                Body::None => request,
+                Body::Json(json) => request
+                    .header("content-type", "application/json")
+                    .body(json),
+                Body::Form(form) => request
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("accept", "application/json")
+                    .body(form),
+            };
+            let status = request.send().await.expect("request").status().as_u16();
+            if !outcome_ok(entry.rule, persona, status) {
+                failures.push(format!(
+                    "{persona:?} {} {} -> {status} ({:?})",
+                    entry.method, entry.path, entry.rule
+                ));
+            }
+        }
+        for (page, rule) in PAGES {
+            let mut request = app.client.get(format!("{}{page}", app.address));
+            if let Some(token) = &token {
+                request = request.bearer_auth(token);
+            }
+            let status = request.send().await.expect("request").status().as_u16();
+            let expected = if rule.allows(persona) {
+                status == 200
+            } else {
+                outcome_ok(rule, persona, status)
+            };
+            if !expected {
+                failures.push(format!("{persona:?} GET {page} -> {status} ({rule:?})"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "matrix violations:\n{}",
+        failures.join("\n")
+    );
+}
