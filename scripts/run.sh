@@ -21,7 +21,12 @@ cat <<MSG
   Health:                  http://127.0.0.1:${port}/readyz   metrics: /metrics
   Database:                ${DATABASE_URL%%\?*}
   Kafka bootstrap:         ${KAFKA_BOOTSTRAP_SERVERS} (SASL PLAIN, admin principal User:meshmart-admin)
-  Demo logins:             none yet: seed-demo fills them in as features arrive
+  Demo logins (password "meshmart"; seed-demo data, for demos only):
+                           admin@meshmart.local                      admin
+                           owner.customer-management@meshmart.local  owner of customer-management
+                           owner.sales@meshmart.local                owner of sales
+                           owner.marketing@meshmart.local            owner of marketing
+                           analyst1@meshmart.local … analyst3@meshmart.local
   Stop:                    Ctrl-C
 
 MSG

@@ -81,6 +81,14 @@ pub fn fail(status: StatusCode, error: ApiError) -> ApiError {
     error
 }
 
+/// A field the user got wrong: status 422.
+pub fn unprocessable(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+    fail(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ApiError::invalid(field, message),
+    )
+}
+
 /// Logs an unexpected error and returns the generic `Internal`.
 pub fn internal(error: impl std::fmt::Display) -> ApiError {
     tracing::error!(%error, "server function failed");

@@ -74,7 +74,7 @@ async fn session_caller(state: &AppState, session: &Session) -> Result<Caller, R
         }
     };
     let lifetime = chrono::Duration::hours(i64::from(state.auth.session_absolute_hours));
-    let user = if auth.authenticated_at + lifetime < chrono::Utc::now() {
+    let user = if outlived(&auth, lifetime, chrono::Utc::now()) {
         None
     } else {
         users::find(&state.pool, auth.user_id)
@@ -95,6 +95,16 @@ async fn session_caller(state: &AppState, session: &Session) -> Result<Caller, R
             Ok(Caller::Anonymous)
         }
     }
+}
+
+/// Whether a session signed in at `auth.authenticated_at` has outlived its absolute
+/// lifetime at `now`, however active it was.
+fn outlived(
+    auth: &SessionAuth,
+    lifetime: chrono::Duration,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    auth.authenticated_at + lifetime <= now
 }
 
 /// Refuses cross-site state-changing requests that could carry the session cookie.
@@ -147,6 +157,27 @@ mod tests {
             builder = builder.header(*name, *value);
         }
         builder.body(Body::empty()).expect("request")
+    }
+
+    #[test]
+    fn sessions_end_after_their_absolute_lifetime() {
+        let signed_in = chrono::Utc::now();
+        let auth = SessionAuth {
+            user_id: uuid::Uuid::nil(),
+            authenticated_at: signed_in,
+        };
+        let twelve_hours = chrono::Duration::hours(12);
+        assert!(!outlived(
+            &auth,
+            twelve_hours,
+            signed_in + chrono::Duration::hours(11)
+        ));
+        assert!(outlived(&auth, twelve_hours, signed_in + twelve_hours));
+        assert!(outlived(
+            &auth,
+            twelve_hours,
+            signed_in + chrono::Duration::days(2)
+        ));
     }
 
     #[test]

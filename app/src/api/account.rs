@@ -75,7 +75,7 @@ pub async fn revoke_token(id: String) -> Result<(), ApiError> {
     let user = authorize(domain::policy::GLOBAL, "account", "manage").await?;
     let id = id
         .parse()
-        .map_err(|_| ApiError::invalid("id", "is not a token id"))?;
+        .map_err(|_| crate::ssr::unprocessable("id", "is not a token id"))?;
     let mut tx = services()?.pool.begin().await.map_err(internal)?;
     domain::accounts::revoke_token(&mut tx, &user, id)
         .await

@@ -69,14 +69,20 @@ mod convert {
             ("admin", _) => Ok(Role::Admin),
             ("analyst", _) => Ok(Role::Analyst),
             ("owner", Some(domain)) => Ok(Role::Owner(domain.trim().to_string())),
-            ("owner", None) => Err(ApiError::invalid("domain", "an owner role needs a domain")),
-            _ => Err(ApiError::invalid("role", "must be admin, owner or analyst")),
+            ("owner", None) => Err(crate::ssr::unprocessable(
+                "domain",
+                "an owner role needs a domain",
+            )),
+            _ => Err(crate::ssr::unprocessable(
+                "role",
+                "must be admin, owner or analyst",
+            )),
         }
     }
 
     pub fn parse_id(id: &str) -> Result<uuid::Uuid, ApiError> {
         id.parse()
-            .map_err(|_| ApiError::invalid("id", "is not a user id"))
+            .map_err(|_| crate::ssr::unprocessable("id", "is not a user id"))
     }
 }
 
@@ -143,7 +149,10 @@ pub async fn set_user_disabled(id: String, disabled: bool) -> Result<(), ApiErro
     let admin = authorize(domain::policy::GLOBAL, "user", "manage").await?;
     let id = convert::parse_id(&id)?;
     if id == admin.id && disabled {
-        return Err(ApiError::invalid("id", "you cannot disable yourself"));
+        return Err(crate::ssr::unprocessable(
+            "id",
+            "you cannot disable yourself",
+        ));
     }
     let mut tx = services()?.pool.begin().await.map_err(internal)?;
     domain::accounts::set_disabled(&mut tx, &format!("user:{}", admin.email), id, disabled)
@@ -330,7 +339,7 @@ pub fn parse_time(
     if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
         return Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()));
     }
-    Err(ApiError::invalid(
+    Err(crate::ssr::unprocessable(
         field,
         "use a date like 2026-11-26, 2026-11-26T10:00 or an RFC 3339 time",
     ))

@@ -112,7 +112,10 @@ fn PageProblem(error: ApiError) -> impl IntoView {
         ApiError::Unauthenticated => (
             "You need to sign in",
             view! {
-                <p>"This page is for administrators. " <a href="/login">"Sign in"</a> " to continue."</p>
+                <p>
+                    "This page is for administrators. " <a href="/login">"Sign in"</a>
+                    " to continue."
+                </p>
             }
             .into_any(),
         ),
@@ -121,7 +124,10 @@ fn PageProblem(error: ApiError) -> impl IntoView {
             view! { <p>"Your account lacks a permission this page needs (" {reason} ")."</p> }
                 .into_any(),
         ),
-        other => ("Something went wrong", view! { <p>{other.to_string()}</p> }.into_any()),
+        other => (
+            "Something went wrong",
+            view! { <p>{other.to_string()}</p> }.into_any(),
+        ),
     };
     view! {
         <section class="message-page admin-problem" role="alert">
@@ -309,6 +315,7 @@ fn ResetPasswordForm(id: String, email: String) -> impl IntoView {
 fn RoleForm(id: String, email: String, domains: Domains, changes: Changes) -> impl IntoView {
     let action = ServerAction::<SetRole>::new();
     changes.follow(action.value().into());
+    let pending = move || action.pending().get();
     view! {
         <ActionForm action=action attr:class="admin-inline">
             <input type="hidden" name="id" value=id/>
@@ -322,10 +329,10 @@ fn RoleForm(id: String, email: String, domains: Domains, changes: Changes) -> im
                 <option value="">"(no domain)"</option>
                 <DomainOptions domains/>
             </select>
-            <button type="submit" name="grant" value="true" disabled=move || action.pending().get()>
+            <button type="submit" name="grant" value="true" disabled=pending>
                 "Grant"
             </button>
-            <button type="submit" name="grant" value="false" disabled=move || action.pending().get()>
+            <button type="submit" name="grant" value="false" disabled=pending>
                 "Revoke"
             </button>
         </ActionForm>
@@ -631,14 +638,26 @@ pub fn AuditPage() -> impl IntoView {
 
 #[component]
 fn AuditFilterForm(filters: Memo<AuditFilters>) -> impl IntoView {
-    let field = move |name: &'static str| Signal::derive(move || filters.with(|f| f.value(name)));
+    let field = move |name: &'static str| {
+        Signal::derive(move || filters.with(|filters| filters.value(name)))
+    };
     view! {
         <form class="audit-filters" method="get" action="/admin/audit" role="search">
-            <AuditInput name="actor" label="Actor" placeholder="user:ana@example.com" value=field("actor")/>
-            <AuditInput name="action" label="Action" placeholder="role.grant" value=field("action")/>
-            <AuditInput name="target" label="Target" placeholder="" value=field("target")/>
-            <AuditInput name="from" label="From" placeholder="2026-11-26" value=field("from")/>
-            <AuditInput name="to" label="To" placeholder="2026-11-26T18:00" value=field("to")/>
+            <AuditInput
+                name="actor"
+                label="Actor"
+                hint="user:ana@example.com"
+                value=field("actor")
+            />
+            <AuditInput name="action" label="Action" hint="role.grant" value=field("action")/>
+            <AuditInput
+                name="target"
+                label="Target"
+                hint="user:bob@example.com"
+                value=field("target")
+            />
+            <AuditInput name="from" label="From" hint="2026-11-26" value=field("from")/>
+            <AuditInput name="to" label="To" hint="2026-11-26T18:00" value=field("to")/>
             <div class="audit-filter-actions">
                 <button type="submit">"Filter"</button>
                 <a href="/admin/audit">"Clear"</a>
@@ -651,7 +670,8 @@ fn AuditFilterForm(filters: Memo<AuditFilters>) -> impl IntoView {
 fn AuditInput(
     name: &'static str,
     label: &'static str,
-    placeholder: &'static str,
+    /// An example value, shown as the placeholder.
+    hint: &'static str,
     #[prop(into)] value: Signal<String>,
 ) -> impl IntoView {
     let id = format!("audit-{name}");
@@ -663,7 +683,7 @@ fn AuditInput(
                 id=id
                 type="text"
                 name=name
-                placeholder=placeholder
+                placeholder=hint
                 value=value
                 prop:value=value
             />

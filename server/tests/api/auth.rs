@@ -57,6 +57,10 @@ async fn login_sets_a_hardened_session_cookie_and_rotates_the_session_id(pool: P
     assert!(cookie.starts_with("meshmart_session="), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.contains("Max-Age=7200"),
+        "idle expiry of 120 minutes: {cookie}"
+    );
     assert!(!cookie.contains("Secure"), "plain http in tests: {cookie}");
     let body: Value = first.json().await.expect("json");
     assert_eq!(body["display_name"], "Analyst 1");
