@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::admin::AdminClient;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::types::RDKafkaErrorCode;
 use secrecy::{ExposeSecret, SecretString};
 
 /// How Meshmart reaches the broker.
@@ -59,6 +60,8 @@ pub enum BrokerError {
     Unreachable(#[source] rdkafka::error::KafkaError),
     #[error("broker check was cancelled")]
     Cancelled,
+    #[error("broker refused: {0}")]
+    Refused(String),
 }
 
 /// What a successful broker check saw.
@@ -101,6 +104,57 @@ impl BrokerAdmin {
                 .map(|metadata| BrokerStatus {
                     brokers: metadata.brokers().len(),
                     topics: metadata.topics().len(),
+                })
+                .map_err(BrokerError::Unreachable)
+        })
+        .await
+        .map_err(|_| BrokerError::Cancelled)?
+    }
+
+    /// Creates a topic; an existing topic counts as success (idempotent).
+    #[tracing::instrument(skip(self))]
+    pub async fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication: i32,
+        retention_ms: i64,
+    ) -> Result<(), BrokerError> {
+        let retention = retention_ms.to_string();
+        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(replication))
+            .set("retention.ms", &retention);
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        let results = self
+            .client
+            .create_topics([&topic], &options)
+            .await
+            .map_err(BrokerError::Unreachable)?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => {
+                    return Err(BrokerError::Refused(format!(
+                        "creating topic {topic}: {code}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the topic exists on the broker.
+    pub async fn topic_exists(&self, name: &str, timeout: Duration) -> Result<bool, BrokerError> {
+        let client = Arc::clone(&self.client);
+        let name = name.to_string();
+        tokio::task::spawn_blocking(move || {
+            client
+                .inner()
+                .fetch_metadata(Some(&name), timeout)
+                .map(|metadata| {
+                    metadata
+                        .topics()
+                        .iter()
+                        .any(|t| t.name() == name && t.error().is_none())
                 })
                 .map_err(BrokerError::Unreachable)
         })

@@ -10,8 +10,11 @@
 pub mod accounts;
 pub mod audit;
 pub mod broker;
+pub mod catalog;
+pub mod contracts;
 pub mod db;
 pub mod demo;
 pub mod domains;
 pub mod identity;
+pub mod outbox;
 pub mod policy;

@@ -51,6 +51,25 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Data contracts (ODCS v3 YAML).
+    Contract {
+        #[command(subcommand)]
+        command: ContractCommand,
+    },
+}
+
+/// `meshmart contract …`
+#[derive(Debug, Subcommand)]
+pub enum ContractCommand {
+    /// Validate a contract file and publish it as its product's current contract (the
+    /// domain is created if missing: the CLI acts with operator rights).
+    Push {
+        /// The ODCS YAML file.
+        file: PathBuf,
+        /// Domain to use when the contract names none.
+        #[arg(long)]
+        domain: Option<String>,
+    },
 }
 
 /// `meshmart user …`
@@ -190,7 +209,56 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Contract {
+            command: ContractCommand::Push { file, domain },
+        } => push_contract(settings, &file, domain.as_deref()).await,
     }
+}
+
+async fn push_contract(
+    settings: Settings,
+    file: &std::path::Path,
+    domain: Option<&str>,
+) -> anyhow::Result<()> {
+    use domain::catalog::{RegisterOptions, Registration};
+
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let contract = match domain::contracts::import(&text) {
+        Ok(contract) => contract,
+        Err(error) => {
+            let problems: Vec<String> = error.problems().iter().map(|p| format!("  {p}")).collect();
+            anyhow::bail!("{}: {error}\n{}", file.display(), problems.join("\n"));
+        }
+    };
+    let pool = settings.database.pool();
+    let mut tx = pool.begin().await.context("failed to reach the database")?;
+    let options = RegisterOptions {
+        expected_slug: None,
+        fallback_domain: domain,
+        may_create_domain: true,
+    };
+    let outcome = domain::catalog::register(&mut tx, CLI_ACTOR, &contract, &options)
+        .await
+        .map_err(|error| match error {
+            domain::catalog::CatalogError::Database(error) => {
+                anyhow::Error::new(error).context("database error")
+            }
+            other => anyhow::anyhow!("{}: {other}", file.display()),
+        })?;
+    tx.commit().await.context("failed to save the contract")?;
+    let verb = match outcome {
+        Registration::Created => "registered",
+        Registration::Updated => "published",
+        Registration::Unchanged => "unchanged:",
+    };
+    println!(
+        "{verb} {} {} ({} port(s))",
+        contract.slug,
+        contract.version,
+        contract.ports.len()
+    );
+    Ok(())
 }
 
 /// How the CLI appears in the audit log.

@@ -78,6 +78,8 @@ pub struct KafkaSettings {
     pub sasl_mechanism: String,
     pub username: String,
     pub password: SecretString,
+    /// Replication factor of the topics Meshmart creates.
+    pub replication_factor: i32,
 }
 
 /// Log output.
@@ -140,6 +142,7 @@ impl Settings {
             .set_default("kafka.sasl_mechanism", "PLAIN")?
             .set_default("kafka.username", "meshmart-admin")?
             .set_default("kafka.password", "meshmart-admin-secret")?
+            .set_default("kafka.replication_factor", 1)?
             .set_default("log.format", "pretty")?;
         builder = match file {
             Some(path) => builder.add_source(File::from(path).required(true)),

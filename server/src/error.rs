@@ -24,6 +24,13 @@ pub enum AppError {
     Unprocessable { field: String, message: String },
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{message}")]
+    InvalidContract {
+        message: String,
+        problems: Vec<domain::contracts::Problem>,
+    },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -46,6 +53,8 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::InvalidContract { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Database(_) | AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -58,6 +67,8 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::Unprocessable { .. } => "invalid",
             AppError::TooManyRequests { .. } => "throttled",
+            AppError::PayloadTooLarge { .. } => "too_large",
+            AppError::InvalidContract { .. } => "invalid_contract",
             AppError::Database(_) | AppError::Unexpected(_) => "internal",
         }
     }
@@ -84,6 +95,9 @@ impl IntoResponse for AppError {
         if let AppError::Unprocessable { field, .. } = &self {
             body["error"]["field"] = json!(field);
         }
+        if let AppError::InvalidContract { problems, .. } = &self {
+            body["error"]["problems"] = json!(problems);
+        }
         let mut response = (status, Json(body)).into_response();
         if let AppError::TooManyRequests { retry_after, .. } = &self
             && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
@@ -104,6 +118,35 @@ impl From<Denied> for AppError {
         match denied {
             Denied::Unauthenticated => AppError::Unauthorized,
             forbidden @ Denied::Forbidden { .. } => AppError::Forbidden(forbidden.to_string()),
+        }
+    }
+}
+
+impl From<domain::contracts::ContractError> for AppError {
+    fn from(error: domain::contracts::ContractError) -> Self {
+        match error {
+            domain::contracts::ContractError::TooLarge { limit, .. } => {
+                AppError::PayloadTooLarge { limit }
+            }
+            other => AppError::InvalidContract {
+                message: other.to_string(),
+                problems: other.problems(),
+            },
+        }
+    }
+}
+
+impl From<domain::catalog::CatalogError> for AppError {
+    fn from(error: domain::catalog::CatalogError) -> Self {
+        use domain::catalog::CatalogError;
+        match error {
+            CatalogError::Invalid(problem) => AppError::InvalidContract {
+                message: problem.to_string(),
+                problems: vec![problem],
+            },
+            CatalogError::Conflict(message) => AppError::Conflict(message),
+            CatalogError::NotFound => AppError::NotFound("no such data product".to_string()),
+            CatalogError::Database(error) => AppError::Database(error),
         }
     }
 }

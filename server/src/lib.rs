@@ -10,3 +10,4 @@ pub mod http;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod workers;

@@ -44,6 +44,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    replication_factor: i32,
 }
 
 impl Application {
@@ -94,6 +95,7 @@ impl Application {
             listener,
             router,
             state,
+            replication_factor: settings.kafka.replication_factor,
         })
     }
 
@@ -128,6 +130,11 @@ impl Application {
             }
         });
         let policy_watch = self.state.policy.watch();
+        let outbox = crate::workers::spawn_outbox(
+            self.state.pool.clone(),
+            self.state.broker.clone(),
+            self.replication_factor,
+        );
         let session_cleanup = tokio::spawn(
             PostgresStore::new(self.state.pool.clone())
                 .continuously_delete_expired(Duration::from_secs(600)),
@@ -142,6 +149,7 @@ impl Application {
         .await;
         upkeep.abort();
         policy_watch.abort();
+        outbox.abort();
         session_cleanup.abort();
         served.context("server error")?;
         tracing::info!("meshmart stopped");

@@ -65,6 +65,10 @@ impl Routes {
         self.add(Method::POST, MethodFilter::POST, path, handler)
     }
 
+    pub fn put<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Self {
+        self.add(Method::PUT, MethodFilter::PUT, path, handler)
+    }
+
     pub fn delete<H: Handler<T, AppState>, T: 'static>(
         self,
         path: &'static str,

@@ -66,7 +66,13 @@ enum Body {
     None,
     Json(&'static str),
     Form(&'static str),
+    Yaml(&'static str),
 }
+
+/// A valid contract for a product in domain A.
+const MATRIX_CONTRACT: &str = "apiVersion: v3.1.0\nkind: DataContract\nid: matrix-probe\n\
+version: 1.0.0\nstatus: draft\nname: Matrix probe\ndataProduct: matrix probe\n\
+domain: customer-management\nschema:\n  - name: MatrixProbe\n    physicalName: matrix.probe\n";
 
 struct Entry {
     method: Method,
@@ -133,6 +139,29 @@ fn matrix() -> Vec<Entry> {
             Rule::SignedIn,
         ),
         plain(Method::GET, "/api/v1/audit", Body::None, Rule::AdminOnly),
+        // The catalog: everyone signed in reads; owners of the contract's domain publish.
+        plain(Method::GET, "/api/v1/products", Body::None, Rule::SignedIn),
+        entry(
+            Method::GET,
+            "/api/v1/products/{slug}",
+            "/api/v1/products/no-such-product",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/products/{slug}/contract",
+            "/api/v1/products/no-such-product/contract",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::PUT,
+            "/api/v1/products/{slug}/contract",
+            "/api/v1/products/matrix-probe/contract",
+            Body::Yaml(MATRIX_CONTRACT),
+            Rule::OwnerOfA,
+        ),
         entry(
             Method::GET,
             "/api/v1/domains/{domain}/service-accounts",
@@ -284,6 +313,9 @@ async fn every_persona_gets_exactly_what_the_matrix_says(pool: PgPool) {
                 Body::Json(json) => request
                     .header("content-type", "application/json")
                     .body(json),
+                Body::Yaml(yaml) => request
+                    .header("content-type", "application/yaml")
+                    .body(yaml),
                 Body::Form(form) => request
                     .header("content-type", "application/x-www-form-urlencoded")
                     .header("accept", "application/json")

@@ -5,6 +5,7 @@
 mod auth;
 mod authz_matrix;
 mod cli;
+mod contracts;
 mod health;
 mod helpers;
 mod metrics;

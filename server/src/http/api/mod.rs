@@ -2,6 +2,7 @@
 //! (every handler asks the policy), sessions or `Authorization: Bearer` API tokens.
 
 mod audit;
+mod products;
 mod service_accounts;
 mod session;
 mod tokens;
@@ -17,6 +18,7 @@ pub fn routes() -> Routes {
         .merge(session::routes())
         .merge(tokens::routes())
         .merge(service_accounts::routes())
+        .merge(products::routes())
         .merge(audit::routes())
 }
 

@@ -1,0 +1,462 @@
+//! The catalog: data products, their output ports and contract versions. Registering a
+//! contract creates or updates its product in one transaction with the new immutable
+//! contract version, an outbox row per port (the broker creates the topics later, so an
+//! outage delays them without losing them) and an audit entry.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::audit::{self, Event};
+use crate::contracts::{Contract, Problem, ProductStatus};
+use crate::domains::{self, Domain};
+use crate::outbox;
+
+/// Why a registration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("{0}")]
+    Invalid(Problem),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for CatalogError {
+    fn from(error: sqlx::Error) -> Self {
+        match error.as_database_error().and_then(|e| e.constraint()) {
+            Some("output_ports_topic_key") => CatalogError::Conflict(
+                "a topic of this contract already belongs to another data product".to_string(),
+            ),
+            Some("output_ports_event_type_key") => CatalogError::Conflict(
+                "two schema objects of this contract have the same name".to_string(),
+            ),
+            Some("output_ports_topic_check") => CatalogError::Invalid(Problem {
+                pointer: "/schema".to_string(),
+                line: None,
+                column: None,
+                message: "topic names (physicalName or name) may use letters, digits, '.', '_' and '-' only".to_string(),
+            }),
+            _ => CatalogError::Database(error),
+        }
+    }
+}
+
+fn invalid(pointer: &str, message: impl Into<String>) -> CatalogError {
+    CatalogError::Invalid(Problem {
+        pointer: pointer.to_string(),
+        line: None,
+        column: None,
+        message: message.into(),
+    })
+}
+
+/// How a registration request may be completed.
+#[derive(Clone, Debug, Default)]
+pub struct RegisterOptions<'a> {
+    /// The slug the caller addressed (`PUT /products/{slug}/contract`).
+    pub expected_slug: Option<&'a str>,
+    /// The domain to use when the contract names none.
+    pub fallback_domain: Option<&'a str>,
+    /// Whether a missing domain may be created (admins and the CLI).
+    pub may_create_domain: bool,
+}
+
+/// The domain a contract registers into, from the contract or the fallback.
+pub fn target_domain(
+    contract: &Contract,
+    options: &RegisterOptions<'_>,
+) -> Result<String, CatalogError> {
+    contract
+        .domain
+        .clone()
+        .or_else(|| options.fallback_domain.map(crate::contracts::slugify))
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| invalid("/domain", "name the domain that owns this data product"))
+}
+
+/// What a registration did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Registration {
+    /// A new product.
+    Created,
+    /// A new contract version of an existing product.
+    Updated,
+    /// The same version with the same document was pushed again; nothing changed.
+    Unchanged,
+}
+
+/// Registers `contract` as the current contract of its product, on behalf of `actor`.
+#[tracing::instrument(skip_all, fields(slug = %contract.slug, version = %contract.version))]
+pub async fn register(
+    conn: &mut PgConnection,
+    actor: &str,
+    contract: &Contract,
+    options: &RegisterOptions<'_>,
+) -> Result<Registration, CatalogError> {
+    if let Some(expected) = options.expected_slug
+        && expected != contract.slug
+    {
+        return Err(invalid(
+            "/dataProduct",
+            format!(
+                "this contract is for data product `{}`, not `{expected}`",
+                contract.slug
+            ),
+        ));
+    }
+    let domain = target_domain(contract, options)?;
+    if !domains::exists(&mut *conn, &domain).await? {
+        if !options.may_create_domain {
+            return Err(invalid(
+                "/domain",
+                format!(
+                    "there is no domain `{domain}`; an admin can create it by pushing this contract"
+                ),
+            ));
+        }
+        let created = Domain {
+            name: title_case(&domain),
+            slug: domain.clone(),
+            description: String::new(),
+        };
+        domains::upsert(&mut *conn, &created)
+            .await
+            .map_err(|e| invalid("/domain", e.to_string()))?;
+        audit::record(
+            &mut *conn,
+            Event::new(actor, "domain.create", format!("domain:{domain}")).in_domain(&domain),
+        )
+        .await?;
+    }
+
+    let existing = sqlx::query_as::<_, (Uuid, String, String)>(
+        r#"select id, domain, current_version from products where slug = $1 for update"#,
+    )
+    .bind(&contract.slug)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let version = contract.version.to_string();
+    let (product_id, outcome, before) = match existing {
+        None => {
+            let id = sqlx::query_scalar::<_, Uuid>(
+                r#"insert into products (slug, domain, name, description, status, tags, contract_id,
+                                         current_version, slas, team, support)
+                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                   returning id"#,
+            )
+            .bind(&contract.slug)
+            .bind(&domain)
+            .bind(&contract.name)
+            .bind(&contract.description)
+            .bind(contract.status.as_str())
+            .bind(&contract.tags)
+            .bind(&contract.id)
+            .bind(&version)
+            .bind(json!(contract.slas))
+            .bind(json!(contract.team))
+            .bind(json!(contract.support))
+            .fetch_one(&mut *conn)
+            .await?;
+            (id, Registration::Created, None)
+        }
+        Some((id, current_domain, current_version)) => {
+            if current_domain != domain {
+                return Err(CatalogError::Conflict(format!(
+                    "data product `{}` belongs to domain `{current_domain}`, not `{domain}`",
+                    contract.slug
+                )));
+            }
+            let current = semver::Version::parse(&current_version).ok();
+            if current.as_ref() == Some(&contract.version) {
+                let published = sqlx::query_scalar::<_, Value>(
+                    r#"select document from contract_versions where product_id = $1 and version = $2"#,
+                )
+                .bind(id)
+                .bind(&version)
+                .fetch_optional(&mut *conn)
+                .await?;
+                return if published.as_ref() == Some(&contract.document) {
+                    Ok(Registration::Unchanged)
+                } else {
+                    Err(CatalogError::Conflict(format!(
+                        "version {version} is already published and cannot change; publish it as a higher version"
+                    )))
+                };
+            }
+            if current
+                .as_ref()
+                .is_some_and(|current| contract.version < *current)
+            {
+                return Err(CatalogError::Conflict(format!(
+                    "version {version} is lower than the published version {current_version}; versions only go up"
+                )));
+            }
+            sqlx::query(
+                r#"update products set name = $2, description = $3, status = $4, tags = $5,
+                       contract_id = $6, current_version = $7, slas = $8, team = $9, support = $10,
+                       updated_at = now()
+                   where id = $1"#,
+            )
+            .bind(id)
+            .bind(&contract.name)
+            .bind(&contract.description)
+            .bind(contract.status.as_str())
+            .bind(&contract.tags)
+            .bind(&contract.id)
+            .bind(&version)
+            .bind(json!(contract.slas))
+            .bind(json!(contract.team))
+            .bind(json!(contract.support))
+            .execute(&mut *conn)
+            .await?;
+            (id, Registration::Updated, Some(current_version))
+        }
+    };
+
+    sqlx::query(r#"delete from output_ports where product_id = $1"#)
+        .bind(product_id)
+        .execute(&mut *conn)
+        .await?;
+    for port in &contract.ports {
+        sqlx::query(
+            r#"insert into output_ports (product_id, event_type, topic, format, description, fields)
+               values ($1, $2, $3, $4, $5, $6)"#,
+        )
+        .bind(product_id)
+        .bind(&port.event_type)
+        .bind(&port.topic)
+        .bind(&port.format)
+        .bind(&port.description)
+        .bind(json!(port.fields))
+        .execute(&mut *conn)
+        .await?;
+        outbox::enqueue(
+            &mut *conn,
+            outbox::CREATE_TOPIC,
+            json!({ "topic": port.topic, "partitions": 3, "retention_ms": 604_800_000_i64 }),
+        )
+        .await?;
+    }
+    sqlx::query(
+        r#"insert into contract_versions (product_id, version, document, published_by)
+           values ($1, $2, $3, $4)"#,
+    )
+    .bind(product_id)
+    .bind(&version)
+    .bind(&contract.document)
+    .bind(actor)
+    .execute(&mut *conn)
+    .await?;
+    let action = match outcome {
+        Registration::Created => "product.register",
+        _ => "contract.publish",
+    };
+    audit::record(
+        conn,
+        Event::new(actor, action, format!("product:{}", contract.slug))
+            .in_domain(&domain)
+            .before(before.map(|v| json!({ "version": v })))
+            .after(json!({ "version": version, "ports": contract.ports.iter().map(|p| &p.topic).collect::<Vec<_>>() })),
+    )
+    .await?;
+    Ok(outcome)
+}
+
+fn title_case(slug: &str) -> String {
+    slug.split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A product as lists show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct ProductSummary {
+    pub slug: String,
+    pub name: String,
+    pub domain: String,
+    pub status: String,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub current_version: String,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An output port as product pages show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct PortView {
+    pub event_type: String,
+    pub topic: String,
+    pub format: String,
+    pub partitions: i32,
+    pub retention_ms: i64,
+    pub description: Option<String>,
+    pub fields: Value,
+}
+
+/// Everything the product page shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProductDetail {
+    #[serde(flatten)]
+    pub summary: ProductSummary,
+    pub contract_id: String,
+    pub ports: Vec<PortView>,
+    pub slas: Value,
+    pub team: Value,
+    pub support: Value,
+    pub versions: Vec<VersionInfo>,
+}
+
+/// One published contract version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct VersionInfo {
+    pub version: String,
+    pub published_by: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Filters and paging for product lists.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ProductQuery {
+    pub domain: Option<String>,
+    pub status: Option<String>,
+    pub tag: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// Most products one page returns.
+pub const MAX_PAGE: i64 = 500;
+
+fn push_filters(query: &mut QueryBuilder<'_, Postgres>, filter: &ProductQuery) {
+    if let Some(domain) = filter.domain.as_deref().filter(|d| !d.is_empty()) {
+        query.push(" and domain = ").push_bind(domain.to_string());
+    }
+    if let Some(status) = filter.status.as_deref().filter(|s| !s.is_empty()) {
+        query.push(" and status = ").push_bind(status.to_string());
+    }
+    if let Some(tag) = filter.tag.as_deref().filter(|t| !t.is_empty()) {
+        query
+            .push(" and ")
+            .push_bind(tag.to_string())
+            .push(" = any(tags)");
+    }
+}
+
+/// A page of products (by name) and the total matching.
+pub async fn list(
+    pool: &PgPool,
+    filter: &ProductQuery,
+) -> Result<(Vec<ProductSummary>, i64), sqlx::Error> {
+    let mut count = QueryBuilder::<Postgres>::new("select count(*) from products where true");
+    push_filters(&mut count, filter);
+    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+    let mut query = QueryBuilder::<Postgres>::new(
+        "select slug, name, domain, status, description, tags, current_version, updated_at \
+         from products where true",
+    );
+    push_filters(&mut query, filter);
+    query
+        .push(" order by name, slug limit ")
+        .push_bind(filter.limit.unwrap_or(50).clamp(1, MAX_PAGE))
+        .push(" offset ")
+        .push_bind(filter.offset.unwrap_or(0).max(0));
+    let items = query
+        .build_query_as::<ProductSummary>()
+        .fetch_all(pool)
+        .await?;
+    Ok((items, total))
+}
+
+/// The product with this slug, with ports, SLAs, team, support and versions.
+pub async fn get(pool: &PgPool, slug: &str) -> Result<Option<ProductDetail>, sqlx::Error> {
+    let row = sqlx::query_as::<_, (Uuid, String, Value, Value, Value)>(
+        r#"select id, contract_id, slas, team, support from products where slug = $1"#,
+    )
+    .bind(slug)
+    .fetch_optional(pool)
+    .await?;
+    let Some((id, contract_id, slas, team, support)) = row else {
+        return Ok(None);
+    };
+    let summary = sqlx::query_as::<_, ProductSummary>(
+        r#"select slug, name, domain, status, description, tags, current_version, updated_at
+           from products where id = $1"#,
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await?;
+    let ports = sqlx::query_as::<_, PortView>(
+        r#"select event_type, topic, format, partitions, retention_ms, description, fields
+           from output_ports where product_id = $1 order by event_type"#,
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let mut versions = sqlx::query_as::<_, VersionInfo>(
+        r#"select version, published_by, created_at from contract_versions where product_id = $1"#,
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    versions.sort_by(|a, b| {
+        let parse = |v: &str| semver::Version::parse(v).ok();
+        parse(&b.version).cmp(&parse(&a.version))
+    });
+    Ok(Some(ProductDetail {
+        summary,
+        contract_id,
+        ports,
+        slas,
+        team,
+        support,
+        versions,
+    }))
+}
+
+/// The contract document of a product: the current version, or `version`.
+pub async fn contract_document(
+    pool: &PgPool,
+    slug: &str,
+    version: Option<&str>,
+) -> Result<Option<(String, Value)>, sqlx::Error> {
+    sqlx::query_as::<_, (String, Value)>(
+        r#"select v.version, v.document
+           from products p join contract_versions v on v.product_id = p.id
+           where p.slug = $1 and v.version = coalesce($2, p.current_version)"#,
+    )
+    .bind(slug)
+    .bind(version)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The domain that owns a product, if it exists.
+pub async fn domain_of(pool: &PgPool, slug: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar::<_, String>("select domain from products where slug = $1")
+        .bind(slug)
+        .fetch_optional(pool)
+        .await
+}
+
+impl ProductStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [ProductStatus; 4] = [
+        ProductStatus::Draft,
+        ProductStatus::Active,
+        ProductStatus::Deprecated,
+        ProductStatus::Retired,
+    ];
+}

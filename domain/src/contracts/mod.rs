@@ -1,0 +1,245 @@
+//! Data contracts in the Open Data Contract Standard (ODCS v3) YAML: parsing with limits
+//! (size, nesting, alias expansion), validation against the official ODCS JSON Schema
+//! (vendored next to this file with its licence), mapping onto the catalog's model, and
+//! export back to YAML.
+//!
+//! A contract document is kept exactly as imported (as JSON); exporting serialises that
+//! document, so import → export → import yields the same product.
+
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+mod model;
+
+pub use model::{Contract, Field, Member, OutputPort, ProductStatus, Sla, SupportChannel};
+
+/// The largest contract accepted, in bytes.
+pub const MAX_CONTRACT_BYTES: usize = 1024 * 1024;
+/// The deepest nesting accepted (objects and arrays).
+pub const MAX_DEPTH: usize = 32;
+/// Most problems reported for one contract.
+const MAX_PROBLEMS: usize = 50;
+
+const ODCS_SCHEMA: &str = include_str!("odcs-json-schema-v3.1.0.json");
+
+/// One thing wrong with a contract, located by JSON pointer and, where known, line/column.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// JSON pointer into the document (`""` for the whole document).
+    pub pointer: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => write!(f, "line {line}, column {column}: ")?,
+            _ if !self.pointer.is_empty() => write!(f, "{}: ", self.pointer)?,
+            _ => {}
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+/// Why a contract was refused; each variant lists what to fix.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ContractError {
+    #[error("the contract is {size} bytes; the limit is {limit}")]
+    TooLarge { size: usize, limit: usize },
+    #[error("the contract is not valid YAML: {0}")]
+    Syntax(Problem),
+    #[error("the contract does not follow ODCS v3 ({} problem(s))", .0.len())]
+    Invalid(Vec<Problem>),
+}
+
+impl ContractError {
+    /// Every problem, for error responses.
+    pub fn problems(&self) -> Vec<Problem> {
+        match self {
+            ContractError::TooLarge { .. } => vec![Problem {
+                pointer: String::new(),
+                line: None,
+                column: None,
+                message: self.to_string(),
+            }],
+            ContractError::Syntax(problem) => vec![problem.clone()],
+            ContractError::Invalid(problems) => problems.clone(),
+        }
+    }
+}
+
+fn problem(pointer: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem {
+        pointer: pointer.into(),
+        line: None,
+        column: None,
+        message: message.into(),
+    }
+}
+
+fn validator() -> Result<&'static jsonschema::Validator, ContractError> {
+    static VALIDATOR: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
+    VALIDATOR
+        .get_or_init(|| {
+            let schema: Value = serde_json::from_str(ODCS_SCHEMA).ok()?;
+            jsonschema::validator_for(&schema).ok()
+        })
+        .as_ref()
+        .ok_or_else(|| {
+            ContractError::Invalid(vec![problem("", "the ODCS schema could not be loaded")])
+        })
+}
+
+/// Parses YAML text into a JSON document, with YAML line/column on syntax errors.
+pub fn parse_yaml(text: &str) -> Result<Value, ContractError> {
+    if text.len() > MAX_CONTRACT_BYTES {
+        return Err(ContractError::TooLarge {
+            size: text.len(),
+            limit: MAX_CONTRACT_BYTES,
+        });
+    }
+    // Through the YAML library's own value first: it refuses duplicate keys, which a
+    // direct conversion would silently resolve to the last one.
+    let yaml: serde_norway::Value = serde_norway::from_str(text).map_err(|error| {
+        let location = error.location();
+        let message = error.to_string();
+        // The library appends " at line L column C"; the location fields carry that.
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_string();
+        ContractError::Syntax(Problem {
+            pointer: String::new(),
+            line: location.as_ref().map(|l| l.line()),
+            column: location.as_ref().map(|l| l.column()),
+            message,
+        })
+    })?;
+    let value = serde_json::to_value(&yaml).map_err(|error| {
+        ContractError::Syntax(problem(
+            "",
+            format!("the YAML cannot be read as a JSON document ({error}); keys must be strings"),
+        ))
+    })?;
+    if let Some(pointer) = too_deep(&value, 0, String::new()) {
+        return Err(ContractError::Invalid(vec![problem(
+            pointer,
+            format!("nesting deeper than {MAX_DEPTH} levels"),
+        )]));
+    }
+    Ok(value)
+}
+
+fn too_deep(value: &Value, depth: usize, pointer: String) -> Option<String> {
+    if depth > MAX_DEPTH {
+        return Some(pointer);
+    }
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| too_deep(item, depth + 1, format!("{pointer}/{i}"))),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let key = key.replace('~', "~0").replace('/', "~1");
+            too_deep(item, depth + 1, format!("{pointer}/{key}"))
+        }),
+        _ => None,
+    }
+}
+
+/// Validates a document against the ODCS v3 JSON Schema; every violation, by pointer.
+pub fn validate(document: &Value) -> Result<(), ContractError> {
+    if !document.is_object() {
+        return Err(ContractError::Invalid(vec![problem(
+            "",
+            "a contract is a YAML mapping (apiVersion, kind, id, version, status, …)",
+        )]));
+    }
+    let problems: Vec<Problem> = validator()?
+        .iter_errors(document)
+        .take(MAX_PROBLEMS)
+        .map(|error| problem(error.instance_path().to_string(), error.to_string()))
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ContractError::Invalid(problems))
+    }
+}
+
+/// Parses, validates and maps a contract.
+pub fn import(text: &str) -> Result<Contract, ContractError> {
+    let document = parse_yaml(text)?;
+    validate(&document)?;
+    Contract::from_document(document).map_err(ContractError::Invalid)
+}
+
+/// The contract document as ODCS YAML.
+pub fn export(document: &Value) -> String {
+    serde_norway::to_string(document).unwrap_or_default()
+}
+
+/// A product slug from free text: lowercase ASCII letters and digits, single dashes.
+pub fn slugify(text: &str) -> String {
+    let mut slug = String::with_capacity(text.len());
+    for c in text.trim().chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    while slug.ends_with('-') {
+        slug.pop();
+    }
+    slug.truncate(100);
+    slug
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_lowercase_and_dashed() {
+        assert_eq!(slugify("my quantum"), "my-quantum");
+        assert_eq!(slugify("  Customer Signed-Up!  "), "customer-signed-up");
+        assert_eq!(slugify("my_quantum"), "my-quantum");
+    }
+
+    #[test]
+    fn syntax_errors_carry_line_and_column() {
+        let error =
+            import("apiVersion: v3.0.2\nkind: DataContract\n  id: [unclosed\n").expect_err("bad");
+        let ContractError::Syntax(problem) = error else {
+            panic!("expected a syntax error, got {error:?}");
+        };
+        assert_eq!(problem.line, Some(3), "{problem:?}");
+        assert!(problem.column.is_some());
+    }
+
+    #[test]
+    fn schema_violations_name_the_pointer() {
+        let error = import("apiVersion: v3.0.2\nkind: DataContract\nid: x\nversion: 1.0.0\nstatus: active\nschema: 5\n")
+            .expect_err("schema must be a list");
+        let problems = error.problems();
+        assert!(
+            problems.iter().any(|p| p.pointer == "/schema"),
+            "{problems:?}"
+        );
+        let missing = import("kind: DataContract\n").expect_err("missing fields");
+        assert!(
+            missing
+                .problems()
+                .iter()
+                .any(|p| p.message.contains("apiVersion")),
+            "{:?}",
+            missing.problems()
+        );
+    }
+}
