@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO_TARGET_DIR ?= $(HOME)/.cache/meshmart/target
 export CARGO_TARGET_DIR
 
-.PHONY: run test setup build release stack-up stack-down clean-data
+.PHONY: run test bench setup build release stack-up stack-down clean-data
 
 ## Start PostgreSQL, Kafka and the server with demo data at http://127.0.0.1:3000.
 run: setup build
@@ -13,6 +13,10 @@ run: setup build
 ## Every check: fmt, clippy (server and wasm), unit, integration and browser tests.
 test: setup
 	@scripts/test.sh
+
+## Benchmarks (release build): catalog load rate, product page server time.
+bench: setup
+	@scripts/bench.sh
 
 ## Install the toolchain pieces (idempotent, registry downloads only).
 setup:

@@ -20,9 +20,11 @@ use components::layout::{Footer, Header};
 use components::theme::THEME_BOOT_SCRIPT;
 use pages::account::AccountPage;
 use pages::admin::{AdminPage, AuditPage};
+use pages::catalog::{DomainPage, DomainsPage, ProductPage};
 use pages::home::HomePage;
 use pages::login::LoginPage;
 use pages::not_found::NotFound;
+use pages::register::RegisterPage;
 
 /// The HTML document around the app, rendered on the server for every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -69,6 +71,10 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/account") view=AccountPage/>
                         <Route path=path!("/admin") view=AdminPage/>
                         <Route path=path!("/admin/audit") view=AuditPage/>
+                        <Route path=path!("/domains") view=DomainsPage/>
+                        <Route path=path!("/domains/:slug") view=DomainPage/>
+                        <Route path=path!("/products/:slug") view=ProductPage/>
+                        <Route path=path!("/register") view=RegisterPage/>
                     </Routes>
                 </ErrorBoundary>
             </main>

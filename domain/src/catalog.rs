@@ -460,3 +460,70 @@ impl ProductStatus {
         ProductStatus::Retired,
     ];
 }
+
+/// Why a publication was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error(transparent)]
+    Contract(#[from] crate::contracts::ContractError),
+    #[error(transparent)]
+    Denied(#[from] crate::policy::Denied),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
+impl From<sqlx::Error> for PublishError {
+    fn from(error: sqlx::Error) -> Self {
+        PublishError::Catalog(CatalogError::from(error))
+    }
+}
+
+/// Validates contract text, checks that the caller may publish to its domain (admins may
+/// also create a missing domain), and registers it — the one path for the REST API and
+/// the browser.
+pub async fn publish(
+    pool: &PgPool,
+    policy: &crate::policy::Policy,
+    caller: &crate::identity::Caller,
+    text: &str,
+    expected_slug: Option<&str>,
+    fallback_domain: Option<&str>,
+) -> Result<(Contract, Registration), PublishError> {
+    use crate::policy::GLOBAL;
+
+    // Signed in before any parsing work.
+    policy.authorize(caller, GLOBAL, "catalog", "read").await?;
+    let contract = crate::contracts::import(text)?;
+    let options = RegisterOptions {
+        expected_slug,
+        fallback_domain,
+        may_create_domain: false,
+    };
+    let domain = target_domain(&contract, &options)?;
+    let user = policy
+        .authorize(caller, &domain, "product", "write")
+        .await?;
+    let options = RegisterOptions {
+        may_create_domain: policy.allows(user, GLOBAL, "domain", "create").await,
+        ..options
+    };
+    let mut tx = pool.begin().await?;
+    let outcome = register(&mut tx, &caller.audit_actor(), &contract, &options).await?;
+    tx.commit().await?;
+    Ok((contract, outcome))
+}
+
+/// The domains in which `user` may publish products.
+pub async fn publishable_domains(
+    pool: &PgPool,
+    policy: &crate::policy::Policy,
+    user: &crate::identity::User,
+) -> Result<Vec<Domain>, sqlx::Error> {
+    let mut allowed = Vec::new();
+    for domain in domains::list(pool).await? {
+        if policy.allows(user, &domain.slug, "product", "write").await {
+            allowed.push(domain);
+        }
+    }
+    Ok(allowed)
+}

@@ -40,6 +40,9 @@ pub enum Command {
         /// Load it again even if it was loaded before.
         #[arg(long)]
         force: bool,
+        /// Also generate this many synthetic products (for benchmarks).
+        #[arg(long, value_name = "N")]
+        products: Option<usize>,
     },
     /// Manage users (bootstrapping: the first admin, automation accounts).
     User {
@@ -128,7 +131,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::SeedDemo { force } => {
+        Command::SeedDemo { force, products } => {
             let pool = settings.database.pool();
             match domain::demo::seed(&pool, force)
                 .await
@@ -138,6 +141,17 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 SeedOutcome::AlreadyPresent => {
                     println!("demo data already present (use --force to load it again)")
                 }
+            }
+            if let Some(count) = products {
+                let started = std::time::Instant::now();
+                let added = domain::demo::synthetic::generate(&pool, count)
+                    .await
+                    .context("failed to generate the synthetic catalog")?;
+                let seconds = started.elapsed().as_secs_f64();
+                println!(
+                    "{added} synthetic products in {seconds:.1} s ({:.0} products/s)",
+                    added as f64 / seconds.max(0.001)
+                );
             }
             Ok(())
         }

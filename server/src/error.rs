@@ -151,6 +151,17 @@ impl From<domain::catalog::CatalogError> for AppError {
     }
 }
 
+impl From<domain::catalog::PublishError> for AppError {
+    fn from(error: domain::catalog::PublishError) -> Self {
+        use domain::catalog::PublishError;
+        match error {
+            PublishError::Contract(error) => error.into(),
+            PublishError::Denied(denied) => denied.into(),
+            PublishError::Catalog(error) => error.into(),
+        }
+    }
+}
+
 impl From<IdentityError> for AppError {
     fn from(error: IdentityError) -> Self {
         match error {

@@ -5,6 +5,8 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod catalog;
+pub mod contracts;
 mod error;
 
 pub use error::ApiError;

@@ -34,6 +34,7 @@ pub fn Header() -> impl IntoView {
             </form>
             <nav class="site-nav" aria-label="Main">
                 <a href="/">"Catalog"</a>
+                <a href="/domains">"Domains"</a>
             </nav>
             <UserMenu/>
             <ThemeToggle/>
@@ -60,7 +61,11 @@ fn UserMenu() -> impl IntoView {
                     me.get()
                         .map(|result| match result {
                             Ok(Some(me)) => {
+                                let publisher = me.is_admin
+                                    || me.roles.iter().any(|role| role.starts_with("owner of"));
                                 view! {
+                                    {publisher
+                                        .then(|| view! { <a href="/register">"Register product"</a> })}
                                     {me
                                         .is_admin
                                         .then(|| view! { <a href="/admin">"Admin"</a> })}

@@ -2,7 +2,9 @@
 
 pub mod account;
 pub mod admin;
+pub mod catalog;
 pub mod error;
 pub mod home;
 pub mod login;
 pub mod not_found;
+pub mod register;

@@ -44,7 +44,9 @@ async fn audit(pool: &PgPool, action: &str) -> Vec<domain::audit::Entry> {
 
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn login_sets_a_hardened_session_cookie_and_rotates_the_session_id(pool: PgPool) {
-    domain::demo::seed(&pool, false).await.expect("demo");
+    domain::demo::seed_parts(&pool, &[domain::demo::Part::Identities], false)
+        .await
+        .expect("demo");
     let app = spawn_app(pool.clone()).await;
     let client = cookie_client();
 
@@ -104,7 +106,9 @@ async fn login_sets_a_hardened_session_cookie_and_rotates_the_session_id(pool: P
 
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn the_cookie_is_secure_when_served_over_https(pool: PgPool) {
-    domain::demo::seed(&pool, false).await.expect("demo");
+    domain::demo::seed_parts(&pool, &[domain::demo::Part::Identities], false)
+        .await
+        .expect("demo");
     let app = spawn_app_with(pool, |settings| {
         settings.server.public_url = "https://meshmart.example".to_string();
     })
@@ -116,7 +120,9 @@ async fn the_cookie_is_secure_when_served_over_https(pool: PgPool) {
 
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn a_wrong_password_is_refused_and_audited(pool: PgPool) {
-    domain::demo::seed(&pool, false).await.expect("demo");
+    domain::demo::seed_parts(&pool, &[domain::demo::Part::Identities], false)
+        .await
+        .expect("demo");
     let app = spawn_app(pool.clone()).await;
     let response = login(
         &app,
@@ -138,7 +144,9 @@ async fn a_wrong_password_is_refused_and_audited(pool: PgPool) {
 
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn twenty_wrong_passwords_throttle_the_account_until_the_window_passes(pool: PgPool) {
-    domain::demo::seed(&pool, false).await.expect("demo");
+    domain::demo::seed_parts(&pool, &[domain::demo::Part::Identities], false)
+        .await
+        .expect("demo");
     let app = spawn_app_with(pool.clone(), |settings| {
         settings.auth.login_burst_per_account = 10;
         settings.auth.login_refill_seconds = 2;
@@ -187,7 +195,9 @@ async fn twenty_wrong_passwords_throttle_the_account_until_the_window_passes(poo
 
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn a_forged_cross_site_post_is_refused_and_changes_nothing(pool: PgPool) {
-    domain::demo::seed(&pool, false).await.expect("demo");
+    domain::demo::seed_parts(&pool, &[domain::demo::Part::Identities], false)
+        .await
+        .expect("demo");
     let app = spawn_app(pool.clone()).await;
     let client = cookie_client();
     assert_eq!(
@@ -238,7 +248,9 @@ async fn a_forged_cross_site_post_is_refused_and_changes_nothing(pool: PgPool) {
 
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn an_api_token_works_until_the_moment_it_is_revoked(pool: PgPool) {
-    domain::demo::seed(&pool, false).await.expect("demo");
+    domain::demo::seed_parts(&pool, &[domain::demo::Part::Identities], false)
+        .await
+        .expect("demo");
     let app = spawn_app(pool.clone()).await;
     let client = cookie_client();
     assert_eq!(
@@ -307,7 +319,9 @@ async fn an_api_token_works_until_the_moment_it_is_revoked(pool: PgPool) {
 
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn a_granted_owner_role_applies_to_the_next_request(pool: PgPool) {
-    domain::demo::seed(&pool, false).await.expect("demo");
+    domain::demo::seed_parts(&pool, &[domain::demo::Part::Identities], false)
+        .await
+        .expect("demo");
     let app = spawn_app(pool.clone()).await;
     let analyst = cookie_client();
     assert_eq!(
@@ -369,7 +383,9 @@ async fn a_granted_owner_role_applies_to_the_next_request(pool: PgPool) {
 
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn admins_export_the_audit_log_as_csv(pool: PgPool) {
-    domain::demo::seed(&pool, false).await.expect("demo");
+    domain::demo::seed_parts(&pool, &[domain::demo::Part::Identities], false)
+        .await
+        .expect("demo");
     let app = spawn_app(pool).await;
     let admin = cookie_client();
     assert_eq!(

@@ -69,6 +69,11 @@ enum Body {
     Yaml(&'static str),
 }
 
+/// `yaml=<a valid contract in domain A>`, form-encoded.
+const PUBLISH_FORM: &str = "yaml=apiVersion%3A%20v3.1.0%0Akind%3A%20DataContract%0Aid%3A%20matrix-fn%0A\
+version%3A%201.0.0%0Astatus%3A%20draft%0Aname%3A%20Matrix%20fn%0Adomain%3A%20customer-management%0A\
+schema%3A%0A%20%20-%20name%3A%20MatrixFn%0A%20%20%20%20physicalName%3A%20matrix.fn%0A";
+
 /// A valid contract for a product in domain A.
 const MATRIX_CONTRACT: &str = "apiVersion: v3.1.0\nkind: DataContract\nid: matrix-probe\n\
 version: 1.0.0\nstatus: draft\nname: Matrix probe\ndataProduct: matrix probe\n\
@@ -221,17 +226,44 @@ fn matrix() -> Vec<Entry> {
         ),
         server_fn("admin_policy", "", Rule::AdminOnly),
         server_fn("admin_audit", "", Rule::AdminOnly),
+        // Registration from the browser.
+        server_fn(
+            "validate_contract",
+            "yaml=kind%3A%20DataContract",
+            Rule::SignedIn,
+        ),
+        server_fn("publishable_domains", "", Rule::SignedIn),
+        server_fn("publish_contract", PUBLISH_FORM, Rule::OwnerOfA),
+        // Catalog reads for the browser (a 404 for an unknown product counts as allowed).
+        server_fn("catalog_domains", "", Rule::SignedIn),
+        server_fn("catalog_products", "domain=sales&limit=5", Rule::SignedIn),
+        server_fn("catalog_product", "slug=no-such-product", Rule::SignedIn),
+        server_fn(
+            "catalog_contract_diff",
+            "slug=no-such-product&from=1.0.0&to=1.1.0",
+            Rule::SignedIn,
+        ),
     ]
 }
 
+/// A product in domain B that the page checks read (`/products/{slug}` needs a real one).
+const PAGE_CONTRACT: &str = "apiVersion: v3.1.0\nkind: DataContract\nid: matrix-page\n\
+version: 1.0.0\nstatus: active\nname: Matrix page\ndataProduct: matrix page\n\
+domain: sales\nschema:\n  - name: MatrixPage\n    physicalName: matrix.page\n";
+
 /// Pages render for everyone who may see their data (the server functions above decide);
 /// the others get the page's sign-in or permission message with status 401 or 403.
-const PAGES: [(&str, Rule); 5] = [
-    ("/", Rule::Public),
-    ("/login", Rule::Public),
-    ("/account", Rule::Public),
-    ("/admin", Rule::AdminOnly),
-    ("/admin/audit", Rule::AdminOnly),
+/// Each is (declared route, path requested, rule); paths name things that exist.
+const PAGES: [(&str, &str, Rule); 9] = [
+    ("/", "/", Rule::Public),
+    ("/login", "/login", Rule::Public),
+    ("/register", "/register", Rule::SignedIn),
+    ("/account", "/account", Rule::Public),
+    ("/admin", "/admin", Rule::AdminOnly),
+    ("/admin/audit", "/admin/audit", Rule::AdminOnly),
+    ("/domains", "/domains", Rule::SignedIn),
+    ("/domains/{slug}", "/domains/sales", Rule::SignedIn),
+    ("/products/{slug}", "/products/matrix-page", Rule::SignedIn),
 ];
 
 /// Whether `status` is what `rule` promises `persona`.
@@ -289,13 +321,29 @@ async fn every_route_and_server_function_is_in_the_matrix(pool: PgPool) {
         .iter()
         .map(|route| route.path().to_string())
         .collect();
-    let listed: BTreeSet<String> = PAGES.iter().map(|(page, _)| page.to_string()).collect();
+    let listed: BTreeSet<String> = PAGES
+        .iter()
+        .map(|(route, _, _)| route.to_string())
+        .collect();
     assert_eq!(pages, listed, "pages and the matrix's page list differ");
 }
 
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn every_persona_gets_exactly_what_the_matrix_says(pool: PgPool) {
-    domain::demo::seed(&pool, false).await.expect("demo data");
+    domain::demo::seed_parts(&pool, &[domain::demo::Part::Identities], false)
+        .await
+        .expect("demo data");
+    let contract = domain::contracts::import(PAGE_CONTRACT).expect("page contract");
+    let mut conn = pool.acquire().await.expect("conn");
+    domain::catalog::register(
+        &mut conn,
+        "test:matrix",
+        &contract,
+        &domain::catalog::RegisterOptions::default(),
+    )
+    .await
+    .expect("page product");
+    drop(conn);
     let app = spawn_app(pool.clone()).await;
     let mut failures = Vec::new();
     for persona in PERSONAS {
@@ -329,7 +377,7 @@ async fn every_persona_gets_exactly_what_the_matrix_says(pool: PgPool) {
                 ));
             }
         }
-        for (page, rule) in PAGES {
+        for (_, page, rule) in PAGES {
             let mut request = app.client.get(format!("{}{page}", app.address));
             if let Some(token) = &token {
                 request = request.bearer_auth(token);

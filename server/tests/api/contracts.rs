@@ -79,7 +79,9 @@ async fn put(
 }
 
 async fn setup(pool: &PgPool) -> (TestApp, String) {
-    domain::demo::seed(pool, false).await.expect("demo");
+    domain::demo::seed_parts(pool, &[domain::demo::Part::Identities], false)
+        .await
+        .expect("demo");
     let app = spawn_app(pool.clone()).await;
     let token = admin_token(pool, "owner.sales@meshmart.local").await;
     (app, token)

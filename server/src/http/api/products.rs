@@ -6,7 +6,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use domain::catalog::{self, ProductQuery, RegisterOptions, Registration};
+use domain::catalog::{self, ProductQuery, Registration};
 use domain::contracts::{self, MAX_CONTRACT_BYTES};
 use domain::policy::GLOBAL;
 use serde::Deserialize;
@@ -117,7 +117,7 @@ async fn put_contract(
     body: Body,
 ) -> Result<Response, AppError> {
     let caller = caller(caller_ext);
-    // Signed in before any parsing work.
+    // Signed in before reading a large body.
     state
         .policy
         .authorize(&caller, GLOBAL, "catalog", "read")
@@ -130,25 +130,15 @@ async fn put_contract(
             })?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| AppError::unprocessable("body", "the contract must be UTF-8 text"))?;
-    let contract = contracts::import(text)?;
-    let options = RegisterOptions {
-        expected_slug: Some(&slug),
-        fallback_domain: query.domain.as_deref(),
-        may_create_domain: false,
-    };
-    let domain = catalog::target_domain(&contract, &options)?;
-    let user = state
-        .policy
-        .authorize(&caller, &domain, "product", "write")
-        .await?;
-    let may_create_domain = state.policy.allows(user, GLOBAL, "domain", "create").await;
-    let options = RegisterOptions {
-        may_create_domain,
-        ..options
-    };
-    let mut tx = state.pool.begin().await?;
-    let outcome = catalog::register(&mut tx, &caller.audit_actor(), &contract, &options).await?;
-    tx.commit().await?;
+    let (contract, outcome) = catalog::publish(
+        &state.pool,
+        &state.policy,
+        &caller,
+        text,
+        Some(&slug),
+        query.domain.as_deref(),
+    )
+    .await?;
     let status = match outcome {
         Registration::Created => StatusCode::CREATED,
         Registration::Updated | Registration::Unchanged => StatusCode::OK,

@@ -5,6 +5,9 @@
 
 use sqlx::{PgConnection, PgPool};
 
+pub mod catalog;
+pub mod synthetic;
+
 use crate::accounts;
 use crate::domains::{self, Domain};
 use crate::identity::IdentityError;
@@ -13,17 +16,6 @@ use crate::policy::Role;
 
 /// The password of every demo account (demos only).
 pub const DEMO_PASSWORD: &str = "meshmart";
-
-/// The demo mesh: (slug, name, description).
-const DEMO_DOMAINS: [(&str, &str, &str); 3] = [
-    (
-        "customer-management",
-        "Customer Management",
-        "Sign-ups, profiles and consent of our customers",
-    ),
-    ("sales", "Sales", "Orders, payments and invoices"),
-    ("marketing", "Marketing", "Campaigns and audience segments"),
-];
 
 /// Demo service accounts: (domain, name, description).
 const DEMO_SERVICE_ACCOUNTS: [(&str, &str, &str); 2] = [
@@ -49,28 +41,39 @@ pub enum SeedOutcome {
 }
 
 /// A named part of the demo data set.
-#[derive(Clone, Copy, Debug)]
-enum Part {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
     Identities,
+    Catalog,
 }
 
 impl Part {
     fn name(self) -> &'static str {
         match self {
             Part::Identities => "identities",
+            Part::Catalog => "catalog",
         }
     }
 }
 
 /// The parts of the demo data set, in the order they load.
-const PARTS: [Part; 1] = [Part::Identities];
+const PARTS: [Part; 2] = [Part::Identities, Part::Catalog];
 
 /// Loads every part of the demo data set not loaded before (every part, with `force`).
 #[tracing::instrument(skip(pool))]
 pub async fn seed(pool: &PgPool, force: bool) -> Result<SeedOutcome, sqlx::Error> {
+    seed_parts(pool, &PARTS, force).await
+}
+
+/// Loads only some parts (tests that need people but not 150 products and their topics).
+pub async fn seed_parts(
+    pool: &PgPool,
+    parts: &[Part],
+    force: bool,
+) -> Result<SeedOutcome, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let mut loaded = false;
-    for part in PARTS {
+    for &part in parts {
         let fresh = sqlx::query(
             r#"insert into demo_seed (name) values ($1)
                on conflict (name) do update set updated_at = now()
@@ -93,6 +96,7 @@ pub async fn seed(pool: &PgPool, force: bool) -> Result<SeedOutcome, sqlx::Error
                     IdentityError::Database(error) => error,
                     other => sqlx::Error::Protocol(format!("demo identities: {other}")),
                 })?,
+            Part::Catalog => seed_catalog(&mut tx).await?,
         }
     }
     tx.commit().await?;
@@ -103,10 +107,37 @@ pub async fn seed(pool: &PgPool, force: bool) -> Result<SeedOutcome, sqlx::Error
     })
 }
 
+/// The demo catalog, registered like any contract push (versions, outbox, audit).
+async fn seed_catalog(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    use crate::catalog::{CatalogError, RegisterOptions, register};
+    use crate::contracts::Contract;
+
+    let options = RegisterOptions {
+        may_create_domain: true,
+        ..RegisterOptions::default()
+    };
+    for document in catalog::contracts() {
+        let contract = Contract::from_document(document).map_err(|problems| {
+            sqlx::Error::Protocol(format!("demo contract does not map: {problems:?}"))
+        })?;
+        match register(&mut *conn, "seed-demo", &contract, &options).await {
+            Ok(_) => {}
+            Err(CatalogError::Database(error)) => return Err(error),
+            Err(other) => {
+                return Err(sqlx::Error::Protocol(format!(
+                    "demo product {}: {other}",
+                    contract.slug
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Demo domains, people (admin, an owner per domain, analysts) and service accounts.
 async fn seed_identities(conn: &mut PgConnection) -> Result<(), IdentityError> {
     const ACTOR: &str = "seed-demo";
-    for (slug, name, description) in DEMO_DOMAINS {
+    for (slug, name, description) in catalog::DOMAINS {
         let domain = Domain {
             slug: slug.to_string(),
             name: name.to_string(),
@@ -127,7 +158,7 @@ async fn seed_identities(conn: &mut PgConnection) -> Result<(), IdentityError> {
         "Ada Admin".to_string(),
         Some(Role::Admin),
     )];
-    for (slug, name, _) in DEMO_DOMAINS {
+    for (slug, name, _) in catalog::DOMAINS {
         people.push((
             format!("owner.{slug}@meshmart.local"),
             format!("{name} Owner"),

@@ -1,0 +1,119 @@
+//! Contracts from the browser: validate as the owner types, publish, and the domains the
+//! caller may publish to. Publishing goes through the same domain path as the REST API.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+
+/// One problem, as the editor shows it next to the text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProblemView {
+    pub location: String,
+    pub message: String,
+}
+
+/// What validation found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validation {
+    pub problems: Vec<ProblemView>,
+    /// For a valid contract: "order-placed 1.0.0 in sales, 1 port".
+    pub summary: Option<String>,
+}
+
+#[cfg(feature = "ssr")]
+fn problem_views(error: &domain::contracts::ContractError) -> Vec<ProblemView> {
+    error
+        .problems()
+        .into_iter()
+        .map(|p| ProblemView {
+            location: match (p.line, p.column) {
+                (Some(line), Some(column)) => format!("line {line}, column {column}"),
+                _ if p.pointer.is_empty() => "contract".to_string(),
+                _ => p.pointer.clone(),
+            },
+            message: p.message,
+        })
+        .collect()
+}
+
+/// Validates contract text without storing anything.
+#[server(prefix = "/api/fn", endpoint = "validate_contract")]
+pub async fn validate_contract(yaml: String) -> Result<Validation, ApiError> {
+    use crate::ssr::authorize;
+
+    authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    Ok(match domain::contracts::import(&yaml) {
+        Ok(contract) => Validation {
+            problems: Vec::new(),
+            summary: Some(format!(
+                "{} {} in {}, {} port(s)",
+                contract.slug,
+                contract.version,
+                contract.domain.as_deref().unwrap_or("(choose a domain)"),
+                contract.ports.len()
+            )),
+        },
+        Err(error) => Validation {
+            problems: problem_views(&error),
+            summary: None,
+        },
+    })
+}
+
+/// The domains the caller may publish products in (empty: no registration form).
+#[server(prefix = "/api/fn", endpoint = "publishable_domains")]
+pub async fn publishable_domains() -> Result<Vec<(String, String)>, ApiError> {
+    use crate::ssr::{authorize, internal, services};
+
+    let user = authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    let services = services()?;
+    let domains = domain::catalog::publishable_domains(&services.pool, &services.policy, &user)
+        .await
+        .map_err(internal)?;
+    Ok(domains.into_iter().map(|d| (d.slug, d.name)).collect())
+}
+
+/// Publishes the contract; returns the product's slug.
+#[server(prefix = "/api/fn", endpoint = "publish_contract")]
+pub async fn publish_contract(yaml: String, domain: Option<String>) -> Result<String, ApiError> {
+    use crate::ssr::{caller, denied, fail, internal, services};
+    use domain::catalog::{CatalogError, PublishError};
+    use http::StatusCode;
+
+    let services = services()?;
+    let caller = caller();
+    let fallback = domain.filter(|d| !d.trim().is_empty());
+    match domain::catalog::publish(
+        &services.pool,
+        &services.policy,
+        &caller,
+        &yaml,
+        None,
+        fallback.as_deref(),
+    )
+    .await
+    {
+        Ok((contract, _)) => Ok(contract.slug),
+        Err(PublishError::Denied(refusal)) => Err(denied(refusal)),
+        Err(PublishError::Contract(error)) => {
+            let text = problem_views(&error)
+                .into_iter()
+                .map(|p| format!("{}: {}", p.location, p.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            Err(fail(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ApiError::invalid("yaml", text),
+            ))
+        }
+        Err(PublishError::Catalog(CatalogError::Invalid(problem))) => Err(fail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::invalid(problem.pointer.clone(), problem.message),
+        )),
+        Err(PublishError::Catalog(CatalogError::Conflict(message))) => {
+            Err(fail(StatusCode::CONFLICT, ApiError::Conflict(message)))
+        }
+        Err(PublishError::Catalog(other)) => Err(internal(other)),
+    }
+}

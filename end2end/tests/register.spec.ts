@@ -1,0 +1,78 @@
+// Registering a data product in the browser: validation as you type, publishing, and the
+// product page showing what the contract says.
+import { expect, test, type Page } from "@playwright/test";
+
+async function signIn(page: Page, email: string) {
+  await page.goto("/login");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("meshmart");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator("header.site-header").getByRole("button", { name: "Sign out" })).toBeVisible();
+}
+
+const suffix = Date.now().toString(36);
+const contract = (body: string) => `apiVersion: v3.1.0
+kind: DataContract
+id: sales-returns-${suffix}
+version: 1.0.0
+status: active
+name: Return Requested ${suffix}
+dataProduct: return requested ${suffix}
+domain: sales
+description:
+  purpose: Customers asking to send items back.
+schema:
+  - name: ReturnRequested
+    physicalName: sales.return-requested.${suffix}
+${body}slaProperties:
+  - property: latency
+    value: 30
+    unit: s
+  - property: availability
+    value: 99.5
+    unit: "%"
+`;
+
+const goodProperties = `    properties:
+      - name: returnId
+        logicalType: string
+        required: true
+        description: Return identifier
+      - name: orderID
+        logicalType: string
+        required: true
+`;
+
+test("an owner registers a product by pasting YAML, fixing a broken line first", async ({ page }) => {
+  await signIn(page, "owner.sales@meshmart.local");
+  await page.getByRole("link", { name: "Register product" }).click();
+  await expect(page).toHaveURL(/\/register$/);
+  const editor = page.getByLabel("Contract (ODCS YAML)");
+  await expect(editor).toBeVisible();
+
+  // A broken line: a property list item indented wrongly.
+  const broken = contract(goodProperties.replace("      - name: orderID", "  - name: orderID"));
+  await expect(async () => {
+    await editor.fill(broken);
+    await expect(page.locator(".register-problems")).toContainText("line", { timeout: 2_000 });
+  }).toPass({ timeout: 20_000 });
+  await page.screenshot({ path: "test-results/register-error.png", fullPage: true });
+
+  await editor.fill(contract(goodProperties));
+  await expect(page.getByRole("status")).toContainText(`return-requested-${suffix} 1.0.0 in sales`);
+  await page.getByRole("button", { name: "Publish" }).click();
+
+  await expect(page).toHaveURL(new RegExp(`/products/return-requested-${suffix}$`));
+  await expect(page.getByRole("heading", { level: 1 })).toContainText(`Return Requested ${suffix}`);
+  await expect(page.locator('tr[data-field="returnId"]')).toContainText("Return identifier");
+  await expect(page.locator('tr[data-sla="latency"]')).toContainText("30");
+  await page.screenshot({ path: "test-results/product-page.png", fullPage: true });
+});
+
+test("an analyst does not get the registration form", async ({ page }) => {
+  await signIn(page, "analyst1@meshmart.local");
+  await expect(page.getByRole("link", { name: "Register product" })).toHaveCount(0);
+  await page.goto("/register");
+  await expect(page.getByRole("alert")).toContainText("Only owners of a domain");
+  await expect(page.getByLabel("Contract (ODCS YAML)")).toHaveCount(0);
+});

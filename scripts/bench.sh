@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `make bench`: catalog benchmarks on this machine, with release builds against the test
+# stack's PostgreSQL and broker, in a database of its own (`bench`):
+#   1. seed-demo --products 100000: load time and products/s;
+#   2. the product page's server time (time to first byte, p50/p99 over 200 requests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+products=${BENCH_PRODUCTS:-100000}
+target_dir=${CARGO_TARGET_DIR:-target}
+
+scripts/build.sh --release >/dev/null
+trap 'kill -TERM "${server:-0}" 2>/dev/null || true; scripts/stack.sh down test >/dev/null || true' EXIT
+scripts/stack.sh up test >/dev/null
+# shellcheck disable=SC1091
+source .data/test/env
+bin="$target_dir/release/meshmart"
+psql "$DATABASE_URL" -q -c "set client_min_messages = warning" \
+  -c "drop database if exists bench with (force)" -c "create database bench"
+export DATABASE_URL="${DATABASE_URL%/*}/bench"
+"$bin" migrate >/dev/null
+"$bin" seed-demo >/dev/null
+echo "== seed-demo --products $products"
+"$bin" seed-demo --products "$products" | tail -1
+
+token=$("$bin" token create --user analyst1@meshmart.local --name bench 2>/dev/null)
+MESHMART__SERVER__PORT=3199 "$bin" serve >/dev/null 2>&1 &
+server=$!
+for _ in $(seq 1 100); do curl -fsS -o /dev/null http://127.0.0.1:3199/healthz 2>/dev/null && break; sleep 0.2; done
+slugs=$(psql "$DATABASE_URL" -At -c "select slug from products order by random() limit 200")
+echo "== product page (/products/{slug}) server time over 200 random products of $(psql "$DATABASE_URL" -At -c 'select count(*) from products')"
+for slug in $slugs; do
+  curl -s -o /dev/null -w '%{time_starttransfer}\n' -H "Authorization: Bearer $token" \
+    "http://127.0.0.1:3199/products/$slug"
+done | sort -n | awk '{ t[NR] = $1 } END {
+  printf "p50 %.1f ms   p99 %.1f ms   max %.1f ms\n", t[int(NR*0.5)]*1000, t[int(NR*0.99)]*1000, t[NR]*1000 }'
