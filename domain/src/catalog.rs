@@ -500,11 +500,27 @@ pub async fn publish(
         may_create_domain: false,
     };
     let domain = target_domain(&contract, &options)?;
-    let user = policy
+    let signed_in = caller
+        .user()
+        .ok_or(crate::policy::Denied::Unauthenticated)?;
+    let may_create_domain = policy.allows(signed_in, GLOBAL, "domain", "create").await;
+    if !may_create_domain {
+        let mut conn = pool.acquire().await?;
+        if !domains::exists(&mut conn, &domain).await? {
+            return Err(invalid(
+                "/domain",
+                format!(
+                    "there is no domain `{domain}`; an admin can create it by pushing this contract"
+                ),
+            )
+            .into());
+        }
+    }
+    policy
         .authorize(caller, &domain, "product", "write")
         .await?;
     let options = RegisterOptions {
-        may_create_domain: policy.allows(user, GLOBAL, "domain", "create").await,
+        may_create_domain,
         ..options
     };
     let mut tx = pool.begin().await?;
