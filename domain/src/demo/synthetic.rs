@@ -224,15 +224,50 @@ pub async fn generate(pool: &PgPool, count: usize) -> Result<usize, sqlx::Error>
     let start = usize::try_from(start).unwrap_or(0);
     let mut mix = Mix(0x6d65_7368_6d61_7274 ^ start as u64);
     let mut done = 0;
+    // Two batches in flight: one PostgreSQL backend per core.
+    let mut inflight = tokio::task::JoinSet::new();
     while done < count {
         let rows: Vec<Row> = (0..BATCH.min(count - done))
             .map(|i| row(start + done + i, &mut mix))
             .collect();
-        let mut tx = pool.begin().await?;
-        let column = |f: fn(&Row) -> String| rows.iter().map(f).collect::<Vec<String>>();
-        // One statement per batch: the products, then their port and first contract
-        // version from the ids the insert returns.
-        sqlx::query(
+        done += rows.len();
+        if inflight.len() >= 2 {
+            joined(inflight.join_next().await)?;
+        }
+        inflight.spawn(insert_batch(pool.clone(), rows));
+    }
+    while let Some(result) = inflight.join_next().await {
+        joined(Some(result))?;
+    }
+    audit::record(
+        &mut conn,
+        Event::new("seed-demo", "demo.synthetic", "catalog").after(json!({ "products": done })),
+    )
+    .await?;
+    Ok(done)
+}
+
+fn joined(
+    result: Option<Result<Result<(), sqlx::Error>, tokio::task::JoinError>>,
+) -> Result<(), sqlx::Error> {
+    match result {
+        Some(Ok(outcome)) => outcome,
+        Some(Err(error)) => Err(sqlx::Error::Protocol(format!("batch task failed: {error}"))),
+        None => Ok(()),
+    }
+}
+
+/// Inserts one batch in one transaction. Losing the last batch in a crash is harmless for
+/// generated data, so the commit does not wait for the disk.
+async fn insert_batch(pool: PgPool, rows: Vec<Row>) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("set local synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
+    let column = |f: fn(&Row) -> String| rows.iter().map(f).collect::<Vec<String>>();
+    // One statement per batch: the products, then their port and first contract
+    // version from the ids the insert returns.
+    sqlx::query(
             r#"with input as (
                    select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                                         $6::text[], $7::text[], $8::jsonb[], $9::jsonb[])
@@ -262,15 +297,7 @@ pub async fn generate(pool: &PgPool, count: usize) -> Result<usize, sqlx::Error>
         .bind(rows.iter().map(|r| r.document.clone()).collect::<Vec<Value>>())
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
-        done += rows.len();
-    }
-    audit::record(
-        &mut conn,
-        Event::new("seed-demo", "demo.synthetic", "catalog").after(json!({ "products": done })),
-    )
-    .await?;
-    Ok(done)
+    tx.commit().await
 }
 
 #[cfg(test)]
