@@ -142,29 +142,8 @@ pub async fn register(
     .fetch_optional(&mut *conn)
     .await?;
     let version = contract.version.to_string();
-    let (product_id, outcome, before) = match existing {
-        None => {
-            let id = sqlx::query_scalar::<_, Uuid>(
-                r#"insert into products (slug, domain, name, description, status, tags, contract_id,
-                                         current_version, slas, team, support)
-                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                   returning id"#,
-            )
-            .bind(&contract.slug)
-            .bind(&domain)
-            .bind(&contract.name)
-            .bind(&contract.description)
-            .bind(contract.status.as_str())
-            .bind(&contract.tags)
-            .bind(&contract.id)
-            .bind(&version)
-            .bind(json!(contract.slas))
-            .bind(json!(contract.team))
-            .bind(json!(contract.support))
-            .fetch_one(&mut *conn)
-            .await?;
-            (id, Registration::Created, None)
-        }
+    let (outcome, before) = match existing {
+        None => (Registration::Created, None),
         Some((id, current_domain, current_version)) => {
             if current_domain != domain {
                 return Err(CatalogError::Conflict(format!(
@@ -197,27 +176,34 @@ pub async fn register(
                     "version {version} is lower than the published version {current_version}; versions only go up"
                 )));
             }
-            sqlx::query(
-                r#"update products set name = $2, description = $3, status = $4, tags = $5,
-                       contract_id = $6, current_version = $7, slas = $8, team = $9, support = $10,
-                       updated_at = now()
-                   where id = $1"#,
-            )
-            .bind(id)
-            .bind(&contract.name)
-            .bind(&contract.description)
-            .bind(contract.status.as_str())
-            .bind(&contract.tags)
-            .bind(&contract.id)
-            .bind(&version)
-            .bind(json!(contract.slas))
-            .bind(json!(contract.team))
-            .bind(json!(contract.support))
-            .execute(&mut *conn)
-            .await?;
-            (id, Registration::Updated, Some(current_version))
+            (Registration::Updated, Some(current_version))
         }
     };
+    // The row is locked (or new); one upsert writes the product either way.
+    let product_id = sqlx::query_scalar::<_, Uuid>(
+        r#"insert into products (slug, domain, name, description, status, tags, contract_id,
+                                 current_version, slas, team, support)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+           on conflict (slug) do update
+           set name = excluded.name, description = excluded.description, status = excluded.status,
+               tags = excluded.tags, contract_id = excluded.contract_id,
+               current_version = excluded.current_version, slas = excluded.slas,
+               team = excluded.team, support = excluded.support, updated_at = now()
+           returning id"#,
+    )
+    .bind(&contract.slug)
+    .bind(&domain)
+    .bind(&contract.name)
+    .bind(&contract.description)
+    .bind(contract.status.as_str())
+    .bind(&contract.tags)
+    .bind(&contract.id)
+    .bind(&version)
+    .bind(json!(contract.slas))
+    .bind(json!(contract.team))
+    .bind(json!(contract.support))
+    .fetch_one(&mut *conn)
+    .await?;
 
     sqlx::query(r#"delete from output_ports where product_id = $1"#)
         .bind(product_id)
