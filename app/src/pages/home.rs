@@ -1,5 +1,6 @@
 //! `/`: where analysts start. The catalog search lands here with its own issue; until then
-//! the page says what Meshmart is and offers the search form that will feed it.
+//! the page says what Meshmart is, offers the search form that will feed it, and leads to
+//! the catalog by domain.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -25,6 +26,9 @@ pub fn HomePage() -> impl IntoView {
                 />
                 <button type="submit">"Search"</button>
             </form>
+            <p class="hero-browse">
+                <a href="/domains">"Browse the catalog by domain →"</a>
+            </p>
         </section>
     }
 }
