@@ -20,19 +20,22 @@ const DURATION_BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
-/// Installs the process-wide recorder on first call and returns its handle.
+/// Installs the process-wide recorder on first call and returns its handle. Concurrent
+/// first calls (tests start several applications at once) install it exactly once.
 pub fn recorder() -> anyhow::Result<PrometheusHandle> {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    if let Some(handle) = HANDLE.get() {
-        return Ok(handle.clone());
-    }
-    let handle = PrometheusBuilder::new()
-        .set_buckets_for_metric(
-            Matcher::Full(REQUEST_DURATION.to_string()),
-            &DURATION_BUCKETS,
-        )?
-        .install_recorder()?;
-    Ok(HANDLE.get_or_init(|| handle).clone())
+    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(REQUEST_DURATION.to_string()),
+                    &DURATION_BUCKETS,
+                )
+                .and_then(PrometheusBuilder::install_recorder)
+                .map_err(|error| error.to_string())
+        })
+        .clone()
+        .map_err(|error| anyhow::anyhow!("metrics recorder: {error}"))
 }
 
 pub fn routes() -> Routes {
