@@ -149,7 +149,8 @@ async fn twenty_wrong_passwords_throttle_the_account_until_the_window_passes(poo
         .expect("demo");
     let app = spawn_app_with(pool.clone(), |settings| {
         settings.auth.login_burst_per_account = 10;
-        settings.auth.login_refill_seconds = 2;
+        // Long enough that no attempt comes back during the 20 below, even on a busy machine.
+        settings.auth.login_refill_seconds = 5;
     })
     .await;
     let client = cookie_client();
@@ -183,7 +184,7 @@ async fn twenty_wrong_passwords_throttle_the_account_until_the_window_passes(poo
         200
     );
 
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(5100)).await;
     assert_eq!(
         login(&app, &client, "analyst1@meshmart.local", PASSWORD)
             .await
