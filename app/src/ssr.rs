@@ -73,9 +73,18 @@ pub fn denied(denied: Denied) -> ApiError {
     }
 }
 
-/// Sets the response status for `error` and returns it.
+/// Sets the response status for `error` and returns it. A plain HTML form post (no
+/// JavaScript) keeps Leptos's redirect back to the form with the error in the URL, which a
+/// 4xx status would stop the browser from following.
 pub fn fail(status: StatusCode, error: ApiError) -> ApiError {
-    if let Some(response) = use_context::<ResponseOptions>() {
+    let from_html_form = use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+    });
+    if !from_html_form && let Some(response) = use_context::<ResponseOptions>() {
         response.set_status(status);
     }
     error

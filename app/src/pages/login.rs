@@ -6,6 +6,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use leptos::server_fn::error::ServerFnUrlError;
+
+use crate::api::ApiError;
 use crate::api::auth::Login;
 use crate::components::layout::AuthEpoch;
 
@@ -21,11 +24,20 @@ pub fn LoginPage() -> impl IntoView {
             epoch.0.update(|n| *n += 1);
         }
     });
+    // Without JavaScript, a failed sign-in comes back here with the error in the URL.
+    let url_error = move || {
+        query.with(|q| {
+            (q.get("__path").as_deref() == Some("/api/fn/login"))
+                .then(|| q.get("__err"))
+                .flatten()
+                .map(|encoded| ServerFnUrlError::<ApiError>::decode_err(&encoded))
+        })
+    };
     let error = move || {
         login
             .value()
             .get()
-            .and_then(Result::err)
+            .map_or_else(url_error, Result::err)
             .map(|error| view! { <p class="form-error" role="alert">{error.to_string()}</p> })
     };
 
