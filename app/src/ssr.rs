@@ -78,11 +78,12 @@ pub fn denied(denied: Denied) -> ApiError {
 /// 4xx status would stop the browser from following.
 pub fn fail(status: StatusCode, error: ApiError) -> ApiError {
     let from_html_form = use_context::<http::request::Parts>().is_some_and(|parts| {
-        parts
-            .headers
-            .get(http::header::ACCEPT)
-            .and_then(|accept| accept.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/html"))
+        parts.method == http::Method::POST
+            && parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
     });
     if !from_html_form && let Some(response) = use_context::<ResponseOptions>() {
         response.set_status(status);

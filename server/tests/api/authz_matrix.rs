@@ -378,7 +378,11 @@ async fn every_persona_gets_exactly_what_the_matrix_says(pool: PgPool) {
             }
         }
         for (_, page, rule) in PAGES {
-            let mut request = app.client.get(format!("{}{page}", app.address));
+            // As a browser asks for a page.
+            let mut request = app
+                .client
+                .get(format!("{}{page}", app.address))
+                .header("accept", "text/html,application/xhtml+xml");
             if let Some(token) = &token {
                 request = request.bearer_auth(token);
             }
