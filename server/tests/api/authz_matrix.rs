@@ -115,6 +115,13 @@ fn matrix() -> Vec<Entry> {
         plain(Method::GET, "/healthz", Body::None, Rule::Public),
         plain(Method::GET, "/readyz", Body::None, Rule::Public),
         plain(Method::GET, "/metrics", Body::None, Rule::Public),
+        // The API's description is public, like any API documentation.
+        plain(
+            Method::GET,
+            "/api/v1/openapi.json",
+            Body::None,
+            Rule::Public,
+        ),
         // Sessions and tokens.
         plain(
             Method::POST,

@@ -9,4 +9,5 @@ mod contracts;
 mod health;
 mod helpers;
 mod metrics;
+mod openapi;
 mod pages;

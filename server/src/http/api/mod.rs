@@ -2,6 +2,7 @@
 //! (every handler asks the policy), sessions or `Authorization: Bearer` API tokens.
 
 mod audit;
+mod openapi;
 mod products;
 mod service_accounts;
 mod session;
@@ -20,6 +21,7 @@ pub fn routes() -> Routes {
         .merge(service_accounts::routes())
         .merge(products::routes())
         .merge(audit::routes())
+        .merge(openapi::routes())
 }
 
 /// The caller the auth middleware resolved (anonymous when it did not run).
