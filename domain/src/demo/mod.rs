@@ -112,6 +112,18 @@ async fn seed_catalog(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     use crate::catalog::{CatalogError, RegisterOptions, register};
     use crate::contracts::Contract;
 
+    // Databases seeded before the catalog existed have fewer domains: add the rest with
+    // their names and descriptions before products land in them.
+    for (slug, name, description) in catalog::DOMAINS {
+        let domain = Domain {
+            slug: slug.to_string(),
+            name: name.to_string(),
+            description: description.to_string(),
+        };
+        domains::upsert(&mut *conn, &domain)
+            .await
+            .map_err(|error| sqlx::Error::Protocol(format!("demo domain {slug}: {error}")))?;
+    }
     let options = RegisterOptions {
         may_create_domain: true,
         ..RegisterOptions::default()
