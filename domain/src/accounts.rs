@@ -37,13 +37,7 @@ pub async fn create_user(
 }
 
 async fn existing_user(conn: &mut PgConnection, id: Uuid) -> Result<User, IdentityError> {
-    sqlx::query_as::<_, User>(
-        "select id, email, display_name, kafka_principal, disabled, created_at from users where id = $1",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or(IdentityError::NotFound)
+    users::find(conn, id).await?.ok_or(IdentityError::NotFound)
 }
 
 /// Disables or enables a user (disabling also revokes their API tokens).

@@ -368,22 +368,34 @@ pub async fn list(
 
 /// The product with this slug, with ports, SLAs, team, support and versions.
 pub async fn get(pool: &PgPool, slug: &str) -> Result<Option<ProductDetail>, sqlx::Error> {
-    let row = sqlx::query_as::<_, (Uuid, String, Value, Value, Value)>(
-        r#"select id, contract_id, slas, team, support from products where slug = $1"#,
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: Uuid,
+        contract_id: String,
+        slas: Value,
+        team: Value,
+        support: Value,
+        #[sqlx(flatten)]
+        summary: ProductSummary,
+    }
+    let Some(Row {
+        id,
+        contract_id,
+        slas,
+        team,
+        support,
+        summary,
+    }) = sqlx::query_as::<_, Row>(
+        r#"select id, contract_id, slas, team, support, slug, name, domain, status, description,
+                  tags, current_version, updated_at
+           from products where slug = $1"#,
     )
     .bind(slug)
     .fetch_optional(pool)
-    .await?;
-    let Some((id, contract_id, slas, team, support)) = row else {
+    .await?
+    else {
         return Ok(None);
     };
-    let summary = sqlx::query_as::<_, ProductSummary>(
-        r#"select slug, name, domain, status, description, tags, current_version, updated_at
-           from products where id = $1"#,
-    )
-    .bind(id)
-    .fetch_one(pool)
-    .await?;
     let ports = sqlx::query_as::<_, PortView>(
         r#"select event_type, topic, format, partitions, retention_ms, description, fields
            from output_ports where product_id = $1 order by event_type"#,

@@ -5,6 +5,9 @@
 //! `EnrichedCustomerSignedUp` → marketing campaigns, and `OrderPlaced` in sales.
 
 use serde_json::{Value, json};
+use sqlx::PgConnection;
+
+use crate::domains::{self, Domain};
 
 /// (slug, name, description, team channel).
 pub const DOMAINS: [(&str, &str, &str); 12] = [
@@ -65,6 +68,24 @@ pub const DOMAINS: [(&str, &str, &str); 12] = [
         "Enrichment and segmentation of customer events",
     ),
 ];
+
+/// Creates the demo domains, or brings their names and descriptions back.
+pub async fn upsert_domains(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    for (slug, name, description) in DOMAINS {
+        let domain = Domain {
+            slug: slug.to_string(),
+            name: name.to_string(),
+            description: description.to_string(),
+        };
+        domains::upsert(&mut *conn, &domain)
+            .await
+            .map_err(|error| match error {
+                domains::DomainError::Database(error) => error,
+                other => sqlx::Error::Protocol(format!("demo domain {slug}: {other}")),
+            })?;
+    }
+    Ok(())
+}
 
 /// A field: (name, logical type, required, description, classification).
 type F = (&'static str, &'static str, bool, &'static str, &'static str);

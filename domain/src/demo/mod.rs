@@ -9,7 +9,6 @@ pub mod catalog;
 pub mod synthetic;
 
 use crate::accounts;
-use crate::domains::{self, Domain};
 use crate::identity::IdentityError;
 use crate::identity::users::{self, NewUser};
 use crate::policy::Role;
@@ -114,16 +113,7 @@ async fn seed_catalog(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
 
     // Databases seeded before the catalog existed have fewer domains: add the rest with
     // their names and descriptions before products land in them.
-    for (slug, name, description) in catalog::DOMAINS {
-        let domain = Domain {
-            slug: slug.to_string(),
-            name: name.to_string(),
-            description: description.to_string(),
-        };
-        domains::upsert(&mut *conn, &domain)
-            .await
-            .map_err(|error| sqlx::Error::Protocol(format!("demo domain {slug}: {error}")))?;
-    }
+    catalog::upsert_domains(&mut *conn).await?;
     let options = RegisterOptions {
         may_create_domain: true,
         ..RegisterOptions::default()
@@ -149,22 +139,7 @@ async fn seed_catalog(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
 /// Demo domains, people (admin, an owner per domain, analysts) and service accounts.
 async fn seed_identities(conn: &mut PgConnection) -> Result<(), IdentityError> {
     const ACTOR: &str = "seed-demo";
-    for (slug, name, description) in catalog::DOMAINS {
-        let domain = Domain {
-            slug: slug.to_string(),
-            name: name.to_string(),
-            description: description.to_string(),
-        };
-        domains::upsert(&mut *conn, &domain)
-            .await
-            .map_err(|error| match error {
-                domains::DomainError::Database(error) => IdentityError::Database(error),
-                other => IdentityError::Invalid {
-                    field: "domain",
-                    message: other.to_string(),
-                },
-            })?;
-    }
+    catalog::upsert_domains(&mut *conn).await?;
     let mut people = vec![(
         "admin@meshmart.local".to_string(),
         "Ada Admin".to_string(),
@@ -185,7 +160,7 @@ async fn seed_identities(conn: &mut PgConnection) -> Result<(), IdentityError> {
         ));
     }
     for (email, display_name, role) in people {
-        let user = match users::find_by_email_on(&mut *conn, &email).await? {
+        let user = match users::find_by_email(&mut *conn, &email).await? {
             Some(user) => user,
             None => {
                 accounts::create_user(

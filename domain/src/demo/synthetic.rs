@@ -9,7 +9,6 @@ use sqlx::PgPool;
 
 use super::catalog::DOMAINS;
 use crate::audit::{self, Event};
-use crate::domains::{self, Domain};
 
 const ADJECTIVES: [&str; 16] = [
     "Daily",
@@ -207,16 +206,7 @@ fn row(index: usize, mix: &mut Mix) -> Row {
 pub async fn generate(pool: &PgPool, count: usize) -> Result<usize, sqlx::Error> {
     const BATCH: usize = 2_000;
     let mut conn = pool.acquire().await?;
-    for (slug, name, description) in DOMAINS {
-        let domain = Domain {
-            slug: slug.to_string(),
-            name: name.to_string(),
-            description: description.to_string(),
-        };
-        domains::upsert(&mut conn, &domain)
-            .await
-            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-    }
+    super::catalog::upsert_domains(&mut conn).await?;
     // Continue numbering after earlier runs, so slugs stay unique.
     let start: i64 = sqlx::query_scalar("select count(*) from products where slug like 'syn-%'")
         .fetch_one(&mut *conn)

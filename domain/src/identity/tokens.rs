@@ -114,22 +114,44 @@ pub async fn authenticate(
     if !token.starts_with(TOKEN_PREFIX) || token.len() != TOKEN_PREFIX.len() + 64 {
         return Ok(None);
     }
-    let row = sqlx::query_as::<_, (Uuid, String)>(
+    // One statement on every API request: record the use and return the user.
+    sqlx::query_as::<
+        _,
+        (
+            String,
+            Uuid,
+            String,
+            String,
+            String,
+            bool,
+            chrono::DateTime<chrono::Utc>,
+        ),
+    >(
         r#"update api_tokens t set last_used_at = now()
            from users u
            where t.token_hash = $1 and t.revoked_at is null
              and u.id = t.user_id and not u.disabled
-           returning t.user_id, t.prefix"#,
+           returning t.prefix, u.id, u.email, u.display_name, u.kafka_principal, u.disabled,
+                     u.created_at"#,
     )
     .bind(digest(token))
     .fetch_optional(pool)
-    .await?;
-    let Some((user_id, prefix)) = row else {
-        return Ok(None);
-    };
-    Ok(super::users::find(pool, user_id)
-        .await?
-        .map(|user| (user, prefix)))
+    .await
+    .map(|row| {
+        row.map(
+            |(prefix, id, email, display_name, kafka_principal, disabled, created_at)| {
+                let user = User {
+                    id,
+                    email,
+                    display_name,
+                    kafka_principal,
+                    disabled,
+                    created_at,
+                };
+                (user, prefix)
+            },
+        )
+    })
 }
 
 #[cfg(test)]

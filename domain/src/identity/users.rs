@@ -103,34 +103,27 @@ pub async fn create(conn: &mut PgConnection, new: NewUser) -> Result<User, Ident
     Ok(user)
 }
 
-/// The user with this id.
-pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<User>, sqlx::Error> {
+/// The user with this id, on a pool or inside a transaction.
+pub async fn find(
+    executor: impl sqlx::PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as::<_, User>(&format!("select {USER_COLUMNS} from users where id = $1"))
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(executor)
         .await
 }
 
-/// The user with this email (case-insensitive).
-pub async fn find_by_email(pool: &PgPool, email: &str) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as::<_, User>(&format!(
-        "select {USER_COLUMNS} from users where email = $1"
-    ))
-    .bind(email.trim().to_lowercase())
-    .fetch_optional(pool)
-    .await
-}
-
-/// The user with this email, on the caller's connection (e.g. inside a transaction).
-pub async fn find_by_email_on(
-    conn: &mut PgConnection,
+/// The user with this email (case-insensitive), on a pool or inside a transaction.
+pub async fn find_by_email(
+    executor: impl sqlx::PgExecutor<'_>,
     email: &str,
 ) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as::<_, User>(&format!(
         "select {USER_COLUMNS} from users where email = $1"
     ))
     .bind(email.trim().to_lowercase())
-    .fetch_optional(conn)
+    .fetch_optional(executor)
     .await
 }
 
