@@ -10,6 +10,7 @@ scripts/stack.sh up run
 trap 'trap "" PIPE INT TERM; scripts/stack.sh down run' EXIT
 # shellcheck disable=SC1091
 source .data/run/env
+export MESHMART__SEARCH__INDEX_DIR=${MESHMART__SEARCH__INDEX_DIR:-.data/run/search}
 
 "$bin" migrate
 "$bin" seed-demo

@@ -42,6 +42,8 @@ e2e_db=meshmart_e2e
 e2e_url="${DATABASE_URL%/*}/$e2e_db"
 psql "${DATABASE_URL}" -q -c "set client_min_messages = warning" -c "drop database if exists $e2e_db with (force)" -c "create database $e2e_db"
 export MESHMART__SERVER__PORT=3100
+export MESHMART__SEARCH__INDEX_DIR=.data/test/e2e-search
+rm -rf "$MESHMART__SEARCH__INDEX_DIR"
 DATABASE_URL="$e2e_url" "$target_dir/debug/meshmart" migrate >/dev/null
 DATABASE_URL="$e2e_url" "$target_dir/debug/meshmart" seed-demo >/dev/null
 DATABASE_URL="$e2e_url" "$target_dir/debug/meshmart" serve >.data/test/e2e-server.log 2>&1 &

@@ -53,6 +53,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_context(components::layout::AuthEpoch(RwSignal::new(0)));
+    // Effects run only in the browser: mark the document once the app is live, so browser
+    // tests (and curious people) can tell a hydrated page from server-rendered HTML.
+    Effect::new(|_| {
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
 
     view! {
         <Stylesheet id="leptos" href="/pkg/meshmart.css"/>

@@ -21,6 +21,7 @@ use crate::api::ApiError;
 pub struct Services {
     pub pool: PgPool,
     pub policy: Policy,
+    pub search: Arc<domain::search::SearchIndex>,
     pub throttle: Arc<LoginThrottle>,
 }
 

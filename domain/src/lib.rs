@@ -18,3 +18,4 @@ pub mod domains;
 pub mod identity;
 pub mod outbox;
 pub mod policy;
+pub mod search;

@@ -45,13 +45,13 @@ test("an unknown address shows the not-found page with status 404", async ({ pag
   await expect(page).toHaveURL(/\/$/);
 });
 
-test("the header search box submits a plain GET form", async ({ page }) => {
-  await page.goto("/");
+test("the header search box submits a plain GET form to the search page", async ({ page }) => {
+  await page.goto("/domains");
   const box = page.getByRole("searchbox", { name: "Search the catalog" });
   await box.fill("OrderPlaced");
   await box.press("Enter");
-  await expect(page).toHaveURL(/\?q=OrderPlaced$/);
-  await expect(page.getByRole("searchbox", { name: "Search the catalog" })).toHaveValue(
+  await expect(page).toHaveURL(/\/\?q=OrderPlaced$/);
+  await expect(page.getByRole("searchbox", { name: "Search data products" })).toHaveValue(
     "OrderPlaced",
   );
 });

@@ -1,5 +1,5 @@
-//! The command line: `meshmart serve | migrate | seed-demo`. Every command loads the same
-//! settings; later issues add `reindex`, `contract push`, `user` and `token` here.
+//! The command line: `meshmart serve | migrate | seed-demo | reindex | contract push | user |
+//! token`. Every command loads the same settings.
 
 use std::path::PathBuf;
 
@@ -44,6 +44,9 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         products: Option<usize>,
     },
+    /// Rebuild the search index from the database (a server keeps its index in sync by
+    /// itself; this is for a stopped server or a fresh index directory).
+    Reindex,
     /// Manage users (bootstrapping: the first admin, automation accounts).
     User {
         #[command(subcommand)]
@@ -155,6 +158,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Reindex => reindex(settings).await,
         Command::User {
             command:
                 UserCommand::Create {
@@ -227,6 +231,40 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             command: ContractCommand::Push { file, domain },
         } => push_contract(settings, &file, domain.as_deref()).await,
     }
+}
+
+async fn reindex(settings: Settings) -> anyhow::Result<()> {
+    let dir = settings.search.index_dir.clone();
+    let index = crate::startup::open_search_index(&dir)
+        .await
+        .map_err(|error| {
+            if error.chain().any(|cause| {
+                matches!(
+                    cause.downcast_ref::<domain::search::SearchError>(),
+                    Some(domain::search::SearchError::Busy(_))
+                )
+            }) {
+                anyhow::anyhow!(
+                    "the search index in {} is open in a running server, which keeps it in sync by \
+                 itself; to rebuild it anyway, stop that server first (or delete the folder: \
+                 a server rebuilds a missing index at start-up)",
+                    dir.display()
+                )
+            } else {
+                error
+            }
+        })?;
+    let pool = settings.database.pool();
+    let report = domain::search::feed::rebuild(&index, &pool)
+        .await
+        .context("failed to rebuild the search index")?;
+    println!(
+        "indexed {} products in {:.1} s into {}",
+        report.updated,
+        report.elapsed.as_secs_f64(),
+        dir.display()
+    );
+    Ok(())
 }
 
 async fn push_contract(

@@ -23,6 +23,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub kafka: KafkaSettings,
     pub auth: AuthSettings,
+    pub search: SearchSettings,
     pub log: LogSettings,
 }
 
@@ -80,6 +81,16 @@ pub struct KafkaSettings {
     pub password: SecretString,
     /// Replication factor of the topics Meshmart creates.
     pub replication_factor: i32,
+}
+
+/// The search index.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SearchSettings {
+    /// The directory of this process's Tantivy index (created when missing).
+    pub index_dir: PathBuf,
+    /// How often the index is compared with PostgreSQL in full, as a safety net behind the
+    /// change notifications.
+    pub sync_interval_seconds: u64,
 }
 
 /// Log output.
@@ -143,6 +154,8 @@ impl Settings {
             .set_default("kafka.username", "meshmart-admin")?
             .set_default("kafka.password", "meshmart-admin-secret")?
             .set_default("kafka.replication_factor", 1)?
+            .set_default("search.index_dir", ".data/search")?
+            .set_default("search.sync_interval_seconds", 60)?
             .set_default("log.format", "pretty")?;
         builder = match file {
             Some(path) => builder.add_source(File::from(path).required(true)),
@@ -187,6 +200,13 @@ impl Settings {
                 "auth.session_idle_minutes",
                 "MESHMART__AUTH__SESSION_IDLE_MINUTES",
                 "session lifetimes must be at least 1",
+            ));
+        }
+        if self.search.sync_interval_seconds == 0 {
+            return Err(invalid(
+                "search.sync_interval_seconds",
+                "MESHMART__SEARCH__SYNC_INTERVAL_SECONDS",
+                "must be at least 1",
             ));
         }
         self.kafka.validate()

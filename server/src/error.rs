@@ -22,6 +22,12 @@ pub enum AppError {
     Conflict(String),
     #[error("{field}: {message}")]
     Unprocessable { field: String, message: String },
+    /// The request itself is malformed (a search query's syntax); 400.
+    #[error("{field}: {message}")]
+    BadRequest { field: String, message: String },
+    /// A part of the service is not ready yet (the search index being rebuilt); 503.
+    #[error("{message}")]
+    Unavailable { message: String, retry_after: u64 },
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },
     #[error("the request body is larger than {limit} bytes")]
@@ -52,6 +58,8 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::InvalidContract { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -66,6 +74,8 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
             AppError::Unprocessable { .. } => "invalid",
+            AppError::BadRequest { .. } => "bad_request",
+            AppError::Unavailable { .. } => "unavailable",
             AppError::TooManyRequests { .. } => "throttled",
             AppError::PayloadTooLarge { .. } => "too_large",
             AppError::InvalidContract { .. } => "invalid_contract",
@@ -92,14 +102,15 @@ impl IntoResponse for AppError {
             other => other.to_string(),
         };
         let mut body = json!({ "error": { "code": self.code(), "message": message } });
-        if let AppError::Unprocessable { field, .. } = &self {
+        if let AppError::Unprocessable { field, .. } | AppError::BadRequest { field, .. } = &self {
             body["error"]["field"] = json!(field);
         }
         if let AppError::InvalidContract { problems, .. } = &self {
             body["error"]["problems"] = json!(problems);
         }
         let mut response = (status, Json(body)).into_response();
-        if let AppError::TooManyRequests { retry_after, .. } = &self
+        if let AppError::TooManyRequests { retry_after, .. }
+        | AppError::Unavailable { retry_after, .. } = &self
             && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -158,6 +169,25 @@ impl From<domain::catalog::PublishError> for AppError {
             PublishError::Contract(error) => error.into(),
             PublishError::Denied(denied) => denied.into(),
             PublishError::Catalog(error) => error.into(),
+        }
+    }
+}
+
+impl From<domain::search::SearchError> for AppError {
+    fn from(error: domain::search::SearchError) -> Self {
+        use domain::search::SearchError;
+        match error {
+            SearchError::Query(error) => AppError::BadRequest {
+                field: "q".to_string(),
+                message: error.to_string(),
+            },
+            SearchError::NotReady => AppError::Unavailable {
+                message: "the search index is being rebuilt; try again in a few seconds"
+                    .to_string(),
+                retry_after: 5,
+            },
+            SearchError::Database(error) => AppError::Database(error),
+            other => AppError::Unexpected(other.into()),
         }
     }
 }

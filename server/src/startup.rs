@@ -16,6 +16,7 @@ use axum::middleware;
 use domain::broker::BrokerAdmin;
 use domain::identity::throttle::{LoginThrottle, ThrottleConfig};
 use domain::policy::Policy;
+use domain::search::{Opened, SearchIndex};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -39,12 +40,16 @@ use crate::state::AppState;
 /// Name of the wasm-bindgen output in `<site_root>/pkg` (`meshmart.js`, `meshmart_bg.wasm`).
 const OUTPUT_NAME: &str = "meshmart";
 
+/// How long start-up waits for a new search index to fill before serving anyway.
+const INITIAL_INDEX_WAIT: Duration = Duration::from_secs(3);
+
 /// A bound, ready-to-run Meshmart server.
 pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
     replication_factor: i32,
+    search_sync_every: Duration,
 }
 
 impl Application {
@@ -62,6 +67,23 @@ impl Application {
         if let Err(error) = policy.reload().await {
             // The watcher loads it as soon as the database answers; until then, deny.
             tracing::warn!(%error, "policy not loaded at start-up; denying until it is");
+        }
+        let search = open_search_index(&settings.search.index_dir).await?;
+        if !search.is_ready() {
+            // A small catalog indexes in moments: serve it complete from the first request.
+            // A big one keeps building in the feed while /readyz says so.
+            let first_fill = domain::search::feed::sync(&search, &pool);
+            match tokio::time::timeout(INITIAL_INDEX_WAIT, first_fill).await {
+                Ok(Ok(report)) => tracing::info!(
+                    products = report.updated,
+                    elapsed_ms = report.elapsed.as_millis() as u64,
+                    "search index built"
+                ),
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "search index not built yet; retrying in the background")
+                }
+                Err(_) => tracing::info!("search index still building in the background"),
+            }
         }
         let auth = &settings.auth;
         let throttle = Arc::new(LoginThrottle::new(ThrottleConfig {
@@ -85,6 +107,7 @@ impl Application {
             pool,
             broker,
             policy,
+            search,
             throttle,
             auth: Arc::new(settings.auth.clone()),
             metrics,
@@ -96,6 +119,7 @@ impl Application {
             router,
             state,
             replication_factor: settings.kafka.replication_factor,
+            search_sync_every: Duration::from_secs(settings.search.sync_interval_seconds),
         })
     }
 
@@ -130,6 +154,11 @@ impl Application {
             }
         });
         let policy_watch = self.state.policy.watch();
+        let search_feed = domain::search::feed::spawn(
+            Arc::clone(&self.state.search),
+            self.state.pool.clone(),
+            self.search_sync_every,
+        );
         let outbox = crate::workers::spawn_outbox(
             self.state.pool.clone(),
             self.state.broker.clone(),
@@ -149,12 +178,34 @@ impl Application {
         .await;
         upkeep.abort();
         policy_watch.abort();
+        search_feed.abort();
         outbox.abort();
         session_cleanup.abort();
         served.context("server error")?;
         tracing::info!("meshmart stopped");
         Ok(())
     }
+}
+
+/// Opens this process's search index, creating or replacing it when it is missing or
+/// unusable. An existing index serves at once (the feed then catches it up); a new one
+/// reports not ready until the feed has filled it from the database.
+pub async fn open_search_index(dir: &Path) -> anyhow::Result<Arc<SearchIndex>> {
+    let path = dir.to_path_buf();
+    let (index, opened) = tokio::task::spawn_blocking(move || SearchIndex::open(&path))
+        .await
+        .context("search index task failed")?
+        .with_context(|| format!("failed to open the search index in {}", dir.display()))?;
+    match opened {
+        Opened::Existing => index.mark_ready(),
+        Opened::Created => {
+            tracing::info!(dir = %dir.display(), "no search index yet; building it from the database")
+        }
+        Opened::Replaced(reason) => {
+            tracing::warn!(dir = %dir.display(), %reason, "search index unusable; rebuilding it from the database")
+        }
+    }
+    Ok(Arc::new(index))
 }
 
 fn router(state: AppState, secure_cookies: bool) -> Router {

@@ -6,6 +6,7 @@ use axum::extract::FromRef;
 use domain::broker::BrokerAdmin;
 use domain::identity::throttle::LoginThrottle;
 use domain::policy::Policy;
+use domain::search::SearchIndex;
 use leptos::config::LeptosOptions;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
@@ -18,6 +19,7 @@ pub struct AppState {
     pub pool: PgPool,
     pub broker: BrokerAdmin,
     pub policy: Policy,
+    pub search: Arc<SearchIndex>,
     pub throttle: Arc<LoginThrottle>,
     pub auth: Arc<AuthSettings>,
     pub metrics: PrometheusHandle,
@@ -30,6 +32,7 @@ impl AppState {
         app::ssr::Services {
             pool: self.pool.clone(),
             policy: self.policy.clone(),
+            search: Arc::clone(&self.search),
             throttle: Arc::clone(&self.throttle),
         }
     }

@@ -8,5 +8,6 @@ pub mod auth;
 pub mod catalog;
 pub mod contracts;
 mod error;
+pub mod search;
 
 pub use error::ApiError;

@@ -17,21 +17,25 @@ pub struct AuthEpoch(pub RwSignal<u64>);
 pub fn Header() -> impl IntoView {
     let query = use_query_map();
     let q = move || query.with(|q| q.get("q").unwrap_or_default());
+    let location = use_location();
     view! {
         <header class="site-header">
             <a class="brand" href="/">
                 <span class="brand-mark" aria-hidden="true">"◆"</span>
                 "Meshmart"
             </a>
-            <form class="header-search" method="get" action="/" role="search">
-                <input
-                    type="search"
-                    name="q"
-                    prop:value=q
-                    placeholder="Search the catalog"
-                    aria-label="Search the catalog"
-                />
-            </form>
+            // The search page has its own, bigger box.
+            <Show when=move || location.pathname.get() != "/">
+                <form class="header-search" method="get" action="/" role="search">
+                    <input
+                        type="search"
+                        name="q"
+                        prop:value=q
+                        placeholder="Search the catalog"
+                        aria-label="Search the catalog"
+                    />
+                </form>
+            </Show>
             <nav class="site-nav" aria-label="Main">
                 <a href="/">"Catalog"</a>
                 <a href="/domains">"Domains"</a>

@@ -1,5 +1,6 @@
 //! Operations probes: `/healthz` says the process is alive; `/readyz` says whether it can do
-//! its work, checking the database and the broker (503 naming what is down). Details of a
+//! its work, checking the database, the search index and the broker (503 naming what is
+//! down). Details of a
 //! failure go to the log, not to the client.
 
 use std::time::Duration;
@@ -41,6 +42,7 @@ struct Readiness {
 #[derive(Serialize)]
 struct Checks {
     database: Check,
+    search_index: Check,
     broker: Check,
 }
 
@@ -74,10 +76,19 @@ impl Check {
 #[tracing::instrument(skip_all)]
 async fn readyz(State(state): State<AppState>) -> Response {
     let (database, broker) = tokio::join!(check_database(&state), check_broker(&state));
-    let ready = database.is_ok() && broker.is_ok();
+    let search_index = if state.search.is_ready() {
+        Check::ok()
+    } else {
+        Check::down("search index is being built")
+    };
+    let ready = database.is_ok() && search_index.is_ok() && broker.is_ok();
     let body = Readiness {
         status: if ready { "ready" } else { "unavailable" },
-        checks: Checks { database, broker },
+        checks: Checks {
+            database,
+            search_index,
+            broker,
+        },
     };
     let status = if ready {
         StatusCode::OK

@@ -153,6 +153,7 @@ fn matrix() -> Vec<Entry> {
         plain(Method::GET, "/api/v1/audit", Body::None, Rule::AdminOnly),
         // The catalog: everyone signed in reads; owners of the contract's domain publish.
         plain(Method::GET, "/api/v1/products", Body::None, Rule::SignedIn),
+        plain(Method::GET, "/api/v1/search", Body::None, Rule::SignedIn),
         entry(
             Method::GET,
             "/api/v1/products/{slug}",
@@ -195,6 +196,8 @@ fn matrix() -> Vec<Entry> {
             Rule::Public,
         ),
         server_fn("current_user", "", Rule::Public),
+        // Public: visitors get no results (and the page invites them to sign in).
+        server_fn("search_catalog", "query=q%3Dorder", Rule::Public),
         server_fn("logout", "", Rule::SignedIn),
         server_fn("list_tokens", "", Rule::SignedIn),
         server_fn("create_token", "name=matrix", Rule::SignedIn),
@@ -286,15 +289,7 @@ fn outcome_ok(rule: Rule, persona: Persona, status: u16) -> bool {
 
 async fn token_for(pool: &PgPool, persona: Persona) -> Option<String> {
     let email = persona.email()?;
-    let user = domain::identity::users::find_by_email(pool, email)
-        .await
-        .expect("db")
-        .expect("demo user");
-    let mut conn = pool.acquire().await.expect("conn");
-    let created = domain::identity::tokens::create(&mut conn, user.id, "matrix")
-        .await
-        .expect("token");
-    Some(created.token)
+    Some(crate::helpers::token_for(pool, email).await)
 }
 
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]

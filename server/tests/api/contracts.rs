@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, token_for};
 
 const ORDER_PLACED: &str = r#"apiVersion: v3.1.0
 kind: DataContract
@@ -47,18 +47,6 @@ servers:
     format: avro
 "#;
 
-async fn admin_token(pool: &PgPool, email: &str) -> String {
-    let user = domain::identity::users::find_by_email(pool, email)
-        .await
-        .expect("db")
-        .expect("demo user");
-    let mut conn = pool.acquire().await.expect("conn");
-    domain::identity::tokens::create(&mut conn, user.id, "contracts test")
-        .await
-        .expect("token")
-        .token
-}
-
 async fn put(
     app: &TestApp,
     token: &str,
@@ -83,7 +71,7 @@ async fn setup(pool: &PgPool) -> (TestApp, String) {
         .await
         .expect("demo");
     let app = spawn_app(pool.clone()).await;
-    let token = admin_token(pool, "owner.sales@meshmart.local").await;
+    let token = token_for(pool, "owner.sales@meshmart.local").await;
     (app, token)
 }
 
@@ -210,7 +198,7 @@ async fn owners_publish_only_to_existing_domains_they_own(pool: PgPool) {
     assert_eq!(put(&app, &token, "order-placed", marketing).await.0, 403);
 
     let unknown = ORDER_PLACED.replace("domain: sales", "domain: logistics");
-    let admin = admin_token(&pool, "admin@meshmart.local").await;
+    let admin = token_for(&pool, "admin@meshmart.local").await;
     let (status, body) = put(&app, &token, "order-placed", unknown.clone()).await;
     assert_eq!(
         status, 403,

@@ -8,9 +8,20 @@ use sqlx::PgPool;
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl TestApp {
+    /// Shuts the application down, as Ctrl-C would, and waits until it has stopped.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.serving
+            .await
+            .expect("the server task ends")
+            .expect("the server stops cleanly");
+    }
+
     /// `GET` a path of the application.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
@@ -30,17 +41,38 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
 pub async fn spawn_app_with(pool: PgPool, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::load(None).expect("the test settings are valid");
     settings.server.port = 0;
+    // Each application owns its index directory, as each server process does.
+    settings.search.index_dir =
+        std::env::temp_dir().join(format!("meshmart-test-index-{}", uuid::Uuid::new_v4()));
     configure(&mut settings);
     let application = Application::build_with_pool(settings, pool)
         .await
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
-    tokio::spawn(application.run_until(std::future::pending()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(application.run_until(async move {
+        let _ = stopped.await;
+    }));
     TestApp {
+        stop,
+        serving,
         address,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("a reqwest client"),
     }
+}
+
+/// A fresh API token of the (demo) user `email`.
+pub async fn token_for(pool: &PgPool, email: &str) -> String {
+    let user = domain::identity::users::find_by_email(pool, email)
+        .await
+        .expect("db")
+        .expect("demo user");
+    let mut conn = pool.acquire().await.expect("conn");
+    domain::identity::tokens::create(&mut conn, user.id, "test")
+        .await
+        .expect("token")
+        .token
 }

@@ -11,3 +11,4 @@ mod helpers;
 mod metrics;
 mod openapi;
 mod pages;
+mod search;

@@ -4,6 +4,7 @@
 mod audit;
 mod openapi;
 mod products;
+mod search;
 mod service_accounts;
 mod session;
 mod tokens;
@@ -20,6 +21,7 @@ pub fn routes() -> Routes {
         .merge(tokens::routes())
         .merge(service_accounts::routes())
         .merge(products::routes())
+        .merge(search::routes())
         .merge(audit::routes())
         .merge(openapi::routes())
 }

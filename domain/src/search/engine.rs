@@ -1,0 +1,717 @@
+//! Answering a search: the query plan (every word must match somewhere, falling back to any
+//! word when that finds nothing), ranking, facets, highlights, explanations and spelling
+//! suggestions.
+//!
+//! Ranking, in order of strength: an exact name, slug, topic or event-type match (case,
+//! spaces and separators ignored) outranks everything; then matches in the name (×5), in
+//! topics, event types and schema field names (×3), in domain, tags and owners (×1.5) and in
+//! descriptions (×1), each BM25-scored. A word found nowhere as typed matches within its
+//! typo budget, and the word being typed also matches as a prefix; both score below an
+//! exact word. The sum is multiplied by the status (active 1, draft 0.8, deprecated 0.5,
+//! retired 0.25) and mildly by popularity (1 + 0.05·ln(1 + subscribers)).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tantivy::collector::{Collector, Count, FacetCollector, FacetCounts, TopDocs};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
+    TermQuery,
+};
+use tantivy::schema::{Facet, IndexRecordOption};
+use tantivy::{DocAddress, DocId, Order, Score, Searcher, SegmentReader, Term};
+
+use super::document::{Owner, ProductDoc};
+use super::query::{self, FilterKey, ParsedQuery};
+use super::schema::{self, FACETS, Group};
+use super::text::{self, Segment};
+use super::{SearchError, SearchIndex};
+
+/// An exact name or topic match's bonus: more than any text match can reach.
+const EXACT_BOOST: Score = 100.0;
+/// Most hits one page returns.
+pub const MAX_LIMIT: usize = 100;
+/// Deepest offset served; past it, narrow the query instead.
+pub const MAX_OFFSET: usize = 10_000;
+/// Values returned per facet dimension.
+const FACET_VALUES: usize = 20;
+
+/// How hits are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    /// Best match first (by name when the query has no words).
+    #[default]
+    Relevance,
+    /// Alphabetically by name.
+    Name,
+    /// Most recently updated first.
+    Updated,
+    /// Most subscribers first.
+    Subscribers,
+}
+
+impl Sort {
+    /// The sort called `name`.
+    pub fn parse(name: &str) -> Option<Sort> {
+        match name {
+            "relevance" | "" => Some(Sort::Relevance),
+            "name" => Some(Sort::Name),
+            "updated" => Some(Sort::Updated),
+            "subscribers" => Some(Sort::Subscribers),
+            _ => None,
+        }
+    }
+}
+
+/// A search as asked.
+#[derive(Clone, Debug, Default)]
+pub struct SearchRequest {
+    /// The search box's text (words, phrases, filters).
+    pub q: String,
+    /// Filters given besides the text (API parameters, facet toggles).
+    pub filters: Vec<(FilterKey, String)>,
+    pub sort: Sort,
+    pub limit: usize,
+    pub offset: usize,
+    /// Whether hits carry their score components.
+    pub explain: bool,
+}
+
+/// A page of results.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SearchResults {
+    pub hits: Vec<Hit>,
+    /// Products matching, over all pages.
+    pub total: u64,
+    /// Per dimension (`domain`, `tag`, `owner`, `format`, `status`, `sla`), the values among
+    /// the matching products with their counts, most frequent first.
+    pub facets: BTreeMap<String, Vec<FacetValue>>,
+    pub took_ms: f64,
+    /// A corrected query, when this one found nothing and the correction finds something.
+    pub suggestion: Option<String>,
+    /// Whether no product matched every word, so products matching some words are shown.
+    pub relaxed: bool,
+}
+
+/// One facet value and how many matching products have it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacetValue {
+    pub value: String,
+    pub count: u64,
+}
+
+/// One matching product.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Hit {
+    pub slug: String,
+    pub name: String,
+    /// Domain slug.
+    pub domain: String,
+    pub domain_name: String,
+    pub status: String,
+    pub description: String,
+    pub owners: Vec<Owner>,
+    pub tags: Vec<String>,
+    pub sla_tier: Option<String>,
+    pub classification: Option<String>,
+    pub topics: Vec<String>,
+    pub subscribers: u64,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// The ranking score; `None` when sorted by something else.
+    pub score: Option<Score>,
+    /// Matched words in the name, description, schema fields and topics.
+    pub highlights: Vec<Highlight>,
+    /// Why it scored what it did, when asked for.
+    pub explanation: Option<ScoreExplanation>,
+}
+
+/// Matched words in one attribute of a hit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Highlight {
+    /// `name`, `description`, `fields` or `topics`.
+    pub field: String,
+    pub segments: Vec<Segment>,
+}
+
+/// A hit's score, taken apart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScoreExplanation {
+    /// Additive parts: text matches per field group and the exact-match bonus.
+    pub components: Vec<Component>,
+    /// Multiplier for the product's status.
+    pub status_factor: Score,
+    /// Multiplier for its subscriber count.
+    pub popularity_factor: Score,
+    /// (sum of components) × status factor × popularity factor.
+    pub total: Score,
+}
+
+/// One additive part of a score.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Component {
+    pub name: String,
+    pub score: Score,
+}
+
+/// The score multiplier of a status rank (see [`schema::status_rank`]).
+fn status_factor(rank: u64) -> Score {
+    match rank {
+        0 => 1.0,
+        1 => 0.8,
+        2 => 0.5,
+        _ => 0.25,
+    }
+}
+
+fn popularity_factor(subscribers: u64) -> Score {
+    1.0 + 0.05 * (1.0 + subscribers as Score).ln()
+}
+
+/// A query's words after the analyzer, with the prefix flag of the last one.
+struct Plan {
+    words: Vec<String>,
+    phrases: Vec<Vec<String>>,
+    prefix_last: bool,
+    exact: Option<String>,
+    filters: Vec<(FilterKey, String)>,
+}
+
+impl SearchIndex {
+    /// Runs `request`.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchResults, SearchError> {
+        let started = Instant::now();
+        if !self.is_ready() {
+            return Err(SearchError::NotReady);
+        }
+        let mut parsed = query::parse(&request.q)?;
+        for (key, value) in &request.filters {
+            parsed.add_filter(*key, value)?;
+        }
+        let plan = self.plan(&parsed);
+        let searcher = self.reader.searcher();
+        let limit = request.limit.clamp(1, MAX_LIMIT);
+        let offset = request.offset.min(MAX_OFFSET);
+        let sort = match request.sort {
+            Sort::Relevance if !parsed.has_text() => Sort::Name,
+            other => other,
+        };
+
+        let mut relaxed = false;
+        let mut query = self.build(&searcher, &plan, true)?;
+        let mut page = self.collect(&searcher, query.as_ref(), sort, limit, offset)?;
+        if page.total == 0 && plan.words.len() + plan.phrases.len() > 1 {
+            relaxed = true;
+            query = self.build(&searcher, &plan, false)?;
+            page = self.collect(&searcher, query.as_ref(), sort, limit, offset)?;
+        }
+        let suggestion = if page.total == 0 && parsed.has_text() {
+            self.suggest(&searcher, &parsed)?
+        } else {
+            None
+        };
+
+        let mut hits = Vec::with_capacity(page.docs.len());
+        for (score, address) in page.docs {
+            let product = self.product(&searcher, address)?;
+            let explanation = if request.explain && score.is_some() {
+                Some(self.explain(&searcher, &plan, address, &product)?)
+            } else {
+                None
+            };
+            hits.push(hit(product, score, &plan, explanation));
+        }
+        Ok(SearchResults {
+            hits,
+            total: page.total,
+            facets: facets(&page.facets),
+            took_ms: started.elapsed().as_secs_f64() * 1000.0,
+            suggestion,
+            relaxed,
+        })
+    }
+
+    /// Runs the analyzer over the parsed words, so query terms equal indexed terms.
+    fn plan(&self, parsed: &ParsedQuery) -> Plan {
+        let analyse = |words: &[String]| -> Vec<String> {
+            let mut analyzer = self
+                .index
+                .tokenizers()
+                .get(schema::ANALYZER)
+                .unwrap_or_default();
+            let mut out = Vec::new();
+            for word in words {
+                let mut stream = analyzer.token_stream(word);
+                while stream.advance() {
+                    out.push(stream.token().text.clone());
+                }
+            }
+            out
+        };
+        Plan {
+            words: analyse(&parsed.words),
+            phrases: parsed
+                .phrases
+                .iter()
+                .map(|p| analyse(p))
+                .filter(|p| !p.is_empty())
+                .collect(),
+            prefix_last: parsed.prefix_last,
+            exact: parsed.exact.clone(),
+            filters: parsed.filters.clone(),
+        }
+    }
+
+    /// The whole query: words (each required when `all_words`, else at least one), phrases,
+    /// the exact-match bonus and the filters.
+    fn build(
+        &self,
+        searcher: &Searcher,
+        plan: &Plan,
+        all_words: bool,
+    ) -> Result<Box<dyn Query>, SearchError> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let text = self.text_clauses(searcher, plan, &Group::ALL)?;
+        if text.is_empty() {
+            clauses.push((
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(Box::new(AllQuery), 0.0)),
+            ));
+        } else {
+            let occur = if all_words {
+                Occur::Must
+            } else {
+                Occur::Should
+            };
+            let words: Vec<(Occur, Box<dyn Query>)> =
+                text.into_iter().map(|q| (occur, q)).collect();
+            // The words match, or the whole text names the product exactly
+            // (`orderplaced` is no word of `OrderPlaced`, but its exact key).
+            let mut either: Vec<(Occur, Box<dyn Query>)> =
+                vec![(Occur::Should, Box::new(BooleanQuery::new(words)))];
+            if let Some(exact) = &plan.exact {
+                either.push((Occur::Should, self.exact_query(exact)));
+            }
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(either))));
+        }
+        for filter in self.filter_queries(&plan.filters) {
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
+        }
+        Ok(Box::new(BooleanQuery::new(clauses)))
+    }
+
+    /// One query per word and per phrase, each matching in any field of `groups`.
+    fn text_clauses(
+        &self,
+        searcher: &Searcher,
+        plan: &Plan,
+        groups: &[Group],
+    ) -> Result<Vec<Box<dyn Query>>, SearchError> {
+        let mut clauses = Vec::new();
+        let last = plan.words.len().saturating_sub(1);
+        for (i, word) in plan.words.iter().enumerate() {
+            let prefix = plan.prefix_last && i == last;
+            clauses.push(self.word_query(searcher, word, prefix, groups)?);
+        }
+        for phrase in &plan.phrases {
+            let mut any = Vec::new();
+            for group in groups {
+                let field = self.fields.group(*group);
+                let terms: Vec<Term> = phrase
+                    .iter()
+                    .map(|w| Term::from_field_text(field, w))
+                    .collect();
+                let query: Box<dyn Query> = if terms.len() == 1 {
+                    Box::new(TermQuery::new(
+                        terms[0].clone(),
+                        IndexRecordOption::WithFreqs,
+                    ))
+                } else {
+                    Box::new(PhraseQuery::new(terms))
+                };
+                any.push((Occur::Should, boost(query, group.weight())));
+            }
+            clauses.push(Box::new(BooleanQuery::new(any)) as Box<dyn Query>);
+        }
+        Ok(clauses)
+    }
+
+    /// A word in any field of `groups`: as typed (BM25), as a prefix while it is being
+    /// typed, and within its typo budget when the field does not contain it as typed.
+    fn word_query(
+        &self,
+        searcher: &Searcher,
+        word: &str,
+        prefix: bool,
+        groups: &[Group],
+    ) -> Result<Box<dyn Query>, SearchError> {
+        let budget = text::typo_budget(word);
+        let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for group in groups {
+            let weight = group.weight();
+            let term = Term::from_field_text(self.fields.group(*group), word);
+            let exists = searcher.doc_freq(&term)? > 0;
+            if exists {
+                let exact = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
+                any.push((Occur::Should, boost(Box::new(exact), weight)));
+            }
+            if prefix && word.chars().count() >= 2 {
+                let typed = FuzzyTermQuery::new_prefix(term.clone(), 0, true);
+                any.push((Occur::Should, boost(Box::new(typed), 0.6 * weight)));
+            }
+            if budget > 0 && !exists {
+                let fuzzy = FuzzyTermQuery::new(term, budget, true);
+                any.push((Occur::Should, boost(Box::new(fuzzy), 0.5 * weight)));
+            }
+        }
+        Ok(Box::new(BooleanQuery::new(any)))
+    }
+
+    fn exact_query(&self, key: &str) -> Box<dyn Query> {
+        let term = Term::from_field_text(self.fields.exact, key);
+        let query = TermQuery::new(term, IndexRecordOption::Basic);
+        Box::new(ConstScoreQuery::new(Box::new(query), EXACT_BOOST))
+    }
+
+    /// One query per filter key; several values of one key are alternatives.
+    fn filter_queries(&self, filters: &[(FilterKey, String)]) -> Vec<Box<dyn Query>> {
+        let mut by_key: BTreeMap<FilterKey, Vec<&str>> = BTreeMap::new();
+        for (key, value) in filters {
+            by_key.entry(*key).or_default().push(value);
+        }
+        by_key
+            .into_iter()
+            .map(|(key, values)| {
+                let any: Vec<(Occur, Box<dyn Query>)> = values
+                    .into_iter()
+                    .map(|value| (Occur::Should, self.filter_query(key, value)))
+                    .collect();
+                Box::new(BooleanQuery::new(any)) as Box<dyn Query>
+            })
+            .collect()
+    }
+
+    fn filter_query(&self, key: FilterKey, value: &str) -> Box<dyn Query> {
+        let f = &self.fields;
+        let field = match key {
+            FilterKey::Domain => f.domain,
+            FilterKey::Tag => f.tag,
+            FilterKey::Status => f.status,
+            FilterKey::Field => f.field_key,
+            FilterKey::Format => f.format,
+            FilterKey::Sla => f.sla,
+            FilterKey::Topic => f.topic,
+            FilterKey::Classification => f.classification,
+            FilterKey::Owner => {
+                // An owner is named by username, or by words of their name or username.
+                let mut any: Vec<(Occur, Box<dyn Query>)> = vec![(
+                    Occur::Should,
+                    term_query(Term::from_field_text(f.owner, value)),
+                )];
+                let words: Vec<(Occur, Box<dyn Query>)> = text::words(value)
+                    .into_iter()
+                    .map(|w| {
+                        (
+                            Occur::Must,
+                            term_query(Term::from_field_text(f.owner_words, &w)),
+                        )
+                    })
+                    .collect();
+                if !words.is_empty() {
+                    any.push((Occur::Should, Box::new(BooleanQuery::new(words))));
+                }
+                return Box::new(BooleanQuery::new(any));
+            }
+        };
+        term_query(Term::from_field_text(field, value))
+    }
+
+    fn collect(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        sort: Sort,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Page, SearchError> {
+        let top = TopDocs::with_limit(limit).and_offset(offset);
+        Ok(match sort {
+            Sort::Relevance => {
+                let ranked = top.tweak_score(|segment: &SegmentReader| {
+                    let ranks = segment
+                        .fast_fields()
+                        .u64("status_rank")
+                        .ok()
+                        .map(|c| c.first_or_default_col(0));
+                    let subscribers = segment
+                        .fast_fields()
+                        .u64("subscribers")
+                        .ok()
+                        .map(|c| c.first_or_default_col(0));
+                    move |doc: DocId, score: Score| {
+                        let rank = ranks.as_ref().map_or(0, |c| c.get_val(doc));
+                        let subs = subscribers.as_ref().map_or(0, |c| c.get_val(doc));
+                        score * status_factor(rank) * popularity_factor(subs)
+                    }
+                });
+                page(searcher, query, ranked, |s: Score| Some(s))?
+            }
+            Sort::Name => page(
+                searcher,
+                query,
+                top.order_by_string_fast_field("name_sort", Order::Asc),
+                |_| None,
+            )?,
+            Sort::Updated => page(
+                searcher,
+                query,
+                top.order_by_fast_field::<i64>("updated", Order::Desc),
+                |_| None,
+            )?,
+            Sort::Subscribers => page(
+                searcher,
+                query,
+                top.order_by_fast_field::<u64>("subscribers", Order::Desc),
+                |_| None,
+            )?,
+        })
+    }
+
+    fn product(&self, searcher: &Searcher, address: DocAddress) -> Result<ProductDoc, SearchError> {
+        use tantivy::schema::Value;
+        let doc: tantivy::TantivyDocument = searcher.doc(address)?;
+        let card = doc
+            .get_first(self.fields.card)
+            .and_then(|v| v.as_bytes())
+            .unwrap_or_default();
+        serde_json::from_slice(card).map_err(|error| {
+            SearchError::Index(tantivy::TantivyError::InternalError(format!(
+                "unreadable stored product: {error}"
+            )))
+        })
+    }
+
+    /// The score of the hit at `address`, taken apart by field group.
+    fn explain(
+        &self,
+        searcher: &Searcher,
+        plan: &Plan,
+        address: DocAddress,
+        product: &ProductDoc,
+    ) -> Result<ScoreExplanation, SearchError> {
+        let part = |query: &dyn Query| -> Score {
+            query.explain(searcher, address).map_or(0.0, |e| e.value())
+        };
+        let mut components = Vec::new();
+        for group in Group::ALL {
+            let clauses: Vec<(Occur, Box<dyn Query>)> = self
+                .text_clauses(searcher, plan, &[group])?
+                .into_iter()
+                .map(|q| (Occur::Should, q))
+                .collect();
+            let score = part(&BooleanQuery::new(clauses));
+            if score > 0.0 {
+                components.push(Component {
+                    name: format!("{} match (×{})", group.label(), group.weight()),
+                    score,
+                });
+            }
+        }
+        if let Some(exact) = &plan.exact {
+            let score = part(self.exact_query(exact).as_ref());
+            if score > 0.0 {
+                components.push(Component {
+                    name: "exact name or topic match".to_string(),
+                    score,
+                });
+            }
+        }
+        let status = status_factor(schema::status_rank(&product.status));
+        let popularity = popularity_factor(product.subscribers);
+        let sum: Score = components.iter().map(|c| c.score).sum();
+        Ok(ScoreExplanation {
+            components,
+            status_factor: status,
+            popularity_factor: popularity,
+            total: sum * status * popularity,
+        })
+    }
+
+    /// A query with each unknown word replaced by the most frequent indexed word within two
+    /// typos, if that query finds something.
+    fn suggest(
+        &self,
+        searcher: &Searcher,
+        parsed: &ParsedQuery,
+    ) -> Result<Option<String>, SearchError> {
+        let mut changed = false;
+        let mut words = Vec::with_capacity(parsed.words.len());
+        for word in &parsed.words {
+            match self.closest_word(searcher, word)? {
+                Some(better) if better != *word => {
+                    changed = true;
+                    words.push(better);
+                }
+                _ => words.push(word.clone()),
+            }
+        }
+        if !changed {
+            return Ok(None);
+        }
+        let mut suggestion = words.join(" ");
+        for phrase in &parsed.phrases {
+            suggestion.push_str(&format!(" \"{}\"", phrase.join(" ")));
+        }
+        for (key, value) in &parsed.filters {
+            let value = if value.contains(' ') {
+                format!("\"{value}\"")
+            } else {
+                value.clone()
+            };
+            suggestion.push_str(&format!(" {}:{value}", key.name()));
+        }
+        let mut corrected = query::parse(&suggestion)?;
+        corrected.prefix_last = false;
+        let plan = self.plan(&corrected);
+        let query = self.build(searcher, &plan, false)?;
+        Ok((query.count(searcher)? > 0).then_some(suggestion))
+    }
+
+    /// The most frequent indexed word within two typos of `word` (closest first), or `None`
+    /// when `word` is indexed as it is or nothing is close.
+    fn closest_word(&self, searcher: &Searcher, word: &str) -> Result<Option<String>, SearchError> {
+        if word.chars().count() < 3 {
+            return Ok(None);
+        }
+        let mut best: Option<(usize, u64, String)> = None;
+        for group in Group::ALL {
+            let field = self.fields.group(group);
+            let term = Term::from_field_text(field, word);
+            if searcher.doc_freq(&term)? > 0 {
+                return Ok(None);
+            }
+            let fuzzy = FuzzyTermQuery::new(term, 2, true);
+            for segment in searcher.segment_readers() {
+                let inverted = segment.inverted_index(field)?;
+                let mut stream = inverted.terms().search(fuzzy.automaton()?).into_stream()?;
+                while stream.advance() {
+                    let candidate = String::from_utf8_lossy(stream.key()).into_owned();
+                    let distance = strsim::osa_distance(word, &candidate);
+                    let freq = u64::from(stream.value().doc_freq);
+                    let better = best
+                        .as_ref()
+                        .is_none_or(|(d, f, _)| distance < *d || (distance == *d && freq > *f));
+                    if better {
+                        best = Some((distance, freq, candidate));
+                    }
+                }
+            }
+        }
+        Ok(best.map(|(_, _, word)| word))
+    }
+}
+
+/// A page of addresses with optional scores, the total and the facet counts.
+struct Page {
+    docs: Vec<(Option<Score>, DocAddress)>,
+    total: u64,
+    facets: FacetCounts,
+}
+
+fn page<C, K>(
+    searcher: &Searcher,
+    query: &dyn Query,
+    top: C,
+    score: impl Fn(K) -> Option<Score>,
+) -> Result<Page, SearchError>
+where
+    C: Collector<Fruit = Vec<(K, DocAddress)>>,
+{
+    let mut facet_collector = FacetCollector::for_field("facets");
+    for dimension in FACETS {
+        facet_collector.add_facet(Facet::from_path([dimension]));
+    }
+    let (docs, total, facets) = searcher.search(query, &(top, Count, facet_collector))?;
+    Ok(Page {
+        docs: docs.into_iter().map(|(k, a)| (score(k), a)).collect(),
+        total: total as u64,
+        facets,
+    })
+}
+
+fn facets(counts: &FacetCounts) -> BTreeMap<String, Vec<FacetValue>> {
+    FACETS
+        .iter()
+        .map(|dimension| {
+            let values = counts
+                .top_k(Facet::from_path([*dimension]), FACET_VALUES)
+                .into_iter()
+                .filter_map(|(facet, count)| {
+                    let value = facet.to_path().last()?.to_string();
+                    Some(FacetValue { value, count })
+                })
+                .collect();
+            ((*dimension).to_string(), values)
+        })
+        .collect()
+}
+
+fn boost(query: Box<dyn Query>, weight: Score) -> Box<dyn Query> {
+    Box::new(BoostQuery::new(query, weight))
+}
+
+fn term_query(term: Term) -> Box<dyn Query> {
+    Box::new(TermQuery::new(term, IndexRecordOption::Basic))
+}
+
+fn hit(
+    product: ProductDoc,
+    score: Option<Score>,
+    plan: &Plan,
+    explanation: Option<ScoreExplanation>,
+) -> Hit {
+    let mut terms = plan.words.clone();
+    terms.extend(plan.phrases.iter().flatten().cloned());
+    let prefix = plan.prefix_last;
+    let mut highlights = Vec::new();
+    if !terms.is_empty() {
+        let mut add = |field: &str, text: &str, max: usize| {
+            if let Some(segments) = text::highlight(text, &terms, prefix, max) {
+                highlights.push(Highlight {
+                    field: field.to_string(),
+                    segments,
+                });
+            }
+        };
+        add("name", &product.name, 200);
+        add("description", &product.description, 180);
+        let matching_fields: Vec<&str> = product
+            .fields()
+            .map(|f| f.name.as_str())
+            .filter(|name| text::highlight(name, &terms, prefix, 200).is_some())
+            .take(8)
+            .collect();
+        add("fields", &matching_fields.join(", "), 400);
+        let topics: Vec<&str> = product.ports.iter().map(|p| p.topic.as_str()).collect();
+        add("topics", &topics.join(", "), 400);
+    }
+    Hit {
+        topics: product.ports.iter().map(|p| p.topic.clone()).collect(),
+        slug: product.slug,
+        name: product.name,
+        domain: product.domain,
+        domain_name: product.domain_name,
+        status: product.status,
+        description: product.description,
+        owners: product.owners,
+        tags: product.tags,
+        sla_tier: product.sla_tier,
+        classification: product.classification,
+        subscribers: product.subscribers,
+        updated_at: product.updated_at,
+        score,
+        highlights,
+        explanation,
+    }
+}

@@ -1,0 +1,245 @@
+//! Search over the catalog: a Tantivy index, on disk, with one document per data product
+//! (name, description, domain, owners, tags, status, classification, SLA tier, ports and
+//! topics, event types, schema field names and descriptions, subscriber count, update
+//! time). PostgreSQL stays the truth; the index is a projection that [`feed`] keeps within
+//! a second of it and that can always be rebuilt from it.
+//!
+//! One process owns one index directory: one `IndexWriter` behind a mutex (Tantivy's writer
+//! is already multithreaded), one `IndexReader` reloaded after each commit, and a fresh
+//! searcher per query. Every call here blocks; async callers use `spawn_blocking`.
+
+mod document;
+mod engine;
+pub mod feed;
+mod query;
+mod schema;
+pub mod text;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use tantivy::directory::error::LockError;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyError, Term};
+
+pub use document::{FieldDoc, Owner, PortDoc, ProductDoc, load, sla_tier, versions};
+pub use engine::{
+    Component, FacetValue, Highlight, Hit, MAX_LIMIT, MAX_OFFSET, ScoreExplanation, SearchRequest,
+    SearchResults, Sort,
+};
+pub use query::{FilterKey, ParsedQuery, QueryError, STATUSES, parse};
+use schema::Fields;
+pub use text::Segment;
+
+/// Memory the writer may use before it flushes a segment, shared by its threads.
+const WRITER_MEMORY: usize = 128 * 1024 * 1024;
+/// Indexing threads; the machine this runs on has few cores and also serves queries.
+const WRITER_THREADS: usize = 2;
+
+/// Why searching or indexing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The query text is wrong; the message says where and how to fix it.
+    #[error("{0}")]
+    Query(#[from] QueryError),
+    /// The index is being built and does not hold every product yet.
+    #[error("the search index is being rebuilt")]
+    NotReady,
+    /// Another process holds the index directory.
+    #[error("the search index at {0} is in use by another process")]
+    Busy(PathBuf),
+    #[error("search index failure: {0}")]
+    Index(#[from] TantivyError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("search index directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What opening an index directory found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Opened {
+    /// A usable index; it may still lag PostgreSQL (see [`feed::sync`]).
+    Existing,
+    /// There was none; an empty one was created.
+    Created,
+    /// The one there could not be used (the reason says why) and was replaced by an empty one.
+    Replaced(String),
+}
+
+/// The product search index of this process.
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+    ready: AtomicBool,
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, creating it when missing and replacing it when it is
+    /// corrupt or was written with another schema.
+    pub fn open(dir: &Path) -> Result<(SearchIndex, Opened), SearchError> {
+        let (expected, fields) = schema::build();
+        std::fs::create_dir_all(dir)?;
+        let opened = if !dir.join("meta.json").exists() {
+            Opened::Created
+        } else {
+            match Index::open_in_dir(dir) {
+                Ok(index) => match usable(&index, &expected) {
+                    Ok(()) => return Self::with(index, fields, dir, Opened::Existing),
+                    Err(reason) => Opened::Replaced(reason),
+                },
+                Err(error) => Opened::Replaced(format!("it could not be opened: {error}")),
+            }
+        };
+        if let Opened::Replaced(reason) = &opened {
+            tracing::warn!(dir = %dir.display(), %reason, "replacing the search index");
+            clear(dir)?;
+        }
+        let index = Index::create_in_dir(dir, expected)?;
+        Self::with(index, fields, dir, opened)
+    }
+
+    /// An index in memory (tests and benchmarks that do not need a directory).
+    pub fn in_memory() -> Result<SearchIndex, SearchError> {
+        let (schema, fields) = schema::build();
+        let index = Index::create_in_ram(schema);
+        Ok(Self::with(index, fields, Path::new("(memory)"), Opened::Created)?.0)
+    }
+
+    fn with(
+        index: Index,
+        fields: Fields,
+        dir: &Path,
+        opened: Opened,
+    ) -> Result<(SearchIndex, Opened), SearchError> {
+        schema::register_analyzer(&index);
+        let writer = index
+            .writer_with_num_threads(WRITER_THREADS, WRITER_MEMORY)
+            .map_err(|error| match error {
+                TantivyError::LockFailure(LockError::LockBusy, _) => {
+                    SearchError::Busy(dir.to_path_buf())
+                }
+                other => SearchError::Index(other),
+            })?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let search = SearchIndex {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            ready: AtomicBool::new(false),
+        };
+        Ok((search, opened))
+    }
+
+    /// Whether the index holds every product (set once the first sync finished).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Marks the index as holding every product.
+    pub fn mark_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// How many products the index holds.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Whether the index holds no product.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Replaces the documents of `upserts`, removes those of `deletes`, and commits: the
+    /// next search sees the change.
+    pub fn apply(&self, upserts: &[ProductDoc], deletes: &[String]) -> Result<(), SearchError> {
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        for slug in deletes {
+            writer.delete_term(Term::from_field_text(self.fields.slug, slug));
+        }
+        for product in upserts {
+            writer.delete_term(Term::from_field_text(self.fields.slug, &product.slug));
+            writer.add_document(schema::to_document(&self.fields, product))?;
+        }
+        writer.commit()?;
+        drop(writer);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Replaces every document with `products` in one commit; searches see the old index
+    /// until it lands.
+    pub fn replace_all(&self, products: &[ProductDoc]) -> Result<(), SearchError> {
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        writer.delete_all_documents()?;
+        for product in products {
+            writer.add_document(schema::to_document(&self.fields, product))?;
+        }
+        writer.commit()?;
+        drop(writer);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// The change stamp of every indexed product, by slug.
+    pub fn versions(&self) -> Result<HashMap<String, i64>, SearchError> {
+        let searcher = self.reader.searcher();
+        let mut versions = HashMap::with_capacity(searcher.num_docs() as usize);
+        for segment in searcher.segment_readers() {
+            let Some(slugs) = segment.fast_fields().str("slug")? else {
+                continue;
+            };
+            let updated = segment
+                .fast_fields()
+                .i64("updated")?
+                .first_or_default_col(0);
+            let mut slug = String::new();
+            for doc in segment.doc_ids_alive() {
+                slug.clear();
+                if let Some(ord) = slugs.term_ords(doc).next() {
+                    slugs.ord_to_str(ord, &mut slug)?;
+                    versions.insert(slug.clone(), updated.get_val(doc));
+                }
+            }
+        }
+        Ok(versions)
+    }
+}
+
+/// Why an existing index cannot be used, if it cannot.
+fn usable(index: &Index, expected: &tantivy::schema::Schema) -> Result<(), String> {
+    let same_schema =
+        serde_json::to_value(index.schema()).ok() == serde_json::to_value(expected).ok();
+    if !same_schema {
+        return Err("it was written with a different schema".to_string());
+    }
+    match index.validate_checksum() {
+        Ok(damaged) if damaged.is_empty() => Ok(()),
+        Ok(damaged) => Err(format!("{} of its files are damaged", damaged.len())),
+        Err(error) => Err(format!("its files could not be checked: {error}")),
+    }
+}
+
+/// Removes everything in `dir`, keeping the directory.
+fn clear(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

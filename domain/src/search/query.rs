@@ -1,0 +1,346 @@
+//! The query language of the search box: free words, `"quoted phrases"` and field filters
+//! (`domain:sales tag:pii owner:alice status:active field:customerID`, also `format:`,
+//! `sla:`, `topic:` and `classification:`). Parsing is lenient where intent is clear (an
+//! unterminated quote runs to the end) and strict where guessing would mislead: an unknown
+//! filter or one without a value is the user's error, reported with its position.
+
+use std::fmt;
+
+use super::text;
+
+/// Longest query accepted, in characters.
+pub const MAX_QUERY_CHARS: usize = 500;
+/// Most words and phrases one query may hold.
+pub const MAX_TERMS: usize = 32;
+
+/// A filter the query language knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FilterKey {
+    Domain,
+    Tag,
+    Owner,
+    Status,
+    Field,
+    Format,
+    Sla,
+    Topic,
+    Classification,
+}
+
+impl FilterKey {
+    /// Every filter, in the order help texts list them.
+    pub const ALL: [FilterKey; 9] = [
+        FilterKey::Domain,
+        FilterKey::Tag,
+        FilterKey::Owner,
+        FilterKey::Status,
+        FilterKey::Field,
+        FilterKey::Format,
+        FilterKey::Sla,
+        FilterKey::Topic,
+        FilterKey::Classification,
+    ];
+
+    /// The word before the colon.
+    pub fn name(self) -> &'static str {
+        match self {
+            FilterKey::Domain => "domain",
+            FilterKey::Tag => "tag",
+            FilterKey::Owner => "owner",
+            FilterKey::Status => "status",
+            FilterKey::Field => "field",
+            FilterKey::Format => "format",
+            FilterKey::Sla => "sla",
+            FilterKey::Topic => "topic",
+            FilterKey::Classification => "classification",
+        }
+    }
+
+    /// The filter called `name` (case-insensitive).
+    pub fn parse(name: &str) -> Option<FilterKey> {
+        FilterKey::ALL
+            .into_iter()
+            .find(|key| key.name().eq_ignore_ascii_case(name))
+    }
+
+    fn example(self) -> &'static str {
+        match self {
+            FilterKey::Domain => "domain:sales",
+            FilterKey::Tag => "tag:pii",
+            FilterKey::Owner => "owner:alice",
+            FilterKey::Status => "status:active",
+            FilterKey::Field => "field:customerID",
+            FilterKey::Format => "format:avro",
+            FilterKey::Sla => "sla:gold",
+            FilterKey::Topic => "topic:sales.order-placed.v1",
+            FilterKey::Classification => "classification:restricted",
+        }
+    }
+}
+
+/// Product statuses a `status:` filter may name.
+pub const STATUSES: [&str; 4] = ["draft", "active", "deprecated", "retired"];
+
+/// A query the user got wrong, with the character position it went wrong at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryError {
+    pub message: String,
+    /// 0-based character offset in the query.
+    pub position: usize,
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (at character {})", self.message, self.position + 1)
+    }
+}
+
+impl std::error::Error for QueryError {}
+
+/// A parsed query.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParsedQuery {
+    /// Lowercase free words, in order.
+    pub words: Vec<String>,
+    /// Quoted phrases, as lowercase words.
+    pub phrases: Vec<Vec<String>>,
+    /// Filters as (key, value); several values of one key are alternatives.
+    pub filters: Vec<(FilterKey, String)>,
+    /// Whether the last free word is still being typed (the query does not end in a space),
+    /// so it also matches as a prefix.
+    pub prefix_last: bool,
+    /// The free text and phrases as one key (see [`text::exact_key`]), for exact name and
+    /// topic matches.
+    pub exact: Option<String>,
+}
+
+impl ParsedQuery {
+    /// Whether the query has any words or phrases to score by (rather than only filters).
+    pub fn has_text(&self) -> bool {
+        !self.words.is_empty() || !self.phrases.is_empty()
+    }
+
+    /// Adds a filter that came from outside the query text (API parameters, facet toggles).
+    pub fn add_filter(&mut self, key: FilterKey, value: &str) -> Result<(), QueryError> {
+        let value = normalise(key, value, 0)?;
+        if !self.filters.contains(&(key, value.clone())) {
+            self.filters.push((key, value));
+        }
+        Ok(())
+    }
+
+    /// The values filtered on for `key`.
+    pub fn values(&self, key: FilterKey) -> impl Iterator<Item = &str> {
+        self.filters
+            .iter()
+            .filter(move |(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parses the search box's text.
+pub fn parse(input: &str) -> Result<ParsedQuery, QueryError> {
+    let count = input.chars().count();
+    if count > MAX_QUERY_CHARS {
+        return Err(QueryError {
+            message: format!(
+                "the query is {count} characters long; at most {MAX_QUERY_CHARS} are searched"
+            ),
+            position: MAX_QUERY_CHARS,
+        });
+    }
+    let chars: Vec<char> = input.chars().collect();
+    let mut parsed = ParsedQuery::default();
+    let mut exact_text = String::new();
+    let mut last_was_word = false;
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        if chars[i] == '"' {
+            let (content, next) = quoted(&chars, i);
+            i = next;
+            let words = text::words(&content);
+            exact_text.push_str(&content);
+            match words.len() {
+                0 => {}
+                1 => parsed.words.extend(words),
+                _ => parsed.phrases.push(words),
+            }
+            last_was_word = false;
+            continue;
+        }
+        while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '"' {
+            i += 1;
+        }
+        let token: String = chars[start..i].iter().collect();
+        if let Some((name, value)) = token.split_once(':')
+            && !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphabetic())
+        {
+            let Some(key) = FilterKey::parse(name) else {
+                let known: Vec<String> = FilterKey::ALL
+                    .iter()
+                    .map(|k| format!("{}:", k.name()))
+                    .collect();
+                return Err(QueryError {
+                    message: format!(
+                        "unknown filter `{name}:`; filters are {} (put the text in quotes to search for it literally)",
+                        known.join(", ")
+                    ),
+                    position: start,
+                });
+            };
+            let value = if value.is_empty() && chars.get(i) == Some(&'"') {
+                let (content, next) = quoted(&chars, i);
+                i = next;
+                content
+            } else {
+                value.to_string()
+            };
+            let value = normalise(key, &value, start)?;
+            if !parsed.filters.contains(&(key, value.clone())) {
+                parsed.filters.push((key, value));
+            }
+            last_was_word = false;
+            continue;
+        }
+        let words = text::words(&token);
+        last_was_word = !words.is_empty();
+        exact_text.push_str(&token);
+        parsed.words.extend(words);
+    }
+    if parsed.words.len() + parsed.phrases.len() > MAX_TERMS {
+        return Err(QueryError {
+            message: format!("the query has more than {MAX_TERMS} words; shorten it"),
+            position: 0,
+        });
+    }
+    parsed.prefix_last = last_was_word && !input.ends_with(char::is_whitespace);
+    let exact = text::exact_key(&exact_text);
+    parsed.exact = (!exact.is_empty()).then_some(exact);
+    Ok(parsed)
+}
+
+/// The text between the quote at `open` and the next quote (or the end), and the index
+/// after it.
+fn quoted(chars: &[char], open: usize) -> (String, usize) {
+    let mut end = open + 1;
+    while end < chars.len() && chars[end] != '"' {
+        end += 1;
+    }
+    let content = chars[open + 1..end].iter().collect();
+    (content, (end + 1).min(chars.len()))
+}
+
+/// The value of a filter as the index stores it.
+fn normalise(key: FilterKey, value: &str, position: usize) -> Result<String, QueryError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(QueryError {
+            message: format!(
+                "`{}:` needs a value, for example {}",
+                key.name(),
+                key.example()
+            ),
+            position,
+        });
+    }
+    let value = match key {
+        FilterKey::Topic => value.to_string(),
+        FilterKey::Field => text::exact_key(value),
+        _ => value.to_lowercase(),
+    };
+    if key == FilterKey::Status && !STATUSES.contains(&value.as_str()) {
+        return Err(QueryError {
+            message: format!(
+                "unknown status `{value}`; use one of {}",
+                STATUSES.join(", ")
+            ),
+            position,
+        });
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_words_phrases_and_filters() {
+        let parsed =
+            parse(r#"custmer "signed up" domain:Customer-Management field:customerID tag:PII"#)
+                .expect("valid");
+        assert_eq!(parsed.words, vec!["custmer"]);
+        assert_eq!(
+            parsed.phrases,
+            vec![vec!["signed".to_string(), "up".to_string()]]
+        );
+        assert_eq!(
+            parsed.filters,
+            vec![
+                (FilterKey::Domain, "customer-management".to_string()),
+                (FilterKey::Field, "customerid".to_string()),
+                (FilterKey::Tag, "pii".to_string()),
+            ]
+        );
+        assert!(!parsed.prefix_last, "the last token is a filter");
+        assert_eq!(parsed.exact.as_deref(), Some("custmersignedup"));
+    }
+
+    #[test]
+    fn camel_case_words_split_and_the_last_word_is_a_prefix_while_typing() {
+        let parsed = parse("OrderPlac").expect("valid");
+        assert_eq!(parsed.words, vec!["order", "plac"]);
+        assert!(parsed.prefix_last);
+        assert_eq!(parsed.exact.as_deref(), Some("orderplac"));
+        assert!(!parse("order ").expect("valid").prefix_last);
+    }
+
+    #[test]
+    fn quoted_filter_values_and_unterminated_quotes() {
+        let parsed = parse(r#"owner:"Alice Smith" "order plac"#).expect("valid");
+        assert_eq!(
+            parsed.filters,
+            vec![(FilterKey::Owner, "alice smith".to_string())]
+        );
+        assert_eq!(
+            parsed.phrases,
+            vec![vec!["order".to_string(), "plac".to_string()]]
+        );
+    }
+
+    #[test]
+    fn mistakes_are_reported_with_their_position() {
+        let error = parse("orders colour:red").expect_err("unknown filter");
+        assert_eq!(error.position, 7);
+        assert!(
+            error.message.contains("unknown filter `colour:`"),
+            "{error}"
+        );
+        assert!(error.message.contains("domain:"), "{error}");
+
+        let error = parse("domain:").expect_err("empty value");
+        assert!(error.message.contains("domain:sales"), "{error}");
+
+        let error = parse("status:gone").expect_err("bad status");
+        assert!(
+            error.message.contains("draft, active, deprecated, retired"),
+            "{error}"
+        );
+
+        assert!(parse(&"a".repeat(MAX_QUERY_CHARS + 1)).is_err());
+        assert!(parse(&"word ".repeat(MAX_TERMS + 1)).is_err());
+    }
+
+    #[test]
+    fn colons_inside_words_are_text() {
+        let parsed = parse("12:30 ::").expect("valid");
+        assert_eq!(parsed.words, vec!["12", "30"]);
+        assert!(parsed.filters.is_empty());
+    }
+}

@@ -1,0 +1,357 @@
+//! Ranking, filtering, facets and explanations on a small hand-made catalog, in memory.
+
+use chrono::{TimeZone, Utc};
+
+use super::*;
+
+fn product(slug: &str, name: &str, domain: &str, description: &str, fields: &[&str]) -> ProductDoc {
+    ProductDoc {
+        slug: slug.to_string(),
+        name: name.to_string(),
+        description: description.to_string(),
+        domain: domain.to_string(),
+        domain_name: text::split_words(domain),
+        status: "active".to_string(),
+        tags: vec!["gold".to_string()],
+        owners: vec![Owner {
+            username: format!("owner.{domain}@meshmart.local"),
+            name: format!("{} Owner", text::split_words(domain)),
+        }],
+        classification: Some("internal".to_string()),
+        sla_tier: Some("gold".to_string()),
+        ports: vec![PortDoc {
+            topic: format!("{domain}.{slug}.v1"),
+            event_type: name.to_string(),
+            format: "avro".to_string(),
+            description: None,
+            fields: fields
+                .iter()
+                .map(|f| FieldDoc {
+                    name: (*f).to_string(),
+                    description: None,
+                })
+                .collect(),
+        }],
+        subscribers: 0,
+        updated_at: Utc
+            .with_ymd_and_hms(2026, 11, 1, 12, 0, 0)
+            .single()
+            .unwrap_or_default(),
+    }
+}
+
+fn catalog() -> Vec<ProductDoc> {
+    vec![
+        product(
+            "customer-signed-up",
+            "CustomerSignedUp",
+            "customer-management",
+            "A customer completed sign-up.",
+            &["customerID", "signupTimestamp", "sourceChannel"],
+        ),
+        product(
+            "enriched-customer-signed-up",
+            "EnrichedCustomerSignedUp",
+            "customer-intelligence",
+            "Sign-ups with geolocation and a risk score.",
+            &[
+                "customerID",
+                "signupTimestamp",
+                "signupRiskScore",
+                "geolocation",
+            ],
+        ),
+        product(
+            "customer-profile-updated",
+            "CustomerProfileUpdated",
+            "customer-management",
+            "A customer changed their profile; sign up data is not included.",
+            &["customerID", "changedFields"],
+        ),
+        product(
+            "order-placed",
+            "OrderPlaced",
+            "sales",
+            "An order was placed by a customer.",
+            &["orderID", "customerID", "totalValue"],
+        ),
+        product(
+            "order-placed-daily-report",
+            "DailyOrderReport",
+            "finance",
+            "Every order placed, order placed again, order placed totals per day: order placed.",
+            &["day", "orderPlacedCount"],
+        ),
+        product(
+            "shipment-dispatched",
+            "ShipmentDispatched",
+            "logistics",
+            "A parcel left the warehouse.",
+            &["shipmentID", "carrier"],
+        ),
+    ]
+}
+
+fn index_with(products: &[ProductDoc]) -> SearchIndex {
+    let index = SearchIndex::in_memory().expect("index");
+    index.apply(products, &[]).expect("indexed");
+    index.mark_ready();
+    index
+}
+
+fn search(index: &SearchIndex, q: &str) -> SearchResults {
+    index
+        .search(&SearchRequest {
+            q: q.to_string(),
+            limit: 10,
+            ..SearchRequest::default()
+        })
+        .expect("search")
+}
+
+fn slugs(results: &SearchResults) -> Vec<&str> {
+    results.hits.iter().map(|h| h.slug.as_str()).collect()
+}
+
+#[test]
+fn a_misspelt_query_ranks_the_customer_signed_up_products_first() {
+    let index = index_with(&catalog());
+    let results = search(&index, "custmer signup");
+    let top: Vec<&str> = slugs(&results).into_iter().take(2).collect();
+    assert!(top.contains(&"customer-signed-up"), "{:?}", slugs(&results));
+    assert!(
+        top.contains(&"enriched-customer-signed-up"),
+        "{:?}",
+        slugs(&results)
+    );
+}
+
+#[test]
+fn an_exact_name_is_the_first_hit_even_against_a_noisy_description() {
+    let index = index_with(&catalog());
+    for q in [
+        "OrderPlaced",
+        "orderplaced",
+        "order placed",
+        "sales.order-placed.v1",
+    ] {
+        let results = search(&index, q);
+        assert_eq!(
+            slugs(&results).first(),
+            Some(&"order-placed"),
+            "{q}: {:?}",
+            slugs(&results)
+        );
+    }
+}
+
+#[test]
+fn field_filters_find_products_by_schema_field() {
+    let index = index_with(&catalog());
+    let results = search(&index, "field:signupRiskScore");
+    assert_eq!(slugs(&results), vec!["enriched-customer-signed-up"]);
+    let results = search(&index, "field:customerid domain:sales");
+    assert_eq!(slugs(&results), vec!["order-placed"]);
+    let results = search(&index, "owner:sales");
+    assert_eq!(slugs(&results), vec!["order-placed"]);
+    let results = search(&index, "owner:owner.logistics@meshmart.local");
+    assert_eq!(slugs(&results), vec!["shipment-dispatched"]);
+}
+
+#[test]
+fn the_word_being_typed_matches_as_a_prefix() {
+    let index = index_with(&catalog());
+    let results = search(&index, "shipm");
+    assert_eq!(slugs(&results).first(), Some(&"shipment-dispatched"));
+    let results = search(&index, "shipm ");
+    assert!(results.hits.is_empty(), "a finished word is not a prefix");
+}
+
+#[test]
+fn name_matches_rank_above_description_matches() {
+    let index = index_with(&catalog());
+    let results = search(&index, "profile");
+    assert_eq!(slugs(&results).first(), Some(&"customer-profile-updated"));
+    let results = search(&index, "warehouse parcel");
+    assert_eq!(slugs(&results), vec!["shipment-dispatched"]);
+}
+
+#[test]
+fn active_products_rank_above_deprecated_ones_and_subscribers_help_mildly() {
+    let mut products = vec![
+        product("a-deprecated", "ParcelTracked", "logistics", "", &[]),
+        product("b-active", "ParcelTracked", "logistics", "", &[]),
+    ];
+    products[0].status = "deprecated".to_string();
+    products[0].ports[0].topic = "logistics.parcel-tracked.v0".to_string();
+    let index = index_with(&products);
+    let results = search(&index, "parcel tracked");
+    assert_eq!(slugs(&results), vec!["b-active", "a-deprecated"]);
+
+    let mut products = vec![
+        product("quiet", "InvoiceIssued", "finance", "", &[]),
+        product("popular", "InvoiceIssued", "finance", "", &[]),
+    ];
+    products[1].subscribers = 40;
+    products[1].ports[0].topic = "finance.invoice-issued.v2".to_string();
+    let index = index_with(&products);
+    let results = search(&index, "invoice");
+    assert_eq!(slugs(&results), vec!["popular", "quiet"]);
+    let ratio = results.hits[0].score.unwrap_or(0.0) / results.hits[1].score.unwrap_or(1.0);
+    assert!(ratio < 1.3, "the subscriber boost is mild: {ratio}");
+}
+
+#[test]
+fn explanations_add_up_to_the_score() {
+    let index = index_with(&catalog());
+    let results = index
+        .search(&SearchRequest {
+            q: "OrderPlaced".to_string(),
+            limit: 3,
+            explain: true,
+            ..SearchRequest::default()
+        })
+        .expect("search");
+    for hit in &results.hits {
+        let explanation = hit.explanation.as_ref().expect("explained");
+        let score = hit.score.expect("scored");
+        assert!(
+            (explanation.total - score).abs() < 1e-3 * score.max(1.0),
+            "{}: {explanation:?} vs {score}",
+            hit.slug
+        );
+    }
+    let first = results.hits[0].explanation.as_ref().expect("explained");
+    assert!(first.components.iter().any(|c| c.name.starts_with("exact")));
+    assert!(first.components.iter().any(|c| c.name.starts_with("name")));
+}
+
+#[test]
+fn facets_count_the_matching_products() {
+    let index = index_with(&catalog());
+    let results = search(&index, "customer");
+    let domains = &results.facets["domain"];
+    let count = |value: &str| domains.iter().find(|f| f.value == value).map(|f| f.count);
+    assert_eq!(count("customer-management"), Some(2));
+    assert_eq!(count("sales"), Some(1));
+    assert_eq!(count("logistics"), None);
+    assert_eq!(
+        results.facets["status"],
+        vec![FacetValue {
+            value: "active".into(),
+            count: results.total
+        }]
+    );
+}
+
+#[test]
+fn highlights_mark_what_matched() {
+    let index = index_with(&catalog());
+    let results = search(&index, "custmer risk");
+    let hit = &results.hits[0];
+    assert_eq!(hit.slug, "enriched-customer-signed-up");
+    let marked: Vec<(&str, &str)> = hit
+        .highlights
+        .iter()
+        .flat_map(|h| {
+            h.segments
+                .iter()
+                .filter(|s| s.hit)
+                .map(move |s| (h.field.as_str(), s.text.as_str()))
+        })
+        .collect();
+    assert!(marked.contains(&("name", "Customer")), "{marked:?}");
+    assert!(marked.contains(&("description", "risk")), "{marked:?}");
+    assert!(marked.contains(&("fields", "Risk")), "{marked:?}");
+}
+
+#[test]
+fn nothing_found_suggests_a_spelling_that_finds_something() {
+    let index = index_with(&catalog());
+    let results = search(&index, "shipmemtt");
+    assert_eq!(results.total, 1, "two typos in a long word still match");
+    let results = search(&index, "parcle ");
+    assert_eq!(results.total, 1, "a transposition is one typo");
+    let results = search(&index, "wrehuse ");
+    assert_eq!(results.total, 0);
+    assert_eq!(results.suggestion.as_deref(), Some("warehouse"));
+}
+
+#[test]
+fn some_words_matching_is_shown_when_all_words_find_nothing() {
+    let index = index_with(&catalog());
+    let results = search(&index, "parcel zebra ");
+    assert!(results.relaxed);
+    assert_eq!(slugs(&results), vec!["shipment-dispatched"]);
+}
+
+#[test]
+fn sorting_and_paging() {
+    let index = index_with(&catalog());
+    let results = index
+        .search(&SearchRequest {
+            q: String::new(),
+            sort: Sort::Name,
+            limit: 2,
+            offset: 1,
+            ..SearchRequest::default()
+        })
+        .expect("search");
+    assert_eq!(results.total, 6);
+    assert_eq!(
+        slugs(&results),
+        vec!["customer-signed-up", "order-placed-daily-report"]
+    );
+    assert!(results.hits.iter().all(|h| h.score.is_none()));
+}
+
+#[test]
+fn bad_queries_are_the_users_and_updates_replace_documents() {
+    let index = index_with(&catalog());
+    let error = index
+        .search(&SearchRequest {
+            q: "colour:red".to_string(),
+            limit: 10,
+            ..SearchRequest::default()
+        })
+        .expect_err("unknown filter");
+    assert!(matches!(error, SearchError::Query(_)));
+
+    let mut renamed = catalog()[5].clone();
+    renamed.name = "ParcelDispatched".to_string();
+    index
+        .apply(&[renamed], &["order-placed".to_string()])
+        .expect("applied");
+    assert_eq!(index.len(), 5);
+    assert_eq!(
+        slugs(&search(&index, "ParcelDispatched")),
+        vec!["shipment-dispatched"]
+    );
+    assert!(
+        search(&index, "OrderPlaced")
+            .hits
+            .iter()
+            .all(|h| h.slug != "order-placed")
+    );
+}
+
+#[test]
+fn a_damaged_index_directory_is_replaced() {
+    let dir = std::env::temp_dir().join(format!("meshmart-search-test-{}", uuid::Uuid::new_v4()));
+    {
+        let (index, opened) = SearchIndex::open(&dir).expect("created");
+        assert_eq!(opened, Opened::Created);
+        index.apply(&catalog(), &[]).expect("indexed");
+    }
+    {
+        let (index, opened) = SearchIndex::open(&dir).expect("reopened");
+        assert_eq!(opened, Opened::Existing);
+        assert_eq!(index.len(), 6);
+    }
+    std::fs::write(dir.join("meta.json"), b"{ not json").expect("damaged");
+    let (index, opened) = SearchIndex::open(&dir).expect("replaced");
+    assert!(matches!(opened, Opened::Replaced(_)), "{opened:?}");
+    assert!(index.is_empty());
+    drop(index);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,238 @@
+//! Text handling shared by indexing, querying and highlighting: identifiers written in
+//! camelCase or with separators (`CustomerSignedUp`, `customer-signed-up.v1`,
+//! `signupRiskScore`) become separate words, so a search for "customer signed" finds them.
+//! The index receives text with the words already split; the analyzer then only lowercases.
+
+use std::ops::Range;
+
+/// Byte ranges of the words in `text`: runs of letters and digits, split again at
+/// camelCase boundaries (`signupRiskScore` → `signup`, `Risk`, `Score`; `HTTPServer` →
+/// `HTTP`, `Server`).
+pub fn word_ranges(text: &str) -> Vec<Range<usize>> {
+    let mut words = Vec::new();
+    let mut start: Option<usize> = None;
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    for (i, &(offset, c)) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if let Some(s) = start.take() {
+                words.push(s..offset);
+            }
+            continue;
+        }
+        match start {
+            None => start = Some(offset),
+            Some(s) => {
+                let previous = chars[i - 1].1;
+                let next = chars.get(i + 1).map(|&(_, n)| n);
+                let lower_to_upper =
+                    c.is_uppercase() && (previous.is_lowercase() || previous.is_ascii_digit());
+                let acronym_end = c.is_uppercase()
+                    && previous.is_uppercase()
+                    && next.is_some_and(char::is_lowercase);
+                if lower_to_upper || acronym_end {
+                    words.push(s..offset);
+                    start = Some(offset);
+                }
+            }
+        }
+    }
+    if let Some(s) = start {
+        words.push(s..text.len());
+    }
+    words
+}
+
+/// `text` with its words separated by spaces, ready for the analyzer.
+pub fn split_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for range in word_ranges(text) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&text[range]);
+    }
+    out
+}
+
+/// The lowercase words of `text`.
+pub fn words(text: &str) -> Vec<String> {
+    word_ranges(text)
+        .into_iter()
+        .map(|range| text[range].to_lowercase())
+        .collect()
+}
+
+/// The key two names share when they differ only in case, spaces or separators:
+/// `OrderPlaced`, `order placed` and `order-placed` all give `orderplaced`.
+pub fn exact_key(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// How many typos a query word of this many letters tolerates: none up to 3 letters, one
+/// for 4–7 and two for longer words.
+pub fn typo_budget(word: &str) -> u8 {
+    match word.chars().count() {
+        0..=3 => 0,
+        4..=7 => 1,
+        _ => 2,
+    }
+}
+
+/// Whether the document word `candidate` matches the query word `word`: equal, within the
+/// typo budget, or (for the word being typed) starting with it.
+pub fn word_matches(word: &str, candidate: &str, prefix: bool) -> bool {
+    if candidate == word || (prefix && candidate.starts_with(word)) {
+        return true;
+    }
+    let budget = typo_budget(word) as usize;
+    budget > 0 && strsim::osa_distance(word, candidate) <= budget
+}
+
+/// A piece of highlighted text: `hit` marks the words that matched the query.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Segment {
+    pub text: String,
+    pub hit: bool,
+}
+
+/// Marks the words of `text` that match `terms` (the last one a prefix when `prefix`), and
+/// cuts a window of about `max_chars` around the first match. `None` when nothing matched.
+pub fn highlight(
+    text: &str,
+    terms: &[String],
+    prefix: bool,
+    max_chars: usize,
+) -> Option<Vec<Segment>> {
+    let last = terms.len().saturating_sub(1);
+    let hits: Vec<Range<usize>> = word_ranges(text)
+        .into_iter()
+        .filter(|range| {
+            let candidate = text[range.clone()].to_lowercase();
+            terms
+                .iter()
+                .enumerate()
+                .any(|(i, term)| word_matches(term, &candidate, prefix && i == last))
+        })
+        .collect();
+    let first = hits.first()?;
+    let (start, end) = window(text, first.start, max_chars);
+    let mut segments = Vec::new();
+    let mut cursor = start;
+    let push = |segments: &mut Vec<Segment>, text: &str, hit: bool| {
+        if text.is_empty() {
+            return;
+        }
+        match segments.last_mut() {
+            Some(last) if last.hit == hit => last.text.push_str(text),
+            _ => segments.push(Segment {
+                text: text.to_string(),
+                hit,
+            }),
+        }
+    };
+    if start > 0 {
+        push(&mut segments, "…", false);
+    }
+    for hit in hits.iter().filter(|h| h.start >= start && h.end <= end) {
+        push(&mut segments, &text[cursor..hit.start], false);
+        push(&mut segments, &text[hit.clone()], true);
+        cursor = hit.end;
+    }
+    push(&mut segments, &text[cursor..end], false);
+    if end < text.len() {
+        push(&mut segments, "…", false);
+    }
+    Some(segments)
+}
+
+/// A window of at most `max_chars` characters of `text` that contains byte `focus`, starting
+/// a little before it and on a character boundary.
+fn window(text: &str, focus: usize, max_chars: usize) -> (usize, usize) {
+    if text.chars().count() <= max_chars {
+        return (0, text.len());
+    }
+    let lead = max_chars / 4;
+    let before: Vec<usize> = text[..focus].char_indices().map(|(i, _)| i).collect();
+    let mut start = before.len().checked_sub(lead).map_or(0, |i| before[i]);
+    // Start at a word boundary rather than in the middle of one.
+    if start > 0
+        && let Some(space) = text[start..focus].find(' ')
+    {
+        start += space + 1;
+    }
+    let end = text[start..]
+        .char_indices()
+        .nth(max_chars)
+        .map_or(text.len(), |(i, _)| start + i);
+    (start, end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camel_case_identifiers_become_words() {
+        for (text, expected) in [
+            ("CustomerSignedUp", vec!["Customer", "Signed", "Up"]),
+            ("signupRiskScore", vec!["signup", "Risk", "Score"]),
+            ("customerID", vec!["customer", "ID"]),
+            ("HTTPServerError", vec!["HTTP", "Server", "Error"]),
+            (
+                "sales.order-placed.v1",
+                vec!["sales", "order", "placed", "v1"],
+            ),
+            ("Größe änderte", vec!["Größe", "änderte"]),
+            ("", vec![]),
+        ] {
+            let got: Vec<&str> = word_ranges(text).into_iter().map(|r| &text[r]).collect();
+            assert_eq!(got, expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn names_differing_in_case_and_separators_share_a_key() {
+        assert_eq!(exact_key("OrderPlaced"), "orderplaced");
+        assert_eq!(exact_key("order placed"), "orderplaced");
+        assert_eq!(exact_key("sales.order-placed"), "salesorderplaced");
+    }
+
+    #[test]
+    fn typo_budget_follows_word_length() {
+        assert_eq!(typo_budget("abc"), 0);
+        assert_eq!(typo_budget("abcd"), 1);
+        assert_eq!(typo_budget("abcdefg"), 1);
+        assert_eq!(typo_budget("abcdefgh"), 2);
+        assert!(word_matches("custmer", "customer", false));
+        assert!(!word_matches("ordr", "orders", false));
+        assert!(word_matches("ord", "orders", true));
+        assert!(
+            word_matches("sigunp", "signup", false),
+            "a transposition is one typo"
+        );
+    }
+
+    #[test]
+    fn highlights_mark_matching_words_in_a_window() {
+        let text = "When the sign-up completed, the customer record was created";
+        let segments = highlight(text, &["custmer".to_string()], false, 200).expect("a match");
+        let marked: Vec<&str> = segments
+            .iter()
+            .filter(|s| s.hit)
+            .map(|s| s.text.as_str())
+            .collect();
+        assert_eq!(marked, vec!["customer"]);
+        let joined: String = segments.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(joined, text);
+
+        let long = format!("{} customer {}", "lorem ".repeat(100), "ipsum ".repeat(100));
+        let segments = highlight(&long, &["customer".to_string()], false, 80).expect("a match");
+        let joined: String = segments.iter().map(|s| s.text.as_str()).collect();
+        assert!(joined.starts_with('…') && joined.ends_with('…'));
+        assert!(joined.chars().count() <= 84, "{joined}");
+        assert!(highlight("nothing here", &["customer".to_string()], false, 80).is_none());
+    }
+}

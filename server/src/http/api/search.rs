@@ -1,0 +1,136 @@
+//! `GET /api/v1/search`: the catalog search for scripts — the same index, query language
+//! and ranking as the search page. Filters come in the query text (`domain:sales`) or as
+//! parameters, each parameter taking comma-separated alternatives.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use domain::policy::GLOBAL;
+use domain::search::{FilterKey, SearchRequest, SearchResults, Sort};
+use serde::Deserialize;
+
+use super::{CallerExt, caller};
+use crate::error::AppError;
+use crate::http::Routes;
+use crate::state::AppState;
+
+pub fn routes() -> Routes {
+    Routes::new().get("/api/v1/search", search)
+}
+
+/// Hits per page unless `limit` says otherwise.
+const DEFAULT_LIMIT: usize = 20;
+
+#[derive(Debug, Default, Deserialize)]
+struct Params {
+    #[serde(default)]
+    q: String,
+    domain: Option<String>,
+    tag: Option<String>,
+    owner: Option<String>,
+    status: Option<String>,
+    format: Option<String>,
+    sla: Option<String>,
+    sort: Option<String>,
+    limit: Option<String>,
+    offset: Option<String>,
+    explain: Option<String>,
+}
+
+#[tracing::instrument(skip_all, fields(q = %params.q))]
+async fn search(
+    State(state): State<AppState>,
+    caller_ext: CallerExt,
+    Query(params): Query<Params>,
+) -> Result<Json<SearchResults>, AppError> {
+    let caller = caller(caller_ext);
+    state
+        .policy
+        .authorize(&caller, GLOBAL, "catalog", "read")
+        .await?;
+    let request = request(params)?;
+    let index = Arc::clone(&state.search);
+    let results = tokio::task::spawn_blocking(move || index.search(&request))
+        .await
+        .map_err(|error| AppError::Unexpected(error.into()))??;
+    Ok(Json(results))
+}
+
+/// Validates the parameters into a search request.
+fn request(params: Params) -> Result<SearchRequest, AppError> {
+    let mut filters = Vec::new();
+    for (key, values) in [
+        (FilterKey::Domain, &params.domain),
+        (FilterKey::Tag, &params.tag),
+        (FilterKey::Owner, &params.owner),
+        (FilterKey::Status, &params.status),
+        (FilterKey::Format, &params.format),
+        (FilterKey::Sla, &params.sla),
+    ] {
+        for value in values.iter().flat_map(|v| v.split(',')) {
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            if key == FilterKey::Status && !domain::search::STATUSES.contains(&value) {
+                return Err(bad(
+                    "status",
+                    format!("use one of {}", domain::search::STATUSES.join(", ")),
+                ));
+            }
+            filters.push((key, value.to_string()));
+        }
+    }
+    let sort = match params.sort.as_deref() {
+        None => Sort::Relevance,
+        Some(name) => Sort::parse(name)
+            .ok_or_else(|| bad("sort", "use relevance, name, updated or subscribers"))?,
+    };
+    let limit = number(params.limit.as_deref(), "limit", DEFAULT_LIMIT)?;
+    if !(1..=domain::search::MAX_LIMIT).contains(&limit) {
+        return Err(bad(
+            "limit",
+            format!("must be 1 to {}", domain::search::MAX_LIMIT),
+        ));
+    }
+    let offset = number(params.offset.as_deref(), "offset", 0)?;
+    if offset > domain::search::MAX_OFFSET {
+        return Err(bad(
+            "offset",
+            format!(
+                "must be at most {}; narrow the query instead",
+                domain::search::MAX_OFFSET
+            ),
+        ));
+    }
+    let explain = match params.explain.as_deref() {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") | Some("") => true,
+        Some(_) => return Err(bad("explain", "use true or false")),
+    };
+    Ok(SearchRequest {
+        q: params.q,
+        filters,
+        sort,
+        limit,
+        offset,
+        explain,
+    })
+}
+
+fn number(value: Option<&str>, field: &str, default: usize) -> Result<usize, AppError> {
+    match value {
+        None | Some("") => Ok(default),
+        Some(text) => text
+            .parse()
+            .map_err(|_| bad(field, "must be a non-negative whole number")),
+    }
+}
+
+fn bad(field: &str, message: impl Into<String>) -> AppError {
+    AppError::BadRequest {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}

@@ -1,0 +1,342 @@
+//! Catalog search over the API: the queries analysts type on the demo catalog, changes
+//! searchable within a second in every server process, an index folder that rebuilds itself,
+//! and bad input answered with 400 naming the parameter.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with, token_for};
+
+/// `GET /api/v1/search` with `params`; waits (up to 15 s) while the index is still being
+/// built at start-up.
+async fn search(app: &TestApp, token: &str, params: &[(&str, &str)]) -> (u16, Value) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let response = app
+            .client
+            .get(format!("{}/api/v1/search", app.address))
+            .query(params)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        if status != 503 || Instant::now() > deadline {
+            return (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn slugs(body: &Value) -> Vec<&str> {
+    body["hits"]
+        .as_array()
+        .map(|hits| hits.iter().filter_map(|h| h["slug"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+async fn demo_catalog(pool: &PgPool) {
+    domain::demo::seed(pool, false).await.expect("demo data");
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn the_demo_catalog_answers_what_analysts_type(pool: PgPool) {
+    demo_catalog(&pool).await;
+    let app = spawn_app(pool.clone()).await;
+    let token = token_for(&pool, "analyst1@meshmart.local").await;
+
+    let (status, body) = search(&app, &token, &[("q", "custmer signup")]).await;
+    assert_eq!(status, 200, "{body}");
+    let mut top: Vec<&str> = slugs(&body).into_iter().take(2).collect();
+    top.sort_unstable();
+    assert_eq!(
+        top,
+        vec!["customer-signed-up", "enriched-customer-signed-up"],
+        "{body}"
+    );
+
+    let (_, body) = search(&app, &token, &[("q", "OrderPlaced")]).await;
+    assert_eq!(slugs(&body).first(), Some(&"order-placed"), "{body}");
+    let first = &body["hits"][0];
+    assert_eq!(first["name"], "OrderPlaced");
+    assert_eq!(first["domain"], "sales");
+    assert_eq!(first["status"], "active");
+    assert!(first["score"].as_f64().is_some_and(|s| s > 0.0));
+    assert!(body["took_ms"].as_f64().is_some());
+
+    let (_, body) = search(&app, &token, &[("q", "field:signupRiskScore")]).await;
+    assert_eq!(slugs(&body), vec!["enriched-customer-signed-up"]);
+
+    // Why it ranks first: the parts add up to the score.
+    let (_, body) = search(&app, &token, &[("q", "OrderPlaced"), ("explain", "true")]).await;
+    let explanation = &body["hits"][0]["explanation"];
+    let parts: f64 = explanation["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter_map(|c| c["score"].as_f64())
+        .sum();
+    let total = parts
+        * explanation["status_factor"].as_f64().unwrap_or(0.0)
+        * explanation["popularity_factor"].as_f64().unwrap_or(0.0);
+    let score = body["hits"][0]["score"].as_f64().unwrap_or(0.0);
+    assert!(
+        (total - score).abs() < 0.01 * score,
+        "{explanation} vs {score}"
+    );
+
+    // Filters as parameters, facets, sorting and paging.
+    let (_, body) = search(
+        &app,
+        &token,
+        &[("q", "order"), ("domain", "sales"), ("limit", "50")],
+    )
+    .await;
+    let total = body["total"].as_u64().expect("total");
+    assert!(total >= 3, "{body}");
+    assert!(
+        body["hits"]
+            .as_array()
+            .expect("hits")
+            .iter()
+            .all(|h| h["domain"] == "sales")
+    );
+    assert_eq!(body["facets"]["domain"][0]["value"], "sales");
+    assert_eq!(body["facets"]["domain"][0]["count"].as_u64(), Some(total));
+
+    let (_, body) = search(
+        &app,
+        &token,
+        &[("q", "status:active"), ("sort", "name"), ("limit", "5")],
+    )
+    .await;
+    let names: Vec<String> = body["hits"]
+        .as_array()
+        .expect("hits")
+        .iter()
+        .map(|h| h["name"].as_str().unwrap_or_default().to_lowercase())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    let (_, next) = search(
+        &app,
+        &token,
+        &[
+            ("q", "status:active"),
+            ("sort", "name"),
+            ("limit", "5"),
+            ("offset", "4"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        slugs(&next)[0],
+        slugs(&body)[4],
+        "pages continue where the last ended"
+    );
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn bad_search_input_is_the_callers_and_changes_nothing(pool: PgPool) {
+    demo_catalog(&pool).await;
+    let app = spawn_app(pool.clone()).await;
+    let token = token_for(&pool, "analyst1@meshmart.local").await;
+
+    let anonymous = app.get("/api/v1/search?q=order").await;
+    assert_eq!(anonymous.status().as_u16(), 401);
+
+    let long = "x".repeat(600);
+    for (params, field, says) in [
+        (vec![("q", "colour:red")], "q", "unknown filter `colour:`"),
+        (vec![("q", "domain:")], "q", "needs a value"),
+        (vec![("q", "status:gone")], "q", "unknown status"),
+        (vec![("q", long.as_str())], "q", "at most 500"),
+        (vec![("limit", "0")], "limit", "1 to 100"),
+        (vec![("limit", "ten")], "limit", "whole number"),
+        (vec![("offset", "20000")], "offset", "at most"),
+        (vec![("sort", "random")], "sort", "relevance, name"),
+        (vec![("status", "gone")], "status", "one of"),
+        (vec![("explain", "maybe")], "explain", "true or false"),
+    ] {
+        let (status, body) = search(&app, &token, &params).await;
+        assert_eq!(status, 400, "{params:?}: {body}");
+        assert_eq!(body["error"]["field"], field, "{params:?}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{params:?}: {message}");
+    }
+    // Quotes, symbols and unbalanced syntax are text, not errors.
+    for q in [
+        "\"order",
+        "order)",
+        "12:30",
+        "*",
+        "'; drop table products; --",
+        "ümlaut ß",
+    ] {
+        let (status, body) = search(&app, &token, &[("q", q)]).await;
+        assert_eq!(status, 200, "{q}: {body}");
+    }
+}
+
+const PARCEL_WEIGHED: &str = r#"apiVersion: v3.1.0
+kind: DataContract
+id: logistics-parcel-weighed
+version: VERSION
+status: STATUS
+name: Parcel Weighed
+dataProduct: parcel weighed
+domain: logistics
+description:
+  purpose: Each parcel's weight as the scale reports it.
+schema:
+  - name: ParcelWeighed
+    physicalName: logistics.parcel-weighed.v1
+    physicalType: topic
+    properties:
+      - name: parcelId
+        logicalType: string
+        required: true
+      - name: grossWeightGrams
+        logicalType: integer
+        required: true
+"#;
+
+async fn push(app: &TestApp, token: &str, version: &str, status: &str) {
+    let body = PARCEL_WEIGHED
+        .replace("VERSION", version)
+        .replace("STATUS", status);
+    let response = app
+        .client
+        .put(format!(
+            "{}/api/v1/products/parcel-weighed/contract",
+            app.address
+        ))
+        .bearer_auth(token)
+        .header("content-type", "application/yaml")
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    assert!(
+        response.status().is_success(),
+        "{:?}",
+        response.text().await
+    );
+}
+
+/// Polls `app` until `found` holds for the first hit of `q` or `limit` passes; returns the
+/// time it took.
+async fn searchable_within(
+    app: &TestApp,
+    token: &str,
+    q: &str,
+    limit: Duration,
+    found: impl Fn(&Value) -> bool,
+) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() <= limit {
+        let (_, body) = search(app, token, &[("q", q)]).await;
+        if found(&body["hits"][0]) {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn a_registered_product_is_searchable_within_a_second_in_every_server(pool: PgPool) {
+    domain::demo::seed_parts(&pool, &[domain::demo::Part::Identities], false)
+        .await
+        .expect("demo people");
+    // Two server processes on one database, each with its own pool and index.
+    let one = spawn_app(pool.clone()).await;
+    let other_pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(5)
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .expect("a second pool");
+    let other = spawn_app(other_pool).await;
+    let owner = token_for(&pool, "owner.logistics@meshmart.local").await;
+    let analyst = token_for(&pool, "analyst1@meshmart.local").await;
+    for app in [&one, &other] {
+        let (status, body) = search(app, &analyst, &[("q", "parcel")]).await;
+        assert_eq!((status, body["total"].as_u64()), (200, Some(0)));
+    }
+
+    push(&one, &owner, "1.0.0", "active").await;
+    let is_it = |hit: &Value| hit["slug"] == "parcel-weighed" && hit["status"] == "active";
+    let here = searchable_within(
+        &one,
+        &analyst,
+        "parcel weighed",
+        Duration::from_secs(1),
+        is_it,
+    )
+    .await;
+    let there = searchable_within(
+        &other,
+        &analyst,
+        "ParcelWeighed",
+        Duration::from_secs(1),
+        is_it,
+    )
+    .await;
+    assert!(
+        here.is_some(),
+        "not searchable within 1 s in the server that registered it"
+    );
+    assert!(
+        there.is_some(),
+        "not searchable within 1 s in the other server"
+    );
+
+    // A status change is a change too.
+    push(&one, &owner, "1.1.0", "deprecated").await;
+    let deprecated = |hit: &Value| hit["slug"] == "parcel-weighed" && hit["status"] == "deprecated";
+    let there = searchable_within(
+        &other,
+        &analyst,
+        "grossWeightGrams",
+        Duration::from_secs(1),
+        deprecated,
+    )
+    .await;
+    assert!(
+        there.is_some(),
+        "the deprecation did not reach the other server within 1 s"
+    );
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn a_deleted_index_folder_is_rebuilt_at_start_up(pool: PgPool) {
+    demo_catalog(&pool).await;
+    let dir = std::env::temp_dir().join(format!("meshmart-rebuild-{}", uuid::Uuid::new_v4()));
+    let settings_dir = dir.clone();
+    let app = spawn_app_with(pool.clone(), |s| s.search.index_dir = settings_dir).await;
+    let token = token_for(&pool, "analyst1@meshmart.local").await;
+    let (_, before) = search(&app, &token, &[("q", "OrderPlaced")]).await;
+    assert_eq!(slugs(&before).first(), Some(&"order-placed"));
+    app.stop().await;
+
+    std::fs::remove_dir_all(&dir).expect("index folder deleted");
+    let settings_dir = dir.clone();
+    let app = spawn_app_with(pool.clone(), |s| s.search.index_dir = settings_dir).await;
+    let (status, after) = search(&app, &token, &[("q", "OrderPlaced")]).await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after["total"], before["total"]);
+    assert_eq!(slugs(&after).first(), Some(&"order-placed"));
+    let ready = app
+        .get("/readyz")
+        .await
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(ready["checks"]["search_index"]["status"], "ok", "{ready}");
+    app.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
