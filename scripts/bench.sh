@@ -2,13 +2,17 @@
 # `make bench`: catalog benchmarks on this machine, with release builds against the test
 # stack's PostgreSQL and broker, in a database of its own (`bench`):
 #   1. seed-demo --products 100000: load time and products/s;
-#   2. the product page's server time (time to first byte, p50/p99 over 200 requests).
+#   2. the product page's server time (time to first byte, p50/p99 over 200 requests);
+#   3. search: Tantivy against a PostgreSQL full-text baseline over the same catalog —
+#      build times, p50/p99 per query category, QPS at 1 and 2 threads, nDCG@10
+#      (domain/benches/search.rs, queries and judgments in bench/search/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 products=${BENCH_PRODUCTS:-100000}
 target_dir=${CARGO_TARGET_DIR:-target}
 
 scripts/build.sh --release >/dev/null
+cargo bench -q -p domain --bench search --no-run
 trap 'kill -TERM "${server:-0}" 2>/dev/null || true; scripts/stack.sh down test >/dev/null || true' EXIT
 scripts/stack.sh up test >/dev/null
 # shellcheck disable=SC1091
@@ -22,6 +26,11 @@ export DATABASE_URL="${DATABASE_URL%/*}/bench"
 echo "== seed-demo --products $products"
 "$bin" seed-demo --products "$products" | tail -1
 
+export MESHMART__SEARCH__INDEX_DIR=.data/test/bench-search
+rm -rf "$MESHMART__SEARCH__INDEX_DIR"
+echo "== meshmart reindex (the search index rebuilt from PostgreSQL)"
+"$bin" reindex 2>/dev/null
+
 token=$("$bin" token create --user analyst1@meshmart.local --name bench 2>/dev/null)
 MESHMART__SERVER__PORT=3199 "$bin" serve >/dev/null 2>&1 &
 server=$!
@@ -33,3 +42,13 @@ for slug in $slugs; do
     "http://127.0.0.1:3199/products/$slug"
 done | sort -n | awk '{ t[NR] = $1 } END {
   printf "p50 %.1f ms   p99 %.1f ms   max %.1f ms\n", t[int(NR*0.5)]*1000, t[int(NR*0.99)]*1000, t[NR]*1000 }'
+
+kill -TERM "$server" 2>/dev/null || true
+wait "$server" 2>/dev/null || true
+# The search benchmark needs only PostgreSQL: stop the test broker (if this run started
+# it) so its JVM does not add noise to sub-millisecond timings on two cores.
+if grep -qx kafka .data/test/started 2>/dev/null; then
+  KAFKA_DATA=.data/test/kafka KAFKA_PORT=19192 KAFKA_CONTROLLER_PORT=19193 scripts/kafka.sh stop >/dev/null 2>&1 || true
+fi
+echo "== search: Tantivy vs PostgreSQL full-text baseline"
+cargo bench -q -p domain --bench search

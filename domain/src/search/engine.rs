@@ -10,11 +10,11 @@
 //! exact word. The sum is multiplied by the status (active 1, draft 0.8, deprecated 0.5,
 //! retired 0.25) and mildly by popularity (1 + 0.05·ln(1 + subscribers)).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use tantivy::collector::{Collector, Count, FacetCollector, FacetCounts, TopDocs};
+use tantivy::collector::{Collector, Count, FacetCollector, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
     TermQuery,
@@ -26,6 +26,8 @@ use super::document::{Owner, ProductDoc};
 use super::query::{self, FilterKey, ParsedQuery};
 use super::schema::{self, FACETS, Group};
 use super::text::{self, Segment};
+use std::sync::{Arc, PoisonError};
+
 use super::{SearchError, SearchIndex};
 
 /// An exact name or topic match's bonus: more than any text match can reach.
@@ -36,6 +38,14 @@ pub const MAX_LIMIT: usize = 100;
 pub const MAX_OFFSET: usize = 10_000;
 /// Values returned per facet dimension.
 const FACET_VALUES: usize = 20;
+/// What a word completing the one being typed counts, relative to the word itself.
+const PREFIX_WEIGHT: Score = 0.6;
+/// What a word within the typo budget counts, relative to the word as typed.
+const TYPO_WEIGHT: Score = 0.5;
+/// Catalogs smaller than this count facets directly, whatever the query.
+const BROAD_CATALOG: u64 = 20_000;
+/// Most indexed words one typed word expands to per field (the most frequent are kept).
+const MAX_EXPANSIONS: usize = 48;
 
 /// How hits are ordered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,7 +180,7 @@ fn popularity_factor(subscribers: u64) -> Score {
 }
 
 /// A query's words after the analyzer, with the prefix flag of the last one.
-struct Plan {
+pub(super) struct Plan {
     words: Vec<String>,
     phrases: Vec<Vec<String>>,
     prefix_last: bool,
@@ -199,12 +209,13 @@ impl SearchIndex {
         };
 
         let mut relaxed = false;
+        let broad = self.looks_broad(&searcher, &plan)?;
         let mut query = self.build(&searcher, &plan, true)?;
-        let mut page = self.collect(&searcher, query.as_ref(), sort, limit, offset)?;
+        let mut page = self.collect(&searcher, query.as_ref(), sort, limit, offset, broad)?;
         if page.total == 0 && plan.words.len() + plan.phrases.len() > 1 {
             relaxed = true;
             query = self.build(&searcher, &plan, false)?;
-            page = self.collect(&searcher, query.as_ref(), sort, limit, offset)?;
+            page = self.collect(&searcher, query.as_ref(), sort, limit, offset, broad)?;
         }
         let suggestion = if page.total == 0 && parsed.has_text() {
             self.suggest(&searcher, &parsed)?
@@ -216,7 +227,7 @@ impl SearchIndex {
         for (score, address) in page.docs {
             let product = self.product(&searcher, address)?;
             let explanation = if request.explain && score.is_some() {
-                Some(self.explain(&searcher, &plan, address, &product)?)
+                Some(self.explain(&searcher, &plan, &product)?)
             } else {
                 None
             };
@@ -233,7 +244,7 @@ impl SearchIndex {
     }
 
     /// Runs the analyzer over the parsed words, so query terms equal indexed terms.
-    fn plan(&self, parsed: &ParsedQuery) -> Plan {
+    pub(super) fn plan(&self, parsed: &ParsedQuery) -> Plan {
         let analyse = |words: &[String]| -> Vec<String> {
             let mut analyzer = self
                 .index
@@ -265,7 +276,7 @@ impl SearchIndex {
 
     /// The whole query: words (each required when `all_words`, else at least one), phrases,
     /// the exact-match bonus and the filters.
-    fn build(
+    pub(super) fn build(
         &self,
         searcher: &Searcher,
         plan: &Plan,
@@ -337,8 +348,11 @@ impl SearchIndex {
         Ok(clauses)
     }
 
-    /// A word in any field of `groups`: as typed (BM25), as a prefix while it is being
-    /// typed, and within its typo budget when the field does not contain it as typed.
+    /// A word in any field of `groups`: as typed when the field has it; otherwise the
+    /// field's words within the typo budget and, while the word is being typed, the words
+    /// it begins — each BM25-scored, below an exact word. Expanding to real terms (rather
+    /// than matching an automaton per document) keeps broad prefixes cheap and lets
+    /// corrected words rank by BM25 too.
     fn word_query(
         &self,
         searcher: &Searcher,
@@ -347,22 +361,42 @@ impl SearchIndex {
         groups: &[Group],
     ) -> Result<Box<dyn Query>, SearchError> {
         let budget = text::typo_budget(word);
+        let probe = Term::from_field_text(self.fields.name, word);
+        let fuzzy = if budget > 0 {
+            Some(FuzzyTermQuery::new(probe.clone(), budget, true).automaton()?)
+        } else {
+            None
+        };
+        let begins = if prefix && word.chars().count() >= 2 {
+            Some(FuzzyTermQuery::new_prefix(probe, 0, true).automaton()?)
+        } else {
+            None
+        };
         let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for group in groups {
             let weight = group.weight();
-            let term = Term::from_field_text(self.fields.group(*group), word);
-            let exists = searcher.doc_freq(&term)? > 0;
-            if exists {
-                let exact = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
+            let field = self.fields.group(*group);
+            let term = Term::from_field_text(field, word);
+            if searcher.doc_freq(&term)? > 0 {
+                let exact = TermQuery::new(term, IndexRecordOption::WithFreqs);
                 any.push((Occur::Should, boost(Box::new(exact), weight)));
+                continue;
             }
-            if prefix && word.chars().count() >= 2 {
-                let typed = FuzzyTermQuery::new_prefix(term.clone(), 0, true);
-                any.push((Occur::Should, boost(Box::new(typed), 0.6 * weight)));
+            let mut expanded: BTreeMap<String, Score> = BTreeMap::new();
+            if let Some(dfa) = &begins {
+                for candidate in expand(searcher, field, dfa)? {
+                    expanded.insert(candidate, PREFIX_WEIGHT);
+                }
             }
-            if budget > 0 && !exists {
-                let fuzzy = FuzzyTermQuery::new(term, budget, true);
-                any.push((Occur::Should, boost(Box::new(fuzzy), 0.5 * weight)));
+            if let Some(dfa) = &fuzzy {
+                for candidate in expand(searcher, field, dfa)? {
+                    expanded.entry(candidate).or_insert(TYPO_WEIGHT);
+                }
+            }
+            for (candidate, factor) in expanded {
+                let term = Term::from_field_text(field, &candidate);
+                let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
+                any.push((Occur::Should, boost(Box::new(query), factor * weight)));
             }
         }
         Ok(Box::new(BooleanQuery::new(any)))
@@ -434,8 +468,10 @@ impl SearchIndex {
         sort: Sort,
         limit: usize,
         offset: usize,
+        broad: bool,
     ) -> Result<Page, SearchError> {
         let top = TopDocs::with_limit(limit).and_offset(offset);
+        let facets = || self.facet_counts(searcher, query, broad);
         Ok(match sort {
             Sort::Relevance => {
                 let ranked = top.tweak_score(|segment: &SegmentReader| {
@@ -455,27 +491,126 @@ impl SearchIndex {
                         score * status_factor(rank) * popularity_factor(subs)
                     }
                 });
-                page(searcher, query, ranked, |s: Score| Some(s))?
+                page(searcher, query, ranked, |s: Score| Some(s), facets)?
             }
             Sort::Name => page(
                 searcher,
                 query,
                 top.order_by_string_fast_field("name_sort", Order::Asc),
                 |_| None,
+                facets,
             )?,
             Sort::Updated => page(
                 searcher,
                 query,
                 top.order_by_fast_field::<i64>("updated", Order::Desc),
                 |_| None,
+                facets,
             )?,
             Sort::Subscribers => page(
                 searcher,
                 query,
                 top.order_by_fast_field::<u64>("subscribers", Order::Desc),
                 |_| None,
+                facets,
             )?,
         })
+    }
+
+    /// Whether the query surely matches at least half the catalog (every word and filter
+    /// does, judged by document frequencies). Facets of such a query are cheaper to count
+    /// as "all products minus those it does not match".
+    fn looks_broad(&self, searcher: &Searcher, plan: &Plan) -> Result<bool, SearchError> {
+        let catalog = searcher.num_docs();
+        if catalog < BROAD_CATALOG {
+            return Ok(false);
+        }
+        if !plan.phrases.is_empty() {
+            return Ok(false);
+        }
+        let mut smallest = catalog;
+        for word in &plan.words {
+            let mut widest = 0;
+            for group in Group::ALL {
+                let term = Term::from_field_text(self.fields.group(group), word);
+                widest = widest.max(searcher.doc_freq(&term)?);
+            }
+            smallest = smallest.min(widest);
+        }
+        let mut by_key: BTreeMap<FilterKey, u64> = BTreeMap::new();
+        for (key, value) in &plan.filters {
+            let field = match key {
+                FilterKey::Domain => self.fields.domain,
+                FilterKey::Tag => self.fields.tag,
+                FilterKey::Status => self.fields.status,
+                FilterKey::Field => self.fields.field_key,
+                FilterKey::Format => self.fields.format,
+                FilterKey::Sla => self.fields.sla,
+                FilterKey::Topic => self.fields.topic,
+                FilterKey::Classification => self.fields.classification,
+                FilterKey::Owner => self.fields.owner,
+            };
+            let freq = searcher.doc_freq(&Term::from_field_text(field, value))?;
+            let widest = by_key.entry(*key).or_default();
+            *widest = (*widest).max(freq);
+        }
+        for freq in by_key.values() {
+            smallest = smallest.min(*freq);
+        }
+        Ok(smallest * 2 >= catalog)
+    }
+
+    /// The facet counts of what `query` matches: counted directly, or for a broad query as
+    /// the whole catalog's counts (kept per index generation) minus the counts of what it
+    /// does not match.
+    pub(super) fn facet_counts(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        broad: bool,
+    ) -> Result<Counts, SearchError> {
+        if !broad {
+            return count_facets(searcher, query);
+        }
+        let generation = searcher.generation().generation_id();
+        let all = {
+            let cached = self
+                .all_facets
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            cached
+                .as_ref()
+                .filter(|(g, _)| *g == generation)
+                .map(|(_, counts)| Arc::clone(counts))
+        };
+        let all = match all {
+            Some(all) => all,
+            None => {
+                let counted = Arc::new(count_facets(searcher, &AllQuery)?);
+                *self
+                    .all_facets
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) =
+                    Some((generation, Arc::clone(&counted)));
+                counted
+            }
+        };
+        let rest = BooleanQuery::new(vec![
+            (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
+            (Occur::MustNot, query.box_clone()),
+        ]);
+        let missing = count_facets(searcher, &rest)?;
+        let mut counts = (*all).clone();
+        for (dimension, values) in missing {
+            if let Some(total) = counts.get_mut(dimension) {
+                for (value, count) in values {
+                    if let Some(n) = total.get_mut(&value) {
+                        *n = n.saturating_sub(count);
+                    }
+                }
+            }
+        }
+        Ok(counts)
     }
 
     fn product(&self, searcher: &Searcher, address: DocAddress) -> Result<ProductDoc, SearchError> {
@@ -492,17 +627,15 @@ impl SearchIndex {
         })
     }
 
-    /// The score of the hit at `address`, taken apart by field group.
+    /// The score of `product`, taken apart by field group. Each part is the score of that
+    /// group's clauses alone, searched within the one product (scores add up, so the parts
+    /// sum to the text score).
     fn explain(
         &self,
         searcher: &Searcher,
         plan: &Plan,
-        address: DocAddress,
         product: &ProductDoc,
     ) -> Result<ScoreExplanation, SearchError> {
-        let part = |query: &dyn Query| -> Score {
-            query.explain(searcher, address).map_or(0.0, |e| e.value())
-        };
         let mut components = Vec::new();
         for group in Group::ALL {
             let clauses: Vec<(Occur, Box<dyn Query>)> = self
@@ -510,7 +643,11 @@ impl SearchIndex {
                 .into_iter()
                 .map(|q| (Occur::Should, q))
                 .collect();
-            let score = part(&BooleanQuery::new(clauses));
+            if clauses.is_empty() {
+                continue;
+            }
+            let score =
+                self.score_within(searcher, Box::new(BooleanQuery::new(clauses)), product)?;
             if score > 0.0 {
                 components.push(Component {
                     name: format!("{} match (×{})", group.label(), group.weight()),
@@ -519,7 +656,7 @@ impl SearchIndex {
             }
         }
         if let Some(exact) = &plan.exact {
-            let score = part(self.exact_query(exact).as_ref());
+            let score = self.score_within(searcher, self.exact_query(exact), product)?;
             if score > 0.0 {
                 components.push(Component {
                     name: "exact name or topic match".to_string(),
@@ -536,6 +673,22 @@ impl SearchIndex {
             popularity_factor: popularity,
             total: sum * status * popularity,
         })
+    }
+
+    /// What `query` scores for `product` (0 when it does not match).
+    fn score_within(
+        &self,
+        searcher: &Searcher,
+        query: Box<dyn Query>,
+        product: &ProductDoc,
+    ) -> Result<Score, SearchError> {
+        let only = term_query(Term::from_field_text(self.fields.slug, &product.slug));
+        let within = BooleanQuery::new(vec![
+            (Occur::Must, query),
+            (Occur::Must, Box::new(ConstScoreQuery::new(only, 0.0))),
+        ]);
+        let top = searcher.search(&within, &TopDocs::with_limit(1).order_by_score())?;
+        Ok(top.first().map_or(0.0, |(score, _)| *score))
     }
 
     /// A query with each unknown word replaced by the most frequent indexed word within two
@@ -616,7 +769,7 @@ impl SearchIndex {
 struct Page {
     docs: Vec<(Option<Score>, DocAddress)>,
     total: u64,
-    facets: FacetCounts,
+    facets: Counts,
 }
 
 fn page<C, K>(
@@ -624,37 +777,87 @@ fn page<C, K>(
     query: &dyn Query,
     top: C,
     score: impl Fn(K) -> Option<Score>,
+    facets: impl FnOnce() -> Result<Counts, SearchError> + Send,
 ) -> Result<Page, SearchError>
 where
     C: Collector<Fruit = Vec<(K, DocAddress)>>,
+    K: Send,
 {
-    let mut facet_collector = FacetCollector::for_field("facets");
-    for dimension in FACETS {
-        facet_collector.add_facet(Facet::from_path([dimension]));
-    }
-    let (docs, total, facets) = searcher.search(query, &(top, Count, facet_collector))?;
+    // Ranking and facet counting both visit every match: on a broad query over a big
+    // catalog, doing them on two cores at once halves the wait.
+    let (ranked, counted) = rayon::join(|| searcher.search(query, &(top, Count)), facets);
+    let (docs, total) = ranked?;
     Ok(Page {
         docs: docs.into_iter().map(|(k, a)| (score(k), a)).collect(),
         total: total as u64,
-        facets,
+        facets: counted?,
     })
 }
 
-fn facets(counts: &FacetCounts) -> BTreeMap<String, Vec<FacetValue>> {
-    FACETS
+/// Facet counts: per dimension, value → number of matching products.
+pub(super) type Counts = BTreeMap<&'static str, HashMap<String, u64>>;
+
+/// Counts the facets of the documents `query` matches.
+fn count_facets(searcher: &Searcher, query: &dyn Query) -> Result<Counts, SearchError> {
+    let mut collector = FacetCollector::for_field("facets");
+    for dimension in FACETS {
+        collector.add_facet(Facet::from_path([dimension]));
+    }
+    let found = searcher.search(query, &collector)?;
+    Ok(FACETS
         .iter()
         .map(|dimension| {
-            let values = counts
-                .top_k(Facet::from_path([*dimension]), FACET_VALUES)
-                .into_iter()
-                .filter_map(|(facet, count)| {
-                    let value = facet.to_path().last()?.to_string();
-                    Some(FacetValue { value, count })
+            let values = found
+                .get(Facet::from_path([*dimension]))
+                .filter_map(|(facet, count)| Some((facet.to_path().last()?.to_string(), count)))
+                .collect();
+            (*dimension, values)
+        })
+        .collect())
+}
+
+/// The top values of each dimension, most frequent first (ties by value).
+fn facets(counts: &Counts) -> BTreeMap<String, Vec<FacetValue>> {
+    counts
+        .iter()
+        .map(|(dimension, values)| {
+            let mut values: Vec<FacetValue> = values
+                .iter()
+                .filter(|(_, count)| **count > 0)
+                .map(|(value, count)| FacetValue {
+                    value: value.clone(),
+                    count: *count,
                 })
                 .collect();
+            values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            values.truncate(FACET_VALUES);
             ((*dimension).to_string(), values)
         })
         .collect()
+}
+
+/// The words of `field` the automaton accepts, the most frequent first when there are
+/// more than [`MAX_EXPANSIONS`].
+fn expand(
+    searcher: &Searcher,
+    field: tantivy::schema::Field,
+    dfa: &tantivy::query::DfaWrapper,
+) -> Result<Vec<String>, SearchError> {
+    let mut found: BTreeMap<String, u64> = BTreeMap::new();
+    for segment in searcher.segment_readers() {
+        let inverted = segment.inverted_index(field)?;
+        let mut stream = inverted.terms().search(dfa).into_stream()?;
+        while stream.advance() {
+            let word = String::from_utf8_lossy(stream.key()).into_owned();
+            *found.entry(word).or_default() += u64::from(stream.value().doc_freq);
+        }
+    }
+    let mut words: Vec<(String, u64)> = found.into_iter().collect();
+    if words.len() > MAX_EXPANSIONS {
+        words.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        words.truncate(MAX_EXPANSIONS);
+    }
+    Ok(words.into_iter().map(|(word, _)| word).collect())
 }
 
 fn boost(query: Box<dyn Query>, weight: Score) -> Box<dyn Query> {

@@ -75,6 +75,8 @@ pub struct SearchIndex {
     writer: Mutex<IndexWriter>,
     fields: Fields,
     ready: AtomicBool,
+    /// The whole catalog's facet counts and the searcher generation they were counted on.
+    all_facets: Mutex<Option<(u64, std::sync::Arc<engine::Counts>)>>,
 }
 
 impl SearchIndex {
@@ -94,8 +96,7 @@ impl SearchIndex {
                 Err(error) => Opened::Replaced(format!("it could not be opened: {error}")),
             }
         };
-        if let Opened::Replaced(reason) = &opened {
-            tracing::warn!(dir = %dir.display(), %reason, "replacing the search index");
+        if let Opened::Replaced(_) = &opened {
             clear(dir)?;
         }
         let index = Index::create_in_dir(dir, expected)?;
@@ -134,6 +135,7 @@ impl SearchIndex {
             writer: Mutex::new(writer),
             fields,
             ready: AtomicBool::new(false),
+            all_facets: Mutex::new(None),
         };
         Ok((search, opened))
     }

@@ -193,7 +193,6 @@ fn active_products_rank_above_deprecated_ones_and_subscribers_help_mildly() {
         product("popular", "InvoiceIssued", "finance", "", &[]),
     ];
     products[1].subscribers = 40;
-    products[1].ports[0].topic = "finance.invoice-issued.v2".to_string();
     let index = index_with(&products);
     let results = search(&index, "invoice");
     assert_eq!(slugs(&results), vec!["popular", "quiet"]);
@@ -354,4 +353,40 @@ fn a_damaged_index_directory_is_replaced() {
     assert!(index.is_empty());
     drop(index);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn broad_queries_count_facets_as_the_catalog_minus_what_they_miss() {
+    let index = index_with(&catalog());
+    let searcher = index.reader.searcher();
+    for q in [
+        "customer",
+        "status:active",
+        "order placed",
+        "domain:sales",
+        "",
+    ] {
+        let plan = index.plan(&parse(q).expect("valid"));
+        let query = index.build(&searcher, &plan, true).expect("query");
+        let direct = index
+            .facet_counts(&searcher, query.as_ref(), false)
+            .expect("direct");
+        let complement = index
+            .facet_counts(&searcher, query.as_ref(), true)
+            .expect("complement");
+        let nonzero = |counts: &engine::Counts| -> Vec<(String, String, u64)> {
+            let mut rows: Vec<(String, String, u64)> = counts
+                .iter()
+                .flat_map(|(d, values)| {
+                    values
+                        .iter()
+                        .filter(|(_, n)| **n > 0)
+                        .map(move |(v, n)| ((*d).to_string(), v.clone(), *n))
+                })
+                .collect();
+            rows.sort();
+            rows
+        };
+        assert_eq!(nonzero(&direct), nonzero(&complement), "{q}");
+    }
 }
