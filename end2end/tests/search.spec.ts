@@ -105,6 +105,10 @@ test("without JavaScript the search page is a plain GET form", async ({ browser 
   await box.fill("field:signupRiskScore");
   await box.press("Enter");
   await expect(page).toHaveURL(/\?q=field%3AsignupRiskScore/);
+  // The server-rendered box shows what was searched, so the next submit keeps it.
+  await expect(page.getByRole("searchbox", { name: "Search data products" })).toHaveValue(
+    "field:signupRiskScore",
+  );
   await expect(page.locator("ol.hits > li")).toHaveCount(1);
   await expect(page.locator("ol.hits .hit-name")).toHaveText("EnrichedCustomerSignedUp");
   await context.close();

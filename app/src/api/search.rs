@@ -292,7 +292,12 @@ pub async fn search_catalog(query: String) -> Result<Option<SearchPage>, ApiErro
             ((*key).to_string(), options)
         })
         .collect();
-    let pages = results.total.div_ceil(u64::from(PER_PAGE)).max(1);
+    // Pages past the deepest offset served are not offered.
+    let deepest = (domain::search::MAX_OFFSET as u64) / u64::from(PER_PAGE) + 1;
+    let pages = results
+        .total
+        .div_ceil(u64::from(PER_PAGE))
+        .clamp(1, deepest);
     Ok(Some(SearchPage {
         hits: results.hits.into_iter().map(convert::hit).collect(),
         total: results.total,

@@ -51,7 +51,7 @@ pub fn HomePage() -> impl IntoView {
                     </p>
                 </div>
             </Show>
-            <SearchBar state input/>
+            <SearchBar state input active/>
             <Transition fallback=|| view! { <p class="search-summary">"Searching…"</p> }>
                 {move || {
                     results
@@ -94,7 +94,11 @@ pub fn HomePage() -> impl IntoView {
 /// The search box (results follow it as you type), sort, and the filters as hidden fields
 /// so the plain form keeps them.
 #[component]
-fn SearchBar(state: Memo<SearchState>, input: NodeRef<leptos::html::Input>) -> impl IntoView {
+fn SearchBar(
+    state: Memo<SearchState>,
+    input: NodeRef<leptos::html::Input>,
+    active: RwSignal<Option<usize>>,
+) -> impl IntoView {
     let navigate = use_navigate();
     let text = RwSignal::new(state.with_untracked(|s| s.q.clone()));
     // The text last sent to the URL: URL changes that did not come from typing (back
@@ -108,6 +112,12 @@ fn SearchBar(state: Memo<SearchState>, input: NodeRef<leptos::html::Input>) -> i
         }
     });
     let timer = StoredValue::new(None::<TimeoutHandle>);
+    // Leaving the page cancels a pending update, so it cannot navigate back here.
+    on_cleanup(move || {
+        if let Some(handle) = timer.try_get_value().flatten() {
+            handle.clear();
+        }
+    });
     let go = {
         let navigate = navigate.clone();
         move |href: String, replace: bool| {
@@ -126,14 +136,19 @@ fn SearchBar(state: Memo<SearchState>, input: NodeRef<leptos::html::Input>) -> i
         move |event: ev::Event| {
             let value = event_target_value(&event);
             text.set(value.clone());
+            // The results on screen are about to change: nothing is picked.
+            active.set(None);
             if let Some(handle) = timer.get_value() {
                 handle.clear();
             }
             let go = go.clone();
             let handle = set_timeout_with_handle(
                 move || {
-                    sent.set_value(value.clone());
-                    go(state.with_untracked(|s| s.with_query(&value).href()), true);
+                    // The page may be gone by now; then there is nothing to update.
+                    if let Some(href) = state.try_with_untracked(|s| s.with_query(&value).href()) {
+                        sent.set_value(value.clone());
+                        go(href, true);
+                    }
                 },
                 DEBOUNCE,
             )
@@ -173,6 +188,9 @@ fn SearchBar(state: Memo<SearchState>, input: NodeRef<leptos::html::Input>) -> i
                 node_ref=input
                 type="search"
                 name="q"
+                // The attribute is what the server renders (the box without JavaScript);
+                // the property follows typing and the back button once hydrated.
+                value=text.get_untracked()
                 prop:value=move || text.get()
                 on:input=on_input
                 placeholder="Search data products, topics, fields…  (press / to focus)"
@@ -190,7 +208,15 @@ fn SearchBar(state: Memo<SearchState>, input: NodeRef<leptos::html::Input>) -> i
             </For>
             <label class="search-sort">
                 <span class="visually-hidden">"Sort by"</span>
-                <select name="sort" on:change=on_sort aria-label="Sort by">
+                <select
+                    name="sort"
+                    on:change=on_sort
+                    aria-label="Sort by"
+                    prop:value=move || {
+                        let sort = current_sort();
+                        if sort.is_empty() { "relevance".to_string() } else { sort }
+                    }
+                >
                     {SORTS
                         .iter()
                         .map(|(value, label)| {
@@ -404,10 +430,19 @@ fn keyboard(
         let navigate = navigate.clone();
         let handle = window_event_listener(ev::keydown, move |event| {
             let key = event.key();
-            let in_field = event_target::<web_sys::Element>(&event)
-                .tag_name()
-                .to_ascii_lowercase();
+            let target = event_target::<web_sys::Element>(&event);
+            let in_field = target.tag_name().to_ascii_lowercase();
             let typing = matches!(in_field.as_str(), "input" | "textarea" | "select");
+            let in_box = input.get_untracked().is_some_and(|search_box| {
+                let element: &web_sys::Element = search_box.as_ref();
+                *element == target
+            });
+            // Arrows and Enter belong to the search box (or the page itself): a focused
+            // link, button or select keeps its own keys; so do shortcuts and IME input.
+            let on_page = matches!(in_field.as_str(), "body" | "html");
+            if event.is_composing() || event.ctrl_key() || event.meta_key() || event.alt_key() {
+                return;
+            }
             match key.as_str() {
                 "/" if !typing => {
                     event.prevent_default();
@@ -416,9 +451,9 @@ fn keyboard(
                         input.select();
                     }
                 }
-                "ArrowDown" | "ArrowUp" => {
+                "ArrowDown" | "ArrowUp" if in_box || on_page => {
                     let count = slugs.with_untracked(Vec::len);
-                    if count == 0 || in_field == "select" {
+                    if count == 0 {
                         return;
                     }
                     event.prevent_default();
@@ -434,7 +469,7 @@ fn keyboard(
                         card.scroll_into_view_with_bool(false);
                     }
                 }
-                "Enter" => {
+                "Enter" if in_box || on_page => {
                     let picked = active
                         .get_untracked()
                         .and_then(|i| slugs.with_untracked(|s| s.get(i).cloned()));

@@ -180,12 +180,16 @@ fn popularity_factor(subscribers: u64) -> Score {
 }
 
 /// A query's words after the analyzer, with the prefix flag of the last one.
+#[derive(Clone)]
 pub(super) struct Plan {
     words: Vec<String>,
     phrases: Vec<Vec<String>>,
     prefix_last: bool,
     exact: Option<String>,
     filters: Vec<(FilterKey, String)>,
+    /// Whether the query had words, even if the analyzer dropped them all (words longer
+    /// than it indexes): such a query matches exact keys only, never everything.
+    had_text: bool,
 }
 
 impl SearchIndex {
@@ -195,7 +199,8 @@ impl SearchIndex {
         if !self.is_ready() {
             return Err(SearchError::NotReady);
         }
-        let mut parsed = query::parse(&request.q)?;
+        let typed = query::parse(&request.q)?;
+        let mut parsed = typed.clone();
         for (key, value) in &request.filters {
             parsed.add_filter(*key, value)?;
         }
@@ -211,23 +216,29 @@ impl SearchIndex {
         let mut relaxed = false;
         let broad = self.looks_broad(&searcher, &plan)?;
         let mut query = self.build(&searcher, &plan, true)?;
-        let mut page = self.collect(&searcher, query.as_ref(), sort, limit, offset, broad)?;
+        let window = (limit, offset);
+        let mut page = self.collect(&searcher, &plan, true, query.as_ref(), sort, window, broad)?;
         if page.total == 0 && plan.words.len() + plan.phrases.len() > 1 {
             relaxed = true;
             query = self.build(&searcher, &plan, false)?;
-            page = self.collect(&searcher, query.as_ref(), sort, limit, offset, broad)?;
+            page = self.collect(&searcher, &plan, false, query.as_ref(), sort, window, broad)?;
         }
         let suggestion = if page.total == 0 && parsed.has_text() {
-            self.suggest(&searcher, &parsed)?
+            self.suggest(&searcher, &typed, &parsed.filters)?
         } else {
             None
         };
 
+        let parts = if request.explain {
+            self.explain_parts(&searcher, &plan)?
+        } else {
+            Vec::new()
+        };
         let mut hits = Vec::with_capacity(page.docs.len());
         for (score, address) in page.docs {
             let product = self.product(&searcher, address)?;
             let explanation = if request.explain && score.is_some() {
-                Some(self.explain(&searcher, &plan, &product)?)
+                Some(self.explain(&searcher, &parts, &product)?)
             } else {
                 None
             };
@@ -271,6 +282,7 @@ impl SearchIndex {
             prefix_last: parsed.prefix_last,
             exact: parsed.exact.clone(),
             filters: parsed.filters.clone(),
+            had_text: parsed.has_text(),
         }
     }
 
@@ -284,7 +296,13 @@ impl SearchIndex {
     ) -> Result<Box<dyn Query>, SearchError> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let text = self.text_clauses(searcher, plan, &Group::ALL)?;
-        if text.is_empty() {
+        if text.is_empty() && plan.had_text {
+            let only_exact = match &plan.exact {
+                Some(exact) => self.exact_query(exact),
+                None => Box::new(tantivy::query::EmptyQuery),
+            };
+            clauses.push((Occur::Must, only_exact));
+        } else if text.is_empty() {
             clauses.push((
                 Occur::Must,
                 Box::new(ConstScoreQuery::new(Box::new(AllQuery), 0.0)),
@@ -461,17 +479,40 @@ impl SearchIndex {
         term_query(Term::from_field_text(field, value))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn collect(
         &self,
         searcher: &Searcher,
+        plan: &Plan,
+        all_words: bool,
         query: &dyn Query,
         sort: Sort,
-        limit: usize,
-        offset: usize,
+        window: (usize, usize),
         broad: bool,
     ) -> Result<Page, SearchError> {
+        let (limit, offset) = window;
         let top = TopDocs::with_limit(limit).and_offset(offset);
-        let facets = || self.facet_counts(searcher, query, broad);
+        let facets = || -> Result<Counts, SearchError> {
+            let mut counts = self.facet_counts(searcher, query, broad)?;
+            // Values of one filter are alternatives, so a dimension being filtered on is
+            // counted without its own filter: its other values show what adding them
+            // would bring.
+            for dimension in FACETS {
+                let Some(key) = FilterKey::parse(dimension) else {
+                    continue;
+                };
+                if !plan.filters.iter().any(|(k, _)| *k == key) {
+                    continue;
+                }
+                let mut others = plan.clone();
+                others.filters.retain(|(k, _)| *k != key);
+                let without = self.build(searcher, &others, all_words)?;
+                if let Some(values) = count_facets(searcher, without.as_ref())?.remove(dimension) {
+                    counts.insert(dimension, values);
+                }
+            }
+            Ok(counts)
+        };
         Ok(match sort {
             Sort::Relevance => {
                 let ranked = top.tweak_score(|segment: &SegmentReader| {
@@ -627,39 +668,48 @@ impl SearchIndex {
         })
     }
 
-    /// The score of `product`, taken apart by field group. Each part is the score of that
-    /// group's clauses alone, searched within the one product (scores add up, so the parts
-    /// sum to the text score).
-    fn explain(
+    /// The additive parts of a score, each as a query: the text clauses of each field
+    /// group, and the exact-match bonus. Built once per search.
+    fn explain_parts(
         &self,
         searcher: &Searcher,
         plan: &Plan,
-        product: &ProductDoc,
-    ) -> Result<ScoreExplanation, SearchError> {
-        let mut components = Vec::new();
+    ) -> Result<Vec<ExplainPart>, SearchError> {
+        let mut parts: Vec<ExplainPart> = Vec::new();
         for group in Group::ALL {
             let clauses: Vec<(Occur, Box<dyn Query>)> = self
                 .text_clauses(searcher, plan, &[group])?
                 .into_iter()
                 .map(|q| (Occur::Should, q))
                 .collect();
-            if clauses.is_empty() {
-                continue;
-            }
-            let score =
-                self.score_within(searcher, Box::new(BooleanQuery::new(clauses)), product)?;
-            if score > 0.0 {
-                components.push(Component {
-                    name: format!("{} match (×{})", group.label(), group.weight()),
-                    score,
-                });
+            if !clauses.is_empty() {
+                let name = format!("{} match (×{})", group.label(), group.weight());
+                parts.push((name, Box::new(BooleanQuery::new(clauses))));
             }
         }
         if let Some(exact) = &plan.exact {
-            let score = self.score_within(searcher, self.exact_query(exact), product)?;
+            parts.push((
+                "exact name or topic match".to_string(),
+                self.exact_query(exact),
+            ));
+        }
+        Ok(parts)
+    }
+
+    /// The score of `product`, taken apart: each part is what its query scores searched
+    /// within the one product (scores add up, so the parts sum to the text score).
+    fn explain(
+        &self,
+        searcher: &Searcher,
+        parts: &[ExplainPart],
+        product: &ProductDoc,
+    ) -> Result<ScoreExplanation, SearchError> {
+        let mut components = Vec::new();
+        for (name, query) in parts {
+            let score = self.score_within(searcher, query.box_clone(), product)?;
             if score > 0.0 {
                 components.push(Component {
-                    name: "exact name or topic match".to_string(),
+                    name: name.clone(),
                     score,
                 });
             }
@@ -696,11 +746,12 @@ impl SearchIndex {
     fn suggest(
         &self,
         searcher: &Searcher,
-        parsed: &ParsedQuery,
+        typed: &ParsedQuery,
+        filters: &[(FilterKey, String)],
     ) -> Result<Option<String>, SearchError> {
         let mut changed = false;
-        let mut words = Vec::with_capacity(parsed.words.len());
-        for word in &parsed.words {
+        let mut words = Vec::with_capacity(typed.words.len());
+        for word in &typed.words {
             match self.closest_word(searcher, word)? {
                 Some(better) if better != *word => {
                     changed = true;
@@ -712,20 +763,27 @@ impl SearchIndex {
         if !changed {
             return Ok(None);
         }
+        // The suggestion replaces the typed text only; filters chosen elsewhere (facets,
+        // parameters) stay where they are.
         let mut suggestion = words.join(" ");
-        for phrase in &parsed.phrases {
+        for phrase in &typed.phrases {
             suggestion.push_str(&format!(" \"{}\"", phrase.join(" ")));
         }
-        for (key, value) in &parsed.filters {
-            let value = if value.contains(' ') {
+        for (key, value) in &typed.filters {
+            let value = if value.contains(char::is_whitespace) {
                 format!("\"{value}\"")
             } else {
                 value.clone()
             };
             suggestion.push_str(&format!(" {}:{value}", key.name()));
         }
-        let mut corrected = query::parse(&suggestion)?;
-        corrected.prefix_last = false;
+        let corrected = ParsedQuery {
+            exact: Some(text::exact_key(&words.join(""))).filter(|k| !k.is_empty()),
+            words,
+            phrases: typed.phrases.clone(),
+            filters: filters.to_vec(),
+            prefix_last: false,
+        };
         let plan = self.plan(&corrected);
         let query = self.build(searcher, &plan, false)?;
         Ok((query.count(searcher)? > 0).then_some(suggestion))
@@ -793,6 +851,9 @@ where
         facets: counted?,
     })
 }
+
+/// A named additive part of a score and the query that scores it.
+type ExplainPart = (String, Box<dyn Query>);
 
 /// Facet counts: per dimension, value → number of matching products.
 pub(super) type Counts = BTreeMap<&'static str, HashMap<String, u64>>;

@@ -28,9 +28,17 @@ pub use engine::{
     Component, FacetValue, Highlight, Hit, MAX_LIMIT, MAX_OFFSET, ScoreExplanation, SearchRequest,
     SearchResults, Sort,
 };
-pub use query::{FilterKey, ParsedQuery, QueryError, STATUSES, parse};
+pub use query::{FilterKey, MAX_FILTER_CHARS, MAX_TERMS, ParsedQuery, QueryError, STATUSES, parse};
 use schema::Fields;
 pub use text::Segment;
+
+/// What the documents of an index directory were made with, beyond the schema (analyzer,
+/// word splitting). Bump it when either changes: older indexes are then rebuilt.
+const INDEX_FORMAT: &str = "meshmart-search 1: simple tokenizer, remove-long 64, lowercase, ascii folding, camelCase split";
+/// The file that records [`INDEX_FORMAT`] in an index directory.
+const FORMAT_FILE: &str = "meshmart-index-format";
+/// The file this process locks while it owns an index directory.
+const LOCK_FILE: &str = ".meshmart-index.lock";
 
 /// Memory the writer may use before it flushes a segment, shared by its threads.
 const WRITER_MEMORY: usize = 128 * 1024 * 1024;
@@ -75,6 +83,8 @@ pub struct SearchIndex {
     writer: Mutex<IndexWriter>,
     fields: Fields,
     ready: AtomicBool,
+    /// Held while this process owns the directory (none in memory).
+    _lock: Option<std::fs::File>,
     /// The whole catalog's facet counts and the searcher generation they were counted on.
     all_facets: Mutex<Option<(u64, std::sync::Arc<engine::Counts>)>>,
 }
@@ -85,12 +95,14 @@ impl SearchIndex {
     pub fn open(dir: &Path) -> Result<(SearchIndex, Opened), SearchError> {
         let (expected, fields) = schema::build();
         std::fs::create_dir_all(dir)?;
+        // Own the directory before judging (or clearing) what is in it.
+        let lock = lock(dir)?;
         let opened = if !dir.join("meta.json").exists() {
             Opened::Created
         } else {
             match Index::open_in_dir(dir) {
-                Ok(index) => match usable(&index, &expected) {
-                    Ok(()) => return Self::with(index, fields, dir, Opened::Existing),
+                Ok(index) => match usable(dir, &index, &expected) {
+                    Ok(()) => return Self::with(index, fields, dir, Opened::Existing, Some(lock)),
                     Err(reason) => Opened::Replaced(reason),
                 },
                 Err(error) => Opened::Replaced(format!("it could not be opened: {error}")),
@@ -100,14 +112,15 @@ impl SearchIndex {
             clear(dir)?;
         }
         let index = Index::create_in_dir(dir, expected)?;
-        Self::with(index, fields, dir, opened)
+        std::fs::write(dir.join(FORMAT_FILE), INDEX_FORMAT)?;
+        Self::with(index, fields, dir, opened, Some(lock))
     }
 
     /// An index in memory (tests and benchmarks that do not need a directory).
     pub fn in_memory() -> Result<SearchIndex, SearchError> {
         let (schema, fields) = schema::build();
         let index = Index::create_in_ram(schema);
-        Ok(Self::with(index, fields, Path::new("(memory)"), Opened::Created)?.0)
+        Ok(Self::with(index, fields, Path::new("(memory)"), Opened::Created, None)?.0)
     }
 
     fn with(
@@ -115,6 +128,7 @@ impl SearchIndex {
         fields: Fields,
         dir: &Path,
         opened: Opened,
+        lock: Option<std::fs::File>,
     ) -> Result<(SearchIndex, Opened), SearchError> {
         schema::register_analyzer(&index);
         let writer = index
@@ -135,6 +149,7 @@ impl SearchIndex {
             writer: Mutex::new(writer),
             fields,
             ready: AtomicBool::new(false),
+            _lock: lock,
             all_facets: Mutex::new(None),
         };
         Ok((search, opened))
@@ -216,8 +231,26 @@ impl SearchIndex {
     }
 }
 
+/// Locks `dir` for this process, or says who has it.
+fn lock(dir: &Path) -> Result<std::fs::File, SearchError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(LOCK_FILE))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(SearchError::Busy(dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(error)) => Err(SearchError::Io(error)),
+    }
+}
+
 /// Why an existing index cannot be used, if it cannot.
-fn usable(index: &Index, expected: &tantivy::schema::Schema) -> Result<(), String> {
+fn usable(dir: &Path, index: &Index, expected: &tantivy::schema::Schema) -> Result<(), String> {
+    let format = std::fs::read_to_string(dir.join(FORMAT_FILE)).unwrap_or_default();
+    if format != INDEX_FORMAT {
+        return Err("it was written by another version of Meshmart".to_string());
+    }
     let same_schema =
         serde_json::to_value(index.schema()).ok() == serde_json::to_value(expected).ok();
     if !same_schema {
@@ -230,10 +263,13 @@ fn usable(index: &Index, expected: &tantivy::schema::Schema) -> Result<(), Strin
     }
 }
 
-/// Removes everything in `dir`, keeping the directory.
+/// Removes everything in `dir` but this process's lock, keeping the directory.
 fn clear(dir: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
+        if path.file_name().is_some_and(|name| name == LOCK_FILE) {
+            continue;
+        }
         if path.is_dir() {
             std::fs::remove_dir_all(&path)?;
         } else {

@@ -10,8 +10,10 @@ use super::text;
 
 /// Longest query accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 500;
-/// Most words and phrases one query may hold.
+/// Most words and phrases one query may hold, and most filter values.
 pub const MAX_TERMS: usize = 32;
+/// Longest filter value, in characters.
+pub const MAX_FILTER_CHARS: usize = 200;
 
 /// A filter the query language knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -122,6 +124,12 @@ impl ParsedQuery {
 
     /// Adds a filter that came from outside the query text (API parameters, facet toggles).
     pub fn add_filter(&mut self, key: FilterKey, value: &str) -> Result<(), QueryError> {
+        if self.filters.len() >= MAX_TERMS {
+            return Err(QueryError {
+                message: format!("at most {MAX_TERMS} filter values apply at once"),
+                position: 0,
+            });
+        }
         let value = normalise(key, value, 0)?;
         if !self.filters.contains(&(key, value.clone())) {
             self.filters.push((key, value));
@@ -239,6 +247,15 @@ fn quoted(chars: &[char], open: usize) -> (String, usize) {
 /// The value of a filter as the index stores it.
 fn normalise(key: FilterKey, value: &str, position: usize) -> Result<String, QueryError> {
     let value = value.trim();
+    if value.chars().count() > MAX_FILTER_CHARS {
+        return Err(QueryError {
+            message: format!(
+                "`{}:` values are at most {MAX_FILTER_CHARS} characters",
+                key.name()
+            ),
+            position,
+        });
+    }
     if value.is_empty() {
         return Err(QueryError {
             message: format!(

@@ -346,6 +346,10 @@ fn a_damaged_index_directory_is_replaced() {
         let (index, opened) = SearchIndex::open(&dir).expect("reopened");
         assert_eq!(opened, Opened::Existing);
         assert_eq!(index.len(), 6);
+        // A second owner is refused before it touches anything.
+        let busy = SearchIndex::open(&dir).err().expect("busy");
+        assert!(matches!(busy, SearchError::Busy(_)), "{busy}");
+        assert_eq!(index.len(), 6);
     }
     std::fs::write(dir.join("meta.json"), b"{ not json").expect("damaged");
     let (index, opened) = SearchIndex::open(&dir).expect("replaced");
@@ -389,4 +393,37 @@ fn broad_queries_count_facets_as_the_catalog_minus_what_they_miss() {
         };
         assert_eq!(nonzero(&direct), nonzero(&complement), "{q}");
     }
+}
+
+#[test]
+fn words_too_long_to_index_match_nothing_rather_than_everything() {
+    let index = index_with(&catalog());
+    let results = search(&index, &"a".repeat(80));
+    assert_eq!(results.total, 0);
+    let results = search(&index, &"注文".repeat(30));
+    assert_eq!(results.total, 0);
+}
+
+#[test]
+fn a_suggestion_keeps_filters_chosen_outside_the_text() {
+    let index = index_with(&catalog());
+    let results = index
+        .search(&SearchRequest {
+            q: "wrehuse ".to_string(),
+            filters: vec![(FilterKey::Domain, "logistics".to_string())],
+            limit: 10,
+            ..SearchRequest::default()
+        })
+        .expect("search");
+    assert_eq!(results.total, 0);
+    assert_eq!(results.suggestion.as_deref(), Some("warehouse"));
+    let results = index
+        .search(&SearchRequest {
+            q: "wrehuse ".to_string(),
+            filters: vec![(FilterKey::Domain, "sales".to_string())],
+            limit: 10,
+            ..SearchRequest::default()
+        })
+        .expect("search");
+    assert_eq!(results.suggestion, None, "warehouse finds nothing in sales");
 }

@@ -154,7 +154,7 @@ fn window(text: &str, focus: usize, max_chars: usize) -> (usize, usize) {
     if text.chars().count() <= max_chars {
         return (0, text.len());
     }
-    let lead = max_chars / 4;
+    let lead = (max_chars / 4).max(1);
     let before: Vec<usize> = text[..focus].char_indices().map(|(i, _)| i).collect();
     let mut start = before.len().checked_sub(lead).map_or(0, |i| before[i]);
     // Start at a word boundary rather than in the middle of one.
