@@ -52,7 +52,7 @@ test("a facet narrows the results, lives in the URL, and back undoes it", async 
   await facet.click();
   await expect(page).toHaveURL(/\?q=customer&domain=customer-management$/);
   await expect(summary).toHaveText(`${expected} data products`);
-  await expect(facet).toHaveAttribute("aria-pressed", "true");
+  await expect(facet).toHaveAttribute("aria-current", "true");
   const domains = await page.locator("ol.hits .hit-domain").allTextContents();
   expect(domains.length).toBeGreaterThan(0);
   expect(new Set(domains)).toEqual(new Set(["Customer Management"]));

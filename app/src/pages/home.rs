@@ -290,7 +290,7 @@ fn Results(
                                 href=href
                                 class="facet-option"
                                 class:selected=selected
-                                aria-pressed=if selected { "true" } else { "false" }
+                                aria-current=selected.then_some("true")
                                 data-facet=key.clone()
                                 data-value=option.value.clone()
                             >
@@ -330,8 +330,9 @@ fn Results(
     view! {
         <div class="search-layout">
             <aside class="facets" aria-label="Filters">{facets}</aside>
-            <div class="search-results" id="search-results" aria-live="polite">
-                <p class="search-summary">
+            <div class="search-results" id="search-results">
+                // Announced on change, without reading every hit on each keystroke.
+                <p class="search-summary" aria-live="polite">
                     <strong>{summary}</strong>
                     <span class="search-took">{took}</span>
                 </p>

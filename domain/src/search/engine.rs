@@ -935,9 +935,10 @@ fn hit(
     plan: &Plan,
     explanation: Option<ScoreExplanation>,
 ) -> Hit {
-    let mut terms = plan.words.clone();
-    terms.extend(plan.phrases.iter().flatten().cloned());
-    let prefix = plan.prefix_last;
+    // Phrase words first: the word being typed (a prefix) is the last free word.
+    let mut terms: Vec<String> = plan.phrases.iter().flatten().cloned().collect();
+    terms.extend(plan.words.iter().cloned());
+    let prefix = plan.prefix_last && !plan.words.is_empty();
     let mut highlights = Vec::new();
     if !terms.is_empty() {
         let mut add = |field: &str, text: &str, max: usize| {
