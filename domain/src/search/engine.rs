@@ -1,6 +1,6 @@
 //! Answering a search: the query plan (every word must match somewhere, falling back to any
-//! word when that finds nothing), ranking, facets, highlights, explanations and spelling
-//! suggestions.
+//! word when that finds nothing), ranking, highlights, explanations and spelling
+//! suggestions; facet counts run beside the ranking (see `facets`).
 //!
 //! Ranking, in order of strength: an exact name, slug, topic or event-type match (case,
 //! spaces and separators ignored) outranks everything; then matches in the name (×5), in
@@ -10,24 +10,23 @@
 //! exact word. The sum is multiplied by the status (active 1, draft 0.8, deprecated 0.5,
 //! retired 0.25) and mildly by popularity (1 + 0.05·ln(1 + subscribers)).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use tantivy::collector::{Collector, Count, FacetCollector, TopDocs};
+use tantivy::collector::{Collector, Count, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
     TermQuery,
 };
-use tantivy::schema::{Facet, IndexRecordOption};
+use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, Order, Score, Searcher, SegmentReader, Term};
 
 use super::document::{Owner, ProductDoc};
+use super::facets::{self, Counts};
 use super::query::{self, FilterKey, ParsedQuery};
-use super::schema::{self, FACETS, Group};
+use super::schema::{self, Group};
 use super::text::{self, Segment};
-use std::sync::{Arc, PoisonError};
-
 use super::{SearchError, SearchIndex};
 
 /// An exact name or topic match's bonus: more than any text match can reach.
@@ -36,14 +35,10 @@ const EXACT_BOOST: Score = 100.0;
 pub const MAX_LIMIT: usize = 100;
 /// Deepest offset served; past it, narrow the query instead.
 pub const MAX_OFFSET: usize = 10_000;
-/// Values returned per facet dimension.
-const FACET_VALUES: usize = 20;
 /// What a word completing the one being typed counts, relative to the word itself.
 const PREFIX_WEIGHT: Score = 0.6;
 /// What a word within the typo budget counts, relative to the word as typed.
 const TYPO_WEIGHT: Score = 0.5;
-/// Catalogs smaller than this count facets directly, whatever the query.
-const BROAD_CATALOG: u64 = 20_000;
 /// Most indexed words one typed word expands to per field (the most frequent are kept).
 const MAX_EXPANSIONS: usize = 48;
 
@@ -182,11 +177,11 @@ fn popularity_factor(subscribers: u64) -> Score {
 /// A query's words after the analyzer, with the prefix flag of the last one.
 #[derive(Clone)]
 pub(super) struct Plan {
-    words: Vec<String>,
-    phrases: Vec<Vec<String>>,
+    pub(super) words: Vec<String>,
+    pub(super) phrases: Vec<Vec<String>>,
     prefix_last: bool,
     exact: Option<String>,
-    filters: Vec<(FilterKey, String)>,
+    pub(super) filters: Vec<(FilterKey, String)>,
     /// Whether the query had words, even if the analyzer dropped them all (words longer
     /// than it indexes): such a query matches exact keys only, never everything.
     had_text: bool,
@@ -247,7 +242,7 @@ impl SearchIndex {
         Ok(SearchResults {
             hits,
             total: page.total,
-            facets: facets(&page.facets),
+            facets: facets::top_values(&page.facets),
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
             suggestion,
             relaxed,
@@ -492,27 +487,7 @@ impl SearchIndex {
     ) -> Result<Page, SearchError> {
         let (limit, offset) = window;
         let top = TopDocs::with_limit(limit).and_offset(offset);
-        let facets = || -> Result<Counts, SearchError> {
-            let mut counts = self.facet_counts(searcher, query, broad)?;
-            // Values of one filter are alternatives, so a dimension being filtered on is
-            // counted without its own filter: its other values show what adding them
-            // would bring.
-            for dimension in FACETS {
-                let Some(key) = FilterKey::parse(dimension) else {
-                    continue;
-                };
-                if !plan.filters.iter().any(|(k, _)| *k == key) {
-                    continue;
-                }
-                let mut others = plan.clone();
-                others.filters.retain(|(k, _)| *k != key);
-                let without = self.build(searcher, &others, all_words)?;
-                let mut values =
-                    searcher.search(without.as_ref(), &DimensionCounter(vec![dimension]))?;
-                counts.insert(dimension, values.remove(dimension).unwrap_or_default());
-            }
-            Ok(counts)
-        };
+        let facets = || self.facet_counts_for(searcher, plan, all_words, query, broad);
         Ok(match sort {
             Sort::Relevance => {
                 let ranked = top.tweak_score(|segment: &SegmentReader| {
@@ -556,102 +531,6 @@ impl SearchIndex {
                 facets,
             )?,
         })
-    }
-
-    /// Whether the query surely matches at least half the catalog (every word and filter
-    /// does, judged by document frequencies). Facets of such a query are cheaper to count
-    /// as "all products minus those it does not match".
-    fn looks_broad(&self, searcher: &Searcher, plan: &Plan) -> Result<bool, SearchError> {
-        let catalog = searcher.num_docs();
-        if catalog < BROAD_CATALOG {
-            return Ok(false);
-        }
-        if !plan.phrases.is_empty() {
-            return Ok(false);
-        }
-        let mut smallest = catalog;
-        for word in &plan.words {
-            let mut widest = 0;
-            for group in Group::ALL {
-                let term = Term::from_field_text(self.fields.group(group), word);
-                widest = widest.max(searcher.doc_freq(&term)?);
-            }
-            smallest = smallest.min(widest);
-        }
-        let mut by_key: BTreeMap<FilterKey, u64> = BTreeMap::new();
-        for (key, value) in &plan.filters {
-            let field = match key {
-                FilterKey::Domain => self.fields.domain,
-                FilterKey::Tag => self.fields.tag,
-                FilterKey::Status => self.fields.status,
-                FilterKey::Field => self.fields.field_key,
-                FilterKey::Format => self.fields.format,
-                FilterKey::Sla => self.fields.sla,
-                FilterKey::Topic => self.fields.topic,
-                FilterKey::Classification => self.fields.classification,
-                FilterKey::Owner => self.fields.owner,
-            };
-            let freq = searcher.doc_freq(&Term::from_field_text(field, value))?;
-            let widest = by_key.entry(*key).or_default();
-            *widest = (*widest).max(freq);
-        }
-        for freq in by_key.values() {
-            smallest = smallest.min(*freq);
-        }
-        Ok(smallest * 2 >= catalog)
-    }
-
-    /// The facet counts of what `query` matches: counted directly, or for a broad query as
-    /// the whole catalog's counts (kept per index generation) minus the counts of what it
-    /// does not match.
-    pub(super) fn facet_counts(
-        &self,
-        searcher: &Searcher,
-        query: &dyn Query,
-        broad: bool,
-    ) -> Result<Counts, SearchError> {
-        if !broad {
-            return count_facets(searcher, query);
-        }
-        let generation = searcher.generation().generation_id();
-        let all = {
-            let cached = self
-                .all_facets
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            cached
-                .as_ref()
-                .filter(|(g, _)| *g == generation)
-                .map(|(_, counts)| Arc::clone(counts))
-        };
-        let all = match all {
-            Some(all) => all,
-            None => {
-                let counted = Arc::new(count_facets(searcher, &AllQuery)?);
-                *self
-                    .all_facets
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) =
-                    Some((generation, Arc::clone(&counted)));
-                counted
-            }
-        };
-        let rest = BooleanQuery::new(vec![
-            (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
-            (Occur::MustNot, query.box_clone()),
-        ]);
-        let missing = count_facets(searcher, &rest)?;
-        let mut counts = (*all).clone();
-        for (dimension, values) in missing {
-            if let Some(total) = counts.get_mut(dimension) {
-                for (value, count) in values {
-                    if let Some(n) = total.get_mut(&value) {
-                        *n = n.saturating_sub(count);
-                    }
-                }
-            }
-        }
-        Ok(counts)
     }
 
     fn product(&self, searcher: &Searcher, address: DocAddress) -> Result<ProductDoc, SearchError> {
@@ -854,129 +733,6 @@ where
 
 /// A named additive part of a score and the query that scores it.
 type ExplainPart = (String, Box<dyn Query>);
-
-/// Facet counts: per dimension, value → number of matching products.
-pub(super) type Counts = BTreeMap<&'static str, HashMap<String, u64>>;
-
-/// Counts the facets of the documents `query` matches (tantivy's facet collector: one
-/// walk through each document's facet paths beats six column reads).
-fn count_facets(searcher: &Searcher, query: &dyn Query) -> Result<Counts, SearchError> {
-    let mut collector = FacetCollector::for_field("facets");
-    for dimension in FACETS {
-        collector.add_facet(Facet::from_path([dimension]));
-    }
-    let found = searcher.search(query, &collector)?;
-    Ok(FACETS
-        .iter()
-        .map(|dimension| {
-            let values = found
-                .get(Facet::from_path([*dimension]))
-                .filter_map(|(facet, count)| Some((facet.to_path().last()?.to_string(), count)))
-                .collect();
-            (*dimension, values)
-        })
-        .collect())
-}
-
-/// Counts the values of a facet dimension among the matches, from its fast column: one
-/// column read per document, cheaper than tantivy's facet collector walking every facet
-/// path of a document (which wins when all six dimensions are wanted).
-struct DimensionCounter(Vec<&'static str>);
-
-impl Collector for DimensionCounter {
-    type Fruit = Counts;
-    type Child = DimensionSegmentCounter;
-
-    fn for_segment(
-        &self,
-        _: tantivy::SegmentOrdinal,
-        segment: &SegmentReader,
-    ) -> tantivy::Result<DimensionSegmentCounter> {
-        let mut columns = Vec::with_capacity(self.0.len());
-        for dimension in &self.0 {
-            let column = segment.fast_fields().str(dimension)?;
-            let counts = vec![0; column.as_ref().map_or(0, |c| c.num_terms())];
-            columns.push((*dimension, column, counts));
-        }
-        Ok(DimensionSegmentCounter { columns })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Counts>) -> tantivy::Result<Counts> {
-        let mut merged: Counts = self.0.iter().map(|d| (*d, HashMap::new())).collect();
-        for fruit in fruits {
-            for (dimension, values) in fruit {
-                let into = merged.entry(dimension).or_default();
-                for (value, count) in values {
-                    *into.entry(value).or_default() += count;
-                }
-            }
-        }
-        Ok(merged)
-    }
-}
-
-type DimensionColumn = (&'static str, Option<tantivy::columnar::StrColumn>, Vec<u64>);
-
-struct DimensionSegmentCounter {
-    columns: Vec<DimensionColumn>,
-}
-
-impl tantivy::collector::SegmentCollector for DimensionSegmentCounter {
-    type Fruit = Counts;
-
-    fn collect(&mut self, doc: DocId, _: Score) {
-        for (_, column, counts) in &mut self.columns {
-            if let Some(column) = column {
-                for ord in column.term_ords(doc) {
-                    if let Some(count) = counts.get_mut(ord as usize) {
-                        *count += 1;
-                    }
-                }
-            }
-        }
-    }
-
-    fn harvest(self) -> Counts {
-        let mut harvested = Counts::new();
-        for (dimension, column, counts) in self.columns {
-            let values = harvested.entry(dimension).or_default();
-            let Some(column) = column else {
-                continue;
-            };
-            for (ord, count) in counts.iter().enumerate() {
-                let mut value = String::new();
-                if *count > 0 && column.ord_to_str(ord as u64, &mut value).unwrap_or(false) {
-                    values.insert(value, *count);
-                }
-            }
-        }
-        harvested
-    }
-}
-
-/// The top values of each dimension, most frequent first (ties by value).
-fn facets(counts: &Counts) -> BTreeMap<String, Vec<FacetValue>> {
-    counts
-        .iter()
-        .map(|(dimension, values)| {
-            let mut values: Vec<FacetValue> = values
-                .iter()
-                .filter(|(_, count)| **count > 0)
-                .map(|(value, count)| FacetValue {
-                    value: value.clone(),
-                    count: *count,
-                })
-                .collect();
-            values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-            values.truncate(FACET_VALUES);
-            ((*dimension).to_string(), values)
-        })
-        .collect()
-}
 
 /// The words of `field` the automaton accepts, the most frequent first when there are
 /// more than [`MAX_EXPANSIONS`].

@@ -10,6 +10,7 @@
 
 mod document;
 mod engine;
+mod facets;
 pub mod feed;
 mod query;
 mod schema;
@@ -86,7 +87,7 @@ pub struct SearchIndex {
     /// Held while this process owns the directory (none in memory).
     _lock: Option<std::fs::File>,
     /// The whole catalog's facet counts and the searcher generation they were counted on.
-    all_facets: Mutex<Option<(u64, std::sync::Arc<engine::Counts>)>>,
+    all_facets: Mutex<Option<(u64, std::sync::Arc<facets::Counts>)>>,
 }
 
 impl SearchIndex {

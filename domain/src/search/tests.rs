@@ -378,7 +378,7 @@ fn broad_queries_count_facets_as_the_catalog_minus_what_they_miss() {
         let complement = index
             .facet_counts(&searcher, query.as_ref(), true)
             .expect("complement");
-        let nonzero = |counts: &engine::Counts| -> Vec<(String, String, u64)> {
+        let nonzero = |counts: &facets::Counts| -> Vec<(String, String, u64)> {
             let mut rows: Vec<(String, String, u64)> = counts
                 .iter()
                 .flat_map(|(d, values)| {
