@@ -441,15 +441,7 @@ impl SearchIndex {
 
     fn filter_query(&self, key: FilterKey, value: &str) -> Box<dyn Query> {
         let f = &self.fields;
-        let field = match key {
-            FilterKey::Domain => f.domain,
-            FilterKey::Tag => f.tag,
-            FilterKey::Status => f.status,
-            FilterKey::Field => f.field_key,
-            FilterKey::Format => f.format,
-            FilterKey::Sla => f.sla,
-            FilterKey::Topic => f.topic,
-            FilterKey::Classification => f.classification,
+        match key {
             FilterKey::Owner => {
                 // An owner is named by username, or by words of their name or username.
                 let mut any: Vec<(Occur, Box<dyn Query>)> = vec![(
@@ -468,10 +460,10 @@ impl SearchIndex {
                 if !words.is_empty() {
                     any.push((Occur::Should, Box::new(BooleanQuery::new(words))));
                 }
-                return Box::new(BooleanQuery::new(any));
+                Box::new(BooleanQuery::new(any))
             }
-        };
-        term_query(Term::from_field_text(field, value))
+            other => term_query(Term::from_field_text(f.filter(other), value)),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -681,20 +673,14 @@ impl SearchIndex {
             if searcher.doc_freq(&term)? > 0 {
                 return Ok(None);
             }
-            let fuzzy = FuzzyTermQuery::new(term, 2, true);
-            for segment in searcher.segment_readers() {
-                let inverted = segment.inverted_index(field)?;
-                let mut stream = inverted.terms().search(fuzzy.automaton()?).into_stream()?;
-                while stream.advance() {
-                    let candidate = String::from_utf8_lossy(stream.key()).into_owned();
-                    let distance = strsim::osa_distance(word, &candidate);
-                    let freq = u64::from(stream.value().doc_freq);
-                    let better = best
-                        .as_ref()
-                        .is_none_or(|(d, f, _)| distance < *d || (distance == *d && freq > *f));
-                    if better {
-                        best = Some((distance, freq, candidate));
-                    }
+            let dfa = FuzzyTermQuery::new(term, 2, true).automaton()?;
+            for (candidate, freq) in accepted_words(searcher, field, &dfa)? {
+                let distance = strsim::osa_distance(word, &candidate);
+                let better = best
+                    .as_ref()
+                    .is_none_or(|(d, f, _)| distance < *d || (distance == *d && freq > *f));
+                if better {
+                    best = Some((distance, freq, candidate));
                 }
             }
         }
@@ -734,13 +720,13 @@ where
 /// A named additive part of a score and the query that scores it.
 type ExplainPart = (String, Box<dyn Query>);
 
-/// The words of `field` the automaton accepts, the most frequent first when there are
-/// more than [`MAX_EXPANSIONS`].
-fn expand(
+/// The words of `field` the automaton accepts, with their document frequencies summed
+/// over segments.
+fn accepted_words(
     searcher: &Searcher,
     field: tantivy::schema::Field,
     dfa: &tantivy::query::DfaWrapper,
-) -> Result<Vec<String>, SearchError> {
+) -> Result<BTreeMap<String, u64>, SearchError> {
     let mut found: BTreeMap<String, u64> = BTreeMap::new();
     for segment in searcher.segment_readers() {
         let inverted = segment.inverted_index(field)?;
@@ -750,7 +736,17 @@ fn expand(
             *found.entry(word).or_default() += u64::from(stream.value().doc_freq);
         }
     }
-    let mut words: Vec<(String, u64)> = found.into_iter().collect();
+    Ok(found)
+}
+
+/// The words of `field` the automaton accepts, the most frequent first when there are
+/// more than [`MAX_EXPANSIONS`].
+fn expand(
+    searcher: &Searcher,
+    field: tantivy::schema::Field,
+    dfa: &tantivy::query::DfaWrapper,
+) -> Result<Vec<String>, SearchError> {
+    let mut words: Vec<(String, u64)> = accepted_words(searcher, field, dfa)?.into_iter().collect();
     if words.len() > MAX_EXPANSIONS {
         words.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         words.truncate(MAX_EXPANSIONS);

@@ -76,17 +76,7 @@ impl SearchIndex {
         }
         let mut by_key: BTreeMap<FilterKey, u64> = BTreeMap::new();
         for (key, value) in &plan.filters {
-            let field = match key {
-                FilterKey::Domain => self.fields.domain,
-                FilterKey::Tag => self.fields.tag,
-                FilterKey::Status => self.fields.status,
-                FilterKey::Field => self.fields.field_key,
-                FilterKey::Format => self.fields.format,
-                FilterKey::Sla => self.fields.sla,
-                FilterKey::Topic => self.fields.topic,
-                FilterKey::Classification => self.fields.classification,
-                FilterKey::Owner => self.fields.owner,
-            };
+            let field = self.fields.filter(*key);
             let freq = searcher.doc_freq(&Term::from_field_text(field, value))?;
             let widest = by_key.entry(*key).or_default();
             *widest = (*widest).max(freq);

@@ -96,6 +96,23 @@ pub struct Fields {
 }
 
 impl Fields {
+    /// The exact-value field a filter matches (owners also match words of their names,
+    /// see the engine).
+    pub fn filter(&self, key: super::query::FilterKey) -> Field {
+        use super::query::FilterKey;
+        match key {
+            FilterKey::Domain => self.domain,
+            FilterKey::Tag => self.tag,
+            FilterKey::Owner => self.owner,
+            FilterKey::Status => self.status,
+            FilterKey::Field => self.field_key,
+            FilterKey::Format => self.format,
+            FilterKey::Sla => self.sla,
+            FilterKey::Topic => self.topic,
+            FilterKey::Classification => self.classification,
+        }
+    }
+
     /// The text fields of `group`.
     pub fn group(&self, group: Group) -> Field {
         match group {

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::helpers::{TestApp, spawn_app, token_for};
@@ -47,25 +46,6 @@ servers:
     format: avro
 "#;
 
-async fn put(
-    app: &TestApp,
-    token: &str,
-    slug: &str,
-    body: impl Into<reqwest::Body>,
-) -> (u16, Value) {
-    let response = app
-        .client
-        .put(format!("{}/api/v1/products/{slug}/contract", app.address))
-        .bearer_auth(token)
-        .header("content-type", "application/yaml")
-        .body(body)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 async fn setup(pool: &PgPool) -> (TestApp, String) {
     domain::demo::seed_parts(pool, &[domain::demo::Part::Identities], false)
         .await
@@ -80,7 +60,9 @@ async fn an_owner_publishes_a_contract_and_its_topic_appears_on_the_broker(pool:
     let (app, token) = setup(&pool).await;
     let topic = format!("sales.order-placed.{}", uuid_suffix());
     let contract = ORDER_PLACED.replace("sales.order-placed.v1", &topic);
-    let (status, body) = put(&app, &token, "order-placed", contract.clone()).await;
+    let (status, body) = app
+        .put_contract(&token, "order-placed", contract.clone())
+        .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["outcome"], "created");
     let product = &body["product"];
@@ -145,8 +127,11 @@ async fn versions_only_go_up_and_published_ones_never_change(pool: PgPool) {
     let (app, token) = setup(&pool).await;
     let topic = format!("sales.orders.{}", uuid_suffix());
     let v1 = ORDER_PLACED.replace("sales.order-placed.v1", &topic);
-    assert_eq!(put(&app, &token, "order-placed", v1.clone()).await.0, 201);
-    let (status, body) = put(&app, &token, "order-placed", v1.clone()).await;
+    assert_eq!(
+        app.put_contract(&token, "order-placed", v1.clone()).await.0,
+        201
+    );
+    let (status, body) = app.put_contract(&token, "order-placed", v1.clone()).await;
     assert_eq!(
         (status, body["outcome"].as_str()),
         (200, Some("unchanged")),
@@ -154,7 +139,9 @@ async fn versions_only_go_up_and_published_ones_never_change(pool: PgPool) {
     );
 
     let changed = v1.replace("Every order a customer places", "Orders");
-    let (status, body) = put(&app, &token, "order-placed", changed.clone()).await;
+    let (status, body) = app
+        .put_contract(&token, "order-placed", changed.clone())
+        .await;
     assert_eq!(status, 409, "{body}");
     assert!(
         body["error"]["message"]
@@ -165,7 +152,7 @@ async fn versions_only_go_up_and_published_ones_never_change(pool: PgPool) {
     );
 
     let lower = changed.replace("version: 1.0.0", "version: 0.9.0");
-    let (status, body) = put(&app, &token, "order-placed", lower).await;
+    let (status, body) = app.put_contract(&token, "order-placed", lower).await;
     assert_eq!(status, 409, "{body}");
     assert!(
         body["error"]["message"]
@@ -176,7 +163,7 @@ async fn versions_only_go_up_and_published_ones_never_change(pool: PgPool) {
     );
 
     let v2 = changed.replace("version: 1.0.0", "version: 1.1.0");
-    let (status, body) = put(&app, &token, "order-placed", v2).await;
+    let (status, body) = app.put_contract(&token, "order-placed", v2).await;
     assert_eq!(
         (status, body["outcome"].as_str()),
         (200, Some("updated")),
@@ -195,23 +182,28 @@ async fn versions_only_go_up_and_published_ones_never_change(pool: PgPool) {
 async fn owners_publish_only_to_existing_domains_they_own(pool: PgPool) {
     let (app, token) = setup(&pool).await;
     let marketing = ORDER_PLACED.replace("domain: sales", "domain: marketing");
-    assert_eq!(put(&app, &token, "order-placed", marketing).await.0, 403);
+    assert_eq!(
+        app.put_contract(&token, "order-placed", marketing).await.0,
+        403
+    );
 
     let unknown = ORDER_PLACED.replace("domain: sales", "domain: logistics");
     let admin = token_for(&pool, "admin@meshmart.local").await;
-    let (status, body) = put(&app, &token, "order-placed", unknown.clone()).await;
+    let (status, body) = app
+        .put_contract(&token, "order-placed", unknown.clone())
+        .await;
     assert_eq!(
         status, 403,
         "an owner of sales may not write to logistics: {body}"
     );
     let topic = format!("logistics.orders.{}", uuid_suffix());
-    let (status, body) = put(
-        &app,
-        &admin,
-        "order-placed",
-        unknown.replace("sales.order-placed.v1", &topic),
-    )
-    .await;
+    let (status, body) = app
+        .put_contract(
+            &admin,
+            "order-placed",
+            unknown.replace("sales.order-placed.v1", &topic),
+        )
+        .await;
     assert_eq!(status, 201, "an admin's push creates the domain: {body}");
     assert_eq!(body["product"]["domain"], "logistics");
 }
@@ -381,7 +373,7 @@ async fn bad_contracts_get_a_clear_4xx_and_store_nothing(pool: PgPool) {
     ];
     assert!(cases.len() >= 20);
     for (name, body, expected, needle) in cases {
-        let (status, response) = put(&app, &token, "order-placed", body).await;
+        let (status, response) = app.put_contract(&token, "order-placed", body).await;
         assert_eq!(status, expected, "{name}: {response}");
         let text = response.to_string();
         assert!(

@@ -22,6 +22,27 @@ impl TestApp {
             .expect("the server stops cleanly");
     }
 
+    /// `PUT /api/v1/products/{slug}/contract` with an ODCS YAML body as the token's user;
+    /// the status and the JSON answer (`Null` when there is none).
+    pub async fn put_contract(
+        &self,
+        token: &str,
+        slug: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .put(format!("{}/api/v1/products/{slug}/contract", self.address))
+            .bearer_auth(token)
+            .header("content-type", "application/yaml")
+            .body(body)
+            .send()
+            .await
+            .expect("request reaches the test server");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    }
+
     /// `GET` a path of the application.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client

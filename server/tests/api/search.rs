@@ -250,23 +250,8 @@ async fn push(app: &TestApp, token: &str, version: &str, status: &str) {
     let body = PARCEL_WEIGHED
         .replace("VERSION", version)
         .replace("STATUS", status);
-    let response = app
-        .client
-        .put(format!(
-            "{}/api/v1/products/parcel-weighed/contract",
-            app.address
-        ))
-        .bearer_auth(token)
-        .header("content-type", "application/yaml")
-        .body(body)
-        .send()
-        .await
-        .expect("request");
-    assert!(
-        response.status().is_success(),
-        "{:?}",
-        response.text().await
-    );
+    let (code, response) = app.put_contract(token, "parcel-weighed", body).await;
+    assert!((200..300).contains(&code), "{code}: {response}");
 }
 
 /// Polls `app` until `found` holds for the first hit of `q` or `limit` passes; returns the
