@@ -5,7 +5,9 @@
 #   2. the product page's server time (time to first byte, p50/p99 over 200 requests);
 #   3. search: Tantivy against a PostgreSQL full-text baseline over the same catalog —
 #      build times, p50/p99 per query category, QPS at 1 and 2 threads, nDCG@10
-#      (domain/benches/search.rs, queries and judgments in bench/search/).
+#      (domain/benches/search.rs, queries and judgments in bench/search/);
+#   4. the schema registry's register / lookup / get-by-id latency over HTTP
+#      (bench/registry/latency.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 products=${BENCH_PRODUCTS:-100000}
@@ -42,6 +44,11 @@ for slug in $slugs; do
     "http://127.0.0.1:3199/products/$slug"
 done | sort -n | awk '{ t[NR] = $1 } END {
   printf "p50 %.1f ms   p99 %.1f ms   max %.1f ms\n", t[int(NR*0.5)]*1000, t[int(NR*0.99)]*1000, t[NR]*1000 }'
+
+admin_token=$("$bin" token create --user admin@meshmart.local --name bench 2>/dev/null)
+echo "== schema registry over HTTP (/registry, one keep-alive client, Avro, 20 subjects x 10 versions)"
+python3 bench/registry/latency.py \
+  --url http://127.0.0.1:3199/registry --token "$admin_token"
 
 kill -TERM "$server" 2>/dev/null || true
 wait "$server" 2>/dev/null || true

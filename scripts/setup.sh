@@ -16,6 +16,7 @@ command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v npm >/dev/null || missing+=(npm)
 command -v gzip >/dev/null || missing+=(gzip)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     say "installing Debian packages: ${missing[*]}"
@@ -50,5 +51,15 @@ fi
 
 # --- Apache Kafka jars (Maven Central, cached outside the clone) -------------------------
 scripts/kafka.sh fetch
+
+# --- Python venv with the Confluent Schema Registry client (end2end/registry tests) -------
+ck_want=2.16.1
+venv=${MESHMART_CACHE:-$HOME/.cache/meshmart}/venv
+ck_have=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("confluent-kafka"))' 2>/dev/null || true)
+if [ "$ck_have" != "$ck_want" ]; then
+  say "installing confluent-kafka $ck_want into $venv (have: ${ck_have:-none})"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "confluent-kafka[schemaregistry,avro]==$ck_want"
+fi
 
 say "toolchain ready"

@@ -20,6 +20,10 @@ pub enum CatalogError {
     Invalid(Problem),
     #[error("{0}")]
     Conflict(String),
+    /// A port's schema breaks the subject's compatibility mode; one problem per breaking
+    /// change, worded as the schema registry words it.
+    #[error("{}", incompatible_summary(.0))]
+    Incompatible(Vec<Problem>),
     #[error("not found")]
     NotFound,
     #[error(transparent)]
@@ -44,6 +48,56 @@ impl From<sqlx::Error> for CatalogError {
             _ => CatalogError::Database(error),
         }
     }
+}
+
+fn incompatible_summary(problems: &[Problem]) -> String {
+    format!(
+        "the contract's schema is incompatible with the published one: {}",
+        problems
+            .iter()
+            .map(|p| p.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    )
+}
+
+/// Registers each port's schema under `<topic>-value` through the schema registry (the
+/// same checks and messages as its REST API), in the caller's transaction.
+async fn register_port_schemas(
+    conn: &mut PgConnection,
+    actor: &str,
+    domain: &str,
+    contract: &Contract,
+) -> Result<(), CatalogError> {
+    use crate::registry::{self, ParsedSchema, RegistryError, schema};
+
+    let namespace = format!("meshmart.{}", domain.replace('-', "_"));
+    for (index, port) in contract.ports.iter().enumerate() {
+        let pointer = format!("/schema/{index}");
+        let (kind, document) = schema::port_schema(&namespace, port);
+        let parsed = ParsedSchema::parse(kind, &document.to_string())
+            .map_err(|e| invalid(&pointer, format!("the port's schema is not valid: {e}")))?;
+        let subject = schema::value_subject(&port.topic);
+        match registry::register(&mut *conn, &subject, &parsed, actor).await {
+            Ok(_) => {}
+            Err(RegistryError::Incompatible { mode, breaking, .. }) => {
+                return Err(CatalogError::Incompatible(
+                    breaking
+                        .iter()
+                        .map(|b| Problem {
+                            pointer: pointer.clone(),
+                            line: None,
+                            column: None,
+                            message: format!("{subject} ({mode}): {b}"),
+                        })
+                        .collect(),
+                ));
+            }
+            Err(RegistryError::Database(error)) => return Err(error.into()),
+            Err(other) => return Err(invalid(&pointer, other.to_string())),
+        }
+    }
+    Ok(())
 }
 
 fn invalid(pointer: &str, message: impl Into<String>) -> CatalogError {
@@ -229,6 +283,7 @@ pub async fn register(
         )
         .await?;
     }
+    register_port_schemas(&mut *conn, actor, &domain, contract).await?;
     sqlx::query(
         r#"insert into contract_versions (product_id, version, document, published_by)
            values ($1, $2, $3, $4)"#,

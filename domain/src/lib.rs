@@ -18,4 +18,5 @@ pub mod domains;
 pub mod identity;
 pub mod outbox;
 pub mod policy;
+pub mod registry;
 pub mod search;

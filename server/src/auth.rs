@@ -1,5 +1,5 @@
 //! Request authentication and cross-site request protection, as middleware:
-//! - `resolve_caller` turns a `Bearer` API token or the session cookie into a [`Caller`]
+//! - `resolve_caller` turns an API token (Bearer, or the Basic password) or the session cookie into a [`Caller`]
 //!   in the request extensions (enforcing the session's absolute lifetime), plus the
 //!   client address for throttling and audit;
 //! - `cross_site_guard` refuses state-changing browser requests that come from another
@@ -13,6 +13,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
 use domain::identity::session::{AUTH_KEY, SessionAuth};
 use domain::identity::{Caller, Via, tokens, users};
 use tower_sessions::Session;
@@ -20,15 +21,24 @@ use tower_sessions::Session;
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// The token of an `Authorization: Bearer …` header.
-fn bearer(request: &Request) -> Option<&str> {
-    request
+/// The API token of an `Authorization` header: `Bearer <token>`, or `Basic` with the token
+/// as the password (what Confluent's registry clients send; the user name is ignored).
+fn api_token(request: &Request) -> Option<String> {
+    let value = request
         .headers()
         .get(header::AUTHORIZATION)?
         .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+        .ok()?;
+    if let Some(token) = value.strip_prefix("Bearer ") {
+        return Some(token.trim().to_string());
+    }
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let pair = String::from_utf8(decoded).ok()?;
+    let (_user, token) = pair.split_once(':')?;
+    Some(token.to_string())
 }
 
 /// Resolves who is calling and puts a [`Caller`] and a [`ClientIp`] into the request.
@@ -41,8 +51,8 @@ pub async fn resolve_caller(
         let ip = ClientIp(address.ip());
         request.extensions_mut().insert(ip);
     }
-    let caller = match bearer(&request) {
-        Some(token) => match tokens::authenticate(&state.pool, token).await {
+    let caller = match api_token(&request) {
+        Some(token) => match tokens::authenticate(&state.pool, &token).await {
             Ok(Some((user, prefix))) => Caller::User {
                 user,
                 via: Via::Token { prefix },
@@ -113,7 +123,7 @@ pub async fn cross_site_guard(request: Request, next: Next) -> Response {
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     );
-    if safe || bearer(&request).is_some() || is_same_site(&request) {
+    if safe || api_token(&request).is_some() || is_same_site(&request) {
         return next.run(request).await;
     }
     tracing::warn!(path = %request.uri().path(), "refused a cross-site request");

@@ -37,6 +37,12 @@ pub enum AppError {
         message: String,
         problems: Vec<domain::contracts::Problem>,
     },
+    /// A contract whose schema breaks the registry's compatibility mode; 409.
+    #[error("{message}")]
+    IncompatibleContract {
+        message: String,
+        problems: Vec<domain::contracts::Problem>,
+    },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -63,6 +69,7 @@ impl AppError {
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::InvalidContract { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::IncompatibleContract { .. } => StatusCode::CONFLICT,
             AppError::Database(_) | AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -79,6 +86,7 @@ impl AppError {
             AppError::TooManyRequests { .. } => "throttled",
             AppError::PayloadTooLarge { .. } => "too_large",
             AppError::InvalidContract { .. } => "invalid_contract",
+            AppError::IncompatibleContract { .. } => "incompatible_schema",
             AppError::Database(_) | AppError::Unexpected(_) => "internal",
         }
     }
@@ -105,7 +113,9 @@ impl IntoResponse for AppError {
         if let AppError::Unprocessable { field, .. } | AppError::BadRequest { field, .. } = &self {
             body["error"]["field"] = json!(field);
         }
-        if let AppError::InvalidContract { problems, .. } = &self {
+        if let AppError::InvalidContract { problems, .. }
+        | AppError::IncompatibleContract { problems, .. } = &self
+        {
             body["error"]["problems"] = json!(problems);
         }
         let mut response = (status, Json(body)).into_response();
@@ -156,6 +166,10 @@ impl From<domain::catalog::CatalogError> for AppError {
                 problems: vec![problem],
             },
             CatalogError::Conflict(message) => AppError::Conflict(message),
+            CatalogError::Incompatible(problems) => AppError::IncompatibleContract {
+                message: "the contract's schema is incompatible with the published one".to_string(),
+                problems,
+            },
             CatalogError::NotFound => AppError::NotFound("no such data product".to_string()),
             CatalogError::Database(error) => AppError::Database(error),
         }

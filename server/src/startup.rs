@@ -232,6 +232,11 @@ fn router(state: AppState, secure_cookies: bool) -> Router {
             move || shell(options.clone()),
         )
         .merge(http::routes().into_router())
+        .route("/registry", axum::routing::any(http::registry_not_found))
+        .route(
+            "/registry/{*rest}",
+            axum::routing::any(http::registry_not_found),
+        )
         // The bundle's names carry no hash, so browsers revalidate it (cheap 304s).
         .nest_service("/pkg", static_files(site_root.join("pkg"), "no-cache"))
         .nest_service(

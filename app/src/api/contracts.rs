@@ -114,6 +114,19 @@ pub async fn publish_contract(yaml: String, domain: Option<String>) -> Result<St
         Err(PublishError::Catalog(CatalogError::Conflict(message))) => {
             Err(fail(StatusCode::CONFLICT, ApiError::Conflict(message)))
         }
+        Err(PublishError::Catalog(CatalogError::Incompatible(problems))) => {
+            let text = problems
+                .iter()
+                .map(|p| p.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            Err(fail(
+                StatusCode::CONFLICT,
+                ApiError::Conflict(format!(
+                    "the contract's schema is incompatible with the published one: {text}"
+                )),
+            ))
+        }
         Err(PublishError::Catalog(other)) => Err(internal(other)),
     }
 }

@@ -23,6 +23,7 @@ use crate::api::catalog::{
     product_detail,
 };
 use crate::components::SignInNotice;
+use crate::pages::schemas::RegistrySection;
 
 /// Products per page of a domain.
 const PAGE_SIZE: i64 = 20;
@@ -379,6 +380,7 @@ fn Product(
         </section>
         <PortsSection ports=ports.clone()/>
         <SchemaSection ports/>
+        <RegistrySection slug=slug.clone()/>
         <SlaSection slas/>
         <OwnersSection team support/>
         <VersionsSection slug versions from to diff/>

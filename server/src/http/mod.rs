@@ -6,6 +6,9 @@
 mod api;
 mod health;
 pub mod metrics;
+mod registry;
+
+pub use registry::not_found as registry_not_found;
 
 use axum::Router;
 use axum::handler::Handler;
@@ -99,4 +102,5 @@ pub fn routes() -> Routes {
         .merge(health::routes())
         .merge(metrics::routes())
         .merge(api::routes())
+        .merge(registry::routes())
 }

@@ -253,8 +253,168 @@ fn matrix() -> Vec<Entry> {
             "slug=no-such-product&from=1.0.0&to=1.1.0",
             Rule::SignedIn,
         ),
+        // The schema registry's part of the product page.
+        server_fn("product_schemas", "slug=no-such-product", Rule::SignedIn),
+        server_fn(
+            "schema_diff",
+            "subject=nope-value&from=1&to=2",
+            Rule::SignedIn,
+        ),
+        server_fn(
+            "check_schema",
+            "slug=matrix-schema&topic=matrix.schema&schema=%7B%7D",
+            Rule::OwnerOfA,
+        ),
+        // The Confluent-compatible registry: everyone signed in reads; owners of the
+        // product whose topic a subject names write it; admins set the global default.
+        plain(
+            Method::GET,
+            "/registry/subjects",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        plain(
+            Method::GET,
+            "/registry/schemas/types",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::GET,
+            "/registry/subjects/{subject}/versions",
+            "/registry/subjects/matrix.schema-value/versions",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::GET,
+            "/registry/subjects/{subject}/versions/{version}",
+            "/registry/subjects/matrix.schema-value/versions/latest",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::GET,
+            "/registry/subjects/{subject}/versions/{version}/schema",
+            "/registry/subjects/matrix.schema-value/versions/1/schema",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::POST,
+            "/registry/subjects/{subject}",
+            "/registry/subjects/matrix.schema-value",
+            Body::Json(REGISTRY_SCHEMA),
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::POST,
+            "/registry/compatibility/subjects/{subject}/versions/{version}",
+            "/registry/compatibility/subjects/matrix.schema-value/versions/latest",
+            Body::Json(REGISTRY_SCHEMA),
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::POST,
+            "/registry/compatibility/subjects/{subject}/versions",
+            "/registry/compatibility/subjects/matrix.schema-value/versions",
+            Body::Json(REGISTRY_SCHEMA),
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::GET,
+            "/registry/schemas/ids/{id}",
+            "/registry/schemas/ids/1",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::GET,
+            "/registry/schemas/ids/{id}/schema",
+            "/registry/schemas/ids/1/schema",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::GET,
+            "/registry/schemas/ids/{id}/versions",
+            "/registry/schemas/ids/1/versions",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::GET,
+            "/registry/associations/resources/{namespace}/{resource}",
+            "/registry/associations/resources/-/matrix.schema",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        plain(Method::GET, "/registry/config", Body::None, Rule::SignedIn),
+        entry(
+            Method::GET,
+            "/registry/config/{subject}",
+            "/registry/config/matrix.schema-value",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::POST,
+            "/registry/subjects/{subject}/versions",
+            "/registry/subjects/matrix.schema-value/versions",
+            Body::Json(REGISTRY_SCHEMA),
+            Rule::OwnerOfA,
+        ),
+        entry(
+            Method::PUT,
+            "/registry/config/{subject}",
+            "/registry/config/matrix.schema-value",
+            Body::Json(r#"{"compatibility":"FULL"}"#),
+            Rule::OwnerOfA,
+        ),
+        entry(
+            Method::DELETE,
+            "/registry/config/{subject}",
+            "/registry/config/matrix.schema-value",
+            Body::None,
+            Rule::OwnerOfA,
+        ),
+        entry(
+            Method::DELETE,
+            "/registry/subjects/{subject}/versions/{version}",
+            "/registry/subjects/matrix.schema-value/versions/99",
+            Body::None,
+            Rule::OwnerOfA,
+        ),
+        entry(
+            Method::DELETE,
+            "/registry/subjects/{subject}",
+            "/registry/subjects/matrix.schema-value?permanent=true",
+            Body::None,
+            Rule::OwnerOfA,
+        ),
+        plain(
+            Method::PUT,
+            "/registry/config",
+            Body::Json(r#"{"compatibility":"BACKWARD"}"#),
+            Rule::AdminOnly,
+        ),
+        plain(
+            Method::DELETE,
+            "/registry/config",
+            Body::None,
+            Rule::AdminOnly,
+        ),
     ]
 }
+
+/// A JSON Schema to register or check (the probe product's ports are JSON).
+const REGISTRY_SCHEMA: &str =
+    r#"{"schemaType":"JSON","schema":"{\"type\":\"object\",\"properties\":{}}"}"#;
+
+/// A product in domain A whose topic `matrix.schema` the registry entries write to.
+const SCHEMA_CONTRACT: &str = "apiVersion: v3.1.0\nkind: DataContract\nid: matrix-schema\n\
+version: 1.0.0\nstatus: active\nname: Matrix schema\ndataProduct: matrix schema\n\
+domain: customer-management\nschema:\n  - name: MatrixSchema\n    physicalName: matrix.schema\n";
 
 /// A product in domain B that the page checks read (`/products/{slug}` needs a real one).
 const PAGE_CONTRACT: &str = "apiVersion: v3.1.0\nkind: DataContract\nid: matrix-page\n\
@@ -345,6 +505,15 @@ async fn every_persona_gets_exactly_what_the_matrix_says(pool: PgPool) {
     )
     .await
     .expect("page product");
+    let schema_product = domain::contracts::import(SCHEMA_CONTRACT).expect("schema contract");
+    domain::catalog::register(
+        &mut conn,
+        "test:matrix",
+        &schema_product,
+        &domain::catalog::RegisterOptions::default(),
+    )
+    .await
+    .expect("schema product");
     drop(conn);
     let app = spawn_app(pool.clone()).await;
     let mut failures = Vec::new();

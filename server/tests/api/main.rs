@@ -11,4 +11,5 @@ mod helpers;
 mod metrics;
 mod openapi;
 mod pages;
+mod registry;
 mod search;

@@ -1,0 +1,294 @@
+//! Server functions for the schema registry's part of the product page: each port's
+//! schema versions and live consumers, a field-level diff between two versions, and the
+//! verdict on a schema an owner proposes (with the subscriptions it would break).
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+
+/// A live subscription that reads a port.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerRow {
+    pub principal: String,
+    pub team: Option<String>,
+    pub requested_by: String,
+    pub state: String,
+}
+
+/// One registered version of a port's schema.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaVersionRow {
+    pub version: i32,
+    pub id: i32,
+    pub schema_type: String,
+    pub schema: String,
+    pub registered_by: String,
+    pub registered_at: String,
+}
+
+/// A port's subject in the registry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortSchemas {
+    pub event_type: String,
+    pub topic: String,
+    pub subject: String,
+    pub mode: String,
+    /// Newest first.
+    pub versions: Vec<SchemaVersionRow>,
+    pub consumers: Vec<ConsumerRow>,
+    /// Whether the caller may publish to this product (and so try a proposed schema).
+    pub can_propose: bool,
+}
+
+/// A changed field between two versions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChangeRow {
+    pub path: String,
+    pub change: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// Two versions of a subject side by side.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaDiffView {
+    pub subject: String,
+    /// `v3`, or `proposed`.
+    pub from: String,
+    pub to: String,
+    pub from_schema: String,
+    pub to_schema: String,
+    pub mode: String,
+    pub compatible: bool,
+    pub fields: Vec<FieldChangeRow>,
+    pub breaking: Vec<String>,
+    /// Live subscriptions that would break (proposals only).
+    pub consumers_at_risk: Vec<ConsumerRow>,
+}
+
+#[cfg(feature = "ssr")]
+mod convert {
+    use domain::registry::{Consumer, SchemaDiff};
+
+    use super::*;
+
+    pub fn consumer(consumer: Consumer) -> ConsumerRow {
+        ConsumerRow {
+            principal: consumer.principal,
+            team: consumer.team,
+            requested_by: consumer.requested_by,
+            state: consumer.state,
+        }
+    }
+
+    pub fn diff(
+        subject: &str,
+        (from, from_schema): (String, String),
+        (to, to_schema): (String, String),
+        diff: SchemaDiff,
+    ) -> SchemaDiffView {
+        SchemaDiffView {
+            subject: subject.to_string(),
+            from,
+            to,
+            from_schema,
+            to_schema,
+            mode: diff.mode,
+            compatible: diff.compatible,
+            fields: diff
+                .fields
+                .into_iter()
+                .map(|f| FieldChangeRow {
+                    path: f.path,
+                    change: f.change,
+                    before: f.before,
+                    after: f.after,
+                })
+                .collect(),
+            breaking: diff.breaking,
+            consumers_at_risk: Vec::new(),
+        }
+    }
+
+    pub fn pretty(text: &str) -> String {
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|value| serde_json::to_string_pretty(&value).ok())
+            .unwrap_or_else(|| text.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn registry_error(error: domain::registry::RegistryError) -> ApiError {
+    use domain::registry::RegistryError;
+    use http::StatusCode;
+
+    use crate::ssr::{denied, fail, internal, unprocessable};
+
+    match error {
+        RegistryError::Denied(refusal) => denied(refusal),
+        RegistryError::Database(error) => internal(error),
+        RegistryError::InvalidSchema(message) => unprocessable("schema", message),
+        RegistryError::SubjectNotFound(_)
+        | RegistryError::VersionNotFound { .. }
+        | RegistryError::SchemaNotFound => fail(StatusCode::NOT_FOUND, ApiError::NotFound),
+        other => unprocessable("request", other.to_string()),
+    }
+}
+
+/// The registry subjects of the product `slug`'s ports.
+#[server(prefix = "/api/fn", endpoint = "product_schemas")]
+pub async fn product_schemas(slug: String) -> Result<Vec<PortSchemas>, ApiError> {
+    use crate::ssr::{authorize, fail, internal, services};
+    use domain::registry::{self, schema};
+
+    let user = authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    let services = services()?;
+    let pool = services.pool;
+    let Some(detail) = domain::catalog::get(&pool, &slug).await.map_err(internal)? else {
+        return Err(fail(http::StatusCode::NOT_FOUND, ApiError::NotFound));
+    };
+    let can_propose = services
+        .policy
+        .allows(&user, &detail.summary.domain, "product", "write")
+        .await;
+    let mut ports = Vec::with_capacity(detail.ports.len());
+    for port in detail.ports {
+        let subject = schema::value_subject(&port.topic);
+        let mut conn = pool.acquire().await.map_err(internal)?;
+        let mode = registry::subject_mode(&mut conn, &subject)
+            .await
+            .map_err(internal)?;
+        drop(conn);
+        let versions = registry::view::history(&pool, &subject)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|entry| SchemaVersionRow {
+                version: entry.version,
+                id: entry.id,
+                schema_type: entry.schema_type,
+                schema: entry.schema,
+                registered_by: entry.registered_by,
+                registered_at: entry.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            })
+            .collect();
+        let consumers = registry::view::consumers(&pool, &port.topic)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(convert::consumer)
+            .collect();
+        ports.push(PortSchemas {
+            event_type: port.event_type,
+            topic: port.topic,
+            subject,
+            mode: mode.to_string(),
+            versions,
+            consumers,
+            can_propose,
+        });
+    }
+    Ok(ports)
+}
+
+/// The field-level diff between versions `from` and `to` of `subject`.
+#[server(prefix = "/api/fn", endpoint = "schema_diff")]
+pub async fn schema_diff(subject: String, from: i32, to: i32) -> Result<SchemaDiffView, ApiError> {
+    use crate::ssr::{authorize, services, unprocessable};
+    use domain::registry::{self, VersionRef};
+
+    authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    let pool = services()?.pool;
+    let version = |n: i32, field: &'static str| {
+        if n >= 1 {
+            Ok(VersionRef::Number(n))
+        } else {
+            Err(unprocessable(field, "versions start at 1"))
+        }
+    };
+    let (from_ref, to_ref) = (version(from, "from")?, version(to, "to")?);
+    let old = registry::version(&pool, &subject, from_ref, false)
+        .await
+        .map_err(registry_error)?;
+    let new = registry::version(&pool, &subject, to_ref, false)
+        .await
+        .map_err(registry_error)?;
+    let diff = registry::view::diff_versions(&pool, &subject, from_ref, to_ref)
+        .await
+        .map_err(registry_error)?;
+    Ok(convert::diff(
+        &subject,
+        (format!("v{from}"), convert::pretty(&old.schema)),
+        (format!("v{to}"), convert::pretty(&new.schema)),
+        diff,
+    ))
+}
+
+/// What publishing `schema` to the port `topic` of `slug` would do, for its owners: the
+/// diff against the latest version, each breaking change, and the consumers it breaks.
+#[server(prefix = "/api/fn", endpoint = "check_schema")]
+pub async fn check_schema(
+    slug: String,
+    topic: String,
+    schema: String,
+) -> Result<SchemaDiffView, ApiError> {
+    use crate::ssr::{authorize, fail, internal, services, unprocessable};
+    use domain::registry::{self, ParsedSchema, SchemaType, VersionRef, schema as subjects};
+
+    let Some(domain) = domain::catalog::domain_of(&services()?.pool, &slug)
+        .await
+        .map_err(internal)?
+    else {
+        authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+        return Err(fail(http::StatusCode::NOT_FOUND, ApiError::NotFound));
+    };
+    authorize(&domain, "product", "write").await?;
+    let pool = services()?.pool;
+    let detail = domain::catalog::get(&pool, &slug)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| fail(http::StatusCode::NOT_FOUND, ApiError::NotFound))?;
+    let Some(port) = detail.ports.iter().find(|p| p.topic == topic) else {
+        return Err(unprocessable(
+            "topic",
+            format!("`{topic}` is not a port of {slug}"),
+        ));
+    };
+    if schema.trim().is_empty() {
+        return Err(unprocessable("schema", "paste a schema to check"));
+    }
+    let subject = subjects::value_subject(&port.topic);
+    let latest = match registry::version(&pool, &subject, VersionRef::Latest, false).await {
+        Ok(latest) => Some(latest),
+        Err(registry::RegistryError::SubjectNotFound(_)) => None,
+        Err(other) => return Err(registry_error(other)),
+    };
+    let kind = match &latest {
+        Some(latest) => latest.schema_type,
+        None if port.format == "avro" => SchemaType::Avro,
+        None => SchemaType::Json,
+    };
+    let parsed = ParsedSchema::parse(kind, &schema)
+        .map_err(|e| unprocessable("schema", format!("{} schema: {e}", kind.as_str())))?;
+    let proposal = registry::view::propose(&pool, &subject, &port.topic, &parsed)
+        .await
+        .map_err(registry_error)?;
+    let from = latest.map_or_else(
+        || ("none".to_string(), String::new()),
+        |v| (format!("v{}", v.version), convert::pretty(&v.schema)),
+    );
+    let mut view = convert::diff(
+        &subject,
+        from,
+        ("proposed".to_string(), convert::pretty(&parsed.canonical)),
+        proposal.diff,
+    );
+    view.consumers_at_risk = proposal
+        .consumers_at_risk
+        .into_iter()
+        .map(convert::consumer)
+        .collect();
+    Ok(view)
+}

@@ -1,0 +1,390 @@
+//! The schema registry's section of the product page: per output port, the subject, its
+//! compatibility mode, every registered version, the live subscriptions that read the
+//! port, a side-by-side comparison of two versions (fields added, removed, changed; the
+//! verdict with each breaking change), and — for the product's owners — a box to paste a
+//! proposed schema and see the verdict and the consumers it would break before publishing.
+//!
+//! Like the rest of the product page it works without JavaScript: comparing and checking
+//! are GET forms (`?port=&schema_from=&schema_to=`, `?port=&proposed=`), so the server
+//! renders every state and the URL can be shared.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::ApiError;
+use crate::api::registry::{
+    ConsumerRow, PortSchemas, SchemaDiffView, check_schema, product_schemas, schema_diff,
+};
+
+/// What the page's query asks the section to show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Ask {
+    Nothing,
+    Compare { port: String, from: i32, to: i32 },
+    Check { port: String, schema: String },
+}
+
+fn ask_from_query(get: impl Fn(&str) -> Option<String>) -> Ask {
+    let Some(port) = get("port").filter(|p| !p.is_empty()) else {
+        return Ask::Nothing;
+    };
+    if let Some(schema) = get("proposed") {
+        return Ask::Check { port, schema };
+    }
+    let number = |name: &str| get(name).and_then(|v| v.trim().parse::<i32>().ok());
+    match (number("schema_from"), number("schema_to")) {
+        (Some(from), Some(to)) => Ask::Compare { port, from, to },
+        _ => Ask::Nothing,
+    }
+}
+
+#[component]
+pub fn RegistrySection(slug: String) -> impl IntoView {
+    let query = use_query_map();
+    let ask = Memo::new(move |_| query.with(|q| ask_from_query(|name| q.get(name))));
+    let ports = Resource::new_blocking(
+        {
+            let slug = slug.clone();
+            move || slug.clone()
+        },
+        product_schemas,
+    );
+    let result = Resource::new_blocking(
+        {
+            let slug = slug.clone();
+            move || (slug.clone(), ask.get())
+        },
+        |(slug, ask)| async move {
+            match ask {
+                Ask::Nothing => Ok(None),
+                Ask::Compare { port, from, to } => {
+                    let subject = format!("{port}-value");
+                    schema_diff(subject, from, to).await.map(Some)
+                }
+                Ask::Check { port, schema } => check_schema(slug, port, schema).await.map(Some),
+            }
+        },
+    );
+    view! {
+        <section class="catalog-section" id="schema-registry" aria-labelledby="registry-heading">
+            <h2 id="registry-heading">"Schema registry"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || {
+                    let slug = slug.clone();
+                    ports
+                        .get()
+                        .map(move |found| match found {
+                            Ok(ports) if ports.is_empty() => {
+                                view! { <p class="muted">"No output ports, so no schemas."</p> }
+                                    .into_any()
+                            }
+                            Ok(ports) => {
+                                ports
+                                    .into_iter()
+                                    .map(|port| {
+                                        view! {
+                                            <PortRegistry slug=slug.clone() port ask=ask.get_untracked() result/>
+                                        }
+                                    })
+                                    .collect_view()
+                                    .into_any()
+                            }
+                            Err(error) => {
+                                view! { <p class="form-error" role="alert">{error.to_string()}</p> }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn PortRegistry(
+    slug: String,
+    port: PortSchemas,
+    ask: Ask,
+    result: Resource<Result<Option<SchemaDiffView>, ApiError>>,
+) -> impl IntoView {
+    let PortSchemas {
+        event_type,
+        topic,
+        subject,
+        mode,
+        versions,
+        consumers,
+        can_propose,
+    } = port;
+    let action = format!("/products/{slug}#schema-registry");
+    let (ask_from, ask_to, proposed) = match &ask {
+        Ask::Compare { port, from, to } if *port == topic => (Some(*from), Some(*to), None),
+        Ask::Check { port, schema } if *port == topic => (None, None, Some(schema.clone())),
+        _ => (None, None, None),
+    };
+    let mine = ask_from.is_some() || proposed.is_some();
+    // Defaults compare the previous version with the latest.
+    let to = ask_to.or_else(|| versions.first().map(|v| v.version));
+    let from = ask_from.or_else(|| versions.get(1).or(versions.first()).map(|v| v.version));
+    let options = |selected: Option<i32>| {
+        versions
+            .iter()
+            .map(|v| {
+                view! {
+                    <option value=v.version.to_string() selected=selected == Some(v.version)>
+                        {format!("v{}", v.version)}
+                    </option>
+                }
+            })
+            .collect_view()
+    };
+    let rows = versions
+        .iter()
+        .map(|v| {
+            view! {
+                <tr data-schema-version=v.version.to_string()>
+                    <td><code>{format!("v{}", v.version)}</code></td>
+                    <td><code>{v.id}</code></td>
+                    <td>{v.schema_type.clone()}</td>
+                    <td>{v.registered_by.clone()}</td>
+                    <td class="catalog-nowrap">{v.registered_at.clone()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let latest = versions
+        .first()
+        .map(|v| v.schema.clone())
+        .unwrap_or_default();
+    let comparable = versions.len() > 1;
+    let from_options = options(from);
+    let to_options = options(to);
+    view! {
+        <div class="registry-port" data-subject=subject.clone()>
+            <h3>
+                {event_type} " " <span class="muted">"subject "</span> <code>{subject.clone()}</code>
+            </h3>
+            <p class="muted">
+                "Compatibility " <strong data-mode=mode.clone()>{mode.clone()}</strong>
+                " · " {format!("{} version(s)", versions.len())}
+            </p>
+            {if versions.is_empty() {
+                view! { <p class="muted">"No schema registered yet."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="data-table">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Version"</th>
+                                <th scope="col">"Schema id"</th>
+                                <th scope="col">"Type"</th>
+                                <th scope="col">"Registered by"</th>
+                                <th scope="col">"Registered"</th>
+                            </tr>
+                        </thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                    <details class="registry-latest">
+                        <summary>"Latest schema"</summary>
+                        <pre><code>{latest}</code></pre>
+                    </details>
+                }
+                    .into_any()
+            }}
+            <Consumers consumers/>
+            {comparable
+                .then(|| {
+                    view! {
+                        <form class="inline-form registry-compare" method="get" action=action.clone()>
+                            <input type="hidden" name="port" value=topic.clone()/>
+                            <label>"From" <select name="schema_from">{from_options}</select></label>
+                            <label>"To" <select name="schema_to">{to_options}</select></label>
+                            <button type="submit">"Compare versions"</button>
+                        </form>
+                    }
+                })}
+            {can_propose
+                .then(|| {
+                    view! {
+                        <form class="registry-propose" method="get" action=action.clone()>
+                            <input type="hidden" name="port" value=topic.clone()/>
+                            <label for=format!("proposed-{topic}")>
+                                "Check a proposed schema before publishing"
+                            </label>
+                            <textarea
+                                id=format!("proposed-{topic}")
+                                name="proposed"
+                                rows="8"
+                                spellcheck="false"
+                                placeholder="Paste the new schema (JSON)"
+                            >
+                                {proposed.clone().unwrap_or_default()}
+                            </textarea>
+                            <button type="submit">"Check compatibility"</button>
+                        </form>
+                    }
+                })}
+            {mine
+                .then(|| {
+                    view! {
+                        <Transition fallback=|| view! { <p class="muted">"Comparing…"</p> }>
+                            {move || {
+                                result
+                                    .get()
+                                    .map(|found| match found {
+                                        Ok(Some(diff)) => view! { <SchemaDiffBox diff/> }.into_any(),
+                                        Ok(None) => ().into_any(),
+                                        Err(error) => {
+                                            view! {
+                                                <p class="form-error" role="alert">{error.to_string()}</p>
+                                            }
+                                                .into_any()
+                                        }
+                                    })
+                            }}
+                        </Transition>
+                    }
+                })}
+        </div>
+    }
+}
+
+#[component]
+fn Consumers(consumers: Vec<ConsumerRow>) -> impl IntoView {
+    if consumers.is_empty() {
+        return view! { <p class="muted">"No active subscriptions read this port."</p> }.into_any();
+    }
+    let rows = consumers.into_iter().map(consumer_row).collect_view();
+    view! {
+        <table class="data-table registry-consumers">
+            <caption>"Active subscriptions reading this port"</caption>
+            <thead>
+                <tr>
+                    <th scope="col">"Principal"</th>
+                    <th scope="col">"Team"</th>
+                    <th scope="col">"Requested by"</th>
+                    <th scope="col">"State"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+    .into_any()
+}
+
+fn consumer_row(consumer: ConsumerRow) -> impl IntoView {
+    let key = consumer.principal.clone();
+    view! {
+        <tr data-principal=key>
+            <td><code>{consumer.principal}</code></td>
+            <td>{consumer.team.unwrap_or_else(|| "—".to_string())}</td>
+            <td>{consumer.requested_by}</td>
+            <td>{consumer.state}</td>
+        </tr>
+    }
+}
+
+#[component]
+fn SchemaDiffBox(diff: SchemaDiffView) -> impl IntoView {
+    let SchemaDiffView {
+        subject,
+        from,
+        to,
+        from_schema,
+        to_schema,
+        mode,
+        compatible,
+        fields,
+        breaking,
+        consumers_at_risk,
+    } = diff;
+    let verdict = if compatible {
+        view! {
+            <p class="registry-verdict registry-ok" data-verdict="compatible" role="status">
+                {format!("Compatible under {mode}: {from} → {to} breaks no reader.")}
+            </p>
+        }
+        .into_any()
+    } else {
+        view! {
+            <div class="registry-verdict registry-breaking" data-verdict="breaking" role="alert">
+                <p>{format!("Breaking under {mode}: {from} → {to}")}</p>
+                <ul>{breaking.into_iter().map(|b| view! { <li><code>{b}</code></li> }).collect_view()}</ul>
+            </div>
+        }
+        .into_any()
+    };
+    let changes = if fields.is_empty() {
+        view! { <p class="muted">"No field changes."</p> }.into_any()
+    } else {
+        let rows = fields
+            .into_iter()
+            .map(|f| {
+                let class = format!("registry-{}", f.change);
+                let key = f.path.clone();
+                view! {
+                    <tr class=class data-field=key>
+                        <td><code>{f.path}</code></td>
+                        <td>{f.change}</td>
+                        <td>{f.before.unwrap_or_default()}</td>
+                        <td>{f.after.unwrap_or_default()}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <table class="data-table registry-fields">
+                <thead>
+                    <tr>
+                        <th scope="col">"Field"</th>
+                        <th scope="col">"Change"</th>
+                        <th scope="col">{from.clone()}</th>
+                        <th scope="col">{to.clone()}</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        }
+        .into_any()
+    };
+    let at_risk = (!compatible).then(|| {
+        if consumers_at_risk.is_empty() {
+            view! { <p class="muted">"No active subscription reads this port yet, so none would break."</p> }
+                .into_any()
+        } else {
+            view! {
+                <div class="registry-impact">
+                    <p><strong>{format!("{} subscription(s) would break:", consumers_at_risk.len())}</strong></p>
+                    <ul>
+                        {consumers_at_risk
+                            .into_iter()
+                            .map(|c| {
+                                let team = c.team.map(|t| format!(" ({t})")).unwrap_or_default();
+                                let key = c.principal.clone();
+                                view! { <li data-principal=key><code>{c.principal}</code>{team}</li> }
+                            })
+                            .collect_view()}
+                    </ul>
+                </div>
+            }
+            .into_any()
+        }
+    });
+    view! {
+        <div class="registry-diff" data-subject=subject>
+            {verdict}
+            {at_risk}
+            {changes}
+            <div class="registry-side-by-side">
+                <figure>
+                    <figcaption>{from}</figcaption>
+                    <pre><code>{from_schema}</code></pre>
+                </figure>
+                <figure>
+                    <figcaption>{to}</figcaption>
+                    <pre><code>{to_schema}</code></pre>
+                </figure>
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,574 @@
+//! The registry's operations on PostgreSQL: register (deduplicated, checked, numbered under
+//! a lock on the subject), look up, list, delete (soft, then permanent) and configure.
+
+use serde::Serialize;
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
+
+use super::compat::{self, Mode};
+use super::schema::{self, ParsedSchema, SchemaType};
+use super::{RegistryError, VersionRef};
+use crate::audit::{self, Event};
+
+/// One version of a subject, as the API returns it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SubjectVersion {
+    pub subject: String,
+    pub version: i32,
+    pub id: i32,
+    pub schema_type: SchemaType,
+    pub schema: String,
+}
+
+/// What a registration did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Registered {
+    pub id: i32,
+    pub version: i32,
+    /// False when the subject already had this schema and nothing changed.
+    pub created: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct VersionRow {
+    subject: String,
+    version: i32,
+    schema_id: i32,
+    schema_type: String,
+    schema: String,
+    deleted: bool,
+}
+
+impl VersionRow {
+    fn into_version(self) -> SubjectVersion {
+        SubjectVersion {
+            subject: self.subject,
+            version: self.version,
+            id: self.schema_id,
+            schema_type: schema_type(&self.schema_type),
+            schema: self.schema,
+        }
+    }
+}
+
+fn schema_type(name: &str) -> SchemaType {
+    if name == "JSON" {
+        SchemaType::Json
+    } else {
+        SchemaType::Avro
+    }
+}
+
+const VERSION_COLUMNS: &str = r#"v.subject, v.version, v.schema_id, s.schema_type, s.schema,
+    v.deleted_at is not null as deleted"#;
+
+async fn rows(
+    conn: &mut PgConnection,
+    subject: &str,
+    include_deleted: bool,
+) -> Result<Vec<VersionRow>, sqlx::Error> {
+    sqlx::query_as::<_, VersionRow>(&format!(
+        r#"select {VERSION_COLUMNS}
+           from registry_versions v join registry_schemas s on s.id = v.schema_id
+           where v.subject = $1 and ($2 or v.deleted_at is null)
+           order by v.version"#
+    ))
+    .bind(subject)
+    .bind(include_deleted)
+    .fetch_all(conn)
+    .await
+}
+
+/// The domain of the product whose topic a `<topic>-value`/`-key` subject names.
+pub async fn owning_domain(pool: &PgPool, subject: &str) -> Result<Option<String>, sqlx::Error> {
+    let Some(topic) = schema::topic_of_subject(subject) else {
+        return Ok(None);
+    };
+    sqlx::query_scalar::<_, String>(
+        r#"select p.domain from output_ports o join products p on p.id = o.product_id
+           where o.topic = $1"#,
+    )
+    .bind(topic)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Registers `schema` under `subject` in the caller's transaction: the existing version
+/// when the subject already has this schema, else a new version once it passes the
+/// subject's compatibility mode.
+pub async fn register(
+    conn: &mut PgConnection,
+    subject: &str,
+    schema: &ParsedSchema,
+    actor: &str,
+) -> Result<Registered, RegistryError> {
+    super::check_subject(subject)?;
+    sqlx::query("insert into registry_subjects (name) values ($1) on conflict do nothing")
+        .bind(subject)
+        .execute(&mut *conn)
+        .await?;
+    // One registration per subject at a time, so versions are numbered without gaps.
+    sqlx::query("select name from registry_subjects where name = $1 for update")
+        .bind(subject)
+        .execute(&mut *conn)
+        .await?;
+    let live = rows(conn, subject, false).await?;
+    if let Some(existing) = live.iter().find(|row| {
+        row.schema == schema.canonical && schema_type(&row.schema_type) == schema.schema_type
+    }) {
+        return Ok(Registered {
+            id: existing.schema_id,
+            version: existing.version,
+            created: false,
+        });
+    }
+    let mode = subject_mode(conn, subject).await?;
+    let earlier = parse_rows(compared(mode, &live))?;
+    let breaking = compat::check(mode, schema, &earlier);
+    if !breaking.is_empty() {
+        return Err(RegistryError::Incompatible {
+            subject: subject.to_string(),
+            mode,
+            breaking,
+        });
+    }
+    let id = schema_id(conn, schema).await?;
+    let version = sqlx::query_scalar::<_, i32>(
+        r#"insert into registry_versions (subject, version, schema_id, registered_by)
+           select $1, coalesce(max(version), 0) + 1, $2, $3
+           from registry_versions where subject = $1
+           returning version"#,
+    )
+    .bind(subject)
+    .bind(id)
+    .bind(actor)
+    .fetch_one(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        Event::new(actor, "schema.register", format!("subject:{subject}")).after(json!({
+            "version": version,
+            "id": id,
+            "schema_type": schema.schema_type.as_str(),
+        })),
+    )
+    .await?;
+    Ok(Registered {
+        id,
+        version,
+        created: true,
+    })
+}
+
+/// The versions `mode` compares a new schema with: all, or the latest only.
+fn compared(mode: Mode, live: &[VersionRow]) -> &[VersionRow] {
+    if mode.transitive() {
+        live
+    } else {
+        &live[live.len().saturating_sub(1)..]
+    }
+}
+
+fn parse_rows(rows: &[VersionRow]) -> Result<Vec<(i32, ParsedSchema)>, RegistryError> {
+    rows.iter()
+        .map(|row| {
+            ParsedSchema::parse(schema_type(&row.schema_type), &row.schema)
+                .map(|parsed| (row.version, parsed))
+                .map_err(RegistryError::from)
+        })
+        .collect()
+}
+
+/// The global id of a schema, created on first use.
+async fn schema_id(conn: &mut PgConnection, schema: &ParsedSchema) -> Result<i32, sqlx::Error> {
+    let fingerprint = schema.fingerprint();
+    if let Some(id) = sqlx::query_scalar::<_, i32>(
+        "select id from registry_schemas where schema_type = $1 and fingerprint = $2",
+    )
+    .bind(schema.schema_type.as_str())
+    .bind(&fingerprint)
+    .fetch_optional(&mut *conn)
+    .await?
+    {
+        return Ok(id);
+    }
+    sqlx::query_scalar::<_, i32>(
+        r#"insert into registry_schemas (schema_type, schema, fingerprint) values ($1, $2, $3)
+           on conflict (schema_type, fingerprint) do update set updated_at = registry_schemas.updated_at
+           returning id"#,
+    )
+    .bind(schema.schema_type.as_str())
+    .bind(&schema.canonical)
+    .bind(&fingerprint)
+    .fetch_one(conn)
+    .await
+}
+
+/// The version of `subject` that has `schema` (Confluent's lookup).
+pub async fn lookup(
+    pool: &PgPool,
+    subject: &str,
+    schema: &ParsedSchema,
+    include_deleted: bool,
+) -> Result<SubjectVersion, RegistryError> {
+    let mut conn = pool.acquire().await?;
+    let all = rows(&mut conn, subject, include_deleted).await?;
+    if all.is_empty() {
+        return Err(RegistryError::SubjectNotFound(subject.to_string()));
+    }
+    all.into_iter()
+        .rev()
+        .find(|row| {
+            row.schema == schema.canonical && schema_type(&row.schema_type) == schema.schema_type
+        })
+        .map(VersionRow::into_version)
+        .ok_or(RegistryError::SchemaNotFound)
+}
+
+/// Every subject with a live version (or any version, with `include_deleted`).
+pub async fn subjects(
+    pool: &PgPool,
+    include_deleted: bool,
+    prefix: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar::<_, String>(
+        r#"select distinct subject from registry_versions
+           where ($1 or deleted_at is null) and starts_with(subject, $2)
+           order by subject"#,
+    )
+    .bind(include_deleted)
+    .bind(prefix)
+    .fetch_all(pool)
+    .await
+}
+
+/// The version numbers of a subject.
+pub async fn versions(
+    pool: &PgPool,
+    subject: &str,
+    include_deleted: bool,
+) -> Result<Vec<i32>, RegistryError> {
+    let mut conn = pool.acquire().await?;
+    let found: Vec<i32> = rows(&mut conn, subject, include_deleted)
+        .await?
+        .into_iter()
+        .map(|row| row.version)
+        .collect();
+    if found.is_empty() {
+        return Err(RegistryError::SubjectNotFound(subject.to_string()));
+    }
+    Ok(found)
+}
+
+/// One version of a subject.
+pub async fn version(
+    pool: &PgPool,
+    subject: &str,
+    which: VersionRef,
+    include_deleted: bool,
+) -> Result<SubjectVersion, RegistryError> {
+    let mut conn = pool.acquire().await?;
+    let all = rows(&mut conn, subject, true).await?;
+    if all.is_empty() || (!include_deleted && all.iter().all(|row| row.deleted)) {
+        return Err(RegistryError::SubjectNotFound(subject.to_string()));
+    }
+    let found = match which {
+        VersionRef::Latest => all
+            .into_iter()
+            .rev()
+            .find(|row| include_deleted || !row.deleted),
+        VersionRef::Number(n) => all
+            .into_iter()
+            .find(|row| row.version == n && (include_deleted || !row.deleted)),
+    };
+    found
+        .map(VersionRow::into_version)
+        .ok_or_else(|| RegistryError::VersionNotFound {
+            subject: subject.to_string(),
+            version: which.to_string(),
+        })
+}
+
+/// A schema by its global id, while some version (live or soft-deleted) uses it.
+pub async fn schema_by_id(pool: &PgPool, id: i32) -> Result<(SchemaType, String), RegistryError> {
+    sqlx::query_as::<_, (String, String)>(
+        r#"select s.schema_type, s.schema from registry_schemas s
+           where s.id = $1 and exists (select 1 from registry_versions v where v.schema_id = s.id)"#,
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .map(|(kind, text)| (schema_type(&kind), text))
+    .ok_or(RegistryError::SchemaNotFound)
+}
+
+/// The subject versions that use a schema id.
+pub async fn versions_of_schema(
+    pool: &PgPool,
+    id: i32,
+    include_deleted: bool,
+) -> Result<Vec<(String, i32)>, RegistryError> {
+    let found = sqlx::query_as::<_, (String, i32, bool)>(
+        r#"select subject, version, deleted_at is not null from registry_versions
+           where schema_id = $1 order by subject, version"#,
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    if found.is_empty() {
+        return Err(RegistryError::SchemaNotFound);
+    }
+    Ok(found
+        .into_iter()
+        .filter(|(_, _, deleted)| include_deleted || !deleted)
+        .map(|(subject, version, _)| (subject, version))
+        .collect())
+}
+
+/// Deletes one version: soft first, then (with `permanent`) for good.
+pub async fn delete_version(
+    conn: &mut PgConnection,
+    subject: &str,
+    which: VersionRef,
+    permanent: bool,
+    actor: &str,
+) -> Result<i32, RegistryError> {
+    let all = rows(conn, subject, true).await?;
+    if all.is_empty() {
+        return Err(RegistryError::SubjectNotFound(subject.to_string()));
+    }
+    let target = match which {
+        VersionRef::Latest => all.iter().rev().find(|row| !row.deleted),
+        VersionRef::Number(n) => all.iter().find(|row| row.version == n),
+    }
+    .ok_or_else(|| RegistryError::VersionNotFound {
+        subject: subject.to_string(),
+        version: which.to_string(),
+    })?;
+    let version = target.version;
+    match (permanent, target.deleted) {
+        (false, true) => {
+            return Err(RegistryError::VersionSoftDeleted {
+                subject: subject.to_string(),
+                version,
+            });
+        }
+        (true, false) => {
+            return Err(RegistryError::VersionNotSoftDeleted {
+                subject: subject.to_string(),
+                version,
+            });
+        }
+        (false, false) => {
+            sqlx::query(
+                "update registry_versions set deleted_at = now(), updated_at = now() where subject = $1 and version = $2",
+            )
+            .bind(subject)
+            .bind(version)
+            .execute(&mut *conn)
+            .await?;
+        }
+        (true, true) => {
+            sqlx::query("delete from registry_versions where subject = $1 and version = $2")
+                .bind(subject)
+                .bind(version)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    audit::record(
+        conn,
+        Event::new(actor, "schema.delete", format!("subject:{subject}"))
+            .before(json!({ "version": version, "permanent": permanent })),
+    )
+    .await?;
+    Ok(version)
+}
+
+/// Deletes a subject: soft-deletes its live versions, or (with `permanent`, after a soft
+/// delete) removes it and its configuration.
+pub async fn delete_subject(
+    conn: &mut PgConnection,
+    subject: &str,
+    permanent: bool,
+    actor: &str,
+) -> Result<Vec<i32>, RegistryError> {
+    let all = rows(conn, subject, true).await?;
+    if all.is_empty() {
+        return Err(RegistryError::SubjectNotFound(subject.to_string()));
+    }
+    let live: Vec<i32> = all
+        .iter()
+        .filter(|r| !r.deleted)
+        .map(|r| r.version)
+        .collect();
+    let deleted = if permanent {
+        if !live.is_empty() {
+            return Err(RegistryError::SubjectNotSoftDeleted(subject.to_string()));
+        }
+        sqlx::query("delete from registry_subjects where name = $1")
+            .bind(subject)
+            .execute(&mut *conn)
+            .await?;
+        all.iter().map(|r| r.version).collect()
+    } else {
+        if live.is_empty() {
+            return Err(RegistryError::SubjectSoftDeleted(subject.to_string()));
+        }
+        sqlx::query(
+            "update registry_versions set deleted_at = now(), updated_at = now() where subject = $1 and deleted_at is null",
+        )
+        .bind(subject)
+        .execute(&mut *conn)
+        .await?;
+        live
+    };
+    audit::record(
+        conn,
+        Event::new(actor, "schema.delete", format!("subject:{subject}"))
+            .before(json!({ "versions": deleted, "permanent": permanent })),
+    )
+    .await?;
+    Ok(deleted)
+}
+
+/// The mode that applies to a subject: its own, else the global one.
+pub async fn subject_mode(conn: &mut PgConnection, subject: &str) -> Result<Mode, sqlx::Error> {
+    let own = sqlx::query_scalar::<_, Option<String>>(
+        "select compatibility from registry_subjects where name = $1",
+    )
+    .bind(subject)
+    .fetch_optional(&mut *conn)
+    .await?
+    .flatten();
+    match own.as_deref().and_then(Mode::parse) {
+        Some(mode) => Ok(mode),
+        None => global_mode(conn).await,
+    }
+}
+
+/// The global default mode.
+pub async fn global_mode(conn: &mut PgConnection) -> Result<Mode, sqlx::Error> {
+    let text = sqlx::query_scalar::<_, String>("select compatibility from registry_config")
+        .fetch_optional(conn)
+        .await?;
+    Ok(text
+        .as_deref()
+        .and_then(Mode::parse)
+        .unwrap_or(Mode::Backward))
+}
+
+/// A subject's own mode, if it has one.
+pub async fn own_mode(pool: &PgPool, subject: &str) -> Result<Option<Mode>, sqlx::Error> {
+    let own = sqlx::query_scalar::<_, Option<String>>(
+        "select compatibility from registry_subjects where name = $1",
+    )
+    .bind(subject)
+    .fetch_optional(pool)
+    .await?
+    .flatten();
+    Ok(own.as_deref().and_then(Mode::parse))
+}
+
+/// Sets the global mode (`None` resets it to BACKWARD); returns the previous one.
+pub async fn set_global_mode(
+    conn: &mut PgConnection,
+    mode: Option<Mode>,
+    actor: &str,
+) -> Result<Mode, sqlx::Error> {
+    let before = global_mode(conn).await?;
+    let after = mode.unwrap_or(Mode::Backward);
+    sqlx::query(
+        r#"insert into registry_config (id, compatibility) values (true, $1)
+           on conflict (id) do update set compatibility = $1, updated_at = now()"#,
+    )
+    .bind(after.as_str())
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        Event::new(actor, "registry.config", "subject:*")
+            .before(json!({ "compatibility": before }))
+            .after(json!({ "compatibility": after })),
+    )
+    .await?;
+    Ok(before)
+}
+
+/// Sets (or with `None` removes) a subject's own mode; returns the previous one.
+pub async fn set_subject_mode(
+    conn: &mut PgConnection,
+    subject: &str,
+    mode: Option<Mode>,
+    actor: &str,
+) -> Result<Option<Mode>, RegistryError> {
+    super::check_subject(subject)?;
+    let before = sqlx::query_scalar::<_, Option<String>>(
+        "select compatibility from registry_subjects where name = $1",
+    )
+    .bind(subject)
+    .fetch_optional(&mut *conn)
+    .await?
+    .flatten()
+    .as_deref()
+    .and_then(Mode::parse);
+    if mode.is_none() && before.is_none() {
+        return Err(RegistryError::SubjectConfigNotFound(subject.to_string()));
+    }
+    sqlx::query(
+        r#"insert into registry_subjects (name, compatibility) values ($1, $2)
+           on conflict (name) do update set compatibility = $2, updated_at = now()"#,
+    )
+    .bind(subject)
+    .bind(mode.map(Mode::as_str))
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        Event::new(actor, "registry.config", format!("subject:{subject}"))
+            .before(json!({ "compatibility": before }))
+            .after(json!({ "compatibility": mode })),
+    )
+    .await?;
+    Ok(before)
+}
+
+/// Checks a schema against a subject without registering it: against one version, or
+/// (with `None`) against the versions the subject's mode compares with.
+pub async fn check_compatibility(
+    pool: &PgPool,
+    subject: &str,
+    which: Option<VersionRef>,
+    schema: &ParsedSchema,
+) -> Result<Vec<compat::Breaking>, RegistryError> {
+    let mut conn = pool.acquire().await?;
+    let mode = subject_mode(&mut conn, subject).await?;
+    let live = rows(&mut conn, subject, false).await?;
+    let Some(which) = which else {
+        return Ok(compat::check(
+            mode,
+            schema,
+            &parse_rows(compared(mode, &live))?,
+        ));
+    };
+    if live.is_empty() {
+        return Err(RegistryError::SubjectNotFound(subject.to_string()));
+    }
+    let target = match which {
+        VersionRef::Latest => live.last(),
+        VersionRef::Number(n) => live.iter().find(|row| row.version == n),
+    }
+    .ok_or_else(|| RegistryError::VersionNotFound {
+        subject: subject.to_string(),
+        version: which.to_string(),
+    })?;
+    let earlier = parse_rows(std::slice::from_ref(target))?;
+    // One version: the mode's direction, without its transitivity.
+    let single = match mode {
+        Mode::BackwardTransitive => Mode::Backward,
+        Mode::ForwardTransitive => Mode::Forward,
+        Mode::FullTransitive => Mode::Full,
+        other => other,
+    };
+    Ok(compat::check(single, schema, &earlier))
+}

@@ -1,0 +1,379 @@
+//! What the product page shows about a port's schema: its version history, a field-level
+//! diff between two versions (added, removed, changed; compatible or breaking), the live
+//! subscriptions that read the topic, and the verdict on a proposed schema.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgPool;
+
+use super::compat::{self, Mode};
+use super::schema::{ParsedSchema, SchemaType};
+use super::store::{self, SubjectVersion};
+use super::{RegistryError, VersionRef};
+
+/// One version in a subject's history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct VersionEntry {
+    pub subject: String,
+    pub version: i32,
+    pub id: i32,
+    pub schema_type: String,
+    /// The schema, pretty-printed.
+    pub schema: String,
+    pub registered_by: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A field that differs between two schema versions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// Dotted path, e.g. `address.city`.
+    pub path: String,
+    /// `added`, `removed` or `changed`.
+    pub change: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// Two versions side by side.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaDiff {
+    pub mode: String,
+    pub compatible: bool,
+    pub fields: Vec<FieldChange>,
+    /// Each breaking change, named by path.
+    pub breaking: Vec<String>,
+}
+
+/// A live subscription that reads a topic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Consumer {
+    pub subscription: uuid::Uuid,
+    pub principal: String,
+    pub team: Option<String>,
+    pub requested_by: String,
+    pub state: String,
+}
+
+/// The verdict on a schema an owner is about to publish.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub subject: String,
+    /// The version it would become (or already is).
+    pub version: Option<i32>,
+    pub diff: SchemaDiff,
+    /// Live subscriptions that would break; empty when compatible.
+    pub consumers_at_risk: Vec<Consumer>,
+}
+
+/// Compares two versions of a subject under `mode`.
+pub fn diff(mode: Mode, old: &ParsedSchema, new: &ParsedSchema) -> SchemaDiff {
+    let breaking: Vec<String> = compat::check(mode, new, &[(0, old.clone())])
+        .into_iter()
+        .map(|b| {
+            if mode == Mode::Full || mode == Mode::FullTransitive {
+                format!("{} ({})", b.message, b.direction)
+            } else {
+                b.message
+            }
+        })
+        .collect();
+    let before = fields(old);
+    let after = fields(new);
+    let mut changes = Vec::new();
+    for (path, was) in &before {
+        match after.get(path) {
+            None => changes.push(FieldChange {
+                path: path.clone(),
+                change: "removed".into(),
+                before: Some(was.clone()),
+                after: None,
+            }),
+            Some(now) if now != was => changes.push(FieldChange {
+                path: path.clone(),
+                change: "changed".into(),
+                before: Some(was.clone()),
+                after: Some(now.clone()),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (path, now) in &after {
+        if !before.contains_key(path) {
+            changes.push(FieldChange {
+                path: path.clone(),
+                change: "added".into(),
+                before: None,
+                after: Some(now.clone()),
+            });
+        }
+    }
+    changes.sort_by(|a, b| a.path.cmp(&b.path));
+    SchemaDiff {
+        mode: mode.as_str().to_string(),
+        compatible: breaking.is_empty(),
+        fields: changes,
+        breaking,
+    }
+}
+
+/// Every field of a schema by dotted path, with a short description of its type.
+fn fields(schema: &ParsedSchema) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    match schema.schema_type {
+        SchemaType::Avro => avro_fields(&schema.document, "", &mut out, 0),
+        SchemaType::Json => json_fields(&schema.document, "", &mut out, 0),
+    }
+    out
+}
+
+const MAX_FIELD_DEPTH: usize = 16;
+
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+fn avro_fields(schema: &Value, prefix: &str, out: &mut BTreeMap<String, String>, depth: usize) {
+    if depth > MAX_FIELD_DEPTH {
+        return;
+    }
+    let Some(fields) = schema.get("fields").and_then(Value::as_array) else {
+        return;
+    };
+    for field in fields {
+        let Some(name) = field.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        let path = join(prefix, name);
+        let kind = field.get("type").unwrap_or(&Value::Null);
+        let mut text = avro_type(kind);
+        if let Some(default) = field.get("default") {
+            text.push_str(&format!(", default {default}"));
+        }
+        out.insert(path.clone(), text);
+        let nested = match kind {
+            Value::Array(branches) => branches.iter().find(|b| b.get("fields").is_some()),
+            other => Some(other),
+        };
+        if let Some(nested) = nested {
+            avro_fields(nested, &path, out, depth + 1);
+        }
+    }
+}
+
+fn avro_type(kind: &Value) -> String {
+    match kind {
+        Value::String(name) => name.clone(),
+        Value::Array(branches) => branches
+            .iter()
+            .map(avro_type)
+            .collect::<Vec<_>>()
+            .join(" | "),
+        Value::Object(map) => {
+            let base = map.get("type").and_then(Value::as_str).unwrap_or("?");
+            match (base, map.get("logicalType").and_then(Value::as_str)) {
+                (_, Some(logical)) => format!("{base} ({logical})"),
+                ("record" | "enum" | "fixed", None) => format!(
+                    "{base} {}",
+                    map.get("name").and_then(Value::as_str).unwrap_or("")
+                ),
+                ("array", None) => format!(
+                    "array<{}>",
+                    avro_type(map.get("items").unwrap_or(&Value::Null))
+                ),
+                ("map", None) => format!(
+                    "map<{}>",
+                    avro_type(map.get("values").unwrap_or(&Value::Null))
+                ),
+                _ => base.to_string(),
+            }
+        }
+        _ => "?".to_string(),
+    }
+}
+
+fn json_fields(schema: &Value, prefix: &str, out: &mut BTreeMap<String, String>, depth: usize) {
+    if depth > MAX_FIELD_DEPTH {
+        return;
+    }
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    for (name, property) in properties {
+        let path = join(prefix, name);
+        let mut text = match property.get("type") {
+            Some(Value::String(kind)) => kind.clone(),
+            Some(Value::Array(kinds)) => kinds
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" | "),
+            _ if property.get("$ref").is_some() => "$ref".to_string(),
+            _ => "any".to_string(),
+        };
+        if let Some(format) = property.get("format").and_then(Value::as_str) {
+            text.push_str(&format!(" ({format})"));
+        }
+        if required.contains(&name.as_str()) {
+            text.push_str(", required");
+        }
+        out.insert(path.clone(), text);
+        json_fields(property, &path, out, depth + 1);
+    }
+}
+
+/// The live versions of a subject, newest first.
+pub async fn history(pool: &PgPool, subject: &str) -> Result<Vec<VersionEntry>, sqlx::Error> {
+    let mut entries = sqlx::query_as::<_, VersionEntry>(
+        r#"select v.subject, v.version, v.schema_id as id, s.schema_type, s.schema,
+                  v.registered_by, v.created_at
+           from registry_versions v join registry_schemas s on s.id = v.schema_id
+           where v.subject = $1 and v.deleted_at is null
+           order by v.version desc"#,
+    )
+    .bind(subject)
+    .fetch_all(pool)
+    .await?;
+    for entry in &mut entries {
+        if let Ok(value) = serde_json::from_str::<Value>(&entry.schema) {
+            entry.schema = serde_json::to_string_pretty(&value).unwrap_or_default();
+        }
+    }
+    Ok(entries)
+}
+
+/// The diff between two versions of a subject, under the subject's mode.
+pub async fn diff_versions(
+    pool: &PgPool,
+    subject: &str,
+    from: VersionRef,
+    to: VersionRef,
+) -> Result<SchemaDiff, RegistryError> {
+    let old = parsed(store::version(pool, subject, from, false).await?)?;
+    let new = parsed(store::version(pool, subject, to, false).await?)?;
+    let mut conn = pool.acquire().await?;
+    let mode = store::subject_mode(&mut conn, subject).await?;
+    Ok(diff(non_transitive(mode), &old, &new))
+}
+
+fn parsed(version: SubjectVersion) -> Result<ParsedSchema, RegistryError> {
+    Ok(ParsedSchema::parse(version.schema_type, &version.schema)?)
+}
+
+fn non_transitive(mode: Mode) -> Mode {
+    match mode {
+        Mode::BackwardTransitive => Mode::Backward,
+        Mode::ForwardTransitive => Mode::Forward,
+        Mode::FullTransitive => Mode::Full,
+        other => other,
+    }
+}
+
+/// The live subscriptions (approved, provisioning or active) that read `topic`.
+pub async fn consumers(pool: &PgPool, topic: &str) -> Result<Vec<Consumer>, sqlx::Error> {
+    sqlx::query_as::<_, Consumer>(
+        r#"select s.id as subscription, s.principal, s.team, u.email as requested_by, s.state
+           from subscriptions s
+           join subscription_ports sp on sp.subscription_id = s.id
+           join users u on u.id = s.requested_by
+           where sp.topic = $1 and s.state in ('approved', 'provisioning', 'active')
+           order by s.principal"#,
+    )
+    .bind(topic)
+    .fetch_all(pool)
+    .await
+}
+
+/// What publishing `schema` to `subject` would do: the diff against the latest version,
+/// every breaking change the subject's mode finds, and which consumers of `topic` it would
+/// break.
+pub async fn propose(
+    pool: &PgPool,
+    subject: &str,
+    topic: &str,
+    schema: &ParsedSchema,
+) -> Result<Proposal, RegistryError> {
+    let mut conn = pool.acquire().await?;
+    let mode = store::subject_mode(&mut conn, subject).await?;
+    drop(conn);
+    let latest = match store::version(pool, subject, VersionRef::Latest, false).await {
+        Ok(latest) => Some(latest),
+        Err(RegistryError::SubjectNotFound(_)) => None,
+        Err(other) => return Err(other),
+    };
+    let same = latest
+        .as_ref()
+        .is_some_and(|v| v.schema == schema.canonical && v.schema_type == schema.schema_type);
+    let breaking = store::check_compatibility(pool, subject, None, schema).await?;
+    let mut diff = match &latest {
+        Some(latest) => diff(mode, &parsed(latest.clone())?, schema),
+        None => SchemaDiff {
+            mode: mode.as_str().to_string(),
+            compatible: true,
+            fields: Vec::new(),
+            breaking: Vec::new(),
+        },
+    };
+    diff.breaking = breaking.iter().map(ToString::to_string).collect();
+    diff.compatible = breaking.is_empty();
+    let consumers_at_risk = if diff.compatible {
+        Vec::new()
+    } else {
+        consumers(pool, topic).await?
+    };
+    let version = match (&latest, same) {
+        (Some(latest), true) => Some(latest.version),
+        (Some(latest), false) => Some(latest.version + 1),
+        (None, _) => Some(1),
+    };
+    Ok(Proposal {
+        subject: subject.to_string(),
+        version,
+        diff,
+        consumers_at_risk,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_diff_lists_added_removed_and_changed_fields() {
+        let old = ParsedSchema::parse(
+            SchemaType::Avro,
+            r#"{"type":"record","name":"A","fields":[{"name":"id","type":"string"},{"name":"age","type":"int"},{"name":"gone","type":"string"}]}"#,
+        )
+        .expect("valid");
+        let new = ParsedSchema::parse(
+            SchemaType::Avro,
+            r#"{"type":"record","name":"A","fields":[{"name":"id","type":"string"},{"name":"age","type":"long"},{"name":"email","type":["null","string"],"default":null}]}"#,
+        )
+        .expect("valid");
+        let found = diff(Mode::Backward, &old, &new);
+        let summary: Vec<(&str, &str)> = found
+            .fields
+            .iter()
+            .map(|c| (c.path.as_str(), c.change.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![("age", "changed"), ("email", "added"), ("gone", "removed")]
+        );
+        // int → long promotes, a removed field is skipped, a new one has a default.
+        assert!(found.compatible, "{:?}", found.breaking);
+        let back = diff(Mode::Backward, &new, &old);
+        assert!(!back.compatible);
+    }
+}

@@ -1,0 +1,83 @@
+// The schema registry on the product page: an owner publishes two contract versions, sees
+// both schema versions, compares them, and checks a proposed breaking schema before
+// publishing it; an analyst sees the versions but cannot propose.
+import { expect, test, type Page } from "@playwright/test";
+
+async function signIn(page: Page, email: string) {
+  await page.goto("/login");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("meshmart");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator("header.site-header").getByRole("button", { name: "Sign out" })).toBeVisible();
+}
+
+const suffix = Date.now().toString(36);
+const slug = `parcel-scanned-${suffix}`;
+const topic = `sales.parcel-scanned.${suffix}`;
+const contract = (version: string, extra: string) => `apiVersion: v3.1.0
+kind: DataContract
+id: sales-parcel-scanned-${suffix}
+version: ${version}
+status: active
+name: Parcel Scanned ${suffix}
+dataProduct: parcel scanned ${suffix}
+domain: sales
+schema:
+  - name: ParcelScanned
+    physicalName: ${topic}
+    properties:
+      - name: parcelId
+        logicalType: string
+        required: true
+${extra}servers:
+  - server: local
+    type: kafka
+    host: 127.0.0.1:19092
+    format: avro
+`;
+
+test("an owner compares schema versions and checks a breaking proposal", async ({ page }) => {
+  await signIn(page, "owner.sales@meshmart.local");
+  for (const [version, extra] of [
+    ["1.0.0", ""],
+    ["1.1.0", "      - name: depot\n        logicalType: string\n"],
+  ]) {
+    const response = await page.request.put(`/api/v1/products/${slug}/contract`, {
+      headers: { "content-type": "application/yaml" },
+      data: contract(version, extra),
+    });
+    expect(response.status(), await response.text()).toBeLessThan(300);
+  }
+
+  await page.goto(`/products/${slug}`);
+  const registry = page.locator(`.registry-port[data-subject="${topic}-value"]`);
+  await expect(registry.locator("[data-schema-version]")).toHaveCount(2);
+  await expect(registry.locator("[data-mode]")).toHaveText("BACKWARD");
+
+  await registry.getByRole("button", { name: "Compare versions" }).click();
+  await expect(page).toHaveURL(/schema_from=1&schema_to=2/);
+  const diff = page.locator(".registry-diff");
+  await expect(diff.locator('[data-verdict="compatible"]')).toBeVisible();
+  await expect(diff.locator('tr[data-field="depot"]')).toContainText("added");
+
+  const proposed = JSON.stringify({
+    type: "record",
+    name: "ParcelScanned",
+    namespace: "meshmart.sales",
+    fields: [{ name: "parcelId", type: "long" }],
+  });
+  await registry.getByLabel("Check a proposed schema before publishing").fill(proposed);
+  await registry.getByRole("button", { name: "Check compatibility" }).click();
+  const verdict = page.locator('[data-verdict="breaking"]');
+  await expect(verdict).toBeVisible();
+  await expect(verdict).toContainText("#/fields/parcelId: type changed");
+  await expect(page.locator('.registry-diff tr[data-field="parcelId"]')).toContainText("changed");
+});
+
+test("an analyst reads the versions but has no proposal box", async ({ page }) => {
+  await signIn(page, "analyst1@meshmart.local");
+  await page.goto("/products/customer-signed-up");
+  const registry = page.locator(".registry-port").first();
+  await expect(registry.locator("[data-schema-version]")).toHaveCount(1);
+  await expect(page.getByRole("button", { name: "Check compatibility" })).toHaveCount(0);
+});
