@@ -71,7 +71,7 @@ async fn register_port_schemas(
 ) -> Result<(), CatalogError> {
     use crate::registry::{self, ParsedSchema, RegistryError, schema};
 
-    let namespace = format!("meshmart.{}", domain.replace('-', "_"));
+    let namespace = schema::avro_namespace(&["meshmart", domain]);
     for (index, port) in contract.ports.iter().enumerate() {
         let pointer = format!("/schema/{index}");
         let (kind, document) = schema::port_schema(&namespace, port);

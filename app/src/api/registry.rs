@@ -65,6 +65,8 @@ pub struct SchemaDiffView {
     pub breaking: Vec<String>,
     /// Live subscriptions that would break (proposals only).
     pub consumers_at_risk: Vec<ConsumerRow>,
+    /// A proposal (rather than two registered versions).
+    pub proposal: bool,
 }
 
 #[cfg(feature = "ssr")]
@@ -108,6 +110,7 @@ mod convert {
                 .collect(),
             breaking: diff.breaking,
             consumers_at_risk: Vec::new(),
+            proposal: false,
         }
     }
 
@@ -179,6 +182,13 @@ pub async fn product_schemas(slug: String) -> Result<Vec<PortSchemas>, ApiError>
             .map_err(internal)?
             .into_iter()
             .map(convert::consumer)
+            // Who asked is for the product's owners; readers see principal and team.
+            .map(|mut row| {
+                if !can_propose {
+                    row.requested_by = String::new();
+                }
+                row
+            })
             .collect();
         ports.push(PortSchemas {
             event_type: port.event_type,
@@ -267,7 +277,7 @@ pub async fn check_schema(
     };
     let kind = match &latest {
         Some(latest) => latest.schema_type,
-        None if port.format == "avro" => SchemaType::Avro,
+        None if port.format.eq_ignore_ascii_case("avro") => SchemaType::Avro,
         None => SchemaType::Json,
     };
     let parsed = ParsedSchema::parse(kind, &schema)
@@ -285,6 +295,7 @@ pub async fn check_schema(
         ("proposed".to_string(), convert::pretty(&parsed.canonical)),
         proposal.diff,
     );
+    view.proposal = true;
     view.consumers_at_risk = proposal
         .consumers_at_risk
         .into_iter()

@@ -252,12 +252,12 @@ fn PortRegistry(
 #[component]
 fn Consumers(consumers: Vec<ConsumerRow>) -> impl IntoView {
     if consumers.is_empty() {
-        return view! { <p class="muted">"No active subscriptions read this port."</p> }.into_any();
+        return view! { <p class="muted">"No live subscriptions read this port."</p> }.into_any();
     }
     let rows = consumers.into_iter().map(consumer_row).collect_view();
     view! {
         <table class="data-table registry-consumers">
-            <caption>"Active subscriptions reading this port"</caption>
+            <caption>"Live subscriptions (approved, provisioning, active) reading this port"</caption>
             <thead>
                 <tr>
                     <th scope="col">"Principal"</th>
@@ -278,7 +278,13 @@ fn consumer_row(consumer: ConsumerRow) -> impl IntoView {
         <tr data-principal=key>
             <td><code>{consumer.principal}</code></td>
             <td>{consumer.team.unwrap_or_else(|| "—".to_string())}</td>
-            <td>{consumer.requested_by}</td>
+            <td>
+                {if consumer.requested_by.is_empty() {
+                    "—".to_string()
+                } else {
+                    consumer.requested_by
+                }}
+            </td>
             <td>{consumer.state}</td>
         </tr>
     }
@@ -297,11 +303,16 @@ fn SchemaDiffBox(diff: SchemaDiffView) -> impl IntoView {
         fields,
         breaking,
         consumers_at_risk,
+        proposal,
     } = diff;
     let verdict = if compatible {
         view! {
             <p class="registry-verdict registry-ok" data-verdict="compatible" role="status">
-                {format!("Compatible under {mode}: {from} → {to} breaks no reader.")}
+                {if mode == "NONE" {
+                    format!("Allowed: the subject's mode is NONE, so {from} → {to} is not checked.")
+                } else {
+                    format!("Allowed under {mode}: {from} → {to} passes the subject's compatibility check.")
+                }}
             </p>
         }
         .into_any()
@@ -347,14 +358,14 @@ fn SchemaDiffBox(diff: SchemaDiffView) -> impl IntoView {
         }
         .into_any()
     };
-    let at_risk = (!compatible).then(|| {
+    let at_risk = proposal.then(|| {
         if consumers_at_risk.is_empty() {
-            view! { <p class="muted">"No active subscription reads this port yet, so none would break."</p> }
+            view! { <p class="muted">"No live subscription would break: none reads this port, or today's schema reads the proposal's data."</p> }
                 .into_any()
         } else {
             view! {
                 <div class="registry-impact">
-                    <p><strong>{format!("{} subscription(s) would break:", consumers_at_risk.len())}</strong></p>
+                    <p><strong>{format!("{} live subscription(s) read this port with today's schema and would break:", consumers_at_risk.len())}</strong></p>
                     <ul>
                         {consumers_at_risk
                             .into_iter()

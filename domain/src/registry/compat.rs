@@ -161,7 +161,24 @@ pub fn can_read(reader: &ParsedSchema, writer: &ParsedSchema) -> Vec<String> {
     }
 }
 
+/// Longest message kept for one Avro incompatibility (the crate's type mismatches print
+/// whole schemas).
+const MAX_MESSAGE: usize = 300;
+
 fn avro_message(error: &apache_avro::error::CompatibilityError) -> String {
+    let mut message = avro_message_full(error);
+    if message.len() > MAX_MESSAGE {
+        let mut cut = MAX_MESSAGE;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push('…');
+    }
+    message
+}
+
+fn avro_message_full(error: &apache_avro::error::CompatibilityError) -> String {
     use apache_avro::error::CompatibilityError as E;
     match error {
         E::MissingDefaultValue(field) => {

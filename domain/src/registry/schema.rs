@@ -96,6 +96,25 @@ impl ParsedSchema {
         })
     }
 
+    /// A schema read back from the registry's own table: it was checked when registered, so
+    /// only what comparisons need is rebuilt (no JSON Schema meta-validation or compile).
+    pub fn parse_stored(schema_type: SchemaType, text: &str) -> Result<Self, InvalidSchema> {
+        let document = parse_json(schema_type, text)?;
+        let avro = match schema_type {
+            SchemaType::Avro => Some(
+                apache_avro::Schema::parse(&document)
+                    .map_err(|e| InvalidSchema(format!("not a valid Avro schema: {e}")))?,
+            ),
+            SchemaType::Json => None,
+        };
+        Ok(Self {
+            schema_type,
+            document,
+            canonical: text.to_string(),
+            avro,
+        })
+    }
+
     /// The SHA-256 of the canonical text: equal for schemas that differ only in key order
     /// or whitespace.
     pub fn fingerprint(&self) -> Vec<u8> {
@@ -329,6 +348,16 @@ impl NameGen {
         }
         name
     }
+}
+
+/// A valid Avro namespace from arbitrary parts (`["meshmart", "3pl-ops"]` →
+/// `meshmart._3pl_ops`).
+pub fn avro_namespace(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .map(|part| avro_name(part))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// An Avro name: letters, digits and `_`, not starting with a digit.

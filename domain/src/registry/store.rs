@@ -108,10 +108,7 @@ pub async fn register(
         .execute(&mut *conn)
         .await?;
     // One registration per subject at a time, so versions are numbered without gaps.
-    sqlx::query("select name from registry_subjects where name = $1 for update")
-        .bind(subject)
-        .execute(&mut *conn)
-        .await?;
+    lock_subject(conn, subject).await?;
     let live = rows(conn, subject, false).await?;
     if let Some(existing) = live.iter().find(|row| {
         row.schema == schema.canonical && schema_type(&row.schema_type) == schema.schema_type
@@ -169,10 +166,19 @@ fn compared(mode: Mode, live: &[VersionRow]) -> &[VersionRow] {
     }
 }
 
+/// Serialises writers of one subject (registrations and deletes) for their transaction.
+async fn lock_subject(conn: &mut PgConnection, subject: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("select name from registry_subjects where name = $1 for update")
+        .bind(subject)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 fn parse_rows(rows: &[VersionRow]) -> Result<Vec<(i32, ParsedSchema)>, RegistryError> {
     rows.iter()
         .map(|row| {
-            ParsedSchema::parse(schema_type(&row.schema_type), &row.schema)
+            ParsedSchema::parse_stored(schema_type(&row.schema_type), &row.schema)
                 .map(|parsed| (row.version, parsed))
                 .map_err(RegistryError::from)
         })
@@ -333,6 +339,7 @@ pub async fn delete_version(
     permanent: bool,
     actor: &str,
 ) -> Result<i32, RegistryError> {
+    lock_subject(conn, subject).await?;
     let all = rows(conn, subject, true).await?;
     if all.is_empty() {
         return Err(RegistryError::SubjectNotFound(subject.to_string()));
@@ -393,6 +400,7 @@ pub async fn delete_subject(
     permanent: bool,
     actor: &str,
 ) -> Result<Vec<i32>, RegistryError> {
+    lock_subject(conn, subject).await?;
     let all = rows(conn, subject, true).await?;
     if all.is_empty() {
         return Err(RegistryError::SubjectNotFound(subject.to_string()));

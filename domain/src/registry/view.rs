@@ -268,7 +268,10 @@ pub async fn diff_versions(
 }
 
 fn parsed(version: SubjectVersion) -> Result<ParsedSchema, RegistryError> {
-    Ok(ParsedSchema::parse(version.schema_type, &version.schema)?)
+    Ok(ParsedSchema::parse_stored(
+        version.schema_type,
+        &version.schema,
+    )?)
 }
 
 fn non_transitive(mode: Mode) -> Mode {
@@ -327,10 +330,16 @@ pub async fn propose(
     };
     diff.breaking = breaking.iter().map(ToString::to_string).collect();
     diff.compatible = breaking.is_empty();
-    let consumers_at_risk = if diff.compatible {
-        Vec::new()
-    } else {
+    // Today's consumers read with the latest schema: they break when it cannot read data
+    // written with the proposal, whatever the subject's mode lets through.
+    let readers_break = match &latest {
+        Some(latest) => !compat::can_read(&parsed(latest.clone())?, schema).is_empty(),
+        None => false,
+    };
+    let consumers_at_risk = if readers_break {
         consumers(pool, topic).await?
+    } else {
+        Vec::new()
     };
     let version = match (&latest, same) {
         (Some(latest), true) => Some(latest.version),

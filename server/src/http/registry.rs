@@ -170,7 +170,7 @@ struct SchemaRequest {
     schema: Option<String>,
     schema_type: Option<String>,
     #[serde(default)]
-    references: Vec<Value>,
+    references: Option<Vec<Value>>,
 }
 
 impl SchemaRequest {
@@ -180,7 +180,7 @@ impl SchemaRequest {
                 "the body has no `schema` field".to_string(),
             ));
         };
-        if !self.references.is_empty() {
+        if self.references.as_ref().is_some_and(|r| !r.is_empty()) {
             return Err(RegistryError::InvalidSchema(
                 "schema references are not supported; inline the referenced types".to_string(),
             ));
