@@ -25,6 +25,7 @@ use pages::home::HomePage;
 use pages::login::LoginPage;
 use pages::not_found::NotFound;
 use pages::register::RegisterPage;
+use pages::subscriptions::{ApprovalsPage, MySubscriptionsPage};
 
 /// The HTML document around the app, rendered on the server for every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -82,6 +83,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/domains/:slug") view=DomainPage/>
                         <Route path=path!("/products/:slug") view=ProductPage/>
                         <Route path=path!("/register") view=RegisterPage/>
+                        <Route path=path!("/subscriptions") view=MySubscriptionsPage/>
+                        <Route path=path!("/approvals") view=ApprovalsPage/>
                     </Routes>
                 </ErrorBoundary>
             </main>

@@ -23,6 +23,7 @@ pub struct Services {
     pub policy: Policy,
     pub search: Arc<domain::search::SearchIndex>,
     pub throttle: Arc<LoginThrottle>,
+    pub clients: Arc<domain::subscriptions::ClientAccess>,
 }
 
 /// The services, or `Internal` when the server forgot to provide them.

@@ -18,5 +18,7 @@ pub mod domains;
 pub mod identity;
 pub mod outbox;
 pub mod policy;
+pub mod provisioning;
 pub mod registry;
 pub mod search;
+pub mod subscriptions;

@@ -24,6 +24,7 @@ pub struct Settings {
     pub kafka: KafkaSettings,
     pub auth: AuthSettings,
     pub search: SearchSettings,
+    pub provisioning: ProvisioningSettings,
     pub log: LogSettings,
 }
 
@@ -93,6 +94,16 @@ pub struct SearchSettings {
     pub sync_interval_seconds: u64,
 }
 
+/// Broker ACLs: the reconciler that keeps them equal to the policy, and the expiry job.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ProvisioningSettings {
+    /// How often the reconciler compares the broker's managed ACLs with the policy (and
+    /// subscriptions past their end date are expired).
+    pub reconcile_interval_seconds: u64,
+    /// Log and audit drift without repairing it.
+    pub reconcile_dry_run: bool,
+}
+
 /// Log output.
 #[derive(Clone, Debug, Deserialize)]
 pub struct LogSettings {
@@ -156,6 +167,8 @@ impl Settings {
             .set_default("kafka.replication_factor", 1)?
             .set_default("search.index_dir", ".data/search")?
             .set_default("search.sync_interval_seconds", 60)?
+            .set_default("provisioning.reconcile_interval_seconds", 30)?
+            .set_default("provisioning.reconcile_dry_run", false)?
             .set_default("log.format", "pretty")?;
         builder = match file {
             Some(path) => builder.add_source(File::from(path).required(true)),
@@ -200,6 +213,13 @@ impl Settings {
                 "auth.session_idle_minutes",
                 "MESHMART__AUTH__SESSION_IDLE_MINUTES",
                 "session lifetimes must be at least 1",
+            ));
+        }
+        if self.provisioning.reconcile_interval_seconds == 0 {
+            return Err(invalid(
+                "provisioning.reconcile_interval_seconds",
+                "MESHMART__PROVISIONING__RECONCILE_INTERVAL_SECONDS",
+                "must be at least 1",
             ));
         }
         if self.search.sync_interval_seconds == 0 {

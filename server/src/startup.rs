@@ -50,6 +50,7 @@ pub struct Application {
     state: AppState,
     replication_factor: i32,
     search_sync_every: Duration,
+    provisioning: crate::configuration::ProvisioningSettings,
 }
 
 impl Application {
@@ -112,6 +113,11 @@ impl Application {
             auth: Arc::new(settings.auth.clone()),
             metrics,
             leptos_options,
+            clients: Arc::new(domain::subscriptions::ClientAccess {
+                bootstrap_servers: settings.kafka.bootstrap_servers.clone(),
+                security_protocol: settings.kafka.security_protocol.clone(),
+                sasl_mechanism: settings.kafka.sasl_mechanism.clone(),
+            }),
         };
         let router = router(state.clone(), settings.server.secure_cookies());
         Ok(Self {
@@ -120,6 +126,7 @@ impl Application {
             state,
             replication_factor: settings.kafka.replication_factor,
             search_sync_every: Duration::from_secs(settings.search.sync_interval_seconds),
+            provisioning: settings.provisioning.clone(),
         })
     }
 
@@ -164,10 +171,30 @@ impl Application {
             self.state.broker.clone(),
             self.replication_factor,
         );
-        let session_cleanup = tokio::spawn(
-            PostgresStore::new(self.state.pool.clone())
-                .continuously_delete_expired(Duration::from_secs(600)),
+        let reconciler = crate::workers::spawn_reconciler(
+            self.state.pool.clone(),
+            self.state.broker.clone(),
+            Duration::from_secs(self.provisioning.reconcile_interval_seconds),
+            self.provisioning.reconcile_dry_run,
         );
+        let sessions = PostgresStore::new(self.state.pool.clone());
+        let session_cleanup = tokio::spawn(async move {
+            if let Err(error) = sessions
+                .continuously_delete_expired(Duration::from_secs(600))
+                .await
+            {
+                tracing::warn!(%error, "session cleanup stopped");
+            }
+        });
+        // Background work ends with the server, also when this future is dropped mid-flight.
+        let _workers = AbortOnDrop(vec![
+            upkeep,
+            policy_watch,
+            search_feed,
+            outbox,
+            reconciler,
+            session_cleanup,
+        ]);
         tracing::info!(address = %self.listener.local_addr()?, "meshmart is serving");
         let served = axum::serve(
             self.listener,
@@ -176,14 +203,20 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown)
         .await;
-        upkeep.abort();
-        policy_watch.abort();
-        search_feed.abort();
-        outbox.abort();
-        session_cleanup.abort();
         served.context("server error")?;
         tracing::info!("meshmart stopped");
         Ok(())
+    }
+}
+
+/// Aborts its tasks when dropped.
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
     }
 }
 

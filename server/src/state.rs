@@ -24,6 +24,8 @@ pub struct AppState {
     pub auth: Arc<AuthSettings>,
     pub metrics: PrometheusHandle,
     pub leptos_options: LeptosOptions,
+    /// How subscribers' clients reach the broker (for connection details).
+    pub clients: Arc<domain::subscriptions::ClientAccess>,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl AppState {
             policy: self.policy.clone(),
             search: Arc::clone(&self.search),
             throttle: Arc::clone(&self.throttle),
+            clients: Arc::clone(&self.clients),
         }
     }
 }

@@ -1,11 +1,14 @@
 //! Background workers of the server process. The outbox worker carries out effects on the
-//! broker that transactions recorded (topic creation), waking on the outbox's NOTIFY and
-//! polling every second in case one was missed; failures retry with backoff.
+//! broker that transactions recorded (topic creation, ACL syncs after subscription
+//! decisions), waking on the outbox's NOTIFY and polling every second in case one was
+//! missed; failures retry with backoff. The reconciler repairs drift between the broker's
+//! ACLs and the policy every interval, and ends subscriptions past their end date.
 
 use std::time::Duration;
 
 use domain::broker::BrokerAdmin;
 use domain::outbox::{self, CREATE_TOPIC, Pending};
+use domain::subscriptions::ACL_SYNC;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
@@ -21,7 +24,8 @@ pub fn spawn_outbox(
             if listener.is_none() {
                 listener = connect_listener(&pool).await;
             }
-            let handled = outbox::run_due(&pool, 20, |row| handle(&broker, replication, row)).await;
+            let handled =
+                outbox::run_due(&pool, 20, |row| handle(&pool, &broker, replication, row)).await;
             match handled {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
@@ -48,7 +52,12 @@ async fn connect_listener(pool: &PgPool) -> Option<PgListener> {
     Some(listener)
 }
 
-async fn handle(broker: &BrokerAdmin, replication: i32, row: Pending) -> Result<(), String> {
+async fn handle(
+    pool: &PgPool,
+    broker: &BrokerAdmin,
+    replication: i32,
+    row: Pending,
+) -> Result<(), String> {
     match row.kind.as_str() {
         CREATE_TOPIC => {
             let topic = row.payload["topic"]
@@ -61,6 +70,75 @@ async fn handle(broker: &BrokerAdmin, replication: i32, row: Pending) -> Result<
                 .await
                 .map_err(|e| e.to_string())
         }
+        ACL_SYNC => {
+            let subscription = row.payload["subscription"]
+                .as_str()
+                .and_then(|id| id.parse().ok())
+                .ok_or("acl.sync without a subscription id")?;
+            let principal = row.payload["principal"]
+                .as_str()
+                .ok_or("acl.sync without a principal")?;
+            domain::provisioning::sync_subscription(
+                pool,
+                broker,
+                subscription,
+                principal,
+                row.attempts + 1,
+            )
+            .await
+        }
         other => Err(format!("no handler for outbox rows of kind `{other}`")),
     }
+}
+
+/// Runs the reconciler and the expiry job every `every` until the task is aborted.
+pub fn spawn_reconciler(
+    pool: PgPool,
+    broker: BrokerAdmin,
+    every: Duration,
+    dry_run: bool,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        // The first round comes one interval after start-up, not at once.
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match domain::subscriptions::expire_due(&pool).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "subscriptions past their end date expired"),
+                Err(error) => tracing::warn!(%error, "expiry job failed"),
+            }
+            if let Err(error) = domain::subscriptions::warn_expiring(&pool).await {
+                tracing::warn!(%error, "expiry warnings failed");
+            }
+            match domain::provisioning::reconcile(&pool, &broker, dry_run).await {
+                Ok(repairs) => {
+                    for repair in &repairs {
+                        let outcome = if repair.applied {
+                            "repaired"
+                        } else {
+                            "dry_run"
+                        };
+                        metrics::counter!(
+                            "meshmart_acl_repairs_total",
+                            "action" => repair.action,
+                            "outcome" => outcome
+                        )
+                        .increment(1);
+                        tracing::warn!(
+                            action = repair.action,
+                            applied = repair.applied,
+                            principal = %repair.binding.principal,
+                            resource = %repair.binding.resource_name,
+                            "broker ACL drift"
+                        );
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "reconciliation failed; next interval retries")
+                }
+            }
+        }
+    })
 }

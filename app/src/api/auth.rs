@@ -14,6 +14,10 @@ pub struct Me {
     /// Human-readable roles, e.g. "owner of sales".
     pub roles: Vec<String>,
     pub is_admin: bool,
+    /// Access requests waiting for this person's decision (the header's badge).
+    pub approvals_pending: i64,
+    /// Unread in-app notifications (expiry warnings).
+    pub notifications: i64,
 }
 
 /// Signs in with email and password; on success the browser goes to `next` (a local path).
@@ -108,7 +112,17 @@ pub async fn current_user() -> Result<Option<Me>, ApiError> {
     let roles = domain::policy::roles_of(&services.pool, user.id)
         .await
         .map_err(internal)?;
+    let approvals_pending =
+        domain::subscriptions::pending_count(&services.pool, &services.policy, &user)
+            .await
+            .map_err(internal)?;
+    let notifications = domain::subscriptions::notifications(&services.pool, &user)
+        .await
+        .map_err(internal)?
+        .len() as i64;
     Ok(Some(Me {
+        approvals_pending,
+        notifications,
         is_admin: roles.contains(&Role::Admin),
         roles: roles.iter().map(ToString::to_string).collect(),
         email: user.email,

@@ -10,5 +10,6 @@ pub mod contracts;
 mod error;
 pub mod registry;
 pub mod search;
+pub mod subscriptions;
 
 pub use error::ApiError;

@@ -67,7 +67,34 @@ fn UserMenu() -> impl IntoView {
                             Ok(Some(me)) => {
                                 let publisher = me.is_admin
                                     || me.roles.iter().any(|role| role.starts_with("owner of"));
+                                let pending = me.approvals_pending;
+                                let unread = me.notifications;
                                 view! {
+                                    <a href="/subscriptions" data-notifications=unread.to_string()>
+                                        "My subscriptions"
+                                        {(unread > 0)
+                                            .then(|| {
+                                                view! {
+                                                    <span class="badge" title="Notifications">
+                                                        {unread}
+                                                    </span>
+                                                }
+                                            })}
+                                    </a>
+                                    {publisher
+                                        .then(|| {
+                                            view! {
+                                                <a href="/approvals" data-pending=pending.to_string()>
+                                                    "Approvals"
+                                                    <span
+                                                        class="badge"
+                                                        aria-label=format!("{pending} waiting")
+                                                    >
+                                                        {pending}
+                                                    </span>
+                                                </a>
+                                            }
+                                        })}
                                     {publisher
                                         .then(|| view! { <a href="/register">"Register product"</a> })}
                                     {me

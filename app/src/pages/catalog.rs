@@ -24,6 +24,7 @@ use crate::api::catalog::{
 };
 use crate::components::SignInNotice;
 use crate::pages::schemas::RegistrySection;
+use crate::pages::subscriptions::RequestAccessSection;
 
 /// Products per page of a domain.
 const PAGE_SIZE: i64 = 20;
@@ -378,6 +379,7 @@ fn Product(
             {(!product.description.is_empty())
                 .then(|| view! { <p class="catalog-description">{product.description.clone()}</p> })}
         </section>
+        <RequestAccessSection slug=slug.clone()/>
         <PortsSection ports=ports.clone()/>
         <SchemaSection ports/>
         <RegistrySection slug=slug.clone()/>

@@ -9,3 +9,4 @@ pub mod login;
 pub mod not_found;
 pub mod register;
 pub mod schemas;
+pub mod subscriptions;

@@ -1,6 +1,8 @@
-//! The connection to the Kafka-protocol broker, as Meshmart's admin principal. Later the
-//! provisioning context adds topic and ACL management on top of the same admin client; for
-//! now it answers "is the broker there, and does it accept our credentials?".
+//! The connection to the Kafka-protocol broker, as Meshmart's admin principal: "is the
+//! broker there, and does it accept our credentials?", topic creation, and ACL management
+//! (create, describe, delete; the C calls are wrapped in [`acl`]).
+
+pub mod acl;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,7 +64,21 @@ pub enum BrokerError {
     Cancelled,
     #[error("broker refused: {0}")]
     Refused(String),
+    #[error("broker did not answer within {0:?}")]
+    TimedOut(Duration),
 }
+
+impl From<acl::AclError> for BrokerError {
+    fn from(error: acl::AclError) -> Self {
+        match error {
+            acl::AclError::TimedOut => BrokerError::TimedOut(ACL_TIMEOUT),
+            other => BrokerError::Refused(other.to_string()),
+        }
+    }
+}
+
+/// How long one ACL call may wait for the broker.
+pub const ACL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What a successful broker check saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,7 +139,10 @@ impl BrokerAdmin {
         let retention = retention_ms.to_string();
         let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(replication))
             .set("retention.ms", &retention);
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        let options = AdminOptions::new()
+            .operation_timeout(Some(Duration::from_secs(10)))
+            // An unreachable broker fails the call instead of holding the outbox worker.
+            .request_timeout(Some(ACL_TIMEOUT));
         let results = self
             .client
             .create_topics([&topic], &options)
@@ -160,5 +179,38 @@ impl BrokerAdmin {
         })
         .await
         .map_err(|_| BrokerError::Cancelled)?
+    }
+
+    /// Creates ACLs; existing ones stay as they are (idempotent).
+    pub async fn create_acls(&self, bindings: Vec<acl::AclBinding>) -> Result<(), BrokerError> {
+        let client = Arc::clone(&self.client);
+        tokio::task::spawn_blocking(move || acl::create_acls(&client, &bindings, ACL_TIMEOUT))
+            .await
+            .map_err(|_| BrokerError::Cancelled)?
+            .map_err(BrokerError::from)
+    }
+
+    /// The ACLs that match `filter`.
+    pub async fn describe_acls(
+        &self,
+        filter: acl::AclFilter,
+    ) -> Result<Vec<acl::AclBinding>, BrokerError> {
+        let client = Arc::clone(&self.client);
+        tokio::task::spawn_blocking(move || acl::describe_acls(&client, &filter, ACL_TIMEOUT))
+            .await
+            .map_err(|_| BrokerError::Cancelled)?
+            .map_err(BrokerError::from)
+    }
+
+    /// Deletes the ACLs that match any of `filters`; returns those deleted.
+    pub async fn delete_acls(
+        &self,
+        filters: Vec<acl::AclFilter>,
+    ) -> Result<Vec<acl::AclBinding>, BrokerError> {
+        let client = Arc::clone(&self.client);
+        tokio::task::spawn_blocking(move || acl::delete_acls(&client, &filters, ACL_TIMEOUT))
+            .await
+            .map_err(|_| BrokerError::Cancelled)?
+            .map_err(BrokerError::from)
     }
 }

@@ -404,8 +404,73 @@ fn matrix() -> Vec<Entry> {
             Body::None,
             Rule::AdminOnly,
         ),
+        // Subscriptions: everyone signed in requests and lists (their own); the owners of
+        // the product's domain and admins decide (MATRIX_SUBSCRIPTION is a pending request
+        // of analyst2 for a product of domain A).
+        plain(
+            Method::POST,
+            "/api/v1/subscriptions",
+            Body::Json(r#"{"product":"matrix-page","purpose":"matrix","group":"matrix-probe."}"#),
+            Rule::SignedIn,
+        ),
+        plain(
+            Method::GET,
+            "/api/v1/subscriptions",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/subscriptions/{id}",
+            "/api/v1/subscriptions/00000000-0000-0000-0000-000000000000",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/subscriptions/{id}/approve",
+            "/api/v1/subscriptions/00000000-0000-0000-0000-0000000000a1/approve",
+            Body::None,
+            Rule::OwnerOfA,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/subscriptions/{id}/reject",
+            "/api/v1/subscriptions/00000000-0000-0000-0000-0000000000a1/reject",
+            Body::None,
+            Rule::OwnerOfA,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/subscriptions/{id}/revoke",
+            "/api/v1/subscriptions/00000000-0000-0000-0000-0000000000a1/revoke",
+            Body::None,
+            Rule::OwnerOfA,
+        ),
+        server_fn("subscription_form", "slug=no-such-product", Rule::SignedIn),
+        server_fn(
+            "request_access",
+            "product=matrix-page&purpose=matrix&group=matrix-fn.",
+            Rule::SignedIn,
+        ),
+        server_fn("my_subscriptions", "", Rule::SignedIn),
+        server_fn("approvals", "", Rule::SignedIn),
+        server_fn(
+            "decide_subscription",
+            "id=00000000-0000-0000-0000-0000000000a1&decision=approve",
+            Rule::OwnerOfA,
+        ),
+        server_fn(
+            "revoke_subscription",
+            "id=00000000-0000-0000-0000-0000000000a1",
+            Rule::OwnerOfA,
+        ),
+        server_fn("set_auto_approve", "slug=matrix-schema", Rule::OwnerOfA),
     ]
 }
+
+/// A pending request of analyst2 for the domain-A product `matrix-schema`.
+const MATRIX_SUBSCRIPTION: &str = "00000000-0000-0000-0000-0000000000a1";
 
 /// A JSON Schema to register or check (the probe product's ports are JSON).
 const REGISTRY_SCHEMA: &str =
@@ -424,7 +489,7 @@ domain: sales\nschema:\n  - name: MatrixPage\n    physicalName: matrix.page\n";
 /// Pages render for everyone who may see their data (the server functions above decide);
 /// the others get the page's sign-in or permission message with status 401 or 403.
 /// Each is (declared route, path requested, rule); paths name things that exist.
-const PAGES: [(&str, &str, Rule); 9] = [
+const PAGES: [(&str, &str, Rule); 11] = [
     ("/", "/", Rule::Public),
     ("/login", "/login", Rule::Public),
     ("/register", "/register", Rule::SignedIn),
@@ -434,6 +499,8 @@ const PAGES: [(&str, &str, Rule); 9] = [
     ("/domains", "/domains", Rule::SignedIn),
     ("/domains/{slug}", "/domains/sales", Rule::SignedIn),
     ("/products/{slug}", "/products/matrix-page", Rule::SignedIn),
+    ("/subscriptions", "/subscriptions", Rule::SignedIn),
+    ("/approvals", "/approvals", Rule::SignedIn),
 ];
 
 /// Whether `status` is what `rule` promises `persona`.
@@ -514,6 +581,19 @@ async fn every_persona_gets_exactly_what_the_matrix_says(pool: PgPool) {
     )
     .await
     .expect("schema product");
+    sqlx::query(
+        r#"with s as (
+             insert into subscriptions (id, product_id, principal, requested_by, consumer_group, purpose)
+             select $1::uuid, p.id, 'User:analyst2', u.id, 'matrix-decide.', 'matrix'
+             from products p, users u
+             where p.slug = 'matrix-schema' and u.email = 'analyst2@meshmart.local'
+             returning id)
+           insert into subscription_ports (subscription_id, topic) select id, 'matrix.schema' from s"#,
+    )
+    .bind(MATRIX_SUBSCRIPTION)
+    .execute(&mut *conn)
+    .await
+    .expect("pending subscription");
     drop(conn);
     let app = spawn_app(pool.clone()).await;
     let mut failures = Vec::new();

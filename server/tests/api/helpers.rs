@@ -13,6 +13,12 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// Stops the application at once, as `kill -9` would: no graceful shutdown, in-flight
+    /// work is dropped wherever it is.
+    pub fn kill(self) {
+        self.serving.abort();
+    }
+
     /// Shuts the application down, as Ctrl-C would, and waits until it has stopped.
     pub async fn stop(self) {
         let _ = self.stop.send(());

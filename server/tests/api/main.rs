@@ -13,3 +13,4 @@ mod openapi;
 mod pages;
 mod registry;
 mod search;
+mod subscriptions;

@@ -7,6 +7,7 @@ mod products;
 mod search;
 mod service_accounts;
 mod session;
+mod subscriptions;
 mod tokens;
 
 use axum::Extension;
@@ -22,6 +23,7 @@ pub fn routes() -> Routes {
         .merge(service_accounts::routes())
         .merge(products::routes())
         .merge(search::routes())
+        .merge(subscriptions::routes())
         .merge(audit::routes())
         .merge(openapi::routes())
 }

@@ -1,0 +1,423 @@
+//! The subscription pages: "Request access" on a product page (with the owners'
+//! auto-approval setting), `/subscriptions` (the caller's requests: state, provisioning
+//! progress, connection details and client config once active, revoke) and `/approvals`
+//! (requests the caller decides, approve or reject with a comment).
+//!
+//! Forms are `ActionForm`s: with JavaScript they update the page in place; without it the
+//! browser posts to the server function and comes back to the page.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::subscriptions::{
+    DecideSubscription, RequestAccess, RequestForm, RevokeSubscription, SetAutoApprove,
+    SubscriptionView, approvals, my_subscriptions, subscription_form,
+};
+use crate::components::SignInNotice;
+
+fn error_text(error: &crate::api::ApiError) -> String {
+    error.to_string()
+}
+
+/// "Request access" on the product page of `slug`.
+#[component]
+pub fn RequestAccessSection(slug: String) -> impl IntoView {
+    let request = ServerAction::<RequestAccess>::new();
+    let auto = ServerAction::<SetAutoApprove>::new();
+    let form = Resource::new_blocking(
+        {
+            let slug = slug.clone();
+            move || (slug.clone(), request.version().get(), auto.version().get())
+        },
+        |(slug, _, _)| subscription_form(slug),
+    );
+    view! {
+        <section class="catalog-section" id="request-access" aria-labelledby="request-heading">
+            <h2 id="request-heading">"Access"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || {
+                    form.get()
+                        .map(|found| match found {
+                            Ok(form) => view! { <RequestFormView form request auto/> }.into_any(),
+                            Err(error) => {
+                                view! { <p class="form-error" role="alert">{error_text(&error)}</p> }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn RequestFormView(
+    form: RequestForm,
+    request: ServerAction<RequestAccess>,
+    auto: ServerAction<SetAutoApprove>,
+) -> impl IntoView {
+    let RequestForm {
+        product,
+        ports,
+        principals,
+        default_group,
+        max_days,
+        existing,
+        can_decide,
+        auto_approve,
+    } = form;
+    let outcome = move || {
+        request.value().get().map(|result| match result {
+            Ok(created) => view! {
+                <p class="form-success" role="status" data-state=created.state.clone()>
+                    {format!("Request filed: {}. ", created.state)}
+                    <a href="/subscriptions">"See my subscriptions"</a>
+                </p>
+            }
+            .into_any(),
+            Err(error) => {
+                view! { <p class="form-error" role="alert">{error_text(&error)}</p> }.into_any()
+            }
+        })
+    };
+    let slug_for_auto = product.clone();
+    let body = match existing {
+        Some((id, state)) => view! {
+            <p data-existing=state.clone()>
+                {format!("You have a {state} subscription to this product. ")}
+                <a href=format!("/subscriptions#{id}")>"See it in My subscriptions"</a>
+            </p>
+        }
+        .into_any(),
+        None => {
+            let port_options = ports
+                .iter()
+                .map(|topic| view! { <option value=topic.clone()>{topic.clone()}</option> })
+                .collect_view();
+            let principal_options = principals
+                .into_iter()
+                .map(|p| view! { <option value=p.principal>{p.label}</option> })
+                .collect_view();
+            let cap = max_days.map(|days| {
+                view! { <span class="muted">{format!(" (the contract allows at most {days} days)")}</span> }
+            });
+            view! {
+                <details class="request-access">
+                    <summary>"Request access"</summary>
+                    <ActionForm action=request attr:class="admin-form request-form">
+                        <input type="hidden" name="product" value=product.clone()/>
+                        <label>
+                            "Output port"
+                            <select name="port">
+                                <option value="">"All output ports"</option>
+                                {port_options}
+                            </select>
+                        </label>
+                        <label>"Principal" <select name="principal">{principal_options}</select></label>
+                        <label>
+                            "Consumer group prefix"
+                            <input type="text" name="group" placeholder=default_group.clone() maxlength="200"/>
+                        </label>
+                        <label>
+                            "Purpose"
+                            <textarea name="purpose" required maxlength="2000" rows="3"></textarea>
+                        </label>
+                        <label>"Until (optional)" <input type="date" name="until"/> {cap}</label>
+                        <button type="submit">"Request access"</button>
+                    </ActionForm>
+                </details>
+            }
+            .into_any()
+        }
+    };
+    let has = |role: &str| auto_approve.iter().any(|r| r == role);
+    let (analyst, owner, admin) = (has("analyst"), has("owner"), has("admin"));
+    let auto_form = can_decide.then(move || {
+        view! {
+            <ActionForm action=auto attr:class="inline-form auto-approve">
+                <input type="hidden" name="slug" value=slug_for_auto/>
+                <span>"Approve automatically for:"</span>
+                <label><input type="checkbox" name="analyst" checked=analyst/> " analysts"</label>
+                <label><input type="checkbox" name="owner" checked=owner/> " owners"</label>
+                <label><input type="checkbox" name="admin" checked=admin/> " admins"</label>
+                <button type="submit">"Save"</button>
+            </ActionForm>
+        }
+    });
+    view! {
+        {body}
+        {outcome}
+        {auto_form}
+    }
+}
+
+fn state_label(subscription: &SubscriptionView) -> String {
+    if subscription.state == "provisioning" {
+        let attempt = subscription.provision_attempts;
+        match &subscription.last_error {
+            Some(error) => format!("provisioning — attempt {attempt}, last error: {error}"),
+            None => format!("provisioning — attempt {attempt}"),
+        }
+    } else {
+        subscription.state.clone()
+    }
+}
+
+/// `/subscriptions`: the caller's own requests.
+#[component]
+pub fn MySubscriptionsPage() -> impl IntoView {
+    let revoke = ServerAction::<RevokeSubscription>::new();
+    let mine = Resource::new_blocking(move || revoke.version().get(), |_| my_subscriptions());
+    view! {
+        <Title text="My subscriptions"/>
+        <div class="catalog-page subscriptions-page">
+            <h1>"My subscriptions"</h1>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || {
+                    mine.get()
+                        .map(|found| match found {
+                            Ok((items, notes)) => {
+                                let notes = (!notes.is_empty())
+                                    .then(|| {
+                                        view! {
+                                            <ul class="notifications" aria-label="Notifications">
+                                                {notes
+                                                    .into_iter()
+                                                    .map(|n| {
+                                                        let href = n.link.unwrap_or_else(|| "/subscriptions".to_string());
+                                                        view! { <li><a href=href>{n.message}</a> <span class="muted">{n.created_at}</span></li> }
+                                                    })
+                                                    .collect_view()}
+                                            </ul>
+                                        }
+                                    });
+                                let list = if items.is_empty() {
+                                    view! {
+                                        <p class="muted">
+                                            "No subscriptions yet: find a product and request access on its page."
+                                        </p>
+                                    }
+                                        .into_any()
+                                } else {
+                                    items
+                                        .into_iter()
+                                        .map(|s| view! { <SubscriptionCard subscription=s revoke/> })
+                                        .collect_view()
+                                        .into_any()
+                                };
+                                view! { {notes} {list} }.into_any()
+                            }
+                            Err(crate::api::ApiError::Unauthenticated) => {
+                                view! { <SignInNotice/> }.into_any()
+                            }
+                            Err(error) => {
+                                view! { <p class="form-error" role="alert">{error_text(&error)}</p> }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Transition>
+        </div>
+    }
+}
+
+#[component]
+fn SubscriptionCard(
+    subscription: SubscriptionView,
+    revoke: ServerAction<RevokeSubscription>,
+) -> impl IntoView {
+    let label = state_label(&subscription);
+    let live = matches!(
+        subscription.state.as_str(),
+        "pending" | "approved" | "provisioning" | "active"
+    );
+    let connection = subscription.connection.clone().map(|c| {
+        view! {
+            <div class="connection" data-connection="">
+                <dl class="facts">
+                    <dt>"Bootstrap servers"</dt>
+                    <dd><code>{c.bootstrap_servers}</code></dd>
+                    <dt>"Principal"</dt>
+                    <dd><code>{c.principal}</code></dd>
+                    <dt>"Consumer group prefix"</dt>
+                    <dd><code>{c.group_prefix}</code> " (e.g. " <code>{c.group_example}</code> ")"</dd>
+                </dl>
+                <details open>
+                    <summary>"kcat"</summary>
+                    <pre><code data-snippet="kcat">{c.kcat}</code></pre>
+                </details>
+                <details>
+                    <summary>"librdkafka properties"</summary>
+                    <pre><code data-snippet="librdkafka">{c.librdkafka}</code></pre>
+                </details>
+                <details>
+                    <summary>"Java client properties"</summary>
+                    <pre><code data-snippet="java">{c.java}</code></pre>
+                </details>
+            </div>
+        }
+    });
+    let id = subscription.id.clone();
+    let anchor = id.clone();
+    view! {
+        <article class="subscription-card" id=anchor data-state=subscription.state.clone()>
+            <h2>
+                <a href=format!("/products/{}", subscription.product)>{subscription.product_name.clone()}</a>
+                " "
+                <span class=format!("state state-{}", subscription.state) data-testid="state">{label}</span>
+            </h2>
+            <dl class="facts">
+                <dt>"Topics"</dt>
+                <dd>{subscription.topics.join(", ")}</dd>
+                <dt>"Principal"</dt>
+                <dd><code>{subscription.principal.clone()}</code></dd>
+                <dt>"Purpose"</dt>
+                <dd>{subscription.purpose.clone()}</dd>
+                <dt>"Until"</dt>
+                <dd>{subscription.until.clone().unwrap_or_else(|| "no end date".to_string())}</dd>
+                <dt>"Requested"</dt>
+                <dd>{subscription.requested_at.clone()}</dd>
+                {subscription
+                    .decided_by
+                    .clone()
+                    .map(|who| view! { <dt>"Decided by"</dt> <dd>{who}</dd> })}
+                {subscription
+                    .decision_comment
+                    .clone()
+                    .map(|c| view! { <dt>"Comment"</dt> <dd>{c}</dd> })}
+            </dl>
+            {connection}
+            {live
+                .then(|| {
+                    view! {
+                        <ActionForm action=revoke attr:class="inline-form">
+                            <input type="hidden" name="id" value=id.clone()/>
+                            <button type="submit" class="danger">
+                                "End this subscription"
+                            </button>
+                        </ActionForm>
+                    }
+                })}
+        </article>
+    }
+}
+
+/// `/approvals`: requests the caller decides.
+#[component]
+pub fn ApprovalsPage() -> impl IntoView {
+    let decide = ServerAction::<DecideSubscription>::new();
+    let items = Resource::new_blocking(move || decide.version().get(), |_| approvals());
+    let outcome = move || {
+        decide.value().get().map(|result| match result {
+            Ok(done) => view! {
+                <p class="form-success" role="status">
+                    {format!("{} for {}: {}", done.product_name, done.principal, done.state)}
+                </p>
+            }
+            .into_any(),
+            Err(error) => {
+                view! { <p class="form-error" role="alert">{error_text(&error)}</p> }.into_any()
+            }
+        })
+    };
+    view! {
+        <Title text="Approvals"/>
+        <div class="catalog-page approvals-page">
+            <h1>"Approvals"</h1>
+            {outcome}
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || {
+                    items
+                        .get()
+                        .map(|found| match found {
+                            Ok(items) if items.is_empty() => {
+                                view! { <p class="muted">"Nothing to decide."</p> }.into_any()
+                            }
+                            Ok(items) => {
+                                view! {
+                                    <table class="data-table approvals">
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">"Product"</th>
+                                                <th scope="col">"Principal"</th>
+                                                <th scope="col">"Requested by"</th>
+                                                <th scope="col">"Purpose"</th>
+                                                <th scope="col">"State"</th>
+                                                <th scope="col">"Decision"</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {items
+                                                .into_iter()
+                                                .map(|s| view! { <ApprovalRow subscription=s decide/> })
+                                                .collect_view()}
+                                        </tbody>
+                                    </table>
+                                }
+                                    .into_any()
+                            }
+                            Err(crate::api::ApiError::Unauthenticated) => {
+                                view! { <SignInNotice/> }.into_any()
+                            }
+                            Err(error) => {
+                                view! { <p class="form-error" role="alert">{error_text(&error)}</p> }
+                                    .into_any()
+                            }
+                        })
+                }}
+            </Transition>
+        </div>
+    }
+}
+
+#[component]
+fn ApprovalRow(
+    subscription: SubscriptionView,
+    decide: ServerAction<DecideSubscription>,
+) -> impl IntoView {
+    let label = state_label(&subscription);
+    let pending = subscription.state == "pending";
+    let key = subscription.id.clone();
+    let approve_id = subscription.id.clone();
+    let reject_id = subscription.id.clone();
+    view! {
+        <tr data-subscription=key data-state=subscription.state.clone()>
+            <td>
+                <a href=format!("/products/{}", subscription.product)>{subscription.product_name.clone()}</a>
+                <div class="muted">{subscription.topics.join(", ")}</div>
+            </td>
+            <td><code>{subscription.principal.clone()}</code></td>
+            <td>{subscription.requested_by.clone()}</td>
+            <td>{subscription.purpose.clone()}</td>
+            <td>{label}</td>
+            <td>
+                {if pending {
+                    view! {
+                        <ActionForm action=decide attr:class="inline-form decide-form">
+                            <input type="hidden" name="id" value=approve_id/>
+                            <input type="hidden" name="decision" value="approve"/>
+                            <input type="text" name="comment" placeholder="Comment (optional)" maxlength="2000" aria-label="Approval comment"/>
+                            <button type="submit">"Approve"</button>
+                        </ActionForm>
+                        <ActionForm action=decide attr:class="inline-form decide-form">
+                            <input type="hidden" name="id" value=reject_id/>
+                            <input type="hidden" name="decision" value="reject"/>
+                            <input type="text" name="comment" placeholder="Why not (optional)" maxlength="2000" aria-label="Rejection comment"/>
+                            <button type="submit" class="danger">"Reject"</button>
+                        </ActionForm>
+                    }
+                        .into_any()
+                } else {
+                    view! {
+                        <span class="muted">
+                            {subscription.decided_by.clone().unwrap_or_default()} " "
+                            {subscription.decision_comment.clone().unwrap_or_default()}
+                        </span>
+                    }
+                        .into_any()
+                }}
+            </td>
+        </tr>
+    }
+}

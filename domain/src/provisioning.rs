@@ -1,0 +1,331 @@
+//! Provisioning: the broker's ACLs as a projection of the Casbin policy. Each Casbin row
+//! `p, kafka:<principal>, *, topic:<t>, read` means READ and DESCRIBE on the literal topic
+//! `t`; `group:<prefix>` means READ on the prefixed consumer group. The provisioner brings
+//! one principal's ACLs in line after a decision (an `acl.sync` outbox row); the reconciler
+//! compares the whole managed scope with the policy every interval and repairs drift.
+//!
+//! The managed scope is what Meshmart grants and nothing else: READ/DESCRIBE ACLs on the
+//! topics of data products' output ports, and prefixed READ ACLs on the consumer-group
+//! prefixes Meshmart has handed out in subscriptions. Other ACLs (producers' WRITE, the
+//! cluster, groups Meshmart never assigned) are never touched.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::audit::{self, Event};
+use crate::broker::acl::{AclBinding, AclFilter, Operation, PatternType, Permission, ResourceType};
+use crate::broker::{BrokerAdmin, BrokerError};
+use crate::subscriptions::{self, State};
+
+/// The ACLs one Casbin object grants a principal.
+pub fn bindings(principal: &str, object: &str) -> Vec<AclBinding> {
+    let binding = |resource_type, name: &str, pattern_type, operation| AclBinding {
+        resource_type,
+        resource_name: name.to_string(),
+        pattern_type,
+        principal: principal.to_string(),
+        host: "*".to_string(),
+        operation,
+        permission: Permission::Allow,
+    };
+    if let Some(topic) = object.strip_prefix("topic:") {
+        vec![
+            binding(
+                ResourceType::Topic,
+                topic,
+                PatternType::Literal,
+                Operation::Read,
+            ),
+            binding(
+                ResourceType::Topic,
+                topic,
+                PatternType::Literal,
+                Operation::Describe,
+            ),
+        ]
+    } else if let Some(prefix) = object.strip_prefix("group:") {
+        vec![binding(
+            ResourceType::Group,
+            prefix,
+            PatternType::Prefixed,
+            Operation::Read,
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Every ACL the policy asks for (of one principal, when given).
+pub async fn desired(
+    pool: &PgPool,
+    principal: Option<&str>,
+) -> Result<BTreeSet<AclBinding>, sqlx::Error> {
+    let rows = sqlx::query_as::<_, (String, String)>(
+        r#"select substr(v0, 7), v2 from casbin_rule
+           where ptype = 'p' and v0 like 'kafka:%' and v1 = '*' and v3 = 'read'
+             and ($1::text is null or v0 = 'kafka:' || $1)"#,
+    )
+    .bind(principal)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .flat_map(|(principal, object)| bindings(principal, object))
+        .collect())
+}
+
+/// What the reconciler may create and delete.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    topics: BTreeSet<String>,
+    groups: BTreeSet<String>,
+}
+
+impl Scope {
+    pub async fn load(pool: &PgPool) -> Result<Self, sqlx::Error> {
+        let topics = sqlx::query_scalar::<_, String>("select topic from output_ports")
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .collect();
+        let groups = sqlx::query_scalar::<_, String>(
+            r#"select consumer_group from subscriptions
+               union select substr(v2, 7) from casbin_rule
+               where ptype = 'p' and v0 like 'kafka:%' and v2 like 'group:%'"#,
+        )
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .collect();
+        Ok(Self { topics, groups })
+    }
+
+    /// Whether Meshmart manages this ACL.
+    pub fn contains(&self, binding: &AclBinding) -> bool {
+        if binding.permission != Permission::Allow || binding.host != "*" {
+            return false;
+        }
+        match (
+            binding.resource_type,
+            binding.pattern_type,
+            binding.operation,
+        ) {
+            (ResourceType::Topic, PatternType::Literal, Operation::Read | Operation::Describe) => {
+                self.topics.contains(&binding.resource_name)
+            }
+            (ResourceType::Group, PatternType::Prefixed, Operation::Read) => {
+                self.groups.contains(&binding.resource_name)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Brings one principal's managed ACLs in line with the policy, then marks the
+/// subscription active if it was waiting for that. Idempotent: replaying it changes
+/// nothing once the broker agrees. `attempt` counts this try (1 for the first).
+pub async fn sync_subscription(
+    pool: &PgPool,
+    broker: &BrokerAdmin,
+    subscription: Uuid,
+    principal: &str,
+    attempt: i32,
+) -> Result<(), String> {
+    let result = apply(pool, broker, principal).await;
+    match result {
+        Ok(()) => {
+            if let Some((state, _)) = subscriptions::provisioning_state(pool, subscription)
+                .await
+                .map_err(|e| e.to_string())?
+                && matches!(state, State::Approved | State::Provisioning)
+            {
+                subscriptions::record_active(pool, subscription, attempt)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+        Err(error) => {
+            let message = error.to_string();
+            if let Err(db) =
+                subscriptions::record_attempt_failed(pool, subscription, attempt, &message).await
+            {
+                tracing::warn!(error = %db, "could not record a failed provisioning attempt");
+            }
+            Err(message)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SyncError {
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+async fn apply(pool: &PgPool, broker: &BrokerAdmin, principal: &str) -> Result<(), SyncError> {
+    // The broker first, the policy second: a grant committed in between is then in the
+    // policy whenever its ACL is on the broker, so it is never taken for drift.
+    let actual: BTreeSet<AclBinding> = broker
+        .describe_acls(AclFilter {
+            principal: Some(principal.to_string()),
+            ..AclFilter::default()
+        })
+        .await?
+        .into_iter()
+        .collect();
+    let wanted = desired(pool, Some(principal)).await?;
+    let scope = Scope::load(pool).await?;
+    let missing: Vec<AclBinding> = wanted.difference(&actual).cloned().collect();
+    let extra: Vec<AclFilter> = actual
+        .iter()
+        .filter(|b| scope.contains(b) && !wanted.contains(*b))
+        .map(AclFilter::exact)
+        .collect();
+    broker.create_acls(missing).await?;
+    broker.delete_acls(extra).await?;
+    Ok(())
+}
+
+/// One difference the reconciler found (and repaired, unless in dry-run mode).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Repair {
+    /// `created` (was missing) or `deleted` (no subscription explains it).
+    pub action: &'static str,
+    pub binding: AclBinding,
+    pub applied: bool,
+}
+
+/// Compares the managed ACLs on the broker with the policy and repairs the differences
+/// (or, with `dry_run`, only reports them). Each repair is audited.
+pub async fn reconcile(
+    pool: &PgPool,
+    broker: &BrokerAdmin,
+    dry_run: bool,
+) -> Result<Vec<Repair>, String> {
+    // The broker first, the policy second (see `apply`).
+    let actual: BTreeSet<AclBinding> = broker
+        .describe_acls(AclFilter::default())
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .collect();
+    let wanted = desired(pool, None).await.map_err(|e| e.to_string())?;
+    let scope = Scope::load(pool).await.map_err(|e| e.to_string())?;
+    let missing: Vec<AclBinding> = wanted.difference(&actual).cloned().collect();
+    let extra: Vec<AclBinding> = actual
+        .iter()
+        .filter(|b| scope.contains(b) && !wanted.contains(*b))
+        .cloned()
+        .collect();
+    if missing.is_empty() && extra.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !dry_run {
+        broker
+            .create_acls(missing.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        broker
+            .delete_acls(extra.iter().map(AclFilter::exact).collect())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let repairs: Vec<Repair> = missing
+        .into_iter()
+        .map(|binding| Repair {
+            action: "created",
+            binding,
+            applied: !dry_run,
+        })
+        .chain(extra.into_iter().map(|binding| Repair {
+            action: "deleted",
+            binding,
+            applied: !dry_run,
+        }))
+        .collect();
+    let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+    for repair in &repairs {
+        let action = match (repair.action, repair.applied) {
+            ("created", true) => "acl.repair.create",
+            ("created", false) => "acl.drift.missing",
+            (_, true) => "acl.repair.delete",
+            (_, false) => "acl.drift.unexplained",
+        };
+        let target = format!(
+            "acl:{}:{}:{}",
+            repair.binding.principal,
+            resource_label(&repair.binding),
+            format!("{:?}", repair.binding.operation).to_lowercase()
+        );
+        audit::record(
+            &mut conn,
+            Event::new("system:reconciler", action, target).after(json!(repair.binding)),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(repairs)
+}
+
+fn resource_label(binding: &AclBinding) -> String {
+    let kind = match binding.resource_type {
+        ResourceType::Topic => "topic",
+        ResourceType::Group => "group",
+        _ => "other",
+    };
+    let pattern = if binding.pattern_type == PatternType::Prefixed {
+        "*"
+    } else {
+        ""
+    };
+    format!("{kind}:{}{pattern}", binding.resource_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn casbin_objects_become_the_acls_a_consumer_needs() {
+        let topic = bindings("User:analyst1", "topic:sales.order-placed.v1");
+        assert_eq!(topic.len(), 2);
+        assert!(topic.iter().all(|b| b.pattern_type == PatternType::Literal));
+        assert_eq!(
+            topic.iter().map(|b| b.operation).collect::<Vec<_>>(),
+            vec![Operation::Read, Operation::Describe]
+        );
+        let group = bindings("User:analyst1", "group:analyst1.");
+        assert_eq!(group.len(), 1);
+        assert_eq!(group[0].resource_type, ResourceType::Group);
+        assert_eq!(group[0].pattern_type, PatternType::Prefixed);
+        assert!(bindings("User:analyst1", "cluster:x").is_empty());
+    }
+
+    #[test]
+    fn the_scope_leaves_other_acls_alone() {
+        let scope = Scope {
+            topics: ["sales.order-placed.v1".to_string()].into(),
+            groups: ["analyst1.".to_string()].into(),
+        };
+        let mut read = bindings("User:analyst1", "topic:sales.order-placed.v1")[0].clone();
+        assert!(scope.contains(&read));
+        read.operation = Operation::Write;
+        assert!(!scope.contains(&read), "producers' WRITE is not ours");
+        let other_topic = bindings("User:x", "topic:not.a.product")[0].clone();
+        assert!(!scope.contains(&other_topic));
+        let stranger_group = bindings("User:stranger", "group:s.")[0].clone();
+        assert!(
+            !scope.contains(&stranger_group),
+            "a group Meshmart never assigned"
+        );
+        let group = bindings("User:analyst1", "group:analyst1.")[0].clone();
+        assert!(scope.contains(&group));
+    }
+}

@@ -1,0 +1,236 @@
+//! Subscriptions: an analyst's request for a Kafka principal to read a product's output
+//! ports, and its life — pending → approved → provisioning → active, or rejected; then
+//! revoked or expired. Deciding and ending commit together with the Casbin policies that
+//! say what the principal may read and the outbox row that makes the provisioner apply
+//! them on the broker, so nothing approved is lost to a crash or a broker outage.
+//!
+//! Casbin rows for a principal: `p, kafka:<principal>, *, topic:<topic>, read` per port and
+//! `p, kafka:<principal>, *, group:<prefix>, read` for its consumer-group prefix. A row
+//! stays while any live subscription of the principal needs it.
+
+mod connection;
+mod store;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use connection::{ClientAccess, Connection};
+pub use store::*;
+
+/// Where a subscription is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Pending,
+    Approved,
+    Provisioning,
+    Active,
+    Rejected,
+    Revoked,
+    Expired,
+}
+
+impl State {
+    pub const ALL: [State; 7] = [
+        State::Pending,
+        State::Approved,
+        State::Provisioning,
+        State::Active,
+        State::Rejected,
+        State::Revoked,
+        State::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Approved => "approved",
+            State::Provisioning => "provisioning",
+            State::Active => "active",
+            State::Rejected => "rejected",
+            State::Revoked => "revoked",
+            State::Expired => "expired",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<State> {
+        State::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Approved and not ended: the principal's ACLs should exist.
+    pub fn grants_access(self) -> bool {
+        matches!(self, State::Approved | State::Provisioning | State::Active)
+    }
+
+    /// Not ended (a pending request counts).
+    pub fn is_live(self) -> bool {
+        self == State::Pending || self.grants_access()
+    }
+}
+
+/// A subscription as lists and pages show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub id: Uuid,
+    pub product: String,
+    pub product_name: String,
+    pub domain: String,
+    pub topics: Vec<String>,
+    pub principal: String,
+    pub team: Option<String>,
+    pub consumer_group: String,
+    pub purpose: String,
+    pub state: State,
+    pub until: Option<DateTime<Utc>>,
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decision_comment: Option<String>,
+    pub provision_attempts: i32,
+    pub last_error: Option<String>,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// What an analyst asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// The product's slug.
+    pub product: String,
+    /// Topics of the product's output ports; all of them when absent or empty.
+    #[serde(default)]
+    pub ports: Option<Vec<String>>,
+    /// A Kafka principal (`User:…`): the caller's own, or a service account's of a domain
+    /// they own. The caller's own when absent.
+    #[serde(default)]
+    pub principal: Option<String>,
+    /// Consumer-group prefix; derived from the principal when absent.
+    #[serde(default)]
+    pub group: Option<String>,
+    pub purpose: String,
+    /// When access ends; the product's contract may cap it.
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Why a subscription request or decision was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriptionError {
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("not found")]
+    NotFound,
+    /// A live subscription for this product and principal exists already.
+    #[error("{principal} already has a {state} subscription to {product}: /subscriptions/{id}")]
+    Duplicate {
+        id: Uuid,
+        product: String,
+        principal: String,
+        state: String,
+    },
+    /// The subscription is not in a state that allows this.
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Denied(#[from] crate::policy::Denied),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+pub(crate) fn invalid(field: &str, message: impl Into<String>) -> SubscriptionError {
+    SubscriptionError::Invalid {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// The consumer-group prefix Meshmart suggests for a principal: `User:analyst1` →
+/// `analyst1.`.
+pub fn default_group(principal: &str) -> String {
+    let name = principal.strip_prefix("User:").unwrap_or(principal);
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{cleaned}.")
+}
+
+/// A consumer-group prefix: 1–200 of letters, digits, `.`, `_`, `-`.
+pub fn check_group(group: &str) -> Result<(), SubscriptionError> {
+    let ok = !group.is_empty()
+        && group.len() <= 200
+        && group
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "group",
+            "a consumer-group prefix is 1 to 200 letters, digits, '.', '_' or '-'",
+        ))
+    }
+}
+
+/// The Casbin subject of a Kafka principal.
+pub fn kafka_subject(principal: &str) -> String {
+    format!("kafka:{principal}")
+}
+
+/// The largest subscription length, in days, a contract allows: ODCS
+/// `customProperties: [{property: maxSubscriptionDays, value: N}]`.
+pub fn max_days(contract: &serde_json::Value) -> Option<i64> {
+    contract
+        .get("customProperties")?
+        .as_array()?
+        .iter()
+        .find(|p| p.get("property").and_then(|v| v.as_str()) == Some("maxSubscriptionDays"))
+        .and_then(|p| p.get("value"))
+        .and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        })
+        .filter(|days| *days > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_prefixes_derive_from_the_principal_and_are_checked() {
+        assert_eq!(default_group("User:analyst1"), "analyst1.");
+        assert_eq!(default_group("User:svc orders"), "svc-orders.");
+        assert!(check_group("analyst1.").is_ok());
+        assert!(check_group("").is_err());
+        assert!(check_group("a b").is_err());
+        assert!(check_group(&"a".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn the_contract_may_cap_the_length() {
+        let doc = serde_json::json!({"customProperties": [{"property": "maxSubscriptionDays", "value": 90}]});
+        assert_eq!(max_days(&doc), Some(90));
+        let text = serde_json::json!({"customProperties": [{"property": "maxSubscriptionDays", "value": "30"}]});
+        assert_eq!(max_days(&text), Some(30));
+        assert_eq!(max_days(&serde_json::json!({})), None);
+    }
+
+    #[test]
+    fn states_round_trip_and_say_what_they_grant() {
+        for state in State::ALL {
+            assert_eq!(State::parse(state.as_str()), Some(state));
+        }
+        assert!(State::Provisioning.grants_access());
+        assert!(State::Pending.is_live() && !State::Pending.grants_access());
+        assert!(!State::Revoked.is_live());
+    }
+}

@@ -1,0 +1,59 @@
+// Requesting access and deciding it in the browser: an analyst asks for a product, its
+// domain's owner approves from the approvals inbox, the analyst sees the subscription turn
+// active with a kcat command to paste; neither another analyst nor the owner of another
+// domain may approve.
+import { expect, test, type Browser, type Page } from "@playwright/test";
+
+async function signIn(page: Page, email: string) {
+  await page.goto("/login");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("meshmart");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator("header.site-header").getByRole("button", { name: "Sign out" })).toBeVisible();
+}
+
+async function as(browser: Browser, email: string): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  await signIn(page, email);
+  return page;
+}
+
+test("an analyst requests access, the owner approves it, the analyst gets connection details", async ({ browser }) => {
+  const analyst = await as(browser, "analyst2@meshmart.local");
+  await analyst.goto("/products/order-placed");
+  await expect(analyst.locator("html[data-hydrated]")).toBeAttached();
+  const access = analyst.locator("#request-access");
+  await access.locator("summary").click();
+  await access.getByLabel("Purpose").fill("Weekly revenue dashboard");
+  await access.getByRole("button", { name: "Request access" }).click();
+  await expect(access.locator('[data-existing="pending"]')).toContainText("You have a pending subscription");
+
+  // Someone else may not decide it.
+  const list = await analyst.request.get("/api/v1/subscriptions?mine=true");
+  const id: string = (await list.json()).items[0].id;
+  const other = await as(browser, "analyst1@meshmart.local");
+  expect((await other.request.post(`/api/v1/subscriptions/${id}/approve`, { data: {} })).status()).toBe(403);
+  const otherOwner = await as(browser, "owner.customer-management@meshmart.local");
+  expect((await otherOwner.request.post(`/api/v1/subscriptions/${id}/approve`, { data: {} })).status()).toBe(403);
+
+  const owner = await as(browser, "owner.sales@meshmart.local");
+  const inbox = owner.locator('header.site-header a[href="/approvals"]');
+  await expect(inbox.locator(".badge")).toHaveText("1");
+  await inbox.click();
+  await expect(owner.locator("html[data-hydrated]")).toBeAttached();
+  const row = owner.locator(`tr[data-subscription="${id}"]`);
+  await expect(row).toContainText("User:analyst2");
+  await row.getByLabel("Approval comment").fill("enjoy");
+  await row.getByRole("button", { name: "Approve" }).click();
+  await expect(owner.getByRole("status")).toContainText("approved");
+
+  // The provisioner applies the ACLs within a second or so.
+  const card = analyst.locator(`article[id="${id}"]`);
+  await expect(async () => {
+    await analyst.goto("/subscriptions");
+    await expect(card).toHaveAttribute("data-state", "active", { timeout: 500 });
+  }).toPass({ timeout: 15_000 });
+  await expect(card.locator('[data-snippet="kcat"]')).toContainText("sales.order-placed.v1");
+  await expect(card.locator('[data-snippet="kcat"]')).toContainText("sasl.username=analyst2");
+  await expect(card).toContainText("enjoy");
+});

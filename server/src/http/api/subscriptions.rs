@@ -1,0 +1,236 @@
+//! `/api/v1/subscriptions`: request access to a data product, list and read subscriptions
+//! (with connection details once active), and approve, reject or revoke them. The domain
+//! library decides who may do what; this maps requests and errors.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use domain::subscriptions::{
+    self, Connection, ListFilter, Request, Subscription, SubscriptionError,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{CallerExt, caller};
+use crate::error::AppError;
+use crate::http::Routes;
+use crate::state::AppState;
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .post("/api/v1/subscriptions", create)
+        .get("/api/v1/subscriptions", list)
+        .get("/api/v1/subscriptions/{id}", get)
+        .post("/api/v1/subscriptions/{id}/approve", approve)
+        .post("/api/v1/subscriptions/{id}/reject", reject)
+        .post("/api/v1/subscriptions/{id}/revoke", revoke)
+}
+
+/// A subscription with its connection details (active ones only).
+#[derive(Serialize)]
+struct View {
+    #[serde(flatten)]
+    subscription: Subscription,
+    connection: Option<Connection>,
+}
+
+fn view(state: &AppState, subscription: Subscription) -> View {
+    View {
+        connection: state.clients.connection(&subscription),
+        subscription,
+    }
+}
+
+impl From<SubscriptionError> for AppError {
+    fn from(error: SubscriptionError) -> Self {
+        match error {
+            SubscriptionError::Invalid { field, message } => {
+                AppError::Unprocessable { field, message }
+            }
+            SubscriptionError::NotFound => AppError::NotFound("no such subscription".to_string()),
+            duplicate @ SubscriptionError::Duplicate { .. } => {
+                AppError::Conflict(duplicate.to_string())
+            }
+            SubscriptionError::Conflict(message) => AppError::Conflict(message),
+            SubscriptionError::Denied(denied) => denied.into(),
+            SubscriptionError::Database(error) => AppError::Database(error),
+        }
+    }
+}
+
+/// Parses a JSON body into `T`, naming the field that is wrong.
+fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, AppError> {
+    if bytes.is_empty() {
+        return serde_json::from_slice(b"{}")
+            .map_err(|e| AppError::unprocessable("body", e.to_string()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        AppError::unprocessable(
+            "body",
+            format!("{e} (line {}, column {})", e.line(), e.column()),
+        )
+    })
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller_ext: CallerExt,
+    bytes: Bytes,
+) -> Result<(StatusCode, Json<View>), AppError> {
+    let caller = caller(caller_ext);
+    // Signed in before looking at the body.
+    state
+        .policy
+        .authorize(&caller, domain::policy::GLOBAL, "subscription", "request")
+        .await?;
+    let request: Request = body(&bytes)?;
+    let created = subscriptions::request(&state.pool, &state.policy, &caller, &request).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, created))))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+    #[serde(default)]
+    mine: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller_ext: CallerExt,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let caller = caller(caller_ext);
+    state
+        .policy
+        .authorize(&caller, domain::policy::GLOBAL, "catalog", "read")
+        .await?;
+    let Query(query) = query.map_err(|e| AppError::BadRequest {
+        field: "query".to_string(),
+        message: e.body_text(),
+    })?;
+    let wanted = match query.state.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => Some(subscriptions::State::parse(text).ok_or_else(|| AppError::BadRequest {
+            field: "state".to_string(),
+            message: format!(
+                "unknown state `{text}`; use pending, approved, provisioning, active, rejected, revoked or expired"
+            ),
+        })?),
+    };
+    let mine = match query.mine.as_deref() {
+        None | Some("false") | Some("0") | Some("") => false,
+        Some("true") | Some("1") => true,
+        Some(other) => {
+            return Err(AppError::BadRequest {
+                field: "mine".to_string(),
+                message: format!("`{other}` is not true or false"),
+            });
+        }
+    };
+    let filter = ListFilter {
+        state: wanted,
+        mine,
+        to_decide: false,
+    };
+    let items: Vec<View> = subscriptions::list(&state.pool, &state.policy, &caller, &filter)
+        .await?
+        .into_iter()
+        .map(|s| view(&state, s))
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items })))
+}
+
+fn id(text: &str) -> Result<Uuid, AppError> {
+    text.parse()
+        .map_err(|_| AppError::NotFound("no such subscription".to_string()))
+}
+
+async fn get(
+    State(state): State<AppState>,
+    caller_ext: CallerExt,
+    Path(raw): Path<String>,
+) -> Result<Json<View>, AppError> {
+    let caller = caller(caller_ext);
+    state
+        .policy
+        .authorize(&caller, domain::policy::GLOBAL, "catalog", "read")
+        .await?;
+    let found = subscriptions::get(&state.pool, &state.policy, &caller, id(&raw)?).await?;
+    Ok(Json(view(&state, found)))
+}
+
+#[derive(Deserialize, Default)]
+struct DecisionRequest {
+    comment: Option<String>,
+}
+
+async fn approve(
+    State(state): State<AppState>,
+    caller_ext: CallerExt,
+    Path(raw): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<View>, AppError> {
+    let caller = caller(caller_ext);
+    state
+        .policy
+        .authorize(&caller, domain::policy::GLOBAL, "catalog", "read")
+        .await?;
+    let request: DecisionRequest = body(&bytes)?;
+    let done = subscriptions::approve(
+        &state.pool,
+        &state.policy,
+        &caller,
+        id(&raw)?,
+        request.comment.as_deref(),
+    )
+    .await?;
+    Ok(Json(view(&state, done)))
+}
+
+async fn reject(
+    State(state): State<AppState>,
+    caller_ext: CallerExt,
+    Path(raw): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<View>, AppError> {
+    let caller = caller(caller_ext);
+    state
+        .policy
+        .authorize(&caller, domain::policy::GLOBAL, "catalog", "read")
+        .await?;
+    let request: DecisionRequest = body(&bytes)?;
+    let done = subscriptions::reject(
+        &state.pool,
+        &state.policy,
+        &caller,
+        id(&raw)?,
+        request.comment.as_deref(),
+    )
+    .await?;
+    Ok(Json(view(&state, done)))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    caller_ext: CallerExt,
+    Path(raw): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<View>, AppError> {
+    let caller = caller(caller_ext);
+    state
+        .policy
+        .authorize(&caller, domain::policy::GLOBAL, "catalog", "read")
+        .await?;
+    let request: DecisionRequest = body(&bytes)?;
+    let done = subscriptions::revoke(
+        &state.pool,
+        &state.policy,
+        &caller,
+        id(&raw)?,
+        request.comment.as_deref(),
+    )
+    .await?;
+    Ok(Json(view(&state, done)))
+}

@@ -1,0 +1,815 @@
+//! Subscriptions against the real broker with its authorizer on: a consumer is refused
+//! before approval, reads once the subscription is active and is refused again after
+//! revocation; approvals made while the broker is unreachable survive a crash and end
+//! active; the reconciler repairs deleted and unexplained ACLs; who may decide; bad input.
+//!
+//! Each test uses its own topic and its own consumer-group prefix, so tests sharing the
+//! broker never manage each other's ACLs.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use domain::broker::BrokerAdmin;
+use domain::broker::acl::{
+    AclBinding, AclFilter, Operation, PatternType, Permission, ResourceType,
+};
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use serde_json::{Value, json};
+use server::configuration::Settings;
+use sqlx::PgPool;
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with, token_for};
+
+fn settings() -> Settings {
+    Settings::load(None).expect("test settings")
+}
+
+fn admin() -> BrokerAdmin {
+    BrokerAdmin::new(&settings().kafka.broker_config()).expect("broker admin")
+}
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}
+
+/// A product of domain sales whose one port is `topic`.
+fn contract(slug: &str, topic: &str) -> String {
+    format!(
+        "apiVersion: v3.1.0\nkind: DataContract\nid: {slug}\nversion: 1.0.0\nstatus: active\n\
+         name: {slug}\ndataProduct: {slug}\ndomain: sales\nschema:\n  - name: Probe\n    \
+         physicalName: {topic}\n    properties:\n      - name: id\n        logicalType: string\n"
+    )
+}
+
+struct Setup {
+    app: TestApp,
+    owner: String,
+    analyst: String,
+    slug: String,
+    topic: String,
+    group: String,
+}
+
+async fn setup_with(pool: &PgPool, app: TestApp) -> Setup {
+    let owner = token_for(pool, "owner.sales@meshmart.local").await;
+    let analyst = token_for(pool, "analyst3@meshmart.local").await;
+    let slug = unique("probe");
+    let topic = format!("sales.{slug}.v1");
+    let (status, body) = app
+        .put_contract(&owner, &slug, contract(&slug, &topic))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    Setup {
+        app,
+        owner,
+        analyst,
+        group: format!("{}.", unique("g")),
+        slug,
+        topic,
+    }
+}
+
+async fn seed(pool: &PgPool) {
+    domain::demo::seed_parts(pool, &[domain::demo::Part::Identities], false)
+        .await
+        .expect("demo identities");
+}
+
+async fn setup(pool: &PgPool) -> Setup {
+    seed(pool).await;
+    let app = spawn_app(pool.clone()).await;
+    setup_with(pool, app).await
+}
+
+async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = app
+        .client
+        .request(method, format!("{}/api/v1{path}", app.address))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn request_access(s: &Setup) -> String {
+    let (status, body) = call(
+        &s.app,
+        reqwest::Method::POST,
+        "/subscriptions",
+        &s.analyst,
+        Some(json!({ "product": s.slug, "group": s.group, "purpose": "churn analysis" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["state"], "pending");
+    assert_eq!(body["principal"], "User:analyst3");
+    body["id"].as_str().expect("id").to_string()
+}
+
+/// Polls the subscription until `state` (or panics after `within`); returns when.
+async fn wait_for_state(s: &Setup, id: &str, state: &str, within: Duration) -> Instant {
+    let deadline = Instant::now() + within;
+    loop {
+        let (_, body) = call(
+            &s.app,
+            reqwest::Method::GET,
+            &format!("/subscriptions/{id}"),
+            &s.analyst,
+            None,
+        )
+        .await;
+        if body["state"] == state {
+            return Instant::now();
+        }
+        assert!(Instant::now() < deadline, "never reached {state}: {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn consumer(user: &str, group: &str) -> BaseConsumer {
+    let kafka = settings().kafka;
+    ClientConfig::new()
+        .set("bootstrap.servers", &kafka.bootstrap_servers)
+        .set("security.protocol", "SASL_PLAINTEXT")
+        .set("sasl.mechanisms", "PLAIN")
+        .set("sasl.username", user)
+        .set("sasl.password", "meshmart")
+        .set(
+            "group.id",
+            format!("{group}app-{}", uuid::Uuid::new_v4().simple()),
+        )
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer")
+}
+
+/// What a consumer as `user` gets from `topic` within `within`: the payloads it read, or the
+/// error that stopped it.
+async fn consume(
+    user: &str,
+    group: &str,
+    topic: &str,
+    within: Duration,
+) -> Result<Vec<String>, String> {
+    let (user, group, topic) = (user.to_string(), group.to_string(), topic.to_string());
+    tokio::task::spawn_blocking(move || {
+        let consumer = consumer(&user, &group);
+        consumer.subscribe(&[&topic]).map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + within;
+        let mut read = Vec::new();
+        while Instant::now() < deadline {
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(message)) => {
+                    read.push(
+                        String::from_utf8_lossy(message.payload().unwrap_or_default()).to_string(),
+                    );
+                    if read.len() == 3 {
+                        return Ok(read);
+                    }
+                }
+                Some(Err(error)) => return Err(error.to_string()),
+                None => {}
+            }
+        }
+        Ok(read)
+    })
+    .await
+    .expect("consumer thread")
+}
+
+async fn produce(topic: &str) {
+    let kafka = settings().kafka;
+    let topic = topic.to_string();
+    let admin = admin();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !admin
+        .topic_exists(&topic, Duration::from_secs(2))
+        .await
+        .unwrap_or(false)
+    {
+        assert!(Instant::now() < deadline, "topic {topic} was never created");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::task::spawn_blocking(move || {
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", &kafka.bootstrap_servers)
+            .set("security.protocol", "SASL_PLAINTEXT")
+            .set("sasl.mechanisms", "PLAIN")
+            .set("sasl.username", &kafka.username)
+            .set(
+                "sasl.password",
+                secrecy::ExposeSecret::expose_secret(&kafka.password),
+            )
+            .create()
+            .expect("producer");
+        for n in 1..=3 {
+            let payload = format!("{{\"id\":\"{n}\"}}");
+            producer
+                .send(BaseRecord::<(), _>::to(&topic).payload(&payload))
+                .expect("queued");
+        }
+        producer.flush(Duration::from_secs(10)).expect("produced");
+    })
+    .await
+    .expect("producer thread");
+}
+
+/// The ACLs the broker holds for `principal` on the test's topic and group.
+async fn acls(s: &Setup, principal: &str) -> BTreeSet<AclBinding> {
+    admin()
+        .describe_acls(AclFilter {
+            principal: Some(principal.to_string()),
+            ..AclFilter::default()
+        })
+        .await
+        .expect("describe")
+        .into_iter()
+        .filter(|b| b.resource_name == s.topic || b.resource_name == s.group)
+        .collect()
+}
+
+fn expected(s: &Setup, principal: &str) -> BTreeSet<AclBinding> {
+    let binding = |resource_type, name: &str, pattern_type, operation| AclBinding {
+        resource_type,
+        resource_name: name.to_string(),
+        pattern_type,
+        principal: principal.to_string(),
+        host: "*".to_string(),
+        operation,
+        permission: Permission::Allow,
+    };
+    [
+        binding(
+            ResourceType::Topic,
+            &s.topic,
+            PatternType::Literal,
+            Operation::Read,
+        ),
+        binding(
+            ResourceType::Topic,
+            &s.topic,
+            PatternType::Literal,
+            Operation::Describe,
+        ),
+        binding(
+            ResourceType::Group,
+            &s.group,
+            PatternType::Prefixed,
+            Operation::Read,
+        ),
+    ]
+    .into()
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn a_consumer_reads_only_while_its_subscription_is_active(pool: PgPool) {
+    let s = setup(&pool).await;
+    produce(&s.topic).await;
+    let id = request_access(&s).await;
+
+    let refused = consume("analyst3", &s.group, &s.topic, Duration::from_secs(5)).await;
+    assert!(
+        refused.as_ref().is_err_and(|e| e.contains("uthoriz")),
+        "before approval the broker refuses: {refused:?}"
+    );
+
+    let (status, body) = call(
+        &s.app,
+        reqwest::Method::POST,
+        &format!("/subscriptions/{id}/approve"),
+        &s.owner,
+        Some(json!({ "comment": "fine" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let active = wait_for_state(&s, &id, "active", Duration::from_secs(10)).await;
+    assert_eq!(
+        acls(&s, "User:analyst3").await,
+        expected(&s, "User:analyst3")
+    );
+    let read = consume("analyst3", &s.group, &s.topic, Duration::from_secs(10)).await;
+    let took = active.elapsed();
+    assert_eq!(
+        read.as_deref(),
+        Ok(&[
+            "{\"id\":\"1\"}".to_string(),
+            "{\"id\":\"2\"}".to_string(),
+            "{\"id\":\"3\"}".to_string()
+        ][..])
+    );
+    assert!(took < Duration::from_secs(5), "read {took:?} after active");
+    let (_, body) = call(
+        &s.app,
+        reqwest::Method::GET,
+        &format!("/subscriptions/{id}"),
+        &s.analyst,
+        None,
+    )
+    .await;
+    let kcat = body["connection"]["kcat"].as_str().unwrap_or_default();
+    assert!(
+        kcat.contains(&s.topic) && kcat.contains("sasl.username=analyst3"),
+        "{body}"
+    );
+
+    let (status, body) = call(
+        &s.app,
+        reqwest::Method::POST,
+        &format!("/subscriptions/{id}/revoke"),
+        &s.analyst,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["state"].clone()),
+        (200, json!("revoked")),
+        "{body}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !acls(&s, "User:analyst3").await.is_empty() {
+        assert!(Instant::now() < deadline, "ACLs were never removed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = consume("analyst3", &s.group, &s.topic, Duration::from_secs(5)).await;
+    assert!(
+        refused.as_ref().is_err_and(|e| e.contains("uthoriz")),
+        "after revocation the broker refuses again: {refused:?}"
+    );
+    let events: Vec<String> =
+        sqlx::query_scalar("select action from audit_log where target = $1 order by id")
+            .bind(format!("subscription:{id}"))
+            .fetch_all(&pool)
+            .await
+            .expect("audit");
+    assert_eq!(
+        events,
+        vec![
+            "subscription.request",
+            "subscription.approve",
+            "subscription.activate",
+            "subscription.revoke"
+        ]
+    );
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn approvals_made_during_a_broker_outage_survive_a_crash(pool: PgPool) {
+    seed(&pool).await;
+    // The broker is unreachable from this server (nothing listens on port 1).
+    let down = spawn_app_with(pool.clone(), |settings| {
+        settings.kafka.bootstrap_servers = "127.0.0.1:1".to_string();
+    })
+    .await;
+    let s = setup_with(&pool, down).await;
+    let principals = ["analyst1", "analyst2", "analyst3"];
+    let mut ids = Vec::new();
+    for user in principals {
+        let token = token_for(&pool, &format!("{user}@meshmart.local")).await;
+        let (status, body) = call(
+            &s.app,
+            reqwest::Method::POST,
+            "/subscriptions",
+            &token,
+            Some(json!({ "product": s.slug, "group": s.group, "purpose": "outage drill" })),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        let id = body["id"].as_str().expect("id").to_string();
+        let (status, _) = call(
+            &s.app,
+            reqwest::Method::POST,
+            &format!("/subscriptions/{id}/approve"),
+            &s.owner,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        ids.push(id);
+    }
+    // The worker tries, fails, and says so on the subscription.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = call(
+            &s.app,
+            reqwest::Method::GET,
+            &format!("/subscriptions/{}", ids[0]),
+            &s.owner,
+            None,
+        )
+        .await;
+        if body["state"] == "provisioning" && body["last_error"].is_string() {
+            assert!(
+                body["provision_attempts"].as_i64().unwrap_or(0) >= 1,
+                "{body}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no failed attempt recorded: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // kill -9: the server task is dropped mid-flight, no graceful shutdown.
+    let Setup {
+        app,
+        owner,
+        analyst,
+        slug,
+        topic,
+        group,
+    } = s;
+    app.kill();
+    let app = spawn_app(pool.clone()).await;
+    let s = Setup {
+        app,
+        owner,
+        analyst,
+        slug,
+        topic,
+        group,
+    };
+    for id in &ids {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, body) = call(
+                &s.app,
+                reqwest::Method::GET,
+                &format!("/subscriptions/{id}"),
+                &s.owner,
+                None,
+            )
+            .await;
+            if body["state"] == "active" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "never became active: {body}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    for user in principals {
+        let principal = format!("User:{user}");
+        assert_eq!(
+            acls(&s, &principal).await,
+            expected(&s, &principal),
+            "{principal}"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn the_reconciler_restores_deleted_acls_and_removes_unexplained_ones(pool: PgPool) {
+    seed(&pool).await;
+    let app = spawn_app_with(pool.clone(), |settings| {
+        settings.provisioning.reconcile_interval_seconds = 1;
+    })
+    .await;
+    let s = setup_with(&pool, app).await;
+    let id = request_access(&s).await;
+    let (status, _) = call(
+        &s.app,
+        reqwest::Method::POST,
+        &format!("/subscriptions/{id}/approve"),
+        &s.owner,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    wait_for_state(&s, &id, "active", Duration::from_secs(10)).await;
+
+    let broker = admin();
+    let read = expected(&s, "User:analyst3")
+        .into_iter()
+        .find(|b| b.resource_type == ResourceType::Topic && b.operation == Operation::Read)
+        .expect("topic read");
+    let deleted = broker
+        .delete_acls(vec![AclFilter::exact(&read)])
+        .await
+        .expect("delete by hand");
+    assert_eq!(deleted, vec![read.clone()]);
+    let stranger = AclBinding {
+        principal: "User:analyst1".to_string(),
+        ..read.clone()
+    };
+    broker
+        .create_acls(vec![stranger.clone()])
+        .await
+        .expect("unexplained ACL");
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let restored = acls(&s, "User:analyst3").await == expected(&s, "User:analyst3");
+        let removed = acls(&s, "User:analyst1").await.is_empty();
+        if restored && removed {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the reconciler did not repair within its interval"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let repairs: Vec<String> = sqlx::query_scalar(
+        "select action || ' ' || target from audit_log where actor = 'system:reconciler' order by id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("audit");
+    assert!(
+        repairs.contains(&format!(
+            "acl.repair.create acl:User:analyst3:topic:{}:read",
+            s.topic
+        )),
+        "{repairs:?}"
+    );
+    assert!(
+        repairs.contains(&format!(
+            "acl.repair.delete acl:User:analyst1:topic:{}:read",
+            s.topic
+        )),
+        "{repairs:?}"
+    );
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn in_dry_run_the_reconciler_only_reports(pool: PgPool) {
+    seed(&pool).await;
+    let app = spawn_app_with(pool.clone(), |settings| {
+        settings.provisioning.reconcile_interval_seconds = 1;
+        settings.provisioning.reconcile_dry_run = true;
+    })
+    .await;
+    let s = setup_with(&pool, app).await;
+    let id = request_access(&s).await;
+    call(
+        &s.app,
+        reqwest::Method::POST,
+        &format!("/subscriptions/{id}/approve"),
+        &s.owner,
+        None,
+    )
+    .await;
+    wait_for_state(&s, &id, "active", Duration::from_secs(10)).await;
+    let stranger = AclBinding {
+        principal: "User:analyst1".to_string(),
+        ..expected(&s, "User:analyst3")
+            .into_iter()
+            .next()
+            .expect("a binding")
+    };
+    admin()
+        .create_acls(vec![stranger.clone()])
+        .await
+        .expect("unexplained ACL");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let reported: i64 = sqlx::query_scalar(
+            "select count(*) from audit_log where action = 'acl.drift.unexplained'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("audit");
+        if reported > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "drift was not reported");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        acls(&s, "User:analyst1").await.contains(&stranger),
+        "dry run left it in place"
+    );
+    admin()
+        .delete_acls(vec![AclFilter::exact(&stranger)])
+        .await
+        .expect("clean up");
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn only_owners_of_the_products_domain_and_admins_decide(pool: PgPool) {
+    let s = setup(&pool).await;
+    let id = request_access(&s).await;
+    let other_owner = token_for(&pool, "owner.customer-management@meshmart.local").await;
+    let other_analyst = token_for(&pool, "analyst1@meshmart.local").await;
+    for token in [&s.analyst, &other_analyst, &other_owner] {
+        let (status, body) = call(
+            &s.app,
+            reqwest::Method::POST,
+            &format!("/subscriptions/{id}/approve"),
+            token,
+            None,
+        )
+        .await;
+        assert_eq!(status, 403, "{body}");
+    }
+    // Others cannot even see it.
+    let (status, _) = call(
+        &s.app,
+        reqwest::Method::GET,
+        &format!("/subscriptions/{id}"),
+        &other_analyst,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    // A second request for the same principal points at the first.
+    let (status, body) = call(
+        &s.app,
+        reqwest::Method::POST,
+        "/subscriptions",
+        &s.analyst,
+        Some(json!({ "product": s.slug, "purpose": "again" })),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("/subscriptions/{id}")),
+        "{body}"
+    );
+    let (status, body) = call(
+        &s.app,
+        reqwest::Method::POST,
+        &format!("/subscriptions/{id}/reject"),
+        &s.owner,
+        Some(json!({ "comment": "use the aggregate product" })),
+    )
+    .await;
+    assert_eq!(
+        (status, body["state"].clone()),
+        (200, json!("rejected")),
+        "{body}"
+    );
+    let (status, _) = call(
+        &s.app,
+        reqwest::Method::POST,
+        &format!("/subscriptions/{id}/approve"),
+        &s.owner,
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "a rejected request cannot be approved");
+    let (_, mine) = call(
+        &s.app,
+        reqwest::Method::GET,
+        "/subscriptions?mine=true",
+        &s.analyst,
+        None,
+    )
+    .await;
+    assert_eq!(
+        mine["items"][0]["decision_comment"],
+        "use the aggregate product"
+    );
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn bad_requests_name_the_field_and_store_nothing(pool: PgPool) {
+    let s = setup(&pool).await;
+    let cases = [
+        (json!({ "product": s.slug, "purpose": "  " }), "purpose"),
+        (
+            json!({ "product": "no-such-product", "purpose": "x" }),
+            "product",
+        ),
+        (
+            json!({ "product": s.slug, "purpose": "x", "ports": ["not.a.port"] }),
+            "ports",
+        ),
+        (
+            json!({ "product": s.slug, "purpose": "x", "principal": "User:analyst1" }),
+            "principal",
+        ),
+        (
+            json!({ "product": s.slug, "purpose": "x", "group": "has space" }),
+            "group",
+        ),
+        (
+            json!({ "product": s.slug, "purpose": "x", "until": "2001-01-01T00:00:00Z" }),
+            "until",
+        ),
+        (
+            json!({ "product": s.slug, "purpose": "x", "until": "tomorrow" }),
+            "body",
+        ),
+        (json!({ "purpose": "x" }), "body"),
+    ];
+    for (body, field) in cases {
+        let (status, answer) = call(
+            &s.app,
+            reqwest::Method::POST,
+            "/subscriptions",
+            &s.analyst,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(status, 422, "{body}: {answer}");
+        assert_eq!(answer["error"]["field"], field, "{body}: {answer}");
+    }
+    let (status, _) = call(
+        &s.app,
+        reqwest::Method::GET,
+        "/subscriptions?state=sleeping",
+        &s.analyst,
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = call(
+        &s.app,
+        reqwest::Method::GET,
+        "/subscriptions/not-a-uuid",
+        &s.analyst,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let stored: i64 = sqlx::query_scalar("select count(*) from subscriptions")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(stored, 0);
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn subscriptions_end_at_their_end_date_after_a_warning(pool: PgPool) {
+    let s = setup(&pool).await;
+    let until = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
+    let (status, body) = call(
+        &s.app,
+        reqwest::Method::POST,
+        "/subscriptions",
+        &s.analyst,
+        Some(json!({ "product": s.slug, "group": s.group, "purpose": "a short study", "until": until })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().expect("id").to_string();
+    call(
+        &s.app,
+        reqwest::Method::POST,
+        &format!("/subscriptions/{id}/approve"),
+        &s.owner,
+        None,
+    )
+    .await;
+    wait_for_state(&s, &id, "active", Duration::from_secs(10)).await;
+
+    assert_eq!(
+        domain::subscriptions::warn_expiring(&pool)
+            .await
+            .expect("warn"),
+        1
+    );
+    assert_eq!(
+        domain::subscriptions::warn_expiring(&pool)
+            .await
+            .expect("warn"),
+        0,
+        "once"
+    );
+    let message: String = sqlx::query_scalar("select message from notifications")
+        .fetch_one(&pool)
+        .await
+        .expect("notification");
+    assert!(message.contains("User:analyst3"), "{message}");
+
+    sqlx::query("update subscriptions set until = now() - interval '1 second' where id = $1::uuid")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .expect("time passes");
+    assert_eq!(
+        domain::subscriptions::expire_due(&pool)
+            .await
+            .expect("expire"),
+        1
+    );
+    wait_for_state(&s, &id, "expired", Duration::from_secs(1)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !acls(&s, "User:analyst3").await.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the ACLs of an expired subscription stayed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
