@@ -7,7 +7,9 @@
 #      build times, p50/p99 per query category, QPS at 1 and 2 threads, nDCG@10
 #      (domain/benches/search.rs, queries and judgments in bench/search/);
 #   4. the schema registry's register / lookup / get-by-id latency over HTTP
-#      (bench/registry/latency.py).
+#      (bench/registry/latency.py);
+#   5. approval → ACL visible on the broker, over 100 approvals
+#      (bench/subscriptions/approval_latency.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 products=${BENCH_PRODUCTS:-100000}
@@ -49,6 +51,13 @@ admin_token=$("$bin" token create --user admin@meshmart.local --name bench 2>/de
 echo "== schema registry over HTTP (/registry, one keep-alive client, Avro, 20 subjects x 10 versions)"
 python3 bench/registry/latency.py \
   --url http://127.0.0.1:3199/registry --token "$admin_token"
+
+echo "== approval → ACL on the broker (100 approvals, DescribeAcls polled every 2 ms)"
+requester=$("$bin" token create --user analyst1@meshmart.local --name bench 2>/dev/null)
+psql "$DATABASE_URL" -At -c "select slug from products where slug like 'syn-%' order by slug limit 100" |
+  "${MESHMART_CACHE:-$HOME/.cache/meshmart}/venv/bin/python" bench/subscriptions/approval_latency.py \
+    --url http://127.0.0.1:3199 --requester "$requester" --approver "$admin_token" \
+    --bootstrap "$KAFKA_BOOTSTRAP_SERVERS" --admin-user "${KAFKA_ADMIN_USER:-meshmart-admin}" --admin-password "${KAFKA_ADMIN_PASSWORD:-meshmart-admin-secret}"
 
 kill -TERM "$server" 2>/dev/null || true
 wait "$server" 2>/dev/null || true

@@ -71,7 +71,7 @@ fn UserMenu() -> impl IntoView {
                                 let unread = me.notifications;
                                 view! {
                                     <a href="/subscriptions" data-notifications=unread.to_string()>
-                                        "My subscriptions"
+                                        "Subscriptions"
                                         {(unread > 0)
                                             .then(|| {
                                                 view! {
