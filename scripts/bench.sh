@@ -9,7 +9,8 @@
 #   4. the schema registry's register / lookup / get-by-id latency over HTTP
 #      (bench/registry/latency.py);
 #   5. approval → ACL visible on the broker, over 100 approvals
-#      (bench/subscriptions/approval_latency.py).
+#      (bench/subscriptions/approval_latency.py);
+#   6. the lineage page's server time on a 2,000-node lineage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 products=${BENCH_PRODUCTS:-100000}
@@ -35,6 +36,9 @@ rm -rf "$MESHMART__SEARCH__INDEX_DIR"
 echo "== meshmart reindex (the search index rebuilt from PostgreSQL)"
 "$bin" reindex 2>/dev/null
 
+echo "== seed-demo --lineage-nodes 2000 (observed lineage downstream of customer-signed-up)"
+"$bin" seed-demo --lineage-nodes 2000 | tail -1
+
 token=$("$bin" token create --user analyst1@meshmart.local --name bench 2>/dev/null)
 MESHMART__SERVER__PORT=3199 "$bin" serve >/dev/null 2>&1 &
 server=$!
@@ -46,6 +50,15 @@ for slug in $slugs; do
     "http://127.0.0.1:3199/products/$slug"
 done | sort -n | awk '{ t[NR] = $1 } END {
   printf "p50 %.1f ms   p99 %.1f ms   max %.1f ms\n", t[int(NR*0.5)]*1000, t[int(NR*0.99)]*1000, t[NR]*1000 }'
+
+echo "== lineage page (/products/customer-signed-up/lineage, 2,000-node lineage) server time over 200 requests"
+for view in "direction=both&depth=3" "direction=down&depth=6"; do
+  for _ in $(seq 1 200); do
+    curl -s -o /dev/null -w '%{time_starttransfer}\n' -H "Authorization: Bearer $token" \
+      "http://127.0.0.1:3199/products/customer-signed-up/lineage?$view"
+  done | sort -n | awk -v view="$view" '{ t[NR] = $1 } END {
+    printf "%-22s p50 %.1f ms   p99 %.1f ms   max %.1f ms\n", view, t[int(NR*0.5)]*1000, t[int(NR*0.99)]*1000, t[NR]*1000 }'
+done
 
 admin_token=$("$bin" token create --user admin@meshmart.local --name bench 2>/dev/null)
 echo "== schema registry over HTTP (/registry, one keep-alive client, Avro, 20 subjects x 10 versions)"

@@ -16,6 +16,9 @@ command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v npm >/dev/null || missing+=(npm)
 command -v gzip >/dev/null || missing+=(gzip)
+# librdkafka is built with OpenSSL (SCRAM credentials need it).
+[ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then

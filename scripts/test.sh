@@ -46,6 +46,8 @@ export MESHMART__SEARCH__INDEX_DIR=.data/test/e2e-search
 rm -rf "$MESHMART__SEARCH__INDEX_DIR"
 DATABASE_URL="$e2e_url" "$target_dir/debug/meshmart" migrate >/dev/null
 DATABASE_URL="$e2e_url" "$target_dir/debug/meshmart" seed-demo >/dev/null
+# A 2,000-node observed lineage downstream of customer-signed-up (lineage.spec.ts).
+DATABASE_URL="$e2e_url" "$target_dir/debug/meshmart" seed-demo --lineage-nodes 2000 >/dev/null
 DATABASE_URL="$e2e_url" "$target_dir/debug/meshmart" serve >.data/test/e2e-server.log 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do

@@ -22,6 +22,7 @@ use pages::account::AccountPage;
 use pages::admin::{AdminPage, AuditPage};
 use pages::catalog::{DomainPage, DomainsPage, ProductPage};
 use pages::home::HomePage;
+use pages::lineage::LineagePage;
 use pages::login::LoginPage;
 use pages::not_found::NotFound;
 use pages::register::RegisterPage;
@@ -82,6 +83,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/domains") view=DomainsPage/>
                         <Route path=path!("/domains/:slug") view=DomainPage/>
                         <Route path=path!("/products/:slug") view=ProductPage/>
+                        <Route path=path!("/products/:slug/lineage") view=LineagePage/>
                         <Route path=path!("/register") view=RegisterPage/>
                         <Route path=path!("/subscriptions") view=MySubscriptionsPage/>
                         <Route path=path!("/approvals") view=ApprovalsPage/>

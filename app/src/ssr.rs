@@ -24,6 +24,7 @@ pub struct Services {
     pub search: Arc<domain::search::SearchIndex>,
     pub throttle: Arc<LoginThrottle>,
     pub clients: Arc<domain::subscriptions::ClientAccess>,
+    pub broker: domain::broker::BrokerAdmin,
 }
 
 /// The services, or `Internal` when the server forgot to provide them.

@@ -188,3 +188,92 @@ pub async fn create_service_account(
     .await?;
     Ok(account)
 }
+
+/// A SCRAM credential just issued for a service account; the password is shown once.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IssuedCredential {
+    pub principal: String,
+    pub username: String,
+    pub mechanism: String,
+    pub password: String,
+}
+
+/// Why no credential was issued.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error("no service account `{0}` in this domain")]
+    NotFound(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("the broker cannot store SCRAM credentials: {0}")]
+    Unsupported(String),
+    #[error("the broker did not take the credential: {0}")]
+    Broker(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Creates (or replaces) the SCRAM-SHA-512 credential of the service account `name` of
+/// `domain` on the broker, with a fresh random password, and audits it (without the
+/// password). The broker's admin user is reserved.
+pub async fn issue_scram_credential(
+    pool: &sqlx::PgPool,
+    broker: &crate::broker::BrokerAdmin,
+    actor: &str,
+    domain: &str,
+    name: &str,
+) -> Result<IssuedCredential, CredentialError> {
+    use argon2::password_hash::rand_core::{OsRng, RngCore};
+
+    let account = service_accounts::list(pool, Some(domain))
+        .await?
+        .into_iter()
+        .find(|a| a.name == name)
+        .ok_or_else(|| CredentialError::NotFound(name.to_string()))?;
+    if account.disabled {
+        return Err(CredentialError::Refused(format!(
+            "service account `{name}` is disabled"
+        )));
+    }
+    let username = account
+        .kafka_principal
+        .strip_prefix("User:")
+        .unwrap_or(&account.kafka_principal)
+        .to_string();
+    if username == broker.admin_user() {
+        return Err(CredentialError::Refused(format!(
+            "`{username}` is the broker's admin user and cannot get a service-account credential"
+        )));
+    }
+    let mut bytes = [0u8; 24];
+    OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| CredentialError::Broker(format!("no randomness: {e}")))?;
+    let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    broker
+        .upsert_scram(&username, &password)
+        .await
+        .map_err(|error| match error {
+            crate::broker::scram::ScramError::Unsupported(why) => CredentialError::Unsupported(why),
+            crate::broker::scram::ScramError::Invalid(why) => CredentialError::Refused(why),
+            other => CredentialError::Broker(other.to_string()),
+        })?;
+    let mut conn = pool.acquire().await?;
+    audit::record(
+        &mut conn,
+        Event::new(
+            actor,
+            "service_account.credential",
+            &account.kafka_principal,
+        )
+        .in_domain(domain)
+        .after(serde_json::json!({ "mechanism": "SCRAM-SHA-512", "username": username })),
+    )
+    .await?;
+    Ok(IssuedCredential {
+        principal: account.kafka_principal,
+        username,
+        mechanism: "SCRAM-SHA-512".to_string(),
+        password,
+    })
+}

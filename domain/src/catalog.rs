@@ -1,7 +1,8 @@
 //! The catalog: data products, their output ports and contract versions. Registering a
 //! contract creates or updates its product in one transaction with the new immutable
 //! contract version, an outbox row per port (the broker creates the topics later, so an
-//! outage delays them without losing them) and an audit entry.
+//! outage delays them without losing them), the lineage the contract declares (see
+//! `lineage`) and an audit entry.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -284,6 +285,15 @@ pub async fn register(
         .await?;
     }
     register_port_schemas(&mut *conn, actor, &domain, contract).await?;
+    crate::lineage::declare(&mut *conn, product_id, &domain, contract)
+        .await
+        .map_err(|error| match error {
+            crate::lineage::LineageError::Database(error) => CatalogError::from(error),
+            crate::lineage::LineageError::Invalid(mut problems) if !problems.is_empty() => {
+                CatalogError::Invalid(problems.swap_remove(0))
+            }
+            other => invalid("/customProperties", other.to_string()),
+        })?;
     sqlx::query(
         r#"insert into contract_versions (product_id, version, document, published_by)
            values ($1, $2, $3, $4)"#,

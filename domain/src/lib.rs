@@ -16,6 +16,7 @@ pub mod db;
 pub mod demo;
 pub mod domains;
 pub mod identity;
+pub mod lineage;
 pub mod outbox;
 pub mod policy;
 pub mod provisioning;

@@ -43,6 +43,13 @@ pub enum Command {
         /// Also generate this many synthetic products (for benchmarks).
         #[arg(long, value_name = "N")]
         products: Option<usize>,
+        /// Also replace the synthetic lineage with about N observed nodes downstream of
+        /// `--lineage-around` (for benchmarks of the lineage page).
+        #[arg(long, value_name = "N")]
+        lineage_nodes: Option<usize>,
+        /// The product the synthetic lineage grows from.
+        #[arg(long, value_name = "SLUG", default_value = domain::demo::lineage::DEFAULT_ROOT)]
+        lineage_around: String,
     },
     /// Rebuild the search index from the database (a server keeps its index in sync by
     /// itself; this is for a stopped server or a fresh index directory).
@@ -134,7 +141,12 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::SeedDemo { force, products } => {
+        Command::SeedDemo {
+            force,
+            products,
+            lineage_nodes,
+            lineage_around,
+        } => {
             let pool = settings.database.pool();
             match domain::demo::seed(&pool, force)
                 .await
@@ -154,6 +166,30 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 println!(
                     "{added} synthetic products in {seconds:.1} s ({:.0} products/s)",
                     added as f64 / seconds.max(0.001)
+                );
+            }
+            if let Some(nodes) = lineage_nodes {
+                let started = std::time::Instant::now();
+                let report = domain::demo::lineage::generate(&pool, &lineage_around, nodes)
+                    .await
+                    .map_err(|error| match error {
+                        domain::lineage::LineageError::NotFound => {
+                            anyhow::anyhow!(
+                                "no data product `{lineage_around}` with an output port"
+                            )
+                        }
+                        other => anyhow::Error::new(other)
+                            .context("failed to generate the synthetic lineage"),
+                    })?;
+                println!(
+                    "synthetic lineage around {lineage_around} ({}): {} nodes, {} edges, {} cycles, \
+                     widest neighbourhood {} in {:.1} s",
+                    report.root_topic,
+                    report.nodes,
+                    report.edges,
+                    report.cycles,
+                    report.widest,
+                    started.elapsed().as_secs_f64()
                 );
             }
             Ok(())

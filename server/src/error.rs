@@ -43,6 +43,12 @@ pub enum AppError {
         message: String,
         problems: Vec<domain::contracts::Problem>,
     },
+    /// An OpenLineage event that does not follow the schema; 422 with each problem.
+    #[error("{message}")]
+    InvalidEvent {
+        message: String,
+        problems: Vec<domain::contracts::Problem>,
+    },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -70,6 +76,7 @@ impl AppError {
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::InvalidContract { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::IncompatibleContract { .. } => StatusCode::CONFLICT,
+            AppError::InvalidEvent { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Database(_) | AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -87,6 +94,7 @@ impl AppError {
             AppError::PayloadTooLarge { .. } => "too_large",
             AppError::InvalidContract { .. } => "invalid_contract",
             AppError::IncompatibleContract { .. } => "incompatible_schema",
+            AppError::InvalidEvent { .. } => "invalid_event",
             AppError::Database(_) | AppError::Unexpected(_) => "internal",
         }
     }
@@ -114,7 +122,8 @@ impl IntoResponse for AppError {
             body["error"]["field"] = json!(field);
         }
         if let AppError::InvalidContract { problems, .. }
-        | AppError::IncompatibleContract { problems, .. } = &self
+        | AppError::IncompatibleContract { problems, .. }
+        | AppError::InvalidEvent { problems, .. } = &self
         {
             body["error"]["problems"] = json!(problems);
         }
@@ -202,6 +211,26 @@ impl From<domain::search::SearchError> for AppError {
             },
             SearchError::Database(error) => AppError::Database(error),
             other => AppError::Unexpected(other.into()),
+        }
+    }
+}
+
+impl From<domain::lineage::LineageError> for AppError {
+    fn from(error: domain::lineage::LineageError) -> Self {
+        use domain::lineage::LineageError;
+        match error {
+            LineageError::NotFound => AppError::NotFound("no such data product".to_string()),
+            LineageError::BadParameter { parameter, message } => AppError::BadRequest {
+                field: parameter.to_string(),
+                message,
+            },
+            LineageError::Invalid(problems) => AppError::InvalidEvent {
+                message: domain::lineage::invalid_summary(&problems),
+                problems,
+            },
+            LineageError::TooLarge { limit, .. } => AppError::PayloadTooLarge { limit },
+            LineageError::Denied(denied) => denied.into(),
+            LineageError::Database(error) => AppError::Database(error),
         }
     }
 }

@@ -37,6 +37,7 @@ impl AppState {
             search: Arc::clone(&self.search),
             throttle: Arc::clone(&self.throttle),
             clients: Arc::clone(&self.clients),
+            broker: self.broker.clone(),
         }
     }
 }

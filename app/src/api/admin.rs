@@ -259,6 +259,51 @@ pub async fn create_service_account(
     tx.commit().await.map_err(internal)
 }
 
+/// A service account's new SCRAM credential, shown once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedCredentialView {
+    pub principal: String,
+    pub username: String,
+    pub mechanism: String,
+    pub password: String,
+}
+
+/// Creates (or rotates) the SCRAM-SHA-512 credential of a service account on the broker.
+#[server(prefix = "/api/fn", endpoint = "issue_service_account_credential")]
+pub async fn issue_service_account_credential(
+    domain: String,
+    name: String,
+) -> Result<IssuedCredentialView, ApiError> {
+    use crate::ssr::{authorize, caller, fail, internal, services, unprocessable};
+    use domain::accounts::CredentialError;
+
+    authorize(&domain, "service-account", "manage").await?;
+    let services = services()?;
+    let issued = domain::accounts::issue_scram_credential(
+        &services.pool,
+        &services.broker,
+        &caller().audit_actor(),
+        &domain,
+        &name,
+    )
+    .await
+    .map_err(|error| match error {
+        CredentialError::NotFound(_) => fail(http::StatusCode::NOT_FOUND, ApiError::NotFound),
+        CredentialError::Refused(message) => unprocessable("name", message),
+        CredentialError::Unsupported(_) => fail(
+            http::StatusCode::CONFLICT,
+            ApiError::Conflict(error.to_string()),
+        ),
+        other => internal(other),
+    })?;
+    Ok(IssuedCredentialView {
+        principal: issued.principal,
+        username: issued.username,
+        mechanism: issued.mechanism,
+        password: issued.password,
+    })
+}
+
 /// Every permission row of the policy (read-only).
 #[server(prefix = "/api/fn", endpoint = "admin_policy")]
 pub async fn effective_policy() -> Result<Vec<PermissionRow>, ApiError> {

@@ -10,6 +10,8 @@ use super::ApiError;
 /// A live subscription that reads a port.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsumerRow {
+    /// The downstream product a transitive reader subscribes to.
+    pub via: Option<String>,
     pub principal: String,
     pub team: Option<String>,
     pub requested_by: String,
@@ -77,6 +79,7 @@ mod convert {
 
     pub fn consumer(consumer: Consumer) -> ConsumerRow {
         ConsumerRow {
+            via: consumer.via,
             principal: consumer.principal,
             team: consumer.team,
             requested_by: consumer.requested_by,

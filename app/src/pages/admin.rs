@@ -22,9 +22,9 @@ use leptos_router::params::ParamsMap;
 
 use crate::api::ApiError;
 use crate::api::admin::{
-    AuditRow, CreateServiceAccount, CreateUser, PermissionRow, ResetPassword, ServiceAccountRow,
-    SetRole, SetUserDisabled, UserRow, effective_policy, list_domains, list_service_accounts,
-    list_users, search_audit,
+    AuditRow, CreateServiceAccount, CreateUser, IssueServiceAccountCredential, PermissionRow,
+    ResetPassword, ServiceAccountRow, SetRole, SetUserDisabled, UserRow, effective_policy,
+    list_domains, list_service_accounts, list_users, search_audit,
 };
 
 /// What an action last returned (all actions on these pages return `()`).
@@ -437,7 +437,27 @@ fn ServiceAccountsSection(
 
 #[component]
 fn ServiceAccountTable(rows: Vec<ServiceAccountRow>) -> impl IntoView {
+    let issue = ServerAction::<IssueServiceAccountCredential>::new();
+    let issued = move || {
+        issue.value().get().map(|result| match result {
+            Ok(credential) => view! {
+                <div class="token-secret" role="status">
+                    <p>
+                        {format!(
+                            "{} credential for {} — copy the password now; it is not shown again:",
+                            credential.mechanism,
+                            credential.principal,
+                        )}
+                    </p>
+                    <code data-testid="scram-password">{credential.password}</code>
+                </div>
+            }
+            .into_any(),
+            Err(error) => view! { <ErrorNote error/> }.into_any(),
+        })
+    };
     view! {
+        {issued}
         <div class="admin-scroll">
             <table class="admin-table">
                 <thead>
@@ -446,6 +466,7 @@ fn ServiceAccountTable(rows: Vec<ServiceAccountRow>) -> impl IntoView {
                         <th scope="col">"Name"</th>
                         <th scope="col">"Kafka principal"</th>
                         <th scope="col">"Description"</th>
+                        <th scope="col">"Broker credential"</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -453,6 +474,7 @@ fn ServiceAccountTable(rows: Vec<ServiceAccountRow>) -> impl IntoView {
                         .into_iter()
                         .map(|row| {
                             let key = row.name.clone();
+                                    let (form_domain, form_name) = (row.domain.clone(), row.name.clone());
                             view! {
                                 <tr data-account=key>
                                     <td>{row.domain}</td>
@@ -461,6 +483,13 @@ fn ServiceAccountTable(rows: Vec<ServiceAccountRow>) -> impl IntoView {
                                         <code>{row.kafka_principal}</code>
                                     </td>
                                     <td>{row.description}</td>
+                                    <td>
+                                        <ActionForm action=issue attr:class="admin-inline">
+                                            <input type="hidden" name="domain" value=form_domain/>
+                                            <input type="hidden" name="name" value=form_name/>
+                                            <button type="submit">"New SCRAM password"</button>
+                                        </ActionForm>
+                                    </td>
                                 </tr>
                             }
                         })

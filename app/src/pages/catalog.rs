@@ -23,6 +23,7 @@ use crate::api::catalog::{
     product_detail,
 };
 use crate::components::SignInNotice;
+use crate::pages::lineage::LineageSummarySection;
 use crate::pages::schemas::RegistrySection;
 use crate::pages::subscriptions::RequestAccessSection;
 
@@ -382,6 +383,7 @@ fn Product(
         <RequestAccessSection slug=slug.clone()/>
         <PortsSection ports=ports.clone()/>
         <SchemaSection ports/>
+        <LineageSummarySection slug=slug.clone()/>
         <RegistrySection slug=slug.clone()/>
         <SlaSection slas/>
         <OwnersSection team support/>

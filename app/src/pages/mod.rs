@@ -5,6 +5,7 @@ pub mod admin;
 pub mod catalog;
 pub mod error;
 pub mod home;
+pub mod lineage;
 pub mod login;
 pub mod not_found;
 pub mod register;

@@ -371,6 +371,11 @@ fn SchemaDiffBox(diff: SchemaDiffView) -> impl IntoView {
                             .into_iter()
                             .map(|c| {
                                 let team = c.team.map(|t| format!(" ({t})")).unwrap_or_default();
+                                let via = c
+                                    .via
+                                    .map(|p| format!(" — reads {p}, computed from this port"))
+                                    .unwrap_or_default();
+                                let team = format!("{team}{via}");
                                 let key = c.principal.clone();
                                 view! { <li data-principal=key><code>{c.principal}</code>{team}</li> }
                             })

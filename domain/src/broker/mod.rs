@@ -1,8 +1,10 @@
 //! The connection to the Kafka-protocol broker, as Meshmart's admin principal: "is the
 //! broker there, and does it accept our credentials?", topic creation, and ACL management
-//! (create, describe, delete; the C calls are wrapped in [`acl`]).
+//! (create, describe, delete; the C calls are wrapped in [`acl`]) and SCRAM credentials of
+//! service accounts ([`scram`]).
 
 pub mod acl;
+pub mod scram;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,6 +95,8 @@ pub struct BrokerStatus {
 #[derive(Clone)]
 pub struct BrokerAdmin {
     client: Arc<AdminClient<DefaultClientContext>>,
+    /// Meshmart's own (super) user, which no service account may become.
+    admin_user: Arc<str>,
 }
 
 impl BrokerAdmin {
@@ -105,6 +109,7 @@ impl BrokerAdmin {
             .map_err(BrokerError::Config)?;
         Ok(Self {
             client: Arc::new(client),
+            admin_user: Arc::from(config.username.as_str()),
         })
     }
 
@@ -212,5 +217,28 @@ impl BrokerAdmin {
             .await
             .map_err(|_| BrokerError::Cancelled)?
             .map_err(BrokerError::from)
+    }
+
+    /// Meshmart's own broker user.
+    pub fn admin_user(&self) -> &str {
+        &self.admin_user
+    }
+
+    /// Creates or replaces `user`'s SCRAM-SHA-512 credential.
+    pub async fn upsert_scram(&self, user: &str, password: &str) -> Result<(), scram::ScramError> {
+        let client = Arc::clone(&self.client);
+        let (user, password) = (user.to_string(), password.to_string());
+        tokio::task::spawn_blocking(move || {
+            scram::upsert_scram_credential(
+                &client,
+                &user,
+                scram::ScramMechanism::Sha512,
+                8192,
+                &password,
+                ACL_TIMEOUT,
+            )
+        })
+        .await
+        .map_err(|_| scram::ScramError::TimedOut)?
     }
 }

@@ -191,7 +191,7 @@ impl Contract {
             .map(|f| f.to_ascii_lowercase())
             .filter(|f| f == "avro" || f == "json")
             .unwrap_or_else(|| "json".to_string());
-        let ports = list(&document, "schema")
+        let ports: Vec<OutputPort> = list(&document, "schema")
             .map(|object| {
                 let event_type = text(object, "name").unwrap_or_default();
                 let topic = text(object, "physicalName").unwrap_or_else(|| event_type.clone());
@@ -248,6 +248,10 @@ impl Contract {
                 })
             })
             .collect();
+        let topics: Vec<String> = ports.iter().map(|p| p.topic.clone()).collect();
+        if let Err(found) = crate::lineage::declaration(&document, &slug, &topics) {
+            problems.extend(found);
+        }
         match (version, problems.is_empty()) {
             (Some(version), true) => Ok(Contract {
                 name: text(&document, "name").unwrap_or_else(|| title.clone()),

@@ -1420,6 +1420,73 @@ fn events(domain: &str) -> Vec<(&'static str, &'static str, Vec<F>)> {
     }
 }
 
+/// A demo event's declared lineage: (event, processor, inputs as (domain, event)).
+type Declared = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// Demo lineage declared in contracts. The flow the product is built around comes first:
+/// the enrichment node computes `EnrichedCustomerSignedUp` from `CustomerSignedUp`; the
+/// rest gives the graph depth.
+const DECLARED_LINEAGE: [Declared; 6] = [
+    (
+        "EnrichedCustomerSignedUp",
+        "customer-enrichment",
+        &[("customer-management", "CustomerSignedUp")],
+    ),
+    (
+        "CustomerSegmented",
+        "customer-segmentation",
+        &[("customer-intelligence", "EnrichedCustomerSignedUp")],
+    ),
+    (
+        "ChurnRiskScored",
+        "churn-model",
+        &[
+            ("customer-intelligence", "EnrichedCustomerSignedUp"),
+            ("customer-support", "TicketOpened"),
+        ],
+    ),
+    (
+        "EnrichedOrderPlaced",
+        "order-enrichment",
+        &[
+            ("sales", "OrderPlaced"),
+            ("customer-intelligence", "CustomerSegmented"),
+        ],
+    ),
+    (
+        "WelcomeJourneyStarted",
+        "welcome-journey",
+        &[("customer-intelligence", "EnrichedCustomerSignedUp")],
+    ),
+    (
+        "AudienceSegmentBuilt",
+        "audience-builder",
+        &[
+            ("customer-intelligence", "CustomerSegmented"),
+            ("customer-intelligence", "ChurnRiskScored"),
+        ],
+    ),
+];
+
+/// The topic of a demo event.
+pub fn topic(domain: &str, event: &str) -> String {
+    format!("{domain}.{}.v1", kebab(event))
+}
+
+/// The lineage custom properties of a demo event's contract, if it declares any.
+fn lineage_properties(event: &str) -> Option<Value> {
+    let (_, processor, inputs) = DECLARED_LINEAGE.iter().find(|(e, ..)| *e == event)?;
+    let inputs: Vec<String> = inputs.iter().map(|(d, e)| topic(d, e)).collect();
+    Some(json!([
+        {"property": "inputPorts", "value": inputs},
+        {"property": "processor", "value": processor},
+    ]))
+}
+
 /// `CustomerSignedUp` → `customer-signed-up`.
 pub fn kebab(name: &str) -> String {
     let mut out = String::new();
@@ -1470,14 +1537,14 @@ pub fn contracts() -> Vec<Value> {
     let mut all = Vec::new();
     for (domain, name, _) in DOMAINS {
         for (index, (event, description, fields)) in events(domain).into_iter().enumerate() {
-            let topic = format!("{domain}.{}.v1", kebab(event));
+            let topic = topic(domain, event);
             let tier = ["gold", "silver", "bronze"][index % 3];
             let latency = [5, 30, 300][index % 3];
             let availability = [99.9, 99.5, 99.0][index % 3];
             let support_hours = ["24/7", "business hours CET", "business hours CET"][index % 3];
             let mut properties = vec![property(EVENT_ID), property(OCCURRED_AT)];
             properties.extend(fields.into_iter().map(property));
-            all.push(json!({
+            let mut document = json!({
                 "apiVersion": "v3.1.0",
                 "kind": "DataContract",
                 "id": format!("{domain}-{}", kebab(event)),
@@ -1514,7 +1581,11 @@ pub fn contracts() -> Vec<Value> {
                     {"channel": format!("#{domain}-data"), "tool": "slack", "url": format!("https://chat.meshmart.local/{domain}-data")}
                 ],
                 "servers": [{"server": "local", "type": "kafka", "host": "127.0.0.1:19092", "format": "json"}],
-            }));
+            });
+            if let Some(properties) = lineage_properties(event) {
+                document["customProperties"] = properties;
+            }
+            all.push(document);
         }
     }
     all
@@ -1553,5 +1624,41 @@ mod tests {
         ] {
             assert!(slugs.contains(flow), "{flow}");
         }
+    }
+
+    #[test]
+    fn declared_lineage_names_existing_demo_topics() {
+        let all = contracts();
+        let topics: std::collections::HashSet<String> = all
+            .iter()
+            .map(|d| {
+                d["schema"][0]["physicalName"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        let mut declaring = 0;
+        for document in &all {
+            let contract = contracts::Contract::from_document(document.clone()).expect("maps");
+            let own: Vec<String> = contract.ports.iter().map(|p| p.topic.clone()).collect();
+            let Some(declared) =
+                crate::lineage::declaration(document, &contract.slug, &own).expect("valid")
+            else {
+                continue;
+            };
+            declaring += 1;
+            for input in &declared.inputs {
+                assert!(topics.contains(input), "{}: {input}", contract.slug);
+            }
+            if contract.slug == "enriched-customer-signed-up" {
+                assert_eq!(declared.processor, "customer-enrichment");
+                assert_eq!(
+                    declared.inputs,
+                    vec!["customer-management.customer-signed-up.v1"]
+                );
+            }
+        }
+        assert_eq!(declaring, DECLARED_LINEAGE.len());
     }
 }

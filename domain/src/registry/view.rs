@@ -47,7 +47,7 @@ pub struct SchemaDiff {
     pub breaking: Vec<String>,
 }
 
-/// A live subscription that reads a topic.
+/// A live subscription that reads a topic, directly or downstream of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Consumer {
     pub subscription: uuid::Uuid,
@@ -55,6 +55,9 @@ pub struct Consumer {
     pub team: Option<String>,
     pub requested_by: String,
     pub state: String,
+    /// For a downstream reader: the product it subscribes to, computed from this topic.
+    #[sqlx(default)]
+    pub via: Option<String>,
 }
 
 /// The verdict on a schema an owner is about to publish.
@@ -286,7 +289,8 @@ fn non_transitive(mode: Mode) -> Mode {
 /// The live subscriptions (approved, provisioning or active) that read `topic`.
 pub async fn consumers(pool: &PgPool, topic: &str) -> Result<Vec<Consumer>, sqlx::Error> {
     sqlx::query_as::<_, Consumer>(
-        r#"select s.id as subscription, s.principal, s.team, u.email as requested_by, s.state
+        r#"select s.id as subscription, s.principal, s.team, u.email as requested_by, s.state,
+                  null::text as via
            from subscriptions s
            join subscription_ports sp on sp.subscription_id = s.id
            join users u on u.id = s.requested_by
@@ -296,6 +300,43 @@ pub async fn consumers(pool: &PgPool, topic: &str) -> Result<Vec<Consumer>, sqlx
     .bind(topic)
     .fetch_all(pool)
     .await
+}
+
+/// Who breaks when a topic's data changes shape: its direct readers, then the readers of
+/// every product computed from it (transitively, through the lineage graph).
+async fn at_risk(pool: &PgPool, topic: &str) -> Result<Vec<Consumer>, RegistryError> {
+    let mut found = consumers(pool, topic).await?;
+    let owner = sqlx::query_scalar::<_, String>(
+        "select p.slug from output_ports o join products p on p.id = o.product_id where o.topic = $1",
+    )
+    .bind(topic)
+    .fetch_optional(pool)
+    .await?;
+    let Some(slug) = owner else {
+        return Ok(found);
+    };
+    let impact = match crate::lineage::impact(pool, &slug).await {
+        Ok(impact) => impact,
+        Err(crate::lineage::LineageError::Database(error)) => return Err(error.into()),
+        Err(other) => {
+            tracing::warn!(error = %other, "lineage impact unavailable; direct readers only");
+            return Ok(found);
+        }
+    };
+    for subscription in impact.subscriptions {
+        if subscription.product == slug || found.iter().any(|c| c.subscription == subscription.id) {
+            continue;
+        }
+        found.push(Consumer {
+            subscription: subscription.id,
+            principal: subscription.principal,
+            team: subscription.team,
+            requested_by: subscription.requested_by,
+            state: subscription.state.as_str().to_string(),
+            via: Some(subscription.product),
+        });
+    }
+    Ok(found)
 }
 
 /// What publishing `schema` to `subject` would do: the diff against the latest version,
@@ -337,7 +378,7 @@ pub async fn propose(
         None => false,
     };
     let consumers_at_risk = if readers_break {
-        consumers(pool, topic).await?
+        at_risk(pool, topic).await?
     } else {
         Vec::new()
     };

@@ -466,8 +466,51 @@ fn matrix() -> Vec<Entry> {
             Rule::OwnerOfA,
         ),
         server_fn("set_auto_approve", "slug=matrix-schema", Rule::OwnerOfA),
+        // Service-account broker credentials (SCRAM).
+        entry(
+            Method::POST,
+            "/api/v1/domains/{domain}/service-accounts/{name}/credentials",
+            "/api/v1/domains/customer-management/service-accounts/svc-matrix-probe/credentials",
+            Body::None,
+            Rule::OwnerOfA,
+        ),
+        server_fn(
+            "issue_service_account_credential",
+            "domain=customer-management&name=svc-matrix-fn",
+            Rule::OwnerOfA,
+        ),
+        // The lineage page's server functions (404 for an unknown product counts as allowed).
+        server_fn("lineage_graph", "slug=no-such-product", Rule::SignedIn),
+        server_fn("lineage_neighbours", "slug=no-such-product", Rule::SignedIn),
+        // Lineage: everyone signed in reads it and reports OpenLineage run events.
+        entry(
+            Method::GET,
+            "/api/v1/products/{slug}/lineage",
+            "/api/v1/products/matrix-page/lineage?direction=both&depth=2",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/products/{slug}/impact",
+            "/api/v1/products/matrix-page/impact",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        plain(
+            Method::POST,
+            "/api/v1/lineage/openlineage",
+            Body::Json(MATRIX_RUN_EVENT),
+            Rule::SignedIn,
+        ),
     ]
 }
+
+/// An OpenLineage run event of a job reading the page product's topic.
+const MATRIX_RUN_EVENT: &str = r#"{"eventType":"COMPLETE","eventTime":"2026-11-26T10:00:00Z",
+"producer":"https://example.com/matrix","schemaURL":"https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+"run":{"runId":"3f5e83fa-3480-44ff-99c5-ff943904e5e8"},"job":{"namespace":"matrix","name":"probe"},
+"inputs":[{"namespace":"kafka://broker:9092","name":"matrix.page"}],"outputs":[]}"#;
 
 /// A pending request of analyst2 for the domain-A product `matrix-schema`.
 const MATRIX_SUBSCRIPTION: &str = "00000000-0000-0000-0000-0000000000a1";
@@ -489,7 +532,7 @@ domain: sales\nschema:\n  - name: MatrixPage\n    physicalName: matrix.page\n";
 /// Pages render for everyone who may see their data (the server functions above decide);
 /// the others get the page's sign-in or permission message with status 401 or 403.
 /// Each is (declared route, path requested, rule); paths name things that exist.
-const PAGES: [(&str, &str, Rule); 11] = [
+const PAGES: [(&str, &str, Rule); 12] = [
     ("/", "/", Rule::Public),
     ("/login", "/login", Rule::Public),
     ("/register", "/register", Rule::SignedIn),
@@ -499,6 +542,11 @@ const PAGES: [(&str, &str, Rule); 11] = [
     ("/domains", "/domains", Rule::SignedIn),
     ("/domains/{slug}", "/domains/sales", Rule::SignedIn),
     ("/products/{slug}", "/products/matrix-page", Rule::SignedIn),
+    (
+        "/products/{slug}/lineage",
+        "/products/matrix-page/lineage",
+        Rule::SignedIn,
+    ),
     ("/subscriptions", "/subscriptions", Rule::SignedIn),
     ("/approvals", "/approvals", Rule::SignedIn),
 ];

@@ -813,3 +813,90 @@ async fn subscriptions_end_at_their_end_date_after_a_warning(pool: PgPool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Whether a client can sign in to the broker as `user` with SCRAM-SHA-512.
+async fn scram_login(user: &str, password: &str) -> Result<(), String> {
+    let kafka = settings().kafka;
+    let (user, password) = (user.to_string(), password.to_string());
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &kafka.bootstrap_servers)
+            .set("security.protocol", "SASL_PLAINTEXT")
+            .set("sasl.mechanisms", "SCRAM-SHA-512")
+            .set("sasl.username", &user)
+            .set("sasl.password", &password)
+            .create()
+            .map_err(|e| e.to_string())?;
+        consumer
+            .fetch_metadata(None, Duration::from_secs(5))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .expect("login thread")
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn owners_issue_scram_credentials_for_their_service_accounts(pool: PgPool) {
+    seed(&pool).await;
+    let app = spawn_app(pool.clone()).await;
+    let owner = token_for(&pool, "owner.marketing@meshmart.local").await;
+    let analyst = token_for(&pool, "analyst1@meshmart.local").await;
+    let path = "/domains/marketing/service-accounts/svc-marketing-campaigns/credentials";
+    let (status, _) = call(&app, reqwest::Method::POST, path, &analyst, None).await;
+    assert_eq!(status, 403);
+    let (status, _) = call(
+        &app,
+        reqwest::Method::POST,
+        "/domains/marketing/service-accounts/no-such-account/credentials",
+        &owner,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    let (status, first) = call(&app, reqwest::Method::POST, path, &owner, None).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["username"], "svc-marketing-campaigns");
+    assert_eq!(first["mechanism"], "SCRAM-SHA-512");
+    let password = first["password"].as_str().expect("password").to_string();
+    assert!(password.len() >= 32);
+    assert_eq!(
+        scram_login("svc-marketing-campaigns", &password).await,
+        Ok(())
+    );
+    assert!(
+        scram_login("svc-marketing-campaigns", "not-the-password")
+            .await
+            .is_err()
+    );
+
+    // Rotating replaces it: the old password stops working.
+    let (status, second) = call(&app, reqwest::Method::POST, path, &owner, None).await;
+    assert_eq!(status, 201);
+    let rotated = second["password"].as_str().expect("password");
+    assert_ne!(rotated, password);
+    assert_eq!(
+        scram_login("svc-marketing-campaigns", rotated).await,
+        Ok(())
+    );
+    assert!(
+        scram_login("svc-marketing-campaigns", &password)
+            .await
+            .is_err()
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action = 'service_account.credential'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("audit");
+    assert_eq!(audited, 2);
+    let leaked: i64 =
+        sqlx::query_scalar("select count(*) from audit_log where after::text like $1")
+            .bind(format!("%{password}%"))
+            .fetch_one(&pool)
+            .await
+            .expect("audit");
+    assert_eq!(leaked, 0, "the password is never stored");
+}

@@ -2,6 +2,7 @@
 //! (every handler asks the policy), sessions or `Authorization: Bearer` API tokens.
 
 mod audit;
+mod lineage;
 mod openapi;
 mod products;
 mod search;
@@ -24,6 +25,7 @@ pub fn routes() -> Routes {
         .merge(products::routes())
         .merge(search::routes())
         .merge(subscriptions::routes())
+        .merge(lineage::routes())
         .merge(audit::routes())
         .merge(openapi::routes())
 }

@@ -16,6 +16,57 @@ pub fn routes() -> Routes {
     Routes::new()
         .get("/api/v1/domains/{domain}/service-accounts", list)
         .post("/api/v1/domains/{domain}/service-accounts", create)
+        .post(
+            "/api/v1/domains/{domain}/service-accounts/{name}/credentials",
+            issue_credential,
+        )
+}
+
+/// Creates (or rotates) the service account's SCRAM-SHA-512 credential on the broker; the
+/// password is in this response only.
+async fn issue_credential(
+    State(state): State<AppState>,
+    caller_ext: CallerExt,
+    Path((domain, name)): Path<(String, String)>,
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+    use domain::accounts::CredentialError;
+
+    let caller = caller(caller_ext);
+    state
+        .policy
+        .authorize(&caller, &domain, "service-account", "manage")
+        .await?;
+    let issued = domain::accounts::issue_scram_credential(
+        &state.pool,
+        &state.broker,
+        &caller.audit_actor(),
+        &domain,
+        &name,
+    )
+    .await
+    .map_err(|error| match error {
+        CredentialError::NotFound(_) => AppError::NotFound(error.to_string()),
+        CredentialError::Refused(message) => AppError::unprocessable("name", message),
+        CredentialError::Unsupported(_) => AppError::Conflict(error.to_string()),
+        CredentialError::Broker(cause) => {
+            tracing::warn!(%cause, "the broker refused a SCRAM credential");
+            AppError::Unavailable {
+                message: "the broker did not take the credential; try again".to_string(),
+                retry_after: 5,
+            }
+        }
+        CredentialError::Database(error) => AppError::Database(error),
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "principal": issued.principal,
+            "username": issued.username,
+            "mechanism": issued.mechanism,
+            "password": issued.password,
+            "bootstrap_servers": state.clients.bootstrap_servers,
+        })),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,635 @@
+//! Walking the lineage graph. Each call loads the whole edge set — stored edges aggregated
+//! over their origins' declarations, plus the subscription edges derived from live
+//! subscriptions — into an in-memory adjacency list (a few thousand rows load in
+//! milliseconds), then walks it breadth-first with a visited set per direction, so cycles
+//! end the walk instead of looping, bounded by depth and by a node cap.
+//!
+//! A plain adjacency list over interned ids is all a bounded BFS needs; petgraph would add
+//! a dependency and a conversion for no algorithm we use.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{
+    Direction, Edge, Graph, Impact, ImpactedConsumer, ImpactedProcessor, ImpactedProduct,
+    ImpactedSubscription, LineageError, MAX_DEPTH, MAX_NODES, Node, NodeKind, port_id,
+};
+use crate::contracts::Member;
+use crate::subscriptions::State;
+
+/// Every lineage edge, indexed for walking.
+#[derive(Clone, Debug, Default)]
+pub struct EdgeSet {
+    ids: Vec<String>,
+    index: HashMap<String, usize>,
+    edges: Vec<Stored>,
+    outgoing: Vec<Vec<usize>>,
+    incoming: Vec<Vec<usize>>,
+    /// The team of each subscribing principal's consumer node, where it has one.
+    teams: HashMap<String, String>,
+}
+
+/// One edge, its ends by node index.
+#[derive(Clone, Debug)]
+struct Stored {
+    source: usize,
+    target: usize,
+    origin: String,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+}
+
+/// What a walk reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Reached {
+    /// Node index → hops from the nearest root.
+    pub depth: BTreeMap<usize, u32>,
+    pub truncated: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Up,
+    Down,
+}
+
+impl EdgeSet {
+    /// Loads every stored and derived edge.
+    pub async fn load(pool: &PgPool) -> Result<EdgeSet, sqlx::Error> {
+        let rows = sqlx::query_as::<
+            _,
+            (
+                String,
+                String,
+                String,
+                DateTime<Utc>,
+                DateTime<Utc>,
+                Option<String>,
+            ),
+        >(
+            r#"select source, target, origin, min(first_seen), max(last_seen), null::text
+               from lineage_edges group by source, target, origin
+               union all
+               select source, target, origin, first_seen, last_seen, team
+               from lineage_subscription_edges"#,
+        )
+        .fetch_all(pool)
+        .await?;
+        let mut set = EdgeSet::default();
+        for (source, target, origin, first_seen, last_seen, team) in rows {
+            if let Some(team) = team {
+                set.teams.insert(target.clone(), team);
+            }
+            set.add(&source, &target, &origin, first_seen, last_seen);
+        }
+        Ok(set)
+    }
+
+    /// The index of a node, adding it (without edges) when it is new.
+    pub fn intern(&mut self, id: &str) -> usize {
+        if let Some(&index) = self.index.get(id) {
+            return index;
+        }
+        let index = self.ids.len();
+        self.ids.push(id.to_string());
+        self.index.insert(id.to_string(), index);
+        self.outgoing.push(Vec::new());
+        self.incoming.push(Vec::new());
+        index
+    }
+
+    /// Adds an edge (and its nodes).
+    pub fn add(
+        &mut self,
+        source: &str,
+        target: &str,
+        origin: &str,
+        first_seen: DateTime<Utc>,
+        last_seen: DateTime<Utc>,
+    ) {
+        let from = self.intern(source);
+        let to = self.intern(target);
+        let edge = self.edges.len();
+        self.edges.push(Stored {
+            source: from,
+            target: to,
+            origin: origin.to_string(),
+            first_seen,
+            last_seen,
+        });
+        self.outgoing[from].push(edge);
+        self.incoming[to].push(edge);
+    }
+
+    /// How many nodes have an edge (or were interned).
+    pub fn node_count(&self) -> usize {
+        self.ids.len()
+    }
+
+    fn neighbours(&self, node: usize, way: Way) -> impl Iterator<Item = usize> + '_ {
+        let list = match way {
+            Way::Up => &self.incoming[node],
+            Way::Down => &self.outgoing[node],
+        };
+        list.iter().map(move |&edge| match way {
+            Way::Up => self.edges[edge].source,
+            Way::Down => self.edges[edge].target,
+        })
+    }
+
+    /// Breadth-first from `roots` (walked in `direction`) and `upstream_roots` (walked up
+    /// only: a product's own job leads to its inputs, not to the other products it writes),
+    /// at most `max_depth` hops and `max_nodes` nodes. Each direction keeps its own visited
+    /// set, so a cycle is walked once.
+    pub(crate) fn walk(
+        &self,
+        roots: &[usize],
+        upstream_roots: &[usize],
+        direction: Direction,
+        max_depth: u32,
+        max_nodes: usize,
+    ) -> Reached {
+        let ways: &[Way] = match direction {
+            Direction::Up => &[Way::Up],
+            Direction::Down => &[Way::Down],
+            Direction::Both => &[Way::Up, Way::Down],
+        };
+        let mut depth: BTreeMap<usize, u32> = BTreeMap::new();
+        let mut visited = [
+            vec![false; self.ids.len()], // up
+            vec![false; self.ids.len()], // down
+        ];
+        let slot = |way: Way| usize::from(way == Way::Down);
+        let mut queue = VecDeque::new();
+        let mut truncated = false;
+        for &root in roots.iter().chain(upstream_roots) {
+            if depth.len() >= max_nodes && !depth.contains_key(&root) {
+                truncated = true;
+                continue;
+            }
+            depth.insert(root, 0);
+        }
+        for &root in roots {
+            for &way in ways {
+                if depth.contains_key(&root) && !visited[slot(way)][root] {
+                    visited[slot(way)][root] = true;
+                    queue.push_back((root, way, 0_u32));
+                }
+            }
+        }
+        if ways.contains(&Way::Up) {
+            for &root in upstream_roots {
+                if depth.contains_key(&root) && !visited[slot(Way::Up)][root] {
+                    visited[slot(Way::Up)][root] = true;
+                    queue.push_back((root, Way::Up, 0));
+                }
+            }
+        }
+        while let Some((node, way, hops)) = queue.pop_front() {
+            if hops >= max_depth {
+                if self
+                    .neighbours(node, way)
+                    .any(|next| !depth.contains_key(&next))
+                {
+                    truncated = true;
+                }
+                continue;
+            }
+            for next in self.neighbours(node, way) {
+                if visited[slot(way)][next] {
+                    continue;
+                }
+                if !depth.contains_key(&next) {
+                    if depth.len() >= max_nodes {
+                        truncated = true;
+                        continue;
+                    }
+                    // Breadth-first: the first visit is the nearest.
+                    depth.insert(next, hops + 1);
+                }
+                visited[slot(way)][next] = true;
+                queue.push_back((next, way, hops + 1));
+            }
+        }
+        Reached { depth, truncated }
+    }
+
+    /// Every edge whose ends were both reached, as graph edges.
+    fn edges_within(&self, reached: &BTreeMap<usize, u32>) -> Vec<Edge> {
+        let mut edges: Vec<Edge> = reached
+            .keys()
+            .flat_map(|&node| self.outgoing[node].iter())
+            .map(|&edge| &self.edges[edge])
+            .filter(|edge| reached.contains_key(&edge.target))
+            .map(|edge| Edge {
+                source: self.ids[edge.source].clone(),
+                target: self.ids[edge.target].clone(),
+                origin: edge.origin.clone(),
+                first_seen: edge.first_seen,
+                last_seen: edge.last_seen,
+            })
+            .collect();
+        edges.sort_by(|a, b| {
+            (&a.source, &a.target, &a.origin).cmp(&(&b.source, &b.target, &b.origin))
+        });
+        edges
+    }
+}
+
+/// The product's ports and the processors its contract declares, as node ids.
+async fn roots_of(pool: &PgPool, slug: &str) -> Result<(Vec<String>, Vec<String>), LineageError> {
+    let Some(product_id) = sqlx::query_scalar::<_, Uuid>("select id from products where slug = $1")
+        .bind(slug)
+        .fetch_optional(pool)
+        .await?
+    else {
+        return Err(LineageError::NotFound);
+    };
+    let ports: Vec<String> = sqlx::query_scalar::<_, String>(
+        "select topic from output_ports where product_id = $1 order by topic",
+    )
+    .bind(product_id)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|topic| port_id(topic))
+    .collect();
+    let processors = sqlx::query_scalar::<_, String>(
+        r#"select distinct source from lineage_edges
+           where product_id = $1 and origin = 'contract' and source like 'processor:%'
+           order by source"#,
+    )
+    .bind(product_id)
+    .fetch_all(pool)
+    .await?;
+    Ok((ports, processors))
+}
+
+/// Names, kinds and products of the reached nodes.
+struct Details {
+    nodes: HashMap<String, (NodeKind, String, String, Option<String>)>,
+    products: HashMap<String, (String, String, String)>,
+}
+
+async fn details(pool: &PgPool, ids: &[String]) -> Result<Details, sqlx::Error> {
+    let nodes = sqlx::query_as::<_, (String, String, String, String, Option<String>)>(
+        r#"select id, kind, name, namespace, domain from lineage_nodes where id = any($1)"#,
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .filter_map(|(id, kind, name, namespace, domain)| {
+        let kind = NodeKind::of_id(&id).filter(|k| k.as_str() == kind)?;
+        Some((id, (kind, name, namespace, domain)))
+    })
+    .collect();
+    let topics: Vec<&str> = ids
+        .iter()
+        .filter_map(|id| id.strip_prefix("port:"))
+        .collect();
+    let products = sqlx::query_as::<_, (String, String, String, String)>(
+        r#"select op.topic, p.slug, p.name, p.domain
+           from output_ports op join products p on p.id = op.product_id
+           where op.topic = any($1)"#,
+    )
+    .bind(&topics)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|(topic, slug, name, domain)| (topic, (slug, name, domain)))
+    .collect();
+    Ok(Details { nodes, products })
+}
+
+impl Details {
+    fn node(&self, set: &EdgeSet, id: &str, root: bool, depth: u32) -> Node {
+        let (prefix, rest) = id.split_once(':').unwrap_or(("", id));
+        let stored = self.nodes.get(id);
+        let kind = stored
+            .map(|(kind, ..)| *kind)
+            .or_else(|| NodeKind::of_id(id))
+            .unwrap_or(NodeKind::Processor);
+        let name = stored
+            .map(|(_, name, ..)| name.clone())
+            .unwrap_or_else(|| match prefix {
+                "processor" => rest.rsplit('/').next().unwrap_or(rest).to_string(),
+                _ => rest.to_string(),
+            });
+        let product = (kind == NodeKind::Port)
+            .then(|| self.products.get(rest))
+            .flatten();
+        let domain = match kind {
+            NodeKind::Port => product.map(|(_, _, domain)| domain.clone()),
+            NodeKind::Processor => stored.and_then(|(.., domain)| domain.clone()),
+            NodeKind::Consumer => set.teams.get(id).cloned(),
+        };
+        Node {
+            id: id.to_string(),
+            kind,
+            name,
+            product: product.map(|(slug, ..)| slug.clone()),
+            product_name: product.map(|(_, name, _)| name.clone()),
+            domain,
+            root,
+            depth,
+        }
+    }
+}
+
+/// The lineage around a product: its ports and its contract's processor, and what lies
+/// `depth` hops up, down or both ways from them (at most [`MAX_DEPTH`], [`MAX_NODES`]).
+#[tracing::instrument(skip(pool))]
+pub async fn graph(
+    pool: &PgPool,
+    slug: &str,
+    direction: Direction,
+    depth: u32,
+) -> Result<Graph, LineageError> {
+    graph_with_limit(pool, slug, direction, depth, MAX_NODES).await
+}
+
+/// [`graph`] with another node cap.
+pub async fn graph_with_limit(
+    pool: &PgPool,
+    slug: &str,
+    direction: Direction,
+    depth: u32,
+    max_nodes: usize,
+) -> Result<Graph, LineageError> {
+    if depth > MAX_DEPTH {
+        return Err(LineageError::BadParameter {
+            parameter: "depth",
+            message: format!("must be 0 to {MAX_DEPTH}"),
+        });
+    }
+    let (ports, processors) = roots_of(pool, slug).await?;
+    let mut set = EdgeSet::load(pool).await?;
+    let roots: Vec<usize> = ports.iter().map(|id| set.intern(id)).collect();
+    let upstream_roots: Vec<usize> = processors.iter().map(|id| set.intern(id)).collect();
+    let reached = set.walk(&roots, &upstream_roots, direction, depth, max_nodes.max(1));
+    let ids: Vec<String> = reached.depth.keys().map(|&i| set.ids[i].clone()).collect();
+    let details = details(pool, &ids).await?;
+    let mut nodes: Vec<Node> = reached
+        .depth
+        .iter()
+        .map(|(&index, &hops)| {
+            let root = roots.contains(&index) || upstream_roots.contains(&index);
+            details.node(&set, &set.ids[index], root, hops)
+        })
+        .collect();
+    nodes.sort_by(|a, b| (a.depth, &a.id).cmp(&(b.depth, &b.id)));
+    Ok(Graph {
+        edges: set.edges_within(&reached.depth),
+        nodes,
+        truncated: reached.truncated,
+    })
+}
+
+/// Everything downstream of a product, however far: products with their owners,
+/// processors, consumers, and the subscriptions reading its ports or any downstream port.
+#[tracing::instrument(skip(pool))]
+pub async fn impact(pool: &PgPool, slug: &str) -> Result<Impact, LineageError> {
+    let (ports, _) = roots_of(pool, slug).await?;
+    let mut set = EdgeSet::load(pool).await?;
+    let roots: Vec<usize> = ports.iter().map(|id| set.intern(id)).collect();
+    let reached = set.walk(&roots, &[], Direction::Down, u32::MAX, usize::MAX);
+    let ids: Vec<String> = reached.depth.keys().map(|&i| set.ids[i].clone()).collect();
+    let details = details(pool, &ids).await?;
+
+    let mut products: BTreeMap<String, (u32, String, String)> = BTreeMap::new();
+    let mut processors = Vec::new();
+    let mut consumers = Vec::new();
+    let mut topics = Vec::new();
+    let mut downstream_topics = Vec::new();
+    for (&index, &hops) in &reached.depth {
+        let id = &set.ids[index];
+        let node = details.node(&set, id, hops == 0, hops);
+        match node.kind {
+            NodeKind::Port => {
+                let topic = id.strip_prefix("port:").unwrap_or(id).to_string();
+                downstream_topics.push(topic.clone());
+                match (node.product, node.product_name, node.domain) {
+                    (Some(product), _, _) if product == slug => {}
+                    (Some(product), Some(name), Some(domain)) => {
+                        let entry = products.entry(product).or_insert((hops, name, domain));
+                        entry.0 = entry.0.min(hops);
+                    }
+                    _ => topics.push(topic),
+                }
+            }
+            NodeKind::Processor => processors.push(ImpactedProcessor {
+                namespace: details
+                    .nodes
+                    .get(id)
+                    .map(|(_, _, namespace, _)| namespace.clone())
+                    .unwrap_or_default(),
+                id: node.id,
+                name: node.name,
+                depth: hops,
+            }),
+            NodeKind::Consumer => consumers.push(ImpactedConsumer {
+                principal: node.name,
+                team: node.domain,
+                depth: hops,
+            }),
+        }
+    }
+    let slugs: Vec<&String> = products.keys().collect();
+    let owners: HashMap<String, Vec<String>> = sqlx::query_as::<_, (String, Value)>(
+        "select slug, team from products where slug = any($1)",
+    )
+    .bind(&slugs)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|(slug, team)| {
+        let members: Vec<Member> = serde_json::from_value(team).unwrap_or_default();
+        (slug, members.into_iter().map(|m| m.username).collect())
+    })
+    .collect();
+    let mut products: Vec<ImpactedProduct> = products
+        .into_iter()
+        .map(|(slug, (depth, name, domain))| ImpactedProduct {
+            owners: owners.get(&slug).cloned().unwrap_or_default(),
+            slug,
+            name,
+            domain,
+            depth,
+        })
+        .collect();
+    products.sort_by(|a, b| (a.depth, &a.slug).cmp(&(b.depth, &b.slug)));
+    processors.sort_by(|a, b| (a.depth, &a.id).cmp(&(b.depth, &b.id)));
+    consumers.sort_by(|a, b| (a.depth, &a.principal).cmp(&(b.depth, &b.principal)));
+
+    let subscriptions = sqlx::query_as::<
+        _,
+        (
+            Uuid,
+            String,
+            Vec<String>,
+            String,
+            Option<String>,
+            String,
+            String,
+        ),
+    >(
+        r#"select s.id, p.slug,
+                  array(select sp.topic from subscription_ports sp
+                        where sp.subscription_id = s.id order by sp.topic),
+                  s.principal, s.team, u.email, s.state
+           from subscriptions s
+           join products p on p.id = s.product_id
+           join users u on u.id = s.requested_by
+           where s.state in ('approved', 'provisioning', 'active')
+             and exists (select 1 from subscription_ports sp
+                         where sp.subscription_id = s.id and sp.topic = any($1))
+           order by p.slug, s.principal"#,
+    )
+    .bind(&downstream_topics)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(
+        |(id, product, topics, principal, team, requested_by, state)| ImpactedSubscription {
+            id,
+            product,
+            topics,
+            principal,
+            team,
+            requested_by,
+            state: State::parse(&state).unwrap_or(State::Active),
+        },
+    )
+    .collect();
+    Ok(Impact {
+        product: slug.to_string(),
+        products,
+        processors,
+        consumers,
+        topics,
+        subscriptions,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(edges: &[(&str, &str)]) -> EdgeSet {
+        let now = Utc::now();
+        let mut set = EdgeSet::default();
+        for (source, target) in edges {
+            set.add(source, target, "openlineage", now, now);
+        }
+        set
+    }
+
+    fn depths(set: &EdgeSet, reached: &Reached) -> Vec<(String, u32)> {
+        reached
+            .depth
+            .iter()
+            .map(|(&i, &d)| (set.ids[i].clone(), d))
+            .collect()
+    }
+
+    #[test]
+    fn cycles_in_observed_lineage_end_the_walk() {
+        // a → p → b → q → a, plus a self-feeding job r on b.
+        let mut set = set(&[
+            ("port:a", "processor:x/p"),
+            ("processor:x/p", "port:b"),
+            ("port:b", "processor:x/q"),
+            ("processor:x/q", "port:a"),
+            ("port:b", "processor:x/r"),
+            ("processor:x/r", "port:b"),
+        ]);
+        let root = set.intern("port:a");
+        let started = std::time::Instant::now();
+        let reached = set.walk(&[root], &[], Direction::Both, MAX_DEPTH, MAX_NODES);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(reached.depth.len(), 5);
+        assert!(!reached.truncated, "everything was reached");
+        assert_eq!(reached.depth[&root], 0);
+        assert_eq!(set.edges_within(&reached.depth).len(), 6);
+        let down = set.walk(&[root], &[], Direction::Down, MAX_DEPTH, MAX_NODES);
+        assert_eq!(
+            depths(&set, &down),
+            vec![
+                ("port:a".to_string(), 0),
+                ("processor:x/p".to_string(), 1),
+                ("port:b".to_string(), 2),
+                ("processor:x/q".to_string(), 3),
+                ("processor:x/r".to_string(), 3),
+            ]
+        );
+    }
+
+    #[test]
+    fn depth_and_node_cap_truncation_are_reported() {
+        // A chain a → p1 → t1 → p2 → t2 → … and a fan-out of 20 from a.
+        let mut edges: Vec<(String, String)> = Vec::new();
+        let mut previous = "port:a".to_string();
+        for i in 1..=4 {
+            let job = format!("processor:x/p{i}");
+            let topic = format!("port:t{i}");
+            edges.push((previous.clone(), job.clone()));
+            edges.push((job, topic.clone()));
+            previous = topic;
+        }
+        for i in 0..20 {
+            edges.push(("port:a".to_string(), format!("processor:fan/{i}")));
+        }
+        let pairs: Vec<(&str, &str)> = edges
+            .iter()
+            .map(|(s, t)| (s.as_str(), t.as_str()))
+            .collect();
+        let mut set = set(&pairs);
+        let root = set.intern("port:a");
+
+        let shallow = set.walk(&[root], &[], Direction::Down, 2, MAX_NODES);
+        assert!(shallow.truncated, "the chain goes deeper than 2");
+        assert_eq!(shallow.depth.values().max(), Some(&2));
+        let deep = set.walk(&[root], &[], Direction::Down, MAX_DEPTH, MAX_NODES);
+        assert!(!deep.truncated);
+        assert_eq!(deep.depth.len(), 1 + 8 + 20);
+
+        let capped = set.walk(&[root], &[], Direction::Down, MAX_DEPTH, 10);
+        assert!(capped.truncated, "the cap cut it short");
+        assert_eq!(capped.depth.len(), 10);
+        let up = set.walk(&[root], &[], Direction::Up, MAX_DEPTH, MAX_NODES);
+        assert!(!up.truncated && up.depth.len() == 1, "nothing is upstream");
+    }
+
+    #[test]
+    fn a_products_own_job_leads_upstream_only() {
+        // in → job → mine, job → sibling: the sibling is not downstream of `mine`.
+        let mut set = set(&[
+            ("port:in", "processor:contract/job"),
+            ("processor:contract/job", "port:mine"),
+            ("processor:contract/job", "port:sibling"),
+            ("port:mine", "consumer:User:x"),
+        ]);
+        let mine = set.intern("port:mine");
+        let job = set.intern("processor:contract/job");
+        let down = set.walk(&[mine], &[job], Direction::Down, 3, MAX_NODES);
+        let found = depths(&set, &down);
+        assert!(
+            found.contains(&("consumer:User:x".to_string(), 1)),
+            "{found:?}"
+        );
+        assert!(
+            !found.iter().any(|(id, _)| id == "port:sibling"),
+            "{found:?}"
+        );
+        let up = set.walk(&[mine], &[job], Direction::Up, 3, MAX_NODES);
+        assert!(
+            depths(&set, &up).contains(&("port:in".to_string(), 1)),
+            "the job is a root, its input one hop away"
+        );
+    }
+}
