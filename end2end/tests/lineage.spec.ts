@@ -12,7 +12,7 @@ async function signIn(page: Page, email: string) {
 }
 
 test("the demo flow runs from sign-ups through enrichment to marketing", async ({ page }) => {
-  await signIn(page, "analyst1@meshmart.local");
+  await signIn(page, "analyst3@meshmart.local");
   await page.goto("/products/enriched-customer-signed-up/lineage");
   await expect(page.locator("html[data-hydrated]")).toBeAttached();
   const signups = page.locator('g[data-node="port:customer-management.customer-signed-up.v1"]');
@@ -40,7 +40,7 @@ test("the demo flow runs from sign-ups through enrichment to marketing", async (
 });
 
 test("a 2,000-node lineage opens collapsed and expands on demand", async ({ page }) => {
-  await signIn(page, "analyst1@meshmart.local");
+  await signIn(page, "analyst3@meshmart.local");
   await page.goto("/products/customer-signed-up/lineage?direction=down&depth=6");
   const summary = page.getByTestId("lineage-summary");
   await expect(summary).toContainText(/shown of \d{4}/);

@@ -75,7 +75,7 @@ test("an owner compares schema versions and checks a breaking proposal", async (
 });
 
 test("an analyst reads the versions but has no proposal box", async ({ page }) => {
-  await signIn(page, "analyst1@meshmart.local");
+  await signIn(page, "analyst3@meshmart.local");
   await page.goto("/products/customer-signed-up");
   const registry = page.locator(".registry-port").first();
   await expect(registry.locator("[data-schema-version]")).toHaveCount(1);

@@ -31,7 +31,7 @@ test("an analyst requests access, the owner approves it, the analyst gets connec
   // Someone else may not decide it.
   const list = await analyst.request.get("/api/v1/subscriptions?mine=true");
   const id: string = (await list.json()).items[0].id;
-  const other = await as(browser, "analyst1@meshmart.local");
+  const other = await as(browser, "analyst3@meshmart.local");
   expect((await other.request.post(`/api/v1/subscriptions/${id}/approve`, { data: {} })).status()).toBe(403);
   const otherOwner = await as(browser, "owner.customer-management@meshmart.local");
   expect((await otherOwner.request.post(`/api/v1/subscriptions/${id}/approve`, { data: {} })).status()).toBe(403);

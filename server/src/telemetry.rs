@@ -10,7 +10,7 @@ use crate::configuration::LogFormat;
 /// Installs the global subscriber; a second call (tests) keeps the first.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,librdkafka=warn,rdkafka=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info,librdkafka=warn,rdkafka=warn,rust_sugiyama=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stdout().is_terminal());
