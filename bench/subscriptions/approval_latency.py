@@ -16,7 +16,6 @@ import json
 import sys
 import time
 import urllib.request
-import uuid
 
 from confluent_kafka.admin import (AclBindingFilter, AclOperation, AclPermissionType,
                                    AdminClient, ResourcePatternType, ResourceType)
@@ -51,10 +50,9 @@ def main() -> None:
         "sasl.password": args.admin_password,
     })
     to_acl, to_active = [], []
-    run = uuid.uuid4().hex[:6]
     for n, slug in enumerate(line.strip() for line in sys.stdin if line.strip()):
         created = api(args.url, args.requester, "POST", "/api/v1/subscriptions",
-                      {"product": slug, "purpose": "benchmark", "group": f"bench-{run}-{n}."})
+                      {"product": slug, "purpose": "benchmark"})
         topic = created["topics"][0]
         principal = created["principal"]
         wanted = AclBindingFilter(ResourceType.TOPIC, topic, ResourcePatternType.LITERAL,

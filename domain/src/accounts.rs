@@ -240,6 +240,17 @@ pub async fn issue_scram_credential(
         .strip_prefix("User:")
         .unwrap_or(&account.kafka_principal)
         .to_string();
+    let shadows_a_person: bool =
+        sqlx::query_scalar("select exists (select 1 from users where kafka_principal = $1)")
+            .bind(&account.kafka_principal)
+            .fetch_one(pool)
+            .await?;
+    if shadows_a_person {
+        return Err(CredentialError::Refused(format!(
+            "{} is also a person's principal; a service account cannot get its credential",
+            account.kafka_principal
+        )));
+    }
     if username == broker.admin_user() {
         return Err(CredentialError::Refused(format!(
             "`{username}` is the broker's admin user and cannot get a service-account credential"

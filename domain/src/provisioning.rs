@@ -6,8 +6,10 @@
 //!
 //! The managed scope is what Meshmart grants and nothing else: READ/DESCRIBE ACLs on the
 //! topics of data products' output ports, and prefixed READ ACLs on the consumer-group
-//! prefixes Meshmart has handed out in subscriptions. Other ACLs (producers' WRITE, the
-//! cluster, groups Meshmart never assigned) are never touched.
+//! prefixes Meshmart has granted, for the principal it granted them to (approved
+//! subscriptions, live or ended). Other ACLs (producers' WRITE, the cluster, groups Meshmart
+//! never granted) are never touched. Syncs and reconciliations take one advisory lock, so a
+//! reconciliation never acts on a broker view older than a sync that finished meanwhile.
 
 use std::collections::BTreeSet;
 
@@ -61,7 +63,7 @@ pub fn bindings(principal: &str, object: &str) -> Vec<AclBinding> {
 
 /// Every ACL the policy asks for (of one principal, when given).
 pub async fn desired(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     principal: Option<&str>,
 ) -> Result<BTreeSet<AclBinding>, sqlx::Error> {
     let rows = sqlx::query_as::<_, (String, String)>(
@@ -70,7 +72,7 @@ pub async fn desired(
              and ($1::text is null or v0 = 'kafka:' || $1)"#,
     )
     .bind(principal)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?;
     Ok(rows
         .iter()
@@ -82,22 +84,25 @@ pub async fn desired(
 #[derive(Clone, Debug, Default)]
 pub struct Scope {
     topics: BTreeSet<String>,
-    groups: BTreeSet<String>,
+    /// (principal, group prefix) pairs Meshmart has granted.
+    groups: BTreeSet<(String, String)>,
 }
 
 impl Scope {
-    pub async fn load(pool: &PgPool) -> Result<Self, sqlx::Error> {
+    pub async fn load(conn: &mut sqlx::PgConnection) -> Result<Self, sqlx::Error> {
         let topics = sqlx::query_scalar::<_, String>("select topic from output_ports")
-            .fetch_all(pool)
+            .fetch_all(&mut *conn)
             .await?
             .into_iter()
             .collect();
-        let groups = sqlx::query_scalar::<_, String>(
-            r#"select consumer_group from subscriptions
-               union select substr(v2, 7) from casbin_rule
+        let groups = sqlx::query_as::<_, (String, String)>(
+            r#"select principal, consumer_group from subscriptions
+               where state in ('approved', 'provisioning', 'active', 'revoked', 'expired')
+                 and decided_at is not null
+               union select substr(v0, 7), substr(v2, 7) from casbin_rule
                where ptype = 'p' and v0 like 'kafka:%' and v2 like 'group:%'"#,
         )
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?
         .into_iter()
         .collect();
@@ -117,9 +122,9 @@ impl Scope {
             (ResourceType::Topic, PatternType::Literal, Operation::Read | Operation::Describe) => {
                 self.topics.contains(&binding.resource_name)
             }
-            (ResourceType::Group, PatternType::Prefixed, Operation::Read) => {
-                self.groups.contains(&binding.resource_name)
-            }
+            (ResourceType::Group, PatternType::Prefixed, Operation::Read) => self
+                .groups
+                .contains(&(binding.principal.clone(), binding.resource_name.clone())),
             _ => false,
         }
     }
@@ -169,7 +174,20 @@ enum SyncError {
     Database(#[from] sqlx::Error),
 }
 
+/// Holds the provisioning lock (a transaction-scoped advisory lock on its own connection)
+/// for as long as the returned transaction lives.
+async fn provisioning_lock(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("select pg_advisory_xact_lock(hashtext('meshmart-provisioning'))")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 async fn apply(pool: &PgPool, broker: &BrokerAdmin, principal: &str) -> Result<(), SyncError> {
+    let mut lock = provisioning_lock(pool).await?;
     // The broker first, the policy second: a grant committed in between is then in the
     // policy whenever its ACL is on the broker, so it is never taken for drift.
     let actual: BTreeSet<AclBinding> = broker
@@ -180,8 +198,8 @@ async fn apply(pool: &PgPool, broker: &BrokerAdmin, principal: &str) -> Result<(
         .await?
         .into_iter()
         .collect();
-    let wanted = desired(pool, Some(principal)).await?;
-    let scope = Scope::load(pool).await?;
+    let wanted = desired(&mut lock, Some(principal)).await?;
+    let scope = Scope::load(&mut lock).await?;
     let missing: Vec<AclBinding> = wanted.difference(&actual).cloned().collect();
     let extra: Vec<AclFilter> = actual
         .iter()
@@ -190,6 +208,7 @@ async fn apply(pool: &PgPool, broker: &BrokerAdmin, principal: &str) -> Result<(
         .collect();
     broker.create_acls(missing).await?;
     broker.delete_acls(extra).await?;
+    lock.commit().await?;
     Ok(())
 }
 
@@ -209,6 +228,7 @@ pub async fn reconcile(
     broker: &BrokerAdmin,
     dry_run: bool,
 ) -> Result<Vec<Repair>, String> {
+    let mut lock = provisioning_lock(pool).await.map_err(|e| e.to_string())?;
     // The broker first, the policy second (see `apply`).
     let actual: BTreeSet<AclBinding> = broker
         .describe_acls(AclFilter::default())
@@ -216,8 +236,8 @@ pub async fn reconcile(
         .map_err(|e| e.to_string())?
         .into_iter()
         .collect();
-    let wanted = desired(pool, None).await.map_err(|e| e.to_string())?;
-    let scope = Scope::load(pool).await.map_err(|e| e.to_string())?;
+    let wanted = desired(&mut lock, None).await.map_err(|e| e.to_string())?;
+    let scope = Scope::load(&mut lock).await.map_err(|e| e.to_string())?;
     let missing: Vec<AclBinding> = wanted.difference(&actual).cloned().collect();
     let extra: Vec<AclBinding> = actual
         .iter()
@@ -225,6 +245,7 @@ pub async fn reconcile(
         .cloned()
         .collect();
     if missing.is_empty() && extra.is_empty() {
+        lock.commit().await.map_err(|e| e.to_string())?;
         return Ok(Vec::new());
     }
     if !dry_run {
@@ -237,6 +258,7 @@ pub async fn reconcile(
             .await
             .map_err(|e| e.to_string())?;
     }
+    lock.commit().await.map_err(|e| e.to_string())?;
     let repairs: Vec<Repair> = missing
         .into_iter()
         .map(|binding| Repair {
@@ -312,7 +334,7 @@ mod tests {
     fn the_scope_leaves_other_acls_alone() {
         let scope = Scope {
             topics: ["sales.order-placed.v1".to_string()].into(),
-            groups: ["analyst1.".to_string()].into(),
+            groups: [("User:analyst1".to_string(), "analyst1.".to_string())].into(),
         };
         let mut read = bindings("User:analyst1", "topic:sales.order-placed.v1")[0].clone();
         assert!(scope.contains(&read));
@@ -327,5 +349,7 @@ mod tests {
         );
         let group = bindings("User:analyst1", "group:analyst1.")[0].clone();
         assert!(scope.contains(&group));
+        let same_prefix_other_principal = bindings("User:analyst2", "group:analyst1.")[0].clone();
+        assert!(!scope.contains(&same_prefix_other_principal));
     }
 }

@@ -107,8 +107,8 @@ pub mod layout {
 
     struct Visible {
         shown: Vec<String>,
-        /// (node whose neighbourhood is collapsed, how many, side)
-        more: Vec<(String, usize, bool)>,
+        /// (node whose neighbourhood is collapsed, how many, downstream, expandable)
+        more: Vec<(String, usize, bool, bool)>,
     }
 
     fn choose(graph: &Graph, expanded: &BTreeSet<String>, limit: usize) -> Visible {
@@ -151,11 +151,22 @@ pub mod layout {
                     continue;
                 }
                 let room = VISIBLE_LIMIT.saturating_sub(shown.len());
-                if (hidden.len() > limit && !expanded.contains(id)) || hidden.len() > room {
-                    more.push((id.to_string(), hidden.len(), next_side == Side::Down));
+                if hidden.len() > limit && !expanded.contains(id) {
+                    more.push((id.to_string(), hidden.len(), next_side == Side::Down, true));
                     continue;
                 }
-                for n in hidden {
+                // Expanded (or small) but over the page's limit: as many as fit, and the
+                // rest as a count that cannot be expanded further on this page.
+                let fits = hidden.len().min(room);
+                if fits < hidden.len() {
+                    more.push((
+                        id.to_string(),
+                        hidden.len() - fits,
+                        next_side == Side::Down,
+                        false,
+                    ));
+                }
+                for n in hidden.into_iter().take(fits) {
                     side.insert(n, next_side);
                     shown.push(n.to_string());
                     queue.push_back(n);
@@ -233,7 +244,7 @@ pub mod layout {
             })
             .collect();
         let mut collapsed = 0;
-        for (owner, count, downstream) in &visible.more {
+        for (owner, count, downstream, expandable) in &visible.more {
             collapsed += count;
             let id = format!("more:{owner}:{}", if *downstream { "down" } else { "up" });
             index.insert(id.clone(), nodes.len() as u32);
@@ -241,13 +252,15 @@ pub mod layout {
                 id: id.clone(),
                 kind: "more".to_string(),
                 label: format!("+{count} more"),
-                sublabel: if *downstream {
+                sublabel: if !expandable {
+                    "page limit reached"
+                } else if *downstream {
                     "downstream"
                 } else {
                     "upstream"
                 }
                 .to_string(),
-                href: Some(expand_href(owner)),
+                href: expandable.then(|| expand_href(owner)),
                 root: false,
                 x: 0.0,
                 y: 0.0,

@@ -268,6 +268,10 @@ pub async fn my_subscriptions() -> Result<(Vec<SubscriptionView>, Vec<Notificati
             created_at: n.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
         })
         .collect();
+    // Shown now: the header's count clears on the next page.
+    domain::subscriptions::mark_notifications_read(&services.pool, &user)
+        .await
+        .map_err(internal)?;
     Ok((items, notes))
 }
 

@@ -61,43 +61,44 @@ pub fn LineagePage() -> impl IntoView {
     }
 }
 
-/// The shortest path between two nodes, ignoring edge direction: its node ids and edges.
-fn path_between(edges: &[EdgeView], from: &str, to: &str) -> HashSet<String> {
+/// The shortest path along the data's direction from one node to the other (whichever
+/// way round it exists): its node ids and `source→target` edge keys; empty when the data
+/// does not flow between them.
+fn path_between(edges: &[EdgeView], a: &str, b: &str) -> HashSet<String> {
     let mut next: HashMap<&str, Vec<&str>> = HashMap::new();
     for edge in edges {
         next.entry(&edge.source).or_default().push(&edge.target);
-        next.entry(&edge.target).or_default().push(&edge.source);
     }
-    let mut came: HashMap<&str, &str> = HashMap::new();
-    let mut queue = VecDeque::from([from]);
-    came.insert(from, from);
-    while let Some(node) = queue.pop_front() {
-        if node == to {
-            break;
-        }
-        for &n in next.get(node).map(Vec::as_slice).unwrap_or_default() {
-            if !came.contains_key(n) {
-                came.insert(n, node);
-                queue.push_back(n);
+    for (from, to) in [(a, b), (b, a)] {
+        let mut came: HashMap<&str, &str> = HashMap::from([(from, from)]);
+        let mut queue = VecDeque::from([from]);
+        while let Some(node) = queue.pop_front() {
+            if node == to {
+                break;
+            }
+            for &n in next.get(node).map(Vec::as_slice).unwrap_or_default() {
+                if !came.contains_key(n) {
+                    came.insert(n, node);
+                    queue.push_back(n);
+                }
             }
         }
-    }
-    let mut on_path = HashSet::new();
-    if !came.contains_key(to) {
+        if !came.contains_key(to) {
+            continue;
+        }
+        let mut on_path = HashSet::from([to.to_string()]);
+        let mut node = to;
+        while node != from {
+            let Some(&previous) = came.get(node) else {
+                break;
+            };
+            on_path.insert(format!("{previous}→{node}"));
+            on_path.insert(previous.to_string());
+            node = previous;
+        }
         return on_path;
     }
-    let mut node = to;
-    on_path.insert(node.to_string());
-    while node != from {
-        let Some(&previous) = came.get(node) else {
-            break;
-        };
-        on_path.insert(format!("{previous}→{node}"));
-        on_path.insert(format!("{node}→{previous}"));
-        on_path.insert(previous.to_string());
-        node = previous;
-    }
-    on_path
+    HashSet::new()
 }
 
 #[component]
@@ -225,6 +226,13 @@ fn LineageGraph(view: LineageView) -> impl IntoView {
                     }/>
                     " path: click two nodes"
                 </label>
+                <span class="js-only muted" role="status">
+                    {move || match (selected.with(Vec::len), on_path.with(HashSet::is_empty)) {
+                        (2, true) => "no data flows between these two",
+                        (1, _) => "now the second node",
+                        _ => "",
+                    }}
+                </span>
                 <span class="js-only zoom-buttons">
                     <button type="button" aria-label="Zoom in" on:click=move |_| zoom(0.8)>"+"</button>
                     <button type="button" aria-label="Zoom out" on:click=move |_| zoom(1.25)>"−"</button>

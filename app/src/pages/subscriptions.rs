@@ -307,7 +307,11 @@ fn SubscriptionCard(
 #[component]
 pub fn ApprovalsPage() -> impl IntoView {
     let decide = ServerAction::<DecideSubscription>::new();
-    let items = Resource::new_blocking(move || decide.version().get(), |_| approvals());
+    let revoke = ServerAction::<RevokeSubscription>::new();
+    let items = Resource::new_blocking(
+        move || (decide.version().get(), revoke.version().get()),
+        |_| approvals(),
+    );
     let outcome = move || {
         decide.value().get().map(|result| match result {
             Ok(done) => view! {
@@ -350,7 +354,7 @@ pub fn ApprovalsPage() -> impl IntoView {
                                         <tbody>
                                             {items
                                                 .into_iter()
-                                                .map(|s| view! { <ApprovalRow subscription=s decide/> })
+                                                .map(|s| view! { <ApprovalRow subscription=s decide revoke/> })
                                                 .collect_view()}
                                         </tbody>
                                     </table>
@@ -375,6 +379,7 @@ pub fn ApprovalsPage() -> impl IntoView {
 fn ApprovalRow(
     subscription: SubscriptionView,
     decide: ServerAction<DecideSubscription>,
+    revoke: ServerAction<RevokeSubscription>,
 ) -> impl IntoView {
     let label = state_label(&subscription);
     let pending = subscription.state == "pending";
@@ -387,7 +392,13 @@ fn ApprovalRow(
                 <a href=format!("/products/{}", subscription.product)>{subscription.product_name.clone()}</a>
                 <div class="muted">{subscription.topics.join(", ")}</div>
             </td>
-            <td><code>{subscription.principal.clone()}</code></td>
+            <td>
+                <code>{subscription.principal.clone()}</code>
+                <div class="muted">
+                    "group " <code>{subscription.consumer_group.clone()}</code>
+                    {subscription.until.clone().map(|u| format!(" · until {u}"))}
+                </div>
+            </td>
             <td>{subscription.requested_by.clone()}</td>
             <td>{subscription.purpose.clone()}</td>
             <td>{label}</td>
@@ -409,11 +420,23 @@ fn ApprovalRow(
                     }
                         .into_any()
                 } else {
+                    let live = matches!(subscription.state.as_str(), "approved" | "provisioning" | "active");
+                    let revoke_id = subscription.id.clone();
                     view! {
                         <span class="muted">
                             {subscription.decided_by.clone().unwrap_or_default()} " "
                             {subscription.decision_comment.clone().unwrap_or_default()}
                         </span>
+                        {live
+                            .then(|| {
+                                view! {
+                                    <ActionForm action=revoke attr:class="inline-form decide-form">
+                                        <input type="hidden" name="id" value=revoke_id/>
+                                        <input type="text" name="comment" placeholder="Why (optional)" maxlength="2000" aria-label="Revocation comment"/>
+                                        <button type="submit" class="danger">"Revoke"</button>
+                                    </ActionForm>
+                                }
+                            })}
                     }
                         .into_any()
                 }}

@@ -51,6 +51,12 @@ impl ClientAccess {
             }
         );
         let sasl = self.security_protocol.starts_with("SASL");
+        // Service accounts sign in with the SCRAM credential Meshmart issues them.
+        let mechanism = if subscription.team.is_some() {
+            "SCRAM-SHA-512"
+        } else {
+            self.sasl_mechanism.as_str()
+        };
         let mut librdkafka = format!(
             "bootstrap.servers={}\nsecurity.protocol={}\n",
             self.bootstrap_servers, self.security_protocol
@@ -58,17 +64,15 @@ impl ClientAccess {
         let mut java = librdkafka.clone();
         if sasl {
             librdkafka.push_str(&format!(
-                "sasl.mechanisms={}\nsasl.username={user}\nsasl.password=<your password>\n",
-                self.sasl_mechanism
+                "sasl.mechanisms={mechanism}\nsasl.username={user}\nsasl.password=<your password>\n"
             ));
-            let module = if self.sasl_mechanism.starts_with("SCRAM") {
+            let module = if mechanism.starts_with("SCRAM") {
                 "org.apache.kafka.common.security.scram.ScramLoginModule"
             } else {
                 "org.apache.kafka.common.security.plain.PlainLoginModule"
             };
             java.push_str(&format!(
-                "sasl.mechanism={}\nsasl.jaas.config={module} required username=\"{user}\" password=\"<your password>\";\n",
-                self.sasl_mechanism
+                "sasl.mechanism={mechanism}\nsasl.jaas.config={module} required username=\"{user}\" password=\"<your password>\";\n"
             ));
         }
         librdkafka.push_str(&format!("group.id={group}\nauto.offset.reset=earliest\n"));
@@ -82,8 +86,7 @@ impl ClientAccess {
         );
         if sasl {
             kcat.push_str(&format!(
-                " -X sasl.mechanisms={} -X sasl.username={user} -X sasl.password='<your password>'",
-                self.sasl_mechanism
+                " -X sasl.mechanisms={mechanism} -X sasl.username={user} -X sasl.password='<your password>'"
             ));
         }
         kcat.push_str(&format!(" -G {group} {topic}"));

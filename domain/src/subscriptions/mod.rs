@@ -123,7 +123,7 @@ pub enum SubscriptionError {
     #[error("not found")]
     NotFound,
     /// A live subscription for this product and principal exists already.
-    #[error("{principal} already has a {state} subscription to {product}: /subscriptions/{id}")]
+    #[error("{principal} already has a {state} subscription to {product}: /subscriptions#{id}")]
     Duplicate {
         id: Uuid,
         product: String,
@@ -163,8 +163,17 @@ pub fn default_group(principal: &str) -> String {
     format!("{cleaned}.")
 }
 
-/// A consumer-group prefix: 1–200 of letters, digits, `.`, `_`, `-`.
-pub fn check_group(group: &str) -> Result<(), SubscriptionError> {
+/// A consumer-group prefix: 1–200 of letters, digits, `.`, `_`, `-`, inside the
+/// principal's own namespace (`analyst1.` for `User:analyst1`), so no subscription can
+/// reach another application's consumer groups.
+pub fn check_group(principal: &str, group: &str) -> Result<(), SubscriptionError> {
+    let own = default_group(principal);
+    if !group.starts_with(&own) {
+        return Err(invalid(
+            "group",
+            format!("a consumer-group prefix of {principal} starts with `{own}`"),
+        ));
+    }
     let ok = !group.is_empty()
         && group.len() <= 200
         && group
@@ -199,6 +208,8 @@ pub fn max_days(contract: &serde_json::Value) -> Option<i64> {
                 .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
         })
         .filter(|days| *days > 0)
+        // A hundred years is "no cap" in practice and keeps date arithmetic in range.
+        .map(|days| days.min(36_500))
 }
 
 #[cfg(test)]
@@ -209,10 +220,12 @@ mod tests {
     fn group_prefixes_derive_from_the_principal_and_are_checked() {
         assert_eq!(default_group("User:analyst1"), "analyst1.");
         assert_eq!(default_group("User:svc orders"), "svc-orders.");
-        assert!(check_group("analyst1.").is_ok());
-        assert!(check_group("").is_err());
-        assert!(check_group("a b").is_err());
-        assert!(check_group(&"a".repeat(201)).is_err());
+        assert!(check_group("User:analyst1", "analyst1.").is_ok());
+        assert!(check_group("User:analyst1", "analyst1.reports.").is_ok());
+        assert!(check_group("User:analyst1", "svc-marketing-campaigns.").is_err());
+        assert!(check_group("User:analyst1", "").is_err());
+        assert!(check_group("User:analyst1", "analyst1.a b").is_err());
+        assert!(check_group("User:analyst1", &format!("analyst1.{}", "a".repeat(200))).is_err());
     }
 
     #[test]
@@ -221,6 +234,8 @@ mod tests {
         assert_eq!(max_days(&doc), Some(90));
         let text = serde_json::json!({"customProperties": [{"property": "maxSubscriptionDays", "value": "30"}]});
         assert_eq!(max_days(&text), Some(30));
+        let huge = serde_json::json!({"customProperties": [{"property": "maxSubscriptionDays", "value": 100_000_000}]});
+        assert_eq!(max_days(&huge), Some(36_500));
         assert_eq!(max_days(&serde_json::json!({})), None);
     }
 

@@ -220,8 +220,10 @@ pub async fn principal_choices(
         label: format!("{} (you)", user.kafka_principal),
     }];
     let accounts = sqlx::query_as::<_, (String, String, String)>(
-        r#"select kafka_principal, domain, name from service_accounts
-           where not disabled order by domain, name"#,
+        r#"select s.kafka_principal, s.domain, s.name from service_accounts s
+           where not s.disabled
+             and not exists (select 1 from users u where u.kafka_principal = s.kafka_principal)
+           order by s.domain, s.name"#,
     )
     .fetch_all(pool)
     .await?;
@@ -344,7 +346,7 @@ pub async fn request(
         Some(group) if !group.is_empty() => group.to_string(),
         _ => default_group(principal),
     };
-    check_group(&group)?;
+    check_group(principal, &group)?;
     let now = Utc::now();
     let cap = max_days(&target.contract);
     let until = match (request.until, cap) {
@@ -497,6 +499,11 @@ async fn decide(
         Decision::Approve => State::Approved,
         Decision::Reject => State::Rejected,
     };
+    let principal: String = sqlx::query_scalar("select principal from subscriptions where id = $1")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    lock_principal(&mut *conn, &principal).await?;
     sqlx::query(
         r#"update subscriptions set state = $2, decided_by = $3, decided_at = now(),
                decision_comment = $4, ended_at = case when $2 = 'rejected' then now() end,
@@ -682,6 +689,12 @@ async fn settle(
             subscription.state.as_str()
         )));
     }
+    if decision == Decision::Approve && subscription.until.is_some_and(|until| until <= Utc::now())
+    {
+        return Err(SubscriptionError::Conflict(
+            "this request's end date has passed; it can only be rejected".to_string(),
+        ));
+    }
     decide(
         &mut tx,
         id,
@@ -731,6 +744,17 @@ pub async fn revoke(
         .ok_or(SubscriptionError::NotFound)
 }
 
+/// Serialises grants and ungrants of one principal until the transaction ends: their
+/// Casbin rows are shared (a group prefix, a topic read by two subscriptions), and an
+/// approval racing a revocation must not lose a row the approval still needs.
+async fn lock_principal(conn: &mut PgConnection, principal: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("select pg_advisory_xact_lock(hashtext('subscription-principal:' || $1))")
+        .bind(principal)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Ends a locked live subscription as revoked or expired.
 async fn end(
     conn: &mut PgConnection,
@@ -739,6 +763,7 @@ async fn end(
     actor: &str,
     comment: Option<&str>,
 ) -> Result<(), SubscriptionError> {
+    lock_principal(&mut *conn, &subscription.principal).await?;
     sqlx::query(
         r#"update subscriptions set state = $2, ended_at = now(), ended_by = $3,
                decision_comment = coalesce($4, decision_comment), updated_at = now()
@@ -840,6 +865,17 @@ pub struct Notification {
     pub message: String,
     pub link: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// Marks a user's notifications read (they have seen them on their subscriptions page).
+pub async fn mark_notifications_read(pool: &PgPool, user: &User) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update notifications set read_at = now(), updated_at = now() where user_id = $1 and read_at is null",
+    )
+    .bind(user.id)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 pub async fn notifications(pool: &PgPool, user: &User) -> Result<Vec<Notification>, sqlx::Error> {
