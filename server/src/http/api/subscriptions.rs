@@ -166,27 +166,21 @@ struct DecisionRequest {
     comment: Option<String>,
 }
 
+/// What a decision endpoint does.
+#[derive(Clone, Copy)]
+enum Action {
+    Approve,
+    Reject,
+    Revoke,
+}
+
 async fn approve(
     State(state): State<AppState>,
     caller_ext: CallerExt,
     Path(raw): Path<String>,
     bytes: Bytes,
 ) -> Result<Json<View>, AppError> {
-    let caller = caller(caller_ext);
-    state
-        .policy
-        .authorize(&caller, domain::policy::GLOBAL, "catalog", "read")
-        .await?;
-    let request: DecisionRequest = body(&bytes)?;
-    let done = subscriptions::approve(
-        &state.pool,
-        &state.policy,
-        &caller,
-        id(&raw)?,
-        request.comment.as_deref(),
-    )
-    .await?;
-    Ok(Json(view(&state, done)))
+    act(state, caller_ext, &raw, &bytes, Action::Approve).await
 }
 
 async fn reject(
@@ -195,21 +189,7 @@ async fn reject(
     Path(raw): Path<String>,
     bytes: Bytes,
 ) -> Result<Json<View>, AppError> {
-    let caller = caller(caller_ext);
-    state
-        .policy
-        .authorize(&caller, domain::policy::GLOBAL, "catalog", "read")
-        .await?;
-    let request: DecisionRequest = body(&bytes)?;
-    let done = subscriptions::reject(
-        &state.pool,
-        &state.policy,
-        &caller,
-        id(&raw)?,
-        request.comment.as_deref(),
-    )
-    .await?;
-    Ok(Json(view(&state, done)))
+    act(state, caller_ext, &raw, &bytes, Action::Reject).await
 }
 
 async fn revoke(
@@ -218,19 +198,34 @@ async fn revoke(
     Path(raw): Path<String>,
     bytes: Bytes,
 ) -> Result<Json<View>, AppError> {
+    act(state, caller_ext, &raw, &bytes, Action::Revoke).await
+}
+
+/// Approve, reject or revoke `raw` with the body's optional comment; the domain library
+/// decides who may.
+async fn act(
+    state: AppState,
+    caller_ext: CallerExt,
+    raw: &str,
+    bytes: &Bytes,
+    action: Action,
+) -> Result<Json<View>, AppError> {
     let caller = caller(caller_ext);
     state
         .policy
         .authorize(&caller, domain::policy::GLOBAL, "catalog", "read")
         .await?;
-    let request: DecisionRequest = body(&bytes)?;
-    let done = subscriptions::revoke(
+    let request: DecisionRequest = body(bytes)?;
+    let (pool, policy, id, comment) = (
         &state.pool,
         &state.policy,
-        &caller,
-        id(&raw)?,
+        id(raw)?,
         request.comment.as_deref(),
-    )
-    .await?;
+    );
+    let done = match action {
+        Action::Approve => subscriptions::approve(pool, policy, &caller, id, comment).await,
+        Action::Reject => subscriptions::reject(pool, policy, &caller, id, comment).await,
+        Action::Revoke => subscriptions::revoke(pool, policy, &caller, id, comment).await,
+    }?;
     Ok(Json(view(&state, done)))
 }
