@@ -30,7 +30,10 @@ pub fn Header() -> impl IntoView {
                     <input
                         type="search"
                         name="q"
-                        prop:value=q
+                        // Set once, not bound: hydrating must not wipe what was typed
+                        // before the script arrived (the box only shows off `/`, where
+                        // there is no query to reflect).
+                        value=q()
                         placeholder="Search the catalog"
                         aria-label="Search the catalog"
                     />
