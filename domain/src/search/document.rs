@@ -105,11 +105,12 @@ struct RawField {
 
 /// Loads the products named by `slugs`, or all of them when `slugs` is `None`.
 pub async fn load(pool: &PgPool, slugs: Option<&[String]>) -> Result<Vec<ProductDoc>, sqlx::Error> {
-    // Subscriber counts join here when subscriptions exist (their own issue); until then
-    // every product has none.
+    // Live subscriptions (approved, provisioning, active) count as subscribers.
     let rows = sqlx::query_as::<_, Row>(
         r#"select p.slug, p.name, p.description, p.domain, d.name as domain_name, p.status,
-                  p.tags, p.slas, p.team, p.updated_at, 0::bigint as subscribers,
+                  p.tags, p.slas, p.team, p.updated_at, (select count(*) from subscriptions s
+                   where s.product_id = p.id
+                     and s.state in ('approved', 'provisioning', 'active')) as subscribers,
                   coalesce((select json_agg(json_build_object(
                                 'topic', o.topic, 'event_type', o.event_type,
                                 'format', o.format, 'description', o.description,

@@ -366,3 +366,63 @@ async fn a_deleted_index_folder_is_rebuilt_at_start_up(pool: PgPool) {
     app.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn a_new_subscription_moves_a_product_up_the_most_subscribed_order_within_a_second(
+    pool: PgPool,
+) {
+    demo_catalog(&pool).await;
+    let app = spawn_app(pool.clone()).await;
+    let analyst = token_for(&pool, "analyst1@meshmart.local").await;
+    let admin = token_for(&pool, "admin@meshmart.local").await;
+    let most = |body: &Value| slugs(body).first().map(|s| s.to_string());
+    let (status, body) = search(&app, &analyst, &[("q", "order"), ("sort", "subscribers")]).await;
+    assert_eq!(status, 200, "{body}");
+    // The last of the page: no subscribers yet, behind everything listed.
+    let product = slugs(&body).last().expect("hits").to_string();
+    assert_ne!(most(&body).as_deref(), Some(product.as_str()));
+
+    let subscribe = |token: String, approver: String| {
+        let (app, product) = (&app, product.clone());
+        async move {
+            let created: Value = app
+                .client
+                .post(format!("{}/api/v1/subscriptions", app.address))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({ "product": product, "purpose": "ranking" }))
+                .send()
+                .await
+                .expect("request")
+                .json()
+                .await
+                .expect("json");
+            let id = created["id"].as_str().expect("id").to_string();
+            let approved = app
+                .client
+                .post(format!("{}/api/v1/subscriptions/{id}/approve", app.address))
+                .bearer_auth(&approver)
+                .send()
+                .await
+                .expect("approve");
+            assert_eq!(approved.status().as_u16(), 200);
+        }
+    };
+    subscribe(analyst.clone(), admin.clone()).await;
+    subscribe(
+        token_for(&pool, "analyst2@meshmart.local").await,
+        admin.clone(),
+    )
+    .await;
+    let approved = Instant::now();
+    loop {
+        let (_, body) = search(&app, &analyst, &[("q", "order"), ("sort", "subscribers")]).await;
+        if most(&body).as_deref() == Some(product.as_str()) {
+            break;
+        }
+        assert!(
+            approved.elapsed() < Duration::from_secs(1),
+            "{product} (2 subscribers) is not first: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
