@@ -77,7 +77,7 @@ pub struct LineageSummary {
 pub mod layout {
     //! Choosing what is visible (collapsing big neighbourhoods) and laying it out.
 
-    use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+    use std::collections::{BTreeSet, HashMap, VecDeque};
 
     use domain::lineage::{Graph, NodeKind};
 
@@ -307,21 +307,21 @@ pub mod layout {
         // Components are stacked below each other.
         let mut offset_y = MARGIN;
         let mut width: f64 = 0.0;
-        let mut placed = vec![false; nodes.len()];
         for (positions, _, _) in layouts {
-            let (mut min_x, mut min_y, mut max_y) = (f64::MAX, f64::MAX, f64::MIN);
+            // The engine's x runs along a layer (our vertical), its y across layers.
+            let (mut min_x, mut max_x, mut min_y) = (f64::MAX, f64::MIN, f64::MAX);
             for (_, (x, y)) in &positions {
                 min_x = min_x.min(*x);
+                max_x = max_x.max(*x);
                 min_y = min_y.min(*y);
-                max_y = max_y.max(*x);
             }
             // Layers (the engine's y) become columns.
-            let mut layers: BTreeMap<i64, f64> = BTreeMap::new();
-            for (_, (_, y)) in &positions {
-                layers.insert((*y - min_y).round() as i64, 0.0);
-            }
+            let layers: BTreeSet<i64> = positions
+                .iter()
+                .map(|(_, (_, y))| (*y - min_y).round() as i64)
+                .collect();
             let columns: HashMap<i64, f64> = layers
-                .keys()
+                .iter()
                 .enumerate()
                 .map(|(i, layer)| (*layer, MARGIN + i as f64 * (NODE_W + LAYER_GAP)))
                 .collect();
@@ -333,11 +333,8 @@ pub mod layout {
                 node.x = columns.get(&layer).copied().unwrap_or(MARGIN);
                 node.y = offset_y + (x - min_x);
                 width = width.max(node.x + node.w);
-                if let Some(flag) = placed.get_mut(i) {
-                    *flag = true;
-                }
             }
-            offset_y += (max_y - min_x) + NODE_H + 40.0;
+            offset_y += (max_x - min_x) + NODE_H + 40.0;
         }
         let height = nodes.iter().map(|n| n.y + n.h).fold(0.0_f64, f64::max) + MARGIN;
         let centre: HashMap<&str, (f64, f64, f64, f64)> = nodes

@@ -168,21 +168,10 @@ pub async fn subscription_form(slug: String) -> Result<RequestForm, ApiError> {
         .map_err(internal)?
         .map(|(_, document)| document)
         .unwrap_or_default();
-    let mine = subscriptions::list(
-        pool,
-        &services.policy,
-        &crate::ssr::caller(),
-        &subscriptions::ListFilter {
-            mine: true,
-            ..Default::default()
-        },
-    )
-    .await
-    .map_err(ssr::error)?;
-    let existing = mine
-        .into_iter()
-        .find(|s| s.product == slug && s.state.is_live() && s.principal == user.kafka_principal)
-        .map(|s| (s.id.to_string(), s.state.as_str().to_string()));
+    let existing = subscriptions::live_subscription(pool, &slug, &user.kafka_principal)
+        .await
+        .map_err(internal)?
+        .map(|(id, state)| (id.to_string(), state.as_str().to_string()));
     let can_decide = services
         .policy
         .allows(&user, &detail.summary.domain, "subscription", "approve")

@@ -14,12 +14,14 @@
 // sound in a `SAFETY:` comment, and nothing unsafe leaks out of the safe public API.
 #![allow(unsafe_code)]
 
-use std::ffi::{CStr, CString, c_char, c_int};
+use std::ffi::{CString, c_char};
 use std::ptr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::admin::AdminClient;
 use rdkafka::bindings as rd;
+
+use super::native::{self, BrokerErrors, Failure, Request, c_array, errstr_text, read_c_str};
 use rdkafka::client::DefaultClientContext;
 use serde::{Deserialize, Serialize};
 
@@ -155,10 +157,19 @@ pub enum AclError {
     Broker { code: String, message: String },
 }
 
-/// Longest request timeout librdkafka accepts (`rd_kafka_AdminOptions_set_request_timeout`).
-const MAX_TIMEOUT: Duration = Duration::from_hours(1);
-/// How long to keep polling after the request timeout for librdkafka's own timeout result.
-const POLL_GRACE: Duration = Duration::from_secs(1);
+impl From<Failure> for AclError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::TimedOut => AclError::TimedOut,
+            Failure::BadOption(message) => AclError::Invalid(message),
+            Failure::Unexpected(message) => unexpected(message),
+            Failure::Error(error) => AclError::Broker {
+                code: error.name,
+                message: error.message,
+            },
+        }
+    }
+}
 
 /// Creates `bindings`. Creating an ACL that already exists succeeds and changes nothing.
 /// An empty slice returns `Ok` without a request. Waits at most about `timeout` (capped at 1h).
@@ -202,7 +213,7 @@ pub fn create_acls(
         );
     }
     drop(natives);
-    let event = request.wait(rd::RD_KAFKA_EVENT_CREATEACLS_RESULT)?;
+    let event = request.wait(rd::RD_KAFKA_EVENT_CREATEACLS_RESULT, BrokerErrors::Read)?;
     // SAFETY: `event.0` is a valid CreateAcls result event (type checked by `wait`).
     let result = unsafe { rd::rd_kafka_event_CreateAcls_result(event.0) };
     if result.is_null() {
@@ -279,7 +290,7 @@ pub fn describe_acls(
         rd::rd_kafka_DescribeAcls(request.rk, native.0, request.options.0, request.queue.0);
     }
     drop(native);
-    let event = request.wait(rd::RD_KAFKA_EVENT_DESCRIBEACLS_RESULT)?;
+    let event = request.wait(rd::RD_KAFKA_EVENT_DESCRIBEACLS_RESULT, BrokerErrors::Read)?;
     // SAFETY: `event.0` is a valid DescribeAcls result event (type checked by `wait`).
     let result = unsafe { rd::rd_kafka_event_DescribeAcls_result(event.0) };
     if result.is_null() {
@@ -341,7 +352,7 @@ pub fn delete_acls(
         );
     }
     drop(natives);
-    let event = request.wait(rd::RD_KAFKA_EVENT_DELETEACLS_RESULT)?;
+    let event = request.wait(rd::RD_KAFKA_EVENT_DELETEACLS_RESULT, BrokerErrors::Read)?;
     // SAFETY: `event.0` is a valid DeleteAcls result event (type checked by `wait`).
     let result = unsafe { rd::rd_kafka_event_DeleteAcls_result(event.0) };
     if result.is_null() {
@@ -432,57 +443,13 @@ fn opt_ptr(value: Option<&CString>) -> *const c_char {
     value.map_or(ptr::null(), |value| value.as_ptr())
 }
 
-/// Reads the NUL-terminated message librdkafka wrote into `buf` (empty if none).
-fn errstr_text(buf: &[u8]) -> String {
-    CStr::from_bytes_until_nul(buf)
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// Copies a C string; null becomes the empty string.
-///
-/// # Safety
-/// `p` is null or points to a NUL-terminated string alive for the duration of the call.
-unsafe fn read_c_str(p: *const c_char) -> String {
-    if p.is_null() {
-        return String::new();
-    }
-    // SAFETY: `p` is non-null and NUL-terminated per this function's contract.
-    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
-}
-
-/// The elements of a C array returned by librdkafka; null or empty gives an empty slice. The
-/// slice borrows `_owner`, the event that owns the array, so it cannot outlive it.
-///
-/// # Safety
-/// `array` is null or points to `count` initialised pointers that stay valid as long as
-/// `owner` lives.
-unsafe fn c_array<T>(_owner: &Event, array: *mut *const T, count: usize) -> &[*const T] {
-    if array.is_null() || count == 0 {
-        return &[];
-    }
-    // SAFETY: non-null, `count` initialised elements, alive as long as `owner` per the contract.
-    unsafe { std::slice::from_raw_parts(array.cast_const(), count) }
-}
-
-/// The code name and message of a librdkafka error object, or `None` for no error.
+/// The name and message of a librdkafka error object, or `None` for no error.
 ///
 /// # Safety
 /// `error` is null or a valid `rd_kafka_error_t`.
 unsafe fn read_error(error: *const rd::rd_kafka_error_t) -> Option<(String, String)> {
-    if error.is_null() {
-        return None;
-    }
-    // SAFETY: `error` is valid and non-null.
-    let code = unsafe { rd::rd_kafka_error_code(error) };
-    if code == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-        return None;
-    }
-    // SAFETY: `error` is valid; the returned strings are static or live as long as `error`.
-    let name = unsafe { read_c_str(rd::rd_kafka_error_name(error)) };
-    // SAFETY: as above.
-    let message = unsafe { read_c_str(rd::rd_kafka_error_string(error)) };
-    Some((name, message))
+    // SAFETY: per this function's contract.
+    unsafe { native::read_error(error) }.map(|error| (error.name, error.message))
 }
 
 /// Copies a librdkafka ACL binding into Rust.
@@ -716,139 +683,6 @@ impl Drop for NativeAcl {
         // SAFETY: `self.0` was returned non-null by `rd_kafka_AclBinding(Filter)_new`, is owned
         // solely by this guard and is destroyed exactly once.
         unsafe { rd::rd_kafka_AclBinding_destroy(self.0) }
-    }
-}
-
-/// Admin options we allocated; destroyed on drop (librdkafka copies them into the request).
-struct Options(*mut rd::rd_kafka_AdminOptions_t);
-
-impl Drop for Options {
-    fn drop(&mut self) {
-        // SAFETY: non-null, from `rd_kafka_AdminOptions_new`, destroyed exactly once.
-        unsafe { rd::rd_kafka_AdminOptions_destroy(self.0) }
-    }
-}
-
-/// Our private result queue; destroyed on drop. An in-flight request holds its own reference
-/// to the underlying queue, so destroying ours early (after a timeout) is safe: the late
-/// result is discarded by librdkafka.
-struct Queue(*mut rd::rd_kafka_queue_t);
-
-impl Drop for Queue {
-    fn drop(&mut self) {
-        // SAFETY: non-null, from `rd_kafka_queue_new`, destroyed exactly once.
-        unsafe { rd::rd_kafka_queue_destroy(self.0) }
-    }
-}
-
-/// A polled event; destroying it frees the whole result (every array, binding, error and
-/// string borrowed from it).
-struct Event(*mut rd::rd_kafka_event_t);
-
-impl Drop for Event {
-    fn drop(&mut self) {
-        // SAFETY: non-null, from `rd_kafka_queue_poll`, destroyed exactly once.
-        unsafe { rd::rd_kafka_event_destroy(self.0) }
-    }
-}
-
-/// What one admin request needs: the borrowed client handle, options with the request
-/// timeout, and a private queue the result is delivered to.
-struct Request<'a> {
-    /// Borrowed from the `AdminClient` in `_client`, which outlives the request.
-    rk: *mut rd::rd_kafka_t,
-    _client: &'a AdminClient<DefaultClientContext>,
-    options: Options,
-    queue: Queue,
-    deadline: Instant,
-}
-
-impl<'a> Request<'a> {
-    fn new(
-        client: &'a AdminClient<DefaultClientContext>,
-        op: rd::rd_kafka_admin_op_t,
-        timeout: Duration,
-    ) -> Result<Self, AclError> {
-        let timeout = timeout.min(MAX_TIMEOUT);
-        let rk = client.inner().native_ptr();
-        if rk.is_null() {
-            return Err(unexpected("admin client has no native handle"));
-        }
-        // SAFETY: `rk` is the live handle of `client`, borrowed for `'a`.
-        let options = unsafe { rd::rd_kafka_AdminOptions_new(rk, op) };
-        if options.is_null() {
-            return Err(unexpected("rd_kafka_AdminOptions_new failed"));
-        }
-        let options = Options(options);
-        // librdkafka treats 0 as "no wait" rather than a deadline; 1 ms is the shortest real one.
-        let timeout_ms = c_int::try_from(timeout.as_millis())
-            .unwrap_or(c_int::MAX)
-            .max(1);
-        let mut errstr = [0u8; 512];
-        // SAFETY: `options.0` is valid; `errstr` is a writable buffer of the length passed.
-        let err = unsafe {
-            rd::rd_kafka_AdminOptions_set_request_timeout(
-                options.0,
-                timeout_ms,
-                errstr.as_mut_ptr().cast::<c_char>(),
-                errstr.len(),
-            )
-        };
-        if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-            return Err(AclError::Invalid(errstr_text(&errstr)));
-        }
-        // SAFETY: `rk` is the live handle of `client`.
-        let queue = unsafe { rd::rd_kafka_queue_new(rk) };
-        if queue.is_null() {
-            return Err(unexpected("rd_kafka_queue_new failed"));
-        }
-        Ok(Self {
-            rk,
-            _client: client,
-            options,
-            queue: Queue(queue),
-            // librdkafka answers `_TIMED_OUT` itself after `timeout`; the grace period lets that
-            // answer (with its message) arrive before we give up on our own.
-            deadline: Instant::now() + timeout + POLL_GRACE,
-        })
-    }
-
-    /// Waits for the result event of type `expected`, turning an event-level error into
-    /// `AclError`. Consumes the request: options and queue are freed on return; the event
-    /// keeps what it needs alive on its own.
-    fn wait(self, expected: c_int) -> Result<Event, AclError> {
-        loop {
-            let remaining = self.deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(AclError::TimedOut);
-            }
-            let poll_ms = c_int::try_from(remaining.as_millis().max(1)).unwrap_or(c_int::MAX);
-            // SAFETY: `self.queue.0` is a valid queue owned by `self`.
-            let event = unsafe { rd::rd_kafka_queue_poll(self.queue.0, poll_ms) };
-            if event.is_null() {
-                continue;
-            }
-            let event = Event(event);
-            // SAFETY: `event.0` is a valid event.
-            let kind = unsafe { rd::rd_kafka_event_type(event.0) };
-            if kind != expected {
-                // Nothing else is routed to a private admin queue; skip it defensively.
-                continue;
-            }
-            // SAFETY: `event.0` is a valid event.
-            let err = unsafe { rd::rd_kafka_event_error(event.0) };
-            if err == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-                return Ok(event);
-            }
-            if err == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__TIMED_OUT {
-                return Err(AclError::TimedOut);
-            }
-            // SAFETY: `rd_kafka_err2name` returns a static string.
-            let code = unsafe { read_c_str(rd::rd_kafka_err2name(err)) };
-            // SAFETY: the string lives as long as `event`, which is alive here.
-            let message = unsafe { read_c_str(rd::rd_kafka_event_error_string(event.0)) };
-            return Err(AclError::Broker { code, message });
-        }
     }
 }
 

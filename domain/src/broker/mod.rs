@@ -4,6 +4,7 @@
 //! service accounts ([`scram`]).
 
 pub mod acl;
+mod native;
 pub mod scram;
 
 use std::sync::Arc;

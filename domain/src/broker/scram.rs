@@ -21,15 +21,19 @@
 // sound in a `SAFETY:` comment, and nothing unsafe leaks out of the safe public API.
 #![allow(unsafe_code)]
 
-use std::ffi::{CStr, CString, c_char, c_int};
+use std::ffi::{CStr, CString, c_int};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use rdkafka::admin::AdminClient;
 use rdkafka::bindings as rd;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
+
+use super::native::{
+    BrokerErrors, ERR_TIMED_OUT, Failure, NativeError, Request, c_array, read_c_str, read_error,
+};
 use serde::{Deserialize, Serialize};
 
 /// A SASL/SCRAM mechanism (RFC 5802 / RFC 7677) a credential is stored for.
@@ -103,14 +107,7 @@ pub const MAX_FIELD_LEN: usize = 32_767;
 /// Random salt per upsert, in bytes, from the operating system.
 const SALT_LEN: usize = 32;
 
-/// Longest request timeout librdkafka accepts (`rd_kafka_AdminOptions_set_request_timeout`).
-const MAX_TIMEOUT: Duration = Duration::from_hours(1);
-/// How long to keep polling after the request timeout for librdkafka's own timeout result.
-const POLL_GRACE: Duration = Duration::from_secs(1);
-
-/// Error codes this module tells apart. Kept as plain integers: see [`ffi`].
-const NO_ERROR: c_int = rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR as c_int;
-const ERR_TIMED_OUT: c_int = rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__TIMED_OUT as c_int;
+/// Error codes this module tells apart. Kept as plain integers: see [`native::ffi`].
 const ERR_INVALID_ARG: c_int = rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__INVALID_ARG as c_int;
 const ERR_UNSUPPORTED_FEATURE: c_int =
     rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE as c_int;
@@ -123,24 +120,16 @@ const ERR_RESOURCE_NOT_FOUND: c_int =
 const ERR_UNACCEPTABLE_CREDENTIAL: c_int =
     rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_UNACCEPTABLE_CREDENTIAL as c_int;
 
-/// librdkafka functions redeclared with plain-integer results. librdkafka stores error codes and
-/// mechanism bytes exactly as the broker sent them, so they can hold values missing from the
-/// bindgen Rust enums (`rd_kafka_resp_err_t`, `rd_kafka_ScramMechanism_t`), and materialising
-/// such a value as one of those enums would be undefined behaviour. The symbols are the same;
-/// a C enum is returned like an `int`, so the signatures are ABI-compatible.
+/// `rd_kafka_ScramCredentialInfo_mechanism` redeclared with a plain-integer result: librdkafka
+/// stores the mechanism byte exactly as the broker sent it, which can be a value missing from
+/// the bindgen enum `rd_kafka_ScramMechanism_t` (materialising it would be undefined
+/// behaviour). A C enum is returned like an `int`, so the signature is ABI-compatible.
 mod ffi {
-    use std::ffi::{c_char, c_int};
+    use std::ffi::c_int;
 
     use rdkafka::bindings as rd;
 
     unsafe extern "C" {
-        #[link_name = "rd_kafka_event_error"]
-        pub(super) fn event_error(event: *mut rd::rd_kafka_event_t) -> c_int;
-        #[link_name = "rd_kafka_error_code"]
-        pub(super) fn error_code(error: *const rd::rd_kafka_error_t) -> c_int;
-        /// Also names codes librdkafka does not know (`ERR_<n>?`).
-        #[link_name = "rd_kafka_err2name"]
-        pub(super) fn err2name(code: c_int) -> *const c_char;
         #[link_name = "rd_kafka_ScramCredentialInfo_mechanism"]
         pub(super) fn credential_info_mechanism(
             info: *const rd::rd_kafka_ScramCredentialInfo_t,
@@ -440,11 +429,15 @@ fn check_password(password: &str) -> Result<(), ScramError> {
     Ok(())
 }
 
-/// A librdkafka error: its numeric code (any value the broker sent), name and message.
-struct NativeError {
-    code: c_int,
-    name: String,
-    message: String,
+impl From<Failure> for ScramError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::TimedOut => ScramError::TimedOut,
+            Failure::BadOption(message) => ScramError::Invalid(message),
+            Failure::Unexpected(message) => unexpected(message),
+            Failure::Error(error) => error.into_scram_error(),
+        }
+    }
 }
 
 impl NativeError {
@@ -471,73 +464,6 @@ fn unexpected(message: &str) -> ScramError {
         code: "_UNEXPECTED_RESULT".to_owned(),
         message: message.to_owned(),
     }
-}
-
-/// Reads the NUL-terminated message librdkafka wrote into `buf` (empty if none).
-fn errstr_text(buf: &[u8]) -> String {
-    CStr::from_bytes_until_nul(buf)
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// Copies a C string; null becomes the empty string. librdkafka 2.12 copies some broker strings
-/// of SCRAM results up to the next zero byte of the response rather than by their length, so
-/// trailing control characters are dropped.
-///
-/// # Safety
-/// `p` is null or points to a NUL-terminated string alive for the duration of the call.
-unsafe fn read_c_str(p: *const c_char) -> String {
-    if p.is_null() {
-        return String::new();
-    }
-    // SAFETY: `p` is non-null and NUL-terminated per this function's contract.
-    let text = unsafe { CStr::from_ptr(p) }.to_string_lossy();
-    text.trim_end_matches(char::is_control).to_owned()
-}
-
-/// The elements of a C array returned by librdkafka; null or empty gives an empty slice. The
-/// slice borrows `_owner`, the event that owns the array, so it cannot outlive it.
-///
-/// # Safety
-/// `array` is null or points to `count` initialised pointers that stay valid as long as
-/// `owner` lives.
-unsafe fn c_array<T>(_owner: &Event, array: *mut *const T, count: usize) -> &[*const T] {
-    if array.is_null() || count == 0 {
-        return &[];
-    }
-    // SAFETY: non-null, `count` initialised elements, alive as long as `owner` per the contract.
-    unsafe { std::slice::from_raw_parts(array.cast_const(), count) }
-}
-
-/// The code, name and message of a librdkafka error object, or `None` for no error.
-///
-/// # Safety
-/// `error` is null or a valid `rd_kafka_error_t`.
-unsafe fn read_error(error: *const rd::rd_kafka_error_t) -> Option<NativeError> {
-    if error.is_null() {
-        return None;
-    }
-    // SAFETY: `error` is valid and non-null.
-    let code = unsafe { ffi::error_code(error) };
-    if code == NO_ERROR {
-        return None;
-    }
-    // SAFETY: `error` is valid; the returned strings are static or live as long as `error`.
-    let name = unsafe { read_c_str(rd::rd_kafka_error_name(error)) };
-    // SAFETY: as above.
-    let message = unsafe { read_c_str(rd::rd_kafka_error_string(error)) };
-    Some(NativeError {
-        code,
-        name,
-        message,
-    })
-}
-
-/// The name of error `code` (static or thread-local in librdkafka, copied at once).
-fn error_name(code: c_int) -> String {
-    // SAFETY: `rd_kafka_err2name` accepts any code and returns a valid C string that stays
-    // valid at least until the next call on this thread; it is copied before that.
-    unsafe { read_c_str(ffi::err2name(code)) }
 }
 
 /// A credential upsertion or deletion we allocated; destroyed on drop. librdkafka copies it
@@ -592,167 +518,6 @@ impl Drop for Alteration {
         // SAFETY: `self.0` was returned non-null by `rd_kafka_UserScramCredential*_new`, is owned
         // solely by this guard and is destroyed exactly once.
         unsafe { rd::rd_kafka_UserScramCredentialAlteration_destroy(self.0) }
-    }
-}
-
-/// Admin options we allocated; destroyed on drop (librdkafka copies them into the request).
-struct Options(*mut rd::rd_kafka_AdminOptions_t);
-
-impl Drop for Options {
-    fn drop(&mut self) {
-        // SAFETY: non-null, from `rd_kafka_AdminOptions_new`, destroyed exactly once.
-        unsafe { rd::rd_kafka_AdminOptions_destroy(self.0) }
-    }
-}
-
-/// Our private result queue; destroyed on drop. An in-flight request holds its own reference
-/// to the underlying queue, so destroying ours early (after a timeout) is safe: the late
-/// result is discarded by librdkafka.
-struct Queue(*mut rd::rd_kafka_queue_t);
-
-impl Drop for Queue {
-    fn drop(&mut self) {
-        // SAFETY: non-null, from `rd_kafka_queue_new`, destroyed exactly once.
-        unsafe { rd::rd_kafka_queue_destroy(self.0) }
-    }
-}
-
-/// A polled event; destroying it frees the whole result (every array, description, error and
-/// string borrowed from it).
-struct Event(*mut rd::rd_kafka_event_t);
-
-impl Drop for Event {
-    fn drop(&mut self) {
-        // SAFETY: non-null, from `rd_kafka_queue_poll`, destroyed exactly once.
-        unsafe { rd::rd_kafka_event_destroy(self.0) }
-    }
-}
-
-/// What [`Request::wait`] may do with a result event that carries a broker (Kafka protocol)
-/// error for the whole request.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum BrokerErrors {
-    /// Read its message and free it as usual.
-    Read,
-    /// Neither read its message nor free it. librdkafka 2.12's `DescribeUserScramCredentials`
-    /// parser stores the broker's request-level error message as a pointer to its own stack
-    /// (or to a static string) and the event's destructor `free`s it, which would abort the
-    /// process; leaking the event is the only safe way out.
-    Leak,
-}
-
-/// What one admin request needs: the borrowed client handle, options with the request
-/// timeout, and a private queue the result is delivered to.
-struct Request<'a> {
-    /// Borrowed from the `AdminClient` in `_client`, which outlives the request.
-    rk: *mut rd::rd_kafka_t,
-    _client: &'a AdminClient<DefaultClientContext>,
-    options: Options,
-    queue: Queue,
-    deadline: Instant,
-}
-
-impl<'a> Request<'a> {
-    fn new(
-        client: &'a AdminClient<DefaultClientContext>,
-        op: rd::rd_kafka_admin_op_t,
-        timeout: Duration,
-    ) -> Result<Self, ScramError> {
-        let timeout = timeout.min(MAX_TIMEOUT);
-        let rk = client.inner().native_ptr();
-        if rk.is_null() {
-            return Err(unexpected("admin client has no native handle"));
-        }
-        // SAFETY: `rk` is the live handle of `client`, borrowed for `'a`.
-        let options = unsafe { rd::rd_kafka_AdminOptions_new(rk, op) };
-        if options.is_null() {
-            return Err(unexpected("rd_kafka_AdminOptions_new failed"));
-        }
-        let options = Options(options);
-        // librdkafka treats 0 as "no wait" rather than a deadline; 1 ms is the shortest real one.
-        let timeout_ms = c_int::try_from(timeout.as_millis())
-            .unwrap_or(c_int::MAX)
-            .max(1);
-        let mut errstr = [0u8; 512];
-        // SAFETY: `options.0` is valid; `errstr` is a writable buffer of the length passed.
-        let err = unsafe {
-            rd::rd_kafka_AdminOptions_set_request_timeout(
-                options.0,
-                timeout_ms,
-                errstr.as_mut_ptr().cast::<c_char>(),
-                errstr.len(),
-            )
-        };
-        if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-            return Err(ScramError::Invalid(errstr_text(&errstr)));
-        }
-        // SAFETY: `rk` is the live handle of `client`.
-        let queue = unsafe { rd::rd_kafka_queue_new(rk) };
-        if queue.is_null() {
-            return Err(unexpected("rd_kafka_queue_new failed"));
-        }
-        Ok(Self {
-            rk,
-            _client: client,
-            options,
-            queue: Queue(queue),
-            // librdkafka answers `_TIMED_OUT` itself after `timeout`; the grace period lets that
-            // answer (with its message) arrive before we give up on our own.
-            deadline: Instant::now() + timeout + POLL_GRACE,
-        })
-    }
-
-    /// Waits for the result event of type `expected`, turning an event-level error into
-    /// `ScramError`. Consumes the request: options and queue are freed on return; the event
-    /// keeps what it needs alive on its own.
-    fn wait(self, expected: c_int, broker_errors: BrokerErrors) -> Result<Event, ScramError> {
-        loop {
-            let remaining = self.deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(ScramError::TimedOut);
-            }
-            let poll_ms = c_int::try_from(remaining.as_millis().max(1)).unwrap_or(c_int::MAX);
-            // SAFETY: `self.queue.0` is a valid queue owned by `self`.
-            let event = unsafe { rd::rd_kafka_queue_poll(self.queue.0, poll_ms) };
-            if event.is_null() {
-                continue;
-            }
-            let event = Event(event);
-            // SAFETY: `event.0` is a valid event.
-            let kind = unsafe { rd::rd_kafka_event_type(event.0) };
-            if kind != expected {
-                // Nothing else is routed to a private admin queue; skip it defensively.
-                continue;
-            }
-            // SAFETY: `event.0` is a valid event.
-            let code = unsafe { ffi::event_error(event.0) };
-            if code == NO_ERROR {
-                return Ok(event);
-            }
-            let name = error_name(code);
-            // Kafka protocol errors are positive; librdkafka's own errors (timeouts, transport,
-            // bad arguments) are negative and always carry a message it allocated properly.
-            if code > 0 && broker_errors == BrokerErrors::Leak {
-                std::mem::forget(event);
-                let message = format!(
-                    "the broker refused the request ({name}; librdkafka 2.12 loses its message)"
-                );
-                return Err(NativeError {
-                    code,
-                    name,
-                    message,
-                }
-                .into_scram_error());
-            }
-            // SAFETY: the string lives as long as `event`, which is alive here.
-            let message = unsafe { read_c_str(rd::rd_kafka_event_error_string(event.0)) };
-            return Err(NativeError {
-                code,
-                name,
-                message,
-            }
-            .into_scram_error());
-        }
     }
 }
 
@@ -834,6 +599,6 @@ mod tests {
             ScramError::Broker { code, .. } if code == "CLUSTER_AUTHORIZATION_FAILED"
         ));
         // Codes librdkafka does not know are named, not undefined behaviour.
-        assert!(!error_name(30_000).is_empty());
+        assert!(!crate::broker::native::error_name(30_000).is_empty());
     }
 }

@@ -366,16 +366,7 @@ pub async fn request(
     let auto = auto_approval(pool, user, target.id).await?;
 
     let mut tx = pool.begin().await?;
-    let existing = sqlx::query_as::<_, (Uuid, String)>(
-        r#"select id, state from subscriptions
-           where product_id = $1 and principal = $2
-             and state in ('pending', 'approved', 'provisioning', 'active')"#,
-    )
-    .bind(target.id)
-    .bind(principal)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some((id, state)) = existing {
+    if let Some((id, state)) = live_of(&mut tx, target.id, principal).await? {
         return Err(SubscriptionError::Duplicate {
             id,
             product: request.product.clone(),
@@ -450,6 +441,42 @@ pub async fn request(
     load(&mut conn, id)
         .await?
         .ok_or(SubscriptionError::NotFound)
+}
+
+/// The live subscription (id, state) of `principal` to a product, if any: at most one exists.
+async fn live_of(
+    conn: &mut PgConnection,
+    product_id: Uuid,
+    principal: &str,
+) -> Result<Option<(Uuid, String)>, sqlx::Error> {
+    sqlx::query_as::<_, (Uuid, String)>(
+        r#"select id, state from subscriptions
+           where product_id = $1 and principal = $2
+             and state in ('pending', 'approved', 'provisioning', 'active')"#,
+    )
+    .bind(product_id)
+    .bind(principal)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The live subscription (id, state) of `principal` to the product `slug`, if any.
+pub async fn live_subscription(
+    pool: &PgPool,
+    slug: &str,
+    principal: &str,
+) -> Result<Option<(Uuid, State)>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let Some(product_id) = sqlx::query_scalar::<_, Uuid>("select id from products where slug = $1")
+        .bind(slug)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(live_of(&mut conn, product_id, principal)
+        .await?
+        .and_then(|(id, state)| State::parse(&state).map(|state| (id, state))))
 }
 
 /// The first of the requester's roles that the product approves automatically.
