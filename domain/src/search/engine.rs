@@ -1,6 +1,7 @@
 //! Answering a search: the query plan (every word must match somewhere, falling back to any
 //! word when that finds nothing), ranking, highlights, explanations and spelling
-//! suggestions; facet counts run beside the ranking (see `facets`).
+//! suggestions. Ranking, the total and facet counts come from one pass over the matches
+//! (see `tally`); each word is one union of its terms (see `word`).
 //!
 //! Ranking, in order of strength: an exact name, slug, topic or event-type match (case,
 //! spaces and separators ignored) outranks everything; then matches in the name (×5), in
@@ -14,19 +15,20 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use tantivy::collector::{Collector, Count, TopDocs};
+use tantivy::collector::{Collector, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
-    TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EnableScoring, FuzzyTermQuery, Occur,
+    PhraseQuery, Query, TermQuery,
 };
 use tantivy::schema::IndexRecordOption;
-use tantivy::{DocAddress, DocId, Order, Score, Searcher, SegmentReader, Term};
+use tantivy::{DocAddress, Executor, Score, Searcher, Term};
 
 use super::document::{Owner, ProductDoc};
-use super::facets::{self, Counts};
 use super::query::{self, FilterKey, ParsedQuery};
-use super::schema::{self, Group};
+use super::schema::{self, FACETS, Group};
+use super::tally::{self, Counts, Tally, popularity_factor, status_factor};
 use super::text::{self, Segment};
+use super::word::WordQuery;
 use super::{SearchError, SearchIndex};
 
 /// An exact name or topic match's bonus: more than any text match can reach.
@@ -41,6 +43,12 @@ const PREFIX_WEIGHT: Score = 0.6;
 const TYPO_WEIGHT: Score = 0.5;
 /// Most indexed words one typed word expands to per field (the most frequent are kept).
 const MAX_EXPANSIONS: usize = 48;
+/// Postings a search walks through, roughly, from which it spreads the index's segments
+/// over threads.
+const PARALLEL_POSTINGS: u64 = 10_000;
+/// How much more common than the rarest word of an intersection a word must be to be
+/// skipped through rather than read.
+const SKIPPED_RATIO: u64 = 8;
 
 /// How hits are ordered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,20 +168,6 @@ pub struct Component {
     pub score: Score,
 }
 
-/// The score multiplier of a status rank (see [`schema::status_rank`]).
-fn status_factor(rank: u64) -> Score {
-    match rank {
-        0 => 1.0,
-        1 => 0.8,
-        2 => 0.5,
-        _ => 0.25,
-    }
-}
-
-fn popularity_factor(subscribers: u64) -> Score {
-    1.0 + 0.05 * (1.0 + subscribers as Score).ln()
-}
-
 /// A query's words after the analyzer, with the prefix flag of the last one.
 #[derive(Clone)]
 pub(super) struct Plan {
@@ -209,14 +203,11 @@ impl SearchIndex {
         };
 
         let mut relaxed = false;
-        let broad = self.looks_broad(&searcher, &plan)?;
-        let mut query = self.build(&searcher, &plan, true)?;
         let window = (limit, offset);
-        let mut page = self.collect(&searcher, &plan, true, query.as_ref(), sort, window, broad)?;
+        let mut page = self.collect(&searcher, &plan, true, sort, window)?;
         if page.total == 0 && plan.words.len() + plan.phrases.len() > 1 {
             relaxed = true;
-            query = self.build(&searcher, &plan, false)?;
-            page = self.collect(&searcher, &plan, false, query.as_ref(), sort, window, broad)?;
+            page = self.collect(&searcher, &plan, false, sort, window)?;
         }
         let suggestion = if page.total == 0 && parsed.has_text() {
             self.suggest(&searcher, &typed, &parsed.filters)?
@@ -242,7 +233,7 @@ impl SearchIndex {
         Ok(SearchResults {
             hits,
             total: page.total,
-            facets: facets::top_values(&page.facets),
+            facets: tally::top_values(&page.facets),
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
             suggestion,
             relaxed,
@@ -283,14 +274,15 @@ impl SearchIndex {
 
     /// The whole query: words (each required when `all_words`, else at least one), phrases,
     /// the exact-match bonus and the filters.
+    /// The query, and roughly how many postings searching it walks through.
     pub(super) fn build(
         &self,
         searcher: &Searcher,
         plan: &Plan,
         all_words: bool,
-    ) -> Result<Box<dyn Query>, SearchError> {
+    ) -> Result<(Box<dyn Query>, u64), SearchError> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let text = self.text_clauses(searcher, plan, &Group::ALL)?;
+        let (text, mut walked) = self.text_clauses(searcher, plan, &Group::ALL, all_words)?;
         if text.is_empty() && plan.had_text {
             let only_exact = match &plan.exact {
                 Some(exact) => self.exact_query(exact),
@@ -298,6 +290,7 @@ impl SearchIndex {
             };
             clauses.push((Occur::Must, only_exact));
         } else if text.is_empty() {
+            walked = searcher.num_docs();
             clauses.push((
                 Occur::Must,
                 Box::new(ConstScoreQuery::new(Box::new(AllQuery), 0.0)),
@@ -310,33 +303,64 @@ impl SearchIndex {
             };
             let words: Vec<(Occur, Box<dyn Query>)> =
                 text.into_iter().map(|q| (occur, q)).collect();
+            let words: Box<dyn Query> = Box::new(BooleanQuery::new(words));
             // The words match, or the whole text names the product exactly
-            // (`orderplaced` is no word of `OrderPlaced`, but its exact key).
-            let mut either: Vec<(Occur, Box<dyn Query>)> =
-                vec![(Occur::Should, Box::new(BooleanQuery::new(words)))];
-            if let Some(exact) = &plan.exact {
-                either.push((Occur::Should, self.exact_query(exact)));
+            // (`orderplaced` is no word of `OrderPlaced`, but its exact key). Most texts
+            // name no product: their words are then searched alone, one union less.
+            let named = match &plan.exact {
+                Some(exact) => searcher.doc_freq(&self.exact_term(exact))? > 0,
+                None => false,
+            };
+            match &plan.exact {
+                Some(exact) if named => {
+                    let either = vec![
+                        (Occur::Should, words),
+                        (Occur::Should, self.exact_query(exact)),
+                    ];
+                    clauses.push((Occur::Must, Box::new(BooleanQuery::new(either))));
+                }
+                _ => clauses.push((Occur::Must, words)),
             }
-            clauses.push((Occur::Must, Box::new(BooleanQuery::new(either))));
         }
         for filter in self.filter_queries(&plan.filters) {
             clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
         }
-        Ok(Box::new(BooleanQuery::new(clauses)))
+        Ok((Box::new(BooleanQuery::new(clauses)), walked))
     }
 
-    /// One query per word and per phrase, each matching in any field of `groups`.
+    /// One query per word and per phrase, each matching in any field of `groups`, and how
+    /// many postings the search will walk through, roughly (the rarest word's when the
+    /// words are intersected, all words' otherwise). When the words are intersected, a word
+    /// far more common than the rarest one is only ever skipped through, so it gets the
+    /// union that skips cheaply (see `word`).
     fn text_clauses(
         &self,
         searcher: &Searcher,
         plan: &Plan,
         groups: &[Group],
-    ) -> Result<Vec<Box<dyn Query>>, SearchError> {
+        intersect: bool,
+    ) -> Result<(Vec<Box<dyn Query>>, u64), SearchError> {
         let mut clauses = Vec::new();
         let last = plan.words.len().saturating_sub(1);
+        let mut words = Vec::with_capacity(plan.words.len());
         for (i, word) in plan.words.iter().enumerate() {
             let prefix = plan.prefix_last && i == last;
-            clauses.push(self.word_query(searcher, word, prefix, groups)?);
+            words.push(self.word_terms(searcher, word, prefix, groups)?);
+        }
+        let reach = |terms: &Vec<(Term, Score, u64)>| terms.iter().map(|t| t.2).sum::<u64>();
+        let rarest = words.iter().map(reach).min().unwrap_or(0);
+        let walked = if intersect {
+            rarest
+        } else {
+            words.iter().map(reach).sum()
+        };
+        for terms in words {
+            let skipped = intersect && reach(&terms) >= rarest.saturating_mul(SKIPPED_RATIO);
+            let terms = terms
+                .into_iter()
+                .map(|(term, weight, _)| (term, weight))
+                .collect();
+            clauses.push(Box::new(WordQuery::new(terms, skipped)) as Box<dyn Query>);
         }
         for phrase in &plan.phrases {
             let mut any = Vec::new();
@@ -358,66 +382,76 @@ impl SearchIndex {
             }
             clauses.push(Box::new(BooleanQuery::new(any)) as Box<dyn Query>);
         }
-        Ok(clauses)
+        // Phrases are not estimated: assume the whole catalog.
+        let walked = if plan.phrases.is_empty() {
+            walked
+        } else {
+            searcher.num_docs()
+        };
+        Ok((clauses, walked))
     }
 
-    /// A word in any field of `groups`: as typed when the field has it; otherwise the
-    /// field's words within the typo budget and, while the word is being typed, the words
-    /// it begins — each BM25-scored, below an exact word. Expanding to real terms (rather
-    /// than matching an automaton per document) keeps broad prefixes cheap and lets
-    /// corrected words rank by BM25 too.
-    fn word_query(
+    /// A word in any field of `groups`, as weighted terms with their document frequencies:
+    /// the word as typed where a field has it. A word no field has matches the words within
+    /// its typo budget, and the word being typed also matches the words it begins in fields
+    /// that lack it; both score below an exact word. Expanding to real terms (rather than
+    /// matching an automaton per document) keeps broad prefixes cheap and lets corrected
+    /// words rank by BM25 too.
+    fn word_terms(
         &self,
         searcher: &Searcher,
         word: &str,
         prefix: bool,
         groups: &[Group],
-    ) -> Result<Box<dyn Query>, SearchError> {
-        let budget = text::typo_budget(word);
-        let probe = Term::from_field_text(self.fields.name, word);
-        let fuzzy = if budget > 0 {
-            Some(FuzzyTermQuery::new(probe.clone(), budget, true).automaton()?)
-        } else {
-            None
-        };
-        let begins = if prefix && word.chars().count() >= 2 {
-            Some(FuzzyTermQuery::new_prefix(probe, 0, true).automaton()?)
-        } else {
-            None
-        };
-        let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    ) -> Result<Vec<(Term, Score, u64)>, SearchError> {
+        let mut terms = Vec::new();
+        let mut missing = Vec::new();
         for group in groups {
-            let weight = group.weight();
-            let field = self.fields.group(*group);
-            let term = Term::from_field_text(field, word);
-            if searcher.doc_freq(&term)? > 0 {
-                let exact = TermQuery::new(term, IndexRecordOption::WithFreqs);
-                any.push((Occur::Should, boost(Box::new(exact), weight)));
-                continue;
+            let term = Term::from_field_text(self.fields.group(*group), word);
+            match searcher.doc_freq(&term)? {
+                0 => missing.push(*group),
+                freq => terms.push((term, group.weight(), freq)),
             }
-            let mut expanded: BTreeMap<String, Score> = BTreeMap::new();
+        }
+        let probe = Term::from_field_text(self.fields.name, word);
+        let begins = if prefix && word.chars().count() >= 2 && !missing.is_empty() {
+            Some(FuzzyTermQuery::new_prefix(probe.clone(), 0, true).automaton()?)
+        } else {
+            None
+        };
+        let budget = text::typo_budget(word);
+        let fuzzy = if budget > 0 && terms.is_empty() {
+            Some(FuzzyTermQuery::new(probe, budget, true).automaton()?)
+        } else {
+            None
+        };
+        for group in missing {
+            let field = self.fields.group(group);
+            let mut expanded: BTreeMap<String, (Score, u64)> = BTreeMap::new();
             if let Some(dfa) = &begins {
-                for candidate in expand(searcher, field, dfa)? {
-                    expanded.insert(candidate, PREFIX_WEIGHT);
+                for (candidate, freq) in expand(searcher, field, dfa)? {
+                    expanded.insert(candidate, (PREFIX_WEIGHT, freq));
                 }
             }
             if let Some(dfa) = &fuzzy {
-                for candidate in expand(searcher, field, dfa)? {
-                    expanded.entry(candidate).or_insert(TYPO_WEIGHT);
+                for (candidate, freq) in expand(searcher, field, dfa)? {
+                    expanded.entry(candidate).or_insert((TYPO_WEIGHT, freq));
                 }
             }
-            for (candidate, factor) in expanded {
+            for (candidate, (factor, freq)) in expanded {
                 let term = Term::from_field_text(field, &candidate);
-                let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
-                any.push((Occur::Should, boost(Box::new(query), factor * weight)));
+                terms.push((term, factor * group.weight(), freq));
             }
         }
-        Ok(Box::new(BooleanQuery::new(any)))
+        Ok(terms)
+    }
+
+    fn exact_term(&self, key: &str) -> Term {
+        Term::from_field_text(self.fields.exact, key)
     }
 
     fn exact_query(&self, key: &str) -> Box<dyn Query> {
-        let term = Term::from_field_text(self.fields.exact, key);
-        let query = TermQuery::new(term, IndexRecordOption::Basic);
+        let query = TermQuery::new(self.exact_term(key), IndexRecordOption::Basic);
         Box::new(ConstScoreQuery::new(Box::new(query), EXACT_BOOST))
     }
 
@@ -466,63 +500,83 @@ impl SearchIndex {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Ranks, counts and tallies the facets of what `plan` matches in one pass. Filters on
+    /// facet dimensions are checked per match rather than in the query, so each such
+    /// dimension is counted without its own filter; owners (matched by name words too) stay
+    /// in the query and their dimension is counted in a second pass without them.
     fn collect(
         &self,
         searcher: &Searcher,
         plan: &Plan,
         all_words: bool,
-        query: &dyn Query,
         sort: Sort,
         window: (usize, usize),
-        broad: bool,
     ) -> Result<Page, SearchError> {
         let (limit, offset) = window;
-        let top = TopDocs::with_limit(limit).and_offset(offset);
-        let facets = || self.facet_counts_for(searcher, plan, all_words, query, broad);
-        Ok(match sort {
-            Sort::Relevance => {
-                let ranked = top.tweak_score(|segment: &SegmentReader| {
-                    let ranks = segment
-                        .fast_fields()
-                        .u64("status_rank")
-                        .ok()
-                        .map(|c| c.first_or_default_col(0));
-                    let subscribers = segment
-                        .fast_fields()
-                        .u64("subscribers")
-                        .ok()
-                        .map(|c| c.first_or_default_col(0));
-                    move |doc: DocId, score: Score| {
-                        let rank = ranks.as_ref().map_or(0, |c| c.get_val(doc));
-                        let subs = subscribers.as_ref().map_or(0, |c| c.get_val(doc));
-                        score * status_factor(rank) * popularity_factor(subs)
-                    }
-                });
-                page(searcher, query, ranked, |s: Score| Some(s), facets)?
-            }
-            Sort::Name => page(
-                searcher,
-                query,
-                top.order_by_string_fast_field("name_sort", Order::Asc),
-                |_| None,
-                facets,
-            )?,
-            Sort::Updated => page(
-                searcher,
-                query,
-                top.order_by_fast_field::<i64>("updated", Order::Desc),
-                |_| None,
-                facets,
-            )?,
-            Sort::Subscribers => page(
-                searcher,
-                query,
-                top.order_by_fast_field::<u64>("subscribers", Order::Desc),
-                |_| None,
-                facets,
-            )?,
+        let found = self.tally(searcher, plan, all_words, sort, offset + limit, None)?;
+        let mut counts = found.counts;
+        let in_query: std::collections::BTreeSet<FilterKey> = plan
+            .filters
+            .iter()
+            .map(|(key, _)| *key)
+            .filter(|key| tallied_dimension(*key).is_none())
+            .collect();
+        for key in in_query {
+            let Some(dimension) = FACETS.iter().position(|d| *d == key.name()) else {
+                continue;
+            };
+            let mut others = plan.clone();
+            others.filters.retain(|(k, _)| *k != key);
+            let mut recount = self.tally(searcher, &others, all_words, sort, 0, Some(dimension))?;
+            let values = recount.counts.remove(FACETS[dimension]).unwrap_or_default();
+            counts.insert(FACETS[dimension], values);
+        }
+        Ok(Page {
+            docs: found
+                .top
+                .into_iter()
+                .skip(offset)
+                .map(|(value, address)| (value.score(), address))
+                .collect(),
+            total: found.total,
+            facets: counts,
         })
+    }
+
+    /// One pass over what `plan` matches, keeping the best `keep`, counting only `only`
+    /// when given.
+    fn tally(
+        &self,
+        searcher: &Searcher,
+        plan: &Plan,
+        all_words: bool,
+        sort: Sort,
+        keep: usize,
+        only: Option<usize>,
+    ) -> Result<tally::Tallied, SearchError> {
+        let mut in_query = plan.clone();
+        in_query
+            .filters
+            .retain(|(key, _)| tallied_dimension(*key).is_none());
+        let (query, walked) = self.build(searcher, &in_query, all_words)?;
+        let mut tally = Tally::new(&self.tables, sort, keep);
+        for (dimension, values) in tallied_filters(plan) {
+            tally = tally.filter(dimension, values);
+        }
+        if let Some(dimension) = only {
+            tally = tally.only(dimension);
+        }
+        if walked >= PARALLEL_POSTINGS {
+            return Ok(searcher.search(query.as_ref(), &tally)?);
+        }
+        // Handing a small search to other threads costs more than it saves.
+        let scoring = if tally.requires_scoring() {
+            EnableScoring::enabled_from_searcher(searcher)
+        } else {
+            EnableScoring::disabled_from_searcher(searcher)
+        };
+        let executor = Executor::single_thread();
+        Ok(searcher.search_with_executor(query.as_ref(), &tally, &executor, scoring)?)
     }
 
     fn product(&self, searcher: &Searcher, address: DocAddress) -> Result<ProductDoc, SearchError> {
@@ -549,7 +603,8 @@ impl SearchIndex {
         let mut parts: Vec<ExplainPart> = Vec::new();
         for group in Group::ALL {
             let clauses: Vec<(Occur, Box<dyn Query>)> = self
-                .text_clauses(searcher, plan, &[group])?
+                .text_clauses(searcher, plan, &[group], false)?
+                .0
                 .into_iter()
                 .map(|q| (Occur::Should, q))
                 .collect();
@@ -656,7 +711,7 @@ impl SearchIndex {
             prefix_last: false,
         };
         let plan = self.plan(&corrected);
-        let query = self.build(searcher, &plan, false)?;
+        let (query, _) = self.build(searcher, &plan, false)?;
         Ok((query.count(searcher)? > 0).then_some(suggestion))
     }
 
@@ -695,26 +750,32 @@ struct Page {
     facets: Counts,
 }
 
-fn page<C, K>(
-    searcher: &Searcher,
-    query: &dyn Query,
-    top: C,
-    score: impl Fn(K) -> Option<Score>,
-    facets: impl FnOnce() -> Result<Counts, SearchError> + Send,
-) -> Result<Page, SearchError>
-where
-    C: Collector<Fruit = Vec<(K, DocAddress)>>,
-    K: Send,
-{
-    // Ranking and facet counting both visit every match: on a broad query over a big
-    // catalog, doing them on two cores at once halves the wait.
-    let (ranked, counted) = rayon::join(|| searcher.search(query, &(top, Count)), facets);
-    let (docs, total) = ranked?;
-    Ok(Page {
-        docs: docs.into_iter().map(|(k, a)| (score(k), a)).collect(),
-        total: total as u64,
-        facets: counted?,
-    })
+/// The filters checked per match, by facet dimension (index into [`FACETS`]) with the
+/// values accepted.
+fn tallied_filters(plan: &Plan) -> Vec<(usize, Vec<String>)> {
+    FACETS
+        .iter()
+        .enumerate()
+        .filter_map(|(dimension, name)| {
+            let values: Vec<String> = plan
+                .filters
+                .iter()
+                .filter(|(k, _)| k.name() == *name && tallied_dimension(*k).is_some())
+                .map(|(_, value)| value.clone())
+                .collect();
+            (!values.is_empty()).then_some((dimension, values))
+        })
+        .collect()
+}
+
+/// The facet dimension a filter is checked on per match, if it is: exact values of the
+/// domain, tag, status, format and SLA tier. Owners also match words of their names, so
+/// they are filtered in the query.
+fn tallied_dimension(key: FilterKey) -> Option<usize> {
+    if key == FilterKey::Owner {
+        return None;
+    }
+    FACETS.iter().position(|d| *d == key.name())
 }
 
 /// A named additive part of a score and the query that scores it.
@@ -745,13 +806,13 @@ fn expand(
     searcher: &Searcher,
     field: tantivy::schema::Field,
     dfa: &tantivy::query::DfaWrapper,
-) -> Result<Vec<String>, SearchError> {
+) -> Result<Vec<(String, u64)>, SearchError> {
     let mut words: Vec<(String, u64)> = accepted_words(searcher, field, dfa)?.into_iter().collect();
     if words.len() > MAX_EXPANSIONS {
         words.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         words.truncate(MAX_EXPANSIONS);
     }
-    Ok(words.into_iter().map(|(word, _)| word).collect())
+    Ok(words)
 }
 
 fn boost(query: Box<dyn Query>, weight: Score) -> Box<dyn Query> {
@@ -787,7 +848,7 @@ fn hit(
         let matching_fields: Vec<&str> = product
             .fields()
             .map(|f| f.name.as_str())
-            .filter(|name| text::highlight(name, &terms, prefix, 200).is_some())
+            .filter(|name| text::mentions(name, &terms, prefix))
             .take(8)
             .collect();
         add("fields", &matching_fields.join(", "), 400);

@@ -2,10 +2,8 @@
 //! with what weight), which are exact filters, facets or sort keys, and how a
 //! [`ProductDoc`] becomes a Tantivy document.
 
-use tantivy::schema::Facet;
 use tantivy::schema::{
-    FAST, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
-    TextFieldIndexing, TextOptions,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
@@ -88,7 +86,6 @@ pub struct Fields {
     pub topic: Field,
     pub field_key: Field,
     pub classification: Field,
-    pub facets: Field,
     pub name_sort: Field,
     pub status_rank: Field,
     pub subscribers: Field,
@@ -152,7 +149,6 @@ pub fn build() -> (Schema, Fields) {
         topic: builder.add_text_field("topic", STRING),
         field_key: builder.add_text_field("field_key", STRING),
         classification: builder.add_text_field("classification", STRING),
-        facets: builder.add_facet_field("facets", FacetOptions::default()),
         name_sort: builder.add_text_field("name_sort", STRING | FAST),
         status_rank: builder.add_u64_field("status_rank", FAST),
         subscribers: builder.add_u64_field("subscribers", FAST | INDEXED),
@@ -171,7 +167,7 @@ pub fn register_analyzer(index: &Index) {
     index.tokenizers().register(ANALYZER, analyzer);
 }
 
-/// Facet dimensions, as the first component of each facet path.
+/// Facet dimensions, each the name of a fast string field.
 pub const FACETS: [&str; 6] = ["domain", "tag", "owner", "format", "status", "sla"];
 
 /// How an active product ranks against others: the score multiplier per status rank.
@@ -208,10 +204,6 @@ pub fn to_document(fields: &Fields, product: &ProductDoc) -> TantivyDocument {
         doc.add_text(fields.exact, text::exact_key(&port.event_type));
         doc.add_text(fields.topic, &port.topic);
         doc.add_text(fields.format, port.format.to_lowercase());
-        doc.add_facet(
-            fields.facets,
-            Facet::from_path(["format", &port.format.to_lowercase()]),
-        );
         if let Some(description) = &port.description {
             doc.add_text(fields.description, text::split_words(description));
         }
@@ -231,29 +223,21 @@ pub fn to_document(fields: &Fields, product: &ProductDoc) -> TantivyDocument {
     doc.add_text(fields.metadata, text::split_words(&product.domain_name));
     doc.add_text(fields.metadata, text::split_words(&product.domain));
     doc.add_text(fields.domain, &product.domain);
-    doc.add_facet(fields.facets, Facet::from_path(["domain", &product.domain]));
     for tag in &product.tags {
         doc.add_text(fields.metadata, text::split_words(tag));
         doc.add_text(fields.tag, tag);
-        doc.add_facet(fields.facets, Facet::from_path(["tag", tag]));
     }
     for owner in &product.owners {
         let words = format!("{} {}", owner.name, owner.username);
         doc.add_text(fields.metadata, text::split_words(&words));
         doc.add_text(fields.owner_words, text::split_words(&words));
         doc.add_text(fields.owner, owner.username.to_lowercase());
-        doc.add_facet(
-            fields.facets,
-            Facet::from_path(["owner", &owner.username.to_lowercase()]),
-        );
     }
     doc.add_text(fields.status, &product.status);
-    doc.add_facet(fields.facets, Facet::from_path(["status", &product.status]));
     doc.add_u64(fields.status_rank, status_rank(&product.status));
     if let Some(tier) = &product.sla_tier {
         doc.add_text(fields.metadata, tier);
         doc.add_text(fields.sla, tier);
-        doc.add_facet(fields.facets, Facet::from_path(["sla", tier]));
     }
     if let Some(class) = &product.classification {
         doc.add_text(fields.metadata, class);

@@ -360,39 +360,111 @@ fn a_damaged_index_directory_is_replaced() {
 }
 
 #[test]
-fn broad_queries_count_facets_as_the_catalog_minus_what_they_miss() {
-    let index = index_with(&catalog());
-    let searcher = index.reader.searcher();
-    for q in [
-        "customer",
-        "status:active",
-        "order placed",
-        "domain:sales",
-        "",
-    ] {
-        let plan = index.plan(&parse(q).expect("valid"));
-        let query = index.build(&searcher, &plan, true).expect("query");
-        let direct = index
-            .facet_counts(&searcher, query.as_ref(), false)
-            .expect("direct");
-        let complement = index
-            .facet_counts(&searcher, query.as_ref(), true)
-            .expect("complement");
-        let nonzero = |counts: &facets::Counts| -> Vec<(String, String, u64)> {
-            let mut rows: Vec<(String, String, u64)> = counts
-                .iter()
-                .flat_map(|(d, values)| {
-                    values
-                        .iter()
-                        .filter(|(_, n)| **n > 0)
-                        .map(move |(v, n)| ((*d).to_string(), v.clone(), *n))
-                })
-                .collect();
-            rows.sort();
-            rows
-        };
-        assert_eq!(nonzero(&direct), nonzero(&complement), "{q}");
-    }
+fn a_filtered_dimension_still_counts_its_other_values_across_segments() {
+    // Three commits make three segments; updating a product leaves a deleted copy behind.
+    let products = catalog();
+    let index = index_with(&products[..2]);
+    index.apply(&products[2..4], &[]).expect("indexed");
+    index.apply(&products[4..], &[]).expect("indexed");
+    let mut renamed = products[3].clone();
+    renamed.status = "deprecated".to_string();
+    index.apply(&[renamed], &[]).expect("updated");
+
+    let count = |results: &SearchResults, dimension: &str, value: &str| {
+        results.facets[dimension]
+            .iter()
+            .find(|f| f.value == value)
+            .map(|f| f.count)
+    };
+    let results = search(&index, "customer domain:sales");
+    assert_eq!(slugs(&results), vec!["order-placed"]);
+    assert_eq!(results.total, 1);
+    // The domain facet ignores the domain filter, so other domains stay choosable...
+    assert_eq!(count(&results, "domain", "customer-management"), Some(2));
+    assert_eq!(count(&results, "domain", "customer-intelligence"), Some(1));
+    assert_eq!(count(&results, "domain", "sales"), Some(1));
+    // ...while every other dimension counts only what the filter lets through.
+    assert_eq!(count(&results, "status", "deprecated"), Some(1));
+    assert_eq!(count(&results, "status", "active"), None);
+    assert_eq!(
+        count(
+            &results,
+            "owner",
+            "owner.customer-management@meshmart.local"
+        ),
+        None
+    );
+
+    let results = search(&index, "customer owner:owner.sales@meshmart.local");
+    assert_eq!(slugs(&results), vec!["order-placed"]);
+    assert_eq!(
+        count(
+            &results,
+            "owner",
+            "owner.customer-management@meshmart.local"
+        ),
+        Some(2)
+    );
+    assert_eq!(count(&results, "domain", "customer-management"), None);
+
+    let results = search(&index, "status:active status:deprecated tag:gold");
+    assert_eq!(results.total, 6);
+    let results = index
+        .search(&SearchRequest {
+            sort: Sort::Name,
+            limit: 10,
+            ..SearchRequest::default()
+        })
+        .expect("search");
+    let names: Vec<&str> = results.hits.iter().map(|h| h.name.as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(names, sorted);
+    assert_eq!(names.len(), 6);
+}
+
+#[test]
+fn rare_and_common_facet_values_are_both_counted() {
+    // Enough products that a value on one of them keeps no document bitset of its own.
+    let products: Vec<ProductDoc> = (0..200)
+        .map(|i| {
+            let domain = if i % 2 == 0 { "finance" } else { "sales" };
+            let mut p = product(
+                &format!("ledger-{i}"),
+                "LedgerEntry",
+                domain,
+                "An entry.",
+                &["amount"],
+            );
+            if i == 7 {
+                p.tags.push("rare".to_string());
+            }
+            p
+        })
+        .collect();
+    let index = index_with(&products);
+    let count = |results: &SearchResults, dimension: &str, value: &str| {
+        results.facets[dimension]
+            .iter()
+            .find(|f| f.value == value)
+            .map(|f| f.count)
+    };
+    let results = search(&index, "ledger");
+    assert_eq!(results.total, 200);
+    assert_eq!(count(&results, "tag", "gold"), Some(200));
+    assert_eq!(count(&results, "tag", "rare"), Some(1));
+    assert_eq!(count(&results, "domain", "finance"), Some(100));
+
+    let results = search(&index, "ledger tag:rare");
+    assert_eq!(slugs(&results), vec!["ledger-7"]);
+    assert_eq!(count(&results, "tag", "gold"), Some(200));
+    assert_eq!(count(&results, "domain", "sales"), Some(1));
+    assert_eq!(count(&results, "domain", "finance"), None);
+
+    let results = search(&index, "ledger domain:finance");
+    assert_eq!(results.total, 100);
+    assert_eq!(count(&results, "domain", "sales"), Some(100));
+    assert_eq!(count(&results, "tag", "rare"), None);
 }
 
 #[test]

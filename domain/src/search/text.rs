@@ -10,36 +10,46 @@ use std::ops::Range;
 /// `HTTP`, `Server`).
 pub fn word_ranges(text: &str) -> Vec<Range<usize>> {
     let mut words = Vec::new();
+    visit_words(text, |range| {
+        words.push(range);
+        true
+    });
+    words
+}
+
+/// Calls `visit` with the byte range of each word of `text` (see [`word_ranges`]) until it
+/// returns false.
+fn visit_words(text: &str, mut visit: impl FnMut(Range<usize>) -> bool) {
     let mut start: Option<usize> = None;
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    for (i, &(offset, c)) in chars.iter().enumerate() {
+    let mut previous = ' ';
+    let mut chars = text.char_indices().peekable();
+    while let Some((offset, c)) = chars.next() {
         if !c.is_alphanumeric() {
-            if let Some(s) = start.take() {
-                words.push(s..offset);
+            if let Some(s) = start.take()
+                && !visit(s..offset)
+            {
+                return;
             }
-            continue;
-        }
-        match start {
-            None => start = Some(offset),
-            Some(s) => {
-                let previous = chars[i - 1].1;
-                let next = chars.get(i + 1).map(|&(_, n)| n);
-                let lower_to_upper =
-                    c.is_uppercase() && (previous.is_lowercase() || previous.is_ascii_digit());
-                let acronym_end = c.is_uppercase()
-                    && previous.is_uppercase()
-                    && next.is_some_and(char::is_lowercase);
-                if lower_to_upper || acronym_end {
-                    words.push(s..offset);
-                    start = Some(offset);
+        } else if let Some(s) = start {
+            let next = chars.peek().map(|&(_, n)| n);
+            let lower_to_upper =
+                c.is_uppercase() && (previous.is_lowercase() || previous.is_ascii_digit());
+            let acronym_end =
+                c.is_uppercase() && previous.is_uppercase() && next.is_some_and(char::is_lowercase);
+            if lower_to_upper || acronym_end {
+                if !visit(s..offset) {
+                    return;
                 }
+                start = Some(offset);
             }
+        } else {
+            start = Some(offset);
         }
+        previous = c;
     }
     if let Some(s) = start {
-        words.push(s..text.len());
+        visit(s..text.len());
     }
-    words
 }
 
 /// `text` with its words separated by spaces, ready for the analyzer.
@@ -88,7 +98,47 @@ pub fn word_matches(word: &str, candidate: &str, prefix: bool) -> bool {
         return true;
     }
     let budget = typo_budget(word) as usize;
-    budget > 0 && strsim::osa_distance(word, candidate) <= budget
+    // Each edit changes the length by at most one: most words are ruled out by length.
+    budget > 0
+        && word.len().abs_diff(candidate.len()) <= budget * 4
+        && word.chars().count().abs_diff(candidate.chars().count()) <= budget
+        && strsim::osa_distance(word, candidate) <= budget
+}
+
+/// Whether any word of `text` matches one of `terms` (the last one a prefix when `prefix`).
+pub fn mentions(text: &str, terms: &[String], prefix: bool) -> bool {
+    let mut found = false;
+    visit_words(text, |range| {
+        found = any_term_matches(&text[range], terms, prefix);
+        !found
+    });
+    found
+}
+
+/// Whether the document word `raw` (any case) matches one of `terms`.
+fn any_term_matches(raw: &str, terms: &[String], prefix: bool) -> bool {
+    let last = terms.len().saturating_sub(1);
+    let mut terms = terms.iter().enumerate();
+    if raw.is_ascii() {
+        terms.any(|(i, term)| ascii_word_matches(term, raw, prefix && i == last))
+    } else {
+        let candidate = raw.to_lowercase();
+        terms.any(|(i, term)| word_matches(term, &candidate, prefix && i == last))
+    }
+}
+
+/// [`word_matches`] for an ASCII document word in any case, without lowercasing it unless
+/// it may be a typo of `word` (highlighting checks every word of a hit).
+fn ascii_word_matches(word: &str, raw: &str, prefix: bool) -> bool {
+    if raw.eq_ignore_ascii_case(word)
+        || (prefix && raw.len() >= word.len() && raw[..word.len()].eq_ignore_ascii_case(word))
+    {
+        return true;
+    }
+    let budget = typo_budget(word) as usize;
+    budget > 0
+        && raw.len().abs_diff(word.chars().count()) <= budget
+        && strsim::osa_distance(word, &raw.to_ascii_lowercase()) <= budget
 }
 
 /// A piece of highlighted text: `hit` marks the words that matched the query.
@@ -106,17 +156,13 @@ pub fn highlight(
     prefix: bool,
     max_chars: usize,
 ) -> Option<Vec<Segment>> {
-    let last = terms.len().saturating_sub(1);
-    let hits: Vec<Range<usize>> = word_ranges(text)
-        .into_iter()
-        .filter(|range| {
-            let candidate = text[range.clone()].to_lowercase();
-            terms
-                .iter()
-                .enumerate()
-                .any(|(i, term)| word_matches(term, &candidate, prefix && i == last))
-        })
-        .collect();
+    let mut hits: Vec<Range<usize>> = Vec::new();
+    visit_words(text, |range| {
+        if any_term_matches(&text[range.clone()], terms, prefix) {
+            hits.push(range);
+        }
+        true
+    });
     let first = hits.first()?;
     let (start, end) = window(text, first.start, max_chars);
     let mut segments = Vec::new();
@@ -234,5 +280,20 @@ mod tests {
         assert!(joined.starts_with('…') && joined.ends_with('…'));
         assert!(joined.chars().count() <= 84, "{joined}");
         assert!(highlight("nothing here", &["customer".to_string()], false, 80).is_none());
+
+        // Any case, the word being typed as a prefix, typos and non-ASCII words.
+        let terms = [
+            "größe".to_string(),
+            "custmer".to_string(),
+            "sig".to_string(),
+        ];
+        let segments =
+            highlight("GRÖSSE Größe CUSTOMER SignUp sig", &terms, true, 200).expect("a match");
+        let marked: Vec<&str> = segments
+            .iter()
+            .filter(|s| s.hit)
+            .map(|s| s.text.as_str())
+            .collect();
+        assert_eq!(marked, vec!["Größe", "CUSTOMER", "Sign", "sig"]);
     }
 }
