@@ -3,7 +3,9 @@
 # stack's PostgreSQL and broker, in a database of its own (`bench`):
 #   1. seed-demo --products 100000: load time and products/s;
 #   2. the product page's server time (time to first byte, p50/p99 over 200 requests);
-#   3. search: Tantivy against a PostgreSQL full-text baseline over the same catalog —
+#   3. search: Tantivy against two PostgreSQL full-text baselines over the same catalog
+#      (one with the search box's features: typo correction via pg_trgm, prefix on the
+#      word being typed, any-word fallback; one plain plainto_tsquery) —
 #      build times, p50/p99 per query category, QPS at 1 and 2 threads, nDCG@10
 #      (domain/benches/search.rs, queries and judgments in bench/search/);
 #   4. the schema registry's register / lookup / get-by-id latency over HTTP
@@ -79,5 +81,5 @@ wait "$server" 2>/dev/null || true
 if grep -qx kafka .data/test/started 2>/dev/null; then
   KAFKA_DATA=.data/test/kafka KAFKA_PORT=19192 KAFKA_CONTROLLER_PORT=19193 scripts/kafka.sh stop >/dev/null 2>&1 || true
 fi
-echo "== search: Tantivy vs PostgreSQL full-text baseline"
+echo "== search: Tantivy vs PostgreSQL full-text baselines"
 cargo bench -q -p domain --bench search

@@ -190,8 +190,13 @@ impl SearchIndex {
         self.ready.load(Ordering::Acquire)
     }
 
-    /// Marks the index as holding every product.
+    /// Marks the index as holding every product, with its segments' tallies prepared (an
+    /// index opened up to date has had no commit to prepare them).
     pub fn mark_ready(&self) {
+        if let Err(error) = self.tables.warm(&self.reader.searcher()) {
+            // The first search prepares them instead.
+            tracing::warn!(%error, "search tallies not prepared");
+        }
         self.ready.store(true, Ordering::Release);
     }
 

@@ -8,8 +8,9 @@
 //! rather than a column decode per attribute. Common facet values (on at least 1/8 of a
 //! segment's documents) keep a bitset of their documents instead: a match only marks its
 //! bit, and each such value is counted once per search as the popcount of its bitset and
-//! the matches'. Counting `status:active` for 60,000 matches is then about a thousand word
-//! operations rather than 60,000 dependent increments.
+//! the matches' (or, when few documents matched, from each match's codes). Counting
+//! `status:active` for 60,000 matches is then about a thousand word operations rather than
+//! 60,000 dependent increments.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
