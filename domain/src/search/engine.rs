@@ -527,7 +527,9 @@ impl SearchIndex {
             };
             let mut others = plan.clone();
             others.filters.retain(|(k, _)| *k != key);
-            let mut recount = self.tally(searcher, &others, all_words, sort, 0, Some(dimension))?;
+            // Counting only: no page, so no order and no scores.
+            let mut recount =
+                self.tally(searcher, &others, all_words, Sort::Name, 0, Some(dimension))?;
             let values = recount.counts.remove(FACETS[dimension]).unwrap_or_default();
             counts.insert(FACETS[dimension], values);
         }
