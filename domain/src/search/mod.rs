@@ -53,7 +53,7 @@ const SEARCH_THREADS: usize = 2;
 
 /// How new indexes store documents: uncompressed, as a page of hits reads ten documents
 /// from random places and decompressing their blocks costs more than the disk it saves
-/// (about 150 MB per 100,000 products).
+/// (about 100 MB rather than 35 MB per 100,000 products).
 fn settings() -> IndexSettings {
     IndexSettings {
         docstore_compression: Compressor::None,

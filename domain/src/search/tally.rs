@@ -108,11 +108,12 @@ impl SegmentTable {
                 names.push(found.then_some((FACETS[d], value)));
             }
         }
-        let (rare_starts, rare, common) = split_common(docs, &starts, &codes, bases[FACETS.len()]);
-        let mut is_common = vec![false; bases[FACETS.len()] as usize];
-        for (code, _) in &common {
-            is_common[*code as usize] = true;
-        }
+        let Split {
+            rare_starts,
+            rare,
+            common,
+            is_common,
+        } = split_common(docs, &starts, &codes, bases[FACETS.len()]);
 
         let u64s = |name: &str| -> tantivy::Result<Vec<u64>> {
             let column = fast.u64(name)?.first_or_default_col(0);
@@ -205,15 +206,17 @@ fn slice<'t>(starts: &[u32], values: &'t [u32], doc: DocId) -> &'t [u32] {
     }
 }
 
+/// A segment's codes split into common and rare ones (see [`SegmentTable`]).
+struct Split {
+    rare_starts: Vec<u32>,
+    rare: Vec<u32>,
+    common: Vec<(u32, Vec<u64>)>,
+    is_common: Vec<bool>,
+}
+
 /// Splits the codes into common ones (on at least 1/COMMON of the documents), each with a
 /// bitset of its documents, and the rest, kept per document.
-#[allow(clippy::type_complexity)]
-fn split_common(
-    docs: DocId,
-    starts: &[u32],
-    codes: &[u32],
-    code_count: u32,
-) -> (Vec<u32>, Vec<u32>, Vec<(u32, Vec<u64>)>) {
+fn split_common(docs: DocId, starts: &[u32], codes: &[u32], code_count: u32) -> Split {
     let mut frequency = vec![0u32; code_count as usize];
     for code in codes {
         frequency[*code as usize] += 1;
@@ -240,7 +243,12 @@ fn split_common(
         }
     }
     rare_starts.push(rare.len() as u32);
-    (rare_starts, rare, common)
+    Split {
+        rare_starts,
+        rare,
+        common,
+        is_common: bitset_of.iter().map(Option::is_some).collect(),
+    }
 }
 
 /// The tables of the segments searched lately, by segment.
@@ -384,7 +392,6 @@ impl Collector for Tally<'_> {
             top: Best::new(self.keep),
             floor: None,
             sort: self.sort,
-            keep: self.keep,
         })
     }
 
@@ -520,7 +527,6 @@ pub(super) struct SegmentTally {
     /// For relevance, the score a match must beat once the page is full.
     floor: Option<Score>,
     sort: Sort,
-    keep: usize,
 }
 
 impl SegmentTally {
@@ -581,7 +587,7 @@ impl SegmentCollector for SegmentTally {
                 counts[at] += 1;
             }
         }
-        if self.keep == 0 {
+        if self.top.keep == 0 {
             return;
         }
         if self.sort == Sort::Relevance {
