@@ -581,14 +581,15 @@ impl SearchIndex {
         Ok(searcher.search_with_executor(query.as_ref(), &tally, &executor, scoring)?)
     }
 
+    /// The stored card of a hit (descriptions of ports and fields left out).
     fn product(&self, searcher: &Searcher, address: DocAddress) -> Result<ProductDoc, SearchError> {
         use tantivy::schema::Value;
         let doc: tantivy::TantivyDocument = searcher.doc(address)?;
         let card = doc
             .get_first(self.fields.card)
-            .and_then(|v| v.as_bytes())
+            .and_then(|v| v.as_str())
             .unwrap_or_default();
-        serde_json::from_slice(card).map_err(|error| {
+        serde_json::from_str(card).map_err(|error| {
             SearchError::Index(tantivy::TantivyError::InternalError(format!(
                 "unreadable stored product: {error}"
             )))

@@ -67,7 +67,9 @@ impl Group {
 #[derive(Clone, Copy, Debug)]
 pub struct Fields {
     pub slug: Field,
-    /// The stored [`ProductDoc`] as JSON.
+    /// What a hit shows of the product: the [`ProductDoc`] as JSON, without the
+    /// descriptions of its ports and schema fields (searched, never shown). Stored as text,
+    /// which the document store reads back in one copy (bytes are read one by one).
     pub card: Field,
     pub name: Field,
     pub identifiers: Field,
@@ -132,7 +134,7 @@ pub fn build() -> (Schema, Fields) {
     let mut builder = Schema::builder();
     let fields = Fields {
         slug: builder.add_text_field("slug", STRING | STORED | FAST),
-        card: builder.add_bytes_field("card", STORED),
+        card: builder.add_text_field("card", STORED),
         name: builder.add_text_field("name", text.clone()),
         identifiers: builder.add_text_field("identifiers", text.clone()),
         schema_fields: builder.add_text_field("schema_fields", text.clone()),
@@ -180,14 +182,23 @@ pub fn status_rank(status: &str) -> u64 {
     }
 }
 
+/// The stored card of `product` (see [`Fields::card`]).
+fn card(product: &ProductDoc) -> String {
+    let mut shown = product.clone();
+    for port in &mut shown.ports {
+        port.description = None;
+        for field in &mut port.fields {
+            field.description = None;
+        }
+    }
+    serde_json::to_string(&shown).unwrap_or_default()
+}
+
 /// Converts a product to its Tantivy document.
 pub fn to_document(fields: &Fields, product: &ProductDoc) -> TantivyDocument {
     let mut doc = TantivyDocument::default();
     doc.add_text(fields.slug, &product.slug);
-    doc.add_bytes(
-        fields.card,
-        &serde_json::to_vec(product).unwrap_or_default(),
-    );
+    doc.add_text(fields.card, card(product));
     doc.add_text(fields.name, text::split_words(&product.name));
     doc.add_text(fields.name_sort, product.name.to_lowercase());
     doc.add_text(fields.identifiers, text::split_words(&product.slug));
