@@ -12,16 +12,18 @@
 //! retired 0.25) and mildly by popularity (1 + 0.05·ln(1 + subscribers)).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use tantivy::collector::{Collector, TopDocs};
+use tantivy::collector::{Collector, SegmentCollector, TopDocs};
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EnableScoring, FuzzyTermQuery, Occur,
-    PhraseQuery, Query, TermQuery,
+    PhraseQuery, Query, TermQuery, Weight,
 };
 use tantivy::schema::IndexRecordOption;
-use tantivy::{DocAddress, Executor, Score, Searcher, Term};
+use tantivy::{DocAddress, Score, Searcher, SegmentOrdinal, Term};
 
 use super::document::{Owner, ProductDoc};
 use super::query::{self, FilterKey, ParsedQuery};
@@ -413,14 +415,10 @@ impl SearchIndex {
                 freq => terms.push((term, group.weight(), freq)),
             }
         }
-        let probe = Term::from_field_text(self.fields.name, word);
-        let begins = if prefix && word.chars().count() >= 2 && !missing.is_empty() {
-            Some(FuzzyTermQuery::new_prefix(probe.clone(), 0, true).automaton()?)
-        } else {
-            None
-        };
+        let begins = prefix && word.chars().count() >= 2;
         let budget = text::typo_budget(word);
         let fuzzy = if budget > 0 && terms.is_empty() {
+            let probe = Term::from_field_text(self.fields.name, word);
             Some(FuzzyTermQuery::new(probe, budget, true).automaton()?)
         } else {
             None
@@ -428,13 +426,13 @@ impl SearchIndex {
         for group in missing {
             let field = self.fields.group(group);
             let mut expanded: BTreeMap<String, (Score, u64)> = BTreeMap::new();
-            if let Some(dfa) = &begins {
-                for (candidate, freq) in expand(searcher, field, dfa)? {
+            if begins {
+                for (candidate, freq) in expand(searcher, field, &Words::Beginning(word))? {
                     expanded.insert(candidate, (PREFIX_WEIGHT, freq));
                 }
             }
             if let Some(dfa) = &fuzzy {
-                for (candidate, freq) in expand(searcher, field, dfa)? {
+                for (candidate, freq) in expand(searcher, field, &Words::Accepted(dfa))? {
                     expanded.entry(candidate).or_insert((TYPO_WEIGHT, freq));
                 }
             }
@@ -568,17 +566,56 @@ impl SearchIndex {
         if let Some(dimension) = only {
             tally = tally.only(dimension);
         }
-        if walked >= PARALLEL_POSTINGS {
-            return Ok(searcher.search(query.as_ref(), &tally)?);
-        }
-        // Handing a small search to other threads costs more than it saves.
         let scoring = if tally.requires_scoring() {
             EnableScoring::enabled_from_searcher(searcher)
         } else {
             EnableScoring::disabled_from_searcher(searcher)
         };
-        let executor = Executor::single_thread();
-        Ok(searcher.search_with_executor(query.as_ref(), &tally, &executor, scoring)?)
+        let weight = query.weight(scoring)?;
+        // Handing a small search to another thread costs more than it saves.
+        self.search_segments(
+            searcher,
+            weight.as_ref(),
+            &tally,
+            walked >= PARALLEL_POSTINGS,
+        )
+    }
+
+    /// Runs `collector` over every segment: on this thread alone, or `spread` over this
+    /// thread and the helper threads, each taking the next segment not yet searched
+    /// (largest first, so the last to finish has little left).
+    fn search_segments<C: Collector>(
+        &self,
+        searcher: &Searcher,
+        weight: &dyn Weight,
+        collector: &C,
+        spread: bool,
+    ) -> Result<C::Fruit, SearchError> {
+        let segments = searcher.segment_readers();
+        let mut order: Vec<usize> = (0..segments.len()).collect();
+        order.sort_by_key(|i| std::cmp::Reverse(segments[*i].num_docs()));
+        let fruits: Vec<Mutex<Option<tantivy::Result<SegmentFruit<C>>>>> =
+            segments.iter().map(|_| Mutex::new(None)).collect();
+        let next = AtomicUsize::new(0);
+        let work = || {
+            while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let fruit = collector.collect_segment(weight, i as SegmentOrdinal, &segments[i]);
+                *fruits[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(fruit);
+            }
+        };
+        if spread && segments.len() > 1 {
+            self.helpers.in_place_scope(|scope| {
+                scope.spawn(|_| work());
+                work();
+            });
+        } else {
+            work();
+        }
+        let fruits = fruits
+            .into_iter()
+            .filter_map(|fruit| fruit.into_inner().unwrap_or_else(PoisonError::into_inner))
+            .collect::<tantivy::Result<Vec<_>>>()?;
+        Ok(collector.merge_fruits(fruits)?)
     }
 
     /// The stored card of a hit (descriptions of ports and fields left out).
@@ -732,7 +769,7 @@ impl SearchIndex {
                 return Ok(None);
             }
             let dfa = FuzzyTermQuery::new(term, 2, true).automaton()?;
-            for (candidate, freq) in accepted_words(searcher, field, &dfa)? {
+            for (candidate, freq) in field_words(searcher, field, &Words::Accepted(&dfa))? {
                 let distance = strsim::osa_distance(word, &candidate);
                 let better = best
                     .as_ref()
@@ -781,36 +818,62 @@ fn tallied_dimension(key: FilterKey) -> Option<usize> {
     FACETS.iter().position(|d| *d == key.name())
 }
 
+/// What a collector finds in one segment.
+type SegmentFruit<C> = <<C as Collector>::Child as SegmentCollector>::Fruit;
+
 /// A named additive part of a score and the query that scores it.
 type ExplainPart = (String, Box<dyn Query>);
 
-/// The words of `field` the automaton accepts, with their document frequencies summed
-/// over segments.
-fn accepted_words(
+/// Which words of a field a typed word stands for.
+enum Words<'a> {
+    /// Those beginning with it (the word being typed).
+    Beginning(&'a str),
+    /// Those an automaton accepts (within a typo budget).
+    Accepted(&'a tantivy::query::DfaWrapper),
+}
+
+/// The `words` of `field`, with their document frequencies summed over segments. Words
+/// beginning with a prefix are one range of the sorted term dictionary, read without
+/// building an automaton.
+fn field_words(
     searcher: &Searcher,
     field: tantivy::schema::Field,
-    dfa: &tantivy::query::DfaWrapper,
+    words: &Words,
 ) -> Result<BTreeMap<String, u64>, SearchError> {
     let mut found: BTreeMap<String, u64> = BTreeMap::new();
     for segment in searcher.segment_readers() {
         let inverted = segment.inverted_index(field)?;
-        let mut stream = inverted.terms().search(dfa).into_stream()?;
-        while stream.advance() {
-            let word = String::from_utf8_lossy(stream.key()).into_owned();
-            *found.entry(word).or_default() += u64::from(stream.value().doc_freq);
+        let terms = inverted.terms();
+        let mut add = |key: &[u8], doc_freq: u32| {
+            let word = String::from_utf8_lossy(key).into_owned();
+            *found.entry(word).or_default() += u64::from(doc_freq);
+        };
+        match words {
+            Words::Beginning(prefix) => {
+                let mut stream = terms.range().ge(prefix.as_bytes()).into_stream()?;
+                while stream.advance() && stream.key().starts_with(prefix.as_bytes()) {
+                    add(stream.key(), stream.value().doc_freq);
+                }
+            }
+            Words::Accepted(dfa) => {
+                let mut stream = terms.search(*dfa).into_stream()?;
+                while stream.advance() {
+                    add(stream.key(), stream.value().doc_freq);
+                }
+            }
         }
     }
     Ok(found)
 }
 
-/// The words of `field` the automaton accepts, the most frequent first when there are
-/// more than [`MAX_EXPANSIONS`].
+/// The `words` of `field`, the most frequent first when there are more than
+/// [`MAX_EXPANSIONS`].
 fn expand(
     searcher: &Searcher,
     field: tantivy::schema::Field,
-    dfa: &tantivy::query::DfaWrapper,
+    words: &Words,
 ) -> Result<Vec<(String, u64)>, SearchError> {
-    let mut words: Vec<(String, u64)> = accepted_words(searcher, field, dfa)?.into_iter().collect();
+    let mut words: Vec<(String, u64)> = field_words(searcher, field, words)?.into_iter().collect();
     if words.len() > MAX_EXPANSIONS {
         words.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         words.truncate(MAX_EXPANSIONS);

@@ -8,6 +8,7 @@
 //! is already multithreaded), one `IndexReader` reloaded after each commit, and a fresh
 //! searcher per query. Every call here blocks; async callers use `spawn_blocking`.
 
+mod bits;
 mod document;
 mod engine;
 pub mod feed;
@@ -48,7 +49,8 @@ const WRITER_MEMORY: usize = 128 * 1024 * 1024;
 /// Indexing threads; the machine this runs on has few cores and also serves queries.
 const WRITER_THREADS: usize = 2;
 
-/// Threads one search spreads its segments over (the index is built in about as many).
+/// Threads one search spreads its segments over, the calling thread included (the index
+/// is built in about as many segments).
 const SEARCH_THREADS: usize = 2;
 
 /// How new indexes store documents: uncompressed, as a page of hits reads ten documents
@@ -103,6 +105,8 @@ pub struct SearchIndex {
     _lock: Option<std::fs::File>,
     /// What each segment's documents contribute to a search's tally.
     tables: tally::Tables,
+    /// The threads that search segments beside the calling one.
+    helpers: rayon::ThreadPool,
 }
 
 impl SearchIndex {
@@ -146,14 +150,13 @@ impl SearchIndex {
     }
 
     fn with(
-        mut index: Index,
+        index: Index,
         fields: Fields,
         dir: &Path,
         opened: Opened,
         lock: Option<std::fs::File>,
     ) -> Result<(SearchIndex, Opened), SearchError> {
         schema::register_analyzer(&index);
-        index.set_multithread_executor(SEARCH_THREADS)?;
         let writer = index
             .writer_with_num_threads(WRITER_THREADS, WRITER_MEMORY)
             .map_err(|error| match error {
@@ -174,6 +177,11 @@ impl SearchIndex {
             ready: AtomicBool::new(false),
             _lock: lock,
             tables: tally::Tables::default(),
+            helpers: rayon::ThreadPoolBuilder::new()
+                .num_threads(SEARCH_THREADS - 1)
+                .thread_name(|i| format!("search-helper-{i}"))
+                .build()
+                .map_err(|error| TantivyError::SystemError(error.to_string()))?,
         };
         Ok((search, opened))
     }

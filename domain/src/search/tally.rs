@@ -21,6 +21,7 @@ use tantivy::columnar::StrColumn;
 use tantivy::index::SegmentId;
 use tantivy::{DocAddress, DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
 
+use super::bits;
 use super::engine::{FacetValue, Sort};
 use super::schema::FACETS;
 
@@ -56,10 +57,11 @@ pub(super) struct SegmentTable {
     /// Where each document's rare codes (those without a bitset) start in `rare`.
     rare_starts: Vec<u32>,
     rare: Vec<u32>,
+    /// The same for common codes, which a few matches count one by one.
+    common_starts: Vec<u32>,
+    common_codes: Vec<u32>,
     /// The common codes and, per code, the bitset of the documents that have it.
     common: Vec<(u32, Vec<u64>)>,
-    /// Per code, whether it is common.
-    is_common: Vec<bool>,
     /// Where each dimension's codes start; the last entry is the number of codes.
     bases: [u32; FACETS.len() + 1],
     /// Each dimension's column, which finds filter values.
@@ -111,8 +113,9 @@ impl SegmentTable {
         let Split {
             rare_starts,
             rare,
+            common_starts,
+            common_codes,
             common,
-            is_common,
         } = split_common(docs, &starts, &codes, bases[FACETS.len()]);
 
         let u64s = |name: &str| -> tantivy::Result<Vec<u64>> {
@@ -142,8 +145,9 @@ impl SegmentTable {
             codes,
             rare_starts,
             rare,
+            common_starts,
+            common_codes,
             common,
-            is_common,
             bases,
             columns,
             names,
@@ -155,6 +159,11 @@ impl SegmentTable {
         })
     }
 
+    /// How many documents the segment has (deleted ones included).
+    fn docs(&self) -> usize {
+        self.starts.len().saturating_sub(1)
+    }
+
     fn codes(&self, doc: DocId) -> &[u32] {
         slice(&self.starts, &self.codes, doc)
     }
@@ -162,6 +171,11 @@ impl SegmentTable {
     /// The codes of `doc` that have no bitset.
     fn rare_codes(&self, doc: DocId) -> &[u32] {
         slice(&self.rare_starts, &self.rare, doc)
+    }
+
+    /// The codes of `doc` that have a bitset.
+    fn common_codes(&self, doc: DocId) -> &[u32] {
+        slice(&self.common_starts, &self.common_codes, doc)
     }
 
     /// A match's status factor × popularity factor.
@@ -210,8 +224,9 @@ fn slice<'t>(starts: &[u32], values: &'t [u32], doc: DocId) -> &'t [u32] {
 struct Split {
     rare_starts: Vec<u32>,
     rare: Vec<u32>,
+    common_starts: Vec<u32>,
+    common_codes: Vec<u32>,
     common: Vec<(u32, Vec<u64>)>,
-    is_common: Vec<bool>,
 }
 
 /// Splits the codes into common ones (on at least 1/COMMON of the documents), each with a
@@ -233,21 +248,29 @@ fn split_common(docs: DocId, starts: &[u32], codes: &[u32], code_count: u32) -> 
     }
     let mut rare_starts = Vec::with_capacity(starts.len());
     let mut rare = Vec::new();
+    let mut common_starts = Vec::with_capacity(starts.len());
+    let mut common_codes = Vec::new();
     for doc in 0..docs {
         rare_starts.push(rare.len() as u32);
+        common_starts.push(common_codes.len() as u32);
         for code in slice(starts, codes, doc) {
             match bitset_of[*code as usize] {
-                Some(i) => common[i].1[doc as usize / 64] |= 1 << (doc % 64),
+                Some(i) => {
+                    common[i].1[doc as usize / 64] |= 1 << (doc % 64);
+                    common_codes.push(*code);
+                }
                 None => rare.push(*code),
             }
         }
     }
     rare_starts.push(rare.len() as u32);
+    common_starts.push(common_codes.len() as u32);
     Split {
         rare_starts,
         rare,
+        common_starts,
+        common_codes,
         common,
-        is_common: bitset_of.iter().map(Option::is_some).collect(),
     }
 }
 
@@ -518,6 +541,7 @@ pub(super) struct SegmentTally {
     table: Arc<SegmentTable>,
     ordinal: SegmentOrdinal,
     filters: Vec<(usize, Vec<u32>)>,
+    /// Per code, the matches that have it (any dimension; only `counted` ones are reported).
     counts: Vec<u32>,
     counted: Vec<bool>,
     /// The documents matching every filter (their common codes are counted at harvest).
@@ -551,7 +575,6 @@ impl SegmentCollector for SegmentTally {
     fn collect(&mut self, doc: DocId, score: Score) {
         let table = &*self.table;
         let counts = &mut self.counts[..];
-        let counted = &self.counted[..];
         if !self.filters.is_empty() {
             // Which filter this document fails, if exactly one: that dimension is still
             // counted, as its other values would find this document.
@@ -569,10 +592,7 @@ impl SegmentCollector for SegmentTally {
                 let dimension = self.filters[i].0;
                 let (low, high) = (table.bases[dimension], table.bases[dimension + 1]);
                 for code in codes.iter().filter(|code| (low..high).contains(*code)) {
-                    let at = *code as usize;
-                    if counted.get(at) == Some(&true) {
-                        counts[at] += 1;
-                    }
+                    counts[*code as usize] += 1;
                 }
                 return;
             }
@@ -582,10 +602,7 @@ impl SegmentCollector for SegmentTally {
             *word |= 1 << (doc % 64);
         }
         for code in table.rare_codes(doc) {
-            let at = *code as usize;
-            if counted.get(at) == Some(&true) {
-                counts[at] += 1;
-            }
+            counts[*code as usize] += 1;
         }
         if self.top.keep == 0 {
             return;
@@ -608,20 +625,18 @@ impl SegmentCollector for SegmentTally {
     fn harvest(mut self) -> Tallied {
         let table = &*self.table;
         // Common codes: popcounts over the whole segment, or, when few documents matched,
-        // each match's own codes.
+        // each match's own codes (a popcount of a word costs about what counting one code
+        // of a match does).
         let popcounts = table.common.len() * self.matched.len();
-        let per_match = self.total as usize * table.codes.len() / table.starts.len().max(1);
+        let per_match = self.total as usize * (table.common_codes.len() / table.docs().max(1) + 1);
         if per_match < popcounts {
             for (i, word) in self.matched.iter().enumerate() {
                 let mut bits = *word;
                 while bits != 0 {
                     let doc = (i * 64) as DocId + bits.trailing_zeros();
                     bits &= bits - 1;
-                    for code in table.codes(doc) {
-                        let at = *code as usize;
-                        if table.is_common[at] && self.counted.get(at) == Some(&true) {
-                            self.counts[at] += 1;
-                        }
+                    for code in table.common_codes(doc) {
+                        self.counts[*code as usize] += 1;
                     }
                 }
             }
@@ -629,18 +644,13 @@ impl SegmentCollector for SegmentTally {
             for (code, documents) in &table.common {
                 let at = *code as usize;
                 if self.counted.get(at) == Some(&true) {
-                    let both: u32 = documents
-                        .iter()
-                        .zip(&self.matched)
-                        .map(|(a, b)| (a & b).count_ones())
-                        .sum();
-                    self.counts[at] += both;
+                    self.counts[at] += bits::shared(documents, &self.matched);
                 }
             }
         }
         let mut counts = Counts::new();
         for (code, count) in self.counts.iter().enumerate() {
-            if *count == 0 {
+            if *count == 0 || self.counted.get(code) != Some(&true) {
                 continue;
             }
             if let Some((dimension, value)) = self.table.name(code as u32) {

@@ -102,7 +102,34 @@ pub fn word_matches(word: &str, candidate: &str, prefix: bool) -> bool {
     budget > 0
         && word.len().abs_diff(candidate.len()) <= budget * 4
         && word.chars().count().abs_diff(candidate.chars().count()) <= budget
+        && letters_differ_by_at_most(word, candidate, 2 * budget)
         && strsim::osa_distance(word, candidate) <= budget
+}
+
+/// Whether the multisets of the two words' letters differ by at most `limit` (letters of
+/// one missing from the other, counted both ways). An edit changes that difference by at
+/// most two (a transposition by none), so words `budget` edits apart differ by at most
+/// 2 × `budget`: most same-length words of a text are ruled out here, without the distance
+/// computation. ASCII case is ignored; words with other letters are never ruled out.
+fn letters_differ_by_at_most(a: &str, b: &str, limit: usize) -> bool {
+    if !a.is_ascii() || !b.is_ascii() {
+        return true;
+    }
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut balance = [0i16; 256];
+    for byte in a {
+        balance[usize::from(byte.to_ascii_lowercase())] += 1;
+    }
+    for byte in b {
+        balance[usize::from(byte.to_ascii_lowercase())] -= 1;
+    }
+    let differ: usize = a
+        .iter()
+        .chain(b)
+        .map(|byte| usize::from(byte.to_ascii_lowercase()))
+        .map(|at| std::mem::take(&mut balance[at]).unsigned_abs() as usize)
+        .sum();
+    differ <= limit
 }
 
 /// Whether any word of `text` matches one of `terms` (the last one a prefix when `prefix`).
@@ -138,6 +165,7 @@ fn ascii_word_matches(word: &str, raw: &str, prefix: bool) -> bool {
     let budget = typo_budget(word) as usize;
     budget > 0
         && raw.len().abs_diff(word.chars().count()) <= budget
+        && letters_differ_by_at_most(word, raw, 2 * budget)
         && strsim::osa_distance(word, &raw.to_ascii_lowercase()) <= budget
 }
 
@@ -253,6 +281,17 @@ mod tests {
         assert_eq!(typo_budget("abcdefg"), 1);
         assert_eq!(typo_budget("abcdefgh"), 2);
         assert!(word_matches("custmer", "customer", false));
+        // Transposed, substituted, inserted and missing letters; too many differences.
+        assert!(word_matches("cutsomer", "customer", false));
+        assert!(word_matches("custoner", "customer", false));
+        assert!(word_matches("customers", "customer", false));
+        assert!(!word_matches("cuxtomex", "custom", false));
+        assert!(!word_matches("cuxtoxex", "customer", false));
+        assert!(!word_matches("consumer", "customer", false));
+        assert!(letters_differ_by_at_most("parcel", "PARCEL", 0));
+        assert!(letters_differ_by_at_most("parcel", "carpet", 2));
+        assert!(!letters_differ_by_at_most("parcel", "planet", 2));
+        assert!(letters_differ_by_at_most("größe", "grösse", 0));
         assert!(!word_matches("ordr", "orders", false));
         assert!(word_matches("ord", "orders", true));
         assert!(
