@@ -30,6 +30,7 @@ use super::query::{self, FilterKey, ParsedQuery};
 use super::schema::{self, FACETS, Group};
 use super::tally::{self, Counts, Tally, popularity_factor, status_factor};
 use super::text::{self, Segment};
+use super::vocabulary::{GroupFreqs, Words};
 use super::word::WordQuery;
 use super::{SearchError, SearchIndex};
 
@@ -423,18 +424,23 @@ impl SearchIndex {
         } else {
             None
         };
+        let prefixed = if begins && !missing.is_empty() {
+            self.vocabulary_words(searcher, &Words::Beginning(word))?
+        } else {
+            BTreeMap::new()
+        };
+        let corrected = match &fuzzy {
+            Some(dfa) => self.vocabulary_words(searcher, &Words::Accepted(dfa))?,
+            None => BTreeMap::new(),
+        };
         for group in missing {
             let field = self.fields.group(group);
             let mut expanded: BTreeMap<String, (Score, u64)> = BTreeMap::new();
-            if begins {
-                for (candidate, freq) in expand(searcher, field, &Words::Beginning(word))? {
-                    expanded.insert(candidate, (PREFIX_WEIGHT, freq));
-                }
+            for (candidate, freq) in in_group(&prefixed, group) {
+                expanded.insert(candidate, (PREFIX_WEIGHT, freq));
             }
-            if let Some(dfa) = &fuzzy {
-                for (candidate, freq) in expand(searcher, field, &Words::Accepted(dfa))? {
-                    expanded.entry(candidate).or_insert((TYPO_WEIGHT, freq));
-                }
+            for (candidate, freq) in in_group(&corrected, group) {
+                expanded.entry(candidate).or_insert((TYPO_WEIGHT, freq));
             }
             for (candidate, (factor, freq)) in expanded {
                 let term = Term::from_field_text(field, &candidate);
@@ -442,6 +448,28 @@ impl SearchIndex {
             }
         }
         Ok(terms)
+    }
+
+    /// The `words` of the searcher's segments, with their document frequencies per group
+    /// summed over segments.
+    fn vocabulary_words(
+        &self,
+        searcher: &Searcher,
+        words: &Words,
+    ) -> Result<BTreeMap<String, GroupFreqs>, SearchError> {
+        let mut found: BTreeMap<String, GroupFreqs> = BTreeMap::new();
+        for segment in searcher.segment_readers() {
+            let vocabulary = self.vocabularies.get(segment)?;
+            vocabulary.visit(words, |word, freqs| {
+                let sums = found
+                    .entry(String::from_utf8_lossy(word).into_owned())
+                    .or_default();
+                for (sum, freq) in sums.iter_mut().zip(freqs) {
+                    *sum += freq;
+                }
+            });
+        }
+        Ok(found)
     }
 
     fn exact_term(&self, key: &str) -> Term {
@@ -761,22 +789,24 @@ impl SearchIndex {
         if word.chars().count() < 3 {
             return Ok(None);
         }
-        let mut best: Option<(usize, u64, String)> = None;
         for group in Group::ALL {
-            let field = self.fields.group(group);
-            let term = Term::from_field_text(field, word);
+            let term = Term::from_field_text(self.fields.group(group), word);
             if searcher.doc_freq(&term)? > 0 {
                 return Ok(None);
             }
-            let dfa = FuzzyTermQuery::new(term, 2, true).automaton()?;
-            for (candidate, freq) in field_words(searcher, field, &Words::Accepted(&dfa))? {
-                let distance = strsim::osa_distance(word, &candidate);
-                let better = best
-                    .as_ref()
-                    .is_none_or(|(d, f, _)| distance < *d || (distance == *d && freq > *f));
-                if better {
-                    best = Some((distance, freq, candidate));
-                }
+        }
+        let probe = Term::from_field_text(self.fields.name, word);
+        let dfa = FuzzyTermQuery::new(probe, 2, true).automaton()?;
+        let mut best: Option<(usize, u64, String)> = None;
+        for (candidate, freqs) in self.vocabulary_words(searcher, &Words::Accepted(&dfa))? {
+            // The most documents one group has it in, as when each group was searched.
+            let freq = u64::from(freqs.iter().copied().max().unwrap_or(0));
+            let distance = strsim::osa_distance(word, &candidate);
+            let better = best
+                .as_ref()
+                .is_none_or(|(d, f, _)| distance < *d || (distance == *d && freq > *f));
+            if better {
+                best = Some((distance, freq, candidate));
             }
         }
         Ok(best.map(|(_, _, word)| word))
@@ -824,61 +854,20 @@ type SegmentFruit<C> = <<C as Collector>::Child as SegmentCollector>::Fruit;
 /// A named additive part of a score and the query that scores it.
 type ExplainPart = (String, Box<dyn Query>);
 
-/// Which words of a field a typed word stands for.
-enum Words<'a> {
-    /// Those beginning with it (the word being typed).
-    Beginning(&'a str),
-    /// Those an automaton accepts (within a typo budget).
-    Accepted(&'a tantivy::query::DfaWrapper),
-}
-
-/// The `words` of `field`, with their document frequencies summed over segments. Words
-/// beginning with a prefix are one range of the sorted term dictionary, read without
-/// building an automaton.
-fn field_words(
-    searcher: &Searcher,
-    field: tantivy::schema::Field,
-    words: &Words,
-) -> Result<BTreeMap<String, u64>, SearchError> {
-    let mut found: BTreeMap<String, u64> = BTreeMap::new();
-    for segment in searcher.segment_readers() {
-        let inverted = segment.inverted_index(field)?;
-        let terms = inverted.terms();
-        let mut add = |key: &[u8], doc_freq: u32| {
-            let word = String::from_utf8_lossy(key).into_owned();
-            *found.entry(word).or_default() += u64::from(doc_freq);
-        };
-        match words {
-            Words::Beginning(prefix) => {
-                let mut stream = terms.range().ge(prefix.as_bytes()).into_stream()?;
-                while stream.advance() && stream.key().starts_with(prefix.as_bytes()) {
-                    add(stream.key(), stream.value().doc_freq);
-                }
-            }
-            Words::Accepted(dfa) => {
-                let mut stream = terms.search(*dfa).into_stream()?;
-                while stream.advance() {
-                    add(stream.key(), stream.value().doc_freq);
-                }
-            }
-        }
-    }
-    Ok(found)
-}
-
-/// The `words` of `field`, the most frequent first when there are more than
-/// [`MAX_EXPANSIONS`].
-fn expand(
-    searcher: &Searcher,
-    field: tantivy::schema::Field,
-    words: &Words,
-) -> Result<Vec<(String, u64)>, SearchError> {
-    let mut words: Vec<(String, u64)> = field_words(searcher, field, words)?.into_iter().collect();
+/// Of words found with their frequencies per group, those in `group`: the most frequent
+/// [`MAX_EXPANSIONS`] when there are more.
+fn in_group(found: &BTreeMap<String, GroupFreqs>, group: Group) -> Vec<(String, u64)> {
+    let at = Group::ALL.iter().position(|g| *g == group).unwrap_or(0);
+    let mut words: Vec<(String, u64)> = found
+        .iter()
+        .filter(|(_, freqs)| freqs[at] > 0)
+        .map(|(word, freqs)| (word.clone(), u64::from(freqs[at])))
+        .collect();
     if words.len() > MAX_EXPANSIONS {
         words.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         words.truncate(MAX_EXPANSIONS);
     }
-    Ok(words)
+    words
 }
 
 fn boost(query: Box<dyn Query>, weight: Score) -> Box<dyn Query> {

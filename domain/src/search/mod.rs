@@ -16,6 +16,7 @@ mod query;
 mod schema;
 mod tally;
 pub mod text;
+mod vocabulary;
 mod word;
 
 use std::collections::HashMap;
@@ -105,6 +106,8 @@ pub struct SearchIndex {
     _lock: Option<std::fs::File>,
     /// What each segment's documents contribute to a search's tally.
     tables: tally::Tables,
+    /// Each segment's words, for expanding typed words.
+    vocabularies: tally::Tables<vocabulary::Vocabulary>,
     /// The threads that search segments beside the calling one.
     helpers: rayon::ThreadPool,
 }
@@ -177,6 +180,7 @@ impl SearchIndex {
             ready: AtomicBool::new(false),
             _lock: lock,
             tables: tally::Tables::default(),
+            vocabularies: tally::Tables::default(),
             helpers: rayon::ThreadPoolBuilder::new()
                 .num_threads(SEARCH_THREADS - 1)
                 .thread_name(|i| format!("search-helper-{i}"))
@@ -186,11 +190,18 @@ impl SearchIndex {
         Ok((search, opened))
     }
 
-    /// Makes the last commit searchable and prepares its new segments' tallies.
+    /// Makes the last commit searchable and prepares its new segments' tallies and
+    /// vocabularies.
     fn reload(&self) -> Result<(), SearchError> {
         self.reader.reload()?;
-        self.tables.warm(&self.reader.searcher())?;
+        self.warm()?;
         Ok(())
+    }
+
+    fn warm(&self) -> tantivy::Result<()> {
+        let searcher = self.reader.searcher();
+        self.tables.warm(&searcher)?;
+        self.vocabularies.warm(&searcher)
     }
 
     /// Whether the index holds every product (set once the first sync finished).
@@ -198,10 +209,10 @@ impl SearchIndex {
         self.ready.load(Ordering::Acquire)
     }
 
-    /// Marks the index as holding every product, with its segments' tallies prepared (an
-    /// index opened up to date has had no commit to prepare them).
+    /// Marks the index as holding every product, with its segments' tallies and
+    /// vocabularies prepared (an index opened up to date has had no commit to prepare them).
     pub fn mark_ready(&self) {
-        if let Err(error) = self.tables.warm(&self.reader.searcher()) {
+        if let Err(error) = self.warm() {
             // The first search prepares them instead.
             tracing::warn!(%error, "search tallies not prepared");
         }

@@ -51,6 +51,17 @@ impl Group {
         }
     }
 
+    /// The name of the group's field.
+    pub fn field_name(self) -> &'static str {
+        match self {
+            Group::Name => "name",
+            Group::Identifiers => "identifiers",
+            Group::SchemaFields => "schema_fields",
+            Group::Metadata => "metadata",
+            Group::Description => "description",
+        }
+    }
+
     /// The name explanations use.
     pub fn label(self) -> &'static str {
         match self {
@@ -135,11 +146,11 @@ pub fn build() -> (Schema, Fields) {
     let fields = Fields {
         slug: builder.add_text_field("slug", STRING | STORED | FAST),
         card: builder.add_text_field("card", STORED),
-        name: builder.add_text_field("name", text.clone()),
-        identifiers: builder.add_text_field("identifiers", text.clone()),
-        schema_fields: builder.add_text_field("schema_fields", text.clone()),
-        metadata: builder.add_text_field("metadata", text.clone()),
-        description: builder.add_text_field("description", text.clone()),
+        name: builder.add_text_field(Group::Name.field_name(), text.clone()),
+        identifiers: builder.add_text_field(Group::Identifiers.field_name(), text.clone()),
+        schema_fields: builder.add_text_field(Group::SchemaFields.field_name(), text.clone()),
+        metadata: builder.add_text_field(Group::Metadata.field_name(), text.clone()),
+        description: builder.add_text_field(Group::Description.field_name(), text.clone()),
         exact: builder.add_text_field("exact", STRING),
         domain: builder.add_text_field("domain", STRING | FAST),
         tag: builder.add_text_field("tag", STRING | FAST),

@@ -274,12 +274,29 @@ fn split_common(docs: DocId, starts: &[u32], codes: &[u32], code_count: u32) -> 
     }
 }
 
-/// The tables of the segments searched lately, by segment.
-#[derive(Default)]
-pub(super) struct Tables(Mutex<HashMap<SegmentId, Arc<SegmentTable>>>);
+/// What is derived once per segment and cached while the segment is searched (segments
+/// never change).
+pub(super) trait PerSegment: Sized {
+    fn build(segment: &SegmentReader) -> tantivy::Result<Self>;
+}
 
-impl Tables {
-    fn get(&self, segment: &SegmentReader) -> tantivy::Result<Arc<SegmentTable>> {
+impl PerSegment for SegmentTable {
+    fn build(segment: &SegmentReader) -> tantivy::Result<SegmentTable> {
+        SegmentTable::build(segment)
+    }
+}
+
+/// The `T` of the segments searched lately, by segment.
+pub(super) struct Tables<T = SegmentTable>(Mutex<HashMap<SegmentId, Arc<T>>>);
+
+impl<T> Default for Tables<T> {
+    fn default() -> Self {
+        Tables(Mutex::default())
+    }
+}
+
+impl<T: PerSegment> Tables<T> {
+    pub(super) fn get(&self, segment: &SegmentReader) -> tantivy::Result<Arc<T>> {
         let id = segment.segment_id();
         let cached = self
             .0
@@ -290,7 +307,7 @@ impl Tables {
         if let Some(table) = cached {
             return Ok(table);
         }
-        let table = Arc::new(SegmentTable::build(segment)?);
+        let table = Arc::new(T::build(segment)?);
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -499,3 +499,47 @@ fn a_suggestion_keeps_filters_chosen_outside_the_text() {
         .expect("search");
     assert_eq!(results.suggestion, None, "warehouse finds nothing in sales");
 }
+
+#[test]
+fn typos_and_prefixes_expand_to_words_of_every_segment_and_group() {
+    // Two commits, two segments: each word below is in one segment and one group only.
+    let index = index_with(&[product(
+        "parcel-shipped",
+        "ParcelShipped",
+        "logistics",
+        "A parcel left the warehouse.",
+        &["trackingNumber"],
+    )]);
+    index
+        .apply(
+            &[product(
+                "courier-assigned",
+                "CourierAssigned",
+                "logistics",
+                "A courier was assigned.",
+                &["geolocation"],
+            )],
+            &[],
+        )
+        .expect("indexed");
+
+    // Within the typo budget, in a schema field name of the second segment.
+    assert_eq!(
+        slugs(&search(&index, "geolocaton ")),
+        vec!["courier-assigned"]
+    );
+    // The word being typed, completed in the other segment's name and description.
+    assert_eq!(slugs(&search(&index, "parc")), vec!["parcel-shipped"]);
+    // A typo and a completion in one query, from the same segment.
+    assert_eq!(
+        slugs(&search(&index, "geolocaton couri")),
+        vec!["courier-assigned"]
+    );
+    // From different segments: no product has both, so either is enough.
+    let either = search(&index, "trackng couri");
+    assert!(either.relaxed);
+    assert_eq!(either.total, 2);
+    // A word no segment has anything close to finds nothing and suggests nothing.
+    let none = search(&index, "zzzzzz ");
+    assert!(none.hits.is_empty() && none.suggestion.is_none());
+}
