@@ -14,6 +14,7 @@ mod engine;
 pub mod feed;
 mod query;
 mod schema;
+mod segments;
 mod tally;
 pub mod text;
 mod vocabulary;
@@ -105,9 +106,9 @@ pub struct SearchIndex {
     /// Held while this process owns the directory (none in memory).
     _lock: Option<std::fs::File>,
     /// What each segment's documents contribute to a search's tally.
-    tables: tally::Tables,
+    tables: segments::Tables<tally::SegmentTable>,
     /// Each segment's words, for expanding typed words.
-    vocabularies: tally::Tables<vocabulary::Vocabulary>,
+    vocabularies: segments::Tables<vocabulary::Vocabulary>,
     /// The threads that search segments beside the calling one.
     helpers: rayon::ThreadPool,
 }
@@ -179,8 +180,8 @@ impl SearchIndex {
             fields,
             ready: AtomicBool::new(false),
             _lock: lock,
-            tables: tally::Tables::default(),
-            vocabularies: tally::Tables::default(),
+            tables: segments::Tables::default(),
+            vocabularies: segments::Tables::default(),
             helpers: rayon::ThreadPoolBuilder::new()
                 .num_threads(SEARCH_THREADS - 1)
                 .thread_name(|i| format!("search-helper-{i}"))

@@ -14,16 +14,16 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::StrColumn;
-use tantivy::index::SegmentId;
-use tantivy::{DocAddress, DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use super::bits;
 use super::engine::{FacetValue, Sort};
 use super::schema::FACETS;
+use super::segments::{PerSegment, Tables};
 
 /// A facet value on at least 1/COMMON of a segment's documents keeps a bitset of them.
 const COMMON: u32 = 8;
@@ -274,63 +274,9 @@ fn split_common(docs: DocId, starts: &[u32], codes: &[u32], code_count: u32) -> 
     }
 }
 
-/// What is derived once per segment and cached while the segment is searched (segments
-/// never change).
-pub(super) trait PerSegment: Sized {
-    fn build(segment: &SegmentReader) -> tantivy::Result<Self>;
-}
-
 impl PerSegment for SegmentTable {
     fn build(segment: &SegmentReader) -> tantivy::Result<SegmentTable> {
         SegmentTable::build(segment)
-    }
-}
-
-/// The `T` of the segments searched lately, by segment.
-pub(super) struct Tables<T = SegmentTable>(Mutex<HashMap<SegmentId, Arc<T>>>);
-
-impl<T> Default for Tables<T> {
-    fn default() -> Self {
-        Tables(Mutex::default())
-    }
-}
-
-impl<T: PerSegment> Tables<T> {
-    pub(super) fn get(&self, segment: &SegmentReader) -> tantivy::Result<Arc<T>> {
-        let id = segment.segment_id();
-        let cached = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&id)
-            .cloned();
-        if let Some(table) = cached {
-            return Ok(table);
-        }
-        let table = Arc::new(T::build(segment)?);
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, Arc::clone(&table));
-        Ok(table)
-    }
-
-    /// Builds the tables of `searcher`'s segments and forgets those of segments it no
-    /// longer has (merged away), so no query pays for building one.
-    pub(super) fn warm(&self, searcher: &Searcher) -> tantivy::Result<()> {
-        let live: Vec<SegmentId> = searcher
-            .segment_readers()
-            .iter()
-            .map(SegmentReader::segment_id)
-            .collect();
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|id, _| live.contains(id));
-        for segment in searcher.segment_readers() {
-            self.get(segment)?;
-        }
-        Ok(())
     }
 }
 
@@ -364,7 +310,7 @@ impl SortValue {
 
 /// Counts and ranks the matches of a query in one pass.
 pub(super) struct Tally<'a> {
-    tables: &'a Tables,
+    tables: &'a Tables<SegmentTable>,
     /// Filters checked per match: a dimension and the values it accepts (any of them).
     filters: Vec<(usize, Vec<String>)>,
     /// The dimensions counted (the others are left at zero).
@@ -375,7 +321,7 @@ pub(super) struct Tally<'a> {
 }
 
 impl<'a> Tally<'a> {
-    pub(super) fn new(tables: &'a Tables, sort: Sort, keep: usize) -> Tally<'a> {
+    pub(super) fn new(tables: &'a Tables<SegmentTable>, sort: Sort, keep: usize) -> Tally<'a> {
         Tally {
             tables,
             filters: Vec::new(),

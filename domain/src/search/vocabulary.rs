@@ -11,7 +11,7 @@ use tantivy::query::DfaWrapper;
 use tantivy_fst::{IntoStreamer, Map, MapBuilder, Streamer};
 
 use super::schema::Group;
-use super::tally::PerSegment;
+use super::segments::PerSegment;
 
 /// Document frequencies of a word, per group in [`Group::ALL`] order.
 pub(super) type GroupFreqs = [u32; Group::ALL.len()];
