@@ -588,18 +588,18 @@ impl SegmentCollector for SegmentTally {
     fn harvest(mut self) -> Tallied {
         let table = &*self.table;
         // Common codes: popcounts over the whole segment, or, when few documents matched,
-        // each match's own codes (a popcount of a word costs about what counting one code
-        // of a match does).
+        // each match's own codes, whichever costs less (see `bits::words_per_code`).
         let popcounts = table.common.len() * self.matched.len();
         let per_match = self.total as usize * (table.common_codes.len() / table.docs().max(1) + 1);
-        if per_match < popcounts {
+        let tallied = &mut self.counts[..];
+        if per_match * bits::words_per_code() < popcounts {
             for (i, word) in self.matched.iter().enumerate() {
                 let mut bits = *word;
                 while bits != 0 {
                     let doc = (i * 64) as DocId + bits.trailing_zeros();
                     bits &= bits - 1;
                     for code in table.common_codes(doc) {
-                        self.counts[*code as usize] += 1;
+                        tallied[*code as usize] += 1;
                     }
                 }
             }
@@ -607,7 +607,7 @@ impl SegmentCollector for SegmentTally {
             for (code, documents) in &table.common {
                 let at = *code as usize;
                 if self.counted.get(at) == Some(&true) {
-                    self.counts[at] += bits::shared(documents, &self.matched);
+                    tallied[at] += bits::shared(documents, &self.matched);
                 }
             }
         }
