@@ -12,6 +12,7 @@ use crate::identity::tokens::{self, NewToken, TokenInfo};
 use crate::identity::users::{self, NewUser};
 use crate::identity::{IdentityError, User};
 use crate::policy::{self, Role};
+use crate::subscriptions;
 
 fn user_target(user: &User) -> String {
     format!("user:{}", user.email)
@@ -40,7 +41,8 @@ async fn existing_user(conn: &mut PgConnection, id: Uuid) -> Result<User, Identi
     users::find(conn, id).await?.ok_or(IdentityError::NotFound)
 }
 
-/// Disables or enables a user (disabling also revokes their API tokens).
+/// Disables or enables a user. Disabling also revokes their API tokens and ends the live
+/// subscriptions of their own Kafka principal (their ACLs are removed through the outbox).
 pub async fn set_disabled(
     conn: &mut PgConnection,
     actor: &str,
@@ -48,6 +50,13 @@ pub async fn set_disabled(
     disabled: bool,
 ) -> Result<User, IdentityError> {
     let before = users::set_disabled(&mut *conn, id, disabled).await?;
+    if disabled {
+        // Disabling ends the user's own access on the broker too, not only their sign-in;
+        // subscriptions they requested for service accounts serve those and stay.
+        subscriptions::end_all_of(&mut *conn, &before.kafka_principal, actor, "user disabled")
+            .await
+            .map_err(|error| IdentityError::Subscription(Box::new(error)))?;
+    }
     let action = if disabled {
         "user.disable"
     } else {

@@ -244,6 +244,7 @@ impl From<IdentityError> for AppError {
             | IdentityError::PrincipalTaken
             | IdentityError::NameTaken) => AppError::Conflict(conflict.to_string()),
             IdentityError::Database(error) => AppError::Database(error),
+            IdentityError::Subscription(error) => AppError::Unexpected(anyhow::Error::new(*error)),
             IdentityError::Hashing => {
                 AppError::Unexpected(anyhow::anyhow!("password hashing failed"))
             }

@@ -83,6 +83,9 @@ pub enum IdentityError {
     NotFound,
     #[error("password hashing failed")]
     Hashing,
+    /// Ending a disabled user's subscriptions failed.
+    #[error(transparent)]
+    Subscription(Box<crate::subscriptions::SubscriptionError>),
     #[error(transparent)]
     Database(sqlx::Error),
 }

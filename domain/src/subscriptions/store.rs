@@ -771,6 +771,44 @@ pub async fn revoke(
         .ok_or(SubscriptionError::NotFound)
 }
 
+/// Ends every live subscription of `principal` as revoked, on `conn` (a disabled user's
+/// access ends with the account): ACLs are removed through the outbox, as for any
+/// revocation, and each end is audited with `reason`. Returns how many ended.
+pub async fn end_all_of(
+    conn: &mut PgConnection,
+    principal: &str,
+    actor: &str,
+    reason: &str,
+) -> Result<usize, SubscriptionError> {
+    let live: Vec<Uuid> = sqlx::query_scalar(
+        r#"select id from subscriptions
+           where principal = $1 and state in ('pending', 'approved', 'provisioning', 'active')
+           order by id
+           for update"#,
+    )
+    .bind(principal)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut ended = 0;
+    for id in live {
+        let Some(subscription) = load(&mut *conn, id).await? else {
+            continue;
+        };
+        if subscription.state.is_live() {
+            end(
+                &mut *conn,
+                &subscription,
+                State::Revoked,
+                actor,
+                Some(reason),
+            )
+            .await?;
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}
+
 /// Serialises grants and ungrants of one principal until the transaction ends: their
 /// Casbin rows are shared (a group prefix, a topic read by two subscriptions), and an
 /// approval racing a revocation must not lose a row the approval still needs.

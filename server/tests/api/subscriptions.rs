@@ -385,6 +385,92 @@ async fn a_consumer_reads_only_while_its_subscription_is_active(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn disabling_a_user_ends_their_subscriptions_and_removes_their_acls(pool: PgPool) {
+    let s = setup(&pool).await;
+    produce(&s.topic).await;
+    let active = request_access(&s).await;
+    let (status, body) = call(
+        &s.app,
+        reqwest::Method::POST,
+        &format!("/subscriptions/{active}/approve"),
+        &s.owner,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    wait_for_state(&s, &active, "active", Duration::from_secs(10)).await;
+    assert_eq!(
+        acls(&s, "User:analyst3").await,
+        expected(&s, "User:analyst3")
+    );
+
+    // An admin disables analyst3 from the admin page's server function.
+    let admin = token_for(&pool, "admin@meshmart.local").await;
+    let analyst3 = domain::identity::users::find_by_email(&pool, "analyst3@meshmart.local")
+        .await
+        .expect("db")
+        .expect("user");
+    let response = s
+        .app
+        .client
+        .post(format!("{}/api/fn/admin_set_disabled", s.app.address))
+        .bearer_auth(&admin)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body(format!("id={}&disabled=true", analyst3.id))
+        .send()
+        .await
+        .expect("disable");
+    assert!(response.status().is_success(), "{}", response.status());
+
+    // The subscription ended with the account, and the broker follows.
+    let (_, body) = call(
+        &s.app,
+        reqwest::Method::GET,
+        &format!("/subscriptions/{active}"),
+        &s.owner,
+        None,
+    )
+    .await;
+    assert_eq!(body["state"], "revoked", "{body}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !acls(&s, "User:analyst3").await.is_empty() {
+        assert!(Instant::now() < deadline, "ACLs were never removed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = consume("analyst3", &s.group, &s.topic, Duration::from_secs(5)).await;
+    assert!(
+        refused.as_ref().is_err_and(|e| e.contains("uthoriz")),
+        "after the account is disabled the broker refuses: {refused:?}"
+    );
+    let (status, _) = call(
+        &s.app,
+        reqwest::Method::GET,
+        "/subscriptions",
+        &s.analyst,
+        None,
+    )
+    .await;
+    assert_eq!(status, 401, "the disabled user's token stopped working");
+    let ended: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "select actor, action, after->>'comment' from audit_log where target = $1 order by id",
+    )
+    .bind(format!("subscription:{active}"))
+    .fetch_all(&pool)
+    .await
+    .expect("audit");
+    assert_eq!(
+        ended.last(),
+        Some(&(
+            "user:admin@meshmart.local".to_string(),
+            "subscription.revoke".to_string(),
+            Some("user disabled".to_string())
+        )),
+        "{ended:?}"
+    );
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn approvals_made_during_a_broker_outage_survive_a_crash(pool: PgPool) {
     seed(&pool).await;
     // The broker is unreachable from this server (nothing listens on port 1).
