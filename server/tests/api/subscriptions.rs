@@ -471,6 +471,78 @@ async fn disabling_a_user_ends_their_subscriptions_and_removes_their_acls(pool: 
 }
 
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn a_list_shows_the_callers_subscriptions_however_many_others_exist(pool: PgPool) {
+    let s = setup(&pool).await;
+    let own = request_access(&s).await;
+    // 2,500 newer subscriptions of another analyst, which analyst3 may not see.
+    sqlx::query(
+        r#"insert into subscriptions
+             (product_id, principal, requested_by, consumer_group, purpose, state, created_at)
+           select p.id, 'User:analyst1', u.id, 'analyst1.load.', 'load', 'revoked',
+                  now() + make_interval(secs => g)
+           from products p, users u, generate_series(1, 2500) g
+           where p.slug = $1 and u.email = 'analyst1@meshmart.local'"#,
+    )
+    .bind(&s.slug)
+    .execute(&pool)
+    .await
+    .expect("others");
+
+    let ids = |body: &Value| -> Vec<String> {
+        body["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i["id"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (status, body) = call(
+        &s.app,
+        reqwest::Method::GET,
+        "/subscriptions",
+        &s.analyst,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ids(&body), vec![own.clone()]);
+    let (_, body) = call(
+        &s.app,
+        reqwest::Method::GET,
+        "/subscriptions?mine=true",
+        &s.analyst,
+        None,
+    )
+    .await;
+    assert_eq!(ids(&body), vec![own.clone()]);
+    // The sales owner decides all of them: the newest 2,000, own request beyond them.
+    let (_, body) = call(
+        &s.app,
+        reqwest::Method::GET,
+        "/subscriptions",
+        &s.owner,
+        None,
+    )
+    .await;
+    let seen = ids(&body);
+    assert_eq!(seen.len(), 2000);
+    assert!(!seen.contains(&own));
+    // Pending ones to decide: only analyst3's request.
+    let (_, body) = call(
+        &s.app,
+        reqwest::Method::GET,
+        "/subscriptions?state=pending",
+        &s.owner,
+        None,
+    )
+    .await;
+    assert_eq!(ids(&body), vec![own]);
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn approvals_made_during_a_broker_outage_survive_a_crash(pool: PgPool) {
     seed(&pool).await;
     // The broker is unreachable from this server (nothing listens on port 1).
