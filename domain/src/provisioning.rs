@@ -131,7 +131,7 @@ impl Scope {
 }
 
 /// Brings one principal's managed ACLs in line with the policy, then marks the
-/// subscription active if it was waiting for that. Idempotent: replaying it changes
+/// subscription active if it was waiting for that, or its access removed if it ended. Idempotent: replaying it changes
 /// nothing once the broker agrees. `attempt` counts this try (1 for the first).
 pub async fn sync_subscription(
     pool: &PgPool,
@@ -143,14 +143,22 @@ pub async fn sync_subscription(
     let result = apply(pool, broker, principal).await;
     match result {
         Ok(()) => {
-            if let Some((state, _)) = subscriptions::provisioning_state(pool, subscription)
+            let state = subscriptions::provisioning_state(pool, subscription)
                 .await
                 .map_err(|e| e.to_string())?
-                && matches!(state, State::Approved | State::Provisioning)
-            {
-                subscriptions::record_active(pool, subscription, attempt)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                .map(|(state, _)| state);
+            match state {
+                Some(State::Approved | State::Provisioning) => {
+                    subscriptions::record_active(pool, subscription, attempt)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Some(State::Revoked | State::Expired) => {
+                    subscriptions::record_access_removed(pool, subscription, attempt)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                _ => {}
             }
             Ok(())
         }

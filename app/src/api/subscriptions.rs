@@ -39,6 +39,8 @@ pub struct SubscriptionView {
     pub decision_comment: Option<String>,
     pub provision_attempts: i32,
     pub last_error: Option<String>,
+    /// Ended, with its ACLs not yet confirmed gone from the broker.
+    pub removing_access: bool,
     pub connection: Option<ConnectionView>,
 }
 
@@ -86,6 +88,7 @@ mod ssr {
     }
 
     pub fn view(subscription: Subscription) -> Result<SubscriptionView, ApiError> {
+        let removing_access = subscription.removing_access();
         let connection = services()?
             .clients
             .connection(&subscription)
@@ -114,6 +117,7 @@ mod ssr {
             requested_at: time(subscription.requested_at),
             decided_by: subscription.decided_by,
             decision_comment: subscription.decision_comment,
+            removing_access,
             provision_attempts: subscription.provision_attempts,
             last_error: subscription.last_error,
             connection,

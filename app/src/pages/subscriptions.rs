@@ -153,11 +153,19 @@ fn RequestFormView(
 }
 
 fn state_label(subscription: &SubscriptionView) -> String {
+    let attempt = subscription.provision_attempts;
     if subscription.state == "provisioning" {
-        let attempt = subscription.provision_attempts;
         match &subscription.last_error {
             Some(error) => format!("provisioning — attempt {attempt}, last error: {error}"),
             None => format!("provisioning — attempt {attempt}"),
+        }
+    } else if subscription.removing_access {
+        let state = &subscription.state;
+        match &subscription.last_error {
+            Some(error) => format!(
+                "{state} — access still on the broker, removal attempt {attempt}, last error: {error}"
+            ),
+            None => format!("{state} — removing access on the broker"),
         }
     } else {
         subscription.state.clone()

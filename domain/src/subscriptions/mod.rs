@@ -92,6 +92,16 @@ pub struct Subscription {
     pub last_error: Option<String>,
     pub activated_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// When the broker was found to hold none of this ended subscription's access;
+    /// `None` while the removal is under way (see [`Subscription::removing_access`]).
+    pub access_removed_at: Option<DateTime<Utc>>,
+}
+
+impl Subscription {
+    /// Ended, but its ACLs are not yet confirmed gone from the broker.
+    pub fn removing_access(&self) -> bool {
+        matches!(self.state, State::Revoked | State::Expired) && self.access_removed_at.is_none()
+    }
 }
 
 /// What an analyst asks for.

@@ -49,6 +49,7 @@ struct Row {
     last_error: Option<String>,
     activated_at: Option<DateTime<Utc>>,
     ended_at: Option<DateTime<Utc>>,
+    access_removed_at: Option<DateTime<Utc>>,
 }
 
 impl Row {
@@ -74,6 +75,7 @@ impl Row {
             last_error: self.last_error,
             activated_at: self.activated_at,
             ended_at: self.ended_at,
+            access_removed_at: self.access_removed_at,
         }
     }
 }
@@ -85,7 +87,8 @@ const SELECT: &str = r#"
            s.principal, s.team, s.consumer_group, s.purpose, s.state, s.until,
            u.email as requested_by, s.created_at as requested_at,
            d.email as decided_by, s.decided_at, s.decision_comment,
-           s.provision_attempts, s.last_error, s.activated_at, s.ended_at
+           s.provision_attempts, s.last_error, s.activated_at, s.ended_at,
+           s.access_removed_at
     from subscriptions s
     join products p on p.id = s.product_id
     join users u on u.id = s.requested_by
@@ -837,15 +840,21 @@ async fn end(
     comment: Option<&str>,
 ) -> Result<(), SubscriptionError> {
     lock_principal(&mut *conn, &subscription.principal).await?;
+    // Access that was granted is removed by the outbox worker, which records when the
+    // broker agrees (attempts count afresh); a request never approved had none to remove.
     sqlx::query(
         r#"update subscriptions set state = $2, ended_at = now(), ended_by = $3,
-               decision_comment = coalesce($4, decision_comment), updated_at = now()
+               decision_comment = coalesce($4, decision_comment),
+               access_removed_at = case when $5 then null else now() end,
+               provision_attempts = case when $5 then 0 else provision_attempts end,
+               last_error = null, updated_at = now()
            where id = $1"#,
     )
     .bind(subscription.id)
     .bind(state.as_str())
     .bind(actor)
     .bind(comment)
+    .bind(subscription.state.grants_access())
     .execute(&mut *conn)
     .await?;
     if subscription.state.grants_access() {
@@ -1061,9 +1070,12 @@ pub async fn record_attempt_failed(
     error: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        r#"update subscriptions set state = 'provisioning', provision_attempts = $2,
-               last_error = $3, updated_at = now()
-           where id = $1 and state in ('approved', 'provisioning')"#,
+        r#"update subscriptions
+           set state = case when state = 'approved' then 'provisioning' else state end,
+               provision_attempts = $2, last_error = $3, updated_at = now()
+           where id = $1
+             and (state in ('approved', 'provisioning')
+                  or (state in ('revoked', 'expired') and access_removed_at is null))"#,
     )
     .bind(id)
     .bind(attempt)
@@ -1102,4 +1114,24 @@ pub async fn record_active(pool: &PgPool, id: Uuid, attempt: i32) -> Result<bool
     }
     tx.commit().await?;
     Ok(changed)
+}
+
+/// Records that the broker holds none of an ended subscription's access any more (the
+/// worker's sync for its principal succeeded). Returns whether this changed anything.
+pub async fn record_access_removed(
+    pool: &PgPool,
+    id: Uuid,
+    attempt: i32,
+) -> Result<bool, sqlx::Error> {
+    let changed = sqlx::query(
+        r#"update subscriptions set access_removed_at = now(), provision_attempts = $2,
+               last_error = null, updated_at = now()
+           where id = $1 and state in ('revoked', 'expired') and access_removed_at is null"#,
+    )
+    .bind(id)
+    .bind(attempt)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(changed > 0)
 }

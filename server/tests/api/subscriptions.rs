@@ -543,6 +543,146 @@ async fn a_list_shows_the_callers_subscriptions_however_many_others_exist(pool: 
 }
 
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn a_revocation_shows_access_being_removed_until_the_broker_confirms(pool: PgPool) {
+    let s = setup(&pool).await;
+    let id = request_access(&s).await;
+    let (status, body) = call(
+        &s.app,
+        reqwest::Method::POST,
+        &format!("/subscriptions/{id}/approve"),
+        &s.owner,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    wait_for_state(&s, &id, "active", Duration::from_secs(10)).await;
+
+    // The owner revokes while this server cannot reach the broker.
+    let Setup {
+        app,
+        owner,
+        analyst,
+        slug,
+        topic,
+        group,
+    } = s;
+    app.kill();
+    let down = spawn_app_with(pool.clone(), |settings| {
+        settings.kafka.bootstrap_servers = "127.0.0.1:1".to_string();
+    })
+    .await;
+    let s = Setup {
+        app: down,
+        owner,
+        analyst,
+        slug,
+        topic,
+        group,
+    };
+    let (status, body) = call(
+        &s.app,
+        reqwest::Method::POST,
+        &format!("/subscriptions/{id}/revoke"),
+        &s.owner,
+        Some(json!({ "comment": "project over" })),
+    )
+    .await;
+    assert_eq!(
+        (status, body["state"].clone()),
+        (200, json!("revoked")),
+        "{body}"
+    );
+    // Revoked, and the page says the access is still there: the worker tried and failed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = call(
+            &s.app,
+            reqwest::Method::GET,
+            &format!("/subscriptions/{id}"),
+            &s.owner,
+            None,
+        )
+        .await;
+        assert_eq!(body["state"], "revoked", "{body}");
+        assert!(body["access_removed_at"].is_null(), "{body}");
+        if body["last_error"].is_string() && body["provision_attempts"].as_i64() >= Some(1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no failed removal recorded: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        acls(&s, "User:analyst3").await,
+        expected(&s, "User:analyst3"),
+        "the ACLs are really still on the broker"
+    );
+    // The requester's page, signed in in a browser session, says so.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let signed_in = browser
+        .post(format!("{}/api/v1/session", s.app.address))
+        .json(&json!({ "email": "analyst3@meshmart.local", "password": "meshmart" }))
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(signed_in.status(), 200);
+    let html = browser
+        .get(format!("{}/subscriptions", s.app.address))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        html.contains("revoked — access still on the broker, removal attempt"),
+        "the requester's page says so"
+    );
+
+    // Once a server reaches the broker again, the ACLs go and the removal is recorded.
+    let Setup {
+        app,
+        owner,
+        analyst,
+        slug,
+        topic,
+        group,
+    } = s;
+    app.kill();
+    let s = Setup {
+        app: spawn_app(pool.clone()).await,
+        owner,
+        analyst,
+        slug,
+        topic,
+        group,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, body) = call(
+            &s.app,
+            reqwest::Method::GET,
+            &format!("/subscriptions/{id}"),
+            &s.owner,
+            None,
+        )
+        .await;
+        if body["access_removed_at"].is_string() {
+            assert!(body["last_error"].is_null(), "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "removal never recorded: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(acls(&s, "User:analyst3").await.is_empty());
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn approvals_made_during_a_broker_outage_survive_a_crash(pool: PgPool) {
     seed(&pool).await;
     // The broker is unreachable from this server (nothing listens on port 1).
