@@ -16,7 +16,7 @@ pub struct Me {
     pub is_admin: bool,
     /// Access requests waiting for this person's decision (the header's badge).
     pub approvals_pending: i64,
-    /// Unread in-app notifications (expiry warnings).
+    /// Unread in-app notifications (expiry warnings and expiries).
     pub notifications: i64,
 }
 

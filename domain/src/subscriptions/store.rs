@@ -866,6 +866,28 @@ async fn end(
         )
         .await?;
     }
+    if state == State::Expired {
+        // The requester learns that it ended, and whether anyone had decided it.
+        let message = if subscription.state == State::Pending {
+            "The request of %s for %s expired on %s before anyone decided it"
+        } else {
+            "Access of %s to %s expired on %s"
+        };
+        sqlx::query(
+            r#"insert into notifications (user_id, kind, message, link)
+               select s.requested_by, 'subscription.expired',
+                      format($2, s.principal, p.name,
+                             to_char(coalesce(s.until, now()) at time zone 'UTC',
+                                     'YYYY-MM-DD HH24:MI "UTC"')),
+                      '/subscriptions#' || s.id
+               from subscriptions s join products p on p.id = s.product_id
+               where s.id = $1"#,
+        )
+        .bind(subscription.id)
+        .bind(message)
+        .execute(&mut *conn)
+        .await?;
+    }
     let action = match state {
         State::Expired => "subscription.expire",
         _ => "subscription.revoke",

@@ -1131,6 +1131,71 @@ async fn subscriptions_end_at_their_end_date_after_a_warning(pool: PgPool) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+
+    // A request nobody decides before its end date expires too, and says so.
+    let until = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let (status, body) = call(
+        &s.app,
+        reqwest::Method::POST,
+        "/subscriptions",
+        &s.analyst,
+        Some(json!({ "product": s.slug, "group": s.group, "purpose": "a second look", "until": until })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let undecided = body["id"].as_str().expect("id").to_string();
+    sqlx::query("update subscriptions set until = now() - interval '1 second' where id = $1::uuid")
+        .bind(&undecided)
+        .execute(&pool)
+        .await
+        .expect("time passes");
+    assert_eq!(
+        domain::subscriptions::expire_due(&pool)
+            .await
+            .expect("expire"),
+        1
+    );
+    wait_for_state(&s, &undecided, "expired", Duration::from_secs(1)).await;
+    let ended: Vec<(String, String, String)> = sqlx::query_as(
+        r#"select n.message, n.link, u.email from notifications n join users u on u.id = n.user_id
+           where n.kind = 'subscription.expired' order by n.id"#,
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("notifications");
+    assert_eq!(ended.len(), 2, "{ended:?}");
+    assert!(
+        ended[0].0.starts_with("Access of User:analyst3 to ")
+            && ended[0].0.contains(" expired on "),
+        "{ended:?}"
+    );
+    assert_eq!(ended[0].1, format!("/subscriptions#{id}"));
+    assert!(
+        ended[1].0.starts_with("The request of User:analyst3 for ")
+            && ended[1].0.ends_with("before anyone decided it"),
+        "{ended:?}"
+    );
+    assert_eq!(ended[1].1, format!("/subscriptions#{undecided}"));
+    assert!(
+        ended
+            .iter()
+            .all(|(_, _, to)| to == "analyst3@meshmart.local")
+    );
+    // They are among the requester's unread notifications, which their page lists.
+    let analyst3 = domain::identity::users::find_by_email(&pool, "analyst3@meshmart.local")
+        .await
+        .expect("db")
+        .expect("user");
+    let unread = domain::subscriptions::notifications(&pool, &analyst3)
+        .await
+        .expect("notifications");
+    assert_eq!(
+        unread
+            .iter()
+            .filter(|n| n.kind == "subscription.expired")
+            .count(),
+        2
+    );
 }
 
 /// Whether a client can sign in to the broker as `user` with SCRAM-SHA-512.
