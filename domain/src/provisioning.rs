@@ -140,25 +140,30 @@ pub async fn sync_subscription(
     principal: &str,
     attempt: i32,
 ) -> Result<(), String> {
+    // Read before the sync: an end committed by then is in the policy the sync applies,
+    // so success means the ended subscription's ACLs are gone. One that ends during the
+    // sync has its own job, which records the removal.
+    let ended_before = matches!(
+        subscriptions::provisioning_state(pool, subscription)
+            .await
+            .map_err(|e| e.to_string())?,
+        Some((State::Revoked | State::Expired, _))
+    );
     let result = apply(pool, broker, principal).await;
     match result {
         Ok(()) => {
-            let state = subscriptions::provisioning_state(pool, subscription)
-                .await
-                .map_err(|e| e.to_string())?
-                .map(|(state, _)| state);
-            match state {
-                Some(State::Approved | State::Provisioning) => {
-                    subscriptions::record_active(pool, subscription, attempt)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                Some(State::Revoked | State::Expired) => {
-                    subscriptions::record_access_removed(pool, subscription, attempt)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                _ => {}
+            if ended_before {
+                subscriptions::record_access_removed(pool, subscription, attempt)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            } else if let Some((State::Approved | State::Provisioning, _)) =
+                subscriptions::provisioning_state(pool, subscription)
+                    .await
+                    .map_err(|e| e.to_string())?
+            {
+                subscriptions::record_active(pool, subscription, attempt)
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
             Ok(())
         }
