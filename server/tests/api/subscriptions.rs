@@ -76,6 +76,27 @@ async fn setup_with(pool: &PgPool, app: TestApp) -> Setup {
     }
 }
 
+/// `s` with its server killed (as by kill -9) and `next` started in its place.
+async fn replace_server(s: Setup, next: impl std::future::Future<Output = TestApp>) -> Setup {
+    let Setup {
+        app,
+        owner,
+        analyst,
+        slug,
+        topic,
+        group,
+    } = s;
+    app.kill();
+    Setup {
+        app: next.await,
+        owner,
+        analyst,
+        slug,
+        topic,
+        group,
+    }
+}
+
 async fn seed(pool: &PgPool) {
     domain::demo::seed_parts(pool, &[domain::demo::Part::Identities], false)
         .await
@@ -558,27 +579,13 @@ async fn a_revocation_shows_access_being_removed_until_the_broker_confirms(pool:
     wait_for_state(&s, &id, "active", Duration::from_secs(10)).await;
 
     // The owner revokes while this server cannot reach the broker.
-    let Setup {
-        app,
-        owner,
-        analyst,
-        slug,
-        topic,
-        group,
-    } = s;
-    app.kill();
-    let down = spawn_app_with(pool.clone(), |settings| {
-        settings.kafka.bootstrap_servers = "127.0.0.1:1".to_string();
-    })
+    let s = replace_server(
+        s,
+        spawn_app_with(pool.clone(), |settings| {
+            settings.kafka.bootstrap_servers = "127.0.0.1:1".to_string();
+        }),
+    )
     .await;
-    let s = Setup {
-        app: down,
-        owner,
-        analyst,
-        slug,
-        topic,
-        group,
-    };
     let (status, body) = call(
         &s.app,
         reqwest::Method::POST,
@@ -645,23 +652,7 @@ async fn a_revocation_shows_access_being_removed_until_the_broker_confirms(pool:
     );
 
     // Once a server reaches the broker again, the ACLs go and the removal is recorded.
-    let Setup {
-        app,
-        owner,
-        analyst,
-        slug,
-        topic,
-        group,
-    } = s;
-    app.kill();
-    let s = Setup {
-        app: spawn_app(pool.clone()).await,
-        owner,
-        analyst,
-        slug,
-        topic,
-        group,
-    };
+    let s = replace_server(s, spawn_app(pool.clone())).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (_, body) = call(
@@ -741,24 +732,7 @@ async fn approvals_made_during_a_broker_outage_survive_a_crash(pool: PgPool) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // kill -9: the server task is dropped mid-flight, no graceful shutdown.
-    let Setup {
-        app,
-        owner,
-        analyst,
-        slug,
-        topic,
-        group,
-    } = s;
-    app.kill();
-    let app = spawn_app(pool.clone()).await;
-    let s = Setup {
-        app,
-        owner,
-        analyst,
-        slug,
-        topic,
-        group,
-    };
+    let s = replace_server(s, spawn_app(pool.clone())).await;
     for id in &ids {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
