@@ -128,6 +128,24 @@ async fn call(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// POSTs `action` (approve, reject, revoke) on subscription `id` as `token`.
+async fn decide(
+    s: &Setup,
+    id: &str,
+    action: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let path = format!("/subscriptions/{id}/{action}");
+    call(&s.app, reqwest::Method::POST, &path, token, body).await
+}
+
+/// GETs subscription `id` as `token`.
+async fn show(s: &Setup, id: &str, token: &str) -> (u16, Value) {
+    let path = format!("/subscriptions/{id}");
+    call(&s.app, reqwest::Method::GET, &path, token, None).await
+}
+
 async fn request_access(s: &Setup) -> String {
     let (status, body) = call(
         &s.app,
@@ -147,14 +165,7 @@ async fn request_access(s: &Setup) -> String {
 async fn wait_for_state(s: &Setup, id: &str, state: &str, within: Duration) -> Instant {
     let deadline = Instant::now() + within;
     loop {
-        let (_, body) = call(
-            &s.app,
-            reqwest::Method::GET,
-            &format!("/subscriptions/{id}"),
-            &s.analyst,
-            None,
-        )
-        .await;
+        let (_, body) = show(s, id, &s.analyst).await;
         if body["state"] == state {
             return Instant::now();
         }
@@ -320,10 +331,10 @@ async fn a_consumer_reads_only_while_its_subscription_is_active(pool: PgPool) {
         "before approval the broker refuses: {refused:?}"
     );
 
-    let (status, body) = call(
-        &s.app,
-        reqwest::Method::POST,
-        &format!("/subscriptions/{id}/approve"),
+    let (status, body) = decide(
+        &s,
+        &id,
+        "approve",
         &s.owner,
         Some(json!({ "comment": "fine" })),
     )
@@ -351,28 +362,14 @@ async fn a_consumer_reads_only_while_its_subscription_is_active(pool: PgPool) {
         ][..])
     );
     assert!(took < Duration::from_secs(5), "read {took:?} after active");
-    let (_, body) = call(
-        &s.app,
-        reqwest::Method::GET,
-        &format!("/subscriptions/{id}"),
-        &s.analyst,
-        None,
-    )
-    .await;
+    let (_, body) = show(&s, &id, &s.analyst).await;
     let kcat = body["connection"]["kcat"].as_str().unwrap_or_default();
     assert!(
         kcat.contains(&s.topic) && kcat.contains("sasl.username=analyst3"),
         "{body}"
     );
 
-    let (status, body) = call(
-        &s.app,
-        reqwest::Method::POST,
-        &format!("/subscriptions/{id}/revoke"),
-        &s.analyst,
-        None,
-    )
-    .await;
+    let (status, body) = decide(&s, &id, "revoke", &s.analyst, None).await;
     assert_eq!(
         (status, body["state"].clone()),
         (200, json!("revoked")),
@@ -410,14 +407,7 @@ async fn disabling_a_user_ends_their_subscriptions_and_removes_their_acls(pool: 
     let s = setup(&pool).await;
     produce(&s.topic).await;
     let active = request_access(&s).await;
-    let (status, body) = call(
-        &s.app,
-        reqwest::Method::POST,
-        &format!("/subscriptions/{active}/approve"),
-        &s.owner,
-        None,
-    )
-    .await;
+    let (status, body) = decide(&s, &active, "approve", &s.owner, None).await;
     assert_eq!(status, 200, "{body}");
     wait_for_state(&s, &active, "active", Duration::from_secs(10)).await;
     assert_eq!(
@@ -445,14 +435,7 @@ async fn disabling_a_user_ends_their_subscriptions_and_removes_their_acls(pool: 
     assert!(response.status().is_success(), "{}", response.status());
 
     // The subscription ended with the account, and the broker follows.
-    let (_, body) = call(
-        &s.app,
-        reqwest::Method::GET,
-        &format!("/subscriptions/{active}"),
-        &s.owner,
-        None,
-    )
-    .await;
+    let (_, body) = show(&s, &active, &s.owner).await;
     assert_eq!(body["state"], "revoked", "{body}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !acls(&s, "User:analyst3").await.is_empty() {
@@ -567,14 +550,7 @@ async fn a_list_shows_the_callers_subscriptions_however_many_others_exist(pool: 
 async fn a_revocation_shows_access_being_removed_until_the_broker_confirms(pool: PgPool) {
     let s = setup(&pool).await;
     let id = request_access(&s).await;
-    let (status, body) = call(
-        &s.app,
-        reqwest::Method::POST,
-        &format!("/subscriptions/{id}/approve"),
-        &s.owner,
-        None,
-    )
-    .await;
+    let (status, body) = decide(&s, &id, "approve", &s.owner, None).await;
     assert_eq!(status, 200, "{body}");
     wait_for_state(&s, &id, "active", Duration::from_secs(10)).await;
 
@@ -586,10 +562,10 @@ async fn a_revocation_shows_access_being_removed_until_the_broker_confirms(pool:
         }),
     )
     .await;
-    let (status, body) = call(
-        &s.app,
-        reqwest::Method::POST,
-        &format!("/subscriptions/{id}/revoke"),
+    let (status, body) = decide(
+        &s,
+        &id,
+        "revoke",
         &s.owner,
         Some(json!({ "comment": "project over" })),
     )
@@ -602,14 +578,7 @@ async fn a_revocation_shows_access_being_removed_until_the_broker_confirms(pool:
     // Revoked, and the page says the access is still there: the worker tried and failed.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (_, body) = call(
-            &s.app,
-            reqwest::Method::GET,
-            &format!("/subscriptions/{id}"),
-            &s.owner,
-            None,
-        )
-        .await;
+        let (_, body) = show(&s, &id, &s.owner).await;
         assert_eq!(body["state"], "revoked", "{body}");
         assert!(body["access_removed_at"].is_null(), "{body}");
         if body["last_error"].is_string() && body["provision_attempts"].as_i64() >= Some(1) {
@@ -655,14 +624,7 @@ async fn a_revocation_shows_access_being_removed_until_the_broker_confirms(pool:
     let s = replace_server(s, spawn_app(pool.clone())).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let (_, body) = call(
-            &s.app,
-            reqwest::Method::GET,
-            &format!("/subscriptions/{id}"),
-            &s.owner,
-            None,
-        )
-        .await;
+        let (_, body) = show(&s, &id, &s.owner).await;
         if body["access_removed_at"].is_string() {
             assert!(body["last_error"].is_null(), "{body}");
             break;
@@ -696,14 +658,7 @@ async fn approvals_made_during_a_broker_outage_survive_a_crash(pool: PgPool) {
         .await;
         assert_eq!(status, 201, "{body}");
         let id = body["id"].as_str().expect("id").to_string();
-        let (status, _) = call(
-            &s.app,
-            reqwest::Method::POST,
-            &format!("/subscriptions/{id}/approve"),
-            &s.owner,
-            None,
-        )
-        .await;
+        let (status, _) = decide(&s, &id, "approve", &s.owner, None).await;
         assert_eq!(status, 200);
         ids.push(id);
     }
@@ -736,14 +691,7 @@ async fn approvals_made_during_a_broker_outage_survive_a_crash(pool: PgPool) {
     for id in &ids {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let (_, body) = call(
-                &s.app,
-                reqwest::Method::GET,
-                &format!("/subscriptions/{id}"),
-                &s.owner,
-                None,
-            )
-            .await;
+            let (_, body) = show(&s, id, &s.owner).await;
             if body["state"] == "active" {
                 break;
             }
@@ -770,14 +718,7 @@ async fn the_reconciler_restores_deleted_acls_and_removes_unexplained_ones(pool:
     .await;
     let s = setup_with(&pool, app).await;
     let id = request_access(&s).await;
-    let (status, _) = call(
-        &s.app,
-        reqwest::Method::POST,
-        &format!("/subscriptions/{id}/approve"),
-        &s.owner,
-        None,
-    )
-    .await;
+    let (status, _) = decide(&s, &id, "approve", &s.owner, None).await;
     assert_eq!(status, 200);
     wait_for_state(&s, &id, "active", Duration::from_secs(10)).await;
 
@@ -845,14 +786,7 @@ async fn in_dry_run_the_reconciler_only_reports(pool: PgPool) {
     .await;
     let s = setup_with(&pool, app).await;
     let id = request_access(&s).await;
-    call(
-        &s.app,
-        reqwest::Method::POST,
-        &format!("/subscriptions/{id}/approve"),
-        &s.owner,
-        None,
-    )
-    .await;
+    decide(&s, &id, "approve", &s.owner, None).await;
     wait_for_state(&s, &id, "active", Duration::from_secs(10)).await;
     let stranger = AclBinding {
         principal: "User:analyst1".to_string(),
@@ -896,25 +830,11 @@ async fn only_owners_of_the_products_domain_and_admins_decide(pool: PgPool) {
     let other_owner = token_for(&pool, "owner.customer-management@meshmart.local").await;
     let other_analyst = token_for(&pool, "analyst1@meshmart.local").await;
     for token in [&s.analyst, &other_analyst, &other_owner] {
-        let (status, body) = call(
-            &s.app,
-            reqwest::Method::POST,
-            &format!("/subscriptions/{id}/approve"),
-            token,
-            None,
-        )
-        .await;
+        let (status, body) = decide(&s, &id, "approve", token, None).await;
         assert_eq!(status, 403, "{body}");
     }
     // Others cannot even see it.
-    let (status, _) = call(
-        &s.app,
-        reqwest::Method::GET,
-        &format!("/subscriptions/{id}"),
-        &other_analyst,
-        None,
-    )
-    .await;
+    let (status, _) = show(&s, &id, &other_analyst).await;
     assert_eq!(status, 404);
     // A second request for the same principal points at the first.
     let (status, body) = call(
@@ -933,10 +853,10 @@ async fn only_owners_of_the_products_domain_and_admins_decide(pool: PgPool) {
             .contains(&format!("/subscriptions#{id}")),
         "{body}"
     );
-    let (status, body) = call(
-        &s.app,
-        reqwest::Method::POST,
-        &format!("/subscriptions/{id}/reject"),
+    let (status, body) = decide(
+        &s,
+        &id,
+        "reject",
         &s.owner,
         Some(json!({ "comment": "use the aggregate product" })),
     )
@@ -946,14 +866,7 @@ async fn only_owners_of_the_products_domain_and_admins_decide(pool: PgPool) {
         (200, json!("rejected")),
         "{body}"
     );
-    let (status, _) = call(
-        &s.app,
-        reqwest::Method::POST,
-        &format!("/subscriptions/{id}/approve"),
-        &s.owner,
-        None,
-    )
-    .await;
+    let (status, _) = decide(&s, &id, "approve", &s.owner, None).await;
     assert_eq!(status, 409, "a rejected request cannot be approved");
     let (_, mine) = call(
         &s.app,
@@ -1056,14 +969,7 @@ async fn subscriptions_end_at_their_end_date_after_a_warning(pool: PgPool) {
     .await;
     assert_eq!(status, 201, "{body}");
     let id = body["id"].as_str().expect("id").to_string();
-    call(
-        &s.app,
-        reqwest::Method::POST,
-        &format!("/subscriptions/{id}/approve"),
-        &s.owner,
-        None,
-    )
-    .await;
+    decide(&s, &id, "approve", &s.owner, None).await;
     wait_for_state(&s, &id, "active", Duration::from_secs(10)).await;
 
     assert_eq!(
