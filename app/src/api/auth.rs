@@ -66,15 +66,48 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     Ok(())
 }
 
-/// Only same-site paths: an open redirect would let links send people anywhere.
+/// The longest `next` accepted; a longer one falls back to `/`.
+#[cfg(feature = "ssr")]
+const MAX_NEXT_BYTES: usize = 2048;
+
+/// Where to go after signing in: `next` when it is a path and query on this site, else `/`.
+///
+/// `next` is parsed as a URL relative to this site and kept only if it stays on this origin
+/// and contains no control characters or backslashes (browsers strip tabs and newlines and
+/// read `\` as `/`, so `/<TAB>/evil.example` would leave the site, and a newline cannot go
+/// into a `Location` header at all). Its normalised path must not start with `//` either,
+/// written plainly or percent-encoded, which some browsers and proxies read as another host.
 #[cfg(feature = "ssr")]
 fn local_path(next: Option<&str>) -> String {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_string()
-        }
-        _ => "/".to_string(),
+    next.and_then(same_origin_path)
+        .unwrap_or_else(|| "/".to_string())
+}
+
+#[cfg(feature = "ssr")]
+fn same_origin_path(next: &str) -> Option<String> {
+    if next.len() > MAX_NEXT_BYTES
+        || !next.starts_with('/')
+        || next.chars().any(|c| c.is_control() || c == '\\')
+    {
+        return None;
     }
+    let base = url::Url::parse("http://meshmart.invalid/").ok()?;
+    let url = base.join(next).ok()?;
+    if url.origin() != base.origin() || url.username() != "" || url.password().is_some() {
+        return None;
+    }
+    let path = url.path();
+    let lowered = path.to_ascii_lowercase();
+    let leaves_site = ["//", "/%2f", "/%5c"]
+        .iter()
+        .any(|prefix| lowered.starts_with(prefix));
+    if leaves_site {
+        return None;
+    }
+    Some(match url.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_string(),
+    })
 }
 
 /// Ends the browser session.
@@ -138,9 +171,43 @@ mod tests {
     #[test]
     fn redirects_stay_on_this_site() {
         assert_eq!(local_path(Some("/admin")), "/admin");
-        assert_eq!(local_path(Some("//evil.example")), "/");
-        assert_eq!(local_path(Some("https://evil.example")), "/");
-        assert_eq!(local_path(Some("/\\evil.example")), "/");
+        assert_eq!(
+            local_path(Some("/products/order-placed?tab=schema")),
+            "/products/order-placed?tab=schema"
+        );
+        assert_eq!(local_path(Some("/search?q=a b")), "/search?q=a%20b");
         assert_eq!(local_path(None), "/");
+    }
+
+    #[test]
+    fn redirects_refuse_everything_that_could_leave_the_site_or_break_the_header() {
+        let long = format!("/{}", "a".repeat(5000));
+        for hostile in [
+            "/\t/evil.example",
+            "/\r/evil.example",
+            "/\n",
+            "/\r\nSet-Cookie: x=1",
+            "/\\evil.example",
+            "//evil.example",
+            "///evil.example",
+            "/%2F%2Fevil.example",
+            "/%2f/evil.example",
+            "/%5Cevil.example",
+            "/.//evil.example",
+            "/a/..//evil.example",
+            "https://evil.example",
+            "http:/evil.example",
+            "evil.example",
+            "",
+            "/\u{0}",
+            "/\u{7f}",
+            long.as_str(),
+        ] {
+            assert_eq!(
+                local_path(Some(hostile)),
+                "/",
+                "{hostile:?} must fall back to /"
+            );
+        }
     }
 }

@@ -430,3 +430,58 @@ async fn admins_export_the_audit_log_as_csv(pool: PgPool) {
     let body: Value = bad.json().await.expect("json");
     assert_eq!(body["error"]["field"], "from");
 }
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn signing_in_with_a_hostile_next_stays_on_this_site(pool: PgPool) {
+    domain::demo::seed_parts(&pool, &[domain::demo::Part::Identities], false)
+        .await
+        .expect("demo");
+    let app = spawn_app(pool.clone()).await;
+    let sign_in = |email: &'static str, next: String| {
+        let address = app.address.clone();
+        async move {
+            let body = form_urlencoded::Serializer::new(String::new())
+                .append_pair("email", email)
+                .append_pair("password", PASSWORD)
+                .append_pair("next", &next)
+                .finish();
+            cookie_client()
+                .post(format!("{address}/api/fn/login"))
+                // As a browser's form post without JavaScript.
+                .header("accept", "text/html,application/xhtml+xml")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .expect("the server answers (a worker that panics answers nothing)")
+        }
+    };
+
+    let hostile = [
+        "/\t/evil.example".to_string(),
+        "/\r/evil.example".to_string(),
+        "/\n".to_string(),
+        "/\\evil.example".to_string(),
+        "//evil.example".to_string(),
+        "/%2F%2Fevil.example".to_string(),
+        "https://evil.example/".to_string(),
+        format!("/{}", "a".repeat(10_000)),
+    ];
+    for next in hostile {
+        let response = sign_in("analyst1@meshmart.local", next.clone()).await;
+        assert!(
+            response.status().is_redirection(),
+            "{next:?}: {}",
+            response.status()
+        );
+        assert_eq!(response.headers()["location"], "/", "{next:?}");
+    }
+
+    // A path on this site is where the browser goes.
+    let response = sign_in("analyst2@meshmart.local", "/subscriptions?tab=mine".into()).await;
+    assert_eq!(
+        response.headers()["location"],
+        "/subscriptions?tab=mine",
+        "a local path and query survive"
+    );
+}
