@@ -9,7 +9,9 @@
 #      build times, p50/p99 per query category, QPS at 1 and 2 threads, nDCG@10
 #      (domain/benches/search.rs, queries and judgments in bench/search/);
 #   4. the schema registry's register / lookup / get-by-id latency over HTTP
-#      (bench/registry/latency.py);
+#      (bench/registry/latency.py), and whether registrations compared with 100 versions
+#      under FULL_TRANSITIVE stall a concurrent /healthz and search loop
+#      (bench/registry/stall.py);
 #   5. approval → ACL visible on the broker, over 100 approvals
 #      (bench/subscriptions/approval_latency.py);
 #   6. the lineage page's server time on a 2,000-node lineage.
@@ -66,6 +68,9 @@ admin_token=$("$bin" token create --user admin@meshmart.local --name bench 2>/de
 echo "== schema registry over HTTP (/registry, one keep-alive client, Avro, 20 subjects x 10 versions)"
 python3 bench/registry/latency.py \
   --url http://127.0.0.1:3199/registry --token "$admin_token"
+
+echo "== a slow compatibility check does not stall other requests (FULL_TRANSITIVE, 100 versions; /healthz + search loop alone vs during registrations)"
+python3 bench/registry/stall.py --url http://127.0.0.1:3199 --token "$admin_token" --versions 100 --seconds 10
 
 echo "== approval → ACL on the broker (100 approvals, DescribeAcls polled every 2 ms)"
 requester=$("$bin" token create --user analyst1@meshmart.local --name bench 2>/dev/null)

@@ -29,6 +29,9 @@ pub enum CatalogError {
     NotFound,
     #[error(transparent)]
     Database(sqlx::Error),
+    /// Something failed that no request can fix (details are logged, not sent).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl From<sqlx::Error> for CatalogError {
@@ -62,43 +65,89 @@ fn incompatible_summary(problems: &[Problem]) -> String {
     )
 }
 
-/// Registers each port's schema under `<topic>-value` through the schema registry (the
-/// same checks and messages as its REST API), in the caller's transaction.
-async fn register_port_schemas(
+/// A port's schema with its compatibility verdict, reached before any lock is taken.
+struct PortSchema {
+    pointer: String,
+    subject: String,
+    parsed: crate::registry::ParsedSchema,
+    precheck: crate::registry::Precheck,
+}
+
+/// Parses each port's schema and compares it with its `<topic>-value` subject (the same
+/// checks and messages as the registry's REST API), before the product row is locked: the
+/// comparison runs on a blocking thread and may take long under a transitive mode.
+async fn precheck_port_schemas(
     conn: &mut PgConnection,
-    actor: &str,
     domain: &str,
     contract: &Contract,
-) -> Result<(), CatalogError> {
-    use crate::registry::{self, ParsedSchema, RegistryError, schema};
+) -> Result<Vec<PortSchema>, CatalogError> {
+    use crate::registry::{self, ParsedSchema, schema};
 
     let namespace = schema::avro_namespace(&["meshmart", domain]);
+    let mut checked = Vec::with_capacity(contract.ports.len());
     for (index, port) in contract.ports.iter().enumerate() {
         let pointer = format!("/schema/{index}");
         let (kind, document) = schema::port_schema(&namespace, port);
         let parsed = ParsedSchema::parse(kind, &document.to_string())
             .map_err(|e| invalid(&pointer, format!("the port's schema is not valid: {e}")))?;
         let subject = schema::value_subject(&port.topic);
-        match registry::register(&mut *conn, &subject, &parsed, actor).await {
-            Ok(_) => {}
-            Err(RegistryError::Incompatible { mode, breaking, .. }) => {
-                return Err(CatalogError::Incompatible(
-                    breaking
-                        .iter()
-                        .map(|b| Problem {
-                            pointer: pointer.clone(),
-                            line: None,
-                            column: None,
-                            message: format!("{subject} ({mode}): {b}"),
-                        })
-                        .collect(),
-                ));
-            }
-            Err(RegistryError::Database(error)) => return Err(error.into()),
-            Err(other) => return Err(invalid(&pointer, other.to_string())),
-        }
+        let precheck = registry::precheck(&mut *conn, &subject, &parsed)
+            .await
+            .map_err(|error| registry_problem(&pointer, &subject, error))?;
+        checked.push(PortSchema {
+            pointer,
+            subject,
+            parsed,
+            precheck,
+        });
+    }
+    Ok(checked)
+}
+
+/// Registers each port's prechecked schema under its subject, in the caller's transaction.
+async fn register_port_schemas(
+    conn: &mut PgConnection,
+    actor: &str,
+    ports: Vec<PortSchema>,
+) -> Result<(), CatalogError> {
+    for port in ports {
+        crate::registry::register_checked(
+            &mut *conn,
+            &port.subject,
+            &port.parsed,
+            port.precheck,
+            actor,
+        )
+        .await
+        .map_err(|error| registry_problem(&port.pointer, &port.subject, error))?;
     }
     Ok(())
+}
+
+/// A registry refusal as the contract's problem at `pointer`.
+fn registry_problem(
+    pointer: &str,
+    subject: &str,
+    error: crate::registry::RegistryError,
+) -> CatalogError {
+    use crate::registry::RegistryError;
+
+    match error {
+        RegistryError::Incompatible { mode, breaking, .. } => CatalogError::Incompatible(
+            breaking
+                .iter()
+                .map(|b| Problem {
+                    pointer: pointer.to_string(),
+                    line: None,
+                    column: None,
+                    message: format!("{subject} ({mode}): {b}"),
+                })
+                .collect(),
+        ),
+        RegistryError::Database(error) => error.into(),
+        RegistryError::Internal(error) => CatalogError::Internal(error),
+        other => invalid(pointer, other.to_string()),
+    }
 }
 
 fn invalid(pointer: &str, message: impl Into<String>) -> CatalogError {
@@ -190,6 +239,8 @@ pub async fn register(
         .await?;
     }
 
+    // Compared before the product row is locked, re-verified under the subject's lock.
+    let port_schemas = precheck_port_schemas(&mut *conn, &domain, contract).await?;
     let existing = sqlx::query_as::<_, (Uuid, String, String)>(
         r#"select id, domain, current_version from products where slug = $1 for update"#,
     )

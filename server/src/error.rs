@@ -181,6 +181,7 @@ impl From<domain::catalog::CatalogError> for AppError {
             },
             CatalogError::NotFound => AppError::NotFound("no such data product".to_string()),
             CatalogError::Database(error) => AppError::Database(error),
+            CatalogError::Internal(message) => AppError::Unexpected(anyhow::anyhow!(message)),
         }
     }
 }

@@ -135,6 +135,7 @@ fn registry_error(error: domain::registry::RegistryError) -> ApiError {
     match error {
         RegistryError::Denied(refusal) => denied(refusal),
         RegistryError::Database(error) => internal(error),
+        RegistryError::Internal(error) => internal(error),
         RegistryError::InvalidSchema(message) => unprocessable("schema", message),
         RegistryError::SubjectNotFound(_)
         | RegistryError::VersionNotFound { .. }
@@ -174,7 +175,7 @@ pub async fn product_schemas(slug: String) -> Result<Vec<PortSchemas>, ApiError>
             .map(|entry| SchemaVersionRow {
                 version: entry.version,
                 id: entry.id,
-                schema_type: entry.schema_type,
+                schema_type: entry.schema_type.as_str().to_string(),
                 schema: entry.schema,
                 registered_by: entry.registered_by,
                 registered_at: entry.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),

@@ -65,6 +65,9 @@ pub enum RegistryError {
     Denied(#[from] Denied),
     #[error("Error in the backend data store")]
     Database(#[from] sqlx::Error),
+    /// Something failed that no request can fix (details are logged, not sent).
+    #[error("Internal server error")]
+    Internal(String),
 }
 
 fn list(breaking: &[Breaking]) -> String {
@@ -101,6 +104,7 @@ impl RegistryError {
             RegistryError::Denied(Denied::Unauthenticated) => 401,
             RegistryError::Denied(Denied::Forbidden { .. }) => 40301,
             RegistryError::Database(_) => 50001,
+            RegistryError::Internal(_) => 50000,
         }
     }
 

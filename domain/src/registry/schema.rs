@@ -16,8 +16,10 @@ pub const MAX_SCHEMA_BYTES: usize = 1024 * 1024;
 /// The deepest nesting accepted in a schema document.
 const MAX_DEPTH: usize = 64;
 
-/// The schema languages the registry speaks (Confluent's names).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The schema languages the registry speaks (Confluent's names), stored as that text: a
+/// stored name outside these is a decoding error, never read as some other type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "UPPERCASE")]
 pub enum SchemaType {
     #[serde(rename = "AVRO")]
     Avro,

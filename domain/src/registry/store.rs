@@ -34,7 +34,7 @@ struct VersionRow {
     subject: String,
     version: i32,
     schema_id: i32,
-    schema_type: String,
+    schema_type: SchemaType,
     schema: String,
     deleted: bool,
 }
@@ -45,17 +45,9 @@ impl VersionRow {
             subject: self.subject,
             version: self.version,
             id: self.schema_id,
-            schema_type: schema_type(&self.schema_type),
+            schema_type: self.schema_type,
             schema: self.schema,
         }
-    }
-}
-
-fn schema_type(name: &str) -> SchemaType {
-    if name == "JSON" {
-        SchemaType::Json
-    } else {
-        SchemaType::Avro
     }
 }
 
@@ -93,13 +85,107 @@ pub async fn owning_domain(pool: &PgPool, subject: &str) -> Result<Option<String
     .await
 }
 
+/// A compatibility verdict reached before the subject is locked, for [`register_checked`]
+/// to re-verify under the lock: the mode, the versions compared, and what broke.
+///
+/// Comparing a schema with every earlier version (the transitive modes) is CPU work that
+/// can take long on a subject with many versions. It runs on a blocking thread, outside
+/// any row lock, so neither the async runtime nor other writers of the subject wait on it.
+#[derive(Clone, Debug)]
+pub struct Precheck {
+    mode: Mode,
+    /// `(version, schema id)` of each version compared, oldest first.
+    compared: Vec<(i32, i32)>,
+    /// `None` when the subject already had this schema, so nothing was compared.
+    breaking: Option<Vec<compat::Breaking>>,
+}
+
+/// Reaches the compatibility verdict of `schema` under `subject` without taking any lock.
+pub async fn precheck(
+    conn: &mut PgConnection,
+    subject: &str,
+    schema: &ParsedSchema,
+) -> Result<Precheck, RegistryError> {
+    super::check_subject(subject)?;
+    let mode = subject_mode(&mut *conn, subject).await?;
+    let live = rows(conn, subject, false).await?;
+    verdict(mode, schema, &live).await
+}
+
+async fn verdict(
+    mode: Mode,
+    schema: &ParsedSchema,
+    live: &[VersionRow],
+) -> Result<Precheck, RegistryError> {
+    let against = compared(mode, live);
+    let compared_ids = against.iter().map(|r| (r.version, r.schema_id)).collect();
+    let breaking = if existing(live, schema).is_some() {
+        None
+    } else {
+        Some(check_off_runtime(mode, schema, against).await?)
+    };
+    Ok(Precheck {
+        mode,
+        compared: compared_ids,
+        breaking,
+    })
+}
+
+/// Parses the stored versions and compares `schema` with them on a blocking thread.
+async fn check_off_runtime(
+    mode: Mode,
+    schema: &ParsedSchema,
+    against: &[VersionRow],
+) -> Result<Vec<compat::Breaking>, RegistryError> {
+    let schema = schema.clone();
+    let stored: Vec<(i32, SchemaType, String)> = against
+        .iter()
+        .map(|row| (row.version, row.schema_type, row.schema.clone()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let earlier = stored
+            .iter()
+            .map(|(version, kind, text)| {
+                ParsedSchema::parse_stored(*kind, text).map(|parsed| (*version, parsed))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(compat::check(mode, &schema, &earlier))
+    })
+    .await
+    .map_err(|error| RegistryError::Internal(format!("compatibility check failed: {error}")))?
+}
+
+/// The version of `live` that has exactly `schema`, the earliest.
+fn existing<'a>(live: &'a [VersionRow], schema: &ParsedSchema) -> Option<&'a VersionRow> {
+    live.iter().find(|row| same_schema(row, schema))
+}
+
+fn same_schema(row: &VersionRow, schema: &ParsedSchema) -> bool {
+    row.schema == schema.canonical && row.schema_type == schema.schema_type
+}
+
 /// Registers `schema` under `subject` in the caller's transaction: the existing version
 /// when the subject already has this schema, else a new version once it passes the
-/// subject's compatibility mode.
+/// subject's compatibility mode. The comparison runs before the subject is locked (see
+/// [`Precheck`]).
 pub async fn register(
     conn: &mut PgConnection,
     subject: &str,
     schema: &ParsedSchema,
+    actor: &str,
+) -> Result<Registered, RegistryError> {
+    let checked = precheck(&mut *conn, subject, schema).await?;
+    register_checked(conn, subject, schema, checked, actor).await
+}
+
+/// Registers `schema` with a verdict from [`precheck`]: under the subject's lock it is used
+/// as it is while the subject's mode and compared versions are still those it was reached
+/// on; otherwise (another registration came in between) the comparison runs again.
+pub async fn register_checked(
+    conn: &mut PgConnection,
+    subject: &str,
+    schema: &ParsedSchema,
+    checked: Precheck,
     actor: &str,
 ) -> Result<Registered, RegistryError> {
     super::check_subject(subject)?;
@@ -110,9 +196,7 @@ pub async fn register(
     // One registration per subject at a time, so versions are numbered without gaps.
     lock_subject(conn, subject).await?;
     let live = rows(conn, subject, false).await?;
-    if let Some(existing) = live.iter().find(|row| {
-        row.schema == schema.canonical && schema_type(&row.schema_type) == schema.schema_type
-    }) {
+    if let Some(existing) = existing(&live, schema) {
         return Ok(Registered {
             id: existing.schema_id,
             version: existing.version,
@@ -120,8 +204,16 @@ pub async fn register(
         });
     }
     let mode = subject_mode(conn, subject).await?;
-    let earlier = parse_rows(compared(mode, &live))?;
-    let breaking = compat::check(mode, schema, &earlier);
+    let still_valid = checked.mode == mode
+        && checked.compared
+            == compared(mode, &live)
+                .iter()
+                .map(|r| (r.version, r.schema_id))
+                .collect::<Vec<_>>();
+    let breaking = match checked.breaking {
+        Some(breaking) if still_valid => breaking,
+        _ => check_off_runtime(mode, schema, compared(mode, &live)).await?,
+    };
     if !breaking.is_empty() {
         return Err(RegistryError::Incompatible {
             subject: subject.to_string(),
@@ -175,16 +267,6 @@ async fn lock_subject(conn: &mut PgConnection, subject: &str) -> Result<(), sqlx
     Ok(())
 }
 
-fn parse_rows(rows: &[VersionRow]) -> Result<Vec<(i32, ParsedSchema)>, RegistryError> {
-    rows.iter()
-        .map(|row| {
-            ParsedSchema::parse_stored(schema_type(&row.schema_type), &row.schema)
-                .map(|parsed| (row.version, parsed))
-                .map_err(RegistryError::from)
-        })
-        .collect()
-}
-
 /// The global id of a schema, created on first use.
 async fn schema_id(conn: &mut PgConnection, schema: &ParsedSchema) -> Result<i32, sqlx::Error> {
     let fingerprint = schema.fingerprint();
@@ -218,17 +300,15 @@ pub async fn lookup(
     include_deleted: bool,
 ) -> Result<SubjectVersion, RegistryError> {
     let mut conn = pool.acquire().await?;
-    let all = rows(&mut conn, subject, include_deleted).await?;
+    let mut all = rows(&mut conn, subject, include_deleted).await?;
     if all.is_empty() {
         return Err(RegistryError::SubjectNotFound(subject.to_string()));
     }
-    all.into_iter()
-        .rev()
-        .find(|row| {
-            row.schema == schema.canonical && schema_type(&row.schema_type) == schema.schema_type
-        })
-        .map(VersionRow::into_version)
-        .ok_or(RegistryError::SchemaNotFound)
+    let latest = all
+        .iter()
+        .rposition(|row| same_schema(row, schema))
+        .ok_or(RegistryError::SchemaNotFound)?;
+    Ok(all.swap_remove(latest).into_version())
 }
 
 /// Every subject with a live version (or any version, with `include_deleted`).
@@ -297,14 +377,13 @@ pub async fn version(
 
 /// A schema by its global id, while some version (live or soft-deleted) uses it.
 pub async fn schema_by_id(pool: &PgPool, id: i32) -> Result<(SchemaType, String), RegistryError> {
-    sqlx::query_as::<_, (String, String)>(
+    sqlx::query_as::<_, (SchemaType, String)>(
         r#"select s.schema_type, s.schema from registry_schemas s
            where s.id = $1 and exists (select 1 from registry_versions v where v.schema_id = s.id)"#,
     )
     .bind(id)
     .fetch_optional(pool)
     .await?
-    .map(|(kind, text)| (schema_type(&kind), text))
     .ok_or(RegistryError::SchemaNotFound)
 }
 
@@ -553,11 +632,7 @@ pub async fn check_compatibility(
     let mode = subject_mode(&mut conn, subject).await?;
     let live = rows(&mut conn, subject, false).await?;
     let Some(which) = which else {
-        return Ok(compat::check(
-            mode,
-            schema,
-            &parse_rows(compared(mode, &live))?,
-        ));
+        return check_off_runtime(mode, schema, compared(mode, &live)).await;
     };
     if live.is_empty() {
         return Err(RegistryError::SubjectNotFound(subject.to_string()));
@@ -570,7 +645,6 @@ pub async fn check_compatibility(
         subject: subject.to_string(),
         version: which.to_string(),
     })?;
-    let earlier = parse_rows(std::slice::from_ref(target))?;
     // One version: the mode's direction, without its transitivity.
     let single = match mode {
         Mode::BackwardTransitive => Mode::Backward,
@@ -578,5 +652,82 @@ pub async fn check_compatibility(
         Mode::FullTransitive => Mode::Full,
         other => other,
     };
-    Ok(compat::check(single, schema, &earlier))
+    check_off_runtime(single, schema, std::slice::from_ref(target)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn avro(fields: &str) -> ParsedSchema {
+        ParsedSchema::parse(
+            SchemaType::Avro,
+            &format!(r#"{{"type":"record","name":"Signup","fields":[{fields}]}}"#),
+        )
+        .expect("valid Avro")
+    }
+
+    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+    async fn a_verdict_reached_before_a_concurrent_registration_is_checked_again(pool: PgPool) {
+        let subject = "signups-value";
+        let mut conn = pool.acquire().await.expect("conn");
+        register(
+            &mut conn,
+            subject,
+            &avro(r#"{"name":"a","type":"string"}"#),
+            "test",
+        )
+        .await
+        .expect("v1");
+
+        // `b` as an int is fine against v1 alone …
+        let late = avro(r#"{"name":"a","type":"string"},{"name":"b","type":"int","default":0}"#);
+        let stale = precheck(&mut conn, subject, &late).await.expect("precheck");
+        // … but another writer registers `b` as a string before the late one takes the lock.
+        let other =
+            avro(r#"{"name":"a","type":"string"},{"name":"b","type":"string","default":""}"#);
+        register(&mut conn, subject, &other, "test")
+            .await
+            .expect("v2");
+
+        match register_checked(&mut conn, subject, &late, stale, "test").await {
+            Err(RegistryError::Incompatible { breaking, .. }) => {
+                assert!(breaking.iter().all(|b| b.version == 2), "{breaking:?}")
+            }
+            other => panic!("the stale verdict was used: {other:?}"),
+        }
+        assert_eq!(
+            rows(&mut conn, subject, true).await.expect("rows").len(),
+            2,
+            "nothing was registered"
+        );
+    }
+
+    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+    async fn a_stored_schema_type_outside_the_known_ones_is_an_error_not_avro(pool: PgPool) {
+        let mut conn = pool.acquire().await.expect("conn");
+        let done = register(
+            &mut conn,
+            "x-value",
+            &avro(r#"{"name":"a","type":"string"}"#),
+            "t",
+        )
+        .await
+        .expect("v1");
+        sqlx::raw_sql(
+            r#"alter table registry_schemas drop constraint registry_schemas_schema_type_check;
+               update registry_schemas set schema_type = 'PROTOBUF'"#,
+        )
+        .execute(&mut *conn)
+        .await
+        .expect("corrupt the row");
+        match schema_by_id(&pool, done.id).await {
+            Err(RegistryError::Database(sqlx::Error::ColumnDecode { .. })) => {}
+            other => panic!("corrupt data read as {other:?}"),
+        }
+        assert!(matches!(
+            version(&pool, "x-value", VersionRef::Latest, false).await,
+            Err(RegistryError::Database(_))
+        ));
+    }
 }

@@ -19,7 +19,7 @@ pub struct VersionEntry {
     pub subject: String,
     pub version: i32,
     pub id: i32,
-    pub schema_type: String,
+    pub schema_type: SchemaType,
     /// The schema, pretty-printed.
     pub schema: String,
     pub registered_by: String,

@@ -114,8 +114,12 @@ impl Failure {
 
 impl From<RegistryError> for Failure {
     fn from(error: RegistryError) -> Self {
-        if let RegistryError::Database(cause) = &error {
-            tracing::error!(error = %cause, "registry database error");
+        match &error {
+            RegistryError::Database(cause) => {
+                tracing::error!(error = %cause, "registry database error")
+            }
+            RegistryError::Internal(cause) => tracing::error!(error = %cause, "registry failure"),
+            _ => {}
         }
         let status =
             StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
