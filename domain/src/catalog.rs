@@ -328,14 +328,9 @@ pub async fn register(
         .bind(json!(port.fields))
         .execute(&mut *conn)
         .await?;
-        outbox::enqueue(
-            &mut *conn,
-            outbox::CREATE_TOPIC,
-            json!({ "topic": port.topic, "partitions": 3, "retention_ms": 604_800_000_i64 }),
-        )
-        .await?;
+        outbox::enqueue(&mut *conn, &outbox::Message::create_topic(&port.topic)).await?;
     }
-    register_port_schemas(&mut *conn, actor, &domain, contract).await?;
+    register_port_schemas(&mut *conn, actor, port_schemas).await?;
     crate::lineage::declare(&mut *conn, product_id, &domain, contract)
         .await
         .map_err(|error| match error {

@@ -7,8 +7,7 @@
 use std::time::Duration;
 
 use domain::broker::BrokerAdmin;
-use domain::outbox::{self, CREATE_TOPIC, Pending};
-use domain::subscriptions::ACL_SYNC;
+use domain::outbox::{self, Message, Pending};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
@@ -58,36 +57,28 @@ async fn handle(
     replication: i32,
     row: Pending,
 ) -> Result<(), String> {
-    match row.kind.as_str() {
-        CREATE_TOPIC => {
-            let topic = row.payload["topic"]
-                .as_str()
-                .ok_or("topic.create without a topic")?;
-            let partitions = row.payload["partitions"].as_i64().unwrap_or(3) as i32;
-            let retention = row.payload["retention_ms"].as_i64().unwrap_or(604_800_000);
-            broker
-                .create_topic(topic, partitions, replication, retention)
-                .await
-                .map_err(|e| e.to_string())
-        }
-        ACL_SYNC => {
-            let subscription = row.payload["subscription"]
-                .as_str()
-                .and_then(|id| id.parse().ok())
-                .ok_or("acl.sync without a subscription id")?;
-            let principal = row.payload["principal"]
-                .as_str()
-                .ok_or("acl.sync without a principal")?;
+    match row.message {
+        Message::CreateTopic {
+            topic,
+            partitions,
+            retention_ms,
+        } => broker
+            .create_topic(&topic, partitions, replication, retention_ms)
+            .await
+            .map_err(|e| e.to_string()),
+        Message::SyncAcls {
+            subscription,
+            principal,
+        } => {
             domain::provisioning::sync_subscription(
                 pool,
                 broker,
                 subscription,
-                principal,
+                &principal,
                 row.attempts + 1,
             )
             .await
         }
-        other => Err(format!("no handler for outbox rows of kind `{other}`")),
     }
 }
 

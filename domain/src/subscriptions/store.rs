@@ -20,9 +20,14 @@ use crate::identity::{Caller, User};
 use crate::outbox;
 use crate::policy::{self, GLOBAL, Policy, Role};
 
-/// The outbox kind that makes the provisioner bring a principal's broker ACLs in line with
-/// its Casbin rows.
-pub const ACL_SYNC: &str = "acl.sync";
+/// The outbox message that makes the provisioner bring the principal's broker ACLs in line
+/// with its Casbin rows.
+fn sync_acls(subscription: &Subscription) -> outbox::Message {
+    outbox::Message::SyncAcls {
+        subscription: subscription.id,
+        principal: subscription.principal.clone(),
+    }
+}
 
 /// Days before the end date when the requester is warned.
 pub const EXPIRY_WARNING_DAYS: i64 = 3;
@@ -559,12 +564,7 @@ async fn decide(
         .ok_or(SubscriptionError::NotFound)?;
     if decision == Decision::Approve {
         grant(&mut *conn, &subscription).await?;
-        outbox::enqueue(
-            &mut *conn,
-            ACL_SYNC,
-            json!({ "subscription": id, "principal": subscription.principal }),
-        )
-        .await?;
+        outbox::enqueue(&mut *conn, &sync_acls(&subscription)).await?;
     }
     let action = match decision {
         Decision::Approve => "subscription.approve",
@@ -859,12 +859,7 @@ async fn end(
     .await?;
     if subscription.state.grants_access() {
         ungrant(&mut *conn, subscription).await?;
-        outbox::enqueue(
-            &mut *conn,
-            ACL_SYNC,
-            json!({ "subscription": subscription.id, "principal": subscription.principal }),
-        )
-        .await?;
+        outbox::enqueue(&mut *conn, &sync_acls(subscription)).await?;
     }
     if state == State::Expired {
         // The requester learns that it ended, and whether anyone had decided it.
