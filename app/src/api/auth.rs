@@ -149,10 +149,9 @@ pub async fn current_user() -> Result<Option<Me>, ApiError> {
         domain::subscriptions::pending_count(&services.pool, &services.policy, &user)
             .await
             .map_err(internal)?;
-    let notifications = domain::subscriptions::notifications(&services.pool, &user)
+    let notifications = domain::subscriptions::unread_notifications(&services.pool, &user)
         .await
-        .map_err(internal)?
-        .len() as i64;
+        .map_err(internal)?;
     Ok(Some(Me {
         approvals_pending,
         notifications,

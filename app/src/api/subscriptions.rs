@@ -70,6 +70,7 @@ pub struct RequestForm {
 /// An in-app notification.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotificationView {
+    pub id: i64,
     pub message: String,
     pub link: Option<String>,
     pub created_at: String,
@@ -256,16 +257,33 @@ pub async fn my_subscriptions() -> Result<(Vec<SubscriptionView>, Vec<Notificati
         .map_err(internal)?
         .into_iter()
         .map(|n| NotificationView {
+            id: n.id,
             message: n.message,
             link: n.link,
             created_at: n.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
         })
         .collect();
-    // Shown now: the header's count clears on the next page.
-    domain::subscriptions::mark_notifications_read(&services.pool, &user)
-        .await
-        .map_err(internal)?;
     Ok((items, notes))
+}
+
+/// Marks the notifications `ids` (comma-separated, as the page lists them) of the caller
+/// read; returns how many were unread. Notifications the page did not show stay unread.
+#[server(prefix = "/api/fn", endpoint = "mark_notifications_read")]
+pub async fn mark_notifications_read(ids: String) -> Result<u64, ApiError> {
+    use crate::ssr::{authorize, internal, services, unprocessable};
+
+    let user = authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    let ids = ids
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::parse::<i64>)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| unprocessable("ids", "must be notification ids separated by commas"))?;
+    let services = services()?;
+    domain::subscriptions::mark_notifications_read(&services.pool, &user, &ids)
+        .await
+        .map_err(internal)
 }
 
 /// Requests the caller decides (pending first, then the latest decided), for `/approvals`.

@@ -11,8 +11,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::subscriptions::{
-    DecideSubscription, RequestAccess, RequestForm, RevokeSubscription, SetAutoApprove,
-    SubscriptionView, approvals, my_subscriptions, subscription_form,
+    DecideSubscription, MarkNotificationsRead, RequestAccess, RequestForm, RevokeSubscription,
+    SetAutoApprove, SubscriptionView, approvals, my_subscriptions, subscription_form,
 };
 use crate::components::SignInNotice;
 
@@ -176,7 +176,11 @@ fn state_label(subscription: &SubscriptionView) -> String {
 #[component]
 pub fn MySubscriptionsPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeSubscription>::new();
-    let mine = Resource::new_blocking(move || revoke.version().get(), |_| my_subscriptions());
+    let dismiss = ServerAction::<MarkNotificationsRead>::new();
+    let mine = Resource::new_blocking(
+        move || (revoke.version().get(), dismiss.version().get()),
+        |_| my_subscriptions(),
+    );
     view! {
         <Title text="My subscriptions"/>
         <div class="catalog-page subscriptions-page">
@@ -188,16 +192,28 @@ pub fn MySubscriptionsPage() -> impl IntoView {
                             Ok((items, notes)) => {
                                 let notes = (!notes.is_empty())
                                     .then(|| {
+                                        // Exactly the notifications shown here are marked read.
+                                        let shown = notes
+                                            .iter()
+                                            .map(|n| n.id.to_string())
+                                            .collect::<Vec<_>>()
+                                            .join(",");
                                         view! {
-                                            <ul class="notifications" aria-label="Notifications">
-                                                {notes
-                                                    .into_iter()
-                                                    .map(|n| {
-                                                        let href = n.link.unwrap_or_else(|| "/subscriptions".to_string());
-                                                        view! { <li><a href=href>{n.message}</a> <span class="muted">{n.created_at}</span></li> }
-                                                    })
-                                                    .collect_view()}
-                                            </ul>
+                                            <section class="notifications-box" aria-label="Notifications">
+                                                <ul class="notifications">
+                                                    {notes
+                                                        .into_iter()
+                                                        .map(|n| {
+                                                            let href = n.link.unwrap_or_else(|| "/subscriptions".to_string());
+                                                            view! { <li><a href=href>{n.message}</a> <span class="muted">{n.created_at}</span></li> }
+                                                        })
+                                                        .collect_view()}
+                                                </ul>
+                                                <ActionForm action=dismiss attr:class="inline-form">
+                                                    <input type="hidden" name="ids" value=shown/>
+                                                    <button type="submit">"Mark as read"</button>
+                                                </ActionForm>
+                                            </section>
                                         }
                                     });
                                 let list = if items.is_empty() {

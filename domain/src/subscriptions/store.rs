@@ -966,23 +966,43 @@ pub struct Notification {
     pub created_at: DateTime<Utc>,
 }
 
-/// Marks a user's notifications read (they have seen them on their subscriptions page).
-pub async fn mark_notifications_read(pool: &PgPool, user: &User) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update notifications set read_at = now(), updated_at = now() where user_id = $1 and read_at is null",
+/// The most unread notifications a page shows at once.
+pub const NOTIFICATIONS_SHOWN: i64 = 50;
+
+/// Marks exactly the notifications `ids` of `user` read (those they were shown and
+/// dismissed); other users' ids are ignored. Returns how many were unread.
+pub async fn mark_notifications_read(
+    pool: &PgPool,
+    user: &User,
+    ids: &[i64],
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        r#"update notifications set read_at = now(), updated_at = now()
+           where user_id = $1 and id = any($2) and read_at is null"#,
     )
     .bind(user.id)
+    .bind(ids)
     .execute(pool)
     .await?;
-    Ok(())
+    Ok(done.rows_affected())
 }
 
+/// How many unread notifications `user` has (the header's count).
+pub async fn unread_notifications(pool: &PgPool, user: &User) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from notifications where user_id = $1 and read_at is null")
+        .bind(user.id)
+        .fetch_one(pool)
+        .await
+}
+
+/// The newest [`NOTIFICATIONS_SHOWN`] unread notifications of `user`, newest first.
 pub async fn notifications(pool: &PgPool, user: &User) -> Result<Vec<Notification>, sqlx::Error> {
     sqlx::query_as::<_, Notification>(
         r#"select id, kind, message, link, created_at from notifications
-           where user_id = $1 and read_at is null order by created_at desc limit 50"#,
+           where user_id = $1 and read_at is null order by created_at desc, id desc limit $2"#,
     )
     .bind(user.id)
+    .bind(NOTIFICATIONS_SHOWN)
     .fetch_all(pool)
     .await
 }

@@ -454,6 +454,7 @@ fn matrix() -> Vec<Entry> {
             Rule::SignedIn,
         ),
         server_fn("my_subscriptions", "", Rule::SignedIn),
+        server_fn("mark_notifications_read", "ids=1", Rule::SignedIn),
         server_fn("approvals", "", Rule::SignedIn),
         server_fn(
             "decide_subscription",

@@ -1164,3 +1164,112 @@ async fn owners_issue_scram_credentials_for_their_service_accounts(pool: PgPool)
             .expect("audit");
     assert_eq!(leaked, 0, "the password is never stored");
 }
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn notifications_stay_unread_until_the_ones_shown_are_dismissed(pool: PgPool) {
+    domain::demo::seed_parts(&pool, &[domain::demo::Part::Identities], false)
+        .await
+        .expect("demo");
+    let find = |email: &'static str| {
+        let pool = pool.clone();
+        async move {
+            domain::identity::users::find_by_email(&pool, email)
+                .await
+                .expect("db")
+                .expect("demo user")
+        }
+    };
+    let (analyst1, analyst2) = (
+        find("analyst1@meshmart.local").await,
+        find("analyst2@meshmart.local").await,
+    );
+    let notify = |user: uuid::Uuid, n: i32| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                r#"insert into notifications (user_id, kind, message, created_at)
+                   values ($1, 'subscription.expiring', 'note ' || $2, now() - make_interval(secs => 1000 - $2))
+                   returning id"#,
+            )
+            .bind(user)
+            .bind(n)
+            .fetch_one(&pool)
+            .await
+            .expect("notification")
+        }
+    };
+    for n in 0..60 {
+        notify(analyst1.id, n).await;
+    }
+    let foreign = notify(analyst2.id, 0).await;
+    let unread = |user: domain::identity::User| {
+        let pool = pool.clone();
+        async move {
+            domain::subscriptions::unread_notifications(&pool, &user)
+                .await
+                .expect("count")
+        }
+    };
+    let app = spawn_app(pool.clone()).await;
+    let token = token_for(&pool, "analyst1@meshmart.local").await;
+
+    // Rendering the page (twice) changes nothing.
+    let mut shown = String::new();
+    for _ in 0..2 {
+        let page = app
+            .client
+            .get(format!("{}/subscriptions", app.address))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.expect("html");
+        let start = html
+            .find(r#"name="ids" value=""#)
+            .expect("a Mark as read form")
+            + 18;
+        shown = html[start..start + html[start..].find('"').expect("end")].to_string();
+    }
+    assert_eq!(
+        unread(analyst1.clone()).await,
+        60,
+        "a GET marks nothing read"
+    );
+    let shown_ids: Vec<i64> = shown.split(',').map(|id| id.parse().expect("id")).collect();
+    assert_eq!(shown_ids.len(), 50, "the page shows the newest 50");
+
+    // One arrives after the page was rendered; the dismissal names another user's too.
+    notify(analyst1.id, 999).await;
+    let dismiss = |ids: String| {
+        app.client
+            .post(format!("{}/api/fn/mark_notifications_read", app.address))
+            .bearer_auth(&token)
+            .header("accept", "application/json")
+            .form(&[("ids", ids)])
+            .send()
+    };
+    let done = dismiss(format!("{shown},{foreign}"))
+        .await
+        .expect("dismiss");
+    assert_eq!(done.status(), 200);
+    assert_eq!(done.json::<Value>().await.expect("json"), json!(50));
+    assert_eq!(
+        unread(analyst1.clone()).await,
+        11,
+        "the 10 not shown and the one that came later stay unread"
+    );
+    assert_eq!(
+        unread(analyst2).await,
+        1,
+        "another user's notification is untouched"
+    );
+    let left = domain::subscriptions::notifications(&pool, &analyst1)
+        .await
+        .expect("left");
+    assert!(left.iter().all(|n| !shown_ids.contains(&n.id)));
+
+    let bad = dismiss("1,two".into()).await.expect("dismiss");
+    assert_eq!(bad.status(), 422);
+    assert_eq!(unread(analyst1).await, 11, "a bad request changes nothing");
+}
