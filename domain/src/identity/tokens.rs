@@ -106,7 +106,21 @@ pub async fn revoke(
     Ok(before)
 }
 
-/// The enabled user behind a live token, recording that it was used.
+/// How stale a token's `last_used_at` may get before a request refreshes it. Lists show
+/// when a token was last used to the minute; writing it on every request would make every
+/// API call a write, and registry clients at high rates queue on the token's row.
+const LAST_USED_RESOLUTION_SECONDS: f64 = 60.0;
+
+#[derive(sqlx::FromRow)]
+struct TokenUser {
+    token_id: Uuid,
+    prefix: String,
+    last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[sqlx(flatten)]
+    user: User,
+}
+
+/// The enabled user behind a live token, recording that it was used (to the minute).
 pub async fn authenticate(
     pool: &PgPool,
     token: &str,
@@ -114,44 +128,35 @@ pub async fn authenticate(
     if !token.starts_with(TOKEN_PREFIX) || token.len() != TOKEN_PREFIX.len() + 64 {
         return Ok(None);
     }
-    // One statement on every API request: record the use and return the user.
-    sqlx::query_as::<
-        _,
-        (
-            String,
-            Uuid,
-            String,
-            String,
-            String,
-            bool,
-            chrono::DateTime<chrono::Utc>,
-        ),
-    >(
-        r#"update api_tokens t set last_used_at = now()
-           from users u
-           where t.token_hash = $1 and t.revoked_at is null
-             and u.id = t.user_id and not u.disabled
-           returning t.prefix, u.id, u.email, u.display_name, u.kafka_principal, u.disabled,
-                     u.created_at"#,
+    let Some(found) = sqlx::query_as::<_, TokenUser>(
+        r#"select t.id as token_id, t.prefix, t.last_used_at,
+                  u.id, u.email, u.display_name, u.kafka_principal, u.disabled, u.created_at
+           from api_tokens t join users u on u.id = t.user_id
+           where t.token_hash = $1 and t.revoked_at is null and not u.disabled"#,
     )
     .bind(digest(token))
     .fetch_optional(pool)
-    .await
-    .map(|row| {
-        row.map(
-            |(prefix, id, email, display_name, kafka_principal, disabled, created_at)| {
-                let user = User {
-                    id,
-                    email,
-                    display_name,
-                    kafka_principal,
-                    disabled,
-                    created_at,
-                };
-                (user, prefix)
-            },
+    .await?
+    else {
+        return Ok(None);
+    };
+    let stale = found.last_used_at.is_none_or(|at| {
+        (chrono::Utc::now() - at).as_seconds_f64() >= LAST_USED_RESOLUTION_SECONDS
+    });
+    if stale {
+        // Conditional, so concurrent requests of one token write it once.
+        sqlx::query(
+            r#"update api_tokens set last_used_at = now()
+               where id = $1
+                 and (last_used_at is null
+                      or last_used_at < now() - make_interval(secs => $2))"#,
         )
-    })
+        .bind(found.token_id)
+        .bind(LAST_USED_RESOLUTION_SECONDS)
+        .execute(pool)
+        .await?;
+    }
+    Ok(Some((found.user, found.prefix)))
 }
 
 #[cfg(test)]
@@ -198,5 +203,57 @@ mod tests {
                 .expect("db")
                 .is_none()
         );
+    }
+
+    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+    async fn a_token_records_its_last_use_at_most_once_a_minute(pool: PgPool) {
+        let mut conn = pool.acquire().await.expect("conn");
+        let user = users::create(
+            &mut conn,
+            NewUser {
+                email: "registry-client@example.com".into(),
+                display_name: "Registry client".into(),
+                password: "meshmart".into(),
+                kafka_principal: None,
+            },
+        )
+        .await
+        .expect("user");
+        let new = create(&mut conn, user.id, "serializer")
+            .await
+            .expect("token");
+        let last_used = || async {
+            list(&pool, user.id).await.expect("list")[0]
+                .last_used_at
+                .expect("recorded")
+        };
+
+        authenticate(&pool, &new.token)
+            .await
+            .expect("db")
+            .expect("valid");
+        let first = last_used().await;
+        for _ in 0..20 {
+            authenticate(&pool, &new.token)
+                .await
+                .expect("db")
+                .expect("valid");
+        }
+        assert_eq!(
+            last_used().await,
+            first,
+            "requests within a minute write nothing"
+        );
+
+        sqlx::query("update api_tokens set last_used_at = now() - interval '2 minutes'")
+            .execute(&mut *conn)
+            .await
+            .expect("age the token");
+        let aged = last_used().await;
+        authenticate(&pool, &new.token)
+            .await
+            .expect("db")
+            .expect("valid");
+        assert!(last_used().await > aged, "a use after a minute is recorded");
     }
 }
