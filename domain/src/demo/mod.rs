@@ -253,7 +253,9 @@ async fn seed_subscriptions(pool: &PgPool) -> Result<(), sqlx::Error> {
     let pending = match subscriptions::request(pool, &policy, &requester, &request).await {
         Ok(created) if created.state == subscriptions::State::Pending => Some(created.id),
         Ok(_) => None,
-        Err(SubscriptionError::Duplicate { id, state, .. }) => (state == "pending").then_some(id),
+        Err(SubscriptionError::Duplicate { id, state, .. }) => {
+            (state == crate::subscriptions::State::Pending).then_some(id)
+        }
         Err(error) => return Err(failed(error)),
     };
     if let Some(id) = pending {

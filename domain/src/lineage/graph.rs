@@ -475,7 +475,7 @@ pub async fn impact(pool: &PgPool, slug: &str) -> Result<Impact, LineageError> {
             String,
             Option<String>,
             String,
-            String,
+            State,
         ),
     >(
         r#"select s.id, p.slug,
@@ -502,7 +502,7 @@ pub async fn impact(pool: &PgPool, slug: &str) -> Result<Impact, LineageError> {
             principal,
             team,
             requested_by,
-            state: State::parse(&state).unwrap_or(State::Active),
+            state,
         },
     )
     .collect();

@@ -18,9 +18,11 @@ use uuid::Uuid;
 pub use connection::{ClientAccess, Connection};
 pub use store::*;
 
-/// Where a subscription is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Where a subscription is in its life. Stored as its lowercase name: a stored state
+/// outside these is a decoding error (logged, a 500), never read as some other state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum State {
     Pending,
     Approved,
@@ -133,12 +135,12 @@ pub enum SubscriptionError {
     #[error("not found")]
     NotFound,
     /// A live subscription for this product and principal exists already.
-    #[error("{principal} already has a {state} subscription to {product}: /subscriptions#{id}")]
+    #[error("{principal} already has a {} subscription to {product}: /subscriptions#{id}", .state.as_str())]
     Duplicate {
         id: Uuid,
         product: String,
         principal: String,
-        state: String,
+        state: State,
     },
     /// The subscription is not in a state that allows this.
     #[error("{0}")]

@@ -43,7 +43,7 @@ struct Row {
     team: Option<String>,
     consumer_group: String,
     purpose: String,
-    state: String,
+    state: State,
     until: Option<DateTime<Utc>>,
     requested_by: String,
     requested_at: DateTime<Utc>,
@@ -69,7 +69,7 @@ impl Row {
             team: self.team,
             consumer_group: self.consumer_group,
             purpose: self.purpose,
-            state: State::parse(&self.state).unwrap_or(State::Pending),
+            state: self.state,
             until: self.until,
             requested_by: self.requested_by,
             requested_at: self.requested_at,
@@ -464,8 +464,8 @@ async fn live_of(
     conn: &mut PgConnection,
     product_id: Uuid,
     principal: &str,
-) -> Result<Option<(Uuid, String)>, sqlx::Error> {
-    sqlx::query_as::<_, (Uuid, String)>(
+) -> Result<Option<(Uuid, State)>, sqlx::Error> {
+    sqlx::query_as::<_, (Uuid, State)>(
         r#"select id, state from subscriptions
            where product_id = $1 and principal = $2
              and state in ('pending', 'approved', 'provisioning', 'active')"#,
@@ -490,9 +490,7 @@ pub async fn live_subscription(
     else {
         return Ok(None);
     };
-    Ok(live_of(&mut conn, product_id, principal)
-        .await?
-        .and_then(|(id, state)| State::parse(&state).map(|state| (id, state))))
+    live_of(&mut conn, product_id, principal).await
 }
 
 /// The first of the requester's roles that the product approves automatically.
@@ -1089,13 +1087,10 @@ pub async fn provisioning_state(
     pool: &PgPool,
     id: Uuid,
 ) -> Result<Option<(State, String)>, sqlx::Error> {
-    let row = sqlx::query_as::<_, (String, String)>(
-        "select state, principal from subscriptions where id = $1",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.and_then(|(state, principal)| State::parse(&state).map(|s| (s, principal))))
+    sqlx::query_as::<_, (State, String)>("select state, principal from subscriptions where id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// Records a failed provisioning attempt (the subscription shows `provisioning — attempt n,
@@ -1171,4 +1166,48 @@ pub async fn record_access_removed(
     .await?
     .rows_affected();
     Ok(changed > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::{self, Part};
+
+    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+    async fn a_stored_state_outside_the_known_ones_is_an_error_not_pending(pool: PgPool) {
+        demo::seed_parts(
+            &pool,
+            &[Part::Identities, Part::Catalog, Part::Subscriptions],
+            false,
+        )
+        .await
+        .expect("demo");
+        let id: Uuid = sqlx::query_scalar("select id from subscriptions limit 1")
+            .fetch_one(&pool)
+            .await
+            .expect("the demo subscription");
+        assert!(
+            provisioning_state(&pool, id)
+                .await
+                .expect("reads")
+                .is_some()
+        );
+
+        sqlx::raw_sql(
+            r#"alter table subscriptions drop constraint subscriptions_state_check;
+               update subscriptions set state = 'paused'"#,
+        )
+        .execute(&pool)
+        .await
+        .expect("corrupt the row");
+        assert!(
+            matches!(
+                provisioning_state(&pool, id).await,
+                Err(sqlx::Error::ColumnDecode { .. })
+            ),
+            "an unknown state is an error the provisioner logs, not a missing subscription"
+        );
+        let mut conn = pool.acquire().await.expect("conn");
+        assert!(load(&mut conn, id).await.is_err(), "nor read as pending");
+    }
 }
