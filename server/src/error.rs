@@ -158,6 +158,9 @@ impl From<domain::contracts::ContractError> for AppError {
             domain::contracts::ContractError::TooLarge { limit, .. } => {
                 AppError::PayloadTooLarge { limit }
             }
+            domain::contracts::ContractError::Internal(message) => {
+                AppError::Unexpected(anyhow::anyhow!(message))
+            }
             other => AppError::InvalidContract {
                 message: other.to_string(),
                 problems: other.problems(),

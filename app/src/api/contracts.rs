@@ -40,7 +40,8 @@ fn problem_views(error: &domain::contracts::ContractError) -> Vec<ProblemView> {
 /// Validates contract text without storing anything.
 #[server(prefix = "/api/fn", endpoint = "validate_contract")]
 pub async fn validate_contract(yaml: String) -> Result<Validation, ApiError> {
-    use crate::ssr::authorize;
+    use crate::ssr::{authorize, internal};
+    use domain::contracts::ContractError;
 
     authorize(domain::policy::GLOBAL, "catalog", "read").await?;
     Ok(match domain::contracts::import(&yaml) {
@@ -54,6 +55,7 @@ pub async fn validate_contract(yaml: String) -> Result<Validation, ApiError> {
                 contract.ports.len()
             )),
         },
+        Err(error @ ContractError::Internal(_)) => return Err(internal(error)),
         Err(error) => Validation {
             problems: problem_views(&error),
             summary: None,
@@ -79,6 +81,7 @@ pub async fn publishable_domains() -> Result<Vec<(String, String)>, ApiError> {
 pub async fn publish_contract(yaml: String, domain: Option<String>) -> Result<String, ApiError> {
     use crate::ssr::{caller, denied, fail, internal, services};
     use domain::catalog::{CatalogError, PublishError};
+    use domain::contracts::ContractError;
     use http::StatusCode;
 
     let services = services()?;
@@ -96,6 +99,7 @@ pub async fn publish_contract(yaml: String, domain: Option<String>) -> Result<St
     {
         Ok((contract, _)) => Ok(contract.slug),
         Err(PublishError::Denied(refusal)) => Err(denied(refusal)),
+        Err(PublishError::Contract(error @ ContractError::Internal(_))) => Err(internal(error)),
         Err(PublishError::Contract(error)) => {
             let text = problem_views(&error)
                 .into_iter()

@@ -54,6 +54,10 @@ pub enum ContractError {
     Syntax(Problem),
     #[error("the contract does not follow ODCS v3 ({} problem(s))", .0.len())]
     Invalid(Vec<Problem>),
+    /// The contract could not be checked at all (the built-in ODCS schema failed to
+    /// load): ours to fix, not the author's, so it carries no problems.
+    #[error("the contract could not be checked: {0}")]
+    Internal(String),
 }
 
 impl ContractError {
@@ -68,6 +72,7 @@ impl ContractError {
             }],
             ContractError::Syntax(problem) => vec![problem.clone()],
             ContractError::Invalid(problems) => problems.clone(),
+            ContractError::Internal(_) => Vec::new(),
         }
     }
 }
@@ -82,16 +87,19 @@ fn problem(pointer: impl Into<String>, message: impl Into<String>) -> Problem {
 }
 
 fn validator() -> Result<&'static jsonschema::Validator, ContractError> {
-    static VALIDATOR: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
+    static VALIDATOR: OnceLock<Result<jsonschema::Validator, ContractError>> = OnceLock::new();
     VALIDATOR
-        .get_or_init(|| {
-            let schema: Value = serde_json::from_str(ODCS_SCHEMA).ok()?;
-            jsonschema::validator_for(&schema).ok()
-        })
+        .get_or_init(|| compile_validator(ODCS_SCHEMA))
         .as_ref()
-        .ok_or_else(|| {
-            ContractError::Invalid(vec![problem("", "the ODCS schema could not be loaded")])
-        })
+        .map_err(Clone::clone)
+}
+
+/// Compiles the ODCS JSON Schema; a failure is an internal error, never the author's.
+fn compile_validator(text: &str) -> Result<jsonschema::Validator, ContractError> {
+    let schema: Value = serde_json::from_str(text)
+        .map_err(|e| ContractError::Internal(format!("the ODCS schema is not JSON: {e}")))?;
+    jsonschema::validator_for(&schema)
+        .map_err(|e| ContractError::Internal(format!("the ODCS schema does not compile: {e}")))
 }
 
 /// Parses YAML text into a JSON document, with YAML line/column on syntax errors.
@@ -204,6 +212,21 @@ pub fn slugify(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_broken_built_in_schema_is_an_internal_error_not_the_authors_problem() {
+        for broken in ["{ not json", r#"{"type": 12}"#] {
+            match compile_validator(broken) {
+                Err(ContractError::Internal(message)) => {
+                    assert!(message.contains("ODCS schema"), "{message}")
+                }
+                Err(other) => panic!("{broken}: reported as {other:?}"),
+                Ok(_) => panic!("{broken}: compiled"),
+            }
+        }
+        assert!(compile_validator(ODCS_SCHEMA).is_ok());
+        assert!(ContractError::Internal("x".into()).problems().is_empty());
+    }
 
     #[test]
     fn slugs_are_lowercase_and_dashed() {
