@@ -51,7 +51,9 @@ pub async fn resolve_caller(
         let ip = ClientIp(address.ip());
         request.extensions_mut().insert(ip);
     }
-    let caller = match api_token(&request) {
+    // The metrics endpoint has its own scrape token (see `http::metrics`), not an API token.
+    let scrape = request.uri().path() == crate::http::metrics::PATH;
+    let caller = match api_token(&request).filter(|_| !scrape) {
         Some(token) => match tokens::authenticate(&state.pool, &token).await {
             Ok(Some((user, prefix))) => Caller::User {
                 user,

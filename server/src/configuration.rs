@@ -26,6 +26,17 @@ pub struct Settings {
     pub search: SearchSettings,
     pub provisioning: ProvisioningSettings,
     pub log: LogSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
+}
+
+/// Who may read `/metrics`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MetricsSettings {
+    /// When set, scrapers send `Authorization: Bearer <token>` and may read from anywhere;
+    /// when unset, only clients on this machine's loopback interface may read.
+    pub token: Option<SecretString>,
 }
 
 /// Sessions and login throttling.
@@ -227,6 +238,18 @@ impl Settings {
                 "search.sync_interval_seconds",
                 "MESHMART__SEARCH__SYNC_INTERVAL_SECONDS",
                 "must be at least 1",
+            ));
+        }
+        if self
+            .metrics
+            .token
+            .as_ref()
+            .is_some_and(|token| token.expose_secret().trim().len() < 16)
+        {
+            return Err(invalid(
+                "metrics.token",
+                "MESHMART__METRICS__TOKEN",
+                "must be at least 16 characters",
             ));
         }
         self.kafka.validate()

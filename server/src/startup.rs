@@ -20,6 +20,7 @@ use domain::search::{Opened, SearchIndex};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -112,6 +113,13 @@ impl Application {
             throttle,
             auth: Arc::new(settings.auth.clone()),
             metrics,
+            metrics_access: http::metrics::MetricsAccess::new(
+                settings
+                    .metrics
+                    .token
+                    .as_ref()
+                    .map(|token| token.expose_secret()),
+            ),
             leptos_options,
             clients: Arc::new(domain::subscriptions::ClientAccess {
                 bootstrap_servers: settings.kafka.bootstrap_servers.clone(),

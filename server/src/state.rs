@@ -23,6 +23,7 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     pub auth: Arc<AuthSettings>,
     pub metrics: PrometheusHandle,
+    pub metrics_access: crate::http::metrics::MetricsAccess,
     pub leptos_options: LeptosOptions,
     /// How subscribers' clients reach the broker (for connection details).
     pub clients: Arc<domain::subscriptions::ClientAccess>,

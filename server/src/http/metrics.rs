@@ -1,11 +1,17 @@
 //! Prometheus metrics: the recorder (one per process), the middleware that counts requests
 //! and times them per route, and `/metrics` in the Prometheus text format.
+//!
+//! `/metrics` names routes, products and error rates, so it is not for everyone: with
+//! `metrics.token` set, a scraper sends `Authorization: Bearer <token>`; without it, only
+//! clients on this machine's loopback interface may read it.
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use std::net::IpAddr;
+
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -38,15 +44,77 @@ pub fn recorder() -> anyhow::Result<PrometheusHandle> {
         .map_err(|error| anyhow::anyhow!("metrics recorder: {error}"))
 }
 
+/// Where the metrics are served.
+pub const PATH: &str = "/metrics";
+
 pub fn routes() -> Routes {
-    Routes::new().get("/metrics", render)
+    Routes::new().get(PATH, render)
 }
 
-async fn render(State(state): State<AppState>) -> impl IntoResponse {
+/// Who may read `/metrics`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// Clients on the loopback interface only (no token configured).
+    Loopback,
+    /// Bearers of the token whose SHA-256 this is, from anywhere.
+    Token([u8; 32]),
+}
+
+impl MetricsAccess {
+    pub fn new(token: Option<&str>) -> Self {
+        match token {
+            Some(token) => MetricsAccess::Token(digest(token)),
+            None => MetricsAccess::Loopback,
+        }
+    }
+
+    /// Whether a client at `peer` sending `authorization` may read the metrics.
+    fn check(&self, peer: Option<IpAddr>, authorization: Option<&str>) -> Result<(), StatusCode> {
+        match self {
+            MetricsAccess::Loopback if peer.is_some_and(|ip| ip.to_canonical().is_loopback()) => {
+                Ok(())
+            }
+            MetricsAccess::Loopback => Err(StatusCode::FORBIDDEN),
+            MetricsAccess::Token(expected) => {
+                // Digests of equal length are compared, so timing says nothing of the token.
+                let sent = authorization.and_then(|value| value.strip_prefix("Bearer "));
+                match sent {
+                    Some(token) if digest(token.trim()) == *expected => Ok(()),
+                    _ => Err(StatusCode::UNAUTHORIZED),
+                }
+            }
+        }
+    }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes()).into()
+}
+
+async fn render(State(state): State<AppState>, request: Request) -> Response {
+    let peer = request
+        .extensions()
+        .get::<app::ssr::ClientIp>()
+        .map(|ip| ip.0);
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    if let Err(status) = state.metrics_access.check(peer, authorization) {
+        let message = match status {
+            StatusCode::UNAUTHORIZED => "send the metrics token: Authorization: Bearer <token>",
+            _ => {
+                "metrics are served to this machine only; set metrics.token to scrape from elsewhere"
+            }
+        };
+        return (status, message).into_response();
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
+        .into_response()
 }
 
 /// Counts and times every request, labelled by the route pattern (never the raw path, which
@@ -74,5 +142,51 @@ fn route_group(path: &str) -> String {
         "/assets/{file}".to_string()
     } else {
         "unmatched".to_string()
+    }
+}
+
+#[cfg(test)]
+mod access_tests {
+    use super::*;
+
+    #[test]
+    fn without_a_token_only_loopback_clients_read_the_metrics() {
+        let access = MetricsAccess::new(None);
+        for local in ["127.0.0.1", "127.8.0.3", "::1", "::ffff:127.0.0.1"] {
+            let ip: IpAddr = local.parse().expect("ip");
+            assert_eq!(access.check(Some(ip), None), Ok(()), "{local}");
+        }
+        for remote in ["10.0.0.7", "192.168.1.2", "2001:db8::1", "::ffff:10.0.0.7"] {
+            let ip: IpAddr = remote.parse().expect("ip");
+            assert_eq!(
+                access.check(Some(ip), Some("Bearer anything")),
+                Err(StatusCode::FORBIDDEN),
+                "{remote}"
+            );
+        }
+        assert_eq!(access.check(None, None), Err(StatusCode::FORBIDDEN));
+    }
+
+    #[test]
+    fn with_a_token_only_its_bearers_read_the_metrics_from_anywhere() {
+        let access = MetricsAccess::new(Some("s3cret-scrape"));
+        let remote: IpAddr = "10.0.0.7".parse().expect("ip");
+        let local: IpAddr = "127.0.0.1".parse().expect("ip");
+        assert_eq!(
+            access.check(Some(remote), Some("Bearer s3cret-scrape")),
+            Ok(())
+        );
+        for wrong in [
+            None,
+            Some("Bearer s3cret"),
+            Some("Basic s3cret-scrape"),
+            Some("s3cret-scrape"),
+        ] {
+            assert_eq!(
+                access.check(Some(local), wrong),
+                Err(StatusCode::UNAUTHORIZED),
+                "{wrong:?}, even from loopback"
+            );
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use sqlx::PgPool;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn metrics_count_and_time_requests_per_route(pool: PgPool) {
@@ -56,4 +56,38 @@ async fn metrics_count_and_time_requests_per_route(pool: PgPool) {
     );
     // Raw paths never become labels.
     assert!(!body.contains("no-such-page-42"), "{body}");
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn with_a_scrape_token_the_metrics_need_it(pool: PgPool) {
+    let token = "scrape-token-0123456789";
+    let app = spawn_app_with(pool, |settings| {
+        settings.metrics.token = Some(token.to_string().into());
+    })
+    .await;
+    let scrape = |authorization: Option<String>| {
+        let mut request = app.client.get(format!("{}/metrics", app.address));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        request.send()
+    };
+    assert_eq!(scrape(None).await.expect("scrape").status(), 401);
+    assert_eq!(
+        scrape(Some("Bearer wrong-token-0123456789".into()))
+            .await
+            .expect("scrape")
+            .status(),
+        401
+    );
+    let ok = scrape(Some(format!("Bearer {token}")))
+        .await
+        .expect("scrape");
+    assert_eq!(ok.status(), 200);
+    assert!(
+        ok.text()
+            .await
+            .expect("text")
+            .contains("http_requests_total")
+    );
 }
