@@ -4,7 +4,13 @@
 //!   client address for throttling and audit;
 //! - `cross_site_guard` refuses state-changing browser requests that come from another
 //!   site (`Sec-Fetch-Site`, else `Origin` against `Host`), on top of SameSite=Lax cookies.
-//!   Requests with an API token carry no ambient credentials and are not checked.
+//!   Requests with an API token carry no ambient credentials and are not checked, unless
+//!   they also carry the session cookie: then the cookie could be what authenticates a
+//!   forged request, so the check applies.
+//!
+//! No CORS layer exists. If one is ever added, it must not allow credentials
+//! (`Access-Control-Allow-Credentials`) for other origins, or a page elsewhere could send
+//! both an `Authorization` header and the cookie.
 
 use std::net::SocketAddr;
 
@@ -125,7 +131,8 @@ pub async fn cross_site_guard(request: Request, next: Next) -> Response {
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     );
-    if safe || api_token(&request).is_some() || is_same_site(&request) {
+    let token_only = api_token(&request).is_some() && !carries_session_cookie(&request);
+    if safe || token_only || is_same_site(&request) {
         return next.run(request).await;
     }
     tracing::warn!(path = %request.uri().path(), "refused a cross-site request");
@@ -139,6 +146,25 @@ pub async fn cross_site_guard(request: Request, next: Next) -> Response {
         })),
     )
         .into_response()
+}
+
+/// The name of the session cookie (set in `startup`).
+pub const SESSION_COOKIE: &str = "meshmart_session";
+
+/// Whether the request carries Meshmart's session cookie (ambient credentials).
+fn carries_session_cookie(request: &Request) -> bool {
+    request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .any(|cookie| {
+            cookie
+                .trim()
+                .split_once('=')
+                .is_some_and(|(name, _)| name.trim() == SESSION_COOKIE)
+        })
 }
 
 fn is_same_site(request: &Request) -> bool {
@@ -210,5 +236,50 @@ mod tests {
             ("host", "127.0.0.1:3000")
         ])));
         assert!(is_same_site(&request(&[])), "non-browser clients");
+    }
+
+    async fn guarded(headers: &[(&str, &str)]) -> StatusCode {
+        use tower::ServiceExt as _;
+
+        let app = axum::Router::new()
+            .route("/api/fn/logout", axum::routing::post(|| async { "ok" }))
+            .layer(axum::middleware::from_fn(cross_site_guard));
+        app.oneshot(request(headers))
+            .await
+            .expect("infallible")
+            .status()
+    }
+
+    #[tokio::test]
+    async fn an_authorization_header_exempts_only_requests_without_the_session_cookie() {
+        let token = ("authorization", "Bearer mmt_x");
+        let cross = ("sec-fetch-site", "cross-site");
+        assert_eq!(guarded(&[token, cross]).await, StatusCode::OK);
+        for cookie in [
+            "meshmart_session=abc",
+            "theme=dark; meshmart_session=abc",
+            "theme=dark;meshmart_session = abc",
+        ] {
+            assert_eq!(
+                guarded(&[token, cross, ("cookie", cookie)]).await,
+                StatusCode::FORBIDDEN,
+                "{cookie}"
+            );
+        }
+        assert_eq!(
+            guarded(&[token, cross, ("cookie", "theme=dark")]).await,
+            StatusCode::OK,
+            "another cookie is no session"
+        );
+        assert_eq!(
+            guarded(&[
+                token,
+                ("sec-fetch-site", "same-origin"),
+                ("cookie", "meshmart_session=abc")
+            ])
+            .await,
+            StatusCode::OK,
+            "our own pages still work"
+        );
     }
 }

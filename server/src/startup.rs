@@ -255,7 +255,7 @@ fn router(state: AppState, secure_cookies: bool) -> Router {
     let services = state.services();
     let leptos_routes = generate_route_list(App);
     let sessions = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
-        .with_name("meshmart_session")
+        .with_name(auth::SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(secure_cookies)
