@@ -5,10 +5,11 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use domain::identity::session::{AUTH_KEY, SessionAuth};
+use domain::error::{Classified, Kind};
+use domain::identity::session::ClientIp;
 use domain::identity::throttle::LoginThrottle;
-use domain::identity::{Caller, IdentityError, User};
-use domain::policy::{Denied, Policy};
+use domain::identity::{Caller, User};
+use domain::policy::{Denied, Permission, Policy};
 use http::StatusCode;
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -48,18 +49,14 @@ pub fn client_ip() -> Option<IpAddr> {
         .and_then(|parts| parts.extensions.get::<ClientIp>().map(|ip| ip.0))
 }
 
-/// The client address, put into request extensions by the server.
-#[derive(Clone, Copy, Debug)]
-pub struct ClientIp(pub IpAddr);
-
-/// Asks the policy whether the caller may `action` the `object` in `domain`; sets the
-/// HTTP status to 401/403 when not.
-pub async fn authorize(domain: &str, object: &str, action: &str) -> Result<User, ApiError> {
+/// Asks the policy whether the caller has `permission` in `domain`; sets the HTTP status
+/// to 401/403 when not.
+pub async fn authorize(domain: &str, permission: Permission) -> Result<User, ApiError> {
     let services = services()?;
     let caller = caller();
     services
         .policy
-        .authorize(&caller, domain, object, action)
+        .authorize(&caller, domain, permission)
         .await
         .cloned()
         .map_err(denied)
@@ -67,13 +64,7 @@ pub async fn authorize(domain: &str, object: &str, action: &str) -> Result<User,
 
 /// Maps a policy refusal to an error (and status) for the browser.
 pub fn denied(denied: Denied) -> ApiError {
-    match denied {
-        Denied::Unauthenticated => fail(StatusCode::UNAUTHORIZED, ApiError::Unauthenticated),
-        forbidden @ Denied::Forbidden { .. } => fail(
-            StatusCode::FORBIDDEN,
-            ApiError::Forbidden(forbidden.to_string()),
-        ),
-    }
+    error(denied)
 }
 
 /// Sets the response status for `error` and returns it. A plain HTML form post (no
@@ -108,38 +99,38 @@ pub fn internal(error: impl std::fmt::Display) -> ApiError {
     fail(StatusCode::INTERNAL_SERVER_ERROR, ApiError::Internal)
 }
 
-/// Maps identity errors: field problems and conflicts are the user's, the rest is ours.
-pub fn identity_error(error: IdentityError) -> ApiError {
-    match error {
-        IdentityError::Invalid { field, message } => fail(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::invalid(field, message),
-        ),
-        IdentityError::NotFound => fail(StatusCode::NOT_FOUND, ApiError::NotFound),
-        conflict @ (IdentityError::EmailTaken
-        | IdentityError::PrincipalTaken
-        | IdentityError::NameTaken) => fail(
-            StatusCode::CONFLICT,
-            ApiError::Conflict(conflict.to_string()),
-        ),
-        other => internal(other),
+/// Maps any domain error by its [`Kind`] (the server functions' one mapping; the REST API
+/// has the other, in `server::error`), setting the status. Internal errors are logged and
+/// reported without detail; located problems are listed in the message.
+pub fn error(error: impl Classified) -> ApiError {
+    let kind = error.kind();
+    if kind == Kind::Internal {
+        return internal(error);
     }
-}
-
-/// Signs `user` in to the browser session: a new session id (no fixation), then the auth
-/// record with the time for the absolute expiry.
-pub async fn establish_session(
-    session: &tower_sessions::Session,
-    user: &User,
-) -> Result<(), tower_sessions::session::Error> {
-    session.cycle_id().await?;
-    session
-        .insert(
-            AUTH_KEY,
-            SessionAuth {
-                user_id: user.id,
-                authenticated_at: chrono::Utc::now(),
-            },
-        )
-        .await
+    if matches!(kind, Kind::Unavailable { .. }) {
+        tracing::warn!(error = ?error, "a server function met an unavailable dependency");
+    }
+    let problems = error.problems();
+    let message = if problems.is_empty() || kind == Kind::Conflict {
+        error.to_string()
+    } else {
+        problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let status = StatusCode::from_u16(kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let answer = match kind {
+        Kind::Unauthenticated => ApiError::Unauthenticated,
+        Kind::Forbidden => ApiError::Forbidden(message),
+        Kind::NotFound => ApiError::NotFound,
+        Kind::Conflict => ApiError::Conflict(message),
+        Kind::Invalid { field } | Kind::BadRequest { field } => ApiError::invalid(field, message),
+        Kind::TooLarge { .. } => ApiError::invalid("request", message),
+        Kind::Throttled { .. } => ApiError::Throttled(message),
+        Kind::Unavailable { .. } => ApiError::Unavailable(message),
+        Kind::Internal => ApiError::Internal,
+    };
+    fail(status, answer)
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::audit::{self, Event};
+use crate::audit::{self, Actor, Event, user_target};
 use crate::identity::service_accounts::{self, ServiceAccount};
 use crate::identity::tokens::{self, NewToken, TokenInfo};
 use crate::identity::users::{self, NewUser};
@@ -14,14 +14,10 @@ use crate::identity::{IdentityError, User};
 use crate::policy::{self, Role};
 use crate::subscriptions;
 
-fn user_target(user: &User) -> String {
-    format!("user:{}", user.email)
-}
-
 /// Creates a user (an analyst) on behalf of `actor`.
 pub async fn create_user(
     conn: &mut PgConnection,
-    actor: &str,
+    actor: &Actor,
     new: NewUser,
 ) -> Result<User, IdentityError> {
     let user = users::create(&mut *conn, new).await?;
@@ -45,7 +41,7 @@ async fn existing_user(conn: &mut PgConnection, id: Uuid) -> Result<User, Identi
 /// subscriptions of their own Kafka principal (their ACLs are removed through the outbox).
 pub async fn set_disabled(
     conn: &mut PgConnection,
-    actor: &str,
+    actor: &Actor,
     id: Uuid,
     disabled: bool,
 ) -> Result<User, IdentityError> {
@@ -75,7 +71,7 @@ pub async fn set_disabled(
 /// Sets a new password for a user.
 pub async fn reset_password(
     conn: &mut PgConnection,
-    actor: &str,
+    actor: &Actor,
     id: Uuid,
     new_password: String,
 ) -> Result<(), IdentityError> {
@@ -92,7 +88,7 @@ pub async fn reset_password(
 /// Grants a role; `false` (and no audit entry) when it was already held.
 pub async fn grant_role(
     conn: &mut PgConnection,
-    actor: &str,
+    actor: &Actor,
     id: Uuid,
     role: &Role,
 ) -> Result<bool, IdentityError> {
@@ -119,7 +115,7 @@ pub async fn grant_role(
 /// Revokes a role; `false` (and no audit entry) when it was not held.
 pub async fn revoke_role(
     conn: &mut PgConnection,
-    actor: &str,
+    actor: &Actor,
     id: Uuid,
     role: &Role,
 ) -> Result<bool, IdentityError> {
@@ -145,7 +141,7 @@ pub async fn create_token(
     audit::record(
         conn,
         Event::new(
-            user_target(user),
+            &Actor::user(user),
             "token.create",
             format!("token:{}", created.info.prefix),
         )
@@ -166,7 +162,7 @@ pub async fn revoke_token(
         audit::record(
             conn,
             Event::new(
-                user_target(user),
+                &Actor::user(user),
                 "token.revoke",
                 format!("token:{}", before.prefix),
             )
@@ -181,7 +177,7 @@ pub async fn revoke_token(
 /// Creates a service account in `domain`.
 pub async fn create_service_account(
     conn: &mut PgConnection,
-    actor: &str,
+    actor: &Actor,
     actor_id: Option<Uuid>,
     domain: &str,
     name: &str,
@@ -216,7 +212,8 @@ pub enum CredentialError {
     Refused(String),
     #[error("the broker cannot store SCRAM credentials: {0}")]
     Unsupported(String),
-    #[error("the broker did not take the credential: {0}")]
+    /// The broker's own words are logged where the error is reported, not shown.
+    #[error("the broker did not take the credential; try again")]
     Broker(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
@@ -228,7 +225,7 @@ pub enum CredentialError {
 pub async fn issue_scram_credential(
     pool: &sqlx::PgPool,
     broker: &crate::broker::BrokerAdmin,
-    actor: &str,
+    actor: &Actor,
     domain: &str,
     name: &str,
 ) -> Result<IssuedCredential, CredentialError> {

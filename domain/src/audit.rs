@@ -24,6 +24,58 @@ impl Outcome {
     }
 }
 
+/// Who did something, as the audit log names them. Every entry's actor is made here, so
+/// one person is always written the same way (`user:<email>`) whoever records it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Actor {
+    /// A person or automation with a Meshmart login (by email, or the email a failed
+    /// sign-in claimed).
+    User(String),
+    /// A request nobody signed in to.
+    Anonymous,
+    /// The `meshmart` command line (user, token and contract commands).
+    Cli,
+    /// `meshmart seed-demo`.
+    SeedDemo,
+    /// A background job of the server: `reconciler`, `provisioner`, `expiry`,
+    /// `auto-approve (<role>)`.
+    System(String),
+}
+
+impl Actor {
+    /// The signed-in `user`.
+    pub fn user(user: &crate::identity::User) -> Self {
+        Actor::User(user.email.clone())
+    }
+
+    /// A background job of the server.
+    pub fn system(job: impl Into<String>) -> Self {
+        Actor::System(job.into())
+    }
+
+    /// Whoever a sign-in attempt claims to be (normalised as emails are stored).
+    pub fn claimed(email: &str) -> Self {
+        Actor::User(email.trim().to_lowercase())
+    }
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Actor::User(email) => write!(f, "user:{email}"),
+            Actor::Anonymous => f.write_str("anonymous"),
+            Actor::Cli => f.write_str("cli"),
+            Actor::SeedDemo => f.write_str("seed-demo"),
+            Actor::System(job) => write!(f, "system:{job}"),
+        }
+    }
+}
+
+/// The audit target naming a user: `user:<email>`, as [`Actor::User`] names the actor.
+pub fn user_target(user: &crate::identity::User) -> String {
+    Actor::user(user).to_string()
+}
+
 /// One thing to record.
 #[derive(Clone, Debug)]
 pub struct Event {
@@ -39,9 +91,9 @@ pub struct Event {
 
 impl Event {
     /// A successful `action` by `actor` on `target`.
-    pub fn new(actor: impl Into<String>, action: &'static str, target: impl Into<String>) -> Self {
+    pub fn new(actor: &Actor, action: &'static str, target: impl Into<String>) -> Self {
         Self {
-            actor: actor.into(),
+            actor: actor.to_string(),
             action,
             target: target.into(),
             domain: None,
@@ -211,14 +263,18 @@ mod tests {
         let mut conn = pool.acquire().await.expect("conn");
         record(
             &mut conn,
-            Event::new("user:ana@example.com", "login", "user:ana@example.com"),
+            Event::new(
+                &Actor::User("ana@example.com".into()),
+                "login",
+                "user:ana@example.com",
+            ),
         )
         .await
         .expect("record");
         record(
             &mut conn,
             Event::new(
-                "user:root@example.com",
+                &Actor::User("root@example.com".into()),
                 "role.grant",
                 "user:ana@example.com",
             )

@@ -9,10 +9,11 @@ use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::audit::{self, Event};
+use crate::audit::{self, Actor, Event};
 use crate::contracts::{Contract, Problem, ProductStatus};
 use crate::domains::{self, Domain};
 use crate::outbox;
+use crate::policy::Permission;
 
 /// Why a registration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -107,7 +108,7 @@ async fn precheck_port_schemas(
 /// Registers each port's prechecked schema under its subject, in the caller's transaction.
 async fn register_port_schemas(
     conn: &mut PgConnection,
-    actor: &str,
+    actor: &Actor,
     ports: Vec<PortSchema>,
 ) -> Result<(), CatalogError> {
     for port in ports {
@@ -199,7 +200,7 @@ pub enum Registration {
 #[tracing::instrument(skip_all, fields(slug = %contract.slug, version = %contract.version))]
 pub async fn register(
     conn: &mut PgConnection,
-    actor: &str,
+    actor: &Actor,
     contract: &Contract,
     options: &RegisterOptions<'_>,
 ) -> Result<Registration, CatalogError> {
@@ -347,7 +348,7 @@ pub async fn register(
     .bind(product_id)
     .bind(&version)
     .bind(&contract.document)
-    .bind(actor)
+    .bind(actor.to_string())
     .execute(&mut *conn)
     .await?;
     let action = match outcome {
@@ -587,21 +588,38 @@ impl From<sqlx::Error> for PublishError {
     }
 }
 
-/// Validates contract text, checks that the caller may publish to its domain (admins may
-/// also create a missing domain), and registers it — the one path for the REST API and
-/// the browser.
+/// A caller who passed [`publish`]'s first check (signed in and may read the catalog):
+/// what `publish` takes, so an adapter can refuse before reading a large body without the
+/// check being made twice.
+pub struct Publisher<'a> {
+    caller: &'a crate::identity::Caller,
+}
+
+/// Publishing's first check, before any parsing work.
+pub async fn authorize_publish<'a>(
+    policy: &crate::policy::Policy,
+    caller: &'a crate::identity::Caller,
+) -> Result<Publisher<'a>, crate::policy::Denied> {
+    policy
+        .authorize(caller, crate::policy::GLOBAL, Permission::ReadCatalog)
+        .await?;
+    Ok(Publisher { caller })
+}
+
+/// Validates contract text, checks that the publisher may publish to its domain (admins
+/// may also create a missing domain), and registers it — the one path for the REST API
+/// and the browser.
 pub async fn publish(
     pool: &PgPool,
     policy: &crate::policy::Policy,
-    caller: &crate::identity::Caller,
+    publisher: &Publisher<'_>,
     text: &str,
     expected_slug: Option<&str>,
     fallback_domain: Option<&str>,
 ) -> Result<(Contract, Registration), PublishError> {
     use crate::policy::GLOBAL;
 
-    // Signed in before any parsing work.
-    policy.authorize(caller, GLOBAL, "catalog", "read").await?;
+    let caller = publisher.caller;
     let contract = crate::contracts::import(text)?;
     let options = RegisterOptions {
         expected_slug,
@@ -612,7 +630,9 @@ pub async fn publish(
     let signed_in = caller
         .user()
         .ok_or(crate::policy::Denied::Unauthenticated)?;
-    let may_create_domain = policy.allows(signed_in, GLOBAL, "domain", "create").await;
+    let may_create_domain = policy
+        .allows(signed_in, GLOBAL, Permission::CreateDomain)
+        .await;
     if !may_create_domain {
         let mut conn = pool.acquire().await?;
         if !domains::exists(&mut conn, &domain).await? {
@@ -626,7 +646,7 @@ pub async fn publish(
         }
     }
     policy
-        .authorize(caller, &domain, "product", "write")
+        .authorize(caller, &domain, Permission::WriteProduct)
         .await?;
     let options = RegisterOptions {
         may_create_domain,
@@ -646,7 +666,10 @@ pub async fn publishable_domains(
 ) -> Result<Vec<Domain>, sqlx::Error> {
     let mut allowed = Vec::new();
     for domain in domains::list(pool).await? {
-        if policy.allows(user, &domain.slug, "product", "write").await {
+        if policy
+            .allows(user, &domain.slug, Permission::WriteProduct)
+            .await
+        {
             allowed.push(domain);
         }
     }

@@ -40,6 +40,38 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Domain>, sqlx::Error> {
         .await
 }
 
+/// A domain with how many data products it owns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Summary {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub products: i64,
+}
+
+/// Every domain with its product count, by name.
+pub async fn summaries(pool: &PgPool) -> Result<Vec<Summary>, sqlx::Error> {
+    sqlx::query_as::<_, Summary>(
+        r#"select d.slug, d.name, d.description, count(p.id) as products
+           from domains d left join products p on p.domain = d.slug
+           group by d.slug order by d.name"#,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// One domain with its product count, if it exists.
+pub async fn summary(pool: &PgPool, slug: &str) -> Result<Option<Summary>, sqlx::Error> {
+    sqlx::query_as::<_, Summary>(
+        r#"select d.slug, d.name, d.description,
+                  (select count(*) from products p where p.domain = d.slug) as products
+           from domains d where d.slug = $1"#,
+    )
+    .bind(slug)
+    .fetch_optional(pool)
+    .await
+}
+
 /// Whether the domain exists.
 pub async fn exists(conn: &mut PgConnection, slug: &str) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar::<_, bool>(r#"select exists (select 1 from domains where slug = $1)"#)

@@ -15,6 +15,7 @@ pub mod contracts;
 pub mod db;
 pub mod demo;
 pub mod domains;
+pub mod error;
 pub mod identity;
 pub mod lineage;
 pub mod outbox;

@@ -5,7 +5,17 @@
 //!
 //! Subjects are `user:<uuid>` and `role:<name>`. Roles: `admin` (everything, everywhere),
 //! `owner` of a domain (its products, approvals and service accounts), `analyst` (every
-//! user: read the catalog, request access, manage their own account).
+//! user: read the catalog, request access, manage their own account). What can be asked is
+//! a [`Permission`], never a pair of strings.
+//!
+//! Where checks live: a domain operation that is handed the [`Caller`] (and this policy)
+//! makes every check it needs itself, because it alone knows the data the decision depends
+//! on (the domain of a subscription's product, the product owning a registry subject, the
+//! domain a contract names); the adapter calling it asks nothing more. Adapters (REST
+//! handlers, server functions) check only in front of domain functions that take no caller
+//! (plain reads and writes given a pool), and an adapter that must refuse before reading a
+//! large body does so with the domain operation's own check function, which returns the
+//! proof the operation takes, so nothing is checked twice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +53,59 @@ const CHANNEL: &str = "casbin_policy_changed";
 
 /// The request domain for actions that belong to no mesh domain.
 pub const GLOBAL: &str = "*";
+
+/// What a caller may be allowed to do, in a domain or everywhere: one (object, action) pair
+/// of the Casbin model each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Read the catalog, its contracts, lineage and the schema registry.
+    ReadCatalog,
+    /// Manage one's own account (sign out, tokens).
+    ManageOwnAccount,
+    ReadAudit,
+    /// Create a domain (by pushing a contract that names a new one).
+    CreateDomain,
+    /// Report observed lineage (OpenLineage events).
+    ReportLineage,
+    /// Read the effective policy.
+    ReadPolicy,
+    /// Register and publish a domain's data products (and write their registry subjects).
+    WriteProduct,
+    /// Set the registry's global or a subject-less configuration.
+    ConfigureRegistry,
+    /// Write registry subjects that belong to no data product.
+    WriteRegistry,
+    ManageRoles,
+    ManageServiceAccounts,
+    ReadServiceAccounts,
+    /// Decide access requests (and set auto-approval) for a domain's products.
+    ApproveSubscriptions,
+    RequestSubscriptions,
+    ManageUsers,
+}
+
+impl Permission {
+    /// The Casbin object and action.
+    pub fn object_action(self) -> (&'static str, &'static str) {
+        match self {
+            Permission::ReadCatalog => ("catalog", "read"),
+            Permission::ManageOwnAccount => ("account", "manage"),
+            Permission::ReadAudit => ("audit", "read"),
+            Permission::CreateDomain => ("domain", "create"),
+            Permission::ReportLineage => ("lineage", "write"),
+            Permission::ReadPolicy => ("policy", "read"),
+            Permission::WriteProduct => ("product", "write"),
+            Permission::ConfigureRegistry => ("registry", "config"),
+            Permission::WriteRegistry => ("registry", "write"),
+            Permission::ManageRoles => ("role", "manage"),
+            Permission::ManageServiceAccounts => ("service-account", "manage"),
+            Permission::ReadServiceAccounts => ("service-account", "read"),
+            Permission::ApproveSubscriptions => ("subscription", "approve"),
+            Permission::RequestSubscriptions => ("subscription", "request"),
+            Permission::ManageUsers => ("user", "manage"),
+        }
+    }
+}
 
 /// Errors loading or evaluating the policy.
 #[derive(Debug, thiserror::Error)]
@@ -161,9 +224,10 @@ impl Policy {
         Ok(())
     }
 
-    /// Whether `user` may `action` the `object` in `domain` (`GLOBAL` for none).
-    pub async fn allows(&self, user: &User, domain: &str, object: &str, action: &str) -> bool {
+    /// Whether `user` has `permission` in `domain` (`GLOBAL` for none).
+    pub async fn allows(&self, user: &User, domain: &str, permission: Permission) -> bool {
         let subject = user_subject(user.id);
+        let (object, action) = permission.object_action();
         let slot = self.enforcer.read().await;
         let Some(enforcer) = slot.as_ref() else {
             tracing::warn!("policy not loaded yet; denying");
@@ -183,13 +247,13 @@ impl Policy {
         &self,
         caller: &'a Caller,
         domain: &str,
-        object: &str,
-        action: &str,
+        permission: Permission,
     ) -> Result<&'a User, Denied> {
         let user = caller.user().ok_or(Denied::Unauthenticated)?;
-        if self.allows(user, domain, object, action).await {
+        if self.allows(user, domain, permission).await {
             Ok(user)
         } else {
+            let (object, action) = permission.object_action();
             Err(Denied::Forbidden {
                 domain: domain.to_string(),
                 object: object.to_string(),
@@ -294,7 +358,7 @@ pub async fn roles_of(pool: &PgPool, user_id: Uuid) -> Result<Vec<Role>, sqlx::E
 
 /// One permission row of the effective policy, for the read-only admin view.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Permission {
+pub struct PolicyRow {
     pub subject: String,
     pub domain: String,
     pub object: String,
@@ -302,7 +366,7 @@ pub struct Permission {
 }
 
 /// Every permission (`p`) row.
-pub async fn permissions(pool: &PgPool) -> Result<Vec<Permission>, sqlx::Error> {
+pub async fn permissions(pool: &PgPool) -> Result<Vec<PolicyRow>, sqlx::Error> {
     let rows = sqlx::query_as::<_, (String, String, String, String)>(
         r#"select v0, v1, v2, v3 from casbin_rule where ptype = 'p' order by v0, v1, v2, v3"#,
     )
@@ -310,7 +374,7 @@ pub async fn permissions(pool: &PgPool) -> Result<Vec<Permission>, sqlx::Error> 
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(subject, domain, object, action)| Permission {
+        .map(|(subject, domain, object, action)| PolicyRow {
             subject,
             domain,
             object,
@@ -361,25 +425,25 @@ mod tests {
             .expect("grant");
         let policy = Policy::load(&pool).await.expect("policy");
 
-        let check = |u: &User, d: &'static str, o: &'static str, a: &'static str| {
+        let check = |u: &User, d: &'static str, permission: Permission| {
             let policy = policy.clone();
             let c = caller(u);
-            async move { policy.authorize(&c, d, o, a).await.is_ok() }
+            async move { policy.authorize(&c, d, permission).await.is_ok() }
         };
-        assert!(check(&analyst, GLOBAL, "catalog", "read").await);
-        assert!(!check(&analyst, "sales", "product", "write").await);
-        assert!(check(&owner, "sales", "product", "write").await);
-        assert!(!check(&owner, "marketing", "product", "write").await);
+        assert!(check(&analyst, GLOBAL, Permission::ReadCatalog).await);
+        assert!(!check(&analyst, "sales", Permission::WriteProduct).await);
+        assert!(check(&owner, "sales", Permission::WriteProduct).await);
+        assert!(!check(&owner, "marketing", Permission::WriteProduct).await);
         assert!(
-            check(&owner, "marketing", "catalog", "read").await,
+            check(&owner, "marketing", Permission::ReadCatalog).await,
             "owners are analysts too"
         );
-        assert!(check(&admin, "marketing", "product", "write").await);
-        assert!(check(&admin, GLOBAL, "user", "manage").await);
-        assert!(!check(&owner, GLOBAL, "user", "manage").await);
+        assert!(check(&admin, "marketing", Permission::WriteProduct).await);
+        assert!(check(&admin, GLOBAL, Permission::ManageUsers).await);
+        assert!(!check(&owner, GLOBAL, Permission::ManageUsers).await);
 
         let denied = policy
-            .authorize(&caller(&owner), "marketing", "product", "write")
+            .authorize(&caller(&owner), "marketing", Permission::WriteProduct)
             .await
             .expect_err("denied");
         assert_eq!(
@@ -388,7 +452,7 @@ mod tests {
         );
         assert_eq!(
             policy
-                .authorize(&Caller::Anonymous, GLOBAL, "catalog", "read")
+                .authorize(&Caller::Anonymous, GLOBAL, Permission::ReadCatalog)
                 .await,
             Err(Denied::Unauthenticated)
         );
@@ -399,7 +463,11 @@ mod tests {
         let owner = user(&pool, "owner@example.com").await;
         let policy = Policy::load(&pool).await.expect("policy");
         let watcher = policy.watch();
-        assert!(!policy.allows(&owner, "sales", "product", "write").await);
+        assert!(
+            !policy
+                .allows(&owner, "sales", Permission::WriteProduct)
+                .await
+        );
 
         // Another process would do exactly this: write the row and commit.
         let mut tx = pool.begin().await.expect("tx");
@@ -410,7 +478,10 @@ mod tests {
 
         let mut allowed = false;
         for _ in 0..50 {
-            if policy.allows(&owner, "sales", "product", "write").await {
+            if policy
+                .allows(&owner, "sales", Permission::WriteProduct)
+                .await
+            {
                 allowed = true;
                 break;
             }

@@ -301,7 +301,8 @@ pub async fn reconcile(
         );
         audit::record(
             &mut conn,
-            Event::new("system:reconciler", action, target).after(json!(repair.binding)),
+            Event::new(&crate::audit::Actor::system("reconciler"), action, target)
+                .after(json!(repair.binding)),
         )
         .await
         .map_err(|e| e.to_string())?;

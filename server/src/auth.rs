@@ -14,13 +14,12 @@
 
 use std::net::SocketAddr;
 
-use app::ssr::ClientIp;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use domain::identity::session::{AUTH_KEY, SessionAuth};
+use domain::identity::session::{AUTH_KEY, ClientIp, SessionAuth};
 use domain::identity::{Caller, Via, tokens, users};
 use tower_sessions::Session;
 

@@ -350,7 +350,7 @@ async fn push_contract(
 }
 
 /// How the CLI appears in the audit log.
-const CLI_ACTOR: &str = "cli";
+const CLI_ACTOR: &domain::audit::Actor = &domain::audit::Actor::Cli;
 
 fn read_password() -> anyhow::Result<String> {
     if let Ok(password) = std::env::var("MESHMART_USER_PASSWORD") {

@@ -1,15 +1,18 @@
-//! The error of REST handlers: explicit 4xx variants with messages for the client, and a
-//! 500 that logs the real cause and tells the client nothing internal. Bodies are
-//! `{"error": {"code": "...", "message": "...", "field": "..."}}`.
+//! The error of REST handlers: explicit 4xx variants with messages for the client, domain
+//! errors by their [`Kind`] (mapped here once for every domain error type), and a 500 that
+//! logs the real cause and tells the client nothing internal. Bodies are
+//! `{"error": {"code": "...", "message": "...", "field": "...", "problems": [...]}}`.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use domain::error::{Classified, Kind};
 use domain::identity::IdentityError;
 use domain::policy::Denied;
 use serde_json::json;
 
-/// What a REST handler can fail with.
+/// What a REST handler can fail with: a failure the handler itself found (the explicit
+/// variants), or a domain error, carried with its [`Kind`].
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("sign in first")]
@@ -22,30 +25,21 @@ pub enum AppError {
     Conflict(String),
     #[error("{field}: {message}")]
     Unprocessable { field: String, message: String },
-    /// The request itself is malformed (a search query's syntax); 400.
+    /// The request itself is malformed (a query parameter's syntax); 400.
     #[error("{field}: {message}")]
     BadRequest { field: String, message: String },
-    /// A part of the service is not ready yet (the search index being rebuilt); 503.
+    /// A part of the service is not ready yet; 503.
     #[error("{message}")]
     Unavailable { message: String, retry_after: u64 },
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// A domain error the client can act on, as its kind says.
     #[error("{message}")]
-    InvalidContract {
-        message: String,
-        problems: Vec<domain::contracts::Problem>,
-    },
-    /// A contract whose schema breaks the registry's compatibility mode; 409.
-    #[error("{message}")]
-    IncompatibleContract {
-        message: String,
-        problems: Vec<domain::contracts::Problem>,
-    },
-    /// An OpenLineage event that does not follow the schema; 422 with each problem.
-    #[error("{message}")]
-    InvalidEvent {
+    Classified {
+        kind: Kind,
+        code: &'static str,
         message: String,
         problems: Vec<domain::contracts::Problem>,
     },
@@ -63,46 +57,57 @@ impl AppError {
         }
     }
 
-    fn status(&self) -> StatusCode {
-        match self {
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::InvalidContract { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::IncompatibleContract { .. } => StatusCode::CONFLICT,
-            AppError::InvalidEvent { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::Database(_) | AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    /// A domain error, by its kind: internal ones keep their cause for the log only.
+    pub fn classified(error: impl Classified) -> Self {
+        let kind = error.kind();
+        match kind {
+            Kind::Internal => AppError::Unexpected(anyhow::Error::new(error)),
+            Kind::Unauthenticated => AppError::Unauthorized,
+            kind => {
+                if matches!(kind, Kind::Unavailable { .. }) {
+                    tracing::warn!(error = ?error, "a request met an unavailable dependency");
+                }
+                AppError::Classified {
+                    code: error.code(),
+                    message: error.to_string(),
+                    problems: error.problems(),
+                    kind,
+                }
+            }
         }
     }
 
-    fn code(&self) -> &'static str {
+    /// The kind of this error, whoever found it.
+    fn kind(&self) -> Kind {
         match self {
-            AppError::Unauthorized => "unauthenticated",
-            AppError::Forbidden(_) => "forbidden",
-            AppError::NotFound(_) => "not_found",
-            AppError::Conflict(_) => "conflict",
-            AppError::Unprocessable { .. } => "invalid",
-            AppError::BadRequest { .. } => "bad_request",
-            AppError::Unavailable { .. } => "unavailable",
-            AppError::TooManyRequests { .. } => "throttled",
-            AppError::PayloadTooLarge { .. } => "too_large",
-            AppError::InvalidContract { .. } => "invalid_contract",
-            AppError::IncompatibleContract { .. } => "incompatible_schema",
-            AppError::InvalidEvent { .. } => "invalid_event",
-            AppError::Database(_) | AppError::Unexpected(_) => "internal",
+            AppError::Unauthorized => Kind::Unauthenticated,
+            AppError::Forbidden(_) => Kind::Forbidden,
+            AppError::NotFound(_) => Kind::NotFound,
+            AppError::Conflict(_) => Kind::Conflict,
+            AppError::Unprocessable { field, .. } => Kind::Invalid {
+                field: field.clone(),
+            },
+            AppError::BadRequest { field, .. } => Kind::BadRequest {
+                field: field.clone(),
+            },
+            AppError::Unavailable { retry_after, .. } => Kind::Unavailable {
+                retry_after: *retry_after,
+            },
+            AppError::TooManyRequests { retry_after, .. } => Kind::Throttled {
+                retry_after: *retry_after,
+            },
+            AppError::PayloadTooLarge { limit } => Kind::TooLarge { limit: *limit },
+            AppError::Classified { kind, .. } => kind.clone(),
+            AppError::Database(_) | AppError::Unexpected(_) => Kind::Internal,
         }
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let status = self.status();
+        let kind = self.kind();
+        let status =
+            StatusCode::from_u16(kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let message = match &self {
             AppError::Database(error) => {
                 tracing::error!(%error, "database error in a request");
@@ -117,19 +122,21 @@ impl IntoResponse for AppError {
             }
             other => other.to_string(),
         };
-        let mut body = json!({ "error": { "code": self.code(), "message": message } });
-        if let AppError::Unprocessable { field, .. } | AppError::BadRequest { field, .. } = &self {
+        let code = match &self {
+            AppError::Classified { code, .. } => code,
+            _ => kind.code(),
+        };
+        let mut body = json!({ "error": { "code": code, "message": message } });
+        if let Some(field) = kind.field() {
             body["error"]["field"] = json!(field);
         }
-        if let AppError::InvalidContract { problems, .. }
-        | AppError::IncompatibleContract { problems, .. }
-        | AppError::InvalidEvent { problems, .. } = &self
+        if let AppError::Classified { problems, .. } = &self
+            && !problems.is_empty()
         {
             body["error"]["problems"] = json!(problems);
         }
         let mut response = (status, Json(body)).into_response();
-        if let AppError::TooManyRequests { retry_after, .. }
-        | AppError::Unavailable { retry_after, .. } = &self
+        if let Some(retry_after) = kind.retry_after()
             && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -143,115 +150,28 @@ impl IntoResponse for AppError {
     }
 }
 
-impl From<Denied> for AppError {
-    fn from(denied: Denied) -> Self {
-        match denied {
-            Denied::Unauthenticated => AppError::Unauthorized,
-            forbidden @ Denied::Forbidden { .. } => AppError::Forbidden(forbidden.to_string()),
-        }
-    }
-}
-
-impl From<domain::contracts::ContractError> for AppError {
-    fn from(error: domain::contracts::ContractError) -> Self {
-        match error {
-            domain::contracts::ContractError::TooLarge { limit, .. } => {
-                AppError::PayloadTooLarge { limit }
+/// Each domain error becomes an [`AppError`] through its [`Classified::kind`]: the one
+/// mapping, shared in spirit with the server functions' (`app::ssr::error`).
+macro_rules! classified_into_app_error {
+    ($($error:ty),* $(,)?) => {
+        $(impl From<$error> for AppError {
+            fn from(error: $error) -> Self {
+                AppError::classified(error)
             }
-            domain::contracts::ContractError::Internal(message) => {
-                AppError::Unexpected(anyhow::anyhow!(message))
-            }
-            other => AppError::InvalidContract {
-                message: other.to_string(),
-                problems: other.problems(),
-            },
-        }
-    }
+        })*
+    };
 }
 
-impl From<domain::catalog::CatalogError> for AppError {
-    fn from(error: domain::catalog::CatalogError) -> Self {
-        use domain::catalog::CatalogError;
-        match error {
-            CatalogError::Invalid(problem) => AppError::InvalidContract {
-                message: problem.to_string(),
-                problems: vec![problem],
-            },
-            CatalogError::Conflict(message) => AppError::Conflict(message),
-            CatalogError::Incompatible(problems) => AppError::IncompatibleContract {
-                message: "the contract's schema is incompatible with the published one".to_string(),
-                problems,
-            },
-            CatalogError::NotFound => AppError::NotFound("no such data product".to_string()),
-            CatalogError::Database(error) => AppError::Database(error),
-            CatalogError::Internal(message) => AppError::Unexpected(anyhow::anyhow!(message)),
-        }
-    }
-}
-
-impl From<domain::catalog::PublishError> for AppError {
-    fn from(error: domain::catalog::PublishError) -> Self {
-        use domain::catalog::PublishError;
-        match error {
-            PublishError::Contract(error) => error.into(),
-            PublishError::Denied(denied) => denied.into(),
-            PublishError::Catalog(error) => error.into(),
-        }
-    }
-}
-
-impl From<domain::search::SearchError> for AppError {
-    fn from(error: domain::search::SearchError) -> Self {
-        use domain::search::SearchError;
-        match error {
-            SearchError::Query(error) => AppError::BadRequest {
-                field: "q".to_string(),
-                message: error.to_string(),
-            },
-            SearchError::NotReady => AppError::Unavailable {
-                message: "the search index is being rebuilt; try again in a few seconds"
-                    .to_string(),
-                retry_after: 5,
-            },
-            SearchError::Database(error) => AppError::Database(error),
-            other => AppError::Unexpected(other.into()),
-        }
-    }
-}
-
-impl From<domain::lineage::LineageError> for AppError {
-    fn from(error: domain::lineage::LineageError) -> Self {
-        use domain::lineage::LineageError;
-        match error {
-            LineageError::NotFound => AppError::NotFound("no such data product".to_string()),
-            LineageError::BadParameter { parameter, message } => AppError::BadRequest {
-                field: parameter.to_string(),
-                message,
-            },
-            LineageError::Invalid(problems) => AppError::InvalidEvent {
-                message: domain::lineage::invalid_summary(&problems),
-                problems,
-            },
-            LineageError::TooLarge { limit, .. } => AppError::PayloadTooLarge { limit },
-            LineageError::Denied(denied) => denied.into(),
-            LineageError::Database(error) => AppError::Database(error),
-        }
-    }
-}
-
-impl From<IdentityError> for AppError {
-    fn from(error: IdentityError) -> Self {
-        match error {
-            IdentityError::Invalid { field, message } => AppError::unprocessable(field, message),
-            IdentityError::NotFound => AppError::NotFound("not found".to_string()),
-            conflict @ (IdentityError::EmailTaken
-            | IdentityError::PrincipalTaken
-            | IdentityError::NameTaken) => AppError::Conflict(conflict.to_string()),
-            IdentityError::Database(error) => AppError::Database(error),
-            IdentityError::Subscription(error) => AppError::Unexpected(anyhow::Error::new(*error)),
-            IdentityError::Hashing => {
-                AppError::Unexpected(anyhow::anyhow!("password hashing failed"))
-            }
-        }
-    }
-}
+classified_into_app_error!(
+    Denied,
+    IdentityError,
+    domain::identity::LoginFailure,
+    domain::accounts::CredentialError,
+    domain::catalog::CatalogError,
+    domain::catalog::PublishError,
+    domain::contracts::ContractError,
+    domain::domains::DomainError,
+    domain::lineage::LineageError,
+    domain::search::SearchError,
+    domain::subscriptions::SubscriptionError,
+);

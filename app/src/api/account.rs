@@ -4,6 +4,8 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
+#[cfg(feature = "ssr")]
+use domain::policy::Permission;
 
 /// A token as the account page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +45,7 @@ impl From<domain::identity::tokens::TokenInfo> for TokenView {
 pub async fn list_tokens() -> Result<Vec<TokenView>, ApiError> {
     use crate::ssr::{authorize, internal, services};
 
-    let user = authorize(domain::policy::GLOBAL, "account", "manage").await?;
+    let user = authorize(domain::policy::GLOBAL, Permission::ManageOwnAccount).await?;
     let tokens = domain::identity::tokens::list(&services()?.pool, user.id)
         .await
         .map_err(internal)?;
@@ -53,13 +55,13 @@ pub async fn list_tokens() -> Result<Vec<TokenView>, ApiError> {
 /// Creates a token for the caller and returns its secret, once.
 #[server(prefix = "/api/fn", endpoint = "create_token")]
 pub async fn create_token(name: String) -> Result<CreatedToken, ApiError> {
-    use crate::ssr::{authorize, identity_error, internal, services};
+    use crate::ssr::{authorize, error, internal, services};
 
-    let user = authorize(domain::policy::GLOBAL, "account", "manage").await?;
+    let user = authorize(domain::policy::GLOBAL, Permission::ManageOwnAccount).await?;
     let mut tx = services()?.pool.begin().await.map_err(internal)?;
     let created = domain::accounts::create_token(&mut tx, &user, &name)
         .await
-        .map_err(identity_error)?;
+        .map_err(error)?;
     tx.commit().await.map_err(internal)?;
     Ok(CreatedToken {
         token: created.token,
@@ -70,16 +72,16 @@ pub async fn create_token(name: String) -> Result<CreatedToken, ApiError> {
 /// Revokes one of the caller's tokens.
 #[server(prefix = "/api/fn", endpoint = "revoke_token")]
 pub async fn revoke_token(id: String) -> Result<(), ApiError> {
-    use crate::ssr::{authorize, identity_error, internal, services};
+    use crate::ssr::{authorize, error, internal, services};
 
-    let user = authorize(domain::policy::GLOBAL, "account", "manage").await?;
+    let user = authorize(domain::policy::GLOBAL, Permission::ManageOwnAccount).await?;
     let id = id
         .parse()
         .map_err(|_| crate::ssr::unprocessable("id", "is not a token id"))?;
     let mut tx = services()?.pool.begin().await.map_err(internal)?;
     domain::accounts::revoke_token(&mut tx, &user, id)
         .await
-        .map_err(identity_error)?;
+        .map_err(error)?;
     tx.commit().await.map_err(internal)?;
     Ok(())
 }

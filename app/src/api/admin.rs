@@ -6,6 +6,8 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
+#[cfg(feature = "ssr")]
+use domain::policy::Permission;
 
 /// A user row of the admin page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,7 +93,7 @@ mod convert {
 pub async fn list_users() -> Result<Vec<UserRow>, ApiError> {
     use crate::ssr::{authorize, internal, services};
 
-    authorize(domain::policy::GLOBAL, "user", "manage").await?;
+    authorize(domain::policy::GLOBAL, Permission::ManageUsers).await?;
     let pool = services()?.pool;
     let users = domain::identity::users::list(&pool)
         .await
@@ -122,13 +124,13 @@ pub async fn create_user(
     password: String,
     kafka_principal: Option<String>,
 ) -> Result<(), ApiError> {
-    use crate::ssr::{authorize, identity_error, internal, services};
+    use crate::ssr::{authorize, error, internal, services};
 
-    let admin = authorize(domain::policy::GLOBAL, "user", "manage").await?;
+    let admin = authorize(domain::policy::GLOBAL, Permission::ManageUsers).await?;
     let mut tx = services()?.pool.begin().await.map_err(internal)?;
     domain::accounts::create_user(
         &mut tx,
-        &format!("user:{}", admin.email),
+        &domain::audit::Actor::user(&admin),
         domain::identity::users::NewUser {
             email,
             display_name,
@@ -137,16 +139,16 @@ pub async fn create_user(
         },
     )
     .await
-    .map_err(identity_error)?;
+    .map_err(error)?;
     tx.commit().await.map_err(internal)
 }
 
 /// Disables or re-enables a user.
 #[server(prefix = "/api/fn", endpoint = "admin_set_disabled")]
 pub async fn set_user_disabled(id: String, disabled: bool) -> Result<(), ApiError> {
-    use crate::ssr::{authorize, identity_error, internal, services};
+    use crate::ssr::{authorize, error, internal, services};
 
-    let admin = authorize(domain::policy::GLOBAL, "user", "manage").await?;
+    let admin = authorize(domain::policy::GLOBAL, Permission::ManageUsers).await?;
     let id = convert::parse_id(&id)?;
     if id == admin.id && disabled {
         return Err(crate::ssr::unprocessable(
@@ -155,23 +157,23 @@ pub async fn set_user_disabled(id: String, disabled: bool) -> Result<(), ApiErro
         ));
     }
     let mut tx = services()?.pool.begin().await.map_err(internal)?;
-    domain::accounts::set_disabled(&mut tx, &format!("user:{}", admin.email), id, disabled)
+    domain::accounts::set_disabled(&mut tx, &domain::audit::Actor::user(&admin), id, disabled)
         .await
-        .map_err(identity_error)?;
+        .map_err(error)?;
     tx.commit().await.map_err(internal)
 }
 
 /// Sets a new password for a user.
 #[server(prefix = "/api/fn", endpoint = "admin_reset_password")]
 pub async fn reset_password(id: String, password: String) -> Result<(), ApiError> {
-    use crate::ssr::{authorize, identity_error, internal, services};
+    use crate::ssr::{authorize, error, internal, services};
 
-    let admin = authorize(domain::policy::GLOBAL, "user", "manage").await?;
+    let admin = authorize(domain::policy::GLOBAL, Permission::ManageUsers).await?;
     let id = convert::parse_id(&id)?;
     let mut tx = services()?.pool.begin().await.map_err(internal)?;
-    domain::accounts::reset_password(&mut tx, &format!("user:{}", admin.email), id, password)
+    domain::accounts::reset_password(&mut tx, &domain::audit::Actor::user(&admin), id, password)
         .await
-        .map_err(identity_error)?;
+        .map_err(error)?;
     tx.commit().await.map_err(internal)
 }
 
@@ -183,12 +185,12 @@ pub async fn set_role(
     domain: Option<String>,
     grant: bool,
 ) -> Result<(), ApiError> {
-    use crate::ssr::{authorize, identity_error, internal, services};
+    use crate::ssr::{authorize, error, internal, services};
 
-    let admin = authorize(domain::policy::GLOBAL, "role", "manage").await?;
+    let admin = authorize(domain::policy::GLOBAL, Permission::ManageRoles).await?;
     let id = convert::parse_id(&id)?;
     let role = convert::parse_role(&role, domain)?;
-    let actor = format!("user:{}", admin.email);
+    let actor = domain::audit::Actor::user(&admin);
     let services = services()?;
     let mut tx = services.pool.begin().await.map_err(internal)?;
     if grant {
@@ -196,7 +198,7 @@ pub async fn set_role(
     } else {
         domain::accounts::revoke_role(&mut tx, &actor, id, &role).await
     }
-    .map_err(identity_error)?;
+    .map_err(error)?;
     tx.commit().await.map_err(internal)?;
     // Other processes reload on the NOTIFY; this one does not wait for it.
     services.policy.reload().await.map_err(internal)?;
@@ -208,7 +210,7 @@ pub async fn set_role(
 pub async fn list_domains() -> Result<Vec<(String, String)>, ApiError> {
     use crate::ssr::{authorize, internal, services};
 
-    authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     let domains = domain::domains::list(&services()?.pool)
         .await
         .map_err(internal)?;
@@ -220,7 +222,7 @@ pub async fn list_domains() -> Result<Vec<(String, String)>, ApiError> {
 pub async fn list_service_accounts() -> Result<Vec<ServiceAccountRow>, ApiError> {
     use crate::ssr::{authorize, internal, services};
 
-    authorize(domain::policy::GLOBAL, "service-account", "read").await?;
+    authorize(domain::policy::GLOBAL, Permission::ReadServiceAccounts).await?;
     let accounts = domain::identity::service_accounts::list(&services()?.pool, None)
         .await
         .map_err(internal)?;
@@ -242,20 +244,20 @@ pub async fn create_service_account(
     name: String,
     description: String,
 ) -> Result<(), ApiError> {
-    use crate::ssr::{authorize, identity_error, internal, services};
+    use crate::ssr::{authorize, error, internal, services};
 
-    let actor = authorize(&domain, "service-account", "manage").await?;
+    let actor = authorize(&domain, Permission::ManageServiceAccounts).await?;
     let mut tx = services()?.pool.begin().await.map_err(internal)?;
     domain::accounts::create_service_account(
         &mut tx,
-        &format!("user:{}", actor.email),
+        &domain::audit::Actor::user(&actor),
         Some(actor.id),
         &domain,
         &name,
         &description,
     )
     .await
-    .map_err(identity_error)?;
+    .map_err(error)?;
     tx.commit().await.map_err(internal)
 }
 
@@ -274,10 +276,9 @@ pub async fn issue_service_account_credential(
     domain: String,
     name: String,
 ) -> Result<IssuedCredentialView, ApiError> {
-    use crate::ssr::{authorize, caller, fail, internal, services, unprocessable};
-    use domain::accounts::CredentialError;
+    use crate::ssr::{authorize, caller, services};
 
-    authorize(&domain, "service-account", "manage").await?;
+    authorize(&domain, Permission::ManageServiceAccounts).await?;
     let services = services()?;
     let issued = domain::accounts::issue_scram_credential(
         &services.pool,
@@ -287,15 +288,7 @@ pub async fn issue_service_account_credential(
         &name,
     )
     .await
-    .map_err(|error| match error {
-        CredentialError::NotFound(_) => fail(http::StatusCode::NOT_FOUND, ApiError::NotFound),
-        CredentialError::Refused(message) => unprocessable("name", message),
-        CredentialError::Unsupported(_) => fail(
-            http::StatusCode::CONFLICT,
-            ApiError::Conflict(error.to_string()),
-        ),
-        other => internal(other),
-    })?;
+    .map_err(crate::ssr::error)?;
     Ok(IssuedCredentialView {
         principal: issued.principal,
         username: issued.username,
@@ -309,7 +302,7 @@ pub async fn issue_service_account_credential(
 pub async fn effective_policy() -> Result<Vec<PermissionRow>, ApiError> {
     use crate::ssr::{authorize, internal, services};
 
-    authorize(domain::policy::GLOBAL, "policy", "read").await?;
+    authorize(domain::policy::GLOBAL, Permission::ReadPolicy).await?;
     let rows = domain::policy::permissions(&services()?.pool)
         .await
         .map_err(internal)?;
@@ -335,7 +328,7 @@ pub async fn search_audit(
 ) -> Result<Vec<AuditRow>, ApiError> {
     use crate::ssr::{authorize, internal, services};
 
-    authorize(domain::policy::GLOBAL, "audit", "read").await?;
+    authorize(domain::policy::GLOBAL, Permission::ReadAudit).await?;
     let filter = domain::audit::Filter {
         actor,
         action,

@@ -4,6 +4,8 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
+#[cfg(feature = "ssr")]
+use domain::policy::Permission;
 
 /// The signed-in person, as pages show them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,7 +25,7 @@ pub struct Me {
 /// Signs in with email and password; on success the browser goes to `next` (a local path).
 #[server(prefix = "/api/fn", endpoint = "login")]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), ApiError> {
-    use crate::ssr::{client_ip, establish_session, fail, internal, services};
+    use crate::ssr::{client_ip, fail, internal, services};
     use domain::identity::LoginFailure;
     use http::StatusCode;
 
@@ -44,24 +46,21 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     .await
     {
         Ok(user) => user,
-        Err(LoginFailure::Throttled(throttled)) => {
-            return Err(fail(
-                StatusCode::TOO_MANY_REQUESTS,
-                ApiError::Throttled(throttled.to_string()),
-            ));
-        }
+        // Said next to the password field, where the form shows it.
         Err(LoginFailure::InvalidCredentials) => {
             return Err(fail(
                 StatusCode::UNAUTHORIZED,
                 ApiError::invalid("password", "wrong email or password"),
             ));
         }
-        Err(LoginFailure::Database(error)) => return Err(internal(error)),
+        Err(other) => return Err(crate::ssr::error(other)),
     };
     let session = leptos_axum::extract::<tower_sessions::Session>()
         .await
         .map_err(internal)?;
-    establish_session(&session, &user).await.map_err(internal)?;
+    domain::identity::session::establish(&session, &user)
+        .await
+        .map_err(internal)?;
     leptos_axum::redirect(&local_path(next.as_deref()));
     Ok(())
 }
@@ -114,18 +113,15 @@ fn same_origin_path(next: &str) -> Option<String> {
 #[server(prefix = "/api/fn", endpoint = "logout")]
 pub async fn logout() -> Result<(), ApiError> {
     use crate::ssr::{authorize, internal, services};
-    use domain::audit::{self, Event};
     use domain::policy::GLOBAL;
 
-    let user = authorize(GLOBAL, "account", "manage").await?;
+    let user = authorize(GLOBAL, Permission::ManageOwnAccount).await?;
     let session = leptos_axum::extract::<tower_sessions::Session>()
         .await
         .map_err(internal)?;
     session.flush().await.map_err(internal)?;
     let services = services()?;
-    let mut conn = services.pool.acquire().await.map_err(internal)?;
-    let actor = format!("user:{}", user.email);
-    audit::record(&mut conn, Event::new(&actor, "logout", &actor))
+    domain::identity::record_logout(&services.pool, &user)
         .await
         .map_err(internal)?;
     leptos_axum::redirect("/");

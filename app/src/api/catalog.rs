@@ -9,6 +9,8 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
+#[cfg(feature = "ssr")]
+use domain::policy::Permission;
 
 /// A domain of the mesh and how many data products it owns.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,6 +179,15 @@ mod convert {
 
     fn time(t: chrono::DateTime<chrono::Utc>) -> String {
         t.format("%Y-%m-%d %H:%M UTC").to_string()
+    }
+
+    pub fn domain_summary(summary: domain::domains::Summary) -> DomainSummary {
+        DomainSummary {
+            slug: summary.slug,
+            name: summary.name,
+            description: summary.description,
+            products: summary.products,
+        }
     }
 
     /// Reads a JSON column the catalog wrote; a mismatch is a bug on our side.
@@ -377,24 +388,11 @@ mod convert {
 pub async fn list_domain_summaries() -> Result<Vec<DomainSummary>, ApiError> {
     use crate::ssr::{authorize, internal, services};
 
-    authorize(domain::policy::GLOBAL, "catalog", "read").await?;
-    let rows = sqlx::query_as::<_, (String, String, String, i64)>(
-        r#"select d.slug, d.name, d.description, count(p.id)
-           from domains d left join products p on p.domain = d.slug
-           group by d.slug order by d.name"#,
-    )
-    .fetch_all(&services()?.pool)
-    .await
-    .map_err(internal)?;
-    Ok(rows
-        .into_iter()
-        .map(|(slug, name, description, products)| DomainSummary {
-            slug,
-            name,
-            description,
-            products,
-        })
-        .collect())
+    authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
+    let summaries = domain::domains::summaries(&services()?.pool)
+        .await
+        .map_err(internal)?;
+    Ok(summaries.into_iter().map(convert::domain_summary).collect())
 }
 
 /// A page of products by name, of one domain when `domain` is given (404 when that domain
@@ -407,30 +405,19 @@ pub async fn list_products(
 ) -> Result<ProductList, ApiError> {
     use crate::ssr::{authorize, fail, internal, services};
 
-    authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     let pool = services()?.pool;
     let domain = domain.filter(|d| !d.trim().is_empty());
     let summary = match &domain {
         None => None,
         Some(slug) => {
-            let row = sqlx::query_as::<_, (String, String, String, i64)>(
-                r#"select d.slug, d.name, d.description,
-                          (select count(*) from products p where p.domain = d.slug)
-                   from domains d where d.slug = $1"#,
-            )
-            .bind(slug)
-            .fetch_optional(&pool)
-            .await
-            .map_err(internal)?;
-            let Some((slug, name, description, products)) = row else {
+            let Some(found) = domain::domains::summary(&pool, slug)
+                .await
+                .map_err(internal)?
+            else {
                 return Err(fail(http::StatusCode::NOT_FOUND, ApiError::NotFound));
             };
-            Some(DomainSummary {
-                slug,
-                name,
-                description,
-                products,
-            })
+            Some(convert::domain_summary(found))
         }
     };
     let limit = limit.unwrap_or(50).clamp(1, domain::catalog::MAX_PAGE);
@@ -459,7 +446,7 @@ pub async fn list_products(
 pub async fn product_detail(slug: String) -> Result<ProductView, ApiError> {
     use crate::ssr::{authorize, fail, internal, services};
 
-    authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     let pool = services()?.pool;
     let Some(detail) = domain::catalog::get(&pool, &slug).await.map_err(internal)? else {
         return Err(fail(http::StatusCode::NOT_FOUND, ApiError::NotFound));
@@ -504,7 +491,7 @@ pub async fn contract_diff(
 ) -> Result<VersionDiff, ApiError> {
     use crate::ssr::{authorize, fail, internal, services, unprocessable};
 
-    authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     let pool = services()?.pool;
     if domain::catalog::domain_of(&pool, &slug)
         .await

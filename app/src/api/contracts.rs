@@ -5,6 +5,8 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
+#[cfg(feature = "ssr")]
+use domain::policy::Permission;
 
 /// One problem, as the editor shows it next to the text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +45,7 @@ pub async fn validate_contract(yaml: String) -> Result<Validation, ApiError> {
     use crate::ssr::{authorize, internal};
     use domain::contracts::ContractError;
 
-    authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     Ok(match domain::contracts::import(&yaml) {
         Ok(contract) => Validation {
             problems: Vec::new(),
@@ -68,7 +70,7 @@ pub async fn validate_contract(yaml: String) -> Result<Validation, ApiError> {
 pub async fn publishable_domains() -> Result<Vec<(String, String)>, ApiError> {
     use crate::ssr::{authorize, internal, services};
 
-    let user = authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    let user = authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     let services = services()?;
     let domains = domain::catalog::publishable_domains(&services.pool, &services.policy, &user)
         .await
@@ -79,58 +81,23 @@ pub async fn publishable_domains() -> Result<Vec<(String, String)>, ApiError> {
 /// Publishes the contract; returns the product's slug.
 #[server(prefix = "/api/fn", endpoint = "publish_contract")]
 pub async fn publish_contract(yaml: String, domain: Option<String>) -> Result<String, ApiError> {
-    use crate::ssr::{caller, denied, fail, internal, services};
-    use domain::catalog::{CatalogError, PublishError};
-    use domain::contracts::ContractError;
-    use http::StatusCode;
+    use crate::ssr::{caller, services};
 
     let services = services()?;
     let caller = caller();
     let fallback = domain.filter(|d| !d.trim().is_empty());
-    match domain::catalog::publish(
+    let publisher = domain::catalog::authorize_publish(&services.policy, &caller)
+        .await
+        .map_err(crate::ssr::error)?;
+    let (contract, _) = domain::catalog::publish(
         &services.pool,
         &services.policy,
-        &caller,
+        &publisher,
         &yaml,
         None,
         fallback.as_deref(),
     )
     .await
-    {
-        Ok((contract, _)) => Ok(contract.slug),
-        Err(PublishError::Denied(refusal)) => Err(denied(refusal)),
-        Err(PublishError::Contract(error @ ContractError::Internal(_))) => Err(internal(error)),
-        Err(PublishError::Contract(error)) => {
-            let text = problem_views(&error)
-                .into_iter()
-                .map(|p| format!("{}: {}", p.location, p.message))
-                .collect::<Vec<_>>()
-                .join("; ");
-            Err(fail(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ApiError::invalid("yaml", text),
-            ))
-        }
-        Err(PublishError::Catalog(CatalogError::Invalid(problem))) => Err(fail(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::invalid(problem.pointer.clone(), problem.message),
-        )),
-        Err(PublishError::Catalog(CatalogError::Conflict(message))) => {
-            Err(fail(StatusCode::CONFLICT, ApiError::Conflict(message)))
-        }
-        Err(PublishError::Catalog(CatalogError::Incompatible(problems))) => {
-            let text = problems
-                .iter()
-                .map(|p| p.message.as_str())
-                .collect::<Vec<_>>()
-                .join("; ");
-            Err(fail(
-                StatusCode::CONFLICT,
-                ApiError::Conflict(format!(
-                    "the contract's schema is incompatible with the published one: {text}"
-                )),
-            ))
-        }
-        Err(PublishError::Catalog(other)) => Err(internal(other)),
-    }
+    .map_err(crate::ssr::error)?;
+    Ok(contract.slug)
 }

@@ -16,6 +16,9 @@ pub enum ApiError {
     Invalid { field: String, message: String },
     #[error("{0}")]
     Throttled(String),
+    /// A part of the service is not ready yet (the search index being rebuilt); try again.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("not found")]
     NotFound,
     #[error("{0}")]

@@ -10,6 +10,8 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
+#[cfg(feature = "ssr")]
+use domain::policy::Permission;
 
 /// Neighbours a node shows before its neighbourhood is collapsed.
 pub const NEIGHBOURHOOD_LIMIT: usize = 12;
@@ -374,17 +376,6 @@ pub mod layout {
     }
 }
 
-#[cfg(feature = "ssr")]
-fn lineage_error(error: domain::lineage::LineageError) -> ApiError {
-    use crate::ssr::{fail, internal};
-    match error {
-        domain::lineage::LineageError::NotFound => {
-            fail(http::StatusCode::NOT_FOUND, ApiError::NotFound)
-        }
-        other => internal(other),
-    }
-}
-
 /// The laid-out lineage of `slug`: `direction` up, down or both (default both), `depth`
 /// 1–10 (default 3), `expand` the node ids whose neighbourhoods are opened (`|`-separated).
 #[server(prefix = "/api/fn", endpoint = "lineage_graph")]
@@ -397,7 +388,7 @@ pub async fn lineage_graph(
     use crate::ssr::{authorize, fail, internal, services, unprocessable};
     use domain::lineage::Direction;
 
-    authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     let pool = services()?.pool;
     let direction_name = direction
         .filter(|d| !d.is_empty())
@@ -424,7 +415,7 @@ pub async fn lineage_graph(
         .collect();
     let graph = domain::lineage::graph(&pool, &slug, parsed, depth)
         .await
-        .map_err(lineage_error)?;
+        .map_err(crate::ssr::error)?;
     let name = detail.summary.name.clone();
     tokio::task::spawn_blocking(move || {
         layout::view(&graph, &slug, &name, &direction_name, depth, &expanded)
@@ -440,14 +431,14 @@ pub async fn lineage_neighbours(slug: String) -> Result<LineageSummary, ApiError
     use crate::ssr::{authorize, services};
     use domain::lineage::{Direction, NodeKind};
 
-    authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     let pool = services()?.pool;
     // Two hops (port → processor → port), so neighbouring products show, not only jobs.
     let mut sides = Vec::with_capacity(2);
     for direction in [Direction::Up, Direction::Down] {
         let graph = domain::lineage::graph(&pool, &slug, direction, 2)
             .await
-            .map_err(lineage_error)?;
+            .map_err(crate::ssr::error)?;
         let names: std::collections::BTreeSet<(String, Option<String>)> = graph
             .nodes
             .into_iter()

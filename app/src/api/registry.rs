@@ -6,6 +6,8 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
+#[cfg(feature = "ssr")]
+use domain::policy::Permission;
 
 /// A live subscription that reads a port.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,32 +127,13 @@ mod convert {
     }
 }
 
-#[cfg(feature = "ssr")]
-fn registry_error(error: domain::registry::RegistryError) -> ApiError {
-    use domain::registry::RegistryError;
-    use http::StatusCode;
-
-    use crate::ssr::{denied, fail, internal, unprocessable};
-
-    match error {
-        RegistryError::Denied(refusal) => denied(refusal),
-        RegistryError::Database(error) => internal(error),
-        RegistryError::Internal(error) => internal(error),
-        RegistryError::InvalidSchema(message) => unprocessable("schema", message),
-        RegistryError::SubjectNotFound(_)
-        | RegistryError::VersionNotFound { .. }
-        | RegistryError::SchemaNotFound => fail(StatusCode::NOT_FOUND, ApiError::NotFound),
-        other => unprocessable("request", other.to_string()),
-    }
-}
-
 /// The registry subjects of the product `slug`'s ports.
 #[server(prefix = "/api/fn", endpoint = "product_schemas")]
 pub async fn product_schemas(slug: String) -> Result<Vec<PortSchemas>, ApiError> {
     use crate::ssr::{authorize, fail, internal, services};
     use domain::registry::{self, schema};
 
-    let user = authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    let user = authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     let services = services()?;
     let pool = services.pool;
     let Some(detail) = domain::catalog::get(&pool, &slug).await.map_err(internal)? else {
@@ -158,7 +141,7 @@ pub async fn product_schemas(slug: String) -> Result<Vec<PortSchemas>, ApiError>
     };
     let can_propose = services
         .policy
-        .allows(&user, &detail.summary.domain, "product", "write")
+        .allows(&user, &detail.summary.domain, Permission::WriteProduct)
         .await;
     let mut ports = Vec::with_capacity(detail.ports.len());
     for port in detail.ports {
@@ -213,7 +196,7 @@ pub async fn schema_diff(subject: String, from: i32, to: i32) -> Result<SchemaDi
     use crate::ssr::{authorize, services, unprocessable};
     use domain::registry::{self, VersionRef};
 
-    authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     let pool = services()?.pool;
     let version = |n: i32, field: &'static str| {
         if n >= 1 {
@@ -225,13 +208,13 @@ pub async fn schema_diff(subject: String, from: i32, to: i32) -> Result<SchemaDi
     let (from_ref, to_ref) = (version(from, "from")?, version(to, "to")?);
     let old = registry::version(&pool, &subject, from_ref, false)
         .await
-        .map_err(registry_error)?;
+        .map_err(crate::ssr::error)?;
     let new = registry::version(&pool, &subject, to_ref, false)
         .await
-        .map_err(registry_error)?;
+        .map_err(crate::ssr::error)?;
     let diff = registry::view::diff_versions(&pool, &subject, from_ref, to_ref)
         .await
-        .map_err(registry_error)?;
+        .map_err(crate::ssr::error)?;
     Ok(convert::diff(
         &subject,
         (format!("v{from}"), convert::pretty(&old.schema)),
@@ -255,10 +238,10 @@ pub async fn check_schema(
         .await
         .map_err(internal)?
     else {
-        authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+        authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
         return Err(fail(http::StatusCode::NOT_FOUND, ApiError::NotFound));
     };
-    authorize(&domain, "product", "write").await?;
+    authorize(&domain, Permission::WriteProduct).await?;
     let pool = services()?.pool;
     let detail = domain::catalog::get(&pool, &slug)
         .await
@@ -277,7 +260,7 @@ pub async fn check_schema(
     let latest = match registry::version(&pool, &subject, VersionRef::Latest, false).await {
         Ok(latest) => Some(latest),
         Err(registry::RegistryError::SubjectNotFound(_)) => None,
-        Err(other) => return Err(registry_error(other)),
+        Err(other) => return Err(crate::ssr::error(other)),
     };
     let kind = match &latest {
         Some(latest) => latest.schema_type,
@@ -288,7 +271,7 @@ pub async fn check_schema(
         .map_err(|e| unprocessable("schema", format!("{} schema: {e}", kind.as_str())))?;
     let proposal = registry::view::propose(&pool, &subject, &port.topic, &parsed)
         .await
-        .map_err(registry_error)?;
+        .map_err(crate::ssr::error)?;
     let from = latest.map_or_else(
         || ("none".to_string(), String::new()),
         |v| (format!("v{}", v.version), convert::pretty(&v.schema)),

@@ -7,6 +7,8 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
+#[cfg(feature = "ssr")]
+use domain::policy::Permission;
 
 /// Hits per page on the search page.
 pub const PER_PAGE: u32 = 20;
@@ -207,13 +209,13 @@ pub struct SearchPage {
 #[server(prefix = "/api/fn", endpoint = "search_catalog")]
 pub async fn search_catalog(query: String) -> Result<Option<SearchPage>, ApiError> {
     use crate::ssr::{authorize, caller, fail, internal, services};
-    use domain::search::{FilterKey, SearchError, SearchRequest, Sort};
+    use domain::search::{FilterKey, SearchRequest, Sort};
     use http::StatusCode;
 
     if caller().user().is_none() {
         return Ok(None);
     }
-    authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     let index = services()?.search;
     let state = SearchState::parse(&query);
     let mut filters = Vec::new();
@@ -242,24 +244,7 @@ pub async fn search_catalog(query: String) -> Result<Option<SearchPage>, ApiErro
     let results = tokio::task::spawn_blocking(move || index.search(&request))
         .await
         .map_err(internal)?;
-    let results = match results {
-        Ok(results) => results,
-        Err(SearchError::Query(error)) => {
-            return Err(fail(
-                StatusCode::BAD_REQUEST,
-                ApiError::invalid("q", error.to_string()),
-            ));
-        }
-        Err(SearchError::NotReady) => {
-            return Err(fail(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ApiError::Throttled(
-                    "the search index is being rebuilt; try again in a few seconds".to_string(),
-                ),
-            ));
-        }
-        Err(other) => return Err(internal(other)),
-    };
+    let results = results.map_err(crate::ssr::error)?;
     let facets = FACETS
         .iter()
         .map(|(key, _)| {

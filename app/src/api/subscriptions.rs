@@ -6,6 +6,8 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
+#[cfg(feature = "ssr")]
+use domain::policy::Permission;
 
 /// Connection details of an active subscription.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,7 +84,7 @@ mod ssr {
     use http::StatusCode;
 
     use super::*;
-    use crate::ssr::{denied, fail, internal, services, unprocessable};
+    use crate::ssr::{fail, services};
 
     fn time(t: chrono::DateTime<chrono::Utc>) -> String {
         t.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -126,19 +128,7 @@ mod ssr {
     }
 
     pub fn error(error: SubscriptionError) -> ApiError {
-        match error {
-            SubscriptionError::Invalid { field, message } => unprocessable(field, message),
-            SubscriptionError::NotFound => fail(StatusCode::NOT_FOUND, ApiError::NotFound),
-            duplicate @ SubscriptionError::Duplicate { .. } => fail(
-                StatusCode::CONFLICT,
-                ApiError::Conflict(duplicate.to_string()),
-            ),
-            SubscriptionError::Conflict(message) => {
-                fail(StatusCode::CONFLICT, ApiError::Conflict(message))
-            }
-            SubscriptionError::Denied(refusal) => denied(refusal),
-            SubscriptionError::Database(error) => internal(error),
-        }
+        crate::ssr::error(error)
     }
 
     pub fn id(text: &str) -> Result<uuid::Uuid, ApiError> {
@@ -153,7 +143,7 @@ pub async fn subscription_form(slug: String) -> Result<RequestForm, ApiError> {
     use crate::ssr::{authorize, fail, internal, services};
     use domain::subscriptions;
 
-    let user = authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    let user = authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     let services = services()?;
     let pool = &services.pool;
     let Some(detail) = domain::catalog::get(pool, &slug).await.map_err(internal)? else {
@@ -179,7 +169,11 @@ pub async fn subscription_form(slug: String) -> Result<RequestForm, ApiError> {
         .map(|(id, state)| (id.to_string(), state.as_str().to_string()));
     let can_decide = services
         .policy
-        .allows(&user, &detail.summary.domain, "subscription", "approve")
+        .allows(
+            &user,
+            &detail.summary.domain,
+            Permission::ApproveSubscriptions,
+        )
         .await;
     Ok(RequestForm {
         product: slug.clone(),
@@ -240,7 +234,7 @@ pub async fn my_subscriptions() -> Result<(Vec<SubscriptionView>, Vec<Notificati
 {
     use crate::ssr::{authorize, caller, internal, services};
 
-    let user = authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    let user = authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     let services = services()?;
     let filter = domain::subscriptions::ListFilter {
         mine: true,
@@ -272,7 +266,7 @@ pub async fn my_subscriptions() -> Result<(Vec<SubscriptionView>, Vec<Notificati
 pub async fn mark_notifications_read(ids: String) -> Result<u64, ApiError> {
     use crate::ssr::{authorize, internal, services, unprocessable};
 
-    let user = authorize(domain::policy::GLOBAL, "catalog", "read").await?;
+    let user = authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     let ids = ids
         .split(',')
         .map(str::trim)
@@ -289,9 +283,8 @@ pub async fn mark_notifications_read(ids: String) -> Result<u64, ApiError> {
 /// Requests the caller decides (pending first, then the latest decided), for `/approvals`.
 #[server(prefix = "/api/fn", endpoint = "approvals")]
 pub async fn approvals() -> Result<Vec<SubscriptionView>, ApiError> {
-    use crate::ssr::{authorize, caller, services};
+    use crate::ssr::{caller, services};
 
-    authorize(domain::policy::GLOBAL, "catalog", "read").await?;
     let services = services()?;
     let filter = domain::subscriptions::ListFilter {
         to_decide: true,

@@ -226,7 +226,7 @@ pub async fn generate(pool: &PgPool, slug: &str, nodes: usize) -> Result<Report,
     crate::audit::record(
         &mut tx,
         crate::audit::Event::new(
-            "seed-demo",
+            &crate::audit::Actor::SeedDemo,
             "demo.synthetic-lineage",
             format!("product:{slug}"),
         )
@@ -291,7 +291,7 @@ mod tests {
         let mut tx = pool.begin().await.expect("tx");
         crate::catalog::register(
             &mut tx,
-            "test",
+            &crate::audit::Actor::Cli,
             &contract,
             &crate::catalog::RegisterOptions {
                 may_create_domain: true,

@@ -180,7 +180,14 @@ async fn publish_demo(conn: &mut PgConnection, mut document: Value) -> Result<()
         other => sqlx::Error::Protocol(format!("demo product {slug}: {other}")),
     };
     let contract = map(document.clone())?;
-    match register(&mut *conn, "seed-demo", &contract, &options).await {
+    match register(
+        &mut *conn,
+        &crate::audit::Actor::SeedDemo,
+        &contract,
+        &options,
+    )
+    .await
+    {
         Ok(_) => Ok(()),
         Err(CatalogError::Conflict(message)) => {
             let published = sqlx::query_as::<_, (String, Value)>(
@@ -203,7 +210,7 @@ async fn publish_demo(conn: &mut PgConnection, mut document: Value) -> Result<()
             }
             document["version"] = json!(format!("{}.{}.0", version.major, version.minor + 1));
             let newer = map(document)?;
-            register(&mut *conn, "seed-demo", &newer, &options)
+            register(&mut *conn, &crate::audit::Actor::SeedDemo, &newer, &options)
                 .await
                 .map(|_| ())
                 .map_err(|error| failed(&newer.slug, error))
@@ -274,7 +281,7 @@ async fn seed_subscriptions(pool: &PgPool) -> Result<(), sqlx::Error> {
 
 /// Demo domains, people (admin, an owner per domain, analysts) and service accounts.
 async fn seed_identities(conn: &mut PgConnection) -> Result<(), IdentityError> {
-    const ACTOR: &str = "seed-demo";
+    const ACTOR: &crate::audit::Actor = &crate::audit::Actor::SeedDemo;
     catalog::upsert_domains(&mut *conn).await?;
     let mut people = vec![(
         "admin@meshmart.local".to_string(),

@@ -231,7 +231,8 @@ pub async fn generate(pool: &PgPool, count: usize) -> Result<usize, sqlx::Error>
     }
     audit::record(
         &mut conn,
-        Event::new("seed-demo", "demo.synthetic", "catalog").after(json!({ "products": done })),
+        Event::new(&crate::audit::Actor::SeedDemo, "demo.synthetic", "catalog")
+            .after(json!({ "products": done })),
     )
     .await?;
     Ok(done)

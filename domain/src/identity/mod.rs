@@ -41,10 +41,10 @@ impl Caller {
     }
 
     /// How this caller appears in the audit log.
-    pub fn audit_actor(&self) -> String {
+    pub fn audit_actor(&self) -> crate::audit::Actor {
         match self {
-            Caller::Anonymous => "anonymous".to_string(),
-            Caller::User { user, .. } => format!("user:{}", user.email),
+            Caller::Anonymous => crate::audit::Actor::Anonymous,
+            Caller::User { user, .. } => crate::audit::Actor::user(user),
         }
     }
 }
@@ -62,6 +62,30 @@ pub mod session {
     pub struct SessionAuth {
         pub user_id: Uuid,
         pub authenticated_at: chrono::DateTime<chrono::Utc>,
+    }
+
+    /// The client's address as the server saw it, put into each request's extensions (for
+    /// login throttling, audit and who may read `/metrics`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct ClientIp(pub std::net::IpAddr);
+
+    /// Signs `user` in to a browser session: a new session id (no fixation), then the
+    /// auth record with the time for the absolute expiry. The REST sign-in and the sign-in
+    /// form both come here.
+    pub async fn establish(
+        session: &tower_sessions::Session,
+        user: &super::User,
+    ) -> Result<(), tower_sessions::session::Error> {
+        session.cycle_id().await?;
+        session
+            .insert(
+                AUTH_KEY,
+                SessionAuth {
+                    user_id: user.id,
+                    authenticated_at: chrono::Utc::now(),
+                },
+            )
+            .await
     }
 }
 
@@ -121,6 +145,17 @@ pub enum LoginFailure {
     Database(#[from] sqlx::Error),
 }
 
+/// Records in the audit log that `user` signed out.
+pub async fn record_logout(pool: &sqlx::PgPool, user: &User) -> Result<(), sqlx::Error> {
+    let actor = crate::audit::Actor::user(user);
+    let mut conn = pool.acquire().await?;
+    crate::audit::record(
+        &mut conn,
+        crate::audit::Event::new(&actor, "logout", actor.to_string()),
+    )
+    .await
+}
+
 /// One login attempt, throttled per account and per address, and audited either way.
 #[tracing::instrument(skip_all)]
 pub async fn login(
@@ -132,13 +167,14 @@ pub async fn login(
 ) -> Result<User, LoginFailure> {
     use crate::audit::{self, Event};
 
-    let claimed = format!("user:{}", email.trim().to_lowercase());
+    let claimed = audit::Actor::claimed(email);
+    let claimed_target = claimed.to_string();
     let address = ip.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     if let Err(throttled) = throttle.attempt(email, address) {
         let mut conn = pool.acquire().await?;
         audit::record(
             &mut conn,
-            Event::new(&claimed, "login.throttled", &claimed)
+            Event::new(&claimed, "login.throttled", &claimed_target)
                 .failed()
                 .from_ip(ip),
         )
@@ -148,15 +184,21 @@ pub async fn login(
     match users::authenticate(pool, email, password).await {
         Ok(user) => {
             let mut conn = pool.acquire().await?;
-            let actor = format!("user:{}", user.email);
-            audit::record(&mut conn, Event::new(&actor, "login", &actor).from_ip(ip)).await?;
+            let actor = audit::Actor::user(&user);
+            audit::record(
+                &mut conn,
+                Event::new(&actor, "login", actor.to_string()).from_ip(ip),
+            )
+            .await?;
             Ok(user)
         }
         Err(users::LoginError::InvalidCredentials) => {
             let mut conn = pool.acquire().await?;
             audit::record(
                 &mut conn,
-                Event::new(&claimed, "login", &claimed).failed().from_ip(ip),
+                Event::new(&claimed, "login", &claimed_target)
+                    .failed()
+                    .from_ip(ip),
             )
             .await?;
             Err(LoginFailure::InvalidCredentials)

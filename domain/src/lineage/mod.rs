@@ -42,7 +42,9 @@ use crate::subscriptions::State;
 
 pub use contract::{Declaration, declaration, declare};
 pub use graph::{EdgeSet, graph, graph_with_limit, impact};
-pub use openlineage::{IgnoredDataset, Ingested, ingest, validate_event};
+pub use openlineage::{
+    IgnoredDataset, Ingested, Reporter, authorize_report, ingest, validate_event,
+};
 
 /// Hops a lineage request walks when it names none.
 pub const DEFAULT_DEPTH: u32 = 3;
@@ -335,7 +337,7 @@ status: active\nname: Up\ndataProduct: up\ndomain: sales\nschema:\n  - name: Up\
         let mut tx = pool.begin().await.expect("tx");
         crate::catalog::register(
             &mut tx,
-            "test",
+            &crate::audit::Actor::Cli,
             &contract,
             &crate::catalog::RegisterOptions {
                 may_create_domain: true,
@@ -430,12 +432,13 @@ status: active\nname: Up\ndataProduct: up\ndomain: sales\nschema:\n  - name: Up\
             &["lt.up.v1"],
             "2026-11-26T10:00:00Z",
         );
-        let ingested = ingest(&pool, &policy, &caller, &body)
+        let reporter = authorize_report(&policy, &caller)
             .await
-            .expect("ingested");
+            .expect("a signed-in user may report lineage");
+        let ingested = ingest(&pool, &reporter, &body).await.expect("ingested");
         assert_eq!(ingested.processor, "processor:streams/loop");
         assert!(ingested.created && ingested.edges == 2);
-        let again = ingest(&pool, &policy, &caller, &body).await.expect("again");
+        let again = ingest(&pool, &reporter, &body).await.expect("again");
         assert!(!again.created, "seen again");
 
         let both = graph(&pool, "down", Direction::Both, MAX_DEPTH)

@@ -22,7 +22,7 @@ use super::{LineageError, MAX_DATASETS, MAX_EVENT_BYTES, is_topic, port_id, prob
 use crate::audit::{self, Event};
 use crate::contracts::Problem;
 use crate::identity::Caller;
-use crate::policy::{GLOBAL, Policy};
+use crate::policy::{Denied, GLOBAL, Permission, Policy};
 
 const OPENLINEAGE_SCHEMA: &str = include_str!("OpenLineage.json");
 
@@ -220,17 +220,30 @@ fn observe(event: &Value) -> Result<Observed, LineageError> {
     }
 }
 
-/// Records the lineage of one OpenLineage run event (JSON bytes) reported by `caller`
-/// (`lineage write`), with its audit entry, in one transaction; nothing is stored when the
-/// event is refused.
+/// A caller the policy allowed to report lineage ([`Permission::ReportLineage`]): what
+/// [`ingest`] takes, so the one check happens before an adapter reads the body.
+pub struct Reporter {
+    actor: crate::audit::Actor,
+}
+
+/// Checks that `caller` may report lineage.
+pub async fn authorize_report(policy: &Policy, caller: &Caller) -> Result<Reporter, Denied> {
+    policy
+        .authorize(caller, GLOBAL, Permission::ReportLineage)
+        .await?;
+    Ok(Reporter {
+        actor: caller.audit_actor(),
+    })
+}
+
+/// Records the lineage of one OpenLineage run event (JSON bytes) sent by `reporter`, with
+/// its audit entry, in one transaction; nothing is stored when the event is refused.
 #[tracing::instrument(skip_all, fields(bytes = body.len()))]
 pub async fn ingest(
     pool: &PgPool,
-    policy: &Policy,
-    caller: &Caller,
+    reporter: &Reporter,
     body: &[u8],
 ) -> Result<Ingested, LineageError> {
-    policy.authorize(caller, GLOBAL, "lineage", "write").await?;
     if body.len() > MAX_EVENT_BYTES {
         return Err(LineageError::TooLarge {
             size: body.len(),
@@ -313,7 +326,7 @@ pub async fn ingest(
     let created = processor_new || inserted.iter().any(|new| *new);
     audit::record(
         &mut tx,
-        Event::new(caller.audit_actor(), "lineage.openlineage", &processor).after(json!({
+        Event::new(&reporter.actor, "lineage.openlineage", &processor).after(json!({
             "eventType": observed.event_type,
             "eventTime": observed.at,
             "inputs": observed.inputs.iter().map(|(t, _)| t).collect::<Vec<_>>(),

@@ -18,6 +18,7 @@ pub use store::*;
 pub use view::{Consumer, FieldChange, Proposal, SchemaDiff, VersionEntry, diff};
 
 use crate::identity::Caller;
+use crate::policy::Permission;
 use crate::policy::{Denied, GLOBAL, Policy};
 
 /// Why a registry request failed, with Confluent's error code for each case.
@@ -169,7 +170,9 @@ pub fn check_subject(subject: &str) -> Result<(), RegistryError> {
 
 /// Reading the registry needs a signed-in principal.
 pub async fn authorize_read(policy: &Policy, caller: &Caller) -> Result<(), RegistryError> {
-    policy.authorize(caller, GLOBAL, "catalog", "read").await?;
+    policy
+        .authorize(caller, GLOBAL, Permission::ReadCatalog)
+        .await?;
     Ok(())
 }
 
@@ -181,16 +184,18 @@ pub async fn authorize_write(
     caller: &Caller,
     subject: &str,
 ) -> Result<(), RegistryError> {
-    policy.authorize(caller, GLOBAL, "catalog", "read").await?;
+    policy
+        .authorize(caller, GLOBAL, Permission::ReadCatalog)
+        .await?;
     match store::owning_domain(pool, subject).await? {
         Some(domain) => {
             policy
-                .authorize(caller, &domain, "product", "write")
+                .authorize(caller, &domain, Permission::WriteProduct)
                 .await?
         }
         None => {
             policy
-                .authorize(caller, GLOBAL, "registry", "write")
+                .authorize(caller, GLOBAL, Permission::WriteRegistry)
                 .await?
         }
     };
@@ -203,7 +208,7 @@ pub async fn authorize_global_config(
     caller: &Caller,
 ) -> Result<(), RegistryError> {
     policy
-        .authorize(caller, GLOBAL, "registry", "config")
+        .authorize(caller, GLOBAL, Permission::ConfigureRegistry)
         .await?;
     Ok(())
 }

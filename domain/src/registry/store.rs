@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgPool};
 use super::compat::{self, Mode};
 use super::schema::{self, ParsedSchema, SchemaType};
 use super::{RegistryError, VersionRef};
-use crate::audit::{self, Event};
+use crate::audit::{self, Actor, Event};
 
 /// One version of a subject, as the API returns it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -172,7 +172,7 @@ pub async fn register(
     conn: &mut PgConnection,
     subject: &str,
     schema: &ParsedSchema,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<Registered, RegistryError> {
     let checked = precheck(&mut *conn, subject, schema).await?;
     register_checked(conn, subject, schema, checked, actor).await
@@ -186,7 +186,7 @@ pub async fn register_checked(
     subject: &str,
     schema: &ParsedSchema,
     checked: Precheck,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<Registered, RegistryError> {
     super::check_subject(subject)?;
     sqlx::query("insert into registry_subjects (name) values ($1) on conflict do nothing")
@@ -230,7 +230,7 @@ pub async fn register_checked(
     )
     .bind(subject)
     .bind(id)
-    .bind(actor)
+    .bind(actor.to_string())
     .fetch_one(&mut *conn)
     .await?;
     audit::record(
@@ -416,7 +416,7 @@ pub async fn delete_version(
     subject: &str,
     which: VersionRef,
     permanent: bool,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<i32, RegistryError> {
     lock_subject(conn, subject).await?;
     let all = rows(conn, subject, true).await?;
@@ -477,7 +477,7 @@ pub async fn delete_subject(
     conn: &mut PgConnection,
     subject: &str,
     permanent: bool,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<Vec<i32>, RegistryError> {
     lock_subject(conn, subject).await?;
     let all = rows(conn, subject, true).await?;
@@ -561,7 +561,7 @@ pub async fn own_mode(pool: &PgPool, subject: &str) -> Result<Option<Mode>, sqlx
 pub async fn set_global_mode(
     conn: &mut PgConnection,
     mode: Option<Mode>,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<Mode, sqlx::Error> {
     let before = global_mode(conn).await?;
     let after = mode.unwrap_or(Mode::Backward);
@@ -587,7 +587,7 @@ pub async fn set_subject_mode(
     conn: &mut PgConnection,
     subject: &str,
     mode: Option<Mode>,
-    actor: &str,
+    actor: &Actor,
 ) -> Result<Option<Mode>, RegistryError> {
     super::check_subject(subject)?;
     let before = sqlx::query_scalar::<_, Option<String>>(
@@ -675,7 +675,7 @@ mod tests {
             &mut conn,
             subject,
             &avro(r#"{"name":"a","type":"string"}"#),
-            "test",
+            &Actor::Cli,
         )
         .await
         .expect("v1");
@@ -686,11 +686,11 @@ mod tests {
         // … but another writer registers `b` as a string before the late one takes the lock.
         let other =
             avro(r#"{"name":"a","type":"string"},{"name":"b","type":"string","default":""}"#);
-        register(&mut conn, subject, &other, "test")
+        register(&mut conn, subject, &other, &Actor::Cli)
             .await
             .expect("v2");
 
-        match register_checked(&mut conn, subject, &late, stale, "test").await {
+        match register_checked(&mut conn, subject, &late, stale, &Actor::Cli).await {
             Err(RegistryError::Incompatible { breaking, .. }) => {
                 assert!(breaking.iter().all(|b| b.version == 2), "{breaking:?}")
             }
@@ -710,7 +710,7 @@ mod tests {
             &mut conn,
             "x-value",
             &avro(r#"{"name":"a","type":"string"}"#),
-            "t",
+            &Actor::Cli,
         )
         .await
         .expect("v1");

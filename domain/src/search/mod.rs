@@ -72,7 +72,7 @@ pub enum SearchError {
     #[error("{0}")]
     Query(#[from] QueryError),
     /// The index is being built and does not hold every product yet.
-    #[error("the search index is being rebuilt")]
+    #[error("the search index is being rebuilt; try again in a few seconds")]
     NotReady,
     /// Another process holds the index directory.
     #[error("the search index at {0} is in use by another process")]

@@ -15,9 +15,10 @@ use super::{
     Request, State, Subscription, SubscriptionError, check_group, default_group, invalid,
     kafka_subject, max_days,
 };
-use crate::audit::{self, Event};
+use crate::audit::{self, Actor, Event};
 use crate::identity::{Caller, User};
 use crate::outbox;
+use crate::policy::Permission;
 use crate::policy::{self, GLOBAL, Policy, Role};
 
 /// The outbox message that makes the provisioner bring the principal's broker ACLs in line
@@ -116,7 +117,9 @@ pub async fn get(
     caller: &Caller,
     id: Uuid,
 ) -> Result<Subscription, SubscriptionError> {
-    let user = policy.authorize(caller, GLOBAL, "catalog", "read").await?;
+    let user = policy
+        .authorize(caller, GLOBAL, Permission::ReadCatalog)
+        .await?;
     let mut conn = pool.acquire().await?;
     let found = load(&mut conn, id)
         .await?
@@ -132,7 +135,7 @@ pub async fn get(
 async fn may_see(policy: &Policy, user: &User, subscription: &Subscription) -> bool {
     subscription.requested_by == user.email
         || policy
-            .allows(user, &subscription.domain, "subscription", "approve")
+            .allows(user, &subscription.domain, Permission::ApproveSubscriptions)
             .await
 }
 
@@ -161,7 +164,9 @@ pub async fn list(
     caller: &Caller,
     filter: &ListFilter,
 ) -> Result<Vec<Subscription>, SubscriptionError> {
-    let user = policy.authorize(caller, GLOBAL, "catalog", "read").await?;
+    let user = policy
+        .authorize(caller, GLOBAL, Permission::ReadCatalog)
+        .await?;
     let mut deciding = Vec::new();
     if !filter.mine {
         let domains: Vec<String> = sqlx::query_scalar("select slug from domains order by slug")
@@ -169,7 +174,7 @@ pub async fn list(
             .await?;
         for domain in domains {
             if policy
-                .allows(user, &domain, "subscription", "approve")
+                .allows(user, &domain, Permission::ApproveSubscriptions)
                 .await
             {
                 deciding.push(domain);
@@ -207,7 +212,7 @@ pub async fn pending_count(
     let mut total = 0;
     for (domain, count) in per_domain {
         if policy
-            .allows(user, &domain, "subscription", "approve")
+            .allows(user, &domain, Permission::ApproveSubscriptions)
             .await
         {
             total += count;
@@ -245,7 +250,7 @@ pub async fn principal_choices(
     .await?;
     for (principal, domain, name) in accounts {
         if policy
-            .allows(user, &domain, "service-account", "manage")
+            .allows(user, &domain, Permission::ManageServiceAccounts)
             .await
         {
             choices.push(PrincipalChoice {
@@ -303,7 +308,7 @@ pub async fn request(
     request: &Request,
 ) -> Result<Subscription, SubscriptionError> {
     let user = policy
-        .authorize(caller, GLOBAL, "subscription", "request")
+        .authorize(caller, GLOBAL, Permission::RequestSubscriptions)
         .await?;
     let purpose = request.purpose.trim();
     if purpose.is_empty() {
@@ -430,7 +435,7 @@ pub async fn request(
     audit::record(
         &mut tx,
         Event::new(
-            caller.audit_actor(),
+            &caller.audit_actor(),
             "subscription.request",
             format!("subscription:{id}"),
         )
@@ -446,7 +451,7 @@ pub async fn request(
             &mut tx,
             id,
             None,
-            &format!("system:auto-approve ({role})"),
+            &Actor::system(format!("auto-approve ({role})")),
             Some(&format!("approved automatically for the {role} role")),
             Decision::Approve,
         )
@@ -532,7 +537,7 @@ async fn decide(
     conn: &mut PgConnection,
     id: Uuid,
     decided_by: Option<Uuid>,
-    actor: &str,
+    actor: &Actor,
     comment: Option<&str>,
     decision: Decision,
 ) -> Result<(), SubscriptionError> {
@@ -652,7 +657,7 @@ async fn lock_for(
     action: &str,
 ) -> Result<(User, Subscription), SubscriptionError> {
     let user = policy
-        .authorize(caller, GLOBAL, "catalog", "read")
+        .authorize(caller, GLOBAL, Permission::ReadCatalog)
         .await?
         .clone();
     sqlx::query("select id from subscriptions where id = $1 for update")
@@ -664,7 +669,11 @@ async fn lock_for(
         .ok_or(SubscriptionError::NotFound)?;
     let requester = subscription.requested_by == user.email;
     let decider = policy
-        .allows(&user, &subscription.domain, "subscription", "approve")
+        .allows(
+            &user,
+            &subscription.domain,
+            Permission::ApproveSubscriptions,
+        )
         .await;
     let allowed = decider || (action == "revoke" && requester);
     if !allowed {
@@ -786,7 +795,7 @@ pub async fn revoke(
 pub async fn end_all_of(
     conn: &mut PgConnection,
     principal: &str,
-    actor: &str,
+    actor: &Actor,
     reason: &str,
 ) -> Result<usize, SubscriptionError> {
     let live: Vec<Uuid> = sqlx::query_scalar(
@@ -834,7 +843,7 @@ async fn end(
     conn: &mut PgConnection,
     subscription: &Subscription,
     state: State,
-    actor: &str,
+    actor: &Actor,
     comment: Option<&str>,
 ) -> Result<(), SubscriptionError> {
     lock_principal(&mut *conn, &subscription.principal).await?;
@@ -850,7 +859,7 @@ async fn end(
     )
     .bind(subscription.id)
     .bind(state.as_str())
-    .bind(actor)
+    .bind(actor.to_string())
     .bind(comment)
     .bind(subscription.state.grants_access())
     .execute(&mut *conn)
@@ -920,7 +929,7 @@ pub async fn expire_due(pool: &PgPool) -> Result<usize, SubscriptionError> {
                 &mut tx,
                 &subscription,
                 State::Expired,
-                "system:expiry",
+                &Actor::system("expiry"),
                 None,
             )
             .await?;
@@ -1024,14 +1033,16 @@ pub async fn set_auto_approve(
     slug: &str,
     roles: &[String],
 ) -> Result<Vec<String>, SubscriptionError> {
-    policy.authorize(caller, GLOBAL, "catalog", "read").await?;
+    policy
+        .authorize(caller, GLOBAL, Permission::ReadCatalog)
+        .await?;
     let mut conn = pool.acquire().await?;
     let target = product(&mut conn, slug)
         .await?
         .ok_or(SubscriptionError::NotFound)?;
     drop(conn);
     policy
-        .authorize(caller, &target.domain, "subscription", "approve")
+        .authorize(caller, &target.domain, Permission::ApproveSubscriptions)
         .await?;
     let wanted: BTreeSet<&str> = roles.iter().map(String::as_str).collect();
     if let Some(bad) = wanted
@@ -1059,7 +1070,7 @@ pub async fn set_auto_approve(
     audit::record(
         &mut tx,
         Event::new(
-            caller.audit_actor(),
+            &caller.audit_actor(),
             "product.auto_approve",
             format!("product:{slug}"),
         )
@@ -1136,7 +1147,7 @@ pub async fn record_active(pool: &PgPool, id: Uuid, attempt: i32) -> Result<bool
         audit::record(
             &mut tx,
             Event::new(
-                "system:provisioner",
+                &Actor::system("provisioner"),
                 "subscription.activate",
                 format!("subscription:{id}"),
             )

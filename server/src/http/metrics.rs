@@ -95,7 +95,7 @@ fn digest(token: &str) -> [u8; 32] {
 async fn render(State(state): State<AppState>, request: Request) -> Response {
     let peer = request
         .extensions()
-        .get::<app::ssr::ClientIp>()
+        .get::<domain::identity::session::ClientIp>()
         .map(|ip| ip.0);
     let authorization = request
         .headers()

@@ -615,7 +615,7 @@ async fn every_persona_gets_exactly_what_the_matrix_says(pool: PgPool) {
     let mut conn = pool.acquire().await.expect("conn");
     domain::catalog::register(
         &mut conn,
-        "test:matrix",
+        &domain::audit::Actor::Cli,
         &contract,
         &domain::catalog::RegisterOptions::default(),
     )
@@ -624,7 +624,7 @@ async fn every_persona_gets_exactly_what_the_matrix_says(pool: PgPool) {
     let schema_product = domain::contracts::import(SCHEMA_CONTRACT).expect("schema contract");
     domain::catalog::register(
         &mut conn,
-        "test:matrix",
+        &domain::audit::Actor::Cli,
         &schema_product,
         &domain::catalog::RegisterOptions::default(),
     )

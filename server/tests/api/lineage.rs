@@ -58,7 +58,7 @@ async fn signed_up_only(pool: &PgPool) {
     let mut tx = pool.begin().await.expect("tx");
     domain::catalog::register(
         &mut tx,
-        "test",
+        &domain::audit::Actor::Cli,
         &contract,
         &domain::catalog::RegisterOptions::default(),
     )

@@ -13,6 +13,7 @@ use super::{CallerExt, caller};
 use crate::error::AppError;
 use crate::http::Routes;
 use crate::state::AppState;
+use domain::policy::Permission;
 
 pub fn routes() -> Routes {
     Routes::new().get("/api/v1/audit", search)
@@ -38,7 +39,7 @@ async fn search(
     let caller = caller(caller_ext);
     state
         .policy
-        .authorize(&caller, GLOBAL, "audit", "read")
+        .authorize(&caller, GLOBAL, Permission::ReadAudit)
         .await?;
     let time = |field: &str, value: Option<&str>| {
         app::api::admin::parse_time(field, value).map_err(|e| match e {

@@ -16,6 +16,7 @@ use super::{CallerExt, caller};
 use crate::error::AppError;
 use crate::http::Routes;
 use crate::state::AppState;
+use domain::policy::Permission;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -33,7 +34,7 @@ async fn list(
     let caller = caller(caller_ext);
     state
         .policy
-        .authorize(&caller, GLOBAL, "catalog", "read")
+        .authorize(&caller, GLOBAL, Permission::ReadCatalog)
         .await?;
     if query
         .limit
@@ -59,7 +60,7 @@ async fn get(
     let caller = caller(caller_ext);
     state
         .policy
-        .authorize(&caller, GLOBAL, "catalog", "read")
+        .authorize(&caller, GLOBAL, Permission::ReadCatalog)
         .await?;
     catalog::get(&state.pool, &slug)
         .await?
@@ -81,7 +82,7 @@ async fn get_contract(
     let caller = caller(caller_ext);
     state
         .policy
-        .authorize(&caller, GLOBAL, "catalog", "read")
+        .authorize(&caller, GLOBAL, Permission::ReadCatalog)
         .await?;
     let (version, document) =
         catalog::contract_document(&state.pool, &slug, query.version.as_deref())
@@ -117,11 +118,8 @@ async fn put_contract(
     body: Body,
 ) -> Result<Response, AppError> {
     let caller = caller(caller_ext);
-    // Signed in before reading a large body.
-    state
-        .policy
-        .authorize(&caller, GLOBAL, "catalog", "read")
-        .await?;
+    // Signed in before reading a large body (publishing's own first check).
+    let publisher = catalog::authorize_publish(&state.policy, &caller).await?;
     let bytes =
         to_bytes(body, MAX_CONTRACT_BYTES)
             .await
@@ -133,7 +131,7 @@ async fn put_contract(
     let (contract, outcome) = catalog::publish(
         &state.pool,
         &state.policy,
-        &caller,
+        &publisher,
         text,
         Some(&slug),
         query.domain.as_deref(),

@@ -14,6 +14,7 @@ use super::{CallerExt, caller};
 use crate::error::AppError;
 use crate::http::Routes;
 use crate::state::AppState;
+use domain::policy::Permission;
 
 pub fn routes() -> Routes {
     Routes::new().get("/api/v1/search", search)
@@ -48,7 +49,7 @@ async fn search(
     let caller = caller(caller_ext);
     state
         .policy
-        .authorize(&caller, GLOBAL, "catalog", "read")
+        .authorize(&caller, GLOBAL, Permission::ReadCatalog)
         .await?;
     let request = request(params)?;
     let index = Arc::clone(&state.search);

@@ -11,6 +11,7 @@ use super::{CallerExt, caller};
 use crate::error::AppError;
 use crate::http::Routes;
 use crate::state::AppState;
+use domain::policy::Permission;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -29,12 +30,10 @@ async fn issue_credential(
     caller_ext: CallerExt,
     Path((domain, name)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
-    use domain::accounts::CredentialError;
-
     let caller = caller(caller_ext);
     state
         .policy
-        .authorize(&caller, &domain, "service-account", "manage")
+        .authorize(&caller, &domain, Permission::ManageServiceAccounts)
         .await?;
     let issued = domain::accounts::issue_scram_credential(
         &state.pool,
@@ -43,20 +42,7 @@ async fn issue_credential(
         &domain,
         &name,
     )
-    .await
-    .map_err(|error| match error {
-        CredentialError::NotFound(_) => AppError::NotFound(error.to_string()),
-        CredentialError::Refused(message) => AppError::unprocessable("name", message),
-        CredentialError::Unsupported(_) => AppError::Conflict(error.to_string()),
-        CredentialError::Broker(cause) => {
-            tracing::warn!(%cause, "the broker refused a SCRAM credential");
-            AppError::Unavailable {
-                message: "the broker did not take the credential; try again".to_string(),
-                retry_after: 5,
-            }
-        }
-        CredentialError::Database(error) => AppError::Database(error),
-    })?;
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({
@@ -84,7 +70,7 @@ async fn list(
     let caller = caller(caller_ext);
     state
         .policy
-        .authorize(&caller, &domain, "service-account", "read")
+        .authorize(&caller, &domain, Permission::ReadServiceAccounts)
         .await?;
     Ok(Json(
         service_accounts::list(&state.pool, Some(&domain)).await?,
@@ -100,7 +86,7 @@ async fn create(
     let caller = caller(caller_ext);
     let user = state
         .policy
-        .authorize(&caller, &domain, "service-account", "manage")
+        .authorize(&caller, &domain, Permission::ManageServiceAccounts)
         .await?;
     let mut tx = state.pool.begin().await?;
     let account = domain::accounts::create_service_account(

@@ -1,11 +1,11 @@
 //! `/api/v1/session`: sign in and out from scripts with the same rules as the login form
 //! (throttling, audit, session cookie flags), and ask who is signed in.
 
-use app::ssr::ClientIp;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use domain::identity::{LoginFailure, User};
+use domain::identity::User;
+use domain::identity::session::ClientIp;
 use domain::policy::{GLOBAL, Role};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
@@ -14,6 +14,7 @@ use super::{CallerExt, caller};
 use crate::error::AppError;
 use crate::http::Routes;
 use crate::state::AppState;
+use domain::policy::Permission;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -64,16 +65,8 @@ async fn login(
         &credentials.password,
         ip,
     )
-    .await
-    .map_err(|failure| match failure {
-        LoginFailure::Throttled(throttled) => AppError::TooManyRequests {
-            message: throttled.to_string(),
-            retry_after: throttled.retry_after_secs(),
-        },
-        LoginFailure::InvalidCredentials => AppError::Unauthorized,
-        LoginFailure::Database(error) => AppError::Database(error),
-    })?;
-    app::ssr::establish_session(&session, &user)
+    .await?;
+    domain::identity::session::establish(&session, &user)
         .await
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("session store: {e}")))?;
     Ok(Json(view(&state, user).await?))
@@ -86,7 +79,7 @@ async fn whoami(
     let caller = caller(caller_ext);
     let user = state
         .policy
-        .authorize(&caller, GLOBAL, "account", "manage")
+        .authorize(&caller, GLOBAL, Permission::ManageOwnAccount)
         .await?
         .clone();
     Ok(Json(view(&state, user).await?))
@@ -100,18 +93,12 @@ async fn logout(
     let caller = caller(caller_ext);
     let user = state
         .policy
-        .authorize(&caller, GLOBAL, "account", "manage")
+        .authorize(&caller, GLOBAL, Permission::ManageOwnAccount)
         .await?;
     session
         .flush()
         .await
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("session store: {e}")))?;
-    let mut conn = state.pool.acquire().await?;
-    let actor = format!("user:{}", user.email);
-    domain::audit::record(
-        &mut conn,
-        domain::audit::Event::new(&actor, "logout", &actor),
-    )
-    .await?;
+    domain::identity::record_logout(&state.pool, user).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,6 +13,7 @@ use super::{CallerExt, caller};
 use crate::error::AppError;
 use crate::http::Routes;
 use crate::state::AppState;
+use domain::policy::Permission;
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -34,7 +35,7 @@ async fn create(
     let caller = caller(caller_ext);
     let user = state
         .policy
-        .authorize(&caller, GLOBAL, "account", "manage")
+        .authorize(&caller, GLOBAL, Permission::ManageOwnAccount)
         .await?;
     let mut tx = state.pool.begin().await?;
     let created = domain::accounts::create_token(&mut tx, user, &request.name).await?;
@@ -49,7 +50,7 @@ async fn list(
     let caller = caller(caller_ext);
     let user = state
         .policy
-        .authorize(&caller, GLOBAL, "account", "manage")
+        .authorize(&caller, GLOBAL, Permission::ManageOwnAccount)
         .await?;
     Ok(Json(
         domain::identity::tokens::list(&state.pool, user.id).await?,
@@ -64,7 +65,7 @@ async fn revoke(
     let caller = caller(caller_ext);
     let user = state
         .policy
-        .authorize(&caller, GLOBAL, "account", "manage")
+        .authorize(&caller, GLOBAL, Permission::ManageOwnAccount)
         .await?;
     let id: Uuid = id
         .parse()
