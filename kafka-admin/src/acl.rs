@@ -1,4 +1,4 @@
-//! Kafka ACL management (`CreateAcls`, `DescribeAcls`, `DeleteAcls`) for Meshmart's admin client.
+//! Kafka ACL management (`CreateAcls`, `DescribeAcls`, `DeleteAcls`) through an admin client.
 //!
 //! rust-rdkafka's `AdminClient` has no ACL calls, so this module owns the only FFI into
 //! librdkafka's ACL admin API (through `rdkafka::bindings`). It owns every native object it
@@ -10,8 +10,9 @@
 //! `spawn_blocking`.
 
 // The workspace denies `unsafe_code`. librdkafka's ACL admin API is only reachable through raw
-// FFI, so this one module is allowed to use `unsafe`; every block is small, states why it is
-// sound in a `SAFETY:` comment, and nothing unsafe leaks out of the safe public API.
+// FFI, so this module is allowed to use `unsafe` (see the crate documentation); every block is
+// small, states why it is sound in a `SAFETY:` comment, and nothing unsafe leaks out of the
+// safe public API.
 #![allow(unsafe_code)]
 
 use std::ffi::{CString, c_char};
