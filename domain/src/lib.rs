@@ -6,6 +6,11 @@
 //! Bounded contexts arrive as modules of their own (catalog, contracts, registry, search,
 //! identity, policy, subscriptions, provisioning, lineage, audit); `../shared/DESIGN.md` of
 //! the project lists what each owns.
+//!
+//! No `unsafe` here, and none can come back: the C calls the broker needs live in the
+//! `kafka-admin` crate.
+
+#![forbid(unsafe_code)]
 
 pub mod accounts;
 pub mod audit;

@@ -1,11 +1,13 @@
 //! The connection to the Kafka-protocol broker, as Meshmart's admin principal: "is the
 //! broker there, and does it accept our credentials?", topic creation, and ACL management
-//! (create, describe, delete; the C calls are wrapped in [`acl`]) and SCRAM credentials of
-//! service accounts ([`scram`]).
+//! (create, describe, delete) and SCRAM credentials of service accounts.
+//!
+//! The ACL and SCRAM calls have no rust-rdkafka API; the `kafka-admin` crate wraps
+//! librdkafka's C functions for them (it holds the workspace's only `unsafe` code). Its
+//! modules are re-exported here as [`acl`] and [`scram`], so callers name the types as
+//! `domain::broker::acl::AclBinding` and never depend on that crate themselves.
 
-pub mod acl;
-mod native;
-pub mod scram;
+pub use kafka_admin::{acl, scram};
 
 use std::sync::Arc;
 use std::time::Duration;

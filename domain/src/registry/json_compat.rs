@@ -36,9 +36,11 @@ const MAX_DEPTH: usize = 64;
 const MAX_STEPS: usize = 200_000;
 /// How many `$ref`s in a row may be followed before a chain counts as circular.
 const MAX_REF_HOPS: usize = 64;
-/// How much call stack one comparison may use (unoptimized builds need far more per level than
-/// optimized ones); well inside the 2 MiB a spawned or Tokio worker thread gets.
-const MAX_STACK_BYTES: usize = 384 * 1024;
+/// How much of the calling thread's call stack must be left for a comparison to descend one
+/// more level. A level takes about 6 KiB unoptimized (far less optimized), so this leaves ample
+/// room for the last level and the checks below it; [`MAX_DEPTH`] levels take about 380 KiB
+/// unoptimized, so even a 512 KiB thread reaches that limit first.
+const MIN_STACK_LEFT: usize = 128 * 1024;
 
 const ORIGINAL: usize = 0;
 const UPDATE: usize = 1;
@@ -1731,16 +1733,15 @@ struct Comparator<'a> {
     regexes: HashMap<String, Option<pattern::Regex>>,
     depth: usize,
     steps: usize,
-    stack_base: usize,
     /// Set once any comparison was cut short by a limit.
     limited: bool,
 }
 
-/// Roughly where the top of the call stack is now.
-#[inline(never)]
-fn stack_position() -> usize {
-    let marker = 0u8;
-    std::ptr::from_ref(std::hint::black_box(&marker)).addr()
+/// Whether the calling thread is near the end of its call stack, measured against the
+/// thread's real stack bounds, so a comparison is safe on any thread however deep it starts.
+/// Where `stacker` cannot tell, [`MAX_DEPTH`] alone bounds the recursion.
+fn stack_is_low() -> bool {
+    stacker::remaining_stack().is_some_and(|left| left < MIN_STACK_LEFT)
 }
 
 impl<'a> Comparator<'a> {
@@ -1752,7 +1753,6 @@ impl<'a> Comparator<'a> {
             regexes: HashMap::new(),
             depth: 0,
             steps: 0,
-            stack_base: stack_position(),
             limited: false,
         }
     }
@@ -2017,7 +2017,7 @@ impl<'a> Comparator<'a> {
                 "comparison stopped after examining {MAX_STEPS} schema pairs"
             ));
         }
-        if self.depth >= MAX_DEPTH || stack_position().abs_diff(self.stack_base) > MAX_STACK_BYTES {
+        if self.depth >= MAX_DEPTH || stack_is_low() {
             return self.limit(format!(
                 "schemas nest too deeply (more than {MAX_DEPTH} levels, or too much call stack); not compared further"
             ));

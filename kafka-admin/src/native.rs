@@ -1,5 +1,4 @@
-//! What the broker's hand-wrapped librdkafka admin calls ([`super::acl`], [`super::scram`])
-//! share: RAII guards for admin options, a private result queue and a result event; one
+//! What the hand-wrapped librdkafka admin calls ([`crate::acl`], [`crate::scram`]) share: RAII guards for admin options, a private result queue and a result event; one
 //! admin request (options with a timeout, the queue, waiting for its result); and reading
 //! C strings, arrays and error objects safely.
 //!
@@ -7,8 +6,8 @@
 //! the broker sent them, and a value missing from the bindgen enum must not be materialised
 //! as that enum.
 
-// rust-rdkafka has no calls for ACLs or SCRAM credentials, so these wrap librdkafka's C API.
-// Every unsafe block is small and states why it is sound.
+// rust-rdkafka has no calls for ACLs or SCRAM credentials, so these wrap librdkafka's C API
+// (see the crate documentation). Every unsafe block is small and states why it is sound.
 #![allow(unsafe_code)]
 
 use std::ffi::{CStr, c_char, c_int};

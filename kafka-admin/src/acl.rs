@@ -1,4 +1,4 @@
-//! Kafka ACL management (`CreateAcls`, `DescribeAcls`, `DeleteAcls`) for Meshmart's admin client.
+//! Kafka ACL management (`CreateAcls`, `DescribeAcls`, `DeleteAcls`) through an admin client.
 //!
 //! rust-rdkafka's `AdminClient` has no ACL calls, so this module owns the only FFI into
 //! librdkafka's ACL admin API (through `rdkafka::bindings`). It owns every native object it
@@ -10,8 +10,9 @@
 //! `spawn_blocking`.
 
 // The workspace denies `unsafe_code`. librdkafka's ACL admin API is only reachable through raw
-// FFI, so this one module is allowed to use `unsafe`; every block is small, states why it is
-// sound in a `SAFETY:` comment, and nothing unsafe leaks out of the safe public API.
+// FFI, so this module is allowed to use `unsafe` (see the crate documentation); every block is
+// small, states why it is sound in a `SAFETY:` comment, and nothing unsafe leaks out of the
+// safe public API.
 #![allow(unsafe_code)]
 
 use std::ffi::{CString, c_char};
@@ -700,6 +701,104 @@ mod tests {
             operation: Operation::Read,
             permission: Permission::Allow,
         }
+    }
+
+    #[test]
+    fn known_values_convert_to_librdkafka_and_back() {
+        for value in [
+            ResourceType::Topic,
+            ResourceType::Group,
+            ResourceType::Cluster,
+            ResourceType::TransactionalId,
+        ] {
+            assert_eq!(
+                resource_type_from(resource_type_to(value).expect("known")),
+                value
+            );
+        }
+        for value in [PatternType::Literal, PatternType::Prefixed] {
+            assert_eq!(
+                pattern_type_from(pattern_type_to(value).expect("known")),
+                value
+            );
+        }
+        for value in [
+            Operation::All,
+            Operation::Read,
+            Operation::Write,
+            Operation::Create,
+            Operation::Delete,
+            Operation::Alter,
+            Operation::Describe,
+            Operation::ClusterAction,
+            Operation::DescribeConfigs,
+            Operation::AlterConfigs,
+            Operation::IdempotentWrite,
+        ] {
+            assert_eq!(operation_from(operation_to(value).expect("known")), value);
+        }
+        for value in [Permission::Allow, Permission::Deny] {
+            assert_eq!(permission_from(permission_to(value).expect("known")), value);
+        }
+        // A filter's own pattern types are never a binding's.
+        for (filter, binding) in [
+            (PatternFilter::Literal, PatternType::Literal),
+            (PatternFilter::Prefixed, PatternType::Prefixed),
+            (PatternFilter::Any, PatternType::Unknown),
+            (PatternFilter::Match, PatternType::Unknown),
+        ] {
+            let native = pattern_filter_to(filter).expect("known");
+            assert_eq!(pattern_type_from(native), binding, "{filter:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_values_are_refused_and_librdkafkas_wildcards_read_as_unknown() {
+        assert!(matches!(
+            resource_type_to(ResourceType::Unknown),
+            Err(AclError::Invalid(_))
+        ));
+        assert!(matches!(
+            pattern_type_to(PatternType::Unknown),
+            Err(AclError::Invalid(_))
+        ));
+        assert!(matches!(
+            pattern_filter_to(PatternFilter::Unknown),
+            Err(AclError::Invalid(_))
+        ));
+        assert!(matches!(
+            operation_to(Operation::Unknown),
+            Err(AclError::Invalid(_))
+        ));
+        assert!(matches!(
+            permission_to(Permission::Unknown),
+            Err(AclError::Invalid(_))
+        ));
+        assert_eq!(
+            resource_type_from(rd::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_ANY),
+            ResourceType::Unknown
+        );
+        assert_eq!(
+            operation_from(rd::rd_kafka_AclOperation_t::RD_KAFKA_ACL_OPERATION_ANY),
+            Operation::Unknown
+        );
+        assert_eq!(
+            permission_from(rd::rd_kafka_AclPermissionType_t::RD_KAFKA_ACL_PERMISSION_TYPE_ANY),
+            Permission::Unknown
+        );
+    }
+
+    #[test]
+    fn exact_filters_match_only_their_binding() {
+        let b = binding();
+        let filter = AclFilter::exact(&b);
+        assert_eq!(filter.pattern, PatternFilter::Literal);
+        assert_eq!(filter.principal.as_deref(), Some("User:analyst1"));
+        let prefixed = AclBinding {
+            pattern_type: PatternType::Prefixed,
+            ..b
+        };
+        assert_eq!(AclFilter::exact(&prefixed).pattern, PatternFilter::Prefixed);
     }
 
     #[test]

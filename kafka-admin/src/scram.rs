@@ -1,6 +1,6 @@
 //! Kafka SASL/SCRAM credential management (`AlterUserScramCredentials`,
-//! `DescribeUserScramCredentials`, KIP-554) for Meshmart's admin client: create, replace,
-//! delete and list a service account's SCRAM credentials on the broker.
+//! `DescribeUserScramCredentials`, KIP-554) through an admin client: create, replace, delete
+//! and list a user's (for Meshmart, a service account's) SCRAM credentials on the broker.
 //!
 //! rust-rdkafka's `AdminClient` has no SCRAM calls, so this module owns the only FFI into
 //! librdkafka's SCRAM admin API (through `rdkafka::bindings`). It owns every native object it
@@ -17,15 +17,15 @@
 //! `spawn_blocking`.
 
 // The workspace denies `unsafe_code`. librdkafka's SCRAM admin API is only reachable through raw
-// FFI, so this one module is allowed to use `unsafe`; every block is small, states why it is
-// sound in a `SAFETY:` comment, and nothing unsafe leaks out of the safe public API.
+// FFI, so this module is allowed to use `unsafe` (see the crate documentation); every block is
+// small, states why it is sound in a `SAFETY:` comment, and nothing unsafe leaks out of the
+// safe public API.
 #![allow(unsafe_code)]
 
 use std::ffi::{CStr, CString, c_int};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use argon2::password_hash::rand_core::{OsRng, RngCore};
 use rdkafka::admin::AdminClient;
 use rdkafka::bindings as rd;
 use rdkafka::client::DefaultClientContext;
@@ -107,7 +107,7 @@ pub const MAX_FIELD_LEN: usize = 32_767;
 /// Random salt per upsert, in bytes, from the operating system.
 const SALT_LEN: usize = 32;
 
-/// Error codes this module tells apart. Kept as plain integers: see [`native::ffi`].
+/// Error codes this module tells apart. Kept as plain integers: see [`crate::native::ffi`].
 const ERR_INVALID_ARG: c_int = rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__INVALID_ARG as c_int;
 const ERR_UNSUPPORTED_FEATURE: c_int =
     rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE as c_int;
@@ -168,7 +168,7 @@ pub fn upsert_scram_credential(
         ));
     }
     let mut salt = [0u8; SALT_LEN];
-    OsRng.try_fill_bytes(&mut salt).map_err(|error| {
+    getrandom::fill(&mut salt).map_err(|error| {
         ScramError::Unsupported(format!("no random salt from the operating system: {error}"))
     })?;
     let alteration = Alteration::upsertion(&name, mechanism, iterations, password, &salt)?;
@@ -599,6 +599,6 @@ mod tests {
             ScramError::Broker { code, .. } if code == "CLUSTER_AUTHORIZATION_FAILED"
         ));
         // Codes librdkafka does not know are named, not undefined behaviour.
-        assert!(!crate::broker::native::error_name(30_000).is_empty());
+        assert!(!crate::native::error_name(30_000).is_empty());
     }
 }
