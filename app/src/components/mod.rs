@@ -1,6 +1,7 @@
 //! Pieces shared by several pages.
 
 pub mod layout;
+pub mod loading;
 pub mod theme;
 
 use leptos::prelude::*;

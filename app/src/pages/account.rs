@@ -8,6 +8,7 @@ use leptos_meta::Title;
 use crate::api::account::{CreateToken, RevokeToken, TokenView, list_tokens};
 use crate::api::auth::current_user;
 use crate::components::SignInNotice;
+use crate::components::loading::Loading;
 
 /// The account page.
 #[component]
@@ -16,7 +17,7 @@ pub fn AccountPage() -> impl IntoView {
     view! {
         <Title text="My account"/>
         <h1>"My account"</h1>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=Loading>
             {move || {
                 me.get()
                     .map(|result| match result {
@@ -81,7 +82,7 @@ fn Tokens() -> impl IntoView {
             <button type="submit">"Create token"</button>
         </ActionForm>
         {created}
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=Loading>
             {move || {
                 tokens
                     .get()

@@ -26,6 +26,7 @@ use crate::api::admin::{
     ResetPassword, ServiceAccountRow, SetRole, SetUserDisabled, UserRow, effective_policy,
     list_domains, list_service_accounts, list_users, search_audit,
 };
+use crate::components::loading::Loading;
 
 /// What an action last returned (all actions on these pages return `()`).
 type Outcome = Option<Result<(), ApiError>>;
@@ -98,11 +99,6 @@ pub fn AdminPage() -> impl IntoView {
             </Transition>
         </div>
     }
-}
-
-#[component]
-fn Loading() -> impl IntoView {
-    view! { <p class="admin-muted">"Loading…"</p> }
 }
 
 /// Why the page cannot be shown: not signed in, not an admin, or a server failure.

@@ -23,6 +23,7 @@ use crate::api::catalog::{
     product_detail,
 };
 use crate::components::SignInNotice;
+use crate::components::loading::Loading;
 use crate::pages::lineage::LineageSummarySection;
 use crate::pages::schemas::RegistrySection;
 use crate::pages::subscriptions::RequestAccessSection;
@@ -46,11 +47,6 @@ fn query(name: &'static str) -> Memo<Option<String>> {
                 .filter(|v| !v.is_empty())
         })
     })
-}
-
-#[component]
-fn Loading() -> impl IntoView {
-    view! { <p class="muted">"Loading…"</p> }
 }
 
 /// Why a catalog page cannot show its data: not signed in, nothing at that slug, or a

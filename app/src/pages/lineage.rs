@@ -17,6 +17,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::ApiError;
 use crate::api::lineage::{EdgeView, LineageView, NodeView, lineage_graph, lineage_neighbours};
 use crate::components::SignInNotice;
+use crate::components::loading::Loading;
 
 #[component]
 pub fn LineagePage() -> impl IntoView {
@@ -39,7 +40,7 @@ pub fn LineagePage() -> impl IntoView {
     );
     view! {
         <div class="catalog-page lineage-page">
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Transition fallback=Loading>
                 {move || {
                     graph
                         .get()

@@ -8,6 +8,7 @@ use leptos_meta::Title;
 
 use crate::api::contracts::{ProblemView, PublishContract, publishable_domains, validate_contract};
 use crate::components::SignInNotice;
+use crate::components::loading::Loading;
 
 const STARTER: &str = "apiVersion: v3.1.0
 kind: DataContract
@@ -33,7 +34,7 @@ pub fn RegisterPage() -> impl IntoView {
     view! {
         <Title text="Register a data product"/>
         <h1>"Register a data product"</h1>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=Loading>
             {move || {
                 domains
                     .get()

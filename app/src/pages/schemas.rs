@@ -15,6 +15,7 @@ use crate::api::ApiError;
 use crate::api::registry::{
     ConsumerRow, PortSchemas, SchemaDiffView, check_schema, product_schemas, schema_diff,
 };
+use crate::components::loading::Loading;
 
 /// What the page's query asks the section to show.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,7 +69,7 @@ pub fn RegistrySection(slug: String) -> impl IntoView {
     view! {
         <section class="catalog-section" id="schema-registry" aria-labelledby="registry-heading">
             <h2 id="registry-heading">"Schema registry"</h2>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Transition fallback=Loading>
                 {move || {
                     let slug = slug.clone();
                     ports

@@ -15,6 +15,7 @@ use crate::api::subscriptions::{
     SetAutoApprove, SubscriptionView, approvals, my_subscriptions, subscription_form,
 };
 use crate::components::SignInNotice;
+use crate::components::loading::Loading;
 
 fn error_text(error: &crate::api::ApiError) -> String {
     error.to_string()
@@ -35,7 +36,7 @@ pub fn RequestAccessSection(slug: String) -> impl IntoView {
     view! {
         <section class="catalog-section" id="request-access" aria-labelledby="request-heading">
             <h2 id="request-heading">"Access"</h2>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Transition fallback=Loading>
                 {move || {
                     form.get()
                         .map(|found| match found {
@@ -185,7 +186,7 @@ pub fn MySubscriptionsPage() -> impl IntoView {
         <Title text="My subscriptions"/>
         <div class="catalog-page subscriptions-page">
             <h1>"My subscriptions"</h1>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Transition fallback=Loading>
                 {move || {
                     mine.get()
                         .map(|found| match found {
@@ -354,7 +355,7 @@ pub fn ApprovalsPage() -> impl IntoView {
         <div class="catalog-page approvals-page">
             <h1>"Approvals"</h1>
             {outcome}
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Transition fallback=Loading>
                 {move || {
                     items
                         .get()
