@@ -54,7 +54,7 @@ test("an owner registers a product by pasting YAML, fixing a broken line first",
   const broken = contract(goodProperties.replace("      - name: orderID", "  - name: orderID"));
   await expect(async () => {
     await editor.fill(broken);
-    await expect(page.locator(".register-problems")).toContainText("line", { timeout: 2_000 });
+    await expect(page.getByRole("alert")).toContainText("line", { timeout: 2_000 });
   }).toPass({ timeout: 20_000 });
   await page.screenshot({ path: "test-results/register-error.png", fullPage: true });
 

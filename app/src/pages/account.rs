@@ -7,8 +7,8 @@ use leptos_meta::Title;
 
 use crate::api::account::{CreateToken, RevokeToken, TokenView, list_tokens};
 use crate::api::auth::current_user;
-use crate::components::SignInNotice;
 use crate::components::loading::Loading;
+use crate::components::problem::{ErrorMessage, PageProblem, SignInNotice};
 
 /// The account page.
 #[component]
@@ -38,10 +38,7 @@ pub fn AccountPage() -> impl IntoView {
                                 .into_any()
                         }
                         Ok(None) => view! { <SignInNotice/> }.into_any(),
-                        Err(error) => {
-                            view! { <p class="form-error" role="alert">{error.to_string()}</p> }
-                                .into_any()
-                        }
+                        Err(error) => view! { <PageProblem error/> }.into_any(),
                     })
             }}
         </Transition>
@@ -65,9 +62,7 @@ fn Tokens() -> impl IntoView {
                 </div>
             }
             .into_any(),
-            Err(error) => {
-                view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any()
-            }
+            Err(error) => view! { <ErrorMessage error/> }.into_any(),
         })
     };
 
@@ -91,10 +86,7 @@ fn Tokens() -> impl IntoView {
                             view! { <p class="muted">"No tokens yet."</p> }.into_any()
                         }
                         Ok(list) => view! { <TokenTable tokens=list revoke/> }.into_any(),
-                        Err(error) => {
-                            view! { <p class="form-error" role="alert">{error.to_string()}</p> }
-                                .into_any()
-                        }
+                        Err(error) => view! { <ErrorMessage error/> }.into_any(),
                     })
             }}
         </Transition>

@@ -27,6 +27,10 @@ use crate::api::admin::{
     list_domains, list_service_accounts, list_users, search_audit,
 };
 use crate::components::loading::Loading;
+use crate::components::problem::{ErrorMessage, PageProblem};
+
+/// The heading when someone who is not an administrator opens these pages.
+const ONLY_ADMINS: &str = "Only administrators can use this page";
 
 /// What an action last returned (all actions on these pages return `()`).
 type Outcome = Option<Result<(), ApiError>>;
@@ -89,7 +93,7 @@ pub fn AdminPage() -> impl IntoView {
                 <a href="/admin/audit">"Audit log"</a>
             </header>
             <Transition fallback=Loading>
-                {move || problem().map(|error| view! { <PageProblem error/> })}
+                {move || problem().map(|error| view! { <PageProblem error forbidden=ONLY_ADMINS/> })}
                 <Show when=allowed>
                     <UsersSection users domains=domain_list changes/>
                     <CreateUserSection changes/>
@@ -101,50 +105,6 @@ pub fn AdminPage() -> impl IntoView {
     }
 }
 
-/// Why the page cannot be shown: not signed in, not an admin, or a server failure.
-#[component]
-fn PageProblem(error: ApiError) -> impl IntoView {
-    let (title, body) = match error {
-        ApiError::Unauthenticated => (
-            "You need to sign in",
-            view! {
-                <p>
-                    "This page is for administrators. " <a href="/login">"Sign in"</a>
-                    " to continue."
-                </p>
-            }
-            .into_any(),
-        ),
-        ApiError::Forbidden(reason) => (
-            "Only administrators can use this page",
-            view! { <p>"Your account lacks a permission this page needs (" {reason} ")."</p> }
-                .into_any(),
-        ),
-        other => (
-            "Something went wrong",
-            view! { <p>{other.to_string()}</p> }.into_any(),
-        ),
-    };
-    view! {
-        <section class="message-page admin-problem" role="alert">
-            <h2>{title}</h2>
-            {body}
-        </section>
-    }
-}
-
-/// An error next to the form or list it belongs to.
-#[component]
-fn ErrorNote(error: ApiError) -> impl IntoView {
-    let text = match error {
-        ApiError::Unauthenticated => {
-            view! { "You need to sign in. " <a href="/login">"Sign in"</a> }.into_any()
-        }
-        other => other.to_string().into_any(),
-    };
-    view! { <p class="admin-error" role="alert">{text}</p> }
-}
-
 /// An action's result: its error, or `success` when given and the action succeeded.
 #[component]
 fn ActionOutcome(
@@ -152,7 +112,7 @@ fn ActionOutcome(
     #[prop(optional)] success: &'static str,
 ) -> impl IntoView {
     move || match value.get() {
-        Some(Err(error)) => Some(view! { <ErrorNote error/> }.into_any()),
+        Some(Err(error)) => Some(view! { <ErrorMessage error/> }.into_any()),
         Some(Ok(())) if !success.is_empty() => {
             Some(view! { <p class="admin-ok" role="status">{success}</p> }.into_any())
         }
@@ -396,7 +356,7 @@ fn ServiceAccountsSection(
                 view! { <p class="admin-muted">"No service accounts yet."</p> }.into_any()
             }
             Ok(rows) => view! { <ServiceAccountTable rows/> }.into_any(),
-            Err(error) => view! { <ErrorNote error/> }.into_any(),
+            Err(error) => view! { <ErrorMessage error/> }.into_any(),
         })
     };
     view! {
@@ -449,7 +409,7 @@ fn ServiceAccountTable(rows: Vec<ServiceAccountRow>) -> impl IntoView {
                 </div>
             }
             .into_any(),
-            Err(error) => view! { <ErrorNote error/> }.into_any(),
+            Err(error) => view! { <ErrorMessage error/> }.into_any(),
         })
     };
     view! {
@@ -501,7 +461,7 @@ fn PolicySection(policy: Resource<Result<Vec<PermissionRow>, ApiError>>) -> impl
     let table = move || {
         policy.get().map(|result| match result {
             Ok(rows) => view! { <PolicyTable rows/> }.into_any(),
-            Err(error) => view! { <ErrorNote error/> }.into_any(),
+            Err(error) => view! { <ErrorMessage error/> }.into_any(),
         })
     };
     view! {
@@ -651,9 +611,9 @@ pub fn AuditPage() -> impl IntoView {
                         .map(|result| match result {
                             Ok(rows) => view! { <AuditTable rows/> }.into_any(),
                             Err(error @ (ApiError::Unauthenticated | ApiError::Forbidden(_))) => {
-                                view! { <PageProblem error/> }.into_any()
+                                view! { <PageProblem error forbidden=ONLY_ADMINS/> }.into_any()
                             }
-                            Err(error) => view! { <ErrorNote error/> }.into_any(),
+                            Err(error) => view! { <ErrorMessage error/> }.into_any(),
                         })
                 }}
             </Transition>

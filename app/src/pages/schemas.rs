@@ -16,6 +16,7 @@ use crate::api::registry::{
     ConsumerRow, PortSchemas, SchemaDiffView, check_schema, product_schemas, schema_diff,
 };
 use crate::components::loading::Loading;
+use crate::components::problem::ErrorMessage;
 
 /// What the page's query asks the section to show.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,10 +91,7 @@ pub fn RegistrySection(slug: String) -> impl IntoView {
                                     .collect_view()
                                     .into_any()
                             }
-                            Err(error) => {
-                                view! { <p class="form-error" role="alert">{error.to_string()}</p> }
-                                    .into_any()
-                            }
+                            Err(error) => view! { <ErrorMessage error/> }.into_any(),
                         })
                 }}
             </Transition>
@@ -235,12 +233,7 @@ fn PortRegistry(
                                     .map(|found| match found {
                                         Ok(Some(diff)) => view! { <SchemaDiffBox diff/> }.into_any(),
                                         Ok(None) => ().into_any(),
-                                        Err(error) => {
-                                            view! {
-                                                <p class="form-error" role="alert">{error.to_string()}</p>
-                                            }
-                                                .into_any()
-                                        }
+                                        Err(error) => view! { <ErrorMessage error/> }.into_any(),
                                     })
                             }}
                         </Transition>

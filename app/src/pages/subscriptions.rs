@@ -14,12 +14,8 @@ use crate::api::subscriptions::{
     DecideSubscription, MarkNotificationsRead, RequestAccess, RequestForm, RevokeSubscription,
     SetAutoApprove, SubscriptionView, approvals, my_subscriptions, subscription_form,
 };
-use crate::components::SignInNotice;
 use crate::components::loading::Loading;
-
-fn error_text(error: &crate::api::ApiError) -> String {
-    error.to_string()
-}
+use crate::components::problem::{ErrorMessage, PageProblem};
 
 /// "Request access" on the product page of `slug`.
 #[component]
@@ -41,10 +37,7 @@ pub fn RequestAccessSection(slug: String) -> impl IntoView {
                     form.get()
                         .map(|found| match found {
                             Ok(form) => view! { <RequestFormView form request auto/> }.into_any(),
-                            Err(error) => {
-                                view! { <p class="form-error" role="alert">{error_text(&error)}</p> }
-                                    .into_any()
-                            }
+                            Err(error) => view! { <ErrorMessage error/> }.into_any(),
                         })
                 }}
             </Transition>
@@ -77,9 +70,7 @@ fn RequestFormView(
                 </p>
             }
             .into_any(),
-            Err(error) => {
-                view! { <p class="form-error" role="alert">{error_text(&error)}</p> }.into_any()
-            }
+            Err(error) => view! { <ErrorMessage error/> }.into_any(),
         })
     };
     let slug_for_auto = product.clone();
@@ -233,13 +224,7 @@ pub fn MySubscriptionsPage() -> impl IntoView {
                                 };
                                 view! { {notes} {list} }.into_any()
                             }
-                            Err(crate::api::ApiError::Unauthenticated) => {
-                                view! { <SignInNotice/> }.into_any()
-                            }
-                            Err(error) => {
-                                view! { <p class="form-error" role="alert">{error_text(&error)}</p> }
-                                    .into_any()
-                            }
+                            Err(error) => view! { <PageProblem error/> }.into_any(),
                         })
                 }}
             </Transition>
@@ -345,9 +330,7 @@ pub fn ApprovalsPage() -> impl IntoView {
                 </p>
             }
             .into_any(),
-            Err(error) => {
-                view! { <p class="form-error" role="alert">{error_text(&error)}</p> }.into_any()
-            }
+            Err(error) => view! { <ErrorMessage error/> }.into_any(),
         })
     };
     view! {
@@ -386,13 +369,7 @@ pub fn ApprovalsPage() -> impl IntoView {
                                 }
                                     .into_any()
                             }
-                            Err(crate::api::ApiError::Unauthenticated) => {
-                                view! { <SignInNotice/> }.into_any()
-                            }
-                            Err(error) => {
-                                view! { <p class="form-error" role="alert">{error_text(&error)}</p> }
-                                    .into_any()
-                            }
+                            Err(error) => view! { <PageProblem error/> }.into_any(),
                         })
                 }}
             </Transition>
