@@ -174,10 +174,7 @@ mod convert {
     use serde_json::Value;
 
     use super::*;
-
-    fn time(t: chrono::DateTime<chrono::Utc>) -> String {
-        t.format("%Y-%m-%d %H:%M UTC").to_string()
-    }
+    use crate::ssr::time::timestamp;
 
     /// Reads a JSON column the catalog wrote; a mismatch is a bug on our side.
     pub fn rows<T: DeserializeOwned>(what: &str, value: Value) -> Result<Vec<T>, ApiError> {
@@ -200,7 +197,7 @@ mod convert {
             description: summary.description,
             tags: summary.tags,
             version: summary.current_version,
-            updated_at: time(summary.updated_at),
+            updated_at: timestamp(summary.updated_at),
         }
     }
 
@@ -267,7 +264,7 @@ mod convert {
         VersionRow {
             version: info.version,
             published_by: info.published_by,
-            published_at: time(info.created_at),
+            published_at: timestamp(info.created_at),
         }
     }
 
