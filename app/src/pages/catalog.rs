@@ -706,7 +706,10 @@ fn VersionsSection(
     let rows = versions
         .iter()
         .map(|v| {
-            let href = format!("{download}?version={}", v.version);
+            let query = form_urlencoded::Serializer::new(String::new())
+                .append_pair("version", &v.version)
+                .finish();
+            let href = format!("{download}?{query}");
             view! {
                 <tr data-version=v.version.clone()>
                     <td><code>{v.version.clone()}</code></td>
