@@ -1,14 +1,6 @@
 // Registering a data product in the browser: validation as you type, publishing, and the
 // product page showing what the contract says.
-import { expect, test, type Page } from "@playwright/test";
-
-async function signIn(page: Page, email: string) {
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill("meshmart");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.locator("header.site-header").getByRole("button", { name: "Sign out" })).toBeVisible();
-}
+import { expect, signIn, test } from "./fixtures";
 
 const suffix = Date.now().toString(36);
 const contract = (body: string) => `apiVersion: v3.1.0
