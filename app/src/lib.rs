@@ -17,6 +17,7 @@ mod pages;
 pub mod ssr;
 
 use components::layout::{Footer, Header};
+use components::problem::ErrorPage;
 use components::theme::THEME_BOOT_SCRIPT;
 use pages::account::AccountPage;
 use pages::admin::{AdminPage, AuditPage};
@@ -72,7 +73,7 @@ pub fn App() -> impl IntoView {
             <Header/>
             <main id="main">
                 <ErrorBoundary fallback=|errors| {
-                    view! { <pages::error::ErrorPage errors/> }
+                    view! { <ErrorPage errors/> }
                 }>
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view=HomePage/>

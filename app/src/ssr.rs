@@ -1,6 +1,7 @@
 //! Server-only glue for server functions: the services they use (provided as Leptos
 //! context by the server), the caller of the current request, the one authorization helper,
-//! and how domain errors become [`ApiError`]s with the right HTTP status.
+//! how domain errors become [`ApiError`]s with the right HTTP status, and ([`time`]) how
+//! times are written for the browser.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -16,6 +17,8 @@ use leptos_axum::ResponseOptions;
 use sqlx::PgPool;
 
 use crate::api::ApiError;
+
+pub mod time;
 
 /// Long-lived handles the server provides to every server function and page render.
 #[derive(Clone)]

@@ -1,14 +1,5 @@
 // Signing in and out, wrong passwords, and role changes that apply without a restart.
-import { expect, test, type Page } from "@playwright/test";
-
-const PASSWORD = "meshmart";
-
-async function signIn(page: Page, email: string, password = PASSWORD) {
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
+import { expect, signIn, submitSignIn, test } from "./fixtures";
 
 test("an analyst signs in, sees their name, and signs out", async ({ page }) => {
   await signIn(page, "analyst1@meshmart.local");
@@ -23,7 +14,7 @@ test("an analyst signs in, sees their name, and signs out", async ({ page }) => 
 });
 
 test("a wrong password shows an error and signs nobody in", async ({ page }) => {
-  await signIn(page, "analyst3@meshmart.local", "not-the-password");
+  await submitSignIn(page, "analyst3@meshmart.local", "not-the-password");
   await expect(page.getByRole("alert")).toContainText("wrong email or password");
   await expect(page).toHaveURL(/\/login/);
   await expect(
@@ -32,11 +23,9 @@ test("a wrong password shows an error and signs nobody in", async ({ page }) => 
 });
 
 test("an admin makes an analyst owner of a domain; the next request is allowed", async ({
-  browser,
+  signedIn,
 }) => {
-  const analystContext = await browser.newContext();
-  const analyst = await analystContext.newPage();
-  await signIn(analyst, "analyst2@meshmart.local");
+  const analyst = await signedIn("analyst2@meshmart.local");
   await expect(analyst.getByRole("link", { name: "Analyst 2" })).toBeVisible();
   const createAccount = () =>
     analyst.request.post("/api/v1/domains/marketing/service-accounts", {
@@ -48,9 +37,7 @@ test("an admin makes an analyst owner of a domain; the next request is allowed",
     "missing permission: manage service-account in domain marketing",
   );
 
-  const adminContext = await browser.newContext();
-  const admin = await adminContext.newPage();
-  await signIn(admin, "admin@meshmart.local");
+  const admin = await signedIn("admin@meshmart.local");
   await admin.locator("header.site-header").getByRole("link", { name: "Admin", exact: true }).click();
   await expect(admin).toHaveURL(/\/admin$/);
   const row = admin.locator('tr[data-email="analyst2@meshmart.local"]');
@@ -70,9 +57,6 @@ test("an admin makes an analyst owner of a domain; the next request is allowed",
   const csv = await admin.request.get("/api/v1/audit?format=csv&action=role.grant");
   expect(csv.status()).toBe(200);
   expect(await csv.text()).toContain("role.grant");
-
-  await analystContext.close();
-  await adminContext.close();
 });
 
 test("an API token created on the account page works until it is revoked", async ({

@@ -1,15 +1,7 @@
 // Lineage graphs in the browser: the demo flow from sign-ups to marketing, path
 // highlighting and kind filters, and a 2,000-node lineage (seed-demo --lineage-nodes 2000)
 // that opens collapsed and expands on demand.
-import { expect, test, type Page } from "@playwright/test";
-
-async function signIn(page: Page, email: string) {
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill("meshmart");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.locator("header.site-header").getByRole("button", { name: "Sign out" })).toBeVisible();
-}
+import { expect, signIn, test } from "./fixtures";
 
 test("the demo flow runs from sign-ups through enrichment to marketing", async ({ page }) => {
   await signIn(page, "analyst3@meshmart.local");

@@ -1,14 +1,6 @@
 // Registering a data product in the browser: validation as you type, publishing, and the
 // product page showing what the contract says.
-import { expect, test, type Page } from "@playwright/test";
-
-async function signIn(page: Page, email: string) {
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill("meshmart");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.locator("header.site-header").getByRole("button", { name: "Sign out" })).toBeVisible();
-}
+import { expect, signIn, test } from "./fixtures";
 
 const suffix = Date.now().toString(36);
 const contract = (body: string) => `apiVersion: v3.1.0
@@ -54,7 +46,7 @@ test("an owner registers a product by pasting YAML, fixing a broken line first",
   const broken = contract(goodProperties.replace("      - name: orderID", "  - name: orderID"));
   await expect(async () => {
     await editor.fill(broken);
-    await expect(page.locator(".register-problems")).toContainText("line", { timeout: 2_000 });
+    await expect(page.getByRole("alert")).toContainText("line", { timeout: 2_000 });
   }).toPass({ timeout: 20_000 });
   await page.screenshot({ path: "test-results/register-error.png", fullPage: true });
 

@@ -1,15 +1,7 @@
 // The schema registry on the product page: an owner publishes two contract versions, sees
 // both schema versions, compares them, and checks a proposed breaking schema before
 // publishing it; an analyst sees the versions but cannot propose.
-import { expect, test, type Page } from "@playwright/test";
-
-async function signIn(page: Page, email: string) {
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill("meshmart");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.locator("header.site-header").getByRole("button", { name: "Sign out" })).toBeVisible();
-}
+import { expect, signIn, test } from "./fixtures";
 
 const suffix = Date.now().toString(36);
 const slug = `parcel-scanned-${suffix}`;

@@ -1,15 +1,10 @@
 // The catalog search at `/`: results follow the box as you type (no page reload), facets
 // narrow them and live in the URL, the keyboard opens a result, and the page still works as
 // a plain GET form without JavaScript.
-import { expect, test, type Page } from "@playwright/test";
+import type { Page } from "@playwright/test";
+import { expect, signIn, test } from "./fixtures";
 
-async function signIn(page: Page, email = "analyst1@meshmart.local") {
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill("meshmart");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.locator("header.site-header").getByRole("link", { name: "Sign in" })).toHaveCount(0);
-}
+const ANALYST = "analyst1@meshmart.local";
 
 async function hydratedSearchPage(page: Page, path = "/") {
   await page.goto(path);
@@ -22,7 +17,7 @@ const marker = (page: Page) =>
   page.evaluate(() => (window as unknown as { marker?: string }).marker);
 
 test("results follow the box as you type, without a page reload", async ({ page }) => {
-  await signIn(page);
+  await signIn(page, ANALYST);
   await hydratedSearchPage(page);
   const box = page.getByRole("searchbox", { name: "Search data products" });
   const hits = page.locator("ol.hits > li");
@@ -41,7 +36,7 @@ test("results follow the box as you type, without a page reload", async ({ page 
 });
 
 test("a facet narrows the results, lives in the URL, and back undoes it", async ({ page }) => {
-  await signIn(page);
+  await signIn(page, ANALYST);
   await hydratedSearchPage(page, "/?q=customer");
   const summary = page.locator(".search-summary strong");
   await expect(summary).toHaveText(/\d+ data products/);
@@ -64,7 +59,7 @@ test("a facet narrows the results, lives in the URL, and back undoes it", async 
 });
 
 test("the keyboard focuses the box and opens a result", async ({ page }) => {
-  await signIn(page);
+  await signIn(page, ANALYST);
   await hydratedSearchPage(page);
   await page.locator("h1").click();
   await page.keyboard.press("/");
@@ -81,7 +76,7 @@ test("the keyboard focuses the box and opens a result", async ({ page }) => {
 });
 
 test("nothing found suggests a spelling that finds something", async ({ page }) => {
-  await signIn(page);
+  await signIn(page, ANALYST);
   await page.goto("/?q=oderr");
   await expect(page.locator(".search-summary strong")).toHaveText("No data products match");
   await page.getByRole("link", { name: "order" }).click();
@@ -90,7 +85,7 @@ test("nothing found suggests a spelling that finds something", async ({ page }) 
 });
 
 test("a query mistake is explained, not an error page", async ({ page }) => {
-  await signIn(page);
+  await signIn(page, ANALYST);
   const response = await page.goto("/?q=colour%3Ared");
   expect(response?.status()).toBe(400);
   await expect(page.getByRole("alert")).toContainText("unknown filter `colour:`");
@@ -99,7 +94,7 @@ test("a query mistake is explained, not an error page", async ({ page }) => {
 test("without JavaScript the search page is a plain GET form", async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
-  await signIn(page);
+  await signIn(page, ANALYST);
   await page.goto("/");
   const box = page.getByRole("searchbox", { name: "Search data products" });
   await box.fill("field:signupRiskScore");

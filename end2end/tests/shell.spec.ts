@@ -1,5 +1,5 @@
 // The application shell: server-rendered, then hydrated into a live app.
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 
 test("the home page is server-rendered and becomes interactive once hydrated", async ({
   page,

@@ -2,24 +2,10 @@
 // domain's owner approves from the approvals inbox, the analyst sees the subscription turn
 // active with a kcat command to paste; neither another analyst nor the owner of another
 // domain may approve.
-import { expect, test, type Browser, type Page } from "@playwright/test";
+import { expect, test } from "./fixtures";
 
-async function signIn(page: Page, email: string) {
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill("meshmart");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.locator("header.site-header").getByRole("button", { name: "Sign out" })).toBeVisible();
-}
-
-async function as(browser: Browser, email: string): Promise<Page> {
-  const page = await (await browser.newContext()).newPage();
-  await signIn(page, email);
-  return page;
-}
-
-test("an analyst requests access, the owner approves it, the analyst gets connection details", async ({ browser }) => {
-  const analyst = await as(browser, "analyst2@meshmart.local");
+test("an analyst requests access, the owner approves it, the analyst gets connection details", async ({ signedIn }) => {
+  const analyst = await signedIn("analyst2@meshmart.local");
   await analyst.goto("/products/order-placed");
   await expect(analyst.locator("html[data-hydrated]")).toBeAttached();
   const access = analyst.locator("#request-access");
@@ -31,12 +17,12 @@ test("an analyst requests access, the owner approves it, the analyst gets connec
   // Someone else may not decide it.
   const list = await analyst.request.get("/api/v1/subscriptions?mine=true");
   const id: string = (await list.json()).items[0].id;
-  const other = await as(browser, "analyst3@meshmart.local");
+  const other = await signedIn("analyst3@meshmart.local");
   expect((await other.request.post(`/api/v1/subscriptions/${id}/approve`, { data: {} })).status()).toBe(403);
-  const otherOwner = await as(browser, "owner.customer-management@meshmart.local");
+  const otherOwner = await signedIn("owner.customer-management@meshmart.local");
   expect((await otherOwner.request.post(`/api/v1/subscriptions/${id}/approve`, { data: {} })).status()).toBe(403);
 
-  const owner = await as(browser, "owner.sales@meshmart.local");
+  const owner = await signedIn("owner.sales@meshmart.local");
   const inbox = owner.locator('header.site-header a[href="/approvals"]');
   await expect(inbox.locator(".badge")).toHaveText("1");
   await inbox.click();

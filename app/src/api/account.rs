@@ -28,13 +28,14 @@ pub struct CreatedToken {
 #[cfg(feature = "ssr")]
 impl From<domain::identity::tokens::TokenInfo> for TokenView {
     fn from(info: domain::identity::tokens::TokenInfo) -> Self {
-        let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+        use crate::ssr::time::timestamp;
+
         TokenView {
             id: info.id.to_string(),
             name: info.name,
             prefix: info.prefix,
-            created_at: time(info.created_at),
-            last_used_at: info.last_used_at.map(time),
+            created_at: timestamp(info.created_at),
+            last_used_at: info.last_used_at.map(timestamp),
             revoked: info.revoked_at.is_some(),
         }
     }

@@ -345,7 +345,7 @@ pub async fn search_audit(
         .into_iter()
         .map(|e| AuditRow {
             id: e.id,
-            occurred_at: e.occurred_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            occurred_at: crate::ssr::time::timestamp(e.occurred_at),
             actor: e.actor,
             action: e.action,
             target: e.target,

@@ -176,10 +176,7 @@ mod convert {
     use serde_json::Value;
 
     use super::*;
-
-    fn time(t: chrono::DateTime<chrono::Utc>) -> String {
-        t.format("%Y-%m-%d %H:%M UTC").to_string()
-    }
+    use crate::ssr::time::timestamp;
 
     pub fn domain_summary(summary: domain::domains::Summary) -> DomainSummary {
         DomainSummary {
@@ -211,7 +208,7 @@ mod convert {
             description: summary.description,
             tags: summary.tags,
             version: summary.current_version,
-            updated_at: time(summary.updated_at),
+            updated_at: timestamp(summary.updated_at),
         }
     }
 
@@ -278,7 +275,7 @@ mod convert {
         VersionRow {
             version: info.version,
             published_by: info.published_by,
-            published_at: time(info.created_at),
+            published_at: timestamp(info.created_at),
         }
     }
 

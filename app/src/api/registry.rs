@@ -161,7 +161,7 @@ pub async fn product_schemas(slug: String) -> Result<Vec<PortSchemas>, ApiError>
                 schema_type: entry.schema_type.as_str().to_string(),
                 schema: entry.schema,
                 registered_by: entry.registered_by,
-                registered_at: entry.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                registered_at: crate::ssr::time::timestamp(entry.created_at),
             })
             .collect();
         let consumers = registry::view::consumers(&pool, &port.topic)

@@ -334,7 +334,7 @@ mod convert {
             fields: marks(&hit.highlights, "fields").unwrap_or_default(),
             description,
             owner: hit.owners.first().map(|o| o.name.clone()),
-            updated: hit.updated_at.format("%Y-%m-%d").to_string(),
+            updated: crate::ssr::time::timestamp(hit.updated_at),
             slug: hit.slug,
             domain: hit.domain,
             domain_name: hit.domain_name,

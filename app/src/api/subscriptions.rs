@@ -84,11 +84,8 @@ mod ssr {
     use http::StatusCode;
 
     use super::*;
+    use crate::ssr::time::timestamp;
     use crate::ssr::{fail, services};
-
-    fn time(t: chrono::DateTime<chrono::Utc>) -> String {
-        t.format("%Y-%m-%d %H:%M UTC").to_string()
-    }
 
     pub fn view(subscription: Subscription) -> Result<SubscriptionView, ApiError> {
         let removing_access = subscription.removing_access();
@@ -115,9 +112,9 @@ mod ssr {
             consumer_group: subscription.consumer_group,
             purpose: subscription.purpose,
             state: subscription.state.as_str().to_string(),
-            until: subscription.until.map(time),
+            until: subscription.until.map(timestamp),
             requested_by: subscription.requested_by,
-            requested_at: time(subscription.requested_at),
+            requested_at: timestamp(subscription.requested_at),
             decided_by: subscription.decided_by,
             decision_comment: subscription.decision_comment,
             removing_access,
@@ -254,7 +251,7 @@ pub async fn my_subscriptions() -> Result<(Vec<SubscriptionView>, Vec<Notificati
             id: n.id,
             message: n.message,
             link: n.link,
-            created_at: n.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            created_at: crate::ssr::time::timestamp(n.created_at),
         })
         .collect();
     Ok((items, notes))

@@ -7,7 +7,8 @@ use leptos_meta::Title;
 
 use crate::api::account::{CreateToken, RevokeToken, TokenView, list_tokens};
 use crate::api::auth::current_user;
-use crate::components::SignInNotice;
+use crate::components::loading::Loading;
+use crate::components::problem::{ErrorMessage, PageProblem, SignInNotice};
 
 /// The account page.
 #[component]
@@ -16,7 +17,7 @@ pub fn AccountPage() -> impl IntoView {
     view! {
         <Title text="My account"/>
         <h1>"My account"</h1>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=Loading>
             {move || {
                 me.get()
                     .map(|result| match result {
@@ -37,10 +38,7 @@ pub fn AccountPage() -> impl IntoView {
                                 .into_any()
                         }
                         Ok(None) => view! { <SignInNotice/> }.into_any(),
-                        Err(error) => {
-                            view! { <p class="form-error" role="alert">{error.to_string()}</p> }
-                                .into_any()
-                        }
+                        Err(error) => view! { <PageProblem error/> }.into_any(),
                     })
             }}
         </Transition>
@@ -64,9 +62,7 @@ fn Tokens() -> impl IntoView {
                 </div>
             }
             .into_any(),
-            Err(error) => {
-                view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any()
-            }
+            Err(error) => view! { <ErrorMessage error/> }.into_any(),
         })
     };
 
@@ -81,7 +77,7 @@ fn Tokens() -> impl IntoView {
             <button type="submit">"Create token"</button>
         </ActionForm>
         {created}
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=Loading>
             {move || {
                 tokens
                     .get()
@@ -90,10 +86,7 @@ fn Tokens() -> impl IntoView {
                             view! { <p class="muted">"No tokens yet."</p> }.into_any()
                         }
                         Ok(list) => view! { <TokenTable tokens=list revoke/> }.into_any(),
-                        Err(error) => {
-                            view! { <p class="form-error" role="alert">{error.to_string()}</p> }
-                                .into_any()
-                        }
+                        Err(error) => view! { <ErrorMessage error/> }.into_any(),
                     })
             }}
         </Transition>

@@ -11,8 +11,6 @@
 //! Nothing here checks permissions itself: the server functions do, and their
 //! `Unauthenticated`/`Forbidden` errors become the message the page shows.
 
-use std::fmt::Write as _;
-
 use leptos::form::ActionForm;
 use leptos::html;
 use leptos::prelude::*;
@@ -26,6 +24,11 @@ use crate::api::admin::{
     ResetPassword, ServiceAccountRow, SetRole, SetUserDisabled, UserRow, effective_policy,
     list_domains, list_service_accounts, list_users, search_audit,
 };
+use crate::components::loading::Loading;
+use crate::components::problem::{ErrorMessage, PageProblem};
+
+/// The heading when someone who is not an administrator opens these pages.
+const ONLY_ADMINS: &str = "Only administrators can use this page";
 
 /// What an action last returned (all actions on these pages return `()`).
 type Outcome = Option<Result<(), ApiError>>;
@@ -88,7 +91,7 @@ pub fn AdminPage() -> impl IntoView {
                 <a href="/admin/audit">"Audit log"</a>
             </header>
             <Transition fallback=Loading>
-                {move || problem().map(|error| view! { <PageProblem error/> })}
+                {move || problem().map(|error| view! { <PageProblem error forbidden=ONLY_ADMINS/> })}
                 <Show when=allowed>
                     <UsersSection users domains=domain_list changes/>
                     <CreateUserSection changes/>
@@ -100,55 +103,6 @@ pub fn AdminPage() -> impl IntoView {
     }
 }
 
-#[component]
-fn Loading() -> impl IntoView {
-    view! { <p class="admin-muted">"Loading…"</p> }
-}
-
-/// Why the page cannot be shown: not signed in, not an admin, or a server failure.
-#[component]
-fn PageProblem(error: ApiError) -> impl IntoView {
-    let (title, body) = match error {
-        ApiError::Unauthenticated => (
-            "You need to sign in",
-            view! {
-                <p>
-                    "This page is for administrators. " <a href="/login">"Sign in"</a>
-                    " to continue."
-                </p>
-            }
-            .into_any(),
-        ),
-        ApiError::Forbidden(reason) => (
-            "Only administrators can use this page",
-            view! { <p>"Your account lacks a permission this page needs (" {reason} ")."</p> }
-                .into_any(),
-        ),
-        other => (
-            "Something went wrong",
-            view! { <p>{other.to_string()}</p> }.into_any(),
-        ),
-    };
-    view! {
-        <section class="message-page admin-problem" role="alert">
-            <h2>{title}</h2>
-            {body}
-        </section>
-    }
-}
-
-/// An error next to the form or list it belongs to.
-#[component]
-fn ErrorNote(error: ApiError) -> impl IntoView {
-    let text = match error {
-        ApiError::Unauthenticated => {
-            view! { "You need to sign in. " <a href="/login">"Sign in"</a> }.into_any()
-        }
-        other => other.to_string().into_any(),
-    };
-    view! { <p class="admin-error" role="alert">{text}</p> }
-}
-
 /// An action's result: its error, or `success` when given and the action succeeded.
 #[component]
 fn ActionOutcome(
@@ -156,7 +110,7 @@ fn ActionOutcome(
     #[prop(optional)] success: &'static str,
 ) -> impl IntoView {
     move || match value.get() {
-        Some(Err(error)) => Some(view! { <ErrorNote error/> }.into_any()),
+        Some(Err(error)) => Some(view! { <ErrorMessage error/> }.into_any()),
         Some(Ok(())) if !success.is_empty() => {
             Some(view! { <p class="admin-ok" role="status">{success}</p> }.into_any())
         }
@@ -400,7 +354,7 @@ fn ServiceAccountsSection(
                 view! { <p class="admin-muted">"No service accounts yet."</p> }.into_any()
             }
             Ok(rows) => view! { <ServiceAccountTable rows/> }.into_any(),
-            Err(error) => view! { <ErrorNote error/> }.into_any(),
+            Err(error) => view! { <ErrorMessage error/> }.into_any(),
         })
     };
     view! {
@@ -453,7 +407,7 @@ fn ServiceAccountTable(rows: Vec<ServiceAccountRow>) -> impl IntoView {
                 </div>
             }
             .into_any(),
-            Err(error) => view! { <ErrorNote error/> }.into_any(),
+            Err(error) => view! { <ErrorMessage error/> }.into_any(),
         })
     };
     view! {
@@ -505,7 +459,7 @@ fn PolicySection(policy: Resource<Result<Vec<PermissionRow>, ApiError>>) -> impl
     let table = move || {
         policy.get().map(|result| match result {
             Ok(rows) => view! { <PolicyTable rows/> }.into_any(),
-            Err(error) => view! { <ErrorNote error/> }.into_any(),
+            Err(error) => view! { <ErrorMessage error/> }.into_any(),
         })
     };
     view! {
@@ -601,28 +555,17 @@ impl AuditFilters {
 
     /// The REST API's CSV export of the same entries.
     fn csv_href(&self) -> String {
-        let mut href = String::from("/api/v1/audit?format=csv&limit=10000");
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query
+            .append_pair("format", "csv")
+            .append_pair("limit", "10000");
         for (name, value) in self.fields() {
             if let Some(value) = value {
-                // Writing to a String cannot fail.
-                let _ = write!(href, "&{name}={}", encode_query_value(value));
+                query.append_pair(name, value);
             }
         }
-        href
+        format!("/api/v1/audit?{}", query.finish())
     }
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-fn encode_query_value(value: &str) -> String {
-    let mut encoded = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            encoded.push(char::from(byte));
-        } else {
-            let _ = write!(encoded, "%{byte:02X}");
-        }
-    }
-    encoded
 }
 
 /// The audit log: filters in the query string, results, CSV export.
@@ -655,9 +598,9 @@ pub fn AuditPage() -> impl IntoView {
                         .map(|result| match result {
                             Ok(rows) => view! { <AuditTable rows/> }.into_any(),
                             Err(error @ (ApiError::Unauthenticated | ApiError::Forbidden(_))) => {
-                                view! { <PageProblem error/> }.into_any()
+                                view! { <PageProblem error forbidden=ONLY_ADMINS/> }.into_any()
                             }
-                            Err(error) => view! { <ErrorNote error/> }.into_any(),
+                            Err(error) => view! { <ErrorMessage error/> }.into_any(),
                         })
                 }}
             </Transition>
@@ -825,10 +768,26 @@ mod tests {
     }
 
     #[test]
-    fn encoding_handles_spaces_ampersands_and_unicode() {
-        assert_eq!(encode_query_value("a b&c=d"), "a%20b%26c%3Dd");
-        assert_eq!(encode_query_value("é"), "%C3%A9");
-        assert_eq!(encode_query_value("svc-a_b.c~"), "svc-a_b.c~");
+    fn spaces_ampersands_and_unicode_reach_the_export_unchanged() {
+        let filters = AuditFilters {
+            actor: Some("user:é@example.com".into()),
+            target: Some("a b&c=d+e".into()),
+            ..AuditFilters::default()
+        };
+        let href = filters.csv_href();
+        let query = href.split_once('?').map(|(_, q)| q).unwrap_or_default();
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let value = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(value("actor"), Some("user:é@example.com"));
+        assert_eq!(value("target"), Some("a b&c=d+e"));
+        assert_eq!(pairs.len(), 4, "{pairs:?}");
     }
 
     #[test]

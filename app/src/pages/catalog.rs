@@ -22,7 +22,8 @@ use crate::api::catalog::{
     SlaRow, VersionDiff, VersionRow, contract_diff, list_domain_summaries, list_products,
     product_detail,
 };
-use crate::components::SignInNotice;
+use crate::components::loading::Loading;
+use crate::components::problem::{ErrorMessage, PageProblem};
 use crate::pages::lineage::LineageSummarySection;
 use crate::pages::schemas::RegistrySection;
 use crate::pages::subscriptions::RequestAccessSection;
@@ -46,35 +47,6 @@ fn query(name: &'static str) -> Memo<Option<String>> {
                 .filter(|v| !v.is_empty())
         })
     })
-}
-
-#[component]
-fn Loading() -> impl IntoView {
-    view! { <p class="muted">"Loading…"</p> }
-}
-
-/// Why a catalog page cannot show its data: not signed in, nothing at that slug, or a
-/// failure (whose message is safe to show).
-#[component]
-fn Problem(error: ApiError, #[prop(into)] not_found: String) -> impl IntoView {
-    match error {
-        ApiError::Unauthenticated => view! { <SignInNotice/> }.into_any(),
-        ApiError::NotFound => view! {
-            <Title text="Not found"/>
-            <section class="message-page" role="alert">
-                <h1>{not_found}</h1>
-                <p><a href="/domains">"Browse the domains"</a></p>
-            </section>
-        }
-        .into_any(),
-        other => view! {
-            <section class="message-page" role="alert">
-                <h2>"This page could not be loaded"</h2>
-                <p class="form-error">{other.to_string()}</p>
-            </section>
-        }
-        .into_any(),
-    }
 }
 
 /// A product's lifecycle status as a coloured badge.
@@ -112,7 +84,7 @@ pub fn DomainsPage() -> impl IntoView {
                             }
                             Ok(domains) => view! { <DomainCards domains/> }.into_any(),
                             Err(error) => {
-                                view! { <Problem error not_found="No domains"/> }.into_any()
+                                view! { <PageProblem error not_found="No domains"/> }.into_any()
                             }
                         })
                 }}
@@ -174,7 +146,7 @@ pub fn DomainPage() -> impl IntoView {
                             Ok(list) => view! { <DomainProducts list page=page.get()/> }.into_any(),
                             Err(error) => {
                                 let not_found = format!("No domain “{}”", slug.get());
-                                view! { <Problem error not_found/> }.into_any()
+                                view! { <PageProblem error not_found/> }.into_any()
                             }
                         })
                 }}
@@ -316,7 +288,7 @@ pub fn ProductPage() -> impl IntoView {
                             }
                             Err(error) => {
                                 let not_found = format!("No data product “{}”", slug.get());
-                                view! { <Problem error not_found/> }.into_any()
+                                view! { <PageProblem error not_found/> }.into_any()
                             }
                         })
                 }}
@@ -734,7 +706,10 @@ fn VersionsSection(
     let rows = versions
         .iter()
         .map(|v| {
-            let href = format!("{download}?version={}", v.version);
+            let query = form_urlencoded::Serializer::new(String::new())
+                .append_pair("version", &v.version)
+                .finish();
+            let href = format!("{download}?{query}");
             view! {
                 <tr data-version=v.version.clone()>
                     <td><code>{v.version.clone()}</code></td>
@@ -785,10 +760,7 @@ fn VersionsSection(
                         .map(|result| match result {
                             Ok(Some(diff)) => view! { <DiffView diff/> }.into_any(),
                             Ok(None) => ().into_any(),
-                            Err(error) => {
-                                view! { <p class="form-error" role="alert">{error.to_string()}</p> }
-                                    .into_any()
-                            }
+                            Err(error) => view! { <ErrorMessage error/> }.into_any(),
                         })
                 }}
             </Transition>

@@ -14,6 +14,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::ApiError;
 use crate::api::search::{FACETS, Mark, SORTS, SearchHit, SearchPage, SearchState, search_catalog};
+use crate::components::problem::{Alert, ErrorMessage};
 
 /// How long typing pauses before the results follow.
 const DEBOUNCE: Duration = Duration::from_millis(180);
@@ -69,21 +70,15 @@ pub fn HomePage() -> impl IntoView {
                                 }
                                     .into_any()
                             }
+                            // A query mistake: the message alone reads better than "q: …".
                             Err(ApiError::Invalid { message, .. }) => {
                                 view! {
-                                    <p class="form-error search-error" role="alert">{message}</p>
+                                    <Alert>{message}</Alert>
                                     <SearchHelp/>
                                 }
                                     .into_any()
                             }
-                            Err(other) => {
-                                view! {
-                                    <p class="form-error search-error" role="alert">
-                                        {other.to_string()}
-                                    </p>
-                                }
-                                    .into_any()
-                            }
+                            Err(error) => view! { <ErrorMessage error/> }.into_any(),
                         })
                 }}
             </Transition>

@@ -14,9 +14,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::ApiError;
 use crate::api::lineage::{EdgeView, LineageView, NodeView, lineage_graph, lineage_neighbours};
-use crate::components::SignInNotice;
+use crate::components::loading::Loading;
+use crate::components::problem::{ErrorMessage, PageProblem};
 
 #[component]
 pub fn LineagePage() -> impl IntoView {
@@ -39,20 +39,15 @@ pub fn LineagePage() -> impl IntoView {
     );
     view! {
         <div class="catalog-page lineage-page">
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Transition fallback=Loading>
                 {move || {
                     graph
                         .get()
                         .map(|found| match found {
                             Ok(view) => view! { <LineageGraph view/> }.into_any(),
-                            Err(ApiError::Unauthenticated) => view! { <SignInNotice/> }.into_any(),
-                            Err(ApiError::NotFound) => {
-                                view! { <p class="form-error">{format!("No data product “{}”", slug.get())}</p> }
-                                    .into_any()
-                            }
                             Err(error) => {
-                                view! { <p class="form-error" role="alert">{error.to_string()}</p> }
-                                    .into_any()
+                                let not_found = format!("No data product “{}”", slug.get());
+                                view! { <PageProblem error not_found/> }.into_any()
                             }
                         })
                 }}
@@ -411,9 +406,7 @@ pub fn LineageSummarySection(slug: String) -> impl IntoView {
                                 }
                                     .into_any()
                             }
-                            Err(error) => {
-                                view! { <p class="form-error">{error.to_string()}</p> }.into_any()
-                            }
+                            Err(error) => view! { <ErrorMessage error/> }.into_any(),
                         })
                 }}
             </Transition>

@@ -11,6 +11,7 @@ use leptos::server_fn::error::ServerFnUrlError;
 use crate::api::ApiError;
 use crate::api::auth::Login;
 use crate::components::layout::AuthEpoch;
+use crate::components::problem::ErrorMessage;
 
 /// The sign-in form.
 #[component]
@@ -38,7 +39,7 @@ pub fn LoginPage() -> impl IntoView {
             .value()
             .get()
             .map_or_else(url_error, Result::err)
-            .map(|error| view! { <p class="form-error" role="alert">{error.to_string()}</p> })
+            .map(|error| view! { <ErrorMessage error/> })
     };
 
     view! {

@@ -3,7 +3,6 @@
 pub mod account;
 pub mod admin;
 pub mod catalog;
-pub mod error;
 pub mod home;
 pub mod lineage;
 pub mod login;

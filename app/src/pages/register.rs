@@ -6,8 +6,9 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::contracts::{ProblemView, PublishContract, publishable_domains, validate_contract};
-use crate::components::SignInNotice;
+use crate::api::contracts::{PublishContract, publishable_domains, validate_contract};
+use crate::components::loading::Loading;
+use crate::components::problem::{ErrorMessage, PageProblem, ProblemList};
 
 const STARTER: &str = "apiVersion: v3.1.0
 kind: DataContract
@@ -33,7 +34,7 @@ pub fn RegisterPage() -> impl IntoView {
     view! {
         <Title text="Register a data product"/>
         <h1>"Register a data product"</h1>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=Loading>
             {move || {
                 domains
                     .get()
@@ -48,13 +49,7 @@ pub fn RegisterPage() -> impl IntoView {
                                 .into_any()
                         }
                         Ok(list) => view! { <Editor domains=list/> }.into_any(),
-                        Err(crate::api::ApiError::Unauthenticated) => {
-                            view! { <SignInNotice/> }.into_any()
-                        }
-                        Err(error) => {
-                            view! { <p class="form-error" role="alert">{error.to_string()}</p> }
-                                .into_any()
-                        }
+                        Err(error) => view! { <PageProblem error/> }.into_any(),
                     })
             }}
         </Transition>
@@ -97,16 +92,16 @@ fn Editor(domains: Vec<(String, String)>) -> impl IntoView {
             view! { <p class="register-ok" role="status">"Valid contract: " {summary}</p> }
                 .into_any()
         }),
-        Some(Ok(report)) => Some(view! { <Problems problems=report.problems/> }.into_any()),
-        Some(Err(error)) => {
-            Some(view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any())
-        }
+        Some(Ok(report)) => Some(view! { <ProblemList problems=report.problems/> }.into_any()),
+        Some(Err(error)) => Some(view! { <ErrorMessage error/> }.into_any()),
         None => None,
     };
     let publish_error = move || {
-        publish.value().get().and_then(Result::err).map(|error| {
-            view! { <p class="form-error" role="alert">"Not published: " {error.to_string()}</p> }
-        })
+        publish
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|error| view! { <ErrorMessage error prefix="Not published: "/> })
     };
 
     view! {
@@ -140,17 +135,5 @@ fn Editor(domains: Vec<(String, String)>) -> impl IntoView {
             {publish_error}
             <button type="submit" disabled=move || publish.pending().get()>"Publish"</button>
         </ActionForm>
-    }
-}
-
-#[component]
-fn Problems(problems: Vec<ProblemView>) -> impl IntoView {
-    view! {
-        <ul class="register-problems" role="alert">
-            {problems
-                .into_iter()
-                .map(|p| view! { <li><strong>{p.location}</strong> ": " {p.message}</li> })
-                .collect_view()}
-        </ul>
     }
 }

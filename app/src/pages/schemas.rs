@@ -15,6 +15,8 @@ use crate::api::ApiError;
 use crate::api::registry::{
     ConsumerRow, PortSchemas, SchemaDiffView, check_schema, product_schemas, schema_diff,
 };
+use crate::components::loading::Loading;
+use crate::components::problem::ErrorMessage;
 
 /// What the page's query asks the section to show.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,7 +70,7 @@ pub fn RegistrySection(slug: String) -> impl IntoView {
     view! {
         <section class="catalog-section" id="schema-registry" aria-labelledby="registry-heading">
             <h2 id="registry-heading">"Schema registry"</h2>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Transition fallback=Loading>
                 {move || {
                     let slug = slug.clone();
                     ports
@@ -89,10 +91,7 @@ pub fn RegistrySection(slug: String) -> impl IntoView {
                                     .collect_view()
                                     .into_any()
                             }
-                            Err(error) => {
-                                view! { <p class="form-error" role="alert">{error.to_string()}</p> }
-                                    .into_any()
-                            }
+                            Err(error) => view! { <ErrorMessage error/> }.into_any(),
                         })
                 }}
             </Transition>
@@ -234,12 +233,7 @@ fn PortRegistry(
                                     .map(|found| match found {
                                         Ok(Some(diff)) => view! { <SchemaDiffBox diff/> }.into_any(),
                                         Ok(None) => ().into_any(),
-                                        Err(error) => {
-                                            view! {
-                                                <p class="form-error" role="alert">{error.to_string()}</p>
-                                            }
-                                                .into_any()
-                                        }
+                                        Err(error) => view! { <ErrorMessage error/> }.into_any(),
                                     })
                             }}
                         </Transition>

@@ -14,11 +14,8 @@ use crate::api::subscriptions::{
     DecideSubscription, MarkNotificationsRead, RequestAccess, RequestForm, RevokeSubscription,
     SetAutoApprove, SubscriptionView, approvals, my_subscriptions, subscription_form,
 };
-use crate::components::SignInNotice;
-
-fn error_text(error: &crate::api::ApiError) -> String {
-    error.to_string()
-}
+use crate::components::loading::Loading;
+use crate::components::problem::{ErrorMessage, PageProblem};
 
 /// "Request access" on the product page of `slug`.
 #[component]
@@ -35,15 +32,12 @@ pub fn RequestAccessSection(slug: String) -> impl IntoView {
     view! {
         <section class="catalog-section" id="request-access" aria-labelledby="request-heading">
             <h2 id="request-heading">"Access"</h2>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Transition fallback=Loading>
                 {move || {
                     form.get()
                         .map(|found| match found {
                             Ok(form) => view! { <RequestFormView form request auto/> }.into_any(),
-                            Err(error) => {
-                                view! { <p class="form-error" role="alert">{error_text(&error)}</p> }
-                                    .into_any()
-                            }
+                            Err(error) => view! { <ErrorMessage error/> }.into_any(),
                         })
                 }}
             </Transition>
@@ -76,9 +70,7 @@ fn RequestFormView(
                 </p>
             }
             .into_any(),
-            Err(error) => {
-                view! { <p class="form-error" role="alert">{error_text(&error)}</p> }.into_any()
-            }
+            Err(error) => view! { <ErrorMessage error/> }.into_any(),
         })
     };
     let slug_for_auto = product.clone();
@@ -185,7 +177,7 @@ pub fn MySubscriptionsPage() -> impl IntoView {
         <Title text="My subscriptions"/>
         <div class="catalog-page subscriptions-page">
             <h1>"My subscriptions"</h1>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Transition fallback=Loading>
                 {move || {
                     mine.get()
                         .map(|found| match found {
@@ -232,13 +224,7 @@ pub fn MySubscriptionsPage() -> impl IntoView {
                                 };
                                 view! { {notes} {list} }.into_any()
                             }
-                            Err(crate::api::ApiError::Unauthenticated) => {
-                                view! { <SignInNotice/> }.into_any()
-                            }
-                            Err(error) => {
-                                view! { <p class="form-error" role="alert">{error_text(&error)}</p> }
-                                    .into_any()
-                            }
+                            Err(error) => view! { <PageProblem error/> }.into_any(),
                         })
                 }}
             </Transition>
@@ -344,9 +330,7 @@ pub fn ApprovalsPage() -> impl IntoView {
                 </p>
             }
             .into_any(),
-            Err(error) => {
-                view! { <p class="form-error" role="alert">{error_text(&error)}</p> }.into_any()
-            }
+            Err(error) => view! { <ErrorMessage error/> }.into_any(),
         })
     };
     view! {
@@ -354,7 +338,7 @@ pub fn ApprovalsPage() -> impl IntoView {
         <div class="catalog-page approvals-page">
             <h1>"Approvals"</h1>
             {outcome}
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Transition fallback=Loading>
                 {move || {
                     items
                         .get()
@@ -385,13 +369,7 @@ pub fn ApprovalsPage() -> impl IntoView {
                                 }
                                     .into_any()
                             }
-                            Err(crate::api::ApiError::Unauthenticated) => {
-                                view! { <SignInNotice/> }.into_any()
-                            }
-                            Err(error) => {
-                                view! { <p class="form-error" role="alert">{error_text(&error)}</p> }
-                                    .into_any()
-                            }
+                            Err(error) => view! { <PageProblem error/> }.into_any(),
                         })
                 }}
             </Transition>
