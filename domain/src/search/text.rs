@@ -75,9 +75,11 @@ pub fn words(text: &str) -> Vec<String> {
 /// The key two names share when they differ only in case, spaces or separators:
 /// `OrderPlaced`, `order placed` and `order-placed` all give `orderplaced`.
 pub fn exact_key(text: &str) -> String {
+    // Lowercase first: a lowercase form may hold a mark that is no letter (`İ` → `i̇`), and
+    // a key must not differ from the key of its own lowercase.
     text.chars()
-        .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_lowercase)
+        .filter(|c| c.is_alphanumeric())
         .collect()
 }
 
@@ -272,6 +274,8 @@ mod tests {
         assert_eq!(exact_key("OrderPlaced"), "orderplaced");
         assert_eq!(exact_key("order placed"), "orderplaced");
         assert_eq!(exact_key("sales.order-placed"), "salesorderplaced");
+        assert_eq!(exact_key("İD"), "id");
+        assert_eq!(exact_key(&"İD".to_lowercase()), "id");
     }
 
     #[test]
