@@ -211,6 +211,12 @@ pub fn parse(input: &str) -> Result<ParsedQuery, QueryError> {
             };
             let value = normalise(key, &value, start)?;
             if !parsed.filters.contains(&(key, value.clone())) {
+                if parsed.filters.len() >= MAX_TERMS {
+                    return Err(QueryError {
+                        message: format!("at most {MAX_TERMS} filter values apply at once"),
+                        position: start,
+                    });
+                }
                 parsed.filters.push((key, value));
             }
             last_was_word = false;
@@ -256,6 +262,12 @@ fn normalise(key: FilterKey, value: &str, position: usize) -> Result<String, Que
             position,
         });
     }
+    let value = match key {
+        FilterKey::Topic => value.to_string(),
+        FilterKey::Field => text::exact_key(value),
+        _ => value.to_lowercase(),
+    };
+    // Checked after normalising: `field:-` has no letters or digits to match a field by.
     if value.is_empty() {
         return Err(QueryError {
             message: format!(
@@ -266,11 +278,6 @@ fn normalise(key: FilterKey, value: &str, position: usize) -> Result<String, Que
             position,
         });
     }
-    let value = match key {
-        FilterKey::Topic => value.to_string(),
-        FilterKey::Field => text::exact_key(value),
-        _ => value.to_lowercase(),
-    };
     if key == FilterKey::Status && !STATUSES.contains(&value.as_str()) {
         return Err(QueryError {
             message: format!(
@@ -343,6 +350,9 @@ mod tests {
 
         let error = parse("domain:").expect_err("empty value");
         assert!(error.message.contains("domain:sales"), "{error}");
+        let error = parse("orders field:-").expect_err("no letters or digits");
+        assert_eq!(error.position, 7);
+        assert!(error.message.contains("field:customerID"), "{error}");
 
         let error = parse("status:gone").expect_err("bad status");
         assert!(
@@ -352,6 +362,15 @@ mod tests {
 
         assert!(parse(&"a".repeat(MAX_QUERY_CHARS + 1)).is_err());
         assert!(parse(&"word ".repeat(MAX_TERMS + 1)).is_err());
+        let many: Vec<String> = (0..=MAX_TERMS).map(|i| format!("tag:t{i}")).collect();
+        let error = parse(&many.join(" ")).expect_err("too many filter values");
+        assert_eq!(
+            error.position,
+            many[..MAX_TERMS].join(" ").chars().count() + 1
+        );
+        assert!(error.message.contains("filter values"), "{error}");
+        // Repeating a value adds nothing, so it does not count against the limit.
+        assert!(parse(&"tag:pii ".repeat(MAX_TERMS + 1)).is_ok());
     }
 
     #[test]
