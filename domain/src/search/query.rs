@@ -379,4 +379,229 @@ mod tests {
         assert_eq!(parsed.words, vec!["12", "30"]);
         assert!(parsed.filters.is_empty());
     }
+
+    mod properties {
+        //! Properties a user relies on for any text typed into the search box.
+
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// Fragments that stress the tokenizer: filters known and unknown, quotes, colons,
+        /// odd whitespace, control characters, combining marks and camelCase.
+        fn fragment() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[a-zA-Z0-9]{1,8}",
+                "\\PC{1,4}",
+                Just("tag:".to_string()),
+                Just("TAG:".to_string()),
+                Just("field:".to_string()),
+                Just("status:".to_string()),
+                Just("health:".to_string()),
+                Just("owner:".to_string()),
+                Just(":".to_string()),
+                Just("\"".to_string()),
+                Just("-".to_string()),
+                Just(" ".to_string()),
+                Just("\t".to_string()),
+                Just("\n".to_string()),
+                Just("\u{a0}".to_string()),
+                Just("\u{3000}".to_string()),
+                Just("\u{0}".to_string()),
+                Just("\u{1b}[0m".to_string()),
+                Just("\u{301}".to_string()),
+                Just("İ".to_string()),
+                Just("ß".to_string()),
+                Just("🦀".to_string()),
+                Just("OrderPlaced".to_string()),
+            ]
+        }
+
+        /// Any text: arbitrary strings, and soups of the fragments above (some longer
+        /// than the query limit).
+        fn any_query() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<String>(),
+                prop::collection::vec(fragment(), 0..40).prop_map(|parts| parts.concat()),
+                (prop::collection::vec(fragment(), 1..8), 20..120usize)
+                    .prop_map(|(parts, times)| parts.concat().repeat(times)),
+                // Many short, distinct words and filters: the limits on their numbers.
+                prop::collection::vec("[a-z]{1,3}|(tag|domain|sla|field):[a-z0-9]{1,3}", 0..90)
+                    .prop_map(|tokens| tokens.join(" ")),
+            ]
+        }
+
+        fn known_key() -> impl Strategy<Value = FilterKey> {
+            prop::sample::select(FilterKey::ALL.to_vec())
+        }
+
+        /// A filter name as a user might type it: any mix of case.
+        fn spelled(key: FilterKey) -> impl Strategy<Value = String> {
+            prop::collection::vec(any::<bool>(), key.name().len()).prop_map(move |upper| {
+                key.name()
+                    .chars()
+                    .zip(upper)
+                    .map(|(c, up)| if up { c.to_ascii_uppercase() } else { c })
+                    .collect()
+            })
+        }
+
+        /// A value for `key` that the parser accepts, unquoted or quoted (with spaces).
+        fn value_for(key: FilterKey) -> BoxedStrategy<(String, bool)> {
+            if key == FilterKey::Status {
+                return (prop::sample::select(STATUSES.to_vec()), any::<bool>())
+                    .prop_map(|(status, upper)| {
+                        let typed = if upper {
+                            status.to_uppercase()
+                        } else {
+                            status.to_string()
+                        };
+                        (typed, false)
+                    })
+                    .boxed();
+            }
+            prop_oneof![
+                "[A-Za-z0-9][A-Za-z0-9._-]{0,20}".prop_map(|v| (v, false)),
+                "[A-Za-z0-9]{1,6}( [A-Za-z0-9]{1,6}){1,2}".prop_map(|v| (v, true)),
+            ]
+            .boxed()
+        }
+
+        /// What the index holds for a value typed after `key:`.
+        fn stored(key: FilterKey, typed: &str) -> String {
+            match key {
+                FilterKey::Topic => typed.to_string(),
+                FilterKey::Field => text::exact_key(typed),
+                _ => typed.to_lowercase(),
+            }
+        }
+
+        fn free_words() -> impl Strategy<Value = Vec<String>> {
+            prop::collection::vec("[A-Za-z0-9]{1,10}", 0..6)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Any text parses or is refused with a position inside it; what parses stays
+            /// within the documented limits, so the engine never builds an unbounded query.
+            #[test]
+            fn any_text_parses_within_the_limits_or_is_refused_with_a_position(
+                input in any_query(),
+            ) {
+                let length = input.chars().count();
+                match parse(&input) {
+                    Err(error) => {
+                        prop_assert!(error.position <= length, "{error:?} in {length} chars");
+                        prop_assert!(!error.message.is_empty());
+                        let shown = format!("at character {}", error.position + 1);
+                        prop_assert!(error.to_string().contains(&shown), "{error}");
+                    }
+                    Ok(parsed) => {
+                        prop_assert!(length <= MAX_QUERY_CHARS);
+                        prop_assert!(parsed.words.len() + parsed.phrases.len() <= MAX_TERMS);
+                        prop_assert!(
+                            parsed.filters.len() <= MAX_TERMS,
+                            "{} filter values",
+                            parsed.filters.len()
+                        );
+                        for word in &parsed.words {
+                            prop_assert!(!word.is_empty());
+                            prop_assert!(!word.contains(char::is_whitespace), "{word:?}");
+                            prop_assert_eq!(&word.to_lowercase(), word);
+                        }
+                        for phrase in &parsed.phrases {
+                            prop_assert!(phrase.len() >= 2, "{phrase:?}");
+                        }
+                        for (i, (key, value)) in parsed.filters.iter().enumerate() {
+                            prop_assert!(!value.is_empty(), "{}: is empty", key.name());
+                            prop_assert!(value.chars().count() <= MAX_FILTER_CHARS);
+                            prop_assert!(!parsed.filters[..i].contains(&(*key, value.clone())));
+                            if *key == FilterKey::Status {
+                                prop_assert!(STATUSES.contains(&value.as_str()), "{value}");
+                            }
+                            // A stored value is a fixed point: applying it again as a facet
+                            // selects exactly the same filter.
+                            let mut again = ParsedQuery::default();
+                            prop_assert!(again.add_filter(*key, value).is_ok());
+                            prop_assert_eq!(&again.filters, &vec![(*key, value.clone())]);
+                        }
+                        if parsed.prefix_last {
+                            prop_assert!(!parsed.words.is_empty());
+                            prop_assert!(!input.ends_with(char::is_whitespace));
+                        }
+                        prop_assert!(parsed.exact.as_deref() != Some(""));
+                    }
+                }
+            }
+
+            /// A filter is recognised wherever it stands among free words, whatever the case
+            /// of its name, and the words around it are searched as if it were not there.
+            #[test]
+            fn a_filter_is_recognised_wherever_it_stands(
+                (key, spelling, (value, quoted)) in known_key().prop_flat_map(|key| {
+                    (Just(key), spelled(key), value_for(key))
+                }),
+                words in free_words(),
+                at in any::<prop::sample::Index>(),
+            ) {
+                let filter = if quoted {
+                    format!("{spelling}:\"{value}\"")
+                } else {
+                    format!("{spelling}:{value}")
+                };
+                let mut tokens = words.clone();
+                tokens.insert(at.index(words.len() + 1), filter.clone());
+                let query = tokens.join(" ");
+
+                let parsed = parse(&query).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(&parsed.filters, &vec![(key, stored(key, &value))]);
+                let without = parse(&words.join(" ")).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(&parsed.words, &without.words);
+                prop_assert_eq!(&parsed.exact, &without.exact);
+                prop_assert!(parsed.phrases.is_empty());
+            }
+
+            /// A word before a colon that is no filter is refused at the start of that word,
+            /// naming it, rather than silently searched for.
+            #[test]
+            fn an_unknown_filter_is_refused_where_it_starts(
+                name in "[a-zA-Z]{1,12}".prop_filter("not a filter", |n| FilterKey::parse(n).is_none()),
+                before in free_words(),
+                after in free_words(),
+            ) {
+                let lead: String = before.iter().map(|w| format!("{w} ")).collect();
+                let query = format!("{lead}{name}:x {}", after.join(" "));
+                let error = parse(&query).expect_err("unknown filter");
+                prop_assert_eq!(error.position, lead.chars().count());
+                let named = format!("unknown filter `{name}:`");
+                prop_assert!(error.message.contains(&named), "{}", error.message);
+            }
+
+            /// How many spaces, tabs or newlines separate the parts of a query changes nothing.
+            #[test]
+            fn spacing_between_parts_does_not_change_the_meaning(
+                parts in prop::collection::vec(
+                    prop_oneof![
+                        "[A-Za-z0-9]{1,10}",
+                        "\"[a-z]{1,6} [a-z]{1,6}\"",
+                        "(tag|domain|owner|field|topic):[a-zA-Z0-9.-]{1,10}",
+                    ],
+                    1..10,
+                ),
+                gaps in prop::collection::vec("[ \t\n\u{a0}\u{3000}]{1,4}", 10),
+            ) {
+                // A refusal still points at its own position in each spelling.
+                let meaning = |query: &str| parse(query).map_err(|e| e.message);
+                let single = meaning(&parts.join(" "));
+                let spaced: String = parts
+                    .iter()
+                    .zip(gaps.iter().map(String::as_str).chain(std::iter::repeat("")))
+                    .enumerate()
+                    .map(|(i, (part, gap))| if i == 0 { part.clone() } else { format!("{gap}{part}") })
+                    .collect();
+                prop_assert_eq!(single, meaning(&spaced));
+            }
+        }
+    }
 }
