@@ -253,6 +253,14 @@ fn quoted(chars: &[char], open: usize) -> (String, usize) {
 /// The value of a filter as the index stores it.
 fn normalise(key: FilterKey, value: &str, position: usize) -> Result<String, QueryError> {
     let value = value.trim();
+    let value = match key {
+        FilterKey::Topic => value.to_string(),
+        FilterKey::Field => text::exact_key(value),
+        _ => value.to_lowercase(),
+    };
+    // Both checked after normalising: lowercasing may lengthen a value (`İ` → `i̇`), and
+    // a stored value must be one that is accepted again as a filter; `field:-` has no
+    // letters or digits to match a field by.
     if value.chars().count() > MAX_FILTER_CHARS {
         return Err(QueryError {
             message: format!(
@@ -262,12 +270,6 @@ fn normalise(key: FilterKey, value: &str, position: usize) -> Result<String, Que
             position,
         });
     }
-    let value = match key {
-        FilterKey::Topic => value.to_string(),
-        FilterKey::Field => text::exact_key(value),
-        _ => value.to_lowercase(),
-    };
-    // Checked after normalising: `field:-` has no letters or digits to match a field by.
     if value.is_empty() {
         return Err(QueryError {
             message: format!(
@@ -350,6 +352,13 @@ mod tests {
 
         let error = parse("domain:").expect_err("empty value");
         assert!(error.message.contains("domain:sales"), "{error}");
+        let long = format!("tag:{}", "İ".repeat(MAX_FILTER_CHARS / 2 + 1));
+        assert!(
+            parse(&long)
+                .expect_err("too long once lowercased")
+                .message
+                .contains("at most")
+        );
         let error = parse("orders field:-").expect_err("no letters or digits");
         assert_eq!(error.position, 7);
         assert!(error.message.contains("field:customerID"), "{error}");
