@@ -206,6 +206,9 @@ fn avro_message_full(error: &apache_avro::error::CompatibilityError) -> String {
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
