@@ -2,13 +2,15 @@
 //! ports, and its life — pending → approved → provisioning → active, or rejected; then
 //! revoked or expired. Deciding and ending commit together with the Casbin policies that
 //! say what the principal may read and the outbox row that makes the provisioner apply
-//! them on the broker, so nothing approved is lost to a crash or a broker outage.
+//! them on the broker, so nothing approved is lost to a crash or a broker outage. Which
+//! change may happen when is decided in one place, [`Stage::after`].
 //!
 //! Casbin rows for a principal: `p, kafka:<principal>, *, topic:<topic>, read` per port and
 //! `p, kafka:<principal>, *, group:<prefix>, read` for its consumer-group prefix. A row
 //! stays while any live subscription of the principal needs it.
 
 mod connection;
+mod lifecycle;
 mod store;
 
 use chrono::{DateTime, Utc};
@@ -16,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use connection::{ClientAccess, Connection};
+pub use lifecycle::{Action, NotAllowed, Stage};
 pub use store::*;
 
 /// Where a subscription is in its life. Stored as its lowercase name: a stored state
@@ -100,9 +103,14 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// Where it is in its life (see [`Stage::after`] for what may happen next).
+    pub fn stage(&self) -> Stage {
+        Stage::of(self.state, self.access_removed_at)
+    }
+
     /// Ended, but its ACLs are not yet confirmed gone from the broker.
     pub fn removing_access(&self) -> bool {
-        matches!(self.state, State::Revoked | State::Expired) && self.access_removed_at.is_none()
+        self.stage().removing_access
     }
 }
 

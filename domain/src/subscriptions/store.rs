@@ -12,8 +12,8 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{
-    Request, State, Subscription, SubscriptionError, check_group, default_group, invalid,
-    kafka_subject, max_days,
+    Action, Request, Stage, State, Subscription, SubscriptionError, check_group, default_group,
+    invalid, kafka_subject, max_days,
 };
 use crate::audit::{self, Actor, Event};
 use crate::identity::{Caller, User};
@@ -447,13 +447,16 @@ pub async fn request(
     )
     .await?;
     if let Some(role) = auto {
+        let created = load(&mut tx, id)
+            .await?
+            .ok_or(SubscriptionError::NotFound)?;
         decide(
             &mut tx,
-            id,
+            &created,
             None,
             &Actor::system(format!("auto-approve ({role})")),
             Some(&format!("approved automatically for the {role} role")),
-            Decision::Approve,
+            Action::Approve,
         )
         .await?;
     }
@@ -525,31 +528,19 @@ async fn auto_approval(
     Ok(roles.into_iter().find(|role| names.contains(role.as_str())))
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Decision {
-    Approve,
-    Reject,
-}
-
-/// Moves a pending subscription (locked by the caller's transaction) to approved — with
-/// its Casbin rows and outbox row — or rejected.
+/// Approves or rejects a pending subscription (locked by the caller's transaction): approval
+/// writes its Casbin rows and outbox row.
 async fn decide(
     conn: &mut PgConnection,
-    id: Uuid,
+    pending: &Subscription,
     decided_by: Option<Uuid>,
     actor: &Actor,
     comment: Option<&str>,
-    decision: Decision,
+    decision: Action,
 ) -> Result<(), SubscriptionError> {
-    let state = match decision {
-        Decision::Approve => State::Approved,
-        Decision::Reject => State::Rejected,
-    };
-    let principal: String = sqlx::query_scalar("select principal from subscriptions where id = $1")
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?;
-    lock_principal(&mut *conn, &principal).await?;
+    let state = pending.stage().after(decision)?.state;
+    let id = pending.id;
+    lock_principal(&mut *conn, &pending.principal).await?;
     sqlx::query(
         r#"update subscriptions set state = $2, decided_by = $3, decided_at = now(),
                decision_comment = $4, ended_at = case when $2 = 'rejected' then now() end,
@@ -565,19 +556,19 @@ async fn decide(
     let subscription = load(&mut *conn, id)
         .await?
         .ok_or(SubscriptionError::NotFound)?;
-    if decision == Decision::Approve {
+    if state.grants_access() {
         grant(&mut *conn, &subscription).await?;
         outbox::enqueue(&mut *conn, &sync_acls(&subscription)).await?;
     }
-    let action = match decision {
-        Decision::Approve => "subscription.approve",
-        Decision::Reject => "subscription.reject",
+    let action = match state {
+        State::Approved => "subscription.approve",
+        _ => "subscription.reject",
     };
     audit::record(
         conn,
         Event::new(actor, action, format!("subscription:{id}"))
             .in_domain(&subscription.domain)
-            .before(json!({ "state": "pending" }))
+            .before(json!({ "state": pending.state }))
             .after(json!({ "state": state, "comment": comment })),
     )
     .await?;
@@ -695,7 +686,7 @@ pub async fn approve(
     id: Uuid,
     comment: Option<&str>,
 ) -> Result<Subscription, SubscriptionError> {
-    settle(pool, policy, caller, id, comment, Decision::Approve).await
+    settle(pool, policy, caller, id, comment, Action::Approve).await
 }
 
 /// Rejects a pending request (owners of the product's domain, admins).
@@ -706,7 +697,7 @@ pub async fn reject(
     id: Uuid,
     comment: Option<&str>,
 ) -> Result<Subscription, SubscriptionError> {
-    settle(pool, policy, caller, id, comment, Decision::Reject).await
+    settle(pool, policy, caller, id, comment, Action::Reject).await
 }
 
 fn clean_comment(comment: Option<&str>) -> Result<Option<&str>, SubscriptionError> {
@@ -723,26 +714,20 @@ async fn settle(
     caller: &Caller,
     id: Uuid,
     comment: Option<&str>,
-    decision: Decision,
+    decision: Action,
 ) -> Result<Subscription, SubscriptionError> {
     let comment = clean_comment(comment)?;
     let mut tx = pool.begin().await?;
     let (user, subscription) = lock_for(&mut tx, policy, caller, id, "approve").await?;
-    if subscription.state != State::Pending {
-        return Err(SubscriptionError::Conflict(format!(
-            "this request is {}; only pending requests can be decided",
-            subscription.state.as_str()
-        )));
-    }
-    if decision == Decision::Approve && subscription.until.is_some_and(|until| until <= Utc::now())
-    {
+    subscription.stage().after(decision)?;
+    if decision == Action::Approve && subscription.until.is_some_and(|until| until <= Utc::now()) {
         return Err(SubscriptionError::Conflict(
             "this request's end date has passed; it can only be rejected".to_string(),
         ));
     }
     decide(
         &mut tx,
-        id,
+        &subscription,
         Some(user.id),
         &caller.audit_actor(),
         comment,
@@ -768,20 +753,8 @@ pub async fn revoke(
     let comment = clean_comment(comment)?;
     let mut tx = pool.begin().await?;
     let (_, subscription) = lock_for(&mut tx, policy, caller, id, "revoke").await?;
-    if !subscription.state.is_live() {
-        return Err(SubscriptionError::Conflict(format!(
-            "this subscription is already {}",
-            subscription.state.as_str()
-        )));
-    }
-    end(
-        &mut tx,
-        &subscription,
-        State::Revoked,
-        &caller.audit_actor(),
-        comment,
-    )
-    .await?;
+    let next = subscription.stage().after(Action::Revoke)?;
+    end(&mut tx, &subscription, next, &caller.audit_actor(), comment).await?;
     tx.commit().await?;
     let mut conn = pool.acquire().await?;
     load(&mut conn, id)
@@ -812,15 +785,8 @@ pub async fn end_all_of(
         let Some(subscription) = load(&mut *conn, id).await? else {
             continue;
         };
-        if subscription.state.is_live() {
-            end(
-                &mut *conn,
-                &subscription,
-                State::Revoked,
-                actor,
-                Some(reason),
-            )
-            .await?;
+        if let Ok(next) = subscription.stage().after(Action::Revoke) {
+            end(&mut *conn, &subscription, next, actor, Some(reason)).await?;
             ended += 1;
         }
     }
@@ -838,14 +804,15 @@ async fn lock_principal(conn: &mut PgConnection, principal: &str) -> Result<(), 
     Ok(())
 }
 
-/// Ends a locked live subscription as revoked or expired.
+/// Ends a locked live subscription as revoked or expired (`next`, from [`Stage::after`]).
 async fn end(
     conn: &mut PgConnection,
     subscription: &Subscription,
-    state: State,
+    next: Stage,
     actor: &Actor,
     comment: Option<&str>,
 ) -> Result<(), SubscriptionError> {
+    let state = next.state;
     lock_principal(&mut *conn, &subscription.principal).await?;
     // Access that was granted is removed by the outbox worker, which records when the
     // broker agrees (attempts count afresh); a request never approved had none to remove.
@@ -861,10 +828,10 @@ async fn end(
     .bind(state.as_str())
     .bind(actor.to_string())
     .bind(comment)
-    .bind(subscription.state.grants_access())
+    .bind(next.removing_access)
     .execute(&mut *conn)
     .await?;
-    if subscription.state.grants_access() {
+    if next.removing_access {
         ungrant(&mut *conn, subscription).await?;
         outbox::enqueue(&mut *conn, &sync_acls(subscription)).await?;
     }
@@ -924,15 +891,8 @@ pub async fn expire_due(pool: &PgPool) -> Result<usize, SubscriptionError> {
             continue;
         };
         let expired = subscription.until.is_some_and(|until| until <= Utc::now());
-        if subscription.state.is_live() && expired {
-            end(
-                &mut tx,
-                &subscription,
-                State::Expired,
-                &Actor::system("expiry"),
-                None,
-            )
-            .await?;
+        if expired && let Ok(next) = subscription.stage().after(Action::Expire) {
+            end(&mut tx, &subscription, next, &Actor::system("expiry"), None).await?;
             ended += 1;
         }
         tx.commit().await?;
@@ -1104,6 +1064,23 @@ pub async fn provisioning_state(
         .await
 }
 
+/// Locks a subscription row for the provisioner and says where `action` leads from its
+/// stage: `None` when the row is gone or the action does not apply (it ended, or was
+/// settled, meanwhile).
+async fn lock_for_provisioner(
+    conn: &mut PgConnection,
+    id: Uuid,
+    action: Action,
+) -> Result<Option<Stage>, sqlx::Error> {
+    let row = sqlx::query_as::<_, (State, Option<DateTime<Utc>>)>(
+        "select state, access_removed_at from subscriptions where id = $1 for update",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.and_then(|(state, removed)| Stage::of(state, removed).after(action).ok()))
+}
+
 /// Records a failed provisioning attempt (the subscription shows `provisioning — attempt n,
 /// last error …`).
 pub async fn record_attempt_failed(
@@ -1112,19 +1089,22 @@ pub async fn record_attempt_failed(
     attempt: i32,
     error: &str,
 ) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let Some(next) = lock_for_provisioner(&mut tx, id, Action::ProvisioningFailed).await? else {
+        return Ok(());
+    };
     sqlx::query(
         r#"update subscriptions
-           set state = case when state = 'approved' then 'provisioning' else state end,
-               provision_attempts = $2, last_error = $3, updated_at = now()
-           where id = $1
-             and (state in ('approved', 'provisioning')
-                  or (state in ('revoked', 'expired') and access_removed_at is null))"#,
+           set state = $2, provision_attempts = $3, last_error = $4, updated_at = now()
+           where id = $1"#,
     )
     .bind(id)
+    .bind(next.state.as_str())
     .bind(attempt)
     .bind(error)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -1132,31 +1112,31 @@ pub async fn record_attempt_failed(
 /// meanwhile (or was active already).
 pub async fn record_active(pool: &PgPool, id: Uuid, attempt: i32) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let changed = sqlx::query(
-        r#"update subscriptions set state = 'active', activated_at = now(),
-               provision_attempts = $2, last_error = null, updated_at = now()
-           where id = $1 and state in ('approved', 'provisioning')"#,
+    let Some(next) = lock_for_provisioner(&mut tx, id, Action::Provisioned).await? else {
+        return Ok(false);
+    };
+    sqlx::query(
+        r#"update subscriptions set state = $2, activated_at = now(),
+               provision_attempts = $3, last_error = null, updated_at = now()
+           where id = $1"#,
     )
     .bind(id)
+    .bind(next.state.as_str())
     .bind(attempt)
     .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        > 0;
-    if changed {
-        audit::record(
-            &mut tx,
-            Event::new(
-                &Actor::system("provisioner"),
-                "subscription.activate",
-                format!("subscription:{id}"),
-            )
-            .after(json!({ "state": "active", "attempts": attempt })),
+    .await?;
+    audit::record(
+        &mut tx,
+        Event::new(
+            &Actor::system("provisioner"),
+            "subscription.activate",
+            format!("subscription:{id}"),
         )
-        .await?;
-    }
+        .after(json!({ "state": next.state, "attempts": attempt })),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(changed)
+    Ok(true)
 }
 
 /// Records that the broker holds none of an ended subscription's access any more (the
@@ -1166,17 +1146,24 @@ pub async fn record_access_removed(
     id: Uuid,
     attempt: i32,
 ) -> Result<bool, sqlx::Error> {
-    let changed = sqlx::query(
+    let mut tx = pool.begin().await?;
+    if lock_for_provisioner(&mut tx, id, Action::AccessRemoved)
+        .await?
+        .is_none()
+    {
+        return Ok(false);
+    }
+    sqlx::query(
         r#"update subscriptions set access_removed_at = now(), provision_attempts = $2,
                last_error = null, updated_at = now()
-           where id = $1 and state in ('revoked', 'expired') and access_removed_at is null"#,
+           where id = $1"#,
     )
     .bind(id)
     .bind(attempt)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    Ok(changed > 0)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 #[cfg(test)]
