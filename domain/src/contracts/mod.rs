@@ -265,4 +265,23 @@ mod tests {
             missing.problems()
         );
     }
+
+    /// The YAML a user downloads for the flagship demo products, reviewed as a whole: a
+    /// change to the export or to these contracts shows up as a snapshot diff. What is
+    /// downloaded must also upload again unchanged.
+    #[test]
+    fn demo_contracts_export_as_reviewed_odcs_yaml_that_imports_again() {
+        let all = crate::demo::catalog::contracts();
+        for product in ["customer-signed-up", "order-placed"] {
+            let document = all
+                .iter()
+                .find(|d| d["dataProduct"] == product)
+                .unwrap_or_else(|| panic!("the demo has {product}"));
+            let yaml = export(document);
+            assert_eq!(&parse_yaml(&yaml).expect("parses"), document, "{product}");
+            let contract = import(&yaml).expect("imports");
+            assert_eq!(contract.slug, product);
+            insta::assert_snapshot!(product, yaml);
+        }
+    }
 }
