@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 mod model;
+pub mod quality;
 
 pub use model::{Contract, Field, Member, OutputPort, ProductStatus, Sla, SupportChannel};
+pub use quality::{PortQuality, QualityRule};
 
 /// The largest contract accepted, in bytes.
 pub const MAX_CONTRACT_BYTES: usize = 1024 * 1024;

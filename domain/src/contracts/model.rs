@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::quality::PortQuality;
 use super::{Problem, problem, slugify};
 
 /// The lifecycle of a data product.
@@ -104,6 +105,8 @@ pub struct Contract {
     pub description: String,
     pub tags: Vec<String>,
     pub ports: Vec<OutputPort>,
+    /// The quality rules of each port, in the order of `ports` (derived from `document`).
+    pub quality: Vec<PortQuality>,
     pub slas: Vec<Sla>,
     pub team: Vec<Member>,
     pub support: Vec<SupportChannel>,
@@ -142,6 +145,24 @@ fn fields(value: &Value) -> Vec<Field> {
             fields: fields(property),
         })
         .collect()
+}
+
+/// The format of the contract's records: its Kafka server's `format` (`avro` or `json`),
+/// JSON when it names none.
+pub(super) fn port_format(document: &Value) -> String {
+    list(document, "servers")
+        .find(|server| text(server, "type").as_deref() == Some("kafka"))
+        .and_then(|server| text(server, "format"))
+        .map(|f| f.to_ascii_lowercase())
+        .filter(|f| f == "avro" || f == "json")
+        .unwrap_or_else(|| "json".to_string())
+}
+
+/// A schema object's topic: its `physicalName`, else its `name`.
+pub(super) fn port_topic(object: &Value) -> String {
+    text(object, "physicalName")
+        .or_else(|| text(object, "name"))
+        .unwrap_or_default()
 }
 
 impl Contract {
@@ -185,18 +206,12 @@ impl Contract {
             .filter_map(Value::as_str)
             .map(str::to_string)
             .collect();
-        let format = list(&document, "servers")
-            .find(|server| text(server, "type").as_deref() == Some("kafka"))
-            .and_then(|server| text(server, "format"))
-            .map(|f| f.to_ascii_lowercase())
-            .filter(|f| f == "avro" || f == "json")
-            .unwrap_or_else(|| "json".to_string());
+        let format = port_format(&document);
         let ports: Vec<OutputPort> = list(&document, "schema")
             .map(|object| {
                 let event_type = text(object, "name").unwrap_or_default();
-                let topic = text(object, "physicalName").unwrap_or_else(|| event_type.clone());
                 OutputPort {
-                    topic,
+                    topic: port_topic(object),
                     event_type,
                     format: format.clone(),
                     description: text(object, "description"),
@@ -248,6 +263,9 @@ impl Contract {
                 })
             })
             .collect();
+        let quality = super::quality::port_rules(&document)
+            .map_err(|found| problems.extend(found))
+            .unwrap_or_default();
         let topics: Vec<String> = ports.iter().map(|p| p.topic.clone()).collect();
         if let Err(found) = crate::lineage::declaration(&document, &slug, &topics) {
             problems.extend(found);
@@ -264,6 +282,7 @@ impl Contract {
                 description,
                 tags,
                 ports,
+                quality,
                 slas,
                 team,
                 support,
