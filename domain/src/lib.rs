@@ -26,6 +26,7 @@ pub mod lineage;
 pub mod outbox;
 pub mod policy;
 pub mod provisioning;
+pub mod quality;
 pub mod registry;
 pub mod search;
 pub mod subscriptions;

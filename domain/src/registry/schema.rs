@@ -363,7 +363,7 @@ pub fn avro_namespace(parts: &[&str]) -> String {
 }
 
 /// An Avro name: letters, digits and `_`, not starting with a digit.
-fn avro_name(text: &str) -> String {
+pub(crate) fn avro_name(text: &str) -> String {
     let mut name: String = text
         .chars()
         .map(|c| {
