@@ -19,6 +19,8 @@
 //!   stacks, so deep nesting cannot overflow the stack, and per rule at most
 //!   [`MAX_VALUES_PER_RULE`] array items are looked at.
 
+pub mod wire;
+
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash, Hasher};

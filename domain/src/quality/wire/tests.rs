@@ -1,0 +1,250 @@
+use std::cell::Cell;
+
+use apache_avro::types::Value as Avro;
+use proptest::prelude::*;
+use serde_json::json;
+
+use super::*;
+
+const ORDER: &str = r#"{"type": "record", "name": "OrderPlaced", "namespace": "meshmart.sales", "fields": [
+    {"name": "orderId", "type": "string"},
+    {"name": "channel", "type": ["null", "string"], "default": null},
+    {"name": "total", "type": "double"},
+    {"name": "placedAt", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+    {"name": "lines", "type": {"type": "array", "items": {"type": "record", "name": "Line", "fields": [
+        {"name": "sku", "type": "string"}, {"name": "quantity", "type": "int"}]}}},
+    {"name": "returnLine", "type": ["null", "Line"], "default": null}
+]}"#;
+
+const ORDER_JSON: &str = r#"{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+    "properties": {"orderId": {"type": "string"}, "total": {"type": "number"}},
+    "required": ["orderId"], "additionalProperties": false}"#;
+
+fn schemas() -> HashMap<u32, ParsedSchema> {
+    let avro = |text: &str| ParsedSchema::parse(SchemaType::Avro, text).expect("valid Avro");
+    HashMap::from([
+        (1, avro(ORDER)),
+        (
+            2,
+            ParsedSchema::parse(SchemaType::Json, ORDER_JSON).expect("valid JSON Schema"),
+        ),
+        // Registered, but under another subject.
+        (3, avro(r#""string""#)),
+        (
+            4,
+            avro(
+                r#"{"type": "record", "name": "Node", "fields": [
+                {"name": "value", "type": "long"}, {"name": "next", "type": ["null", "Node"]}]}"#,
+            ),
+        ),
+        (5, avro(r#"{"type": "array", "items": "null"}"#)),
+    ])
+}
+
+fn subject() -> HashSet<u32> {
+    HashSet::from([1, 2, 4, 5])
+}
+
+fn encode(schema_text: &str, value: Avro) -> Vec<u8> {
+    let schema = ParsedSchema::parse(SchemaType::Avro, schema_text).expect("valid");
+    let writer = apache_avro::writer::datum::GenericDatumWriter::builder(
+        schema.avro().expect("an Avro schema"),
+    )
+    .build()
+    .expect("a writer");
+    writer.write_value_to_vec(value).expect("encodes")
+}
+
+fn order() -> Avro {
+    let line = |sku: &str, quantity: i32| {
+        Avro::Record(vec![
+            ("sku".into(), Avro::String(sku.into())),
+            ("quantity".into(), Avro::Int(quantity)),
+        ])
+    };
+    Avro::Record(vec![
+        ("orderId".into(), Avro::String("o-1".into())),
+        (
+            "channel".into(),
+            Avro::Union(1, Box::new(Avro::String("web".into()))),
+        ),
+        ("total".into(), Avro::Double(12.5)),
+        ("placedAt".into(), Avro::TimestampMillis(1_700_000_000_000)),
+        (
+            "lines".into(),
+            Avro::Array(vec![line("a", 2), line("b", 1)]),
+        ),
+        ("returnLine".into(), Avro::Union(0, Box::new(Avro::Null))),
+    ])
+}
+
+fn decode_with(bytes: &[u8]) -> Result<Decoded, WireError> {
+    decode(bytes, &schemas(), &subject())
+}
+
+#[test]
+fn avro_records_decode_to_json() {
+    let bytes = frame(1, &encode(ORDER, order()));
+    assert_eq!(&bytes[..5], &[0, 0, 0, 0, 1]);
+    let decoded = decode_with(&bytes).expect("decodes");
+    assert_eq!(decoded.schema_id, 1);
+    assert_eq!(
+        decoded.value,
+        json!({
+            "orderId": "o-1", "channel": "web", "total": 12.5, "placedAt": 1_700_000_000_000i64,
+            "lines": [{"sku": "a", "quantity": 2}, {"sku": "b", "quantity": 1}],
+            "returnLine": null
+        })
+    );
+}
+
+#[test]
+fn json_records_are_validated_against_their_schema() {
+    let decoded = decode_with(&frame(2, br#"{"orderId": "o-1", "total": 3}"#)).expect("valid");
+    assert_eq!(decoded.value, json!({"orderId": "o-1", "total": 3}));
+    let missing = decode_with(&frame(2, br#"{"total": 3}"#)).expect_err("orderId is required");
+    assert_eq!(missing.reason(), "invalid");
+    assert!(missing.to_string().contains("orderId"), "{missing}");
+}
+
+#[test]
+fn every_bad_record_has_a_reason() {
+    let good = encode(ORDER, order());
+    let mut trailing = frame(1, &good);
+    trailing.push(7);
+    let deep_json = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty", vec![], "truncated"),
+        ("header cut short", vec![0, 0, 0], "truncated"),
+        (
+            "no magic byte",
+            br#"{"orderId": "o-1"}"#.to_vec(),
+            "not_wire_format",
+        ),
+        ("magic byte 1", vec![1, 0, 0, 0, 1, 2], "not_wire_format"),
+        ("unknown id", frame(99, &good), "unknown_schema_id"),
+        (
+            "another subject's id",
+            frame(3, &good),
+            "schema_not_of_subject",
+        ),
+        (
+            "avro cut short",
+            frame(1, &good[..good.len() - 3]),
+            "undecodable",
+        ),
+        ("avro with trailing bytes", trailing, "undecodable"),
+        ("garbage", frame(1, &[0xff; 64]), "undecodable"),
+        (
+            "huge string length",
+            frame(
+                1,
+                &[0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+            ),
+            "undecodable",
+        ),
+        (
+            "json under an avro id",
+            frame(1, br#"{"orderId": "o-1"}"#),
+            "undecodable",
+        ),
+        (
+            "not utf-8",
+            frame(2, &[0x7b, 0xff, 0xfe, 0x7d]),
+            "undecodable",
+        ),
+        ("not json", frame(2, b"{orderId: o-1"), "undecodable"),
+        (
+            "json nested too deep",
+            frame(2, deep_json.as_bytes()),
+            "undecodable",
+        ),
+        (
+            "over the size limit",
+            frame(2, &vec![b' '; DEFAULT_MAX_RECORD_BYTES]),
+            "too_large",
+        ),
+        ("a recursive schema", frame(4, &[2, 0]), "undecodable"),
+        (
+            "an array of nulls",
+            frame(5, &[0xfe, 0xff, 0xff, 0xff, 0x0f, 0]),
+            "undecodable",
+        ),
+    ];
+    for (name, bytes, reason) in cases {
+        let error = decode_with(&bytes).expect_err(name);
+        assert_eq!(error.reason(), reason, "{name}: {error}");
+        assert!(error.to_string().chars().count() < 400, "{name}: {error}");
+    }
+}
+
+#[test]
+fn unsafe_avro_schemas_say_why_they_are_not_decoded() {
+    let recursive = decode_with(&frame(4, &[2, 0])).expect_err("recursive");
+    assert!(recursive.to_string().contains("recursive"), "{recursive}");
+    let nulls = decode_with(&frame(5, &[2, 0])).expect_err("zero-width items");
+    assert!(nulls.to_string().contains("zero-width"), "{nulls}");
+}
+
+#[test]
+fn schemas_are_looked_up_once_per_id() {
+    let calls = Cell::new(0);
+    let all = schemas();
+    let lookup = |id: u32| {
+        calls.set(calls.get() + 1);
+        all.get(&id).cloned()
+    };
+    let mut decoder = Decoder::new(DEFAULT_MAX_RECORD_BYTES);
+    let bytes = frame(2, br#"{"orderId": "o-1"}"#);
+    for _ in 0..3 {
+        decoder
+            .decode(&bytes, &subject(), &lookup)
+            .expect("decodes");
+    }
+    assert_eq!(calls.get(), 1);
+    // An id the subject no longer lists is refused even when cached.
+    let error = decoder
+        .decode(&bytes, &HashSet::from([1]), &lookup)
+        .expect_err("not of the subject any more");
+    assert_eq!(error.reason(), "schema_not_of_subject");
+}
+
+#[test]
+fn the_port_schemas_meshmart_registers_decode() {
+    let document = crate::demo::catalog::contracts()
+        .into_iter()
+        .find(|d| d["dataProduct"] == "order-placed")
+        .expect("the demo has order-placed");
+    let contract = crate::contracts::Contract::from_document(document).expect("maps");
+    let mut port = contract.ports[0].clone();
+    port.format = "avro".to_string();
+    let (kind, schema) = crate::registry::schema::port_schema("meshmart.sales", &port);
+    let parsed = ParsedSchema::parse(kind, &schema.to_string()).expect("valid");
+    assert!(unbounded(parsed.avro().expect("Avro")).is_none());
+}
+
+proptest! {
+    #[test]
+    fn decoding_never_panics(
+        id in prop_oneof![Just(1u32), Just(2), Just(3), Just(4), Just(5), any::<u32>()],
+        payload in prop::collection::vec(any::<u8>(), 0..256),
+        magic in prop_oneof![Just(0u8), any::<u8>()],
+    ) {
+        let mut bytes = frame(id, &payload);
+        bytes[0] = magic;
+        let _ = decode_with(&bytes);
+        let _ = decode_with(&payload);
+    }
+
+    #[test]
+    fn mutated_avro_records_never_panic(cut in 0usize..64, flips in prop::collection::vec((0usize..64, any::<u8>()), 0..4)) {
+        let mut payload = encode(ORDER, order());
+        for (at, byte) in flips {
+            if let Some(b) = payload.get_mut(at) {
+                *b ^= byte;
+            }
+        }
+        payload.truncate(payload.len().saturating_sub(cut));
+        let _ = decode_with(&frame(1, &payload));
+    }
+}
