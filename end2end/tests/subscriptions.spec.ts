@@ -32,6 +32,8 @@ test("an analyst requests access, the owner approves it, the analyst gets connec
   await row.getByLabel("Approval comment").fill("enjoy");
   await row.getByRole("button", { name: "Approve" }).click();
   await expect(owner.getByRole("status")).toContainText("approved");
+  // The header's count follows the decision without a reload.
+  await expect(inbox.locator(".badge")).toHaveText("0");
 
   // The provisioner applies the ACLs within a second or so.
   const card = analyst.locator(`article[id="${id}"]`);

@@ -8,9 +8,24 @@ use leptos_router::hooks::{use_location, use_query_map};
 use super::theme::ThemeToggle;
 use crate::api::auth::{Logout, current_user};
 
-/// Bumped whenever someone signs in or out, so the header asks again who is signed in.
+/// Bumped whenever someone signs in or out, or acts on what the header counts (decides a
+/// request, dismisses notifications), so the header asks again who is signed in and how
+/// many things wait for them.
 #[derive(Clone, Copy)]
 pub struct AuthEpoch(pub RwSignal<u64>);
+
+/// Makes the header count again after each completed run of an action whose `version`
+/// this reads (approving, rejecting, dismissing notifications).
+pub fn refresh_header_after(version: impl Fn() -> usize + Send + Sync + 'static) {
+    let Some(epoch) = use_context::<AuthEpoch>() else {
+        return;
+    };
+    Effect::new(move |_| {
+        if version() > 0 {
+            epoch.0.update(|n| *n += 1);
+        }
+    });
+}
 
 /// Brand, catalog search and navigation, on every page.
 #[component]

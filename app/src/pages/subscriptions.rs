@@ -14,6 +14,7 @@ use crate::api::subscriptions::{
     DecideSubscription, MarkNotificationsRead, RequestAccess, RequestForm, RevokeSubscription,
     SetAutoApprove, SubscriptionView, approvals, my_subscriptions, subscription_form,
 };
+use crate::components::layout::refresh_header_after;
 use crate::components::loading::Loading;
 use crate::components::problem::{ErrorMessage, PageProblem};
 
@@ -173,6 +174,7 @@ pub fn MySubscriptionsPage() -> impl IntoView {
         move || (revoke.version().get(), dismiss.version().get()),
         |_| my_subscriptions(),
     );
+    refresh_header_after(move || dismiss.version().get());
     view! {
         <Title text="My subscriptions"/>
         <div class="catalog-page subscriptions-page">
@@ -197,7 +199,7 @@ pub fn MySubscriptionsPage() -> impl IntoView {
                                                         .into_iter()
                                                         .map(|n| {
                                                             let href = n.link.unwrap_or_else(|| "/subscriptions".to_string());
-                                                            view! { <li><a href=href>{n.message}</a> <span class="muted">{n.created_at}</span></li> }
+                                                            view! { <li><a href=href>{n.message}</a> " " <span class="muted">{n.created_at}</span></li> }
                                                         })
                                                         .collect_view()}
                                                 </ul>
@@ -322,6 +324,7 @@ pub fn ApprovalsPage() -> impl IntoView {
         move || (decide.version().get(), revoke.version().get()),
         |_| approvals(),
     );
+    refresh_header_after(move || decide.version().get() + revoke.version().get());
     let outcome = move || {
         decide.value().get().map(|result| match result {
             Ok(done) => view! {
