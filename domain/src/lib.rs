@@ -30,3 +30,4 @@ pub mod quality;
 pub mod registry;
 pub mod search;
 pub mod subscriptions;
+pub mod traffic;

@@ -1,0 +1,350 @@
+//! Realistic values for the seed flow's events, from a small seeded random generator, so
+//! that a seed replays the same stream (tests) and no seed gives a fresh one (demos).
+//!
+//! A generator draws every value an event could carry (a sign-up's country, its risk),
+//! then keeps only the fields the port declares: the contracts' JSON Schemas are closed,
+//! so an undeclared field would make the record invalid. A required field the generator
+//! knows nothing about still gets a value of its type, so a contract that grows a field
+//! does not break the traffic; an optional one it does not know is left out.
+
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hasher};
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::contracts::Field;
+
+/// A xorshift64* generator: tiny, fast, and deterministic for a seed. Not for secrets.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator whose stream depends only on `seed`.
+    pub fn seeded(seed: u64) -> Self {
+        // SplitMix64 spreads small seeds (0, 1, 2) over the state; xorshift needs non-zero.
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        Self((z ^ (z >> 31)).max(1))
+    }
+
+    /// A seed from the operating system's randomness (the one std's `HashMap` keys use).
+    pub fn os_seed() -> u64 {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        // The modulo bias is below 2^-40 for the small ranges used here.
+        self.next_u64() % n.max(1)
+    }
+
+    /// A number in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    /// One of `items`, by their weights.
+    pub fn weighted<'a, T>(&mut self, items: &'a [(T, u32)]) -> &'a T {
+        let total: u64 = items.iter().map(|(_, w)| u64::from(*w)).sum();
+        let mut at = self.below(total);
+        for (item, weight) in items {
+            if at < u64::from(*weight) {
+                return item;
+            }
+            at -= u64::from(*weight);
+        }
+        &items[items.len() - 1].0
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+
+    fn hex(&mut self, digits: usize) -> String {
+        let mut out = String::with_capacity(digits);
+        while out.len() < digits {
+            out.push_str(&format!("{:016x}", self.next_u64()));
+        }
+        out.truncate(digits);
+        out
+    }
+
+    fn uuid(&mut self) -> String {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.next_u64().to_le_bytes());
+        bytes[8..].copy_from_slice(&self.next_u64().to_le_bytes());
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
+    }
+}
+
+/// The events the generator knows, by their port's event type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    CustomerSignedUp,
+    OrderPlaced,
+}
+
+impl EventKind {
+    /// The kind for a port's event type (`CustomerSignedUp`), if the generator knows it.
+    pub fn of(event_type: &str) -> Option<Self> {
+        match event_type {
+            "CustomerSignedUp" => Some(Self::CustomerSignedUp),
+            "OrderPlaced" => Some(Self::OrderPlaced),
+            _ => None,
+        }
+    }
+}
+
+/// One generated event: its partitioning key and its value, with the contract's field
+/// names.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub key: String,
+    pub value: Value,
+    /// Whether the generator meant this one to look risky (sign-ups only).
+    pub risky: bool,
+}
+
+/// How sign-ups arrive: (channel, weight). Store sign-ups have no client IP.
+const CHANNELS: [(&str, u32); 4] = [("web", 45), ("ios", 25), ("android", 22), ("store", 8)];
+
+/// Where customers are: (ISO 3166 country, weight, currency, first octets of its
+/// addresses). The octets are a stand-in geography the enrichment node can map back.
+const COUNTRIES: [(&str, u32, &str, &[u8]); 8] = [
+    ("DE", 30, "EUR", &[84, 91, 217]),
+    ("FR", 18, "EUR", &[82, 90]),
+    ("GB", 15, "GBP", &[81, 86]),
+    ("NL", 9, "EUR", &[77, 145]),
+    ("ES", 8, "EUR", &[83, 88]),
+    ("IT", 8, "EUR", &[79, 93]),
+    ("SE", 6, "SEK", &[78, 94]),
+    ("US", 6, "USD", &[24, 73, 98]),
+];
+
+/// First octets of hosting providers and anonymising proxies: a risky sign-up's address.
+const HOSTING_OCTETS: [u8; 4] = [45, 104, 185, 198];
+
+const MAIL_DOMAINS: [(&str, u32); 8] = [
+    ("gmail.com", 34),
+    ("outlook.com", 14),
+    ("yahoo.com", 8),
+    ("icloud.com", 10),
+    ("web.de", 9),
+    ("gmx.net", 8),
+    ("orange.fr", 7),
+    ("proton.me", 4),
+];
+
+/// Throw-away mailboxes: a risky sign-up's e-mail domain.
+const DISPOSABLE_DOMAINS: [&str; 4] = [
+    "mailinator.com",
+    "guerrillamail.com",
+    "10minutemail.com",
+    "tempmail.dev",
+];
+
+const FIRST_NAMES: [&str; 12] = [
+    "anna", "ben", "chloe", "david", "elif", "finn", "greta", "hugo", "ines", "jonas", "lea",
+    "mateo",
+];
+const LAST_NAMES: [&str; 10] = [
+    "muller", "martin", "smith", "jansen", "garcia", "rossi", "berg", "novak", "dubois", "weber",
+];
+
+/// The assortment an order draws from: (sku, unit price).
+const SKUS: [(&str, f64); 10] = [
+    ("SKU-10001", 19.99),
+    ("SKU-10002", 4.49),
+    ("SKU-10017", 89.0),
+    ("SKU-10023", 12.5),
+    ("SKU-10042", 249.0),
+    ("SKU-10056", 7.95),
+    ("SKU-10078", 34.9),
+    ("SKU-10101", 129.0),
+    ("SKU-10113", 2.99),
+    ("SKU-10150", 59.0),
+];
+
+/// Customers remembered so that orders come from people who signed up.
+const KNOWN_CUSTOMERS: usize = 1_000;
+
+/// Generates events; one per process (or per test), shared by all products so that orders
+/// reference customers who signed up.
+#[derive(Clone, Debug)]
+pub struct Generator {
+    rng: Rng,
+    risky_share: f64,
+    customers: VecDeque<(String, usize)>,
+}
+
+impl Generator {
+    /// A generator replaying `seed`, in which about `risky_share` (0 to 1) of the sign-ups
+    /// look risky (a throw-away mailbox, an address of a hosting provider).
+    pub fn new(seed: u64, risky_share: f64) -> Self {
+        Self {
+            rng: Rng::seeded(seed),
+            risky_share: risky_share.clamp(0.0, 1.0),
+            customers: VecDeque::with_capacity(KNOWN_CUSTOMERS),
+        }
+    }
+
+    /// The next event of `kind`, keeping only the port's `fields`, as of `now`.
+    pub fn next(&mut self, kind: EventKind, fields: &[Field], now: DateTime<Utc>) -> Event {
+        let (key, candidates, risky) = match kind {
+            EventKind::CustomerSignedUp => self.signup(now),
+            EventKind::OrderPlaced => self.order(now),
+        };
+        let value = self.project(&candidates, fields, now);
+        Event { key, value, risky }
+    }
+
+    fn signup(&mut self, now: DateTime<Utc>) -> (String, Map<String, Value>, bool) {
+        let rng = &mut self.rng;
+        let risky = rng.chance(self.risky_share);
+        let customer = format!("c-{}", rng.hex(12));
+        let channel = *rng.weighted(&CHANNELS);
+        let countries: Vec<(usize, u32)> = COUNTRIES
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i, c.1))
+            .collect();
+        let country = *rng.weighted(&countries);
+        let (code, _, _, octets) = COUNTRIES[country];
+        let first_octet = if risky {
+            *rng.pick(&HOSTING_OCTETS)
+        } else {
+            *rng.pick(octets)
+        };
+        let ip = format!(
+            "{first_octet}.{}.{}.{}",
+            rng.below(256),
+            rng.below(256),
+            1 + rng.below(254)
+        );
+        let email = if risky {
+            format!("{}@{}", rng.hex(10), rng.pick(&DISPOSABLE_DOMAINS))
+        } else {
+            let domain = *rng.weighted(&MAIL_DOMAINS);
+            format!(
+                "{}.{}{}@{domain}",
+                rng.pick(&FIRST_NAMES),
+                rng.pick(&LAST_NAMES),
+                rng.below(100)
+            )
+        };
+        // The sign-up completed a moment before the event about it was emitted.
+        let signed_up = now - Duration::milliseconds(rng.below(2_000) as i64);
+        let mut values = Map::new();
+        values.insert("eventId".into(), json!(rng.uuid()));
+        values.insert("occurredAt".into(), json!(timestamp(now)));
+        values.insert("customerID".into(), json!(customer));
+        values.insert("signupTimestamp".into(), json!(timestamp(signed_up)));
+        values.insert("sourceChannel".into(), json!(channel));
+        values.insert("country".into(), json!(code));
+        // A store sign-up is typed in by staff: there is no client address to enrich.
+        if channel != "store" || risky {
+            values.insert("ipAddress".into(), json!(ip));
+        }
+        values.insert("email".into(), json!(email));
+        if self.customers.len() == KNOWN_CUSTOMERS {
+            self.customers.pop_front();
+        }
+        self.customers.push_back((customer.clone(), country));
+        (customer, values, risky)
+    }
+
+    fn order(&mut self, now: DateTime<Utc>) -> (String, Map<String, Value>, bool) {
+        let rng = &mut self.rng;
+        let (customer, country) = if self.customers.is_empty() {
+            (format!("c-{}", rng.hex(12)), 0)
+        } else {
+            self.customers[rng.below(self.customers.len() as u64) as usize].clone()
+        };
+        let order = format!("o-{}", rng.hex(12));
+        let lines = 1 + rng.weighted(&[(0u64, 50), (1, 25), (2, 15), (3, 7), (4, 3)]);
+        let mut total_cents: i64 = 0;
+        let mut details = Vec::new();
+        for _ in 0..lines {
+            let (sku, price) = *rng.pick(&SKUS);
+            let quantity = 1 + rng.weighted(&[(0i64, 80), (1, 15), (2, 5)]);
+            total_cents += quantity * (price * 100.0).round() as i64;
+            details.push(json!({"sku": sku, "quantity": quantity, "unitPrice": price}));
+        }
+        let mut values = Map::new();
+        values.insert("eventId".into(), json!(rng.uuid()));
+        values.insert("occurredAt".into(), json!(timestamp(now)));
+        values.insert("orderID".into(), json!(order));
+        values.insert("customerID".into(), json!(customer));
+        values.insert("productDetails".into(), Value::Array(details));
+        values.insert("totalValue".into(), json!(total_cents as f64 / 100.0));
+        values.insert("currency".into(), json!(COUNTRIES[country].2));
+        (order, values, false)
+    }
+
+    /// The declared fields, from the drawn values or else (required ones) of their type.
+    fn project(
+        &mut self,
+        values: &Map<String, Value>,
+        fields: &[Field],
+        now: DateTime<Utc>,
+    ) -> Value {
+        let mut out = Map::new();
+        for field in fields {
+            if let Some(value) = values.get(&field.name) {
+                out.insert(field.name.clone(), value.clone());
+            } else if field.required {
+                let value = self.of_type(field, now);
+                out.insert(field.name.clone(), value);
+            }
+        }
+        Value::Object(out)
+    }
+
+    fn of_type(&mut self, field: &Field, now: DateTime<Utc>) -> Value {
+        let kind = field
+            .logical_type
+            .as_deref()
+            .or(field.physical_type.as_deref())
+            .unwrap_or("string")
+            .to_ascii_lowercase();
+        match kind.as_str() {
+            "object" | "record" | "struct" => self.project(&Map::new(), &field.fields, now),
+            "array" => json!([]),
+            "integer" | "int" | "long" | "bigint" => json!(self.rng.below(1_000)),
+            "number" | "double" | "float" | "decimal" => {
+                json!((self.rng.unit() * 100_000.0).round() / 100.0)
+            }
+            "boolean" | "bool" => json!(self.rng.chance(0.5)),
+            "date" => json!(now.format("%Y-%m-%d").to_string()),
+            "timestamp" | "datetime" | "timestamp-millis" => json!(timestamp(now)),
+            _ if field.physical_type.as_deref() == Some("uuid") => json!(self.rng.uuid()),
+            _ => json!(self.rng.hex(12)),
+        }
+    }
+}
+
+/// RFC 3339 in UTC with milliseconds, as JSON Schema's `date-time` and Avro's
+/// `timestamp-millis` both take it.
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}

@@ -1,0 +1,298 @@
+use std::collections::{HashMap, HashSet};
+use std::net::Ipv4Addr;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::quality::wire;
+use crate::quality::{Checker, Limits, Moment};
+use crate::registry::schema::{avro_namespace, port_schema};
+
+const SCHEMA_ID: u32 = 7;
+
+fn now() -> DateTime<Utc> {
+    Utc.timestamp_opt(1_780_000_000, 0)
+        .single()
+        .expect("valid time")
+}
+
+/// A demo contract, with quality rules a realistic stream must pass added to its fields.
+fn demo_contract(slug: &str) -> Contract {
+    let mut document = crate::demo::catalog::contracts()
+        .into_iter()
+        .find(|d| d["dataProduct"] == slug)
+        .expect("a demo contract");
+    let rules: HashMap<&str, Value> = HashMap::from([
+        (
+            "eventId",
+            json!({"logicalTypeOptions": {"format": "uuid"}, "unique": true}),
+        ),
+        (
+            "customerID",
+            json!({"logicalTypeOptions": {"pattern": "^c-[0-9a-f]{12}$"}}),
+        ),
+        (
+            "orderID",
+            json!({"logicalTypeOptions": {"pattern": "^o-[0-9a-f]{12}$"}, "unique": true}),
+        ),
+        (
+            "ipAddress",
+            json!({"logicalTypeOptions": {"format": "ipv4"}}),
+        ),
+        ("email", json!({"logicalTypeOptions": {"format": "email"}})),
+        (
+            "totalValue",
+            json!({"logicalTypeOptions": {"exclusiveMinimum": 0}}),
+        ),
+        (
+            "currency",
+            json!({"logicalTypeOptions": {"pattern": "^[A-Z]{3}$"}}),
+        ),
+        (
+            "sourceChannel",
+            json!({"quality": [{"metric": "invalidValues", "mustBe": 0,
+            "arguments": {"validValues": ["web", "ios", "android", "store"]}}]}),
+        ),
+    ]);
+    for property in document["schema"][0]["properties"]
+        .as_array_mut()
+        .expect("properties")
+    {
+        let name = property["name"].as_str().unwrap_or_default().to_string();
+        if let (Some(Value::Object(extra)), Value::Object(map)) =
+            (rules.get(name.as_str()), property)
+        {
+            map.extend(extra.clone());
+        }
+    }
+    Contract::from_document(document).expect("maps")
+}
+
+/// The product in `format`, its schema derived and registered as the catalog does.
+fn product(slug: &str, format: &str) -> (Product, ParsedSchema, Contract) {
+    let mut contract = demo_contract(slug);
+    let mut port = contract.ports[0].clone();
+    port.format = format.to_string();
+    contract.quality[0].format = format.to_string();
+    let domain = contract.domain.clone().expect("a domain");
+    let (kind, document) = port_schema(&avro_namespace(&["meshmart", &domain]), &port);
+    let schema = ParsedSchema::parse(kind, &document.to_string()).expect("a valid schema");
+    let product = Product::new(slug, port, SCHEMA_ID, schema.clone()).expect("known");
+    (product, schema, contract)
+}
+
+/// Generates `n` records of `product`, decodes each with the checker's decoder and runs
+/// the contract's quality rules on it (all must pass but those named in `known_gaps`);
+/// returns the events, records and decoded values.
+fn round_trip(
+    slug: &str,
+    format: &str,
+    generator: &mut Generator,
+    n: usize,
+    known_gaps: &[&str],
+) -> Vec<(Event, Record, Value)> {
+    let (product, schema, contract) = product(slug, format);
+    let lookup = HashMap::from([(SCHEMA_ID, schema)]);
+    let subject = HashSet::from([SCHEMA_ID]);
+    let mut decoder = wire::Decoder::new(wire::DEFAULT_MAX_RECORD_BYTES);
+    let mut checker = Checker::new(&contract.quality[0], Limits::default());
+    assert!(checker.not_evaluated().is_empty());
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let (event, record) = product.record(generator).expect("encodes");
+        assert_eq!(record.value[0], wire::MAGIC_BYTE);
+        assert_eq!(record.value[1..5], SCHEMA_ID.to_be_bytes());
+        let decoded = decoder
+            .decode(&record.value, &subject, &lookup)
+            .unwrap_or_else(|e| panic!("{slug} ({format}) {}: {e}", event.value));
+        assert_eq!(decoded.schema_id, SCHEMA_ID);
+        // As if the broker stamped the record as it was produced (the freshness rule).
+        let moment = Moment {
+            now: Utc::now(),
+            record_time: Some(Utc::now()),
+        };
+        for outcome in checker.check(&decoded.value, moment) {
+            if known_gaps.contains(&&*outcome.rule) {
+                continue;
+            }
+            assert!(
+                outcome.passed(),
+                "{slug} ({format}): {outcome:?} on {}",
+                decoded.value
+            );
+        }
+        out.push((event, record, decoded.value));
+    }
+    out
+}
+
+#[test]
+fn a_seed_replays_the_same_stream_and_another_seed_does_not() {
+    let events = |seed| {
+        let (signups, _, _) = product("customer-signed-up", "json");
+        let (orders, _, _) = product("order-placed", "json");
+        let mut generator = Generator::new(seed, DEFAULT_RISKY_SHARE);
+        (0..20)
+            .flat_map(|_| {
+                [
+                    generator.next(signups.kind, &signups.port().fields, now()),
+                    generator.next(orders.kind, &orders.port().fields, now()),
+                ]
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(events(42), events(42));
+    assert_ne!(events(42), events(43));
+    assert_ne!(
+        generate::Rng::seeded(0).next_u64(),
+        generate::Rng::seeded(1).next_u64()
+    );
+}
+
+#[test]
+fn json_records_round_trip_unchanged_and_pass_the_contract() {
+    let mut generator = Generator::new(1, DEFAULT_RISKY_SHARE);
+    for slug in KNOWN_PRODUCTS {
+        for (event, _, decoded) in round_trip(slug, "json", &mut generator, 300, &[]) {
+            assert_eq!(decoded, event.value);
+        }
+    }
+}
+
+#[test]
+fn avro_records_round_trip_and_pass_the_contract() {
+    let mut generator = Generator::new(2, DEFAULT_RISKY_SHARE);
+    for (event, record, decoded) in
+        round_trip("customer-signed-up", "avro", &mut generator, 300, &[])
+    {
+        assert_eq!(record.key, event.value["customerID"]);
+        for field in ["eventId", "customerID", "sourceChannel", "email"] {
+            assert_eq!(decoded[field], event.value[field], "{field}");
+        }
+        // Absent optional fields take the union's null branch.
+        assert_eq!(
+            decoded["ipAddress"],
+            event.value.get("ipAddress").cloned().unwrap_or(Value::Null)
+        );
+        let millis =
+            DateTime::parse_from_rfc3339(event.value["signupTimestamp"].as_str().expect("text"))
+                .expect("RFC 3339")
+                .timestamp_millis();
+        assert_eq!(decoded["signupTimestamp"], json!(millis));
+    }
+    // The registry's Avro port schema types every array item as a string, so no Avro
+    // record can carry the line fields the contract declares (the demo ports are JSON).
+    let gaps = [
+        "productDetails[].sku:required",
+        "productDetails[].quantity:required",
+        "productDetails[].unitPrice:required",
+    ];
+    for (event, record, decoded) in round_trip("order-placed", "avro", &mut generator, 300, &gaps) {
+        assert_eq!(record.key, event.value["orderID"]);
+        assert_eq!(decoded["totalValue"], event.value["totalValue"]);
+        // The port schema types array items as strings: each line is its JSON text.
+        let lines: Vec<Value> = decoded["productDetails"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .map(|line| serde_json::from_str(line.as_str().expect("text")).expect("JSON"))
+            .collect();
+        assert_eq!(Value::Array(lines), event.value["productDetails"]);
+    }
+}
+
+#[test]
+fn signups_have_a_channel_mix_countries_addresses_and_a_share_of_risky_ones() {
+    let mut generator = Generator::new(3, 0.1);
+    let (signups, _, _) = product("customer-signed-up", "json");
+    let events: Vec<Event> = (0..2_000)
+        .map(|_| generator.next(signups.kind, &signups.port().fields, now()))
+        .collect();
+    let channels: HashSet<&str> = events
+        .iter()
+        .map(|e| e.value["sourceChannel"].as_str().expect("a channel"))
+        .collect();
+    assert_eq!(channels, HashSet::from(["web", "ios", "android", "store"]));
+    let risky = events.iter().filter(|e| e.risky).count();
+    assert!((140..=260).contains(&risky), "{risky} risky of 2000");
+    let disposable = [
+        "mailinator.com",
+        "guerrillamail.com",
+        "10minutemail.com",
+        "tempmail.dev",
+    ];
+    let mut domains = HashSet::new();
+    for event in &events {
+        let email = event.value["email"].as_str().expect("an email");
+        let (_, domain) = email.split_once('@').expect("an e-mail address");
+        assert_eq!(event.risky, disposable.contains(&domain), "{email}");
+        domains.insert(domain.to_string());
+        assert_eq!(event.key, event.value["customerID"]);
+        // The contract has no country field, so none is sent (its JSON Schema is closed).
+        assert!(event.value.get("country").is_none());
+        match event.value.get("ipAddress") {
+            Some(ip) => {
+                ip.as_str()
+                    .expect("text")
+                    .parse::<Ipv4Addr>()
+                    .expect("an IPv4 address");
+            }
+            None => assert_eq!(event.value["sourceChannel"], "store"),
+        }
+    }
+    assert!(domains.len() >= 8, "{domains:?}");
+    let keys: HashSet<&String> = events.iter().map(|e| &e.key).collect();
+    assert_eq!(keys.len(), events.len(), "customer ids are unique");
+}
+
+#[test]
+fn orders_come_from_signed_up_customers_and_add_up() {
+    let mut generator = Generator::new(4, DEFAULT_RISKY_SHARE);
+    let (signups, _, _) = product("customer-signed-up", "json");
+    let (orders, _, _) = product("order-placed", "json");
+    let customers: HashSet<String> = (0..50)
+        .map(|_| {
+            generator
+                .next(signups.kind, &signups.port().fields, now())
+                .key
+        })
+        .collect();
+    for _ in 0..500 {
+        let order = generator.next(orders.kind, &orders.port().fields, now());
+        assert_eq!(order.key, order.value["orderID"]);
+        assert!(customers.contains(order.value["customerID"].as_str().expect("id")));
+        let lines = order.value["productDetails"].as_array().expect("lines");
+        assert!((1..=5).contains(&lines.len()));
+        let cents: i64 = lines
+            .iter()
+            .map(|l| {
+                l["quantity"].as_i64().expect("quantity")
+                    * (l["unitPrice"].as_f64().expect("price") * 100.0).round() as i64
+            })
+            .sum();
+        let total = order.value["totalValue"].as_f64().expect("total");
+        assert_eq!((total * 100.0).round() as i64, cents);
+    }
+}
+
+#[test]
+fn unknown_events_and_values_that_do_not_fit_are_refused() {
+    let (signups, schema, _) = product("customer-signed-up", "avro");
+    let mut port = signups.port().clone();
+    port.event_type = "ParcelLost".to_string();
+    assert!(matches!(
+        Product::new("parcel-lost", port, SCHEMA_ID, schema.clone()),
+        Err(TrafficError::NoGenerator { .. })
+    ));
+    let missing = json!({"eventId": "e", "occurredAt": "2026-01-01T00:00:00Z"});
+    assert_eq!(
+        encode::payload(&schema, &missing),
+        Err(EncodeError::Missing("customerID".to_string()))
+    );
+    let wrong = json!({"eventId": "e", "occurredAt": "yesterday", "customerID": "c"});
+    assert!(matches!(
+        encode::payload(&schema, &wrong),
+        Err(EncodeError::Mismatch { field, .. }) if field == "occurredAt"
+    ));
+}
