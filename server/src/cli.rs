@@ -1,5 +1,5 @@
-//! The command line: `meshmart serve | migrate | seed-demo | reindex | contract push | user |
-//! token`. Every command loads the same settings.
+//! The command line: `meshmart serve | migrate | seed-demo | reindex | traffic | contract
+//! push | user | token`. Every command loads the same settings.
 
 use std::path::PathBuf;
 
@@ -63,6 +63,25 @@ pub enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Produce demo events to the seed flow's products (Confluent wire format, with the id of
+    /// each product's registered schema), until the duration ends or Ctrl-C.
+    Traffic {
+        /// Products to produce to, by slug (comma-separated).
+        #[arg(long, value_delimiter = ',', default_values_t = domain::traffic::KNOWN_PRODUCTS.map(String::from))]
+        products: Vec<String>,
+        /// Records per second, per product.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        rate: u32,
+        /// Stop after this many seconds (default: run until Ctrl-C).
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<u64>,
+        /// Seed of the value generator, to replay the same events (default: random).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Share of sign-ups that look risky (a throw-away mailbox, a hosting address).
+        #[arg(long, default_value_t = domain::traffic::DEFAULT_RISKY_SHARE, value_parser = share)]
+        risky_share: f64,
     },
     /// Data contracts (ODCS v3 YAML).
     Contract {
@@ -266,7 +285,77 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Contract {
             command: ContractCommand::Push { file, domain },
         } => push_contract(settings, &file, domain.as_deref()).await,
+        Command::Traffic {
+            products,
+            rate,
+            duration,
+            seed,
+            risky_share,
+        } => {
+            let plan = domain::traffic::Plan {
+                rate,
+                duration: duration.map(std::time::Duration::from_secs),
+            };
+            traffic(settings, &products, plan, seed, risky_share).await
+        }
     }
+}
+
+/// A command the user must change (an unknown product, say): `main` prints it as one line
+/// and exits with code 2, like a bad setting.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
+        _ => Err(format!("`{text}` is not a share between 0 and 1")),
+    }
+}
+
+async fn traffic(
+    settings: Settings,
+    slugs: &[String],
+    plan: domain::traffic::Plan,
+    seed: Option<u64>,
+    risky_share: f64,
+) -> anyhow::Result<()> {
+    use domain::traffic::{self, Generator, TrafficError};
+
+    let pool = settings.database.pool();
+    let mut products = Vec::with_capacity(slugs.len());
+    for slug in slugs {
+        match traffic::product(&pool, slug).await {
+            Ok(product) => products.push(product),
+            Err(TrafficError::Database(error)) => {
+                return Err(anyhow::Error::new(error).context("failed to reach the database"));
+            }
+            Err(refused) => return Err(UsageError(refused.to_string()).into()),
+        }
+    }
+    // Meshmart's own principal for now; per-domain producer principals come later.
+    let producer = settings
+        .kafka
+        .broker_config()
+        .producer("meshmart-traffic")
+        .context("failed to create the producer")?;
+    let seed = seed.unwrap_or_else(traffic::generate::Rng::os_seed);
+    let mut generator = Generator::new(seed, risky_share);
+    eprintln!(
+        "producing {} records/s to each of {} (seed {seed}); Ctrl-C stops",
+        plan.rate,
+        slugs.join(", ")
+    );
+    let stop = async {
+        // Without a signal handler there is no Ctrl-C to wait for; the duration still ends.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let summary = traffic::run(&producer, &products, &mut generator, plan, stop).await;
+    println!("{summary}");
+    Ok(())
 }
 
 async fn reindex(settings: Settings) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use server::cli::{Cli, run};
+use server::cli::{Cli, UsageError, run};
 use server::configuration::Settings;
 
 fn main() -> ExitCode {
@@ -28,6 +28,10 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.downcast_ref::<UsageError>().is_some() => {
+            eprintln!("meshmart: {error}");
+            ExitCode::from(2)
+        }
         Err(error) => {
             tracing::error!(
                 error = format!("{error:#}"),

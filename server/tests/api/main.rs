@@ -15,3 +15,4 @@ mod pages;
 mod registry;
 mod search;
 mod subscriptions;
+mod traffic;
