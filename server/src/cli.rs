@@ -334,10 +334,24 @@ async fn traffic(
             Err(refused) => return Err(UsageError(refused.to_string()).into()),
         }
     }
+    let broker = settings.kafka.broker_config();
+    // A record for a missing topic would wait in the queue until its timeout: say it now.
+    let admin = domain::broker::BrokerAdmin::new(&broker).context("failed to reach the broker")?;
+    for product in &products {
+        if !admin
+            .topic_exists(&product.topic, std::time::Duration::from_secs(10))
+            .await
+            .context("failed to reach the broker")?
+        {
+            return Err(UsageError(format!(
+                "product `{}` has no topic `{}` on the broker yet (`meshmart serve` creates it)",
+                product.slug, product.topic
+            ))
+            .into());
+        }
+    }
     // Meshmart's own principal for now; per-domain producer principals come later.
-    let producer = settings
-        .kafka
-        .broker_config()
+    let producer = broker
         .producer("meshmart-traffic")
         .context("failed to create the producer")?;
     let seed = seed.unwrap_or_else(traffic::generate::Rng::os_seed);
