@@ -107,3 +107,23 @@ async fn contract_push_publishes_a_file_and_reports_problems(pool: sqlx::PgPool)
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(stderr.contains("/status"), "{stderr}");
 }
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn traffic_refuses_an_unknown_product_with_one_line_naming_it(pool: sqlx::PgPool) {
+    let url = database_url(&pool).await;
+    let output = meshmart(
+        &[("DATABASE_URL", &url)],
+        &[
+            "traffic",
+            "--products",
+            "no-such-product",
+            "--duration",
+            "1",
+        ],
+    );
+    let stderr = single_line_error(&output);
+    assert!(
+        stderr.contains("unknown product `no-such-product`"),
+        "{stderr}"
+    );
+}
