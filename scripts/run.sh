@@ -28,15 +28,43 @@ cat <<MSG
                            owner.sales@meshmart.local                owner of sales
                            owner.marketing@meshmart.local            owner of marketing
                            analyst1@meshmart.local … analyst3@meshmart.local
+  Demo traffic:            ${MESHMART_DEMO_TRAFFIC_RATE:-2} events/s each to customer-signed-up and order-placed (local broker only;
+                           MESHMART_DEMO_TRAFFIC_RATE=0 turns it off)
   Stop:                    Ctrl-C
 
 MSG
 "$bin" serve &
 server=$!
+
+# Demo traffic on the local broker only (never on one given by KAFKA_BOOTSTRAP_SERVERS):
+# a few CustomerSignedUp and OrderPlaced events a second, so the topics are not empty.
+# MESHMART_DEMO_TRAFFIC_RATE=0 turns it off. The server's outbox creates the topics after
+# the first seed, so `traffic` (exit code 2 while a topic is missing) is retried a while.
+traffic=
+rate=${MESHMART_DEMO_TRAFFIC_RATE:-2}
+if grep -qx kafka .data/run/started 2>/dev/null && [ "$rate" != 0 ]; then
+  (
+    for _ in $(seq 1 60); do
+      curl -fsS -o /dev/null "http://127.0.0.1:${port}/readyz" 2>/dev/null && break
+      sleep 1
+    done
+    for _ in $(seq 1 30); do
+      if "$bin" traffic --rate "$rate"; then exit 0; else code=$?; fi
+      [ "$code" -eq 2 ] || exit "$code"
+      sleep 2
+    done
+  ) &
+  traffic=$!
+fi
+
 stop_all() {
   # Output may be a pipe whose reader died with the same Ctrl-C (`make run | tee`):
   # stopping must not die of SIGPIPE half-way.
   trap '' PIPE INT TERM
+  if [ -n "$traffic" ]; then
+    pkill -TERM -P "$traffic" 2>/dev/null || true
+    kill -TERM "$traffic" 2>/dev/null || true
+  fi
   kill -TERM "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
   scripts/stack.sh down run || true
