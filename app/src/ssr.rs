@@ -10,7 +10,7 @@ use domain::error::{Classified, Kind};
 use domain::identity::session::ClientIp;
 use domain::identity::throttle::LoginThrottle;
 use domain::identity::{Caller, User};
-use domain::policy::{Denied, Permission, Policy};
+use domain::policy::{Permission, Policy};
 use http::StatusCode;
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -62,12 +62,7 @@ pub async fn authorize(domain: &str, permission: Permission) -> Result<User, Api
         .authorize(&caller, domain, permission)
         .await
         .cloned()
-        .map_err(denied)
-}
-
-/// Maps a policy refusal to an error (and status) for the browser.
-pub fn denied(denied: Denied) -> ApiError {
-    error(denied)
+        .map_err(error)
 }
 
 /// Sets the response status for `error` and returns it. A plain HTML form post (no

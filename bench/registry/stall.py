@@ -22,6 +22,8 @@ import time
 import urllib.parse
 import uuid
 
+from latency import percentile  # the same percentile as the registry latency benchmark
+
 CT = "application/vnd.schemaregistry.v1+json"
 QUERIES = ["order", "customer signup", "custmer", "payment tag:pii", "invoice", "shipment"]
 
@@ -31,11 +33,6 @@ def schema(version: int) -> str:
         {"name": f"f{i}", "type": ["null", "string"], "default": None} for i in range(1, version)
     ]
     return json.dumps({"type": "record", "name": "Stall", "namespace": "bench", "fields": fields})
-
-
-def percentile(samples, p):
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
 
 
 class Client:

@@ -18,21 +18,12 @@ pub enum AppError {
     #[error("sign in first")]
     Unauthorized,
     #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
     NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
     #[error("{field}: {message}")]
     Unprocessable { field: String, message: String },
     /// The request itself is malformed (a query parameter's syntax); 400.
     #[error("{field}: {message}")]
     BadRequest { field: String, message: String },
-    /// A part of the service is not ready yet; 503.
-    #[error("{message}")]
-    Unavailable { message: String, retry_after: u64 },
-    #[error("{message}")]
-    TooManyRequests { message: String, retry_after: u64 },
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     /// A domain error the client can act on, as its kind says.
@@ -81,20 +72,12 @@ impl AppError {
     fn kind(&self) -> Kind {
         match self {
             AppError::Unauthorized => Kind::Unauthenticated,
-            AppError::Forbidden(_) => Kind::Forbidden,
             AppError::NotFound(_) => Kind::NotFound,
-            AppError::Conflict(_) => Kind::Conflict,
             AppError::Unprocessable { field, .. } => Kind::Invalid {
                 field: field.clone(),
             },
             AppError::BadRequest { field, .. } => Kind::BadRequest {
                 field: field.clone(),
-            },
-            AppError::Unavailable { retry_after, .. } => Kind::Unavailable {
-                retry_after: *retry_after,
-            },
-            AppError::TooManyRequests { retry_after, .. } => Kind::Throttled {
-                retry_after: *retry_after,
             },
             AppError::PayloadTooLarge { limit } => Kind::TooLarge { limit: *limit },
             AppError::Classified { kind, .. } => kind.clone(),

@@ -80,7 +80,7 @@ pub struct NotificationView {
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use domain::subscriptions::{Subscription, SubscriptionError};
+    use domain::subscriptions::Subscription;
     use http::StatusCode;
 
     use super::*;
@@ -122,10 +122,6 @@ mod ssr {
             last_error: subscription.last_error,
             connection,
         })
-    }
-
-    pub fn error(error: SubscriptionError) -> ApiError {
-        crate::ssr::error(error)
     }
 
     pub fn id(text: &str) -> Result<uuid::Uuid, ApiError> {
@@ -221,7 +217,7 @@ pub async fn request_access(
     let created =
         domain::subscriptions::request(&services.pool, &services.policy, &caller(), &request)
             .await
-            .map_err(ssr::error)?;
+            .map_err(crate::ssr::error)?;
     ssr::view(created)
 }
 
@@ -239,7 +235,7 @@ pub async fn my_subscriptions() -> Result<(Vec<SubscriptionView>, Vec<Notificati
     };
     let items = domain::subscriptions::list(&services.pool, &services.policy, &caller(), &filter)
         .await
-        .map_err(ssr::error)?
+        .map_err(crate::ssr::error)?
         .into_iter()
         .map(ssr::view)
         .collect::<Result<Vec<_>, _>>()?;
@@ -290,7 +286,7 @@ pub async fn approvals() -> Result<Vec<SubscriptionView>, ApiError> {
     let mut items =
         domain::subscriptions::list(&services.pool, &services.policy, &caller(), &filter)
             .await
-            .map_err(ssr::error)?;
+            .map_err(crate::ssr::error)?;
     // Pending first; the rest keep newest-first order.
     items.sort_by_key(|s| s.state != domain::subscriptions::State::Pending);
     items.truncate(200);
@@ -320,7 +316,7 @@ pub async fn decide_subscription(
         }
         _ => return Err(unprocessable("decision", "approve or reject")),
     }
-    .map_err(ssr::error)?;
+    .map_err(crate::ssr::error)?;
     ssr::view(done)
 }
 
@@ -341,7 +337,7 @@ pub async fn revoke_subscription(
         comment.as_deref(),
     )
     .await
-    .map_err(ssr::error)?;
+    .map_err(crate::ssr::error)?;
     ssr::view(done)
 }
 
@@ -369,5 +365,5 @@ pub async fn set_auto_approve(
         &roles,
     )
     .await
-    .map_err(ssr::error)
+    .map_err(crate::ssr::error)
 }
