@@ -330,6 +330,8 @@ pub async fn register(
         .execute(&mut *conn)
         .await?;
         outbox::enqueue(&mut *conn, &outbox::Message::create_topic(&port.topic)).await?;
+        let dead_letters = crate::contracts::quality::dead_letter_topic(&port.topic);
+        outbox::enqueue(&mut *conn, &outbox::Message::create_topic(dead_letters)).await?;
     }
     register_port_schemas(&mut *conn, actor, port_schemas).await?;
     crate::lineage::declare(&mut *conn, product_id, &domain, contract)

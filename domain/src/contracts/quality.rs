@@ -48,7 +48,39 @@ pub struct PortQuality {
     /// `avro` or `json`: Avro field names are sanitised, so lookups try that name too.
     pub format: String,
     pub rules: Vec<QualityRule>,
+    /// What happens to a record that fails: counted, or also copied to the dead-letter topic.
+    #[serde(default)]
+    pub policy: Policy,
 }
+
+/// The contract policy of an output port, declared as the schema object's custom property
+/// `contractPolicy` (`monitor` when absent).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// Failing records are counted and sampled.
+    #[default]
+    Monitor,
+    /// Failing records are also copied to the port's dead-letter topic, `<topic>.dlq`.
+    Quarantine,
+}
+
+impl Policy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Monitor => "monitor",
+            Policy::Quarantine => "quarantine",
+        }
+    }
+}
+
+/// The dead-letter topic of a port's topic.
+pub fn dead_letter_topic(topic: &str) -> String {
+    format!("{topic}.dlq")
+}
+
+/// The custom property naming a port's contract policy.
+pub const POLICY_PROPERTY: &str = "contractPolicy";
 
 /// One step from a record to a field: a key of an object, or every item of an array.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -279,10 +311,18 @@ pub fn port_rules(document: &Value) -> Result<Vec<PortQuality>, Vec<Problem>> {
         if let Some(rule) = freshness(document, object) {
             rules.push(rule);
         }
+        let policy = match policy(object, &pointer) {
+            Ok(policy) => policy,
+            Err(found) => {
+                problems.push(found);
+                Policy::Monitor
+            }
+        };
         ports.push(PortQuality {
             topic: super::model::port_topic(object),
             format: format.clone(),
             rules,
+            policy,
         });
     }
     if problems.is_empty() {
@@ -290,6 +330,27 @@ pub fn port_rules(document: &Value) -> Result<Vec<PortQuality>, Vec<Problem>> {
     } else {
         Err(problems)
     }
+}
+
+/// The schema object's `contractPolicy` custom property, if it declares one.
+fn policy(object: &Value, pointer: &str) -> Result<Policy, Problem> {
+    let Some(properties) = object.get("customProperties").and_then(Value::as_array) else {
+        return Ok(Policy::Monitor);
+    };
+    for (index, entry) in properties.iter().enumerate() {
+        if entry.get("property").and_then(Value::as_str) != Some(POLICY_PROPERTY) {
+            continue;
+        }
+        return match entry.get("value").and_then(Value::as_str).map(str::trim) {
+            Some("monitor") => Ok(Policy::Monitor),
+            Some("quarantine") => Ok(Policy::Quarantine),
+            _ => Err(problem(
+                format!("{pointer}/customProperties/{index}/value"),
+                "contractPolicy must be `monitor` or `quarantine`",
+            )),
+        };
+    }
+    Ok(Policy::Monitor)
 }
 
 struct Reader<'a> {
