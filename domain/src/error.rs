@@ -126,6 +126,23 @@ impl Classified for crate::policy::Denied {
     }
 }
 
+impl Classified for crate::health::HealthError {
+    fn kind(&self) -> Kind {
+        use crate::health::HealthError;
+        match self {
+            HealthError::NotFound => Kind::NotFound,
+            HealthError::BadWindow => Kind::BadRequest {
+                field: "window".into(),
+            },
+            HealthError::BadLimit => Kind::BadRequest {
+                field: "limit".into(),
+            },
+            HealthError::Denied(denied) => denied.kind(),
+            HealthError::Database(_) => Kind::Internal,
+        }
+    }
+}
+
 impl Classified for crate::contracts::ContractError {
     fn kind(&self) -> Kind {
         use crate::contracts::ContractError;

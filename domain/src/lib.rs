@@ -21,6 +21,7 @@ pub mod db;
 pub mod demo;
 pub mod domains;
 pub mod error;
+pub mod health;
 pub mod identity;
 pub mod lineage;
 pub mod outbox;

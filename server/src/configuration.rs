@@ -28,6 +28,19 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
+    pub checker: CheckerSettings,
+}
+
+/// The record checker: a consumer group over every product topic.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CheckerSettings {
+    /// Whether this process joins the checker group (and measures subscriptions' lag).
+    pub enabled: bool,
+    /// The consumer group; every process of one deployment uses the same one.
+    pub group: String,
+    /// Records larger than this are counted as `too_large` without being decoded; the
+    /// broker's `message.max.bytes` by default.
+    pub max_record_bytes: usize,
 }
 
 /// Who may read `/metrics`.
@@ -180,7 +193,10 @@ impl Settings {
             .set_default("search.sync_interval_seconds", 60)?
             .set_default("provisioning.reconcile_interval_seconds", 30)?
             .set_default("provisioning.reconcile_dry_run", false)?
-            .set_default("log.format", "pretty")?;
+            .set_default("log.format", "pretty")?
+            .set_default("checker.enabled", true)?
+            .set_default("checker.group", "meshmart-checker")?
+            .set_default("checker.max_record_bytes", 1_048_588)?;
         builder = match file {
             Some(path) => builder.add_source(File::from(path).required(true)),
             None => builder.add_source(File::with_name("meshmart").required(false)),

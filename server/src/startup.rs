@@ -52,6 +52,7 @@ pub struct Application {
     replication_factor: i32,
     search_sync_every: Duration,
     provisioning: crate::configuration::ProvisioningSettings,
+    checker: Option<crate::checker::CheckerConfig>,
 }
 
 impl Application {
@@ -135,6 +136,14 @@ impl Application {
             replication_factor: settings.kafka.replication_factor,
             search_sync_every: Duration::from_secs(settings.search.sync_interval_seconds),
             provisioning: settings.provisioning.clone(),
+            checker: settings
+                .checker
+                .enabled
+                .then(|| crate::checker::CheckerConfig {
+                    broker: settings.kafka.broker_config(),
+                    group: settings.checker.group.clone(),
+                    max_record_bytes: settings.checker.max_record_bytes,
+                }),
         })
     }
 
@@ -195,14 +204,22 @@ impl Application {
             }
         });
         // Background work ends with the server, also when this future is dropped mid-flight.
-        let _workers = AbortOnDrop(vec![
+        let mut workers = vec![
             upkeep,
             policy_watch,
             search_feed,
             outbox,
             reconciler,
             session_cleanup,
-        ]);
+        ];
+        if let Some(checker) = self.checker {
+            workers.push(crate::workers::spawn_health(
+                self.state.pool.clone(),
+                checker.broker.clone(),
+            ));
+            workers.push(crate::checker::spawn(self.state.pool.clone(), checker));
+        }
+        let _workers = AbortOnDrop(workers);
         tracing::info!(address = %self.listener.local_addr()?, "meshmart is serving");
         let served = axum::serve(
             self.listener,

@@ -133,3 +133,51 @@ pub fn spawn_reconciler(
         }
     })
 }
+
+/// Measures live subscriptions' consumer lag every 10 seconds and rolls health points up
+/// into minutes (dropping what is past retention) every minute, until aborted. Both are
+/// idempotent, so every server process may run them.
+pub fn spawn_health(
+    pool: PgPool,
+    broker: domain::broker::BrokerConfig,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut round: u64 = 0;
+        loop {
+            tick.tick().await;
+            round += 1;
+            match domain::health::lag::watched(&pool).await {
+                Ok(watched) if !watched.is_empty() => {
+                    let config = broker.clone();
+                    let measured = tokio::task::spawn_blocking(move || {
+                        domain::health::lag::measure(&config, &watched)
+                    })
+                    .await;
+                    match measured {
+                        Ok(Ok(measured)) => {
+                            if let Err(error) = domain::health::lag::record(&pool, &measured).await
+                            {
+                                tracing::warn!(%error, "consumer lag not stored");
+                            }
+                        }
+                        Ok(Err(error)) => tracing::warn!(%error, "consumer lag not measured"),
+                        Err(error) => tracing::warn!(%error, "consumer lag task failed"),
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "subscriptions to measure not read"),
+            }
+            if round.is_multiple_of(6) {
+                match domain::health::store::roll_up(&pool).await {
+                    Ok(dropped) if dropped > 0 => {
+                        tracing::debug!(dropped, "health points past retention dropped")
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "health rollup failed"),
+                }
+            }
+        }
+    })
+}

@@ -57,6 +57,18 @@ impl BrokerConfig {
         config
     }
 
+    /// A consumer's configuration as Meshmart's principal in `group`, reading only committed
+    /// records. Never log it: it holds the password.
+    pub fn consumer_config(&self, client_id: &str, group: &str) -> ClientConfig {
+        let mut config = self.client_config();
+        config
+            .set("client.id", client_id)
+            .set("group.id", group)
+            .set("isolation.level", "read_committed")
+            .set("enable.partition.eof", "false");
+        config
+    }
+
     /// An idempotent producer (`acks=all`) as Meshmart's principal, named `client_id`.
     /// Like the admin client it connects in the background; only a malformed configuration
     /// fails here.
@@ -64,15 +76,23 @@ impl BrokerConfig {
         &self,
         client_id: &str,
     ) -> Result<rdkafka::producer::FutureProducer, BrokerError> {
-        self.client_config()
+        self.producer_config(client_id)
+            .create()
+            .map_err(BrokerError::Config)
+    }
+
+    /// The configuration of an idempotent producer (`acks=all`) as Meshmart's principal.
+    /// Never log it: it holds the password.
+    pub fn producer_config(&self, client_id: &str) -> ClientConfig {
+        let mut config = self.client_config();
+        config
             .set("client.id", client_id)
             .set("enable.idempotence", "true")
             .set("acks", "all")
             // Batch a little: demo rates are low, and a few ms of latency is invisible.
             .set("linger.ms", "5")
-            .set("message.timeout.ms", "30000")
-            .create()
-            .map_err(BrokerError::Config)
+            .set("message.timeout.ms", "30000");
+        config
     }
 }
 

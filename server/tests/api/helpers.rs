@@ -71,6 +71,9 @@ pub async fn spawn_app_with(pool: PgPool, configure: impl FnOnce(&mut Settings))
     // Each application owns its index directory, as each server process does.
     settings.search.index_dir =
         std::env::temp_dir().join(format!("meshmart-test-index-{}", uuid::Uuid::new_v4()));
+    // The record checker joins a consumer group over every product topic; tests that want
+    // it turn it on with a group of their own.
+    settings.checker.enabled = false;
     configure(&mut settings);
     let application = Application::build_with_pool(settings, pool)
         .await

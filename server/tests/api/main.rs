@@ -14,5 +14,6 @@ mod openapi;
 mod pages;
 mod registry;
 mod search;
+mod streams;
 mod subscriptions;
 mod traffic;

@@ -2,6 +2,7 @@
 //! (every handler asks the policy), sessions or `Authorization: Bearer` API tokens.
 
 mod audit;
+mod health;
 mod lineage;
 mod openapi;
 mod products;
@@ -26,6 +27,7 @@ pub fn routes() -> Routes {
         .merge(search::routes())
         .merge(subscriptions::routes())
         .merge(lineage::routes())
+        .merge(health::routes())
         .merge(audit::routes())
         .merge(openapi::routes())
 }

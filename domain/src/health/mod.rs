@@ -1,0 +1,349 @@
+//! Measured health of the streams: every record of every product topic checked against its
+//! contract, and what that measured, next to what the contract declares.
+//!
+//! - [`PortCheck`] judges one record of one output port: wire format, the schema id's
+//!   subject, decoding and schema validation ([`crate::quality::wire`]), then the port's
+//!   quality rules ([`crate::quality::Checker`]). Pure apart from the schema lookup the
+//!   caller passes in.
+//! - [`Batch`] accumulates what a checker process saw since its last flush: 10-second
+//!   [`Tally`] points per port, the next offset of each partition, failing and recent
+//!   samples. [`store::flush`] adds it to PostgreSQL in one transaction, so the counts and
+//!   the offsets they cover move together; [`store::floor`] is where a process taking over
+//!   a partition starts counting, so two processes never count a record twice.
+//! - [`report`] reads the points back as a product's health (rates, freshness, valid ratio,
+//!   rule pass rates, SLA verdicts) and [`samples`] the decoded records, masked for readers
+//!   who may not see classified fields.
+//!
+//! The consumer group itself (partition assignment, polling, dead-letter copies) is the
+//! server's (`server/src/checker.rs`): Kafka assigns the partitions, never Meshmart.
+
+pub mod lag;
+pub mod report;
+pub mod samples;
+pub mod store;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::contracts::quality::{Policy, PortQuality};
+use crate::quality::wire::{self, Decoder, SchemaLookup, WireError};
+use crate::quality::{Checker, Limits, Moment, Outcome};
+
+/// Length of one point, in seconds.
+pub const STEP_SECONDS: i64 = 10;
+/// Upper bounds (ms) of the end-to-end latency histogram's buckets; one more bucket holds
+/// everything slower.
+pub const LATENCY_BUCKETS_MS: [i64; 13] = [
+    10, 25, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 300_000,
+];
+/// Failing records kept per port as samples.
+pub const INVALID_SAMPLES: i64 = 50;
+/// Valid records kept per port as samples.
+pub const VALID_SAMPLES: i64 = 20;
+/// Bytes of an undecodable record kept in its sample.
+const RAW_SAMPLE_BYTES: usize = 256;
+
+/// Why a record is not valid: a wire or schema problem (see [`WireError::reason`]), or a
+/// failed quality rule.
+pub const QUALITY_REASON: &str = "quality";
+
+/// Why a health read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    #[error("no such product")]
+    NotFound,
+    #[error("window must be between 10 seconds and 7 days (604800 seconds)")]
+    BadWindow,
+    #[error("limit must be between 1 and {}", samples::MAX_LIMIT)]
+    BadLimit,
+    #[error(transparent)]
+    Denied(#[from] crate::policy::Denied),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// One record as the checker got it from the broker.
+#[derive(Clone, Copy, Debug)]
+pub struct Incoming<'a> {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<&'a [u8]>,
+    pub payload: Option<&'a [u8]>,
+    /// The record's timestamp (create or log-append time), if it has one.
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+/// A failed rule of one record.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Failure {
+    pub rule: String,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// The verdict on one record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Judged {
+    pub schema_id: Option<u32>,
+    /// The decoded record, when it decoded.
+    pub value: Option<Value>,
+    /// `None` for a valid record; else the reason ([`WireError::reason`] or
+    /// [`QUALITY_REASON`]).
+    pub reason: Option<&'static str>,
+    /// What failed: the wire or schema problem, or each failed rule.
+    pub failures: Vec<Failure>,
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Judged {
+    pub fn valid(&self) -> bool {
+        self.reason.is_none()
+    }
+}
+
+/// The checking state of one output port.
+pub struct PortCheck {
+    pub port_id: Uuid,
+    pub product: String,
+    pub domain: String,
+    pub topic: String,
+    pub policy: Policy,
+    /// Ids of the schemas registered under the port's value subject.
+    pub subject_ids: HashSet<u32>,
+    decoder: Decoder,
+    checker: Checker,
+}
+
+impl PortCheck {
+    pub fn new(
+        port_id: Uuid,
+        product: &str,
+        domain: &str,
+        quality: &PortQuality,
+        subject_ids: HashSet<u32>,
+        max_record_bytes: usize,
+    ) -> Self {
+        Self {
+            port_id,
+            product: product.to_string(),
+            domain: domain.to_string(),
+            topic: quality.topic.clone(),
+            policy: quality.policy,
+            subject_ids,
+            decoder: Decoder::new(max_record_bytes),
+            checker: Checker::new(quality, Limits::default()),
+        }
+    }
+
+    /// Judges one record, checked at `now`.
+    pub fn judge(
+        &mut self,
+        record: &Incoming<'_>,
+        now: DateTime<Utc>,
+        lookup: &impl SchemaLookup,
+    ) -> Judged {
+        let bytes = record.payload.unwrap_or_default();
+        let decoded = match self.decoder.decode(bytes, &self.subject_ids, lookup) {
+            Ok(decoded) => decoded,
+            Err(error) => return wire_failure(&error, bytes),
+        };
+        let moment = Moment {
+            now,
+            record_time: record.timestamp,
+        };
+        let outcomes = self.checker.check(&decoded.value, moment);
+        let failures: Vec<Failure> = outcomes
+            .iter()
+            .filter_map(|outcome| match &outcome.verdict {
+                crate::quality::Verdict::Passed => None,
+                crate::quality::Verdict::Failed(message) => Some(Failure {
+                    rule: outcome.rule.to_string(),
+                    field: outcome.field.as_deref().map(str::to_string),
+                    message: message.clone(),
+                }),
+            })
+            .collect();
+        Judged {
+            schema_id: Some(decoded.schema_id),
+            value: Some(decoded.value),
+            reason: (!failures.is_empty()).then_some(QUALITY_REASON),
+            failures,
+            outcomes,
+        }
+    }
+}
+
+fn wire_failure(error: &WireError, bytes: &[u8]) -> Judged {
+    Judged {
+        schema_id: wire::split(bytes).ok().map(|(id, _)| id),
+        value: None,
+        reason: Some(error.reason()),
+        failures: vec![Failure {
+            rule: error.reason().to_string(),
+            field: None,
+            message: error.to_string(),
+        }],
+        outcomes: Vec::new(),
+    }
+}
+
+/// What one port's records added up to in one 10-second step.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tally {
+    pub records: i64,
+    pub valid: i64,
+    pub bytes: i64,
+    pub invalid: BTreeMap<String, i64>,
+    pub rule_passed: BTreeMap<String, i64>,
+    pub rule_failed: BTreeMap<String, i64>,
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub latency: Vec<i64>,
+}
+
+impl Tally {
+    fn add(&mut self, record: &Incoming<'_>, judged: &Judged, now: DateTime<Utc>) {
+        self.records += 1;
+        self.bytes += record.payload.map_or(0, <[u8]>::len) as i64;
+        match judged.reason {
+            None => self.valid += 1,
+            Some(reason) => *self.invalid.entry(reason.to_string()).or_default() += 1,
+        }
+        for outcome in &judged.outcomes {
+            let counts = if outcome.passed() {
+                &mut self.rule_passed
+            } else {
+                &mut self.rule_failed
+            };
+            *counts.entry(outcome.rule.to_string()).or_default() += 1;
+        }
+        // A producer's clock may run ahead: the newest event is never later than now.
+        let event_at = record.timestamp.map(|t| t.min(now));
+        if let Some(at) = event_at {
+            self.last_event_at = Some(self.last_event_at.map_or(at, |last| last.max(at)));
+            let latency_ms = (now - at).num_milliseconds().max(0);
+            if self.latency.is_empty() {
+                self.latency = vec![0; LATENCY_BUCKETS_MS.len() + 1];
+            }
+            self.latency[latency_bucket(latency_ms)] += 1;
+        }
+    }
+}
+
+/// The histogram bucket of a latency.
+pub fn latency_bucket(latency_ms: i64) -> usize {
+    LATENCY_BUCKETS_MS
+        .iter()
+        .position(|bound| latency_ms <= *bound)
+        .unwrap_or(LATENCY_BUCKETS_MS.len())
+}
+
+/// The start of the 10-second step `at` falls in.
+pub fn step_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(TimeDelta::seconds(STEP_SECONDS))
+        .unwrap_or(at)
+}
+
+/// A decoded (or undecodable) record kept for people to look at.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub port_id: Uuid,
+    pub partition: i32,
+    pub offset: i64,
+    pub valid: bool,
+    pub schema_id: Option<u32>,
+    pub key: Option<String>,
+    pub value: Option<Value>,
+    pub raw_hex: Option<String>,
+    pub reason: Option<String>,
+    pub failures: Vec<Failure>,
+    pub record_at: Option<DateTime<Utc>>,
+    pub checked_at: DateTime<Utc>,
+}
+
+/// What a checker process saw since its last flush.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub points: HashMap<(Uuid, DateTime<Utc>), Tally>,
+    /// The next offset to count, per (topic, partition).
+    pub offsets: HashMap<(Arc<str>, i32), i64>,
+    /// Newest samples per port and validity, at most the kept number of each.
+    pub samples: HashMap<(Uuid, bool), Vec<Sample>>,
+    /// Records copied to each port's dead-letter topic.
+    pub dead_lettered: HashMap<Uuid, i64>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty() && self.dead_lettered.is_empty()
+    }
+
+    /// Counts one judged record of `port` on `topic`.
+    pub fn add(
+        &mut self,
+        port: Uuid,
+        topic: &Arc<str>,
+        record: &Incoming<'_>,
+        judged: Judged,
+        now: DateTime<Utc>,
+    ) {
+        self.points
+            .entry((port, step_of(now)))
+            .or_default()
+            .add(record, &judged, now);
+        self.offsets
+            .insert((Arc::clone(topic), record.partition), record.offset + 1);
+        let valid = judged.valid();
+        let kept = self.samples.entry((port, valid)).or_default();
+        let limit = if valid {
+            VALID_SAMPLES
+        } else {
+            INVALID_SAMPLES
+        } as usize;
+        if kept.len() >= limit {
+            kept.remove(0);
+        }
+        let raw_hex = judged.value.is_none().then(|| {
+            let bytes = record.payload.unwrap_or_default();
+            hex(&bytes[..bytes.len().min(RAW_SAMPLE_BYTES)])
+        });
+        kept.push(Sample {
+            port_id: port,
+            partition: record.partition,
+            offset: record.offset,
+            valid,
+            schema_id: judged.schema_id,
+            key: record.key.map(|k| String::from_utf8_lossy(k).into_owned()),
+            value: judged.value,
+            raw_hex,
+            reason: judged.reason.map(str::to_string),
+            failures: judged.failures,
+            record_at: record.timestamp,
+            checked_at: now,
+        });
+    }
+
+    /// Notes a record that was already counted (below the partition's floor): only the
+    /// offset moves.
+    pub fn skip(&mut self, topic: &Arc<str>, partition: i32, offset: i64) {
+        let next = self
+            .offsets
+            .entry((Arc::clone(topic), partition))
+            .or_insert(offset + 1);
+        *next = (*next).max(offset + 1);
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut text, byte| {
+        let _ = write!(text, "{byte:02x}");
+        text
+    })
+}
+
+#[cfg(test)]
+mod tests;

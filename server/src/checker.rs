@@ -1,0 +1,507 @@
+//! The record checker: a Kafka consumer group (`checker.group`, `read_committed`, as
+//! Meshmart's principal) over every product topic, judging each record against its
+//! contract ([`domain::health::PortCheck`]) and adding what it saw to PostgreSQL about once
+//! a second ([`domain::health::store::flush`]).
+//!
+//! Scaling out is Kafka's: every server process joins the same group and the broker splits
+//! the partitions among them. Exactly-once counting comes from PostgreSQL, not from the
+//! group's commits: a flush records the next offset of each partition it covers in the same
+//! transaction as the counts; a process that is handed a partition skips what is below that
+//! offset; and before partitions are taken away (the revoke callback, which runs inside
+//! `poll` on this thread) whatever was counted for them is flushed.
+//!
+//! Under a `quarantine` policy a failing record is also copied to `<topic>.dlq`, with
+//! headers saying why and where it came from; copies are acknowledged before the offsets
+//! they cover are stored. A poison record is judged, counted and passed; nothing is retried.
+//!
+//! It runs on a thread of its own (decoding is CPU work and the consumer API blocks), and
+//! stops when the task handed back by [`spawn`] is dropped or aborted.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use domain::broker::BrokerConfig;
+use domain::contracts::quality::{Policy, dead_letter_topic};
+use domain::health::store::{self, CheckedPort};
+use domain::health::{Batch, Incoming, Judged, PortCheck};
+use domain::registry::ParsedSchema;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use sqlx::PgPool;
+use tokio::runtime::Handle;
+
+/// How often counts are added to PostgreSQL.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// How often the ports (contracts, topics, schema ids) are read again.
+const REFRESH_EVERY: Duration = Duration::from_secs(10);
+/// Schema ids remembered (found or not) between refreshes.
+const MAX_CACHED_SCHEMAS: usize = 10_000;
+/// Products with their own metric labels; the rest share `product="_other"`.
+pub const MAX_LABELLED_PRODUCTS: usize = 500;
+
+/// What the checker needs to run.
+#[derive(Clone, Debug)]
+pub struct CheckerConfig {
+    pub broker: BrokerConfig,
+    pub group: String,
+    pub max_record_bytes: usize,
+}
+
+/// Starts the checker thread; it stops when the returned task is aborted or dropped.
+pub fn spawn(pool: PgPool, config: CheckerConfig) -> tokio::task::JoinHandle<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handle = Handle::current();
+    let running = Arc::clone(&stop);
+    let thread = std::thread::Builder::new()
+        .name("meshmart-checker".into())
+        .spawn(move || run(&pool, &config, &handle, &running));
+    if let Err(error) = &thread {
+        tracing::error!(%error, "record checker thread did not start");
+    }
+    tokio::spawn(async move {
+        let _stop = StopOnDrop(stop);
+        std::future::pending::<()>().await;
+    })
+}
+
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// State shared by the poll loop and the rebalance callbacks (which run inside `poll`, on
+/// the same thread, so the lock is never contended).
+struct Shared {
+    batch: Batch,
+    /// Where counting starts per partition, loaded when a partition is first seen after an
+    /// assignment.
+    floors: HashMap<(Arc<str>, i32), i64>,
+}
+
+struct CheckerContext {
+    shared: Arc<Mutex<Shared>>,
+    pool: PgPool,
+    handle: Handle,
+    dead_letters: Arc<ThreadedProducer<rdkafka::producer::DefaultProducerContext>>,
+    labels: Arc<Mutex<HashMap<uuid::Uuid, (String, String)>>>,
+}
+
+impl ClientContext for CheckerContext {}
+
+impl ConsumerContext for CheckerContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(_) = rebalance {
+            // Count what was seen of the partitions before another process may take them.
+            let mut shared = lock(&self.shared);
+            if let Err(error) = flush(self, consumer, &mut shared) {
+                tracing::warn!(%error, "could not add counts before a rebalance");
+            }
+            shared.floors.clear();
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(partitions) = rebalance {
+            tracing::info!(
+                partitions = partitions.count(),
+                "record checker assigned partitions"
+            );
+            lock(&self.shared).floors.clear();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn run(pool: &PgPool, config: &CheckerConfig, handle: &Handle, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        match consume(pool, config, handle, stop) {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::warn!(%error, "record checker stopped; starting again in 5 s");
+                std::thread::sleep(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Ports by topic, with the schema cache they share.
+struct Ports {
+    by_topic: HashMap<Arc<str>, PortCheck>,
+    loaded: HashMap<Arc<str>, CheckedPort>,
+    schemas: HashMap<u32, Option<ParsedSchema>>,
+    /// When each topic's subject ids were last read again for an unexpected id.
+    reread: HashMap<Arc<str>, Instant>,
+}
+
+fn consume(
+    pool: &PgPool,
+    config: &CheckerConfig,
+    handle: &Handle,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
+    let dead_letters: ThreadedProducer<_> = config
+        .broker
+        .producer_config("meshmart-dead-letters")
+        .create()?;
+    let context = CheckerContext {
+        shared: Arc::new(Mutex::new(Shared {
+            batch: Batch::default(),
+            floors: HashMap::new(),
+        })),
+        pool: pool.clone(),
+        handle: handle.clone(),
+        dead_letters: Arc::new(dead_letters),
+        labels: Arc::new(Mutex::new(HashMap::new())),
+    };
+    let shared = Arc::clone(&context.shared);
+    let consumer: BaseConsumer<CheckerContext> = config
+        .broker
+        .consumer_config("meshmart-checker", &config.group)
+        .set("enable.auto.commit", "true")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        // Records up to the largest the broker accepts, and a little more to see them.
+        .set("fetch.max.bytes", "52428800")
+        .create_with_context(context)?;
+    let mut ports = Ports {
+        by_topic: HashMap::new(),
+        loaded: HashMap::new(),
+        schemas: HashMap::new(),
+        reread: HashMap::new(),
+    };
+    let mut subscribed: Vec<String> = Vec::new();
+    let mut last_refresh: Option<Instant> = None;
+    let mut last_flush = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        if last_refresh.is_none_or(|at| at.elapsed() >= REFRESH_EVERY) {
+            last_refresh = Some(Instant::now());
+            match handle.block_on(store::ports(pool)) {
+                Ok(loaded) => {
+                    refresh(
+                        &mut ports,
+                        loaded,
+                        config.max_record_bytes,
+                        &consumer.context().labels,
+                    );
+                    let mut topics: Vec<String> =
+                        ports.by_topic.keys().map(|t| t.to_string()).collect();
+                    topics.sort();
+                    if topics != subscribed && !topics.is_empty() {
+                        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+                        consumer.subscribe(&names)?;
+                        tracing::info!(topics = topics.len(), "record checker subscribed");
+                        subscribed = topics;
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "record checker could not read the ports"),
+            }
+        }
+        if subscribed.is_empty() {
+            std::thread::sleep(Duration::from_millis(500));
+            continue;
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                let topic = message.topic();
+                let now = Utc::now();
+                let mut shared = lock(&shared);
+                let Some((key, _)) = ports.by_topic.get_key_value(topic) else {
+                    continue;
+                };
+                let key = Arc::clone(key);
+                let partition = message.partition();
+                let floor = match shared.floors.get(&(Arc::clone(&key), partition)) {
+                    Some(floor) => *floor,
+                    None => {
+                        let floor = handle
+                            .block_on(store::floor(pool, topic, partition))
+                            .map_err(|e| anyhow::anyhow!("reading counted offsets: {e}"))?;
+                        shared.floors.insert((Arc::clone(&key), partition), floor);
+                        floor
+                    }
+                };
+                if message.offset() < floor {
+                    shared.batch.skip(&key, partition, message.offset());
+                    continue;
+                }
+                let record = Incoming {
+                    partition,
+                    offset: message.offset(),
+                    key: message.key(),
+                    payload: message.payload(),
+                    timestamp: message
+                        .timestamp()
+                        .to_millis()
+                        .and_then(|ms| Utc.timestamp_millis_opt(ms).single()),
+                };
+                let judged = judge(pool, handle, &mut ports, &key, &record, now);
+                let Some(port) = ports.by_topic.get(&key) else {
+                    continue;
+                };
+                if port.policy == Policy::Quarantine && !judged.valid() {
+                    let copied =
+                        quarantine(&consumer.context().dead_letters, &message, &judged, now);
+                    if copied {
+                        *shared.batch.dead_lettered.entry(port.port_id).or_default() += 1;
+                    }
+                }
+                shared.batch.add(port.port_id, &key, &record, judged, now);
+            }
+            Some(Err(error)) => tracing::debug!(%error, "record checker consumer error"),
+            None => {}
+        }
+        if last_flush.elapsed() >= FLUSH_EVERY {
+            last_flush = Instant::now();
+            let mut shared = lock(&shared);
+            if let Err(error) = flush(consumer.context(), &consumer, &mut shared) {
+                tracing::warn!(%error, "record checker could not add its counts; keeping them");
+            }
+        }
+    }
+    let mut shared = lock(&shared);
+    if let Err(error) = flush(consumer.context(), &consumer, &mut shared) {
+        tracing::warn!(%error, "record checker could not add its last counts");
+    }
+    Ok(())
+}
+
+/// Rebuilds the port checkers whose contract or subject changed; keeps the others (and
+/// their windows) as they are.
+fn refresh(
+    ports: &mut Ports,
+    loaded: Vec<CheckedPort>,
+    max_record_bytes: usize,
+    labels: &Mutex<HashMap<uuid::Uuid, (String, String)>>,
+) {
+    let mut seen = HashSet::new();
+    let mut names = lock(labels);
+    for port in loaded {
+        let topic: Arc<str> = Arc::from(port.quality.topic.as_str());
+        seen.insert(Arc::clone(&topic));
+        let unchanged = ports
+            .loaded
+            .get(&topic)
+            .is_some_and(|old| old.port_id == port.port_id && old.quality == port.quality);
+        if unchanged {
+            if let Some(check) = ports.by_topic.get_mut(&topic) {
+                check.subject_ids = port.subject_ids.clone();
+            }
+        } else {
+            ports.by_topic.insert(
+                Arc::clone(&topic),
+                PortCheck::new(
+                    port.port_id,
+                    &port.product,
+                    &port.domain,
+                    &port.quality,
+                    port.subject_ids.clone(),
+                    max_record_bytes,
+                ),
+            );
+        }
+        if names.len() < MAX_LABELLED_PRODUCTS || names.contains_key(&port.port_id) {
+            names.insert(port.port_id, (port.product.clone(), port.domain.clone()));
+        }
+        ports.loaded.insert(topic, port);
+    }
+    ports.by_topic.retain(|topic, _| seen.contains(topic));
+    ports.loaded.retain(|topic, _| seen.contains(topic));
+    if ports.schemas.len() > MAX_CACHED_SCHEMAS {
+        ports.schemas.clear();
+    }
+    // Ids not found before may have been registered since.
+    ports.schemas.retain(|_, schema| schema.is_some());
+}
+
+/// Judges a record, reading a schema id it has not seen from the registry, and the
+/// subject's ids again when a record names one outside them (a version registered since
+/// the last refresh), at most once a second per topic.
+fn judge(
+    pool: &PgPool,
+    handle: &Handle,
+    ports: &mut Ports,
+    topic: &Arc<str>,
+    record: &Incoming<'_>,
+    now: DateTime<Utc>,
+) -> Judged {
+    let id = record
+        .payload
+        .and_then(|bytes| domain::quality::wire::split(bytes).ok())
+        .map(|(id, _)| id);
+    if let Some(id) = id {
+        if !ports.schemas.contains_key(&id) && ports.schemas.len() < MAX_CACHED_SCHEMAS * 2 {
+            let schema = handle
+                .block_on(domain::registry::schema_by_id(pool, id as i32))
+                .ok()
+                .and_then(|(kind, text)| ParsedSchema::parse_stored(kind, &text).ok());
+            ports.schemas.insert(id, schema);
+        }
+        let outside = ports
+            .by_topic
+            .get(topic)
+            .is_some_and(|port| !port.subject_ids.contains(&id));
+        let due = ports
+            .reread
+            .get(topic)
+            .is_none_or(|at| at.elapsed() >= Duration::from_secs(1));
+        if outside && due && matches!(ports.schemas.get(&id), Some(Some(_))) {
+            ports.reread.insert(Arc::clone(topic), Instant::now());
+            if let Ok(ids) = handle.block_on(store::subject_ids(pool, topic))
+                && let Some(port) = ports.by_topic.get_mut(topic)
+            {
+                port.subject_ids = ids;
+            }
+        }
+    }
+    let schemas = &ports.schemas;
+    let lookup = |id: u32| schemas.get(&id).cloned().flatten();
+    match ports.by_topic.get_mut(topic) {
+        Some(port) => port.judge(record, now, &lookup),
+        None => unreachable_port(),
+    }
+}
+
+fn unreachable_port() -> Judged {
+    Judged {
+        schema_id: None,
+        value: None,
+        reason: Some("unknown_port"),
+        failures: Vec::new(),
+        outcomes: Vec::new(),
+    }
+}
+
+/// Copies a failing record to its topic's dead-letter topic; whether it was queued.
+fn quarantine<M: Message>(
+    producer: &ThreadedProducer<rdkafka::producer::DefaultProducerContext>,
+    message: &M,
+    judged: &Judged,
+    now: DateTime<Utc>,
+) -> bool {
+    let topic = dead_letter_topic(message.topic());
+    let first = judged.failures.first();
+    let partition = message.partition().to_string();
+    let offset = message.offset().to_string();
+    let schema_id = judged
+        .schema_id
+        .map(|id| id.to_string())
+        .unwrap_or_default();
+    let checked_at = now.to_rfc3339();
+    let headers = OwnedHeaders::new_with_capacity(8)
+        .insert(header("meshmart.reason", judged.reason.unwrap_or_default()))
+        .insert(header(
+            "meshmart.rule",
+            first.map_or("", |f| f.rule.as_str()),
+        ))
+        .insert(header(
+            "meshmart.field",
+            first.and_then(|f| f.field.as_deref()).unwrap_or(""),
+        ))
+        .insert(header(
+            "meshmart.message",
+            first.map_or("", |f| f.message.as_str()),
+        ))
+        .insert(header("meshmart.source.topic", message.topic()))
+        .insert(header("meshmart.source.partition", &partition))
+        .insert(header("meshmart.source.offset", &offset))
+        .insert(header("meshmart.schema.id", &schema_id))
+        .insert(header("meshmart.checked.at", &checked_at));
+    let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&topic).headers(headers);
+    if let Some(key) = message.key() {
+        record = record.key(key);
+    }
+    if let Some(payload) = message.payload() {
+        record = record.payload(payload);
+    }
+    match producer.send(record) {
+        Ok(()) => true,
+        Err((error, _)) => {
+            tracing::warn!(%topic, %error, "record not copied to its dead-letter topic");
+            false
+        }
+    }
+}
+
+fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
+    Header {
+        key,
+        value: Some(value),
+    }
+}
+
+/// Adds the batch to PostgreSQL, then lets the group commit the offsets it covers. On
+/// failure the batch is kept for the next try.
+fn flush(
+    context: &CheckerContext,
+    consumer: &BaseConsumer<CheckerContext>,
+    shared: &mut Shared,
+) -> anyhow::Result<()> {
+    if shared.batch.is_empty() {
+        return Ok(());
+    }
+    if !shared.batch.dead_lettered.is_empty() {
+        // Copies first: an offset is never stored before its dead letter is on the broker.
+        context.dead_letters.flush(Duration::from_secs(10))?;
+    }
+    context
+        .handle
+        .block_on(store::flush(&context.pool, &shared.batch))?;
+    let batch = std::mem::take(&mut shared.batch);
+    let mut offsets = TopicPartitionList::new();
+    for ((topic, partition), next) in &batch.offsets {
+        offsets.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
+    }
+    if let Err(error) = consumer.store_offsets(&offsets) {
+        // Partitions no longer ours; PostgreSQL's offsets still keep the counts exact.
+        tracing::debug!(%error, "offsets not stored");
+    }
+    record_metrics(&lock(&context.labels), &batch);
+    Ok(())
+}
+
+fn record_metrics(labels: &HashMap<uuid::Uuid, (String, String)>, batch: &Batch) {
+    let other = ("_other".to_string(), "_other".to_string());
+    for ((port, _), tally) in &batch.points {
+        let (product, domain) = labels.get(port).unwrap_or(&other);
+        let labels = [("product", product.clone()), ("domain", domain.clone())];
+        metrics::counter!("meshmart_stream_records_total", &labels).increment(tally.records as u64);
+        metrics::counter!("meshmart_stream_bytes_total", &labels).increment(tally.bytes as u64);
+        for (reason, n) in &tally.invalid {
+            let mut with_reason = labels.to_vec();
+            with_reason.push(("reason", reason.clone()));
+            metrics::counter!("meshmart_stream_invalid_total", &with_reason).increment(*n as u64);
+        }
+        if let Some(at) = tally.last_event_at {
+            metrics::gauge!("meshmart_stream_last_event_timestamp_seconds", &labels)
+                .set(at.timestamp_millis() as f64 / 1000.0);
+        }
+    }
+    for (port, n) in &batch.dead_lettered {
+        let (product, domain) = labels.get(port).unwrap_or(&other);
+        metrics::counter!(
+            "meshmart_stream_dead_letters_total",
+            "product" => product.clone(),
+            "domain" => domain.clone()
+        )
+        .increment(*n as u64);
+    }
+}
+
+impl std::fmt::Debug for CheckerContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CheckerContext")
+    }
+}
