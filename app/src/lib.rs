@@ -22,6 +22,7 @@ use components::theme::THEME_BOOT_SCRIPT;
 use pages::account::AccountPage;
 use pages::admin::{AdminPage, AuditPage};
 use pages::catalog::{DomainPage, DomainsPage, ProductPage};
+use pages::health::SamplesPage;
 use pages::home::HomePage;
 use pages::lineage::LineagePage;
 use pages::login::LoginPage;
@@ -85,6 +86,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/domains/:slug") view=DomainPage/>
                         <Route path=path!("/products/:slug") view=ProductPage/>
                         <Route path=path!("/products/:slug/lineage") view=LineagePage/>
+                        <Route path=path!("/products/:slug/samples") view=SamplesPage/>
                         <Route path=path!("/register") view=RegisterPage/>
                         <Route path=path!("/subscriptions") view=MySubscriptionsPage/>
                         <Route path=path!("/approvals") view=ApprovalsPage/>

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod catalog;
 pub mod contracts;
 mod error;
+pub mod health;
 pub mod lineage;
 pub mod registry;
 pub mod search;

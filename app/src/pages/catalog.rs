@@ -24,6 +24,7 @@ use crate::api::catalog::{
 };
 use crate::components::loading::Loading;
 use crate::components::problem::{ErrorMessage, PageProblem};
+use crate::pages::health::HealthSection;
 use crate::pages::lineage::LineageSummarySection;
 use crate::pages::schemas::RegistrySection;
 use crate::pages::subscriptions::RequestAccessSection;
@@ -353,6 +354,7 @@ fn Product(
                 .then(|| view! { <p class="catalog-description">{product.description.clone()}</p> })}
         </section>
         <RequestAccessSection slug=slug.clone()/>
+        <HealthSection slug=slug.clone()/>
         <PortsSection ports=ports.clone()/>
         <SchemaSection ports/>
         <LineageSummarySection slug=slug.clone()/>

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod catalog;
+pub mod health;
 pub mod home;
 pub mod lineage;
 pub mod login;
