@@ -62,6 +62,14 @@ create table port_health (
     dlq_records bigint not null default 0
 );
 
+-- Each product's live status (fresh, stale, no_data) as last published to search; the
+-- health job changes a row only when the status changes, and tells the search feed.
+create table product_stream_status (
+    product_id uuid primary key references products (id) on delete cascade,
+    status text not null check (status in ('fresh', 'stale', 'no_data')),
+    changed_at timestamptz not null default now()
+);
+
 -- The next offset of each partition whose records are counted: a process that takes over a
 -- partition skips what another one already counted, whatever the group committed.
 create table checker_offsets (

@@ -134,7 +134,8 @@ pub fn spawn_reconciler(
     })
 }
 
-/// Measures live subscriptions' consumer lag every 10 seconds and rolls health points up
+/// Measures live subscriptions' consumer lag and publishes products' stream statuses (fresh,
+/// stale) to search every 10 seconds, and rolls health points up
 /// into minutes (dropping what is past retention) every minute, until aborted. Both are
 /// idempotent, so every server process may run them.
 pub fn spawn_health(
@@ -168,6 +169,9 @@ pub fn spawn_health(
                 }
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "subscriptions to measure not read"),
+            }
+            if let Err(error) = domain::health::report::publish_statuses(&pool).await {
+                tracing::warn!(%error, "stream statuses not published");
             }
             if round.is_multiple_of(6) {
                 match domain::health::store::roll_up(&pool).await {

@@ -33,6 +33,8 @@ pub struct ProductItem {
     pub tags: Vec<String>,
     pub version: String,
     pub updated_at: String,
+    /// The stream's live status: `fresh`, `stale` or `no_data`.
+    pub health: String,
 }
 
 /// One page of products, and the domain they were filtered by.
@@ -209,6 +211,7 @@ mod convert {
             tags: summary.tags,
             version: summary.current_version,
             updated_at: timestamp(summary.updated_at),
+            health: "no_data".into(),
         }
     }
 
@@ -429,9 +432,19 @@ pub async fn list_products(
     let (items, total) = domain::catalog::list(&pool, &query)
         .await
         .map_err(internal)?;
+    let mut items: Vec<ProductItem> = items.into_iter().map(convert::product).collect();
+    let slugs: Vec<String> = items.iter().map(|i| i.slug.clone()).collect();
+    let live = domain::health::report::published_statuses(&pool, &slugs)
+        .await
+        .map_err(internal)?;
+    for item in &mut items {
+        if let Some(status) = live.get(&item.slug) {
+            item.health.clone_from(status);
+        }
+    }
     Ok(ProductList {
         domain: summary,
-        items: items.into_iter().map(convert::product).collect(),
+        items,
         total,
         limit,
         offset,

@@ -170,6 +170,8 @@ pub struct SearchHit {
     pub domain: String,
     pub domain_name: String,
     pub status: String,
+    /// The stream's live status: `fresh`, `stale` or `no_data`.
+    pub health: String,
     pub description: Vec<Mark>,
     /// Matching schema field names, when any matched.
     pub fields: Vec<Mark>,
@@ -339,6 +341,7 @@ mod convert {
             domain: hit.domain,
             domain_name: hit.domain_name,
             status: hit.status,
+            health: hit.health,
             topics: hit.topics,
             sla_tier: hit.sla_tier,
             tags: hit.tags,

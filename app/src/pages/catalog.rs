@@ -25,6 +25,7 @@ use crate::api::catalog::{
 use crate::components::loading::Loading;
 use crate::components::problem::{ErrorMessage, PageProblem};
 use crate::pages::health::HealthSection;
+use crate::pages::home::StreamStatus;
 use crate::pages::lineage::LineageSummarySection;
 use crate::pages::schemas::RegistrySection;
 use crate::pages::subscriptions::RequestAccessSection;
@@ -208,6 +209,7 @@ fn ProductTable(items: Vec<ProductItem>) -> impl IntoView {
                     <tr>
                         <th scope="col">"Data product"</th>
                         <th scope="col">"Status"</th>
+                        <th scope="col">"Stream"</th>
                         <th scope="col">"Version"</th>
                         <th scope="col">"Tags"</th>
                         <th scope="col">"Updated"</th>
@@ -230,6 +232,7 @@ fn ProductTable(items: Vec<ProductItem>) -> impl IntoView {
                                             })}
                                     </td>
                                     <td><StatusBadge status=product.status/></td>
+                                    <td><StreamStatus health=product.health/></td>
                                     <td><code>{product.version}</code></td>
                                     <td><Tags tags=product.tags/></td>
                                     <td class="catalog-nowrap">{product.updated_at}</td>

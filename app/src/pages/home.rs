@@ -375,6 +375,7 @@ fn HitCard(hit: SearchHit, index: usize, active: RwSignal<Option<usize>>) -> imp
                 <a href=domain_href class="hit-domain">{hit.domain_name}</a>
                 {owner}
                 <span class=status_class>{hit.status}</span>
+                <StreamStatus health=hit.health/>
                 {sla}
                 <span class="hit-updated">{format!("updated {}", hit.updated)}</span>
             </p>
@@ -382,6 +383,21 @@ fn HitCard(hit: SearchHit, index: usize, active: RwSignal<Option<usize>>) -> imp
             {fields}
             {topic}
         </li>
+    }
+}
+
+/// A product's live stream status, small: fresh, stale or no data.
+#[component]
+pub fn StreamStatus(health: String) -> impl IntoView {
+    let label = match health.as_str() {
+        "fresh" => "live",
+        "stale" => "stale",
+        _ => "no data",
+    };
+    view! {
+        <span class=format!("stream-status stream-{health}") title="Stream health, measured">
+            {label}
+        </span>
     }
 }
 
@@ -408,7 +424,7 @@ fn SearchHelp() -> impl IntoView {
             " and filters: " <code>"domain:sales"</code> " " <code>"tag:pii"</code> " "
             <code>"owner:alice"</code> " " <code>"status:active"</code> " "
             <code>"field:customerID"</code> " " <code>"format:avro"</code> " "
-            <code>"sla:gold"</code> "."
+            <code>"sla:gold"</code> " " <code>"health:stale"</code> "."
         </p>
     }
 }

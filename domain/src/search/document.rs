@@ -28,6 +28,16 @@ pub struct ProductDoc {
     pub ports: Vec<PortDoc>,
     pub subscribers: u64,
     pub updated_at: DateTime<Utc>,
+    /// The stream's live status, `fresh`, `stale` or `no_data` (`domain::health`).
+    #[serde(default = "no_data")]
+    pub health: String,
+    /// When the live status last changed.
+    #[serde(default)]
+    pub health_changed_at: Option<DateTime<Utc>>,
+}
+
+fn no_data() -> String {
+    "no_data".to_string()
 }
 
 /// An owner named in the contract's team.
@@ -62,7 +72,9 @@ impl ProductDoc {
 
     /// The change stamp the index compares with PostgreSQL's to find stale documents.
     pub fn version(&self) -> i64 {
-        self.updated_at.timestamp_micros()
+        self.updated_at
+            .max(self.health_changed_at.unwrap_or(self.updated_at))
+            .timestamp_micros()
     }
 }
 
@@ -80,6 +92,8 @@ struct Row {
     ports: Json<Vec<RawPort>>,
     subscribers: i64,
     updated_at: DateTime<Utc>,
+    health: Option<String>,
+    health_changed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Deserialize)]
@@ -108,7 +122,8 @@ pub async fn load(pool: &PgPool, slugs: Option<&[String]>) -> Result<Vec<Product
     // Live subscriptions (approved, provisioning, active) count as subscribers.
     let rows = sqlx::query_as::<_, Row>(
         r#"select p.slug, p.name, p.description, p.domain, d.name as domain_name, p.status,
-                  p.tags, p.slas, p.team, p.updated_at, (select count(*) from subscriptions s
+                  p.tags, p.slas, p.team, p.updated_at, h.status as health,
+                  h.changed_at as health_changed_at, (select count(*) from subscriptions s
                    where s.product_id = p.id
                      and s.state in ('approved', 'provisioning', 'active')) as subscribers,
                   coalesce((select json_agg(json_build_object(
@@ -117,6 +132,7 @@ pub async fn load(pool: &PgPool, slugs: Option<&[String]>) -> Result<Vec<Product
                                 'fields', o.fields) order by o.event_type)
                             from output_ports o where o.product_id = p.id), '[]'::json) as ports
            from products p join domains d on d.slug = p.domain
+           left join product_stream_status h on h.product_id = p.id
            where $1::text[] is null or p.slug = any($1)"#,
     )
     .bind(slugs)
@@ -127,10 +143,12 @@ pub async fn load(pool: &PgPool, slugs: Option<&[String]>) -> Result<Vec<Product
 
 /// The change stamp of every product, by slug.
 pub async fn versions(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let rows =
-        sqlx::query_as::<_, (String, DateTime<Utc>)>(r#"select slug, updated_at from products"#)
-            .fetch_all(pool)
-            .await?;
+    let rows = sqlx::query_as::<_, (String, DateTime<Utc>)>(
+        r#"select p.slug, greatest(p.updated_at, h.changed_at) from products p
+           left join product_stream_status h on h.product_id = p.id"#,
+    )
+    .fetch_all(pool)
+    .await?;
     Ok(rows
         .into_iter()
         .map(|(slug, updated)| (slug, updated.timestamp_micros()))
@@ -172,6 +190,8 @@ impl From<Row> for ProductDoc {
             ports,
             subscribers: u64::try_from(row.subscribers).unwrap_or(0),
             updated_at: row.updated_at,
+            health: row.health.unwrap_or_else(no_data),
+            health_changed_at: row.health_changed_at,
         }
     }
 }

@@ -127,6 +127,8 @@ pub struct Hit {
     pub domain: String,
     pub domain_name: String,
     pub status: String,
+    /// The stream's live status: `fresh`, `stale` or `no_data`.
+    pub health: String,
     pub description: String,
     pub owners: Vec<Owner>,
     pub tags: Vec<String>,
@@ -917,6 +919,7 @@ fn hit(
         domain: product.domain,
         domain_name: product.domain_name,
         status: product.status,
+        health: product.health,
         description: product.description,
         owners: product.owners,
         tags: product.tags,

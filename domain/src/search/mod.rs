@@ -40,7 +40,7 @@ pub use text::Segment;
 
 /// What the documents of an index directory were made with, beyond the schema (analyzer,
 /// word splitting). Bump it when either changes: older indexes are then rebuilt.
-const INDEX_FORMAT: &str = "meshmart-search 3: simple tokenizer, remove-long 64, lowercase, ascii folding, camelCase split, exact keys lowercased before filtering";
+const INDEX_FORMAT: &str = "meshmart-search 4: health field; simple tokenizer, remove-long 64, lowercase, ascii folding, camelCase split, exact keys lowercased before filtering";
 /// The file that records [`INDEX_FORMAT`] in an index directory.
 const FORMAT_FILE: &str = "meshmart-index-format";
 /// The file this process locks while it owns an index directory.

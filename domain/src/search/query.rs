@@ -1,6 +1,7 @@
 //! The query language of the search box: free words, `"quoted phrases"` and field filters
 //! (`domain:sales tag:pii owner:alice status:active field:customerID`, also `format:`,
-//! `sla:`, `topic:` and `classification:`). Parsing is lenient where intent is clear (an
+//! `sla:`, `topic:`, `classification:` and `health:` — a stream's live status, `fresh`,
+//! `stale` or `no_data`). Parsing is lenient where intent is clear (an
 //! unterminated quote runs to the end) and strict where guessing would mislead: an unknown
 //! filter or one without a value is the user's error, reported with its position.
 
@@ -22,6 +23,7 @@ pub enum FilterKey {
     Tag,
     Owner,
     Status,
+    Health,
     Field,
     Format,
     Sla,
@@ -31,11 +33,12 @@ pub enum FilterKey {
 
 impl FilterKey {
     /// Every filter, in the order help texts list them.
-    pub const ALL: [FilterKey; 9] = [
+    pub const ALL: [FilterKey; 10] = [
         FilterKey::Domain,
         FilterKey::Tag,
         FilterKey::Owner,
         FilterKey::Status,
+        FilterKey::Health,
         FilterKey::Field,
         FilterKey::Format,
         FilterKey::Sla,
@@ -50,6 +53,7 @@ impl FilterKey {
             FilterKey::Tag => "tag",
             FilterKey::Owner => "owner",
             FilterKey::Status => "status",
+            FilterKey::Health => "health",
             FilterKey::Field => "field",
             FilterKey::Format => "format",
             FilterKey::Sla => "sla",
@@ -71,6 +75,7 @@ impl FilterKey {
             FilterKey::Tag => "tag:pii",
             FilterKey::Owner => "owner:alice",
             FilterKey::Status => "status:active",
+            FilterKey::Health => "health:stale",
             FilterKey::Field => "field:customerID",
             FilterKey::Format => "format:avro",
             FilterKey::Sla => "sla:gold",
@@ -82,6 +87,8 @@ impl FilterKey {
 
 /// Product statuses a `status:` filter may name.
 pub const STATUSES: [&str; 4] = ["draft", "active", "deprecated", "retired"];
+/// Live stream statuses a `health:` filter may name.
+pub const HEALTH_STATUSES: [&str; 3] = ["fresh", "stale", "no_data"];
 
 /// A query the user got wrong, with the character position it went wrong at.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -289,6 +296,15 @@ fn normalise(key: FilterKey, value: &str, position: usize) -> Result<String, Que
             position,
         });
     }
+    if key == FilterKey::Health && !HEALTH_STATUSES.contains(&value.as_str()) {
+        return Err(QueryError {
+            message: format!(
+                "unknown stream health `{value}`; use one of {}",
+                HEALTH_STATUSES.join(", ")
+            ),
+            position,
+        });
+    }
     Ok(value)
 }
 
@@ -457,8 +473,13 @@ mod tests {
 
         /// A value for `key` that the parser accepts, unquoted or quoted (with spaces).
         fn value_for(key: FilterKey) -> BoxedStrategy<(String, bool)> {
-            if key == FilterKey::Status {
-                return (prop::sample::select(STATUSES.to_vec()), any::<bool>())
+            let closed = match key {
+                FilterKey::Status => Some(STATUSES.to_vec()),
+                FilterKey::Health => Some(HEALTH_STATUSES.to_vec()),
+                _ => None,
+            };
+            if let Some(values) = closed {
+                return (prop::sample::select(values), any::<bool>())
                     .prop_map(|(status, upper)| {
                         let typed = if upper {
                             status.to_uppercase()

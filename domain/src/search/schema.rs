@@ -94,6 +94,7 @@ pub struct Fields {
     pub owner: Field,
     pub owner_words: Field,
     pub status: Field,
+    pub health: Field,
     pub format: Field,
     pub sla: Field,
     pub topic: Field,
@@ -115,6 +116,7 @@ impl Fields {
             FilterKey::Tag => self.tag,
             FilterKey::Owner => self.owner,
             FilterKey::Status => self.status,
+            FilterKey::Health => self.health,
             FilterKey::Field => self.field_key,
             FilterKey::Format => self.format,
             FilterKey::Sla => self.sla,
@@ -157,6 +159,7 @@ pub fn build() -> (Schema, Fields) {
         owner: builder.add_text_field("owner", STRING | FAST),
         owner_words: builder.add_text_field("owner_words", text),
         status: builder.add_text_field("status", STRING | FAST),
+        health: builder.add_text_field("health", STRING | FAST),
         format: builder.add_text_field("format", STRING | FAST),
         sla: builder.add_text_field("sla", STRING | FAST),
         topic: builder.add_text_field("topic", STRING),
@@ -256,6 +259,7 @@ pub fn to_document(fields: &Fields, product: &ProductDoc) -> TantivyDocument {
         doc.add_text(fields.owner, owner.username.to_lowercase());
     }
     doc.add_text(fields.status, &product.status);
+    doc.add_text(fields.health, &product.health);
     doc.add_u64(fields.status_rank, status_rank(&product.status));
     if let Some(tier) = &product.sla_tier {
         doc.add_text(fields.metadata, tier);

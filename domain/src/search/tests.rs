@@ -37,6 +37,8 @@ fn product(slug: &str, name: &str, domain: &str, description: &str, fields: &[&s
             .with_ymd_and_hms(2026, 11, 1, 12, 0, 0)
             .single()
             .unwrap_or_default(),
+        health: "no_data".into(),
+        health_changed_at: None,
     }
 }
 
