@@ -271,6 +271,19 @@ pub async fn principal_of_product(
     .await
 }
 
+/// The domains among `domains` whose producer credential or ACLs still wait in the outbox.
+pub async fn pending_syncs(pool: &PgPool, domains: &[String]) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar::<_, String>(
+        r#"select distinct payload->>'domain' from outbox
+           where kind = 'producer.sync' and done_at is null
+             and next_attempt_at <> 'infinity' and payload->>'domain' = any($1)
+           order by 1"#,
+    )
+    .bind(domains)
+    .fetch_all(pool)
+    .await
+}
+
 /// Who may produce to the domain's products, for its owners and admins.
 pub async fn view(
     pool: &PgPool,

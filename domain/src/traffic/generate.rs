@@ -208,6 +208,12 @@ impl Generator {
         }
     }
 
+    /// The generator's random numbers (for choices around the events, e.g. which record to
+    /// break), so one seed replays those too.
+    pub fn rng(&mut self) -> &mut Rng {
+        &mut self.rng
+    }
+
     /// The next event of `kind`, keeping only the port's `fields`, as of `now`.
     pub fn next(&mut self, kind: EventKind, fields: &[Field], now: DateTime<Utc>) -> Event {
         let (key, candidates, risky) = match kind {
