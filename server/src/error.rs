@@ -155,6 +155,7 @@ classified_into_app_error!(
     domain::contracts::ContractError,
     domain::domains::DomainError,
     domain::lineage::LineageError,
+    domain::producers::ProducerError,
     domain::search::SearchError,
     domain::subscriptions::SubscriptionError,
 );

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod contracts;
 mod error;
 pub mod lineage;
+pub mod producers;
 pub mod registry;
 pub mod search;
 pub mod subscriptions;

@@ -178,9 +178,10 @@ pub async fn product(pool: &PgPool, slug: &str) -> Result<Product, TrafficError>
         .map_err(|e| unusable(format!("its registered schema does not parse: {e}")))?;
     let schema_id = u32::try_from(version.id)
         .map_err(|_| unusable(format!("schema id {} is out of range", version.id)))?;
-    let highest: i64 = sqlx::query_scalar("select coalesce(max(id), 0)::bigint from registry_schemas")
-        .fetch_one(pool)
-        .await?;
+    let highest: i64 =
+        sqlx::query_scalar("select coalesce(max(id), 0)::bigint from registry_schemas")
+            .fetch_one(pool)
+            .await?;
     let mut product = Product::new(slug, port, schema_id, schema)?
         .with_unregistered_ids_above(u32::try_from(highest).unwrap_or(schema_id));
     product.producer = crate::producers::principal_of_product(pool, slug).await?;

@@ -2,7 +2,8 @@
 //! called as the worker calls it), a domain's principal writes its own products' topics
 //! with an idempotent producer, authenticating with the SCRAM credential Meshmart derived
 //! for it, and the broker refuses it on another domain's topic
-//! (TOPIC_AUTHORIZATION_FAILED).
+//! (TOPIC_AUTHORIZATION_FAILED). Owners manage the grant over the API and on the domain
+//! page: rotating the credential and revoking the grant take effect on the broker.
 
 use std::time::{Duration, Instant};
 
@@ -14,8 +15,43 @@ use domain::traffic::{self, Faults, Generator, Plan};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::FutureRecord;
 use rdkafka::types::RDKafkaErrorCode;
+use serde_json::{Value, json};
 use server::configuration::Settings;
 use sqlx::PgPool;
+
+use crate::helpers::{spawn_app, token_for};
+
+/// Produces one record to `topic` as `username`, retrying until `accepted` says the outcome
+/// is the expected one (the broker applies credentials and ACLs within moments) or 30 s
+/// pass; returns the last outcome.
+async fn produce_until(
+    broker: &domain::broker::BrokerConfig,
+    username: &str,
+    password: &str,
+    topic: &str,
+    accepted: impl Fn(&Result<(), KafkaError>) -> bool,
+) -> Result<(), KafkaError> {
+    let password = secrecy::SecretString::from(password.to_string());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        // A fresh connection each time: a producer keeps the credential it started with.
+        let producer = broker
+            .producer_as("meshmart-test-producer", username, &password)
+            .expect("producer");
+        let outcome = producer
+            .send(
+                FutureRecord::to(topic).key("probe").payload("probe"),
+                Duration::from_secs(5),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|(error, _)| error);
+        if accepted(&outcome) || Instant::now() >= deadline {
+            return outcome;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
 
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn a_domains_producer_writes_its_own_topics_and_is_refused_on_another_domains(pool: PgPool) {
@@ -131,4 +167,179 @@ async fn a_domains_producer_writes_its_own_topics_and_is_refused_on_another_doma
         }
         other => panic!("expected TOPIC_AUTHORIZATION_FAILED, got {other:?}"),
     }
+}
+
+/// A domain of this test's own, so that its principal and credential are not shared with
+/// other tests on the broker.
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn owners_see_rotate_and_revoke_their_domains_producer_grant(pool: PgPool) {
+    domain::demo::seed_parts(&pool, &[Part::Identities], false)
+        .await
+        .expect("demo identities");
+    let app = spawn_app(pool.clone()).await;
+    let admin = token_for(&pool, "admin@meshmart.local").await;
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let domain = format!("prod-{suffix}");
+    let slug = format!("probe-{suffix}");
+    let topic = format!("{domain}.probe.v1");
+    let contract = format!(
+        "apiVersion: v3.1.0\nkind: DataContract\nid: {slug}\nversion: 1.0.0\nstatus: active\n\
+         name: Probe\ndataProduct: {slug}\ndomain: {domain}\nschema:\n  - name: Probe\n    \
+         physicalName: {topic}\n"
+    );
+    let (status, body) = app.put_contract(&admin, &slug, contract).await;
+    assert_eq!(status, 201, "{body}");
+
+    let api = |method: reqwest::Method, path: String| {
+        app.client
+            .request(method, format!("{}{path}", app.address))
+            .bearer_auth(&admin)
+    };
+    let response = api(
+        reqwest::Method::GET,
+        format!("/api/v1/domains/{domain}/producer"),
+    )
+    .send()
+    .await
+    .expect("request");
+    assert_eq!(response.status(), 200);
+    let view: Value = response.json().await.expect("json");
+    let principal = format!("User:svc-{domain}-producer");
+    let username = format!("svc-{domain}-producer");
+    assert_eq!(view["principal"], principal.as_str());
+    assert_eq!(view["mechanism"], "SCRAM-SHA-512");
+    assert_eq!(view["generation"], 1);
+    assert!(view.get("password").is_none(), "never shown again: {view}");
+    assert_eq!(view["grants"][0]["product"], slug.as_str());
+    assert_eq!(view["grants"][0]["topics"], json!([topic]));
+    assert_eq!(view["grants"][0]["revoked_at"], Value::Null);
+
+    // The server's outbox created the topic, the credential and the ACLs.
+    let settings = Settings::load(None).expect("test settings");
+    let broker = settings.kafka.broker_config();
+    let first = secrecy::ExposeSecret::expose_secret(
+        &broker.derived_password(&producers::password_label(&username, 1)),
+    )
+    .to_string();
+    produce_until(&broker, &username, &first, &topic, Result::is_ok)
+        .await
+        .expect("the domain's principal writes its product's topic");
+
+    // Rotation: a new password, shown in this answer only, which the broker takes.
+    let response = api(
+        reqwest::Method::POST,
+        format!("/api/v1/domains/{domain}/producer/credentials"),
+    )
+    .send()
+    .await
+    .expect("request");
+    assert_eq!(response.status(), 201);
+    let rotated: Value = response.json().await.expect("json");
+    assert_eq!(rotated["generation"], 2);
+    let second = rotated["password"]
+        .as_str()
+        .expect("a password")
+        .to_string();
+    assert_ne!(second, first);
+    produce_until(&broker, &username, &second, &topic, Result::is_ok)
+        .await
+        .expect("the rotated credential works");
+
+    // Revoking the grant takes the topic away on the broker.
+    let response = api(
+        reqwest::Method::POST,
+        format!("/api/v1/products/{slug}/producer/revoke"),
+    )
+    .send()
+    .await
+    .expect("request");
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.expect("json");
+    assert_eq!(answer["changed"], true);
+    let refused = produce_until(&broker, &username, &second, &topic, |outcome| {
+        matches!(
+            outcome,
+            Err(KafkaError::MessageProduction(
+                RDKafkaErrorCode::TopicAuthorizationFailed
+            ))
+        )
+    })
+    .await;
+    assert!(
+        matches!(
+            refused,
+            Err(KafkaError::MessageProduction(
+                RDKafkaErrorCode::TopicAuthorizationFailed
+            ))
+        ),
+        "{refused:?}"
+    );
+    let view: Value = api(
+        reqwest::Method::GET,
+        format!("/api/v1/domains/{domain}/producer"),
+    )
+    .send()
+    .await
+    .expect("request")
+    .json()
+    .await
+    .expect("json");
+    assert!(view["grants"][0]["revoked_at"].is_string(), "{view}");
+
+    let entries: Value = api(
+        reqwest::Method::GET,
+        format!("/api/v1/audit?target={principal}"),
+    )
+    .send()
+    .await
+    .expect("request")
+    .json()
+    .await
+    .expect("json");
+    let actions: Vec<&str> = entries["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for action in [
+        "producer.grant",
+        "producer.credential.rotate",
+        "producer.revoke",
+    ] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+    let logged = serde_json::to_string(&entries).expect("text");
+    assert!(
+        !logged.contains(&second) && !logged.contains(&first),
+        "no password in the audit log"
+    );
+
+    // The domain page shows it to admins and owners, not to analysts.
+    for (email, shown) in [
+        ("admin@meshmart.local", true),
+        ("analyst1@meshmart.local", false),
+    ] {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("client");
+        let signed_in = client
+            .post(format!("{}/api/v1/session", app.address))
+            .json(&json!({ "email": email, "password": "meshmart" }))
+            .send()
+            .await
+            .expect("request");
+        assert!(signed_in.status().is_success());
+        let page = client
+            .get(format!("{}/domains/{domain}", app.address))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(page.status(), 200, "{email}");
+        let html = page.text().await.expect("html");
+        assert_eq!(html.contains(&principal), shown, "{email}");
+        assert_eq!(html.contains("Rotate credential"), shown, "{email}");
+    }
+    app.stop().await;
 }
