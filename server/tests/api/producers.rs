@@ -343,3 +343,135 @@ async fn owners_see_rotate_and_revoke_their_domains_producer_grant(pool: PgPool)
     }
     app.stop().await;
 }
+
+/// The reconciler keeps producer ACLs true in both directions and leaves alone the WRITE
+/// ACLs it does not manage. A domain and topic of this test's own keep the managed scope
+/// (this database's product topics and producer principals) away from other tests' ACLs.
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn the_reconciler_repairs_producer_acls_and_leaves_others_alone(pool: PgPool) {
+    use domain::broker::acl::{AclBinding, PatternType, Permission};
+
+    domain::demo::seed_parts(&pool, &[Part::Identities], false)
+        .await
+        .expect("demo identities");
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let domain = format!("rec-{suffix}");
+    let topic = format!("{domain}.probe.v1");
+    let contract = domain::contracts::import(&format!(
+        "apiVersion: v3.1.0\nkind: DataContract\nid: rec-{suffix}\nversion: 1.0.0\n\
+         status: active\nname: Probe\ndataProduct: rec-{suffix}\ndomain: {domain}\n\
+         schema:\n  - name: Probe\n    physicalName: {topic}\n"
+    ))
+    .expect("contract");
+    let mut conn = pool.acquire().await.expect("conn");
+    domain::catalog::register(
+        &mut conn,
+        &domain::audit::Actor::Cli,
+        &contract,
+        &domain::catalog::RegisterOptions {
+            may_create_domain: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("registered");
+    drop(conn);
+
+    let settings = Settings::load(None).expect("test settings");
+    let admin = BrokerAdmin::new(&settings.kafka.broker_config()).expect("admin");
+    producers::sync(&pool, &admin, &domain).await.expect("sync");
+    let principal = producers::principal_of(&domain);
+    let acl = |principal: &str, resource_type, name: &str, operation| AclBinding {
+        resource_type,
+        resource_name: name.to_string(),
+        pattern_type: PatternType::Literal,
+        principal: principal.to_string(),
+        host: "*".to_string(),
+        operation,
+        permission: Permission::Allow,
+    };
+    let write = acl(&principal, ResourceType::Topic, &topic, Operation::Write);
+    let idempotent = acl(
+        &principal,
+        ResourceType::Cluster,
+        producers::CLUSTER,
+        Operation::IdempotentWrite,
+    );
+    let on_broker = |binding: AclBinding| {
+        let admin = admin.clone();
+        async move {
+            admin
+                .describe_acls(AclFilter::exact(&binding))
+                .await
+                .expect("describe")
+                .contains(&binding)
+        }
+    };
+    assert!(on_broker(write.clone()).await && on_broker(idempotent.clone()).await);
+
+    // Drift: the managed WRITE is gone; unmanaged WRITE ACLs were added by hand.
+    admin
+        .delete_acls(vec![AclFilter::exact(&write)])
+        .await
+        .expect("delete");
+    let stranger = acl(
+        &format!("User:stranger-{suffix}"),
+        ResourceType::Topic,
+        &topic,
+        Operation::Write,
+    );
+    let elsewhere = acl(
+        &principal,
+        ResourceType::Topic,
+        &format!("not-a-product-{suffix}"),
+        Operation::Write,
+    );
+    admin
+        .create_acls(vec![stranger.clone(), elsewhere.clone()])
+        .await
+        .expect("create");
+    let repairs = domain::provisioning::reconcile(&pool, &admin, false)
+        .await
+        .expect("reconcile");
+    assert!(
+        repairs
+            .iter()
+            .any(|r| r.action == "created" && r.binding == write),
+        "{repairs:?}"
+    );
+    assert!(on_broker(write.clone()).await, "re-created");
+    assert!(on_broker(stranger.clone()).await, "not Meshmart's: kept");
+    assert!(
+        on_broker(elsewhere.clone()).await,
+        "no product's topic: kept"
+    );
+
+    // A revoked grant leaves the principal's WRITE unexplained: the reconciler removes it.
+    sqlx::query("update producer_grants set revoked_at = now()")
+        .execute(&pool)
+        .await
+        .expect("revoke behind the worker's back");
+    sqlx::query("delete from casbin_rule where v0 = 'kafka:' || $1")
+        .bind(&principal)
+        .execute(&pool)
+        .await
+        .expect("policy rows");
+    let repairs = domain::provisioning::reconcile(&pool, &admin, false)
+        .await
+        .expect("reconcile");
+    assert!(
+        repairs
+            .iter()
+            .any(|r| r.action == "deleted" && r.binding == write),
+        "{repairs:?}"
+    );
+    assert!(!on_broker(write).await && !on_broker(idempotent).await);
+    assert!(on_broker(stranger.clone()).await && on_broker(elsewhere.clone()).await);
+    admin
+        .delete_acls(vec![
+            AclFilter::exact(&stranger),
+            AclFilter::exact(&elsewhere),
+        ])
+        .await
+        .expect("clean up");
+}
