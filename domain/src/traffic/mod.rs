@@ -40,8 +40,9 @@ use crate::producers::Principal;
 use crate::registry::schema::value_subject;
 use crate::registry::{self, ParsedSchema, RegistryError, VersionRef};
 
-/// The products the generator knows, by slug.
-pub const KNOWN_PRODUCTS: [&str; 2] = ["customer-signed-up", "order-placed"];
+/// The products the generator knows, by slug: the seed flow's sources. Its
+/// `enriched-customer-signed-up` is the enrichment node's output, not a domain's.
+pub const KNOWN_PRODUCTS: [&str; 3] = ["customer-signed-up", "order-placed", "ticket-opened"];
 
 /// The share of sign-ups that look risky unless told otherwise.
 pub const DEFAULT_RISKY_SHARE: f64 = 0.05;

@@ -478,3 +478,34 @@ fn the_pace_follows_the_rate_the_daily_curve_and_the_pause() {
     };
     assert!((diurnal.due_between(0.0, 1.0) - 10.0 * factor(4)).abs() < 0.01);
 }
+
+#[test]
+fn tickets_come_from_signed_up_customers_over_support_channels() {
+    let mut generator = Generator::new(7, DEFAULT_RISKY_SHARE);
+    let (signups, _, _) = product("customer-signed-up", "json");
+    let (tickets, _, _) = product("ticket-opened", "json");
+    let customers: HashSet<String> = (0..30)
+        .map(|_| {
+            generator
+                .next(signups.kind, &signups.port().fields, now())
+                .key
+        })
+        .collect();
+    let mut channels = HashSet::new();
+    for _ in 0..300 {
+        let ticket = generator.next(tickets.kind, &tickets.port().fields, now());
+        assert_eq!(ticket.key, ticket.value["ticketId"]);
+        assert!(ticket.key.starts_with("t-") && ticket.key.len() == 14);
+        assert!(customers.contains(ticket.value["customerID"].as_str().expect("id")));
+        channels.insert(
+            ticket.value["channel"]
+                .as_str()
+                .expect("channel")
+                .to_string(),
+        );
+    }
+    assert_eq!(
+        channels,
+        HashSet::from(["chat", "email", "phone"].map(String::from))
+    );
+}
