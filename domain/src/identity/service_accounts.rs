@@ -88,9 +88,8 @@ mod tests {
     #[test]
     fn producer_principal_names_are_reserved() {
         assert!(is_producer_name("svc-sales-producer"));
-        assert!(is_producer_name(&crate::producers::username(
-            &crate::producers::principal_of("customer-management")
-        )));
+        let principal = crate::producers::principal_of("customer-management");
+        assert!(is_producer_name(crate::producers::username(&principal)));
         assert!(!is_producer_name("svc-marketing-campaigns"));
         assert!(!is_producer_name("svc-producer"));
         assert!(!is_producer_name("svc-sales-producers"));
