@@ -28,7 +28,8 @@ cat <<MSG
                            owner.sales@meshmart.local                owner of sales
                            owner.marketing@meshmart.local            owner of marketing
                            analyst1@meshmart.local … analyst3@meshmart.local
-  Demo traffic:            ${MESHMART_DEMO_TRAFFIC_RATE:-2} events/s each to customer-signed-up and order-placed (local broker only;
+  Demo traffic:            ${MESHMART_DEMO_TRAFFIC_RATE:-2} events/s each to customer-signed-up, order-placed and ticket-opened,
+                           each as its domain's producer principal (local broker only;
                            MESHMART_DEMO_TRAFFIC_RATE=0 turns it off)
   Stop:                    Ctrl-C
 
@@ -37,9 +38,10 @@ MSG
 server=$!
 
 # Demo traffic on the local broker only (never on one given by KAFKA_BOOTSTRAP_SERVERS):
-# a few CustomerSignedUp and OrderPlaced events a second, so the topics are not empty.
-# MESHMART_DEMO_TRAFFIC_RATE=0 turns it off. The server's outbox creates the topics after
-# the first seed, so `traffic` (exit code 2 while a topic is missing) is retried a while.
+# a few CustomerSignedUp, OrderPlaced and TicketOpened events a second, so the topics are
+# not empty. MESHMART_DEMO_TRAFFIC_RATE=0 turns it off. The server's outbox creates the
+# topics and the producer principals' credentials after the first seed, so `traffic` (exit
+# code 2 while a topic or credential is missing) is retried a while.
 traffic=
 rate=${MESHMART_DEMO_TRAFFIC_RATE:-2}
 if grep -qx kafka .data/run/started 2>/dev/null && [ "$rate" != 0 ]; then

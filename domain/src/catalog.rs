@@ -334,6 +334,8 @@ pub async fn register(
         outbox::enqueue(&mut *conn, &outbox::Message::create_topic(dead_letters)).await?;
     }
     register_port_schemas(&mut *conn, actor, port_schemas).await?;
+    // Owning a product includes producing to it, as the domain's producer principal.
+    crate::producers::on_register(&mut *conn, actor, &domain, product_id, &contract.slug).await?;
     crate::lineage::declare(&mut *conn, product_id, &domain, contract)
         .await
         .map_err(|error| match error {

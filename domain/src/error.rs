@@ -348,6 +348,17 @@ impl Classified for crate::accounts::CredentialError {
     }
 }
 
+impl Classified for crate::producers::ProducerError {
+    fn kind(&self) -> Kind {
+        use crate::producers::ProducerError;
+        match self {
+            ProducerError::UnknownProduct(_) | ProducerError::NoPrincipal(_) => Kind::NotFound,
+            ProducerError::Denied(denied) => denied.kind(),
+            ProducerError::Database(_) => Kind::Internal,
+        }
+    }
+}
+
 impl Classified for crate::domains::DomainError {
     fn kind(&self) -> Kind {
         match self {

@@ -26,6 +26,7 @@ pub mod identity;
 pub mod lineage;
 pub mod outbox;
 pub mod policy;
+pub mod producers;
 pub mod provisioning;
 pub mod quality;
 pub mod registry;

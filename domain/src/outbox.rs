@@ -35,6 +35,10 @@ pub enum Message {
         subscription: Uuid,
         principal: String,
     },
+    /// Set a domain producer principal's SCRAM credential and make its ACLs what its
+    /// producer grants say.
+    #[serde(rename = "producer.sync")]
+    SyncProducer { domain: String },
 }
 
 impl Message {
@@ -227,6 +231,9 @@ mod tests {
             Message::SyncAcls {
                 subscription: Uuid::new_v4(),
                 principal: "User:analyst1".to_string(),
+            },
+            Message::SyncProducer {
+                domain: "sales".to_string(),
             },
         ];
         for message in messages {

@@ -4,11 +4,16 @@
 //! one principal's ACLs in line after a decision (an `acl.sync` outbox row); the reconciler
 //! compares the whole managed scope with the policy every interval and repairs drift.
 //!
+//! Producer grants ([`crate::producers`]) are rows too: `topic:<t>, write` means WRITE and
+//! DESCRIBE on the literal topic, `cluster:kafka-cluster, idempotent_write` IDEMPOTENT_WRITE
+//! on the cluster.
+//!
 //! The managed scope is what Meshmart grants and nothing else: READ/DESCRIBE ACLs on the
-//! topics of data products' output ports, and prefixed READ ACLs on the consumer-group
+//! topics of data products' output ports, prefixed READ ACLs on the consumer-group
 //! prefixes Meshmart has granted, for the principal it granted them to (approved
-//! subscriptions, live or ended). Other ACLs (producers' WRITE, the cluster, groups Meshmart
-//! never granted) are never touched. Syncs and reconciliations take one advisory lock, so a
+//! subscriptions, live or ended), and WRITE on product topics and IDEMPOTENT_WRITE on the
+//! cluster for the domains' producer principals. Other ACLs (other principals' WRITE, the
+//! cluster for anyone else, groups Meshmart never granted) are never touched. Syncs and reconciliations take one advisory lock, so a
 //! reconciliation never acts on a broker view older than a sync that finished meanwhile.
 
 use std::collections::BTreeSet;
@@ -23,8 +28,8 @@ use crate::broker::acl::{AclBinding, AclFilter, Operation, PatternType, Permissi
 use crate::broker::{BrokerAdmin, BrokerError};
 use crate::subscriptions::{self, State};
 
-/// The ACLs one Casbin object grants a principal.
-pub fn bindings(principal: &str, object: &str) -> Vec<AclBinding> {
+/// The ACLs one Casbin (object, action) grants a principal.
+pub fn bindings(principal: &str, object: &str, action: &str) -> Vec<AclBinding> {
     let binding = |resource_type, name: &str, pattern_type, operation| AclBinding {
         resource_type,
         resource_name: name.to_string(),
@@ -34,8 +39,28 @@ pub fn bindings(principal: &str, object: &str) -> Vec<AclBinding> {
         operation,
         permission: Permission::Allow,
     };
-    if let Some(topic) = object.strip_prefix("topic:") {
-        vec![
+    match (object.split_once(':'), action) {
+        (Some(("topic", topic)), "write") => vec![
+            binding(
+                ResourceType::Topic,
+                topic,
+                PatternType::Literal,
+                Operation::Write,
+            ),
+            binding(
+                ResourceType::Topic,
+                topic,
+                PatternType::Literal,
+                Operation::Describe,
+            ),
+        ],
+        (Some(("cluster", cluster)), "idempotent_write") => vec![binding(
+            ResourceType::Cluster,
+            cluster,
+            PatternType::Literal,
+            Operation::IdempotentWrite,
+        )],
+        (Some(("topic", topic)), "read") => vec![
             binding(
                 ResourceType::Topic,
                 topic,
@@ -48,16 +73,14 @@ pub fn bindings(principal: &str, object: &str) -> Vec<AclBinding> {
                 PatternType::Literal,
                 Operation::Describe,
             ),
-        ]
-    } else if let Some(prefix) = object.strip_prefix("group:") {
-        vec![binding(
+        ],
+        (Some(("group", prefix)), "read") => vec![binding(
             ResourceType::Group,
             prefix,
             PatternType::Prefixed,
             Operation::Read,
-        )]
-    } else {
-        Vec::new()
+        )],
+        _ => Vec::new(),
     }
 }
 
@@ -66,9 +89,10 @@ pub async fn desired(
     conn: &mut sqlx::PgConnection,
     principal: Option<&str>,
 ) -> Result<BTreeSet<AclBinding>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, (String, String)>(
-        r#"select substr(v0, 7), v2 from casbin_rule
-           where ptype = 'p' and v0 like 'kafka:%' and v1 = '*' and v3 = 'read'
+    let rows = sqlx::query_as::<_, (String, String, String)>(
+        r#"select substr(v0, 7), v2, v3 from casbin_rule
+           where ptype = 'p' and v0 like 'kafka:%' and v1 = '*'
+             and v3 in ('read', 'write', 'idempotent_write')
              and ($1::text is null or v0 = 'kafka:' || $1)"#,
     )
     .bind(principal)
@@ -76,7 +100,7 @@ pub async fn desired(
     .await?;
     Ok(rows
         .iter()
-        .flat_map(|(principal, object)| bindings(principal, object))
+        .flat_map(|(principal, object, action)| bindings(principal, object, action))
         .collect())
 }
 
@@ -86,6 +110,8 @@ pub struct Scope {
     topics: BTreeSet<String>,
     /// (principal, group prefix) pairs Meshmart has granted.
     groups: BTreeSet<(String, String)>,
+    /// The domains' producer principals.
+    producers: BTreeSet<String>,
 }
 
 impl Scope {
@@ -106,7 +132,17 @@ impl Scope {
         .await?
         .into_iter()
         .collect();
-        Ok(Self { topics, groups })
+        let producers =
+            sqlx::query_scalar::<_, String>("select principal from producer_principals")
+                .fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .collect();
+        Ok(Self {
+            topics,
+            groups,
+            producers,
+        })
     }
 
     /// Whether Meshmart manages this ACL.
@@ -125,6 +161,14 @@ impl Scope {
             (ResourceType::Group, PatternType::Prefixed, Operation::Read) => self
                 .groups
                 .contains(&(binding.principal.clone(), binding.resource_name.clone())),
+            (ResourceType::Topic, PatternType::Literal, Operation::Write) => {
+                self.producers.contains(&binding.principal)
+                    && self.topics.contains(&binding.resource_name)
+            }
+            (ResourceType::Cluster, PatternType::Literal, Operation::IdempotentWrite) => {
+                self.producers.contains(&binding.principal)
+                    && binding.resource_name == crate::producers::CLUSTER
+            }
             _ => false,
         }
     }
@@ -197,6 +241,18 @@ async fn provisioning_lock(
         .execute(&mut *tx)
         .await?;
     Ok(tx)
+}
+
+/// Brings one principal's managed ACLs in line with the policy (a producer principal's, after
+/// a grant changed). Idempotent.
+pub async fn sync_principal(
+    pool: &PgPool,
+    broker: &BrokerAdmin,
+    principal: &str,
+) -> Result<(), String> {
+    apply(pool, broker, principal)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn apply(pool: &PgPool, broker: &BrokerAdmin, principal: &str) -> Result<(), SyncError> {
@@ -330,18 +386,44 @@ mod tests {
 
     #[test]
     fn casbin_objects_become_the_acls_a_consumer_needs() {
-        let topic = bindings("User:analyst1", "topic:sales.order-placed.v1");
+        let topic = bindings("User:analyst1", "topic:sales.order-placed.v1", "read");
         assert_eq!(topic.len(), 2);
         assert!(topic.iter().all(|b| b.pattern_type == PatternType::Literal));
         assert_eq!(
             topic.iter().map(|b| b.operation).collect::<Vec<_>>(),
             vec![Operation::Read, Operation::Describe]
         );
-        let group = bindings("User:analyst1", "group:analyst1.");
+        let group = bindings("User:analyst1", "group:analyst1.", "read");
         assert_eq!(group.len(), 1);
         assert_eq!(group[0].resource_type, ResourceType::Group);
         assert_eq!(group[0].pattern_type, PatternType::Prefixed);
-        assert!(bindings("User:analyst1", "cluster:x").is_empty());
+        assert!(bindings("User:analyst1", "cluster:x", "read").is_empty());
+        assert!(bindings("User:analyst1", "topic:t", "delete").is_empty());
+    }
+
+    #[test]
+    fn producer_grants_become_the_acls_an_idempotent_producer_needs() {
+        let topic = bindings(
+            "User:svc-sales-producer",
+            "topic:sales.order-placed.v1",
+            "write",
+        );
+        assert_eq!(
+            topic.iter().map(|b| b.operation).collect::<Vec<_>>(),
+            vec![Operation::Write, Operation::Describe]
+        );
+        assert!(
+            topic.iter().all(|b| b.resource_type == ResourceType::Topic
+                && b.pattern_type == PatternType::Literal)
+        );
+        let cluster = bindings(
+            "User:svc-sales-producer",
+            "cluster:kafka-cluster",
+            "idempotent_write",
+        );
+        assert_eq!(cluster.len(), 1);
+        assert_eq!(cluster[0].resource_type, ResourceType::Cluster);
+        assert_eq!(cluster[0].operation, Operation::IdempotentWrite);
     }
 
     #[test]
@@ -349,21 +431,43 @@ mod tests {
         let scope = Scope {
             topics: ["sales.order-placed.v1".to_string()].into(),
             groups: [("User:analyst1".to_string(), "analyst1.".to_string())].into(),
+            producers: ["User:svc-sales-producer".to_string()].into(),
         };
-        let mut read = bindings("User:analyst1", "topic:sales.order-placed.v1")[0].clone();
+        let mut read = bindings("User:analyst1", "topic:sales.order-placed.v1", "read")[0].clone();
         assert!(scope.contains(&read));
         read.operation = Operation::Write;
-        assert!(!scope.contains(&read), "producers' WRITE is not ours");
-        let other_topic = bindings("User:x", "topic:not.a.product")[0].clone();
+        assert!(
+            !scope.contains(&read),
+            "another producer's WRITE is not ours"
+        );
+        let ours = bindings(
+            "User:svc-sales-producer",
+            "topic:sales.order-placed.v1",
+            "write",
+        );
+        assert!(
+            ours.iter().all(|b| scope.contains(b)),
+            "the domain producer's is"
+        );
+        let elsewhere = bindings("User:svc-sales-producer", "topic:not.a.product", "write");
+        assert!(
+            !scope.contains(&elsewhere[0]),
+            "WRITE on a topic of no product"
+        );
+        let cluster = |p| bindings(p, "cluster:kafka-cluster", "idempotent_write")[0].clone();
+        assert!(scope.contains(&cluster("User:svc-sales-producer")));
+        assert!(!scope.contains(&cluster("User:someone-else")));
+        let other_topic = bindings("User:x", "topic:not.a.product", "read")[0].clone();
         assert!(!scope.contains(&other_topic));
-        let stranger_group = bindings("User:stranger", "group:s.")[0].clone();
+        let stranger_group = bindings("User:stranger", "group:s.", "read")[0].clone();
         assert!(
             !scope.contains(&stranger_group),
             "a group Meshmart never assigned"
         );
-        let group = bindings("User:analyst1", "group:analyst1.")[0].clone();
+        let group = bindings("User:analyst1", "group:analyst1.", "read")[0].clone();
         assert!(scope.contains(&group));
-        let same_prefix_other_principal = bindings("User:analyst2", "group:analyst1.")[0].clone();
+        let same_prefix_other_principal =
+            bindings("User:analyst2", "group:analyst1.", "read")[0].clone();
         assert!(!scope.contains(&same_prefix_other_principal));
     }
 }

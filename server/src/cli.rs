@@ -82,6 +82,27 @@ pub enum Command {
         /// Share of sign-ups that look risky (a throw-away mailbox, a hosting address).
         #[arg(long, default_value_t = domain::traffic::DEFAULT_RISKY_SHARE, value_parser = share)]
         risky_share: f64,
+        /// Follow a daily curve (UTC): `--rate` is the evening peak, the small hours get a
+        /// tenth of it.
+        #[arg(long)]
+        diurnal: bool,
+        /// Share of records (0 to 1) that break the contract on purpose.
+        #[arg(long, default_value_t = 0.0, value_parser = share)]
+        bad_share: f64,
+        /// How the broken records break it (comma-separated; default: all of
+        /// wrong-type, missing-required, unknown-schema-id, not-wire-format).
+        #[arg(long, value_delimiter = ',')]
+        bad_kinds: Vec<domain::traffic::BadKind>,
+        /// Pause producing this many seconds after the start (with --pause-for).
+        #[arg(long, value_name = "SECONDS", requires = "pause_for")]
+        pause_after: Option<u64>,
+        /// How long the pause lasts.
+        #[arg(long, value_name = "SECONDS", requires = "pause_after")]
+        pause_for: Option<u64>,
+        /// From this many seconds after the start, send every record in a new schema version
+        /// (an added field) under a schema id the registry does not have.
+        #[arg(long, value_name = "SECONDS")]
+        drift_after: Option<u64>,
     },
     /// Data contracts (ODCS v3 YAML).
     Contract {
@@ -291,12 +312,31 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             duration,
             seed,
             risky_share,
+            diurnal,
+            bad_share,
+            bad_kinds,
+            pause_after,
+            pause_for,
+            drift_after,
         } => {
+            use std::time::Duration;
             let plan = domain::traffic::Plan {
                 rate,
-                duration: duration.map(std::time::Duration::from_secs),
+                duration: duration.map(Duration::from_secs),
+                diurnal,
+                pause: pause_after
+                    .zip(pause_for)
+                    .map(|(after, length)| domain::traffic::Pause {
+                        after: Duration::from_secs(after),
+                        length: Duration::from_secs(length),
+                    }),
             };
-            traffic(settings, &products, plan, seed, risky_share).await
+            let faults = domain::traffic::Faults {
+                bad_share,
+                bad_kinds,
+                drift_after: drift_after.map(Duration::from_secs),
+            };
+            traffic(settings, &products, plan, &faults, seed, risky_share).await
         }
     }
 }
@@ -318,6 +358,7 @@ async fn traffic(
     settings: Settings,
     slugs: &[String],
     plan: domain::traffic::Plan,
+    faults: &domain::traffic::Faults,
     seed: Option<u64>,
     risky_share: f64,
 ) -> anyhow::Result<()> {
@@ -350,10 +391,7 @@ async fn traffic(
             .into());
         }
     }
-    // Meshmart's own principal for now; per-domain producer principals come later.
-    let producer = broker
-        .producer("meshmart-traffic")
-        .context("failed to create the producer")?;
+    let lanes = producer_lanes(&pool, &broker, products).await?;
     let seed = seed.unwrap_or_else(traffic::generate::Rng::os_seed);
     let mut generator = Generator::new(seed, risky_share);
     eprintln!(
@@ -367,9 +405,92 @@ async fn traffic(
             std::future::pending::<()>().await;
         }
     };
-    let summary = traffic::run(&producer, &products, &mut generator, plan, stop).await;
+    let summary = traffic::run(&lanes, &mut generator, plan, faults, stop).await;
     println!("{summary}");
     Ok(())
+}
+
+/// One producer per domain principal, each product with its domain's. The credential is
+/// derived as `meshmart serve` set it on the broker (`domain::producers`); a product whose
+/// grant is revoked, or whose principal's credential is still waiting in the outbox, is
+/// refused. Without SASL there are no principals to produce as, so Meshmart's own
+/// connection is used.
+async fn producer_lanes(
+    pool: &sqlx::PgPool,
+    broker: &domain::broker::BrokerConfig,
+    products: Vec<domain::traffic::Product>,
+) -> anyhow::Result<Vec<domain::traffic::Lane>> {
+    use std::collections::HashMap;
+
+    if !broker.authenticates() {
+        eprintln!("the broker takes no SASL credentials: producing as Meshmart's own connection");
+        let producer = broker
+            .producer("meshmart-traffic")
+            .context("failed to create the producer")?;
+        return Ok(products
+            .into_iter()
+            .map(|p| (p, producer.clone()))
+            .collect());
+    }
+    let mut domains = Vec::new();
+    for product in &products {
+        let Some(principal) = &product.producer else {
+            return Err(UsageError(format!(
+                "product `{}` has no producer grant (an owner revoked it on the domain page)",
+                product.slug
+            ))
+            .into());
+        };
+        if !domains.contains(&principal.domain) {
+            domains.push(principal.domain.clone());
+        }
+    }
+    // A credential created or rotated moments ago is set by the server's outbox worker.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let waiting = domain::producers::pending_syncs(pool, &domains)
+            .await
+            .context("failed to reach the database")?;
+        if waiting.is_empty() {
+            break;
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(UsageError(format!(
+                "the producer credentials of {} are not on the broker yet; is `meshmart serve` running?",
+                waiting.join(", ")
+            ))
+            .into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let mut producers: HashMap<String, domain::traffic::Producer> = HashMap::new();
+    let mut lanes = Vec::with_capacity(products.len());
+    for product in products {
+        let Some(principal) = product.producer.clone() else {
+            continue;
+        };
+        let producer = match producers.get(&principal.principal) {
+            Some(producer) => producer.clone(),
+            None => {
+                let password = broker.derived_password(&domain::producers::password_label(
+                    principal.username(),
+                    principal.generation,
+                ));
+                let producer = broker
+                    .producer_as(
+                        &format!("meshmart-traffic-{}", principal.domain),
+                        principal.username(),
+                        &password,
+                    )
+                    .context("failed to create the producer")?;
+                eprintln!("{}: producing as {}", product.slug, principal.principal);
+                producers.insert(principal.principal.clone(), producer.clone());
+                producer
+            }
+        };
+        lanes.push((product, producer));
+    }
+    Ok(lanes)
 }
 
 async fn reindex(settings: Settings) -> anyhow::Result<()> {

@@ -1,6 +1,6 @@
 //! Background workers of the server process. The outbox worker carries out effects on the
 //! broker that transactions recorded (topic creation, ACL syncs after subscription
-//! decisions), waking on the outbox's NOTIFY and polling every second in case one was
+//! decisions, producer principals' credentials and ACLs), waking on the outbox's NOTIFY and polling every second in case one was
 //! missed; failures retry with backoff. The reconciler repairs drift between the broker's
 //! ACLs and the policy every interval, and ends subscriptions past their end date.
 
@@ -79,6 +79,9 @@ async fn handle(
             )
             .await
         }
+        Message::SyncProducer { domain } => domain::producers::sync(pool, broker, &domain)
+            .await
+            .map_err(|e| e.to_string()),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod contracts;
 mod error;
 pub mod health;
 pub mod lineage;
+pub mod producers;
 pub mod registry;
 pub mod search;
 pub mod subscriptions;

@@ -27,6 +27,7 @@ use crate::components::problem::{ErrorMessage, PageProblem};
 use crate::pages::health::HealthSection;
 use crate::pages::home::StreamStatus;
 use crate::pages::lineage::LineageSummarySection;
+use crate::pages::producers::ProducersSection;
 use crate::pages::schemas::RegistrySection;
 use crate::pages::subscriptions::RequestAccessSection;
 
@@ -191,12 +192,13 @@ fn DomainProducts(list: ProductList, page: i64) -> impl IntoView {
             <a href="/domains">"Domains"</a>
         </nav>
         <h1>{name}</h1>
-        <p class="catalog-card-slug"><code>{slug}</code></p>
+        <p class="catalog-card-slug"><code>{slug.clone()}</code></p>
         {(!description.is_empty()).then(|| view! { <p class="catalog-description">{description}</p> })}
         <h2>"Data products"</h2>
         <p class="muted catalog-count">{count}</p>
         {body}
         {(pages > 1 && page <= pages).then(|| view! { <Pager page pages/> })}
+        <ProducersSection domain=slug/>
     }
 }
 

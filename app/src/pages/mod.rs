@@ -8,6 +8,7 @@ pub mod home;
 pub mod lineage;
 pub mod login;
 pub mod not_found;
+pub mod producers;
 pub mod register;
 pub mod schemas;
 pub mod subscriptions;

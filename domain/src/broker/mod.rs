@@ -6,6 +6,11 @@
 //! librdkafka's C functions for them (it holds the workspace's only `unsafe` code). Its
 //! modules are re-exported here as [`acl`] and [`scram`], so callers name the types as
 //! `domain::broker::acl::AclBinding` and never depend on that crate themselves.
+//!
+//! Passwords Meshmart hands out for principals it runs itself (the domains' producer
+//! principals) are derived from its own broker password with HMAC-SHA256 and a label
+//! ([`derive_password`]): whoever can derive them already is the broker's super user, and
+//! nothing secret lands in the database.
 
 pub use kafka_admin::{acl, scram};
 
@@ -69,6 +74,33 @@ impl BrokerConfig {
         config
     }
 
+    /// The password derived for `label` from Meshmart's own (see [`derive_password`]).
+    pub fn derived_password(&self, label: &str) -> SecretString {
+        derive_password(&self.password, label)
+    }
+
+    /// Whether principals other than Meshmart's can authenticate (SASL); without it every
+    /// client is `User:ANONYMOUS` and per-domain principals mean nothing.
+    pub fn authenticates(&self) -> bool {
+        self.uses_sasl()
+    }
+
+    /// An idempotent producer (`acks=all`) authenticating as `username` with SCRAM-SHA-512
+    /// (a producer principal), named `client_id`.
+    pub fn producer_as(
+        &self,
+        client_id: &str,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<rdkafka::producer::FutureProducer, BrokerError> {
+        let mut config = self.client_config();
+        config
+            .set("sasl.mechanisms", "SCRAM-SHA-512")
+            .set("sasl.username", username)
+            .set("sasl.password", password.expose_secret());
+        producer_settings(config, client_id)
+    }
+
     /// An idempotent producer (`acks=all`) as Meshmart's principal, named `client_id`.
     /// Like the admin client it connects in the background; only a malformed configuration
     /// fails here.
@@ -85,15 +117,44 @@ impl BrokerConfig {
     /// Never log it: it holds the password.
     pub fn producer_config(&self, client_id: &str) -> ClientConfig {
         let mut config = self.client_config();
-        config
-            .set("client.id", client_id)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            // Batch a little: demo rates are low, and a few ms of latency is invisible.
-            .set("linger.ms", "5")
-            .set("message.timeout.ms", "30000");
+        producer_config(&mut config, client_id);
         config
     }
+}
+
+fn producer_settings(
+    mut config: ClientConfig,
+    client_id: &str,
+) -> Result<rdkafka::producer::FutureProducer, BrokerError> {
+    producer_config(&mut config, client_id);
+    config.create().map_err(BrokerError::Config)
+}
+
+/// An idempotent producer's settings (`acks=all`), named `client_id`.
+fn producer_config(config: &mut ClientConfig, client_id: &str) {
+    config
+        .set("client.id", client_id)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        // Batch a little: demo rates are low, and a few ms of latency is invisible.
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "30000");
+}
+
+/// HMAC-SHA256 of `label` keyed with `secret`, as 64 hex digits: a password that only the
+/// holder of `secret` can compute, different for every label.
+pub fn derive_password(secret: &SecretString, label: &str) -> SecretString {
+    use hmac::{Hmac, Mac};
+
+    // HMAC takes a key of any length, so this cannot fail; an empty tag would only make a
+    // password the broker refuses.
+    let tag = Hmac::<sha2::Sha256>::new_from_slice(secret.expose_secret().as_bytes())
+        .map(|mut mac| {
+            mac.update(label.as_bytes());
+            mac.finalize().into_bytes().to_vec()
+        })
+        .unwrap_or_default();
+    SecretString::from(tag.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
 /// Errors talking to the broker.
@@ -138,6 +199,8 @@ pub struct BrokerAdmin {
     client: Arc<AdminClient<DefaultClientContext>>,
     /// Meshmart's own (super) user, which no service account may become.
     admin_user: Arc<str>,
+    /// Meshmart's own password: the key of [`derive_password`].
+    secret: SecretString,
 }
 
 impl BrokerAdmin {
@@ -151,6 +214,7 @@ impl BrokerAdmin {
         Ok(Self {
             client: Arc::new(client),
             admin_user: Arc::from(config.username.as_str()),
+            secret: config.password.clone(),
         })
     }
 
@@ -258,6 +322,11 @@ impl BrokerAdmin {
             .await
             .map_err(|_| BrokerError::Cancelled)?
             .map_err(BrokerError::from)
+    }
+
+    /// The password derived for `label` from Meshmart's own (see [`derive_password`]).
+    pub fn derived_password(&self, label: &str) -> SecretString {
+        derive_password(&self.secret, label)
     }
 
     /// Meshmart's own broker user.

@@ -38,6 +38,14 @@ pub async fn create(
             "use lowercase letters, digits and single dashes, e.g. svc-marketing-campaigns",
         ));
     }
+    if is_producer_name(name) {
+        // Their credentials are derived by Meshmart (crate::producers); an account of the
+        // same name would share, and could overwrite, a domain's producer credential.
+        return Err(invalid(
+            "name",
+            "names like svc-<domain>-producer are reserved for the domains' producer principals",
+        ));
+    }
     if !domains::exists(&mut *conn, domain).await? {
         return Err(invalid("domain", format!("no domain `{domain}`")));
     }
@@ -56,6 +64,13 @@ pub async fn create(
     Ok(account)
 }
 
+/// Whether `name` has the form of a domain's producer principal (`svc-<domain>-producer`).
+fn is_producer_name(name: &str) -> bool {
+    name.strip_prefix("svc-")
+        .and_then(|rest| rest.strip_suffix("-producer"))
+        .is_some_and(|domain| !domain.is_empty())
+}
+
 /// The service accounts of one domain, or of all when `domain` is `None`.
 pub async fn list(pool: &PgPool, domain: Option<&str>) -> Result<Vec<ServiceAccount>, sqlx::Error> {
     sqlx::query_as::<_, ServiceAccount>(&format!(
@@ -64,4 +79,19 @@ pub async fn list(pool: &PgPool, domain: Option<&str>) -> Result<Vec<ServiceAcco
     .bind(domain)
     .fetch_all(pool)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn producer_principal_names_are_reserved() {
+        assert!(is_producer_name("svc-sales-producer"));
+        let principal = crate::producers::principal_of("customer-management");
+        assert!(is_producer_name(crate::producers::username(&principal)));
+        assert!(!is_producer_name("svc-marketing-campaigns"));
+        assert!(!is_producer_name("svc-producer"));
+        assert!(!is_producer_name("svc-sales-producers"));
+    }
 }

@@ -102,6 +102,8 @@ impl Rng {
 pub enum EventKind {
     CustomerSignedUp,
     OrderPlaced,
+    /// customer-support's TicketOpened (an input of the churn model in the seed flow).
+    TicketOpened,
 }
 
 impl EventKind {
@@ -110,6 +112,7 @@ impl EventKind {
         match event_type {
             "CustomerSignedUp" => Some(Self::CustomerSignedUp),
             "OrderPlaced" => Some(Self::OrderPlaced),
+            "TicketOpened" => Some(Self::TicketOpened),
             _ => None,
         }
     }
@@ -185,6 +188,9 @@ const SKUS: [(&str, f64); 10] = [
     ("SKU-10150", 59.0),
 ];
 
+/// How support tickets arrive: (channel, weight).
+const TICKET_CHANNELS: [(&str, u32); 3] = [("chat", 45), ("email", 40), ("phone", 15)];
+
 /// Customers remembered so that orders come from people who signed up.
 const KNOWN_CUSTOMERS: usize = 1_000;
 
@@ -208,11 +214,18 @@ impl Generator {
         }
     }
 
+    /// The generator's random numbers (for choices around the events, e.g. which record to
+    /// break), so one seed replays those too.
+    pub fn rng(&mut self) -> &mut Rng {
+        &mut self.rng
+    }
+
     /// The next event of `kind`, keeping only the port's `fields`, as of `now`.
     pub fn next(&mut self, kind: EventKind, fields: &[Field], now: DateTime<Utc>) -> Event {
         let (key, candidates, risky) = match kind {
             EventKind::CustomerSignedUp => self.signup(now),
             EventKind::OrderPlaced => self.order(now),
+            EventKind::TicketOpened => self.ticket(now),
         };
         let value = self.project(&candidates, fields, now);
         Event { key, value, risky }
@@ -274,12 +287,8 @@ impl Generator {
     }
 
     fn order(&mut self, now: DateTime<Utc>) -> (String, Map<String, Value>, bool) {
+        let (customer, country) = self.known_customer();
         let rng = &mut self.rng;
-        let (customer, country) = if self.customers.is_empty() {
-            (format!("c-{}", rng.hex(12)), 0)
-        } else {
-            self.customers[rng.below(self.customers.len() as u64) as usize].clone()
-        };
         let order = format!("o-{}", rng.hex(12));
         let lines = 1 + rng.weighted(&[(0u64, 50), (1, 25), (2, 15), (3, 7), (4, 3)]);
         let mut total_cents: i64 = 0;
@@ -299,6 +308,28 @@ impl Generator {
         values.insert("totalValue".into(), json!(total_cents as f64 / 100.0));
         values.insert("currency".into(), json!(COUNTRIES[country].2));
         (order, values, false)
+    }
+
+    fn ticket(&mut self, now: DateTime<Utc>) -> (String, Map<String, Value>, bool) {
+        let customer = self.known_customer().0;
+        let rng = &mut self.rng;
+        let ticket = format!("t-{}", rng.hex(12));
+        let mut values = Map::new();
+        values.insert("eventId".into(), json!(rng.uuid()));
+        values.insert("occurredAt".into(), json!(timestamp(now)));
+        values.insert("ticketId".into(), json!(ticket));
+        values.insert("customerID".into(), json!(customer));
+        values.insert("channel".into(), json!(rng.weighted(&TICKET_CHANNELS)));
+        (ticket, values, false)
+    }
+
+    /// A customer who signed up (and their country), or a new id before anyone has.
+    fn known_customer(&mut self) -> (String, usize) {
+        if self.customers.is_empty() {
+            (format!("c-{}", self.rng.hex(12)), 0)
+        } else {
+            self.customers[self.rng.below(self.customers.len() as u64) as usize].clone()
+        }
     }
 
     /// The declared fields, from the drawn values or else (required ones) of their type.

@@ -296,3 +296,216 @@ fn unknown_events_and_values_that_do_not_fit_are_refused() {
         Err(EncodeError::Mismatch { field, .. }) if field == "occurredAt"
     ));
 }
+
+/// Decodes `record` as the checker would, knowing only the registered schema.
+fn check(record: &Record, schema: &ParsedSchema) -> Result<Value, wire::WireError> {
+    let lookup = HashMap::from([(SCHEMA_ID, schema.clone())]);
+    let subject = HashSet::from([SCHEMA_ID]);
+    wire::Decoder::new(wire::DEFAULT_MAX_RECORD_BYTES)
+        .decode(&record.value, &subject, &lookup)
+        .map(|decoded| decoded.value)
+}
+
+#[test]
+fn each_bad_kind_breaks_the_contract_the_way_it_says() {
+    let mut generator = Generator::new(5, DEFAULT_RISKY_SHARE);
+    for slug in KNOWN_PRODUCTS {
+        for format in ["json", "avro"] {
+            let (product, schema, _) = product(slug, format);
+            for _ in 0..50 {
+                let (event, good) = product.record(&mut generator).expect("encodes");
+                check(&good, &schema).expect("the unbroken record decodes");
+                let broken = |kind| {
+                    let record = product
+                        .bad_record(kind, &event.key, &event.value)
+                        .unwrap_or_else(|e| panic!("{slug} ({format}) {kind:?}: {e}"));
+                    assert_eq!(record.key, event.key, "bad records keep their key");
+                    check(&record, &schema).expect_err("a bad record must not pass")
+                };
+                let what = format!("{slug} ({format})");
+
+                let error = broken(BadKind::NotWireFormat);
+                assert_eq!(error.reason(), "not_wire_format", "{what}: {error}");
+
+                let error = broken(BadKind::UnknownSchemaId);
+                assert_eq!(
+                    error,
+                    wire::WireError::UnknownSchemaId(product.unknown_schema_id),
+                    "{what}"
+                );
+
+                let error = broken(BadKind::WrongType);
+                match format {
+                    // The payload parses as JSON and fails the schema on a type.
+                    "json" => assert!(
+                        matches!(&error, wire::WireError::Invalid { message, .. }
+                            if message.contains("40400") && message.contains("type")),
+                        "{what}: {error}"
+                    ),
+                    // Avro carries no types: a negative long read as a string's length.
+                    _ => assert_eq!(error.reason(), "undecodable", "{what}: {error}"),
+                }
+
+                let error = broken(BadKind::MissingRequired);
+                match format {
+                    "json" => assert!(
+                        matches!(&error, wire::WireError::Invalid { message, .. }
+                            if message.contains("required")),
+                        "{what}: {error}"
+                    ),
+                    // The record ends before its last required field.
+                    _ => assert_eq!(error.reason(), "undecodable", "{what}: {error}"),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_kinds_are_named_as_on_the_command_line() {
+    for kind in BadKind::ALL {
+        assert_eq!(kind.as_str().parse::<BadKind>(), Ok(kind));
+    }
+    let error = "wrong-colour".parse::<BadKind>().expect_err("unknown");
+    assert!(error.contains("wrong-type, missing-required"), "{error}");
+}
+
+#[test]
+fn drifted_records_name_an_unregistered_version_that_adds_a_field() {
+    let mut generator = Generator::new(6, DEFAULT_RISKY_SHARE);
+    for format in ["json", "avro"] {
+        let (product, schema, contract) = product("customer-signed-up", format);
+        assert_ne!(product.drift_schema_id, SCHEMA_ID);
+        assert_ne!(product.drift_schema_id, product.unknown_schema_id);
+        // The version the drifted producer writes, which the registry never saw.
+        let drifted = match format {
+            "avro" => product.shapes.drift.clone().expect("a drifted Avro schema"),
+            _ => {
+                let mut port = contract.ports[0].clone();
+                let mut field = port.fields[0].clone();
+                field.name = faults::DRIFT_FIELD.to_string();
+                field.required = false;
+                field.fields = Vec::new();
+                field.logical_type = Some("string".to_string());
+                field.physical_type = Some("string".to_string());
+                port.fields.push(field);
+                let (kind, document) =
+                    crate::registry::schema::port_schema(&avro_namespace(&["meshmart"]), &port);
+                ParsedSchema::parse(kind, &document.to_string()).expect("a schema")
+            }
+        };
+        for _ in 0..20 {
+            let (event, _) = product.record(&mut generator).expect("encodes");
+            let record = product
+                .drifted_record(&event.key, &event.value, "gold")
+                .expect("drifted");
+            assert_eq!(
+                check(&record, &schema),
+                Err(wire::WireError::UnknownSchemaId(product.drift_schema_id)),
+                "{format}"
+            );
+            let lookup = HashMap::from([(product.drift_schema_id, drifted.clone())]);
+            let subject = HashSet::from([product.drift_schema_id]);
+            let decoded = wire::decode(&record.value, &lookup, &subject)
+                .unwrap_or_else(|e| panic!("{format}: the drifted version reads it: {e}"));
+            assert_eq!(decoded.value[faults::DRIFT_FIELD], "gold", "{format}");
+            assert_eq!(decoded.value["customerID"], event.value["customerID"]);
+        }
+    }
+}
+
+#[test]
+fn the_pace_follows_the_rate_the_daily_curve_and_the_pause() {
+    let started = now();
+    let flat = Pace {
+        rate: 10.0,
+        diurnal: false,
+        pause: None,
+        started,
+    };
+    assert!((flat.due_between(0.0, 2.5) - 25.0).abs() < 1e-9);
+    assert_eq!(flat.due_between(3.0, 2.0), 0.0);
+
+    let paused = Pace {
+        pause: Some(Pause {
+            after: Duration::from_secs(10),
+            length: Duration::from_secs(5),
+        }),
+        ..flat
+    };
+    assert_eq!(
+        paused.due_between(11.0, 14.0),
+        0.0,
+        "nothing during the pause"
+    );
+    assert!(
+        (paused.due_between(8.0, 12.0) - 20.0).abs() < 1e-9,
+        "2 s before it"
+    );
+    assert!(
+        (paused.due_between(14.0, 16.0) - 10.0).abs() < 1e-9,
+        "1 s after it"
+    );
+    assert!(
+        (paused.due_between(0.0, 20.0) - 150.0).abs() < 1e-9,
+        "not caught up"
+    );
+    assert!(paused.paused(10.0) && paused.paused(14.9) && !paused.paused(15.0));
+    assert!(!paused.paused(9.9));
+
+    let at = |hour: u32, minute: u32| {
+        Utc.with_ymd_and_hms(2026, 12, 4, hour, minute, 0)
+            .single()
+            .expect("a time")
+    };
+    let factor = |hour| pace::diurnal_factor(at(hour, 0));
+    assert_eq!(factor(19), 1.0, "the evening peak");
+    let night = (0..24).map(factor).fold(f64::MAX, f64::min);
+    assert_eq!(night, factor(4), "the quietest hour is in the small hours");
+    assert!(night < 0.15);
+    for hour in 0..24 {
+        let (a, b) = (factor(hour), factor((hour + 1) % 24));
+        let half = pace::diurnal_factor(at(hour, 30));
+        assert!(
+            (half - (a + b) / 2.0).abs() < 1e-9,
+            "interpolated at {hour}:30"
+        );
+    }
+    let diurnal = Pace {
+        diurnal: true,
+        started: at(4, 0),
+        ..flat
+    };
+    assert!((diurnal.due_between(0.0, 1.0) - 10.0 * factor(4)).abs() < 0.01);
+}
+
+#[test]
+fn tickets_come_from_signed_up_customers_over_support_channels() {
+    let mut generator = Generator::new(7, DEFAULT_RISKY_SHARE);
+    let (signups, _, _) = product("customer-signed-up", "json");
+    let (tickets, _, _) = product("ticket-opened", "json");
+    let customers: HashSet<String> = (0..30)
+        .map(|_| {
+            generator
+                .next(signups.kind, &signups.port().fields, now())
+                .key
+        })
+        .collect();
+    let mut channels = HashSet::new();
+    for _ in 0..300 {
+        let ticket = generator.next(tickets.kind, &tickets.port().fields, now());
+        assert_eq!(ticket.key, ticket.value["ticketId"]);
+        assert!(ticket.key.starts_with("t-") && ticket.key.len() == 14);
+        assert!(customers.contains(ticket.value["customerID"].as_str().expect("id")));
+        channels.insert(
+            ticket.value["channel"]
+                .as_str()
+                .expect("channel")
+                .to_string(),
+        );
+    }
+    assert_eq!(
+        channels,
+        HashSet::from(["chat", "email", "phone"].map(String::from))
+    );
+}

@@ -480,6 +480,52 @@ fn matrix() -> Vec<Entry> {
             "domain=customer-management&name=svc-matrix-fn",
             Rule::OwnerOfA,
         ),
+        // Producer grants of domain A (its product `matrix-schema`): owners and admins.
+        entry(
+            Method::GET,
+            "/api/v1/domains/{domain}/producer",
+            "/api/v1/domains/customer-management/producer",
+            Body::None,
+            Rule::OwnerOfA,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/domains/{domain}/producer/credentials",
+            "/api/v1/domains/customer-management/producer/credentials",
+            Body::None,
+            Rule::OwnerOfA,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/products/{slug}/producer/revoke",
+            "/api/v1/products/matrix-schema/producer/revoke",
+            Body::None,
+            Rule::OwnerOfA,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/products/{slug}/producer/grant",
+            "/api/v1/products/matrix-schema/producer/grant",
+            Body::None,
+            Rule::OwnerOfA,
+        ),
+        // The domain page asks everyone signed in; those who may not manage it get no
+        // section (200 with nothing), so the page stays readable.
+        server_fn(
+            "producer_grants",
+            "domain=customer-management",
+            Rule::SignedIn,
+        ),
+        server_fn(
+            "rotate_producer_credential",
+            "domain=customer-management",
+            Rule::OwnerOfA,
+        ),
+        server_fn(
+            "set_producer_grant",
+            "slug=matrix-schema&granted=true",
+            Rule::OwnerOfA,
+        ),
         // The lineage page's server functions (404 for an unknown product counts as allowed).
         server_fn("lineage_graph", "slug=no-such-product", Rule::SignedIn),
         server_fn("lineage_neighbours", "slug=no-such-product", Rule::SignedIn),

@@ -12,6 +12,7 @@ mod lineage;
 mod metrics;
 mod openapi;
 mod pages;
+mod producers;
 mod registry;
 mod search;
 mod streams;

@@ -103,12 +103,13 @@ async fn produced_signups_carry_the_registered_schema_id_and_decode(pool: PgPool
     let plan = Plan {
         rate: RECORDS * 4,
         duration: Some(Duration::from_millis(250)),
+        ..Plan::default()
     };
     let summary = traffic::run(
-        &producer,
-        std::slice::from_ref(&product),
+        &[(product.clone(), producer)],
         &mut generator,
         plan,
+        &traffic::Faults::default(),
         std::future::pending(),
     )
     .await;

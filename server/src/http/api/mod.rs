@@ -5,6 +5,7 @@ mod audit;
 mod health;
 mod lineage;
 mod openapi;
+mod producers;
 mod products;
 mod search;
 mod service_accounts;
@@ -23,6 +24,7 @@ pub fn routes() -> Routes {
         .merge(session::routes())
         .merge(tokens::routes())
         .merge(service_accounts::routes())
+        .merge(producers::routes())
         .merge(products::routes())
         .merge(search::routes())
         .merge(subscriptions::routes())
