@@ -25,7 +25,9 @@ scripts/build.sh
 
 step "start the test stack (PostgreSQL + Apache Kafka)"
 server_pid=
+traffic_pid=
 cleanup() {
+  if [ -n "$traffic_pid" ]; then kill -TERM "$traffic_pid" 2>/dev/null || true; wait "$traffic_pid" 2>/dev/null || true; fi
   if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   scripts/stack.sh down test || true
 }
@@ -54,6 +56,10 @@ for _ in $(seq 1 100); do
   curl -fsS -o /dev/null "http://127.0.0.1:3100/healthz" 2>/dev/null && break
   sleep 0.2
 done
+# Live streams for the Health section's tests, as `make run` has them.
+DATABASE_URL="$e2e_url" "$target_dir/debug/meshmart" traffic --products customer-signed-up --rate 5 \
+  >.data/test/e2e-traffic.log 2>&1 &
+traffic_pid=$!
 (cd end2end && MESHMART_E2E_URL=http://127.0.0.1:3100 npx playwright test)
 
 if grep -qx kafka .data/test/started 2>/dev/null; then

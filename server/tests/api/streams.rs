@@ -416,3 +416,130 @@ async fn two_servers_share_the_partitions_and_count_each_record_once(pool: PgPoo
     assert_eq!(owners, 3, "every partition's counted offset is kept");
     second.stop().await;
 }
+
+/// Reads `count` records of `topic` as `user` (PLAIN, the demo password) in `group`,
+/// commits, and leaves the group: a consumer that then stops.
+async fn consume_and_stop(user: &str, group: &str, topic: &str, count: usize) {
+    let (user, group, topic) = (user.to_string(), group.to_string(), topic.to_string());
+    tokio::task::spawn_blocking(move || {
+        let kafka = Settings::load(None).expect("settings").kafka;
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &kafka.bootstrap_servers)
+            .set("security.protocol", "SASL_PLAINTEXT")
+            .set("sasl.mechanisms", "PLAIN")
+            .set("sasl.username", &user)
+            .set("sasl.password", "meshmart")
+            .set("group.id", &group)
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[&topic]).expect("subscribe");
+        let mut read = 0;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while read < count && Instant::now() < deadline {
+            match consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(_)) => read += 1,
+                Some(Err(error)) => panic!("consumer as {user}: {error}"),
+                None => {}
+            }
+        }
+        assert_eq!(read, count, "records read before stopping");
+        consumer
+            .commit_consumer_state(rdkafka::consumer::CommitMode::Sync)
+            .expect("commit");
+    })
+    .await
+    .expect("consumer thread");
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn a_stopped_consumers_lag_grows_by_what_is_produced(pool: PgPool) {
+    let app = checking_app(&pool, &format!("meshmart-test-checker-{}", unique())).await;
+    let topic = format!("sales.order-placed.{}", unique());
+    let (owner, schema_id) = publish(&pool, &app, &topic, "monitor").await;
+    let analyst = token_for(&pool, "analyst2@meshmart.local").await;
+    let group = format!("analyst2.lag-{}.", unique());
+    let request = app
+        .client
+        .post(format!("{}/api/v1/subscriptions", app.address))
+        .bearer_auth(&analyst)
+        .json(&serde_json::json!({"product": "order-placed", "group": group, "purpose": "lag"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(request.status(), 201);
+    let id = request.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let approved = app
+        .client
+        .post(format!("{}/api/v1/subscriptions/{id}/approve", app.address))
+        .bearer_auth(&owner)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(approved.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let shown: Value = app
+            .client
+            .get(format!("{}/api/v1/subscriptions/{id}", app.address))
+            .bearer_auth(&analyst)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        if shown["state"] == "active" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never active: {shown}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    produce(&topic, (0..30).map(|n| order(schema_id, n, 1.0)).collect()).await;
+    let consumer_group = format!("{group}reports");
+    consume_and_stop("analyst2", &consumer_group, &topic, 30).await;
+    // Caught up: no lag.
+    let lag_of = |body: &Value| {
+        body["lag"]
+            .as_array()
+            .and_then(|lags| lags.iter().find(|l| l["group"] == consumer_group.as_str()))
+            .and_then(|l| l["messages"].as_i64())
+    };
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let body = health(&app, &analyst).await;
+        if lag_of(&body) == Some(0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "lag never measured at 0: {body}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The consumer is stopped; 40 more records are produced: its lag is 40.
+    produce(&topic, (30..70).map(|n| order(schema_id, n, 1.0)).collect()).await;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let body = health(&app, &analyst).await;
+        if lag_of(&body) == Some(40) {
+            let lag = body["lag"]
+                .as_array()
+                .and_then(|lags| lags.iter().find(|l| l["group"] == consumer_group.as_str()))
+                .cloned()
+                .unwrap_or_default();
+            assert!(lag["seconds"].as_f64() > Some(0.0), "{lag}");
+            assert_eq!(lag["subscription"], id.as_str());
+            break;
+        }
+        assert!(Instant::now() < deadline, "lag never reached 40: {body}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Another analyst does not see this subscription's lag.
+    let other = token_for(&pool, "analyst1@meshmart.local").await;
+    assert_eq!(health(&app, &other).await["lag"], serde_json::json!([]));
+    app.stop().await;
+}
