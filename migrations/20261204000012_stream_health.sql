@@ -114,6 +114,13 @@ create table lag_points (
 );
 create index lag_points_at_idx on lag_points (at);
 
+-- The same, per minute (the largest lag measured in it), kept 7 days.
+create table lag_minutes (like lag_points including defaults including constraints);
+alter table lag_minutes add primary key (subscription_id, consumer_group, at);
+alter table lag_minutes add foreign key (subscription_id) references subscriptions (id)
+    on delete cascade;
+create index lag_minutes_at_idx on lag_minutes (at);
+
 -- Every existing port gets its dead-letter topic, as new ones do when published.
 insert into outbox (kind, payload)
 select 'topic.create', jsonb_build_object('topic', topic || '.dlq', 'partitions', partitions,

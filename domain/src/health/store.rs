@@ -235,7 +235,8 @@ pub async fn subject_ids(pool: &PgPool, topic: &str) -> Result<HashSet<u32>, sql
         .collect())
 }
 
-/// Folds the 10-second points of the last ten complete minutes into minute points
+/// Folds the 10-second points (and lag points: the largest per minute) of the last ten
+/// complete minutes into minute points
 /// (recomputed, so running it twice or in two processes changes nothing), then drops points
 /// and minutes past their retention. Returns the rows dropped.
 pub async fn roll_up(pool: &PgPool) -> Result<u64, sqlx::Error> {
@@ -257,6 +258,19 @@ pub async fn roll_up(pool: &PgPool) -> Result<u64, sqlx::Error> {
     )
     .execute(pool)
     .await?;
+    sqlx::query(
+        r#"insert into lag_minutes (subscription_id, consumer_group, at, messages, seconds)
+           select subscription_id, consumer_group, date_trunc('minute', at), max(messages),
+               max(seconds)
+           from lag_points
+           where at >= date_trunc('minute', now()) - interval '10 minutes'
+             and at < date_trunc('minute', now())
+           group by subscription_id, consumer_group, date_trunc('minute', at)
+           on conflict (subscription_id, consumer_group, at) do update set
+               messages = excluded.messages, seconds = excluded.seconds"#,
+    )
+    .execute(pool)
+    .await?;
     let mut dropped = 0;
     dropped +=
         sqlx::query("delete from health_points where at < now() - make_interval(hours => $1)")
@@ -270,10 +284,91 @@ pub async fn roll_up(pool: &PgPool) -> Result<u64, sqlx::Error> {
             .execute(pool)
             .await?
             .rows_affected();
+    dropped += sqlx::query("delete from lag_minutes where at < now() - make_interval(days => $1)")
+        .bind(MINUTES_KEPT_DAYS as i32)
+        .execute(pool)
+        .await?
+        .rows_affected();
     dropped += sqlx::query("delete from lag_points where at < now() - make_interval(hours => $1)")
         .bind(POINTS_KEPT_HOURS as i32)
         .execute(pool)
         .await?
         .rows_affected();
     Ok(dropped)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DurationRound, TimeDelta, Utc};
+    use serde_json::json;
+
+    use super::*;
+    use crate::demo::Part;
+
+    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+    async fn points_roll_up_into_minutes_and_old_ones_go(pool: PgPool) {
+        crate::demo::seed_parts(&pool, &[Part::Identities, Part::Catalog], false)
+            .await
+            .expect("demo catalog");
+        let port: Uuid = sqlx::query_scalar("select id from output_ports limit 1")
+            .fetch_one(&pool)
+            .await
+            .expect("a port");
+        let minute = (Utc::now() - TimeDelta::minutes(3))
+            .duration_trunc(TimeDelta::minutes(1))
+            .expect("a minute");
+        let insert = |at, records: i64, invalid: serde_json::Value, latency: Vec<i64>| {
+            sqlx::query(
+                r#"insert into health_points (port_id, at, records, valid, bytes, invalid,
+                       rule_passed, rule_failed, last_event_at, latency)
+                   values ($1, $2, $3, $3 - 1, 10, $4, '{"r": 1}', '{"r": 1}', $2, $5)"#,
+            )
+            .bind(port)
+            .bind(at)
+            .bind(records)
+            .bind(invalid)
+            .bind(latency)
+            .execute(&pool)
+        };
+        insert(minute, 5, json!({"quality": 1}), vec![1, 2])
+            .await
+            .expect("point");
+        insert(
+            minute + TimeDelta::seconds(10),
+            7,
+            json!({"truncated": 1}),
+            vec![0, 1, 3],
+        )
+        .await
+        .expect("point");
+        insert(Utc::now() - TimeDelta::hours(3), 1, json!({}), vec![])
+            .await
+            .expect("old point");
+
+        let dropped = roll_up(&pool).await.expect("rollup");
+        assert_eq!(dropped, 1, "the point past its 2 hours");
+        // Twice changes nothing: the minute is recomputed, not added to again.
+        roll_up(&pool).await.expect("rollup again");
+        let (records, valid, invalid, passed, latency, last): (
+            i64,
+            i64,
+            serde_json::Value,
+            serde_json::Value,
+            Vec<i64>,
+            Option<chrono::DateTime<Utc>>,
+        ) = sqlx::query_as(
+            "select records, valid, invalid, rule_passed, latency, last_event_at
+             from health_minutes where port_id = $1 and at = $2",
+        )
+        .bind(port)
+        .bind(minute)
+        .fetch_one(&pool)
+        .await
+        .expect("the minute");
+        assert_eq!((records, valid), (12, 10));
+        assert_eq!(invalid, json!({"quality": 1, "truncated": 1}));
+        assert_eq!(passed, json!({"r": 2}));
+        assert_eq!(latency, vec![1, 3, 3]);
+        assert_eq!(last, Some(minute + TimeDelta::seconds(10)));
+    }
 }
