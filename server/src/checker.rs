@@ -54,6 +54,7 @@ pub struct CheckerConfig {
 
 /// Starts the checker thread; it stops when the returned task is aborted or dropped.
 pub fn spawn(pool: PgPool, config: CheckerConfig) -> tokio::task::JoinHandle<()> {
+    describe();
     let stop = Arc::new(AtomicBool::new(false));
     let handle = Handle::current();
     let running = Arc::clone(&stop);
@@ -470,6 +471,36 @@ fn flush(
     }
     record_metrics(&lock(&context.labels), &batch);
     Ok(())
+}
+
+/// Gives the stream series their `# HELP` text; the recorder must be installed first.
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge};
+    describe_counter!(
+        "meshmart_stream_records_total",
+        Unit::Count,
+        "Records checked on a product's topics."
+    );
+    describe_counter!(
+        "meshmart_stream_bytes_total",
+        Unit::Bytes,
+        "Payload bytes of the records checked."
+    );
+    describe_counter!(
+        "meshmart_stream_invalid_total",
+        Unit::Count,
+        "Records that broke the contract, by reason."
+    );
+    describe_counter!(
+        "meshmart_stream_dead_letters_total",
+        Unit::Count,
+        "Failing records copied to the product's dead-letter topic."
+    );
+    describe_gauge!(
+        "meshmart_stream_last_event_timestamp_seconds",
+        Unit::Seconds,
+        "Unix time of the newest record checked (record timestamp, never later than now)."
+    );
 }
 
 fn record_metrics(labels: &HashMap<uuid::Uuid, (String, String)>, batch: &Batch) {
