@@ -312,14 +312,19 @@ pub async fn register(
     .fetch_one(&mut *conn)
     .await?;
 
-    sqlx::query(r#"delete from output_ports where product_id = $1"#)
+    // Ports are kept by topic across versions: what was measured on a topic (its health,
+    // kept per port) outlives a new contract version. Ports no longer declared go.
+    let topics: Vec<&str> = contract.ports.iter().map(|p| p.topic.as_str()).collect();
+    sqlx::query(r#"delete from output_ports where product_id = $1 and topic <> all($2)"#)
         .bind(product_id)
+        .bind(&topics)
         .execute(&mut *conn)
         .await?;
     for port in &contract.ports {
-        sqlx::query(
-            r#"insert into output_ports (product_id, event_type, topic, format, description, fields)
-               values ($1, $2, $3, $4, $5, $6)"#,
+        let updated = sqlx::query(
+            r#"update output_ports set event_type = $2, format = $4, description = $5,
+                   fields = $6, updated_at = now()
+               where product_id = $1 and topic = $3"#,
         )
         .bind(product_id)
         .bind(&port.event_type)
@@ -328,7 +333,23 @@ pub async fn register(
         .bind(&port.description)
         .bind(json!(port.fields))
         .execute(&mut *conn)
-        .await?;
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            sqlx::query(
+                r#"insert into output_ports (product_id, event_type, topic, format, description,
+                       fields)
+                   values ($1, $2, $3, $4, $5, $6)"#,
+            )
+            .bind(product_id)
+            .bind(&port.event_type)
+            .bind(&port.topic)
+            .bind(&port.format)
+            .bind(&port.description)
+            .bind(json!(port.fields))
+            .execute(&mut *conn)
+            .await?;
+        }
         outbox::enqueue(&mut *conn, &outbox::Message::create_topic(&port.topic)).await?;
         let dead_letters = crate::contracts::quality::dead_letter_topic(&port.topic);
         outbox::enqueue(&mut *conn, &outbox::Message::create_topic(dead_letters)).await?;

@@ -212,15 +212,12 @@ impl Policy {
     /// process).
     #[tracing::instrument(skip_all)]
     pub async fn reload(&self) -> Result<(), PolicyError> {
-        let mut slot = self.enforcer.write().await;
-        match slot.as_mut() {
-            Some(enforcer) => enforcer.load_policy().await?,
-            None => {
-                let model = DefaultModel::from_str(MODEL).await?;
-                let adapter = SqlxAdapter::new_with_pool(self.pool.clone()).await?;
-                *slot = Some(Enforcer::new(model, adapter).await?);
-            }
-        }
+        // A fresh enforcer, swapped in only once it has loaded: a reload that fails (the
+        // database busy or away) keeps the last good policy instead of an empty one.
+        let model = DefaultModel::from_str(MODEL).await?;
+        let adapter = SqlxAdapter::new_with_pool(self.pool.clone()).await?;
+        let fresh = Enforcer::new(model, adapter).await?;
+        *self.enforcer.write().await = Some(fresh);
         Ok(())
     }
 

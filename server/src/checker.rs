@@ -39,6 +39,9 @@ use tokio::runtime::Handle;
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// How often the ports (contracts, topics, schema ids) are read again.
 const REFRESH_EVERY: Duration = Duration::from_secs(10);
+/// How often the catalog is asked whether a product changed (a new contract version takes
+/// effect, policy included, within about this long).
+const CHANGE_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// Schema ids remembered (found or not) between refreshes.
 const MAX_CACHED_SCHEMAS: usize = 10_000;
 /// Products with their own metric labels; the rest share `product="_other"`.
@@ -52,8 +55,33 @@ pub struct CheckerConfig {
     pub max_record_bytes: usize,
 }
 
-/// Starts the checker thread; it stops when the returned task is aborted or dropped.
-pub fn spawn(pool: PgPool, config: CheckerConfig) -> tokio::task::JoinHandle<()> {
+/// The running checker thread.
+pub struct Running {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Asks the thread to stop, and waits until it has added its last counts (at most a
+    /// poll and a flush). Call it before the runtime shuts down: the thread uses it.
+    pub async fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+impl Drop for Running {
+    /// Dropped without [`Running::stop`] (the server's future dropped mid-flight): the
+    /// thread still stops at its next poll.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Starts the checker thread.
+pub fn spawn(pool: PgPool, config: CheckerConfig) -> Running {
     describe();
     let stop = Arc::new(AtomicBool::new(false));
     let handle = Handle::current();
@@ -61,21 +89,14 @@ pub fn spawn(pool: PgPool, config: CheckerConfig) -> tokio::task::JoinHandle<()>
     let thread = std::thread::Builder::new()
         .name("meshmart-checker".into())
         .spawn(move || run(&pool, &config, &handle, &running));
-    if let Err(error) = &thread {
-        tracing::error!(%error, "record checker thread did not start");
-    }
-    tokio::spawn(async move {
-        let _stop = StopOnDrop(stop);
-        std::future::pending::<()>().await;
-    })
-}
-
-struct StopOnDrop(Arc<AtomicBool>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
+    let thread = match thread {
+        Ok(thread) => Some(thread),
+        Err(error) => {
+            tracing::error!(%error, "record checker thread did not start");
+            None
+        }
+    };
+    Running { stop, thread }
 }
 
 /// State shared by the poll loop and the rebalance callbacks (which run inside `poll`, on
@@ -185,10 +206,24 @@ fn consume(
     };
     let mut subscribed: Vec<String> = Vec::new();
     let mut last_refresh: Option<Instant> = None;
+    let mut last_change_check: Option<Instant> = None;
+    let mut catalog_stamp = None;
     let mut last_flush = Instant::now();
+    // One clock read per record: the wall-clock time of a check is the monotonic clock's
+    // reading placed on a wall-clock anchor taken at each flush (about once a second).
+    let mut anchor = (Instant::now(), Utc::now());
+    let mut tick = anchor.0;
     while !stop.load(Ordering::Relaxed) {
-        if last_refresh.is_none_or(|at| at.elapsed() >= REFRESH_EVERY) {
-            last_refresh = Some(Instant::now());
+        let mut changed = false;
+        if last_change_check.is_none_or(|at| tick.duration_since(at) >= CHANGE_CHECK_EVERY) {
+            last_change_check = Some(tick);
+            if let Ok(stamp) = handle.block_on(store::catalog_stamp(pool)) {
+                changed = catalog_stamp.is_some_and(|seen| seen != stamp);
+                catalog_stamp = Some(stamp);
+            }
+        }
+        if changed || last_refresh.is_none_or(|at| tick.duration_since(at) >= REFRESH_EVERY) {
+            last_refresh = Some(tick);
             match handle.block_on(store::ports(pool)) {
                 Ok(loaded) => {
                     refresh(
@@ -212,12 +247,17 @@ fn consume(
         }
         if subscribed.is_empty() {
             std::thread::sleep(Duration::from_millis(500));
+            tick = Instant::now();
             continue;
         }
-        match consumer.poll(Duration::from_millis(100)) {
+        let polled = consumer.poll(Duration::from_millis(100));
+        tick = Instant::now();
+        match polled {
             Some(Ok(message)) => {
                 let topic = message.topic();
-                let now = Utc::now();
+                let now = anchor.1
+                    + chrono::TimeDelta::from_std(tick.duration_since(anchor.0))
+                        .unwrap_or_default();
                 let mut shared = lock(&shared);
                 let Some((key, _)) = ports.by_topic.get_key_value(topic) else {
                     continue;
@@ -264,8 +304,9 @@ fn consume(
             Some(Err(error)) => tracing::debug!(%error, "record checker consumer error"),
             None => {}
         }
-        if last_flush.elapsed() >= FLUSH_EVERY {
-            last_flush = Instant::now();
+        if tick.duration_since(last_flush) >= FLUSH_EVERY {
+            last_flush = tick;
+            anchor = (Instant::now(), Utc::now());
             let mut shared = lock(&shared);
             if let Err(error) = flush(consumer.context(), &consumer, &mut shared) {
                 tracing::warn!(%error, "record checker could not add its counts; keeping them");
@@ -354,11 +395,13 @@ fn judge(
             .by_topic
             .get(topic)
             .is_some_and(|port| !port.subject_ids.contains(&id));
-        let due = ports
-            .reread
-            .get(topic)
-            .is_none_or(|at| at.elapsed() >= Duration::from_secs(1));
-        if outside && due && matches!(ports.schemas.get(&id), Some(Some(_))) {
+        let due = || {
+            ports
+                .reread
+                .get(topic)
+                .is_none_or(|at| at.elapsed() >= Duration::from_secs(1))
+        };
+        if outside && due() && matches!(ports.schemas.get(&id), Some(Some(_))) {
             ports.reread.insert(Arc::clone(topic), Instant::now());
             if let Ok(ids) = handle.block_on(store::subject_ids(pool, topic))
                 && let Some(port) = ports.by_topic.get_mut(topic)

@@ -212,13 +212,15 @@ impl Application {
             reconciler,
             session_cleanup,
         ];
-        if let Some(checker) = self.checker {
+        if let Some(checker) = &self.checker {
             workers.push(crate::workers::spawn_health(
                 self.state.pool.clone(),
                 checker.broker.clone(),
             ));
-            workers.push(crate::checker::spawn(self.state.pool.clone(), checker));
         }
+        let checker = self
+            .checker
+            .map(|config| crate::checker::spawn(self.state.pool.clone(), config));
         let _workers = AbortOnDrop(workers);
         tracing::info!(address = %self.listener.local_addr()?, "meshmart is serving");
         let served = axum::serve(
@@ -228,6 +230,9 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown)
         .await;
+        if let Some(checker) = checker {
+            checker.stop().await;
+        }
         served.context("server error")?;
         tracing::info!("meshmart stopped");
         Ok(())

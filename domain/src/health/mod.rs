@@ -22,7 +22,7 @@ pub mod report;
 pub mod samples;
 pub mod store;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
@@ -210,7 +210,7 @@ impl Tally {
         self.bytes += record.payload.map_or(0, <[u8]>::len) as i64;
         match judged.reason {
             None => self.valid += 1,
-            Some(reason) => *self.invalid.entry(reason.to_string()).or_default() += 1,
+            Some(reason) => bump(&mut self.invalid, reason),
         }
         for outcome in &judged.outcomes {
             let counts = if outcome.passed() {
@@ -218,7 +218,7 @@ impl Tally {
             } else {
                 &mut self.rule_failed
             };
-            *counts.entry(outcome.rule.to_string()).or_default() += 1;
+            bump(counts, &outcome.rule);
         }
         // A producer's clock may run ahead: the newest event is never later than now.
         let event_at = record.timestamp.map(|t| t.min(now));
@@ -229,6 +229,17 @@ impl Tally {
                 self.latency = vec![0; LATENCY_BUCKETS_MS.len() + 1];
             }
             self.latency[latency_bucket(latency_ms)] += 1;
+        }
+    }
+}
+
+/// Adds one to `key`'s count; the key is copied only the first time it is counted (this
+/// runs for every rule of every record).
+fn bump(counts: &mut BTreeMap<String, i64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(count) => *count += 1,
+        None => {
+            counts.insert(key.to_string(), 1);
         }
     }
 }
@@ -270,8 +281,8 @@ pub struct Batch {
     pub points: HashMap<(Uuid, DateTime<Utc>), Tally>,
     /// The next offset to count, per (topic, partition).
     pub offsets: HashMap<(Arc<str>, i32), i64>,
-    /// Newest samples per port and validity, at most the kept number of each.
-    pub samples: HashMap<(Uuid, bool), Vec<Sample>>,
+    /// Newest samples per port and validity, oldest first, at most the kept number of each.
+    pub samples: HashMap<(Uuid, bool), VecDeque<Sample>>,
     /// Records copied to each port's dead-letter topic.
     pub dead_lettered: HashMap<Uuid, i64>,
 }
@@ -304,13 +315,13 @@ impl Batch {
             INVALID_SAMPLES
         } as usize;
         if kept.len() >= limit {
-            kept.remove(0);
+            kept.pop_front();
         }
         let raw_hex = judged.value.is_none().then(|| {
             let bytes = record.payload.unwrap_or_default();
             hex(&bytes[..bytes.len().min(RAW_SAMPLE_BYTES)])
         });
-        kept.push(Sample {
+        kept.push_back(Sample {
             port_id: port,
             partition: record.partition,
             offset: record.offset,

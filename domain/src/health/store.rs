@@ -20,6 +20,8 @@ pub const POINTS_KEPT_HOURS: i64 = 2;
 pub const MINUTES_KEPT_DAYS: i64 = 7;
 
 /// Adds what a batch counted, the offsets it covers and its samples, in one transaction.
+/// What was counted for a port that no longer exists (its product retired it in a new
+/// contract version) is dropped, so one vanished port never holds up the others.
 pub async fn flush(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     // Offsets in a fixed order, so two processes never wait on each other's rows in turn.
@@ -45,7 +47,8 @@ pub async fn flush(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {
         sqlx::query(
             r#"insert into health_points (port_id, at, records, valid, bytes, invalid,
                    rule_passed, rule_failed, last_event_at, latency)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+               select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+               where exists (select 1 from output_ports where id = $1)
                on conflict (port_id, at) do update set
                    records = health_points.records + excluded.records,
                    valid = health_points.valid + excluded.valid,
@@ -86,7 +89,8 @@ pub async fn flush(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {
         sqlx::query(
             r#"insert into port_health (port_id, last_event_at, last_checked_at, records,
                    invalid, dlq_records)
-               values ($1, $2, now(), $3, $4, $5)
+               select $1, $2, now(), $3, $4, $5
+               where exists (select 1 from output_ports where id = $1)
                on conflict (port_id) do update set
                    last_event_at = greatest(port_health.last_event_at, excluded.last_event_at),
                    last_checked_at = now(),
@@ -107,7 +111,8 @@ pub async fn flush(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {
             sqlx::query(
                 r#"insert into health_samples (port_id, partition, "offset", valid, schema_id,
                        key, value, raw_hex, reason, failures, record_at, checked_at)
-                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"#,
+                   select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
+                   where exists (select 1 from output_ports where id = $1)"#,
             )
             .bind(sample.port_id)
             .bind(sample.partition)
@@ -219,6 +224,17 @@ pub async fn ports(pool: &PgPool) -> Result<Vec<CheckedPort>, sqlx::Error> {
         });
     }
     Ok(ports)
+}
+
+/// What changes when any product or port changes: their number and newest change.
+pub async fn catalog_stamp(pool: &PgPool) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
+    sqlx::query_as(
+        r#"select (select count(*) from output_ports),
+                  greatest((select max(updated_at) from products),
+                           (select max(updated_at) from output_ports))"#,
+    )
+    .fetch_one(pool)
+    .await
 }
 
 /// The ids of the schemas under one subject (registered since the ports were loaded).

@@ -134,7 +134,7 @@ fn a_batch_adds_up_points_offsets_and_bounded_samples() {
     assert_eq!(batch.offsets[&(Arc::clone(&topic), 1)], 101);
     let kept = &batch.samples[&(Uuid::nil(), true)];
     assert_eq!(kept.len(), VALID_SAMPLES as usize);
-    assert_eq!(kept.last().map(|s| s.offset), Some(VALID_SAMPLES + 4));
+    assert_eq!(kept.back().map(|s| s.offset), Some(VALID_SAMPLES + 4));
     let failing = &batch.samples[&(Uuid::nil(), false)][0];
     assert_eq!(failing.raw_hex.as_deref(), Some(hex(b"not wire").as_str()));
     assert_eq!(failing.reason.as_deref(), Some("not_wire_format"));

@@ -92,7 +92,14 @@ async fn checking_app(pool: &PgPool, group: &str) -> TestApp {
         .await
         .expect("demo identities");
     let group = group.to_string();
-    spawn_app_with(pool.clone(), move |settings| {
+    // A pool of its own, as each server process has: two servers sharing the test's pool
+    // would wait on each other's connections, which no deployment does.
+    let own = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(10)
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .expect("a pool of the test database");
+    spawn_app_with(own, move |settings| {
         settings.checker.enabled = true;
         settings.checker.group = group;
     })
@@ -369,6 +376,24 @@ async fn every_record_is_judged_counted_once_and_failing_ones_are_quarantined(po
     assert_eq!(bad.status(), 400);
     let bad: Value = bad.json().await.expect("json");
     assert_eq!(bad["error"]["field"], "window", "{bad}");
+
+    // A new contract version keeps the topic's port: what was measured stays, and checking
+    // goes on under the new policy.
+    let next = contract(&topic, "monitor").replace("version: 1.0.0", "version: 1.1.0");
+    let (status, body) = app.put_contract(&owner, "order-placed", next).await;
+    assert_eq!(status, 200, "{body}");
+    // The checker asks the catalog for changes every second.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    produce(
+        &topic,
+        vec![order(schema_id, 30, 1.0), order(schema_id, 31, -1.0)],
+    )
+    .await;
+    let body = counted(&app, &owner, 28).await;
+    assert_eq!(body["events_total"], 28, "{body}");
+    assert_eq!(body["invalid_by_reason"]["quality"], 3, "{body}");
+    assert_eq!(body["dlq"]["policy"], "monitor", "{body}");
+    assert_eq!(body["dlq"]["records"], 6, "no copy under monitor: {body}");
     app.stop().await;
 }
 
