@@ -8,7 +8,7 @@
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 pub mod api;
 mod components;
@@ -84,7 +84,10 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/admin/audit") view=AuditPage/>
                         <Route path=path!("/domains") view=DomainsPage/>
                         <Route path=path!("/domains/:slug") view=DomainPage/>
-                        <Route path=path!("/products/:slug") view=ProductPage/>
+                        // In order: the page's later sections (health, lineage, registry)
+                        // arrive in the HTML where they stand, so it reads without
+                        // JavaScript; out of order they would wait in <template>s.
+                        <Route path=path!("/products/:slug") view=ProductPage ssr=SsrMode::InOrder/>
                         <Route path=path!("/products/:slug/lineage") view=LineagePage/>
                         <Route path=path!("/products/:slug/samples") view=SamplesPage/>
                         <Route path=path!("/register") view=RegisterPage/>

@@ -5,7 +5,7 @@
 // are checked with axe-core for serious accessibility violations.
 import { readFileSync } from "node:fs";
 import type { Page } from "@playwright/test";
-import { expect, test } from "./fixtures";
+import { expect, signIn, test } from "./fixtures";
 
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
@@ -91,4 +91,16 @@ test("a subscriber sees sample records with classified fields masked; another an
   await expect(other.getByTestId("samples")).toHaveCount(0);
   const api = await other.request.get("/api/v1/products/customer-signed-up/samples");
   expect(api.status()).toBe(403);
+});
+
+test("the Health section reads without JavaScript", async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await signIn(page, "owner.sales@meshmart.local");
+  await page.goto("/products/customer-signed-up");
+  const health = page.getByTestId("health");
+  await expect(health.getByTestId("health-status")).toHaveText(/fresh|stale|no data/);
+  await expect(health.getByTestId("health-rate")).toHaveText(/\/s|no data/);
+  await expect(health.locator("dl")).toContainText("Freshness");
+  await context.close();
 });

@@ -38,7 +38,8 @@ fn status_label(status: &str) -> &'static str {
 
 #[component]
 pub fn HealthSection(slug: String) -> impl IntoView {
-    let health = Resource::new(
+    // Blocking: the section is in the server's HTML, so it reads without JavaScript.
+    let health = Resource::new_blocking(
         {
             let slug = slug.clone();
             move || slug.clone()
