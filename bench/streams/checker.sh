@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# The record checker's numbers (issue 15, "Numbers"), printed as one table:
+#   1. checker throughput over a pre-produced backlog, Avro and JSON Schema, next to a plain
+#      consumer that only reads the same records (kcat -C -e -o beginning -q, as the admin);
+#   2. produce-to-checked latency p99 at 1,000 records/s, from the health API;
+#   3. server RSS with the checker subscribed to every demo product, while traffic flows on
+#      the products the traffic generator knows.
+#
+# Called by scripts/bench.sh with a release `meshmart`, a PostgreSQL and a broker:
+#   bench/streams/checker.sh BIN KCAT_CONFIG
+# Environment: DATABASE_URL (any database of the server; this script uses its own,
+# `bench_streams`), KAFKA_BOOTSTRAP_SERVERS, BENCH_STREAMS_RECORDS (backlog per format,
+# default 1,000,000), BENCH_STREAMS_PORT (default 3198), BENCH_STREAMS_DIR (scratch,
+# default .data/test/bench-streams).
+#
+# The two measured products are the demo `customer-signed-up` contract (JSON Schema, its
+# rules: five required fields and the 5 s latency SLA as freshness) pushed twice under new
+# names, once with `format: json` and once with `format: avro`, each on a topic of its own
+# named after this run: the demo topics on a shared broker may hold other runs' records.
+set -euo pipefail
+bin=${1:?usage: checker.sh BIN KCAT_CONFIG}
+kcat_config=${2:?usage: checker.sh BIN KCAT_CONFIG}
+records=${BENCH_STREAMS_RECORDS:-1000000}
+port=${BENCH_STREAMS_PORT:-3198}
+dir=${BENCH_STREAMS_DIR:-.data/test/bench-streams}
+run=$(date +%s)
+url=http://127.0.0.1:$port
+
+mkdir -p "$dir"
+export MESHMART__SEARCH__INDEX_DIR=$dir/search
+rm -rf "$MESHMART__SEARCH__INDEX_DIR"
+psql "$DATABASE_URL" -q -c "set client_min_messages = warning" \
+  -c "drop database if exists bench_streams with (force)" -c "create database bench_streams"
+export DATABASE_URL="${DATABASE_URL%/*}/bench_streams"
+"$bin" migrate >/dev/null
+"$bin" seed-demo >/dev/null
+
+# The two twins of customer-signed-up, from its stored contract.
+psql "$DATABASE_URL" -At -c "select cv.document from contract_versions cv
+  join products p on p.id = cv.product_id where p.slug = 'customer-signed-up'
+  order by cv.created_at desc limit 1" >"$dir/customer-signed-up.json"
+for format in avro json; do
+  python3 - "$dir/customer-signed-up.json" "$format" "$run" >"$dir/bench-signups-$format.yaml" <<'PY'
+import json, sys
+document = json.load(open(sys.argv[1]))
+fmt, run = sys.argv[2], sys.argv[3]
+slug = f"bench-signups-{fmt}"
+document["id"] = f"{document['id']}-bench-{fmt}"
+document["dataProduct"] = slug
+document["status"] = "active"
+document["description"]["purpose"] = f"Benchmark copy of customer-signed-up ({fmt})."
+document["schema"][0]["physicalName"] = f"customer-management.{slug}-{run}.v1"
+for server in document.get("servers", []):
+    server["format"] = fmt
+print(json.dumps(document))  # JSON is YAML
+PY
+  "$bin" contract push "$dir/bench-signups-$format.yaml" >/dev/null
+done
+topic_avro=customer-management.bench-signups-avro-$run.v1
+topic_json=customer-management.bench-signups-json-$run.v1
+token=$("$bin" token create --user admin@meshmart.local --name bench-streams 2>/dev/null)
+
+server=
+stop_server() {
+  if [[ -n $server ]]; then
+    kill -TERM "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    server=
+  fi
+}
+start_server() { # start_server CHECKER_ENABLED [GROUP]
+  MESHMART__SERVER__PORT=$port MESHMART__CHECKER__ENABLED=$1 \
+    MESHMART__CHECKER__GROUP=${2:-checker.group} "$bin" serve >>"$dir/serve.log" 2>&1 &
+  server=$!
+  for _ in $(seq 1 150); do curl -fsS -o /dev/null "$url/healthz" 2>/dev/null && return; sleep 0.2; done
+  echo "server did not start; see $dir/serve.log" >&2
+  exit 1
+}
+cleanup() {
+  stop_server
+  # The run's topics are the benchmark's own; nothing else reads them.
+  "${MESHMART_CACHE:-$HOME/.cache/meshmart}/venv/bin/python" - "$kcat_config" "$topic_avro" "$topic_json" \
+    "$topic_avro.dlq" "$topic_json.dlq" >/dev/null 2>&1 <<'PY' || true
+import sys
+from confluent_kafka.admin import AdminClient
+config = dict(line.strip().split("=", 1) for line in open(sys.argv[1])
+              if "=" in line and not line.startswith("#"))
+admin = AdminClient(config)
+for future in admin.delete_topics(sys.argv[2:], operation_timeout=10).values():
+    future.exception(timeout=30)
+PY
+}
+trap cleanup EXIT
+
+health() { # health SLUG WINDOW FIELD...: the fields of the product's health, space-separated
+  local slug=$1 window=$2
+  shift 2
+  curl -fsS -H "Authorization: Bearer $token" "$url/api/v1/products/$slug/health?window=$window" |
+    python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print(" ".join(str(d.get(f)) for f in sys.argv[1:]))' "$@" 2>/dev/null || echo "none"
+}
+end_offsets() { # end_offsets TOPIC: records in the topic (its partitions start at 0)
+  local partitions
+  partitions=$(kcat -F "$kcat_config" -L -t "$1" 2>/dev/null | grep -c 'partition [0-9]*,')
+  for p in $(seq 0 $((partitions - 1))); do echo "-t $1:$p:-1"; done |
+    xargs kcat -F "$kcat_config" -Q 2>/dev/null | awk '{ n += $NF } END { print n + 0 }'
+}
+rss_mb() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$server/status" 2>/dev/null || echo 0; }
+wait_outbox() { # until the topics and producer credentials are on the broker
+  for _ in $(seq 1 150); do
+    [[ $(psql "$DATABASE_URL" -At -c "select count(*) from outbox where done_at is null") == 0 ]] && return
+    sleep 0.2
+  done
+  echo "the outbox did not drain" >&2
+  exit 1
+}
+start_at_end() { # start_at_end GROUP TOPIC: GROUP starts at the end of every topic but TOPIC
+  # (the demo topics of a shared broker may hold other runs' records; the checker reads
+  # only the measured backlog)
+  psql "$DATABASE_URL" -At -c "select topic from output_ports" | grep -vx "$2" |
+    "${MESHMART_CACHE:-$HOME/.cache/meshmart}/venv/bin/python" -c '
+import sys
+from confluent_kafka import Consumer, TopicPartition, ConsumerGroupTopicPartitions
+from confluent_kafka.admin import AdminClient
+config = dict(line.strip().split("=", 1) for line in open(sys.argv[1])
+              if "=" in line and not line.startswith("#"))
+topics = [t.strip() for t in sys.stdin if t.strip()]
+reader = Consumer({**config, "group.id": sys.argv[2] + "-seek"})
+metadata = reader.list_topics(timeout=10).topics
+ends = [TopicPartition(t, p, reader.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1])
+        for t in topics if t in metadata for p in metadata[t].partitions]
+reader.close()
+admin = AdminClient(config)  # kept: a collected client never completes its futures
+for future in admin.alter_consumer_group_offsets(
+        [ConsumerGroupTopicPartitions(sys.argv[2], ends)], request_timeout=30).values():
+    future.result(timeout=60)
+print(len(ends))' "$kcat_config" "$1"
+}
+produce() { # produce SLUG: exactly $records records, as fast as the generator goes
+  local rate=$((records < 100000 ? records : 100000))
+  "$bin" traffic --products "$1" --rate "$rate" --duration $(((records + rate - 1) / rate)) 2>/dev/null | tail -1
+}
+plain() { # plain TOPIC: seconds the plain consumer takes to read the whole topic
+  local start
+  start=$(date +%s.%N)
+  kcat -F "$kcat_config" -C -e -o beginning -q -t "$1" >/dev/null 2>&1
+  echo "$(date +%s.%N) - $start" | bc
+}
+checked() { # checked SLUG COUNT: the checker over the backlog; prints total_s steady_s rate peak_rss
+  local slug=$1 count=$2 start first_at="" first_n=0 now n peak=0
+  start=$(date +%s.%N)
+  while :; do
+    n=$(health "$slug" 86400 events_total)
+    now=$(date +%s.%N)
+    [[ $n =~ ^[0-9]+$ ]] || n=0
+    (($(rss_mb) > peak)) && peak=$(rss_mb)
+    if [[ -z $first_at && $n -gt 0 ]]; then first_at=$now first_n=$n; fi
+    if ((n >= count)); then break; fi
+    if (($(echo "$now - $start > 600" | bc))); then echo "timeout at $n of $count" >&2; return 1; fi
+    sleep 0.2
+  done
+  [[ -n $first_at ]] || first_at=$now first_n=$n
+  python3 -c 'import sys
+start, first_at, first_n, end, count = map(float, sys.argv[1:6])
+steady = (count - first_n) / (end - first_at) if end > first_at else float("nan")
+print(f"{end - start:.1f} {count / (end - start):.0f} {steady:.0f}")' "$start" "$first_at" "$first_n" "$now" "$count"
+  echo "$peak" >"$dir/peak"
+}
+
+echo "== record checker (bench/streams/checker.sh): $records records per format, $(nproc) cores"
+start_server false
+wait_outbox
+echo "-- pre-produce (meshmart traffic): $(produce bench-signups-avro)"
+stop_server
+n_avro=$(end_offsets "$topic_avro")
+plain_avro=$(plain "$topic_avro")
+seeked=$(start_at_end "bench-checker-$run-avro" "$topic_avro")
+start_server true "bench-checker-$run-avro"
+read -r total_avro rate_avro steady_avro < <(checked bench-signups-avro "$n_avro")
+peak_avro=$(cat "$dir/peak")
+echo "-- avro: $n_avro records checked ($seeked partitions of other topics skipped); $(health bench-signups-avro 86400 valid_ratio invalid_by_reason)"
+
+echo "-- latency: bench-signups-avro at 1,000 records/s for 60 s"
+"$bin" traffic --products bench-signups-avro --rate 1000 --duration 60 2>/dev/null | tail -1
+sleep 2 # the last flush
+read -r latency_n latency_p99 < <(health bench-signups-avro 60 events_total latency_p99_ms)
+stop_server
+
+echo "-- pre-produce (meshmart traffic): $(produce bench-signups-json)"
+n_json=$(end_offsets "$topic_json")
+plain_json=$(plain "$topic_json")
+start_at_end "bench-checker-$run-json" "$topic_json" >/dev/null
+start_server true "bench-checker-$run-json"
+read -r total_json rate_json steady_json < <(checked bench-signups-json "$n_json")
+peak_json=$(cat "$dir/peak")
+echo "-- json: $n_json records checked; $(health bench-signups-json 86400 valid_ratio invalid_by_reason); avro still $(health bench-signups-avro 86400 events_total) (nothing counted twice)"
+
+live=customer-signed-up,order-placed,ticket-opened
+echo "-- RSS: checker on every product, traffic on $live at 200 records/s each for 30 s"
+subscribed=$(grep -o 'record checker subscribed[^"]*topics=[0-9]*' "$dir/serve.log" | tail -1 | grep -o '[0-9]*$' || echo "?")
+rss_before=$(rss_mb)
+"$bin" traffic --products "$live" --rate 200 --duration 30 2>/dev/null | tail -1 &
+traffic=$!
+rss_peak=0
+while kill -0 "$traffic" 2>/dev/null; do
+  (($(rss_mb) > rss_peak)) && rss_peak=$(rss_mb)
+  sleep 0.5
+done
+wait "$traffic" || true
+sleep 2
+rss_after=$(rss_mb)
+live_counts=$(for slug in ${live//,/ }; do echo -n "$slug $(health "$slug" 60 events_total), "; done)
+products=$(psql "$DATABASE_URL" -At -c "select count(*) from products")
+stop_server
+
+python3 - <<PY
+rows = [
+    ("checker, Avro (bench-signups-avro)", "$n_avro", "$total_avro", "$rate_avro", "$steady_avro", "$plain_avro", "$peak_avro"),
+    ("checker, JSON Schema (bench-signups-json)", "$n_json", "$total_json", "$rate_json", "$steady_json", "$plain_json", "$peak_json"),
+]
+print()
+print("| what | records | checker s (from start) | checker rec/s (from start) | checker rec/s (steady) | plain consumer rec/s | checker / plain | server RSS peak MB |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for name, n, total, rate, steady, plain, peak in rows:
+    n, plain_rate = int(n), int(n) / float(plain)
+    print(f"| {name} | {n:,} | {float(total):.1f} | {int(rate):,} | {int(float(steady)):,} | {plain_rate:,.0f} | {int(rate) / plain_rate:.0%} / {float(steady) / plain_rate:.0%} | {peak} |")
+print()
+print("| what | result |")
+print("|---|---|")
+print(f"| produce-to-checked latency p99, Avro at 1,000 records/s for 60 s | ≤ $latency_p99 ms (histogram bucket bound; $latency_n records in the window) |")
+print(f"| server RSS, checker on all $products products ($subscribed topics), traffic on $live | before {int('$rss_before')} MB, peak {int('$rss_peak')} MB, after {int('$rss_after')} MB |")
+print(f"| records checked in the last 60 s on the live products | ${live_counts%, } |")
+PY
