@@ -35,11 +35,14 @@ pub enum CatalogError {
     Internal(String),
 }
 
+/// Why a contract naming a topic of another product is refused.
+const TOPIC_TAKEN: &str = "a topic of this contract already belongs to another data product";
+
 impl From<sqlx::Error> for CatalogError {
     fn from(error: sqlx::Error) -> Self {
         match error.as_database_error().and_then(|e| e.constraint()) {
             Some("output_ports_topic_key") => CatalogError::Conflict(
-                "a topic of this contract already belongs to another data product".to_string(),
+                TOPIC_TAKEN.to_string(),
             ),
             Some("output_ports_event_type_key") => CatalogError::Conflict(
                 "two schema objects of this contract have the same name".to_string(),
@@ -321,10 +324,15 @@ pub async fn register(
         .execute(&mut *conn)
         .await?;
     for port in &contract.ports {
-        let updated = sqlx::query(
-            r#"update output_ports set event_type = $2, format = $4, description = $5,
-                   fields = $6, updated_at = now()
-               where product_id = $1 and topic = $3"#,
+        let kept = sqlx::query_scalar::<_, Uuid>(
+            r#"insert into output_ports (product_id, event_type, topic, format, description, fields)
+               values ($1, $2, $3, $4, $5, $6)
+               on conflict (topic) do update
+               set event_type = excluded.event_type, format = excluded.format,
+                   description = excluded.description, fields = excluded.fields,
+                   updated_at = now()
+               where output_ports.product_id = excluded.product_id
+               returning id"#,
         )
         .bind(product_id)
         .bind(&port.event_type)
@@ -332,23 +340,10 @@ pub async fn register(
         .bind(&port.format)
         .bind(&port.description)
         .bind(json!(port.fields))
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if updated == 0 {
-            sqlx::query(
-                r#"insert into output_ports (product_id, event_type, topic, format, description,
-                       fields)
-                   values ($1, $2, $3, $4, $5, $6)"#,
-            )
-            .bind(product_id)
-            .bind(&port.event_type)
-            .bind(&port.topic)
-            .bind(&port.format)
-            .bind(&port.description)
-            .bind(json!(port.fields))
-            .execute(&mut *conn)
-            .await?;
+        .fetch_optional(&mut *conn)
+        .await?;
+        if kept.is_none() {
+            return Err(CatalogError::Conflict(TOPIC_TAKEN.to_string()));
         }
         outbox::enqueue(&mut *conn, &outbox::Message::create_topic(&port.topic)).await?;
         let dead_letters = crate::contracts::quality::dead_letter_topic(&port.topic);

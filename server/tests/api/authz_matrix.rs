@@ -550,6 +550,28 @@ fn matrix() -> Vec<Entry> {
             Body::Json(MATRIX_RUN_EVENT),
             Rule::SignedIn,
         ),
+        // Stream health: everyone signed in reads a product's numbers; its records only
+        // its owners, admins and active subscribers (nobody here subscribes to it).
+        entry(
+            Method::GET,
+            "/api/v1/products/{slug}/health",
+            "/api/v1/products/matrix-page/health?window=60",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/products/{slug}/samples",
+            "/api/v1/products/matrix-schema/samples?limit=5",
+            Body::None,
+            Rule::OwnerOfA,
+        ),
+        server_fn("product_health", "slug=matrix-page", Rule::SignedIn),
+        server_fn(
+            "product_samples",
+            "slug=matrix-schema&invalid_only=false",
+            Rule::OwnerOfA,
+        ),
     ]
 }
 
@@ -579,7 +601,7 @@ domain: sales\nschema:\n  - name: MatrixPage\n    physicalName: matrix.page\n";
 /// Pages render for everyone who may see their data (the server functions above decide);
 /// the others get the page's sign-in or permission message with status 401 or 403.
 /// Each is (declared route, path requested, rule); paths name things that exist.
-const PAGES: [(&str, &str, Rule); 12] = [
+const PAGES: [(&str, &str, Rule); 13] = [
     ("/", "/", Rule::Public),
     ("/login", "/login", Rule::Public),
     ("/register", "/register", Rule::SignedIn),
@@ -593,6 +615,11 @@ const PAGES: [(&str, &str, Rule); 12] = [
         "/products/{slug}/lineage",
         "/products/matrix-page/lineage",
         Rule::SignedIn,
+    ),
+    (
+        "/products/{slug}/samples",
+        "/products/matrix-schema/samples",
+        Rule::OwnerOfA,
     ),
     ("/subscriptions", "/subscriptions", Rule::SignedIn),
     ("/approvals", "/approvals", Rule::SignedIn),

@@ -392,3 +392,39 @@ async fn bad_contracts_get_a_clear_4xx_and_store_nothing(pool: PgPool) {
     // The server is still healthy after all of it.
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn a_topic_of_another_product_is_refused_and_nothing_is_stored(pool: PgPool) {
+    let (app, token) = setup(&pool).await;
+    let topic = format!("sales.order-placed.{}", uuid_suffix());
+    let contract = ORDER_PLACED.replace("sales.order-placed.v1", &topic);
+    let (status, body) = app
+        .put_contract(&token, "order-placed", contract.clone())
+        .await;
+    assert_eq!(status, 201, "{body}");
+    // Another product of the same domain names the same topic.
+    let other = contract
+        .replace("id: sales-order-placed", "id: sales-order-copy")
+        .replace("dataProduct: order placed", "dataProduct: order copy");
+    let (status, body) = app.put_contract(&token, "order-copy", other).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("belongs to another data product")),
+        "{body}"
+    );
+    let stored: i64 = sqlx::query_scalar("select count(*) from products where slug = 'order-copy'")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(stored, 0);
+    let owner: String = sqlx::query_scalar(
+        "select p.slug from output_ports o join products p on p.id = o.product_id where o.topic = $1",
+    )
+    .bind(&topic)
+    .fetch_one(&pool)
+    .await
+    .expect("the port");
+    assert_eq!(owner, "order-placed");
+}

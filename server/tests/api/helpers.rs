@@ -94,6 +94,22 @@ pub async fn spawn_app_with(pool: PgPool, configure: impl FnOnce(&mut Settings))
     }
 }
 
+/// librdkafka settings reaching the test stack's broker as Meshmart's admin principal.
+pub fn admin_client() -> rdkafka::ClientConfig {
+    let kafka = Settings::load(None).expect("test settings").kafka;
+    let mut config = rdkafka::ClientConfig::new();
+    config
+        .set("bootstrap.servers", &kafka.bootstrap_servers)
+        .set("security.protocol", &kafka.security_protocol)
+        .set("sasl.mechanisms", &kafka.sasl_mechanism)
+        .set("sasl.username", &kafka.username)
+        .set(
+            "sasl.password",
+            secrecy::ExposeSecret::expose_secret(&kafka.password),
+        );
+    config
+}
+
 /// A fresh API token of the (demo) user `email`.
 pub async fn token_for(pool: &PgPool, email: &str) -> String {
     let user = domain::identity::users::find_by_email(pool, email)

@@ -71,20 +71,7 @@ fn unique() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
 }
 
-fn client() -> ClientConfig {
-    let kafka = Settings::load(None).expect("test settings").kafka;
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", &kafka.bootstrap_servers)
-        .set("security.protocol", &kafka.security_protocol)
-        .set("sasl.mechanisms", &kafka.sasl_mechanism)
-        .set("sasl.username", &kafka.username)
-        .set(
-            "sasl.password",
-            secrecy::ExposeSecret::expose_secret(&kafka.password),
-        );
-    config
-}
+use crate::helpers::admin_client as client;
 
 async fn checking_app(pool: &PgPool, group: &str) -> TestApp {
     // The people first, so the application starts with their roles.

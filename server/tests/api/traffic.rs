@@ -16,24 +16,15 @@ use domain::registry::{self, ParsedSchema, VersionRef};
 use domain::traffic::{self, Generator, Plan};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use server::configuration::Settings;
 use sqlx::PgPool;
 
 const RECORDS: u32 = 50;
 
 /// A consumer as the admin principal, in a group of its own (it commits nothing).
-fn admin_consumer(settings: &Settings) -> BaseConsumer {
-    let kafka = &settings.kafka;
-    ClientConfig::new()
-        .set("bootstrap.servers", &kafka.bootstrap_servers)
-        .set("security.protocol", &kafka.security_protocol)
-        .set("sasl.mechanisms", &kafka.sasl_mechanism)
-        .set("sasl.username", &kafka.username)
-        .set(
-            "sasl.password",
-            secrecy::ExposeSecret::expose_secret(&kafka.password),
-        )
+fn admin_consumer() -> BaseConsumer {
+    crate::helpers::admin_client()
         .set(
             "group.id",
             format!("meshmart-test-traffic-{}", uuid::Uuid::new_v4().simple()),
@@ -68,7 +59,7 @@ async fn produced_signups_carry_the_registered_schema_id_and_decode(pool: PgPool
         .expect("the topic");
 
     // Where this test's records will start: the end of every partition now.
-    let consumer = admin_consumer(&settings);
+    let consumer = admin_consumer();
     let topic = product.topic.clone();
     let consumer = tokio::task::spawn_blocking(move || {
         let metadata = consumer
