@@ -197,6 +197,11 @@ fn consume(
         .set("auto.offset.reset", "earliest")
         // Records up to the largest the broker accepts, and a little more to see them.
         .set("fetch.max.bytes", "52428800")
+        // librdkafka keeps one fetch per broker in flight. A fetch that finds nothing new on
+        // any of its partitions (most product topics are quiet) waits this long on the
+        // broker, and a record arriving meanwhile waits with it. At the default 500 ms the
+        // produce-to-checked p99 at 1,000 records/s was in the 500 ms bucket.
+        .set("fetch.wait.max.ms", "50")
         .create_with_context(context)?;
     let mut ports = Ports {
         by_topic: HashMap::new(),
