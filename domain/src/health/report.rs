@@ -4,7 +4,9 @@
 //! end-to-end latency, and a verdict per declared SLA property.
 //!
 //! Windows up to [`POINTS_KEPT_HOURS`](super::store::POINTS_KEPT_HOURS) read 10-second
-//! points; longer ones (up to 7 days) read minutes, plus the current minute's points.
+//! points; longer ones (up to 7 days) read minutes, except for the last ten minutes, which
+//! the rollup may still be folding (it recomputes the last ten complete minutes every
+//! minute): those come from the points.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -243,13 +245,14 @@ pub async fn health(
                select at, records, valid, bytes, invalid, rule_passed, rule_failed,
                    last_event_at, latency
                from health_points
-               where port_id = any($1) and at >= $2 and ($3 or at >= date_trunc('minute', now()))
+               where port_id = any($1) and at >= $2
+                   and ($3 or at >= date_trunc('minute', now()) - interval '10 minutes')
                union all
                select at, records, valid, bytes, invalid, rule_passed, rule_failed,
                    last_event_at, latency
                from health_minutes
                where port_id = any($1) and at >= $2 and not $3
-                   and at < date_trunc('minute', now()))
+                   and at < date_trunc('minute', now()) - interval '10 minutes')
            select case when $3 then at else date_trunc('minute', at) end as at,
                sum(records)::bigint as records, sum(valid)::bigint as valid,
                sum(bytes)::bigint as bytes, health_counts_sum(invalid) as invalid,
@@ -875,5 +878,83 @@ mod tests {
             Status::Fresh
         );
         assert_eq!(status(None, Some(5.0), now), Status::NoData);
+    }
+
+    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+    async fn a_long_window_counts_minutes_and_the_points_not_rolled_up_yet(pool: PgPool) {
+        crate::demo::seed_parts(
+            &pool,
+            &[crate::demo::Part::Identities, crate::demo::Part::Catalog],
+            false,
+        )
+        .await
+        .expect("demo catalog");
+        let port: Uuid = sqlx::query_scalar(
+            "select o.id from output_ports o join products p on p.id = o.product_id
+             where p.slug = 'customer-signed-up'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("the port");
+        let now = Utc::now();
+        let insert = |table: &'static str, at: DateTime<Utc>, records: i64| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query(&format!(
+                    "insert into {table} (port_id, at, records, valid, last_event_at)
+                     values ($1, $2, $3, $3, $2)"
+                ))
+                .bind(port)
+                .bind(at)
+                .bind(records)
+                .execute(&pool)
+                .await
+                .expect("row");
+            }
+        };
+        // An hour ago, rolled up; two minutes ago and just now, only points so far.
+        insert(
+            "health_minutes",
+            super::super::step_of(now - TimeDelta::hours(1)),
+            100,
+        )
+        .await;
+        insert(
+            "health_points",
+            super::super::step_of(now - TimeDelta::minutes(2)),
+            20,
+        )
+        .await;
+        insert("health_points", super::super::step_of(now), 3).await;
+        sqlx::query(
+            "insert into port_health (port_id, last_event_at, first_checked_at, last_checked_at)
+             values ($1, $2, $3, $2)",
+        )
+        .bind(port)
+        .bind(now)
+        .bind(now - TimeDelta::hours(2))
+        .execute(&pool)
+        .await
+        .expect("port health");
+
+        let long = health(&pool, "customer-signed-up", 3 * 3600, LagScope::None)
+            .await
+            .expect("health");
+        assert_eq!(long.events_total, 123);
+        assert_eq!(long.measured_seconds, 2 * 3600);
+        let short = health(&pool, "customer-signed-up", 300, LagScope::None)
+            .await
+            .expect("health");
+        assert_eq!(short.events_total, 23);
+        assert_eq!(short.status, Status::Fresh);
+        assert_eq!(short.valid_ratio, Some(1.0));
+        assert!(matches!(
+            health(&pool, "customer-signed-up", 5, LagScope::None).await,
+            Err(HealthError::BadWindow)
+        ));
+        assert!(matches!(
+            health(&pool, "no-such-product", 300, LagScope::None).await,
+            Err(HealthError::NotFound)
+        ));
     }
 }
