@@ -27,6 +27,7 @@ run=$(date +%s)
 url=http://127.0.0.1:$port
 
 mkdir -p "$dir"
+rm -f "$dir/peak"
 export MESHMART__SEARCH__INDEX_DIR=$dir/search
 rm -rf "$MESHMART__SEARCH__INDEX_DIR"
 psql "$DATABASE_URL" -q -c "set client_min_messages = warning" \
@@ -163,11 +164,12 @@ checked() { # checked SLUG COUNT: the checker over the backlog; prints total_s r
     sleep 0.2
   done
   [[ -n $first_at ]] || first_at=$now first_n=$n
+  # Written before the result line: the caller reads that line and then this file.
+  echo "$peak" >"$dir/peak"
   python3 -c 'import sys
 start, first_at, first_n, end, count = map(float, sys.argv[1:6])
 steady = (count - first_n) / (end - first_at) if end > first_at else float("nan")
 print(f"{end - start:.1f} {count / (end - start):.0f} {steady:.0f}")' "$start" "$first_at" "$first_n" "$now" "$count"
-  echo "$peak" >"$dir/peak"
 }
 
 echo "== record checker (bench/streams/checker.sh): $records records per format, $(nproc) cores"
