@@ -293,7 +293,9 @@ fn consume(
                         .to_millis()
                         .and_then(|ms| Utc.timestamp_millis_opt(ms).single()),
                 };
-                let judged = judge(pool, handle, &mut ports, &key, &record, now);
+                let Some(judged) = judge(pool, handle, &mut ports, &key, &record, now) else {
+                    continue;
+                };
                 let Some(port) = ports.by_topic.get(&key) else {
                     continue;
                 };
@@ -375,7 +377,7 @@ fn refresh(
 
 /// Judges a record, reading a schema id it has not seen from the registry, and the
 /// subject's ids again when a record names one outside them (a version registered since
-/// the last refresh), at most once a second per topic.
+/// the last refresh), at most once a second per topic. `None` for a topic no port has.
 fn judge(
     pool: &PgPool,
     handle: &Handle,
@@ -383,7 +385,7 @@ fn judge(
     topic: &Arc<str>,
     record: &Incoming<'_>,
     now: DateTime<Utc>,
-) -> Judged {
+) -> Option<Judged> {
     let id = record
         .payload
         .and_then(|bytes| domain::quality::wire::split(bytes).ok())
@@ -417,20 +419,10 @@ fn judge(
     }
     let schemas = &ports.schemas;
     let lookup = |id: u32| schemas.get(&id).cloned().flatten();
-    match ports.by_topic.get_mut(topic) {
-        Some(port) => port.judge(record, now, &lookup),
-        None => unreachable_port(),
-    }
-}
-
-fn unreachable_port() -> Judged {
-    Judged {
-        schema_id: None,
-        value: None,
-        reason: Some("unknown_port"),
-        failures: Vec::new(),
-        outcomes: Vec::new(),
-    }
+    ports
+        .by_topic
+        .get_mut(topic)
+        .map(|port| port.judge(record, now, &lookup))
 }
 
 /// Copies a failing record to its topic's dead-letter topic; whether it was queued.

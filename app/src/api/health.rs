@@ -158,51 +158,30 @@ fn chart(series: &[domain::health::report::SeriesPoint]) -> (String, String, f64
 /// The product's health: now (5 minutes), the last hour and the last day.
 #[server(prefix = "/api/fn", endpoint = "product_health")]
 pub async fn product_health(slug: String) -> Result<HealthView, ApiError> {
-    use crate::ssr::{authorize, error, services};
-    use domain::health::report::{self, LagScope};
-    use domain::policy::{GLOBAL, Permission};
+    use crate::ssr::{caller, error, services};
+    use domain::health::{report, samples};
 
-    let user = authorize(GLOBAL, Permission::ReadCatalog).await?;
     let services = services()?;
-    let pool = &services.pool;
-    let domain: Option<String> = sqlx::query_scalar("select domain from products where slug = $1")
-        .bind(&slug)
-        .fetch_optional(pool)
+    let (pool, policy, caller) = (&services.pool, &services.policy, caller());
+    // Asks the policy (reading the catalog; owners see every subscription's lag).
+    let reader = report::reader(pool, policy, &caller, &slug)
         .await
         .map_err(error)?;
-    let Some(domain) = domain else {
-        return Err(error(domain::health::HealthError::NotFound));
+    // Now, the last hour and the last day, the product read once.
+    let mut windows = report::healths(pool, &slug, &[300, 3600, 86_400], reader.lag)
+        .await
+        .map_err(error)?
+        .into_iter();
+    let (Some(now), Some(hour), Some(day)) = (windows.next(), windows.next(), windows.next())
+    else {
+        return Err(crate::ssr::internal(
+            "three health windows asked, fewer answered",
+        ));
     };
-    let owner = services
-        .policy
-        .allows(&user, &domain, Permission::WriteProduct)
-        .await;
-    let scope = if owner {
-        LagScope::All
-    } else {
-        LagScope::RequestedBy(user.id)
-    };
-    let now = report::health(pool, &slug, 300, scope)
-        .await
-        .map_err(error)?;
-    let hour = report::health(pool, &slug, 3600, LagScope::None)
-        .await
-        .map_err(error)?;
-    let day = report::health(pool, &slug, 86_400, LagScope::None)
-        .await
-        .map_err(error)?;
-    let may_see_samples = owner
-        || sqlx::query_scalar::<_, bool>(
-            r#"select exists(select 1 from subscriptions s join products p on p.id = s.product_id
-                   where p.slug = $1 and s.state = 'active'
-                     and (s.requested_by = $2 or s.principal = $3))"#,
-        )
-        .bind(&slug)
-        .bind(user.id)
-        .bind(&user.kafka_principal)
-        .fetch_one(pool)
-        .await
-        .map_err(error)?;
+    let may_see_samples = reader.owner
+        || samples::may_read(pool, policy, &caller, &slug)
+            .await
+            .map_err(error)?;
     let measured = hour.last_event_at.is_some() || day.events_total > 0;
     let (chart_records, chart_invalid, top) = chart(&hour.series);
     let seconds = |s: Option<f64>| s.map_or("no data".to_string(), |s| format!("{s:.1} s"));

@@ -66,6 +66,36 @@ pub enum HealthError {
     Database(#[from] sqlx::Error),
 }
 
+/// A product as health reads it: its id, domain, declared SLAs and current contract.
+pub(crate) struct ProductRow {
+    pub id: Uuid,
+    pub domain: String,
+    pub slas: Value,
+    pub document: Value,
+}
+
+/// The product `slug` with its current contract, or [`HealthError::NotFound`].
+pub(crate) async fn product_row(
+    pool: &sqlx::PgPool,
+    slug: &str,
+) -> Result<ProductRow, HealthError> {
+    let (id, domain, slas, document) = sqlx::query_as::<_, (Uuid, String, Value, Value)>(
+        r#"select p.id, p.domain, p.slas, c.document from products p
+           join contract_versions c on c.product_id = p.id and c.version = p.current_version
+           where p.slug = $1"#,
+    )
+    .bind(slug)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(HealthError::NotFound)?;
+    Ok(ProductRow {
+        id,
+        domain,
+        slas,
+        document,
+    })
+}
+
 /// One record as the checker got it from the broker.
 #[derive(Clone, Copy, Debug)]
 pub struct Incoming<'a> {

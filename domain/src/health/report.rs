@@ -157,7 +157,7 @@ pub enum LagScope {
     None,
 }
 
-struct ProductRow {
+struct Measured {
     id: Uuid,
     slas: Vec<Sla>,
     ports: Vec<(Uuid, String, i64)>,
@@ -165,23 +165,15 @@ struct ProductRow {
     policy: Policy,
 }
 
-async fn product(pool: &PgPool, slug: &str) -> Result<ProductRow, HealthError> {
-    let (id, slas, document) = sqlx::query_as::<_, (Uuid, Value, Value)>(
-        r#"select p.id, p.slas, c.document from products p
-           join contract_versions c on c.product_id = p.id and c.version = p.current_version
-           where p.slug = $1"#,
-    )
-    .bind(slug)
-    .fetch_optional(pool)
-    .await?
-    .ok_or(HealthError::NotFound)?;
+async fn product(pool: &PgPool, slug: &str) -> Result<Measured, HealthError> {
+    let row = super::product_row(pool, slug).await?;
     let ports = sqlx::query_as::<_, (Uuid, String, i64)>(
         "select id, topic, retention_ms from output_ports where product_id = $1 order by topic",
     )
-    .bind(id)
+    .bind(row.id)
     .fetch_all(pool)
     .await?;
-    let quality = crate::contracts::quality::port_rules(&document).unwrap_or_default();
+    let quality = crate::contracts::quality::port_rules(&row.document).unwrap_or_default();
     let rules = quality
         .iter()
         .flat_map(|port| port.rules.iter())
@@ -195,12 +187,47 @@ async fn product(pool: &PgPool, slug: &str) -> Result<ProductRow, HealthError> {
         })
         .collect();
     let policy = quality.first().map(|q| q.policy).unwrap_or_default();
-    Ok(ProductRow {
-        id,
-        slas: serde_json::from_value(slas).unwrap_or_default(),
+    Ok(Measured {
+        id: row.id,
+        slas: serde_json::from_value(row.slas).unwrap_or_default(),
         ports,
         rules,
         policy,
+    })
+}
+
+/// Who reads a product's health, and whose lag they see.
+#[derive(Clone, Copy, Debug)]
+pub struct Reader {
+    /// An owner of the product's domain, or an admin.
+    pub owner: bool,
+    pub lag: LagScope,
+}
+
+/// Whether `caller` may read the product's health (anyone who may read the catalog), and
+/// whose consumer lag they see: every subscription's for its owners and admins, their own
+/// for others.
+pub async fn reader(
+    pool: &PgPool,
+    policy: &crate::policy::Policy,
+    caller: &crate::identity::Caller,
+    slug: &str,
+) -> Result<Reader, HealthError> {
+    use crate::policy::{GLOBAL, Permission};
+    let user = policy
+        .authorize(caller, GLOBAL, Permission::ReadCatalog)
+        .await?;
+    let domain = crate::catalog::domain_of(pool, slug)
+        .await?
+        .ok_or(HealthError::NotFound)?;
+    let owner = policy.allows(user, &domain, Permission::WriteProduct).await;
+    Ok(Reader {
+        owner,
+        lag: if owner {
+            LagScope::All
+        } else {
+            LagScope::RequestedBy(user.id)
+        },
     })
 }
 
@@ -224,17 +251,47 @@ struct PointRow {
     latency: Vec<i64>,
 }
 
-/// The health of a product over the last `window_seconds`, as of `now`.
+/// The health of a product over the last `window_seconds`, as of now.
 pub async fn health(
     pool: &PgPool,
     slug: &str,
     window_seconds: i64,
     lag: LagScope,
 ) -> Result<Health, HealthError> {
-    if !(10..=MAX_WINDOW_SECONDS).contains(&window_seconds) {
+    let mut found = healths(pool, slug, &[window_seconds], lag).await?;
+    found.pop().ok_or(HealthError::BadWindow)
+}
+
+/// The health of a product over each window, the product read once; lag is listed in the
+/// first only.
+pub async fn healths(
+    pool: &PgPool,
+    slug: &str,
+    windows: &[i64],
+    lag: LagScope,
+) -> Result<Vec<Health>, HealthError> {
+    if windows
+        .iter()
+        .any(|w| !(10..=MAX_WINDOW_SECONDS).contains(w))
+    {
         return Err(HealthError::BadWindow);
     }
     let row = product(pool, slug).await?;
+    let mut found = Vec::with_capacity(windows.len());
+    for (index, window) in windows.iter().enumerate() {
+        let lag = if index == 0 { lag } else { LagScope::None };
+        found.push(measure(pool, slug, &row, *window, lag).await?);
+    }
+    Ok(found)
+}
+
+async fn measure(
+    pool: &PgPool,
+    slug: &str,
+    row: &Measured,
+    window_seconds: i64,
+    lag: LagScope,
+) -> Result<Health, HealthError> {
     let now = Utc::now();
     let start = now - TimeDelta::seconds(window_seconds);
     let port_ids: Vec<Uuid> = row.ports.iter().map(|p| p.0).collect();
@@ -688,31 +745,6 @@ async fn lags(pool: &PgPool, product: Uuid, scope: LagScope) -> Result<Vec<Lag>,
                 measured_at,
             },
         )
-        .collect())
-}
-
-/// The live status of products, by id (no entry: no port measured yet).
-pub async fn statuses(
-    pool: &PgPool,
-    products: &[Uuid],
-) -> Result<HashMap<Uuid, Status>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, (Uuid, Value, Option<DateTime<Utc>>)>(
-        r#"select p.id, p.slas, max(h.last_event_at)
-           from products p join output_ports o on o.product_id = p.id
-           join port_health h on h.port_id = o.id
-           where p.id = any($1) group by p.id, p.slas"#,
-    )
-    .bind(products)
-    .fetch_all(pool)
-    .await?;
-    let now = Utc::now();
-    Ok(rows
-        .into_iter()
-        .map(|(id, slas, last)| {
-            let slas: Vec<Sla> = serde_json::from_value(slas).unwrap_or_default();
-            let declared = declared_seconds(&slas, &["latency", "freshness"]);
-            (id, status(last, declared, now))
-        })
         .collect())
 }
 

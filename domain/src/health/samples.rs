@@ -57,8 +57,24 @@ pub enum Access {
     Masked,
 }
 
+/// Whether the caller may see the records of the product `slug` at all (for offering a
+/// link to them); unknown products and refusals are `false`.
+pub async fn may_read(
+    pool: &PgPool,
+    policy: &Policy,
+    caller: &Caller,
+    slug: &str,
+) -> Result<bool, HealthError> {
+    let product = super::product_row(pool, slug).await?;
+    match access(pool, policy, caller, product.id, &product.domain).await {
+        Ok(_) => Ok(true),
+        Err(HealthError::Denied(_)) => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
 /// Whether the caller may see the product's records, and how.
-pub async fn access(
+async fn access(
     pool: &PgPool,
     policy: &Policy,
     caller: &Caller,
@@ -101,15 +117,12 @@ pub async fn samples(
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(HealthError::BadLimit);
     }
-    let (product, domain, document) = sqlx::query_as::<_, (Uuid, String, Value)>(
-        r#"select p.id, p.domain, c.document from products p
-           join contract_versions c on c.product_id = p.id and c.version = p.current_version
-           where p.slug = $1"#,
-    )
-    .bind(slug)
-    .fetch_optional(pool)
-    .await?
-    .ok_or(HealthError::NotFound)?;
+    let super::ProductRow {
+        id: product,
+        domain,
+        document,
+        ..
+    } = super::product_row(pool, slug).await?;
     let access = access(pool, policy, caller, product, &domain).await?;
     let rows = sqlx::query_as::<_, Row>(
         r#"select s.partition, s."offset", s.valid, s.schema_id::bigint as schema_id, s.key,

@@ -6,9 +6,8 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use domain::health::HealthError;
-use domain::health::report::{self, DEFAULT_WINDOW_SECONDS, Health, LagScope};
+use domain::health::report::{self, DEFAULT_WINDOW_SECONDS, Health};
 use domain::health::samples::{self, Samples};
-use domain::policy::{GLOBAL, Permission};
 use serde::Deserialize;
 
 use super::{CallerExt, caller};
@@ -56,31 +55,13 @@ async fn health(
     query: Result<Query<HealthQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Health>, AppError> {
     let caller = caller(caller_ext);
-    let user = state
-        .policy
-        .authorize(&caller, GLOBAL, Permission::ReadCatalog)
-        .await?;
+    // Asks the policy: anyone who reads the catalog; owners see every subscription's lag.
+    let reader = report::reader(&state.pool, &state.policy, &caller, &slug)
+        .await
+        .map_err(|error| not_found(error, &slug))?;
     let Query(query) = query.map_err(|e| bad("query", e.body_text()))?;
     let window = number("window", query.window.as_deref(), DEFAULT_WINDOW_SECONDS)?;
-    let domain: Option<String> = sqlx::query_scalar("select domain from products where slug = $1")
-        .bind(&slug)
-        .fetch_optional(&state.pool)
-        .await
-        .map_err(HealthError::from)?;
-    let Some(domain) = domain else {
-        return Err(AppError::NotFound(format!("no data product `{slug}`")));
-    };
-    // Owners see every subscription's lag; others only their own.
-    let scope = if state
-        .policy
-        .allows(user, &domain, Permission::WriteProduct)
-        .await
-    {
-        LagScope::All
-    } else {
-        LagScope::RequestedBy(user.id)
-    };
-    report::health(&state.pool, &slug, window, scope)
+    report::health(&state.pool, &slug, window, reader.lag)
         .await
         .map(Json)
         .map_err(|error| not_found(error, &slug))
