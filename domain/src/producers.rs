@@ -175,7 +175,7 @@ async fn topics_of(conn: &mut PgConnection, product_id: Uuid) -> Result<Vec<Stri
 /// Makes the principal's producer rows in Casbin what its live grants say; returns whether
 /// anything changed.
 async fn refresh_policy(conn: &mut PgConnection, principal: &str) -> Result<bool, sqlx::Error> {
-    let subject = format!("kafka:{principal}");
+    let subject = crate::subscriptions::kafka_subject(principal);
     let mut wanted: Vec<(String, &str)> = sqlx::query_scalar::<_, String>(
         r#"select distinct 'topic:' || o.topic from producer_grants g
              join output_ports o on o.product_id = g.product_id

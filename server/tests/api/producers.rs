@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use server::configuration::Settings;
 use sqlx::PgPool;
 
-use crate::helpers::{spawn_app, token_for};
+use crate::helpers::{TestApp, spawn_app, token_for};
 
 /// Produces one record to `topic` as `username`, retrying until `accepted` says the outcome
 /// is the expected one (the broker applies credentials and ACLs within moments) or 30 s
@@ -51,6 +51,29 @@ async fn produce_until(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// Whether the broker's authorizer refused the record (TOPIC_AUTHORIZATION_FAILED).
+fn refused(outcome: &Result<(), KafkaError>) -> bool {
+    matches!(
+        outcome,
+        Err(KafkaError::MessageProduction(
+            RDKafkaErrorCode::TopicAuthorizationFailed
+        ))
+    )
+}
+
+/// `method` on a path of the application as `token`'s user: the status and the JSON answer.
+async fn call(app: &TestApp, token: &str, method: reqwest::Method, path: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .request(method, format!("{}{path}", app.address))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
 }
 
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
@@ -120,24 +143,18 @@ async fn a_domains_producer_writes_its_own_topics_and_is_refused_on_another_doma
 
     // Its own topic. The broker applies a new credential and ACLs within moments: probe
     // until one record is accepted, then produce a batch as `meshmart traffic` does.
-    let producer = connect();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let sent = producer
-            .send(
-                FutureRecord::to(&own.topic).key("probe").payload("probe"),
-                Duration::from_secs(5),
-            )
-            .await;
-        match sent {
-            Ok(_) => break,
-            Err((error, _)) if Instant::now() < deadline => {
-                eprintln!("not yet: {error}");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err((error, _)) => panic!("the domain's principal cannot write its own topic: {error}"),
-        }
+    if let Err(error) = produce_until(
+        &broker,
+        principal.username(),
+        secrecy::ExposeSecret::expose_secret(&password),
+        &own.topic,
+        Result::is_ok,
+    )
+    .await
+    {
+        panic!("the domain's principal cannot write its own topic: {error}");
     }
+    let producer = connect();
     let mut generator = Generator::new(traffic::generate::Rng::os_seed(), 0.05);
     let summary = traffic::run(
         &[(own.clone(), producer)],
@@ -190,20 +207,9 @@ async fn owners_see_rotate_and_revoke_their_domains_producer_grant(pool: PgPool)
     let (status, body) = app.put_contract(&admin, &slug, contract).await;
     assert_eq!(status, 201, "{body}");
 
-    let api = |method: reqwest::Method, path: String| {
-        app.client
-            .request(method, format!("{}{path}", app.address))
-            .bearer_auth(&admin)
-    };
-    let response = api(
-        reqwest::Method::GET,
-        format!("/api/v1/domains/{domain}/producer"),
-    )
-    .send()
-    .await
-    .expect("request");
-    assert_eq!(response.status(), 200);
-    let view: Value = response.json().await.expect("json");
+    let view_path = format!("/api/v1/domains/{domain}/producer");
+    let (status, view) = call(&app, &admin, reqwest::Method::GET, &view_path).await;
+    assert_eq!(status, 200);
     let principal = format!("User:svc-{domain}-producer");
     let username = format!("svc-{domain}-producer");
     assert_eq!(view["principal"], principal.as_str());
@@ -226,15 +232,14 @@ async fn owners_see_rotate_and_revoke_their_domains_producer_grant(pool: PgPool)
         .expect("the domain's principal writes its product's topic");
 
     // Rotation: a new password, shown in this answer only, which the broker takes.
-    let response = api(
+    let (status, rotated) = call(
+        &app,
+        &admin,
         reqwest::Method::POST,
-        format!("/api/v1/domains/{domain}/producer/credentials"),
+        &format!("{view_path}/credentials"),
     )
-    .send()
-    .await
-    .expect("request");
-    assert_eq!(response.status(), 201);
-    let rotated: Value = response.json().await.expect("json");
+    .await;
+    assert_eq!(status, 201);
     assert_eq!(rotated["generation"], 2);
     let second = rotated["password"]
         .as_str()
@@ -246,56 +251,27 @@ async fn owners_see_rotate_and_revoke_their_domains_producer_grant(pool: PgPool)
         .expect("the rotated credential works");
 
     // Revoking the grant takes the topic away on the broker.
-    let response = api(
+    let (status, answer) = call(
+        &app,
+        &admin,
         reqwest::Method::POST,
-        format!("/api/v1/products/{slug}/producer/revoke"),
+        &format!("/api/v1/products/{slug}/producer/revoke"),
     )
-    .send()
-    .await
-    .expect("request");
-    assert_eq!(response.status(), 200);
-    let answer: Value = response.json().await.expect("json");
-    assert_eq!(answer["changed"], true);
-    let refused = produce_until(&broker, &username, &second, &topic, |outcome| {
-        matches!(
-            outcome,
-            Err(KafkaError::MessageProduction(
-                RDKafkaErrorCode::TopicAuthorizationFailed
-            ))
-        )
-    })
     .await;
-    assert!(
-        matches!(
-            refused,
-            Err(KafkaError::MessageProduction(
-                RDKafkaErrorCode::TopicAuthorizationFailed
-            ))
-        ),
-        "{refused:?}"
-    );
-    let view: Value = api(
-        reqwest::Method::GET,
-        format!("/api/v1/domains/{domain}/producer"),
-    )
-    .send()
-    .await
-    .expect("request")
-    .json()
-    .await
-    .expect("json");
+    assert_eq!(status, 200);
+    assert_eq!(answer["changed"], true);
+    let outcome = produce_until(&broker, &username, &second, &topic, refused).await;
+    assert!(refused(&outcome), "{outcome:?}");
+    let (_, view) = call(&app, &admin, reqwest::Method::GET, &view_path).await;
     assert!(view["grants"][0]["revoked_at"].is_string(), "{view}");
 
-    let entries: Value = api(
+    let (_, entries) = call(
+        &app,
+        &admin,
         reqwest::Method::GET,
-        format!("/api/v1/audit?target={principal}"),
+        &format!("/api/v1/audit?target={principal}"),
     )
-    .send()
-    .await
-    .expect("request")
-    .json()
-    .await
-    .expect("json");
+    .await;
     let actions: Vec<&str> = entries["entries"]
         .as_array()
         .expect("entries")
