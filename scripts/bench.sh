@@ -24,6 +24,8 @@ products=${BENCH_PRODUCTS:-100000}
 target_dir=${CARGO_TARGET_DIR:-target}
 
 scripts/build.sh --release >/dev/null
+# The record checker's baseline: a plain consumer with the checker's client and settings.
+cargo build -q --release -p meshmart-server --example plain_consumer
 cargo bench -q -p domain --bench search --no-run
 trap 'kill -TERM "${server:-0}" 2>/dev/null || true; scripts/stack.sh down test >/dev/null || true' EXIT
 scripts/stack.sh up test >/dev/null
@@ -86,7 +88,7 @@ psql "$DATABASE_URL" -At -c "select slug from products where slug like 'syn-%' o
 kill -TERM "$server" 2>/dev/null || true
 wait "$server" 2>/dev/null || true
 
-bench/streams/checker.sh "$bin" .data/test/kafka/admin.kcat.conf
+bench/streams/checker.sh "$bin" .data/test/kafka/admin.kcat.conf "$target_dir/release/examples/plain_consumer"
 # The search benchmark needs only PostgreSQL: stop the test broker (if this run started
 # it) so its JVM does not add noise to sub-millisecond timings on two cores.
 if grep -qx kafka .data/test/started 2>/dev/null; then

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # The record checker's numbers (issue 15, "Numbers"), printed as one table:
-#   1. checker throughput over a pre-produced backlog, Avro and JSON Schema, next to a plain
-#      consumer that only reads the same records (kcat -C -e -o beginning -q, as the admin);
+#   1. checker throughput over a pre-produced backlog, Avro and JSON Schema, next to two
+#      plain consumers that only read the same records: kcat (-C -e -o beginning -q, as the
+#      admin; its time includes connecting), and `plain_consumer`
+#      (server/examples/plain_consumer.rs: the checker's own client, principal and consumer
+#      settings, timed from its first record, as the checker's steady rate is);
 #   2. produce-to-checked latency p99 at 1,000 records/s, from the health API;
 #   3. server RSS with the checker subscribed to every demo product, while traffic flows on
 #      the products the traffic generator knows.
 #
-# Called by scripts/bench.sh with a release `meshmart`, a PostgreSQL and a broker:
-#   bench/streams/checker.sh BIN KCAT_CONFIG
+# Called by scripts/bench.sh with a release `meshmart` and `plain_consumer`, a PostgreSQL
+# and a broker:
+#   bench/streams/checker.sh BIN KCAT_CONFIG PLAIN_BIN
 # Environment: DATABASE_URL (any database of the server; this script uses its own,
 # `bench_streams`), KAFKA_BOOTSTRAP_SERVERS, BENCH_STREAMS_RECORDS (backlog per format,
-# default 1,000,000), BENCH_STREAMS_PORT (default 3198), BENCH_STREAMS_DIR (scratch,
-# default .data/test/bench-streams).
+# default 3,000,000: at half a million records/s the health API's one-second flushes make
+# a shorter run's rate coarse), BENCH_STREAMS_PORT (default 3198), BENCH_STREAMS_DIR
+# (scratch, default .data/test/bench-streams).
 #
 # The two measured products are the demo `customer-signed-up` contract (JSON Schema, its
 # rules: five required fields and the 5 s latency SLA as freshness) pushed twice under new
@@ -19,8 +24,9 @@
 # named after this run: the demo topics on a shared broker may hold other runs' records.
 set -euo pipefail
 bin=${1:?usage: checker.sh BIN KCAT_CONFIG}
-kcat_config=${2:?usage: checker.sh BIN KCAT_CONFIG}
-records=${BENCH_STREAMS_RECORDS:-1000000}
+kcat_config=${2:?usage: checker.sh BIN KCAT_CONFIG PLAIN_BIN}
+plain_bin=${3:?usage: checker.sh BIN KCAT_CONFIG PLAIN_BIN}
+records=${BENCH_STREAMS_RECORDS:-3000000}
 port=${BENCH_STREAMS_PORT:-3198}
 dir=${BENCH_STREAMS_DIR:-.data/test/bench-streams}
 run=$(date +%s)
@@ -142,11 +148,13 @@ produce() { # produce SLUG: exactly $records records, as fast as the generator g
   local rate=$((records < 100000 ? records : 100000))
   "$bin" traffic --products "$1" --rate "$rate" --duration $(((records + rate - 1) / rate)) 2>/dev/null | tail -1
 }
-plain() { # plain TOPIC: seconds the plain consumer takes to read the whole topic
-  local start
+plain() { # plain TOPIC COUNT: "kcat_seconds rust_seconds", each reading the whole topic
+  local start kcat_s rust_s
   start=$(date +%s.%N)
   kcat -F "$kcat_config" -C -e -o beginning -q -t "$1" >/dev/null 2>&1
-  echo "$(date +%s.%N) - $start" | bc
+  kcat_s=$(echo "$(date +%s.%N) - $start" | bc)
+  rust_s=$("$plain_bin" "$1" "$2" | awk '{ print $2 }')
+  echo "$kcat_s $rust_s"
 }
 # Throughput reads a one-hour window: windows over two hours read minute rollups, which
 # trail the checker by up to a minute.
@@ -178,7 +186,7 @@ wait_outbox
 echo "-- pre-produce (meshmart traffic): $(produce bench-signups-avro)"
 stop_server
 n_avro=$(end_offsets "$topic_avro")
-plain_avro=$(plain "$topic_avro")
+read -r plain_avro rust_avro < <(plain "$topic_avro" "$n_avro")
 seeked=$(start_at_end "bench-checker-$run-avro" "$topic_avro")
 start_server true "bench-checker-$run-avro"
 read -r total_avro rate_avro steady_avro < <(checked bench-signups-avro "$n_avro")
@@ -193,7 +201,7 @@ stop_server
 
 echo "-- pre-produce (meshmart traffic): $(produce bench-signups-json)"
 n_json=$(end_offsets "$topic_json")
-plain_json=$(plain "$topic_json")
+read -r plain_json rust_json < <(plain "$topic_json" "$n_json")
 start_at_end "bench-checker-$run-json" "$topic_json" >/dev/null
 start_server true "bench-checker-$run-json"
 read -r total_json rate_json steady_json < <(checked bench-signups-json "$n_json")
@@ -220,15 +228,16 @@ stop_server
 
 python3 - <<PY
 rows = [
-    ("checker, Avro (bench-signups-avro)", "$n_avro", "$total_avro", "$rate_avro", "$steady_avro", "$plain_avro", "$peak_avro"),
-    ("checker, JSON Schema (bench-signups-json)", "$n_json", "$total_json", "$rate_json", "$steady_json", "$plain_json", "$peak_json"),
+    ("checker, Avro (bench-signups-avro)", "$n_avro", "$total_avro", "$rate_avro", "$steady_avro", "$plain_avro", "$rust_avro", "$peak_avro"),
+    ("checker, JSON Schema (bench-signups-json)", "$n_json", "$total_json", "$rate_json", "$steady_json", "$plain_json", "$rust_json", "$peak_json"),
 ]
 print()
-print("| what | records | checker s (from start) | checker rec/s (from start) | checker rec/s (steady) | plain consumer rec/s | checker / plain | server RSS peak MB |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
-for name, n, total, rate, steady, plain, peak in rows:
-    n, plain_rate = int(n), int(n) / float(plain)
-    print(f"| {name} | {n:,} | {float(total):.1f} | {int(rate):,} | {int(float(steady)):,} | {plain_rate:,.0f} | {int(rate) / plain_rate:.0%} / {float(steady) / plain_rate:.0%} | {peak} |")
+print("| what | records | checker s (from start) | checker rec/s (from start / steady) | kcat rec/s (whole run) | plain rust-rdkafka consumer rec/s (steady) | checker steady / kcat | checker steady / plain rust-rdkafka | server RSS peak MB |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for name, n, total, rate, steady, plain, rust, peak in rows:
+    n, steady = int(n), float(steady)
+    kcat_rate, rust_rate = n / float(plain), n / float(rust)
+    print(f"| {name} | {n:,} | {float(total):.1f} | {int(rate):,} / {int(steady):,} | {kcat_rate:,.0f} | {rust_rate:,.0f} | {steady / kcat_rate:.0%} | {steady / rust_rate:.0%} | {peak} |")
 print()
 print("| what | result |")
 print("|---|---|")

@@ -41,6 +41,10 @@ pub struct CheckerSettings {
     /// Records larger than this are counted as `too_large` without being decoded; the
     /// broker's `message.max.bytes` by default.
     pub max_record_bytes: usize,
+    /// Consumers (each a member of the group, on a thread of its own) this process runs;
+    /// 0, the default, means one per core and one more.
+    #[serde(default)]
+    pub consumers: usize,
 }
 
 /// Who may read `/metrics`.

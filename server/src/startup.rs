@@ -143,6 +143,7 @@ impl Application {
                     broker: settings.kafka.broker_config(),
                     group: settings.checker.group.clone(),
                     max_record_bytes: settings.checker.max_record_bytes,
+                    consumers: settings.checker.consumers,
                 }),
         })
     }

@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 use crate::contracts::quality::{Policy, PortQuality};
 use crate::quality::wire::{self, Decoder, SchemaLookup, WireError};
-use crate::quality::{Checker, Limits, Moment, Outcome};
+use crate::quality::{Checker, Limits, Moment};
 
 /// Length of one point, in seconds.
 pub const STEP_SECONDS: i64 = 10;
@@ -126,7 +126,9 @@ pub struct Judged {
     pub reason: Option<&'static str>,
     /// What failed: the wire or schema problem, or each failed rule.
     pub failures: Vec<Failure>,
-    pub outcomes: Vec<Outcome>,
+    /// The rules the record was checked against, when it decoded; each passed unless it
+    /// is among the failures.
+    pub rules: Option<Arc<[Arc<str>]>>,
 }
 
 impl Judged {
@@ -185,24 +187,26 @@ impl PortCheck {
             now,
             record_time: record.timestamp,
         };
-        let outcomes = self.checker.check(&decoded.value, moment);
-        let failures: Vec<Failure> = outcomes
-            .iter()
-            .filter_map(|outcome| match &outcome.verdict {
-                crate::quality::Verdict::Passed => None,
-                crate::quality::Verdict::Failed(message) => Some(Failure {
-                    rule: outcome.rule.to_string(),
-                    field: outcome.field.as_deref().map(str::to_string),
-                    message: message.clone(),
-                }),
-            })
-            .collect();
+        let mut failures = Vec::new();
+        let checker = &mut self.checker;
+        let names = Arc::clone(checker.names());
+        let mut failed = Vec::new();
+        checker.check_each(&decoded.value, moment, |index, message| {
+            failed.push((index, message));
+        });
+        for (index, message) in failed {
+            failures.push(Failure {
+                rule: names[index].to_string(),
+                field: checker.field(index).map(|field| field.to_string()),
+                message,
+            });
+        }
         Judged {
             schema_id: Some(decoded.schema_id),
             value: Some(decoded.value),
             reason: (!failures.is_empty()).then_some(QUALITY_REASON),
             failures,
-            outcomes,
+            rules: Some(names),
         }
     }
 }
@@ -217,7 +221,7 @@ fn wire_failure(error: &WireError, bytes: &[u8]) -> Judged {
             field: None,
             message: error.to_string(),
         }],
-        outcomes: Vec::new(),
+        rules: None,
     }
 }
 
@@ -228,7 +232,9 @@ pub struct Tally {
     pub valid: i64,
     pub bytes: i64,
     pub invalid: BTreeMap<String, i64>,
-    pub rule_passed: BTreeMap<String, i64>,
+    /// Records checked against each set of rules seen in the step (a new contract version
+    /// mid-step starts another); see [`Tally::rule_passed`].
+    pub rule_sets: Vec<(Arc<[Arc<str>]>, i64)>,
     pub rule_failed: BTreeMap<String, i64>,
     pub last_event_at: Option<DateTime<Utc>>,
     pub latency: Vec<i64>,
@@ -242,13 +248,14 @@ impl Tally {
             None => self.valid += 1,
             Some(reason) => bump(&mut self.invalid, reason),
         }
-        for outcome in &judged.outcomes {
-            let counts = if outcome.passed() {
-                &mut self.rule_passed
-            } else {
-                &mut self.rule_failed
-            };
-            bump(counts, &outcome.rule);
+        if let Some(rules) = &judged.rules {
+            match self.rule_sets.last_mut() {
+                Some((seen, checked)) if Arc::ptr_eq(seen, rules) => *checked += 1,
+                _ => self.rule_sets.push((Arc::clone(rules), 1)),
+            }
+            for failure in &judged.failures {
+                bump(&mut self.rule_failed, &failure.rule);
+            }
         }
         // A producer's clock may run ahead: the newest event is never later than now.
         let event_at = record.timestamp.map(|t| t.min(now));
@@ -260,6 +267,24 @@ impl Tally {
             }
             self.latency[latency_bucket(latency_ms)] += 1;
         }
+    }
+}
+
+impl Tally {
+    /// Records that passed each rule: those checked against it, less those that failed it.
+    pub fn rule_passed(&self) -> BTreeMap<String, i64> {
+        let mut passed = BTreeMap::new();
+        for (rules, checked) in &self.rule_sets {
+            for rule in rules.iter() {
+                *passed.entry(rule.to_string()).or_insert(0) += checked;
+            }
+        }
+        for (rule, failed) in &self.rule_failed {
+            if let Some(count) = passed.get_mut(rule) {
+                *count -= failed;
+            }
+        }
+        passed
     }
 }
 
@@ -306,16 +331,24 @@ pub struct Sample {
 }
 
 /// What a checker process saw since its last flush.
+///
+/// Its maps are looked up several times per record, so they hash with `foldhash` (the
+/// keys are Meshmart's own ids and the broker's topic names, not an attacker's choice).
 #[derive(Debug, Default)]
 pub struct Batch {
-    pub points: HashMap<(Uuid, DateTime<Utc>), Tally>,
+    pub points: FastMap<(Uuid, DateTime<Utc>), Tally>,
     /// The next offset to count, per (topic, partition).
-    pub offsets: HashMap<(Arc<str>, i32), i64>,
+    pub offsets: FastMap<(Arc<str>, i32), i64>,
     /// Newest samples per port and validity, oldest first, at most the kept number of each.
-    pub samples: HashMap<(Uuid, bool), VecDeque<Sample>>,
+    pub samples: FastMap<(Uuid, bool), VecDeque<Sample>>,
     /// Records copied to each port's dead-letter topic.
-    pub dead_lettered: HashMap<Uuid, i64>,
+    pub dead_lettered: FastMap<Uuid, i64>,
+    /// The step the last record fell in, and when it ends: most records fall in the same.
+    step: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
+
+/// A map hashed with `foldhash`.
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 impl Batch {
     pub fn is_empty(&self) -> bool {
@@ -331,12 +364,19 @@ impl Batch {
         judged: Judged,
         now: DateTime<Utc>,
     ) {
+        let step = match self.step {
+            Some((start, end)) if start <= now && now < end => start,
+            _ => {
+                let start = step_of(now);
+                self.step = Some((start, start + TimeDelta::seconds(STEP_SECONDS)));
+                start
+            }
+        };
         self.points
-            .entry((port, step_of(now)))
+            .entry((port, step))
             .or_default()
             .add(record, &judged, now);
-        self.offsets
-            .insert((Arc::clone(topic), record.partition), record.offset + 1);
+        self.next_offset(topic, record.partition, record.offset + 1);
         let valid = judged.valid();
         let kept = self.samples.entry((port, valid)).or_default();
         let limit = if valid {
@@ -370,11 +410,18 @@ impl Batch {
     /// Notes a record that was already counted (below the partition's floor): only the
     /// offset moves.
     pub fn skip(&mut self, topic: &Arc<str>, partition: i32, offset: i64) {
-        let next = self
-            .offsets
-            .entry((Arc::clone(topic), partition))
-            .or_insert(offset + 1);
-        *next = (*next).max(offset + 1);
+        self.next_offset(topic, partition, offset + 1);
+    }
+
+    /// Moves a partition's next offset forward (the topic's name is copied only the first
+    /// time).
+    fn next_offset(&mut self, topic: &Arc<str>, partition: i32, next: i64) {
+        match self.offsets.get_mut(&(Arc::clone(topic), partition)) {
+            Some(offset) => *offset = (*offset).max(next),
+            None => {
+                self.offsets.insert((Arc::clone(topic), partition), next);
+            }
+        }
     }
 }
 

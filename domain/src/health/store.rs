@@ -65,7 +65,7 @@ pub async fn flush(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {
         .bind(tally.valid)
         .bind(tally.bytes)
         .bind(json!(tally.invalid))
-        .bind(json!(tally.rule_passed))
+        .bind(json!(tally.rule_passed()))
         .bind(json!(tally.rule_failed))
         .bind(tally.last_event_at)
         .bind(&tally.latency)

@@ -126,7 +126,7 @@ fn a_batch_adds_up_points_offsets_and_bounded_samples() {
     assert_eq!(tally.valid, VALID_SAMPLES + 5);
     assert_eq!(tally.invalid.get("not_wire_format"), Some(&1));
     assert_eq!(
-        tally.rule_passed.get("total:range"),
+        tally.rule_passed().get("total:range"),
         Some(&(VALID_SAMPLES + 5))
     );
     // 30 ms from record to check: the ≤ 50 ms bucket.

@@ -90,6 +90,8 @@ impl Outcome {
 /// The evaluated rules of one port, with their windows.
 pub struct Checker {
     rules: Vec<Rule>,
+    /// The evaluated rules' names, in order: what a verdict's index points at.
+    names: Arc<[Arc<str>]>,
     not_evaluated: Vec<(Arc<str>, String)>,
     avro: bool,
     seed: RandomState,
@@ -157,6 +159,7 @@ impl Checker {
             }
         }
         Self {
+            names: rules.iter().map(|rule| Arc::clone(&rule.name)).collect(),
             rules,
             not_evaluated,
             avro: port.format.eq_ignore_ascii_case("avro"),
@@ -184,29 +187,64 @@ impl Checker {
             .sum()
     }
 
+    /// The evaluated rules' names, in declaration order (the indexes of
+    /// [`Checker::check_each`]).
+    pub fn names(&self) -> &Arc<[Arc<str>]> {
+        &self.names
+    }
+
+    /// The field rule `index` is about, as people read it; `None` for the whole record.
+    pub fn field(&self, index: usize) -> Option<&Arc<str>> {
+        self.rules.get(index).and_then(|rule| rule.shown.as_ref())
+    }
+
     /// Checks one decoded record; one outcome per evaluated rule, in declaration order.
     pub fn check(&mut self, record: &Value, moment: Moment) -> Vec<Outcome> {
+        let mut outcomes: Vec<Outcome> = self
+            .rules
+            .iter()
+            .map(|rule| Outcome {
+                rule: rule.name.clone(),
+                field: rule.shown.clone(),
+                verdict: Verdict::Passed,
+            })
+            .collect();
+        self.check_each(record, moment, |index, message| {
+            outcomes[index].verdict = Verdict::Failed(message);
+        });
+        outcomes
+    }
+
+    /// Checks one decoded record, calling `failed` with the index and message of each rule
+    /// it fails; the others passed. What the record checker runs for every record: a
+    /// passing record costs no allocation here.
+    pub fn check_each(
+        &mut self,
+        record: &Value,
+        moment: Moment,
+        mut failed: impl FnMut(usize, String),
+    ) {
         let now_ms = moment.now.timestamp_millis();
         let avro = self.avro;
         let seed = &self.seed;
-        self.rules
-            .iter_mut()
-            .map(|rule| {
+        for (index, rule) in self.rules.iter_mut().enumerate() {
+            {
                 let values = match &rule.field {
                     Some(path) => resolve(record, path, avro),
-                    None => Vec::new(),
+                    None => Values::Empty,
                 };
+                let values = values.as_slice();
                 let shown = rule.shown.as_deref().unwrap_or("the record");
                 let verdict = match &mut rule.kind {
-                    Kind::NotNull => first_failure(&values, |value| match value {
+                    Kind::NotNull => first_failure(values, |value| match value {
                         None => Some(format!("`{shown}` is missing")),
                         Some(Value::Null) => Some(format!("`{shown}` is null")),
                         Some(_) => None,
                     }),
                     Kind::Range { minimum, maximum } => {
-                        present(&values, |value| range(value, *minimum, *maximum, shown))
+                        present(values, |value| range(value, *minimum, *maximum, shown))
                     }
-                    Kind::Length { min, max } => present(&values, |value| {
+                    Kind::Length { min, max } => present(values, |value| {
                         let Value::String(text) = value else {
                             return Some(format!("`{shown}` is not a string"));
                         };
@@ -223,7 +261,7 @@ impl Checker {
                             None
                         }
                     }),
-                    Kind::Pattern(pattern) => present(&values, |value| {
+                    Kind::Pattern(pattern) => present(values, |value| {
                         (!matches_pattern(pattern, value)).then(|| {
                             format!(
                                 "`{shown}` is {}, which does not match `{}`",
@@ -232,7 +270,7 @@ impl Checker {
                             )
                         })
                     }),
-                    Kind::Format(format) => present(&values, |value| {
+                    Kind::Format(format) => present(values, |value| {
                         let ok = value.as_str().is_some_and(|text| has_format(*format, text));
                         (!ok).then(|| {
                             format!("`{shown}` is {}, not a valid {format:?}", quote(value))
@@ -245,7 +283,7 @@ impl Checker {
                     } => {
                         let offence = offence(
                             metric,
-                            &values,
+                            values,
                             record,
                             avro,
                             seed,
@@ -286,13 +324,11 @@ impl Checker {
                         avro,
                     ),
                 };
-                Outcome {
-                    rule: rule.name.clone(),
-                    field: rule.shown.clone(),
-                    verdict,
+                if let Verdict::Failed(message) = verdict {
+                    failed(index, message);
                 }
-            })
-            .collect()
+            }
+        }
     }
 }
 
@@ -349,7 +385,35 @@ fn compile(check: &Check, limits: Limits) -> Result<Kind, String> {
 /// The values a path reaches: `None` where the last key is absent. A missing or null
 /// parent yields nothing (its own rules judge it), so a required field of an optional
 /// object is only required when the object is there.
-fn resolve<'a>(record: &'a Value, path: &[Step], avro: bool) -> Vec<Option<&'a Value>> {
+fn resolve<'a>(record: &'a Value, path: &[Step], avro: bool) -> Values<'a> {
+    match path {
+        [] => Values::One(Some(record)),
+        // The common case (a top-level field), without allocating.
+        [Step::Key(key)] => Values::One(get(record, key, avro)),
+        _ => Values::Many(resolve_all(record, path, avro)),
+    }
+}
+
+/// What a path reaches: one value (or its absence) for a plain path, many through arrays.
+enum Values<'a> {
+    /// Nothing: a rule about the whole record has no field to look at.
+    Empty,
+    /// A path without items: its one value, or `None` when absent.
+    One(Option<&'a Value>),
+    Many(Vec<Option<&'a Value>>),
+}
+
+impl<'a> Values<'a> {
+    fn as_slice(&self) -> &[Option<&'a Value>] {
+        match self {
+            Values::Empty => &[],
+            Values::One(value) => std::slice::from_ref(value),
+            Values::Many(values) => values,
+        }
+    }
+}
+
+fn resolve_all<'a>(record: &'a Value, path: &[Step], avro: bool) -> Vec<Option<&'a Value>> {
     let Some((last, parents)) = path.split_last() else {
         return vec![Some(record)];
     };
@@ -560,12 +624,13 @@ fn offence(
             let mut hasher = seed.build_hasher();
             for path in key.iter() {
                 let values = resolve(record, path, avro);
+                let values = values.as_slice();
                 if values.is_empty() || values.iter().any(|v| v.is_none_or(Value::is_null)) {
                     // A record without its key has no identity to repeat.
                     return None;
                 }
                 values.len().hash(&mut hasher);
-                for value in values.into_iter().flatten() {
+                for value in values.iter().flatten() {
                     hash_value(value, &mut hasher);
                 }
             }
@@ -624,20 +689,22 @@ fn freshness(
 ) -> Verdict {
     let event_time = match time_field {
         Some(path) => resolve(record, path, avro)
-            .into_iter()
+            .as_slice()
+            .iter()
             .flatten()
             .next()
-            .and_then(event_time),
+            .and_then(|value| event_time(value)),
         None => moment.record_time,
     };
     let Some(event_time) = event_time else {
         return Verdict::Failed("the record carries no event time".to_string());
     };
-    let age = (moment.now - event_time).num_milliseconds() as f64 / 1000.0;
-    if age > max_age_seconds {
+    let age_ms = (moment.now - event_time).num_milliseconds();
+    if age_ms as f64 / 1000.0 > max_age_seconds {
+        // A replayed backlog fails this for every record: the age is written from integers.
         Verdict::Failed(format!(
             "the event is {} s old; the SLA allows {} s",
-            round(age),
+            Seconds(age_ms),
             round(max_age_seconds)
         ))
     } else {
@@ -654,6 +721,27 @@ fn event_time(value: &Value) -> Option<DateTime<Utc>> {
             .map(|t| t.with_timezone(&Utc)),
         Value::Number(n) => n.as_i64().and_then(DateTime::from_timestamp_millis),
         _ => None,
+    }
+}
+
+/// Milliseconds shown as seconds with at most two decimals, as [`round`] would show them.
+struct Seconds(i64);
+
+impl std::fmt::Display for Seconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Rounded to hundredths, half away from zero.
+        let hundredths = (self.0.unsigned_abs() + 5) / 10;
+        let sign = if self.0 < 0 && hundredths > 0 {
+            "-"
+        } else {
+            ""
+        };
+        let (whole, frac) = (hundredths / 100, hundredths % 100);
+        match frac {
+            0 => write!(f, "{sign}{whole}"),
+            _ if frac % 10 == 0 => write!(f, "{sign}{whole}.{}", frac / 10),
+            _ => write!(f, "{sign}{whole}.{frac:02}"),
+        }
     }
 }
 

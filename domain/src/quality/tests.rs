@@ -394,3 +394,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn ages_read_as_seconds_with_at_most_two_decimals() {
+    for (ms, shown) in [
+        (90_000, "90"),
+        (1_500, "1.5"),
+        (1_234, "1.23"),
+        (1_235, "1.24"),
+        (1_005, "1.01"),
+        (999_999, "1000"),
+        (4, "0"),
+        (-1_500, "-1.5"),
+    ] {
+        assert_eq!(super::Seconds(ms).to_string(), shown, "{ms} ms");
+    }
+}

@@ -115,9 +115,12 @@ pub fn frame(schema_id: u32, payload: &[u8]) -> Vec<u8> {
     bytes
 }
 
+mod avro;
+
 /// A schema ready to decode with.
 enum Compiled {
-    Avro(Box<Schema>),
+    /// Read by [`avro::Fast`] when it covers the schema, else by Apache Avro.
+    Avro(Box<Schema>, Option<avro::Fast>),
     Json(Box<jsonschema::Validator>),
     /// The schema cannot be decoded safely or at all; every record with it is undecodable.
     Refused(String),
@@ -171,13 +174,24 @@ impl Decoder {
             message: cut(message),
         };
         let value = match self.compiled.get(&id) {
-            Some(Compiled::Avro(schema)) => decode_avro(schema, payload).map_err(undecodable)?,
+            Some(Compiled::Avro(_, Some(fast))) => fast
+                .decode(payload)
+                .map_err(|e| undecodable(format!("not Avro of this schema ({e})")))?,
+            Some(Compiled::Avro(schema, None)) => {
+                decode_avro(schema, payload).map_err(undecodable)?
+            }
             Some(Compiled::Json(validator)) => {
-                let text = std::str::from_utf8(payload)
-                    .map_err(|e| undecodable(format!("the payload is not UTF-8 ({e})")))?;
-                let value: Value = serde_json::from_str(text)
-                    .map_err(|e| undecodable(format!("the payload is not JSON ({e})")))?;
-                if let Some(error) = validator.iter_errors(&value).next() {
+                // serde_json checks UTF-8 as it parses; a failed parse says which it was.
+                let value: Value = serde_json::from_slice(payload).map_err(|e| {
+                    undecodable(match std::str::from_utf8(payload) {
+                        Err(utf8) => format!("the payload is not UTF-8 ({utf8})"),
+                        Ok(_) => format!("the payload is not JSON ({e})"),
+                    })
+                })?;
+                // The error iterator only for a record that fails: it costs more.
+                if !validator.is_valid(&value)
+                    && let Some(error) = validator.iter_errors(&value).next()
+                {
                     return Err(WireError::Invalid {
                         id,
                         message: cut(format!("at `{}`: {error}", error.instance_path())),
@@ -219,7 +233,7 @@ fn compile(schema: &ParsedSchema) -> Compiled {
         SchemaType::Avro => match schema.avro() {
             Some(avro) => match unbounded(avro) {
                 Some(reason) => Compiled::Refused(reason),
-                None => Compiled::Avro(Box::new(avro.clone())),
+                None => Compiled::Avro(Box::new(avro.clone()), avro::Fast::new(avro)),
             },
             None => Compiled::Refused("the Avro schema did not parse".to_string()),
         },

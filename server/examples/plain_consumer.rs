@@ -1,0 +1,53 @@
+//! The baseline of `make bench`'s record-checker numbers (`bench/streams/checker.sh`): a
+//! plain consumer that only reads. It uses the checker's client (rust-rdkafka), principal
+//! and consumer settings, so the ratio of the two rates is what checking costs.
+//!
+//! `plain_consumer TOPIC COUNT` reads COUNT records of TOPIC from the beginning as a group
+//! of its own, then prints `records seconds bytes`, timed from the first record (as the
+//! checker's steady rate is: joining a group is not reading).
+
+use std::time::{Duration, Instant};
+
+use rdkafka::Message;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let (Some(topic), Some(count)) = (args.next(), args.next()) else {
+        anyhow::bail!("usage: plain_consumer TOPIC COUNT");
+    };
+    let count: u64 = count.parse()?;
+    let settings = server::configuration::Settings::load(None)?;
+    let group = format!("bench-plain-{}", std::process::id());
+    let consumer: BaseConsumer = settings
+        .kafka
+        .broker_config()
+        .consumer_config("meshmart-bench-plain", &group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.max.bytes", "52428800")
+        .set("fetch.wait.max.ms", "50")
+        .set(
+            "fetch.queue.backoff.ms",
+            server::checker::FETCH_QUEUE_BACKOFF_MS,
+        )
+        .create()?;
+    consumer.subscribe(&[&topic])?;
+    let (mut seen, mut bytes, mut start) = (0u64, 0usize, None);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while seen < count {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {seen} of {count} records in 300 s"
+        );
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message?;
+            start.get_or_insert_with(Instant::now);
+            bytes += message.payload().map_or(0, <[u8]>::len);
+            seen += 1;
+        }
+    }
+    let seconds = start.map_or(0.0, |start| start.elapsed().as_secs_f64());
+    println!("{seen} {seconds:.3} {bytes}");
+    Ok(())
+}
