@@ -19,19 +19,14 @@ fn main() -> anyhow::Result<()> {
     let count: u64 = count.parse()?;
     let settings = server::configuration::Settings::load(None)?;
     let group = format!("bench-plain-{}", std::process::id());
-    let consumer: BaseConsumer = settings
+    let mut config = settings
         .kafka
         .broker_config()
-        .consumer_config("meshmart-bench-plain", &group)
+        .consumer_config("meshmart-bench-plain", &group);
+    server::checker::fetch_settings(&mut config)
         .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("fetch.max.bytes", "52428800")
-        .set("fetch.wait.max.ms", "50")
-        .set(
-            "fetch.queue.backoff.ms",
-            server::checker::FETCH_QUEUE_BACKOFF_MS,
-        )
-        .create()?;
+        .set("auto.offset.reset", "earliest");
+    let consumer: BaseConsumer = config.create()?;
     consumer.subscribe(&[&topic])?;
     let (mut seen, mut bytes, mut start) = (0u64, 0usize, None);
     let deadline = Instant::now() + Duration::from_secs(300);

@@ -35,6 +35,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use tokio::runtime::Handle;
 
@@ -54,11 +55,11 @@ pub const MAX_LABELLED_PRODUCTS: usize = 500;
 /// over its threshold. Its default, 1 s, starves a consumer that does real work per record:
 /// the queue drains long before the next fetch, and the checker waited on an empty queue
 /// about two thirds of the time (112k records/s; 3× that with this value).
-pub const FETCH_QUEUE_BACKOFF_MS: &str = "10";
+const FETCH_QUEUE_BACKOFF_MS: &str = "10";
 
 /// Prefetched records each consumer holds at most, in KB (16 MB: a few tenths of a second
 /// of records at the checker's rate).
-pub const QUEUED_KBYTES: &str = "16384";
+const QUEUED_KBYTES: &str = "16384";
 
 /// What the checker needs to run.
 #[derive(Clone, Debug)]
@@ -68,6 +69,8 @@ pub struct CheckerConfig {
     pub max_record_bytes: usize,
     /// Consumers in this process; 0 means one per core, plus one.
     pub consumers: usize,
+    /// librdkafka properties over Meshmart's own (`_` stands for `.`).
+    pub client: std::collections::BTreeMap<String, secrecy::SecretString>,
 }
 
 /// The running checker threads.
@@ -220,24 +223,17 @@ fn consume(
         labels: Arc::new(Mutex::new(HashMap::new())),
     };
     let shared = Arc::clone(&context.shared);
-    let consumer: BaseConsumer<CheckerContext> = config
+    let mut consumer = config
         .broker
-        .consumer_config("meshmart-checker", &config.group)
+        .consumer_config("meshmart-checker", &config.group);
+    fetch_settings(&mut consumer)
         .set("enable.auto.commit", "true")
         .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        // Records up to the largest the broker accepts, and a little more to see them.
-        .set("fetch.max.bytes", "52428800")
-        // librdkafka keeps one fetch per broker in flight. A fetch that finds nothing new on
-        // any of its partitions (most product topics are quiet) waits this long on the
-        // broker, and a record arriving meanwhile waits with it. At the default 500 ms the
-        // produce-to-checked p99 at 1,000 records/s was in the 500 ms bucket.
-        .set("fetch.wait.max.ms", "50")
-        .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS)
-        // Prefetched records held per consumer. librdkafka's default, 64 MB, is sized for one
-        // consumer per process; with three, a backlog left the server at 254 MB RSS.
-        .set("queued.max.messages.kbytes", QUEUED_KBYTES)
-        .create_with_context(context)?;
+        .set("auto.offset.reset", "earliest");
+    for (property, value) in &config.client {
+        consumer.set(property.replace('_', "."), value.expose_secret());
+    }
+    let consumer: BaseConsumer<CheckerContext> = consumer.create_with_context(context)?;
     let mut ports = Ports {
         by_topic: FastMap::default(),
         loaded: HashMap::new(),
@@ -408,6 +404,23 @@ fn refresh(
     }
     // Ids not found before may have been registered since.
     ports.schemas.retain(|_, schema| schema.is_some());
+}
+
+/// How the checker's consumers fetch; the benchmark's plain consumer
+/// (`server/examples/plain_consumer.rs`) fetches the same way.
+pub fn fetch_settings(config: &mut rdkafka::ClientConfig) -> &mut rdkafka::ClientConfig {
+    config
+        // Records up to the largest the broker accepts, and a little more to see them.
+        .set("fetch.max.bytes", "52428800")
+        // librdkafka keeps one fetch per broker in flight. A fetch that finds nothing new on
+        // any of its partitions (most product topics are quiet) waits this long on the
+        // broker, and a record arriving meanwhile waits with it. At the default 500 ms the
+        // produce-to-checked p99 at 1,000 records/s was in the 500 ms bucket.
+        .set("fetch.wait.max.ms", "50")
+        .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS)
+        // Prefetched records held per consumer. librdkafka's default, 64 MB, is sized for one
+        // consumer per process; with three, a backlog left the server at 254 MB RSS.
+        .set("queued.max.messages.kbytes", QUEUED_KBYTES)
 }
 
 /// Judges a record, reading a schema id it has not seen from the registry, and the

@@ -45,6 +45,12 @@ pub struct CheckerSettings {
     /// 0, the default, means one per core and one more.
     #[serde(default)]
     pub consumers: usize,
+    /// librdkafka properties for the checker's consumers, over Meshmart's own, written
+    /// with `_` for `.` (`MESHMART__CHECKER__CLIENT__QUEUED_MIN_MESSAGES=1000000`):
+    /// tuning for a deployment's broker and record sizes. Never logged: a value may be a
+    /// secret.
+    #[serde(default)]
+    pub client: std::collections::BTreeMap<String, SecretString>,
 }
 
 /// Who may read `/metrics`.
@@ -416,6 +422,29 @@ mod tests {
             message.contains("`localhost` is not host:port"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn checker_client_properties_are_read_and_never_shown() {
+        let dir = std::env::temp_dir().join(format!("meshmart-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        let file = dir.join("meshmart.toml");
+        std::fs::write(
+            &file,
+            "[checker.client]\nmax_partition_fetch_bytes = 4194304\nsasl_password = \"hunter3\"\n",
+        )
+        .expect("written");
+        let settings = Settings::from_sources(Some(&file), |_| None).expect("valid");
+        let client = &settings.checker.client;
+        assert_eq!(
+            client
+                .get("max_partition_fetch_bytes")
+                .map(|v| v.expose_secret()),
+            Some("4194304")
+        );
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("hunter3"), "{debug}");
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

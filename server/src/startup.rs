@@ -144,6 +144,7 @@ impl Application {
                     group: settings.checker.group.clone(),
                     max_record_bytes: settings.checker.max_record_bytes,
                     consumers: settings.checker.consumers,
+                    client: settings.checker.client.clone(),
                 }),
         })
     }
