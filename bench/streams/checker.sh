@@ -23,7 +23,7 @@
 # names, once with `format: json` and once with `format: avro`, each on a topic of its own
 # named after this run: the demo topics on a shared broker may hold other runs' records.
 set -euo pipefail
-bin=${1:?usage: checker.sh BIN KCAT_CONFIG}
+bin=${1:?usage: checker.sh BIN KCAT_CONFIG PLAIN_BIN}
 kcat_config=${2:?usage: checker.sh BIN KCAT_CONFIG PLAIN_BIN}
 plain_bin=${3:?usage: checker.sh BIN KCAT_CONFIG PLAIN_BIN}
 records=${BENCH_STREAMS_RECORDS:-3000000}
@@ -77,7 +77,7 @@ stop_server() {
 }
 start_server() { # start_server CHECKER_ENABLED [GROUP]
   MESHMART__SERVER__PORT=$port MESHMART__CHECKER__ENABLED=$1 \
-    MESHMART__CHECKER__GROUP=${2:-checker.group} "$bin" serve >>"$dir/serve.log" 2>&1 &
+    MESHMART__CHECKER__GROUP=${2:-meshmart-checker} "$bin" serve >>"$dir/serve.log" 2>&1 &
   server=$!
   for _ in $(seq 1 150); do curl -fsS -o /dev/null "$url/healthz" 2>/dev/null && return; sleep 0.2; done
   echo "server did not start; see $dir/serve.log" >&2
@@ -152,7 +152,7 @@ plain() { # plain TOPIC COUNT: "kcat_seconds rust_seconds", each reading the who
   local start kcat_s rust_s
   start=$(date +%s.%N)
   kcat -F "$kcat_config" -C -e -o beginning -q -t "$1" >/dev/null 2>&1
-  kcat_s=$(echo "$(date +%s.%N) - $start" | bc)
+  kcat_s=$(python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$start" "$(date +%s.%N)")
   rust_s=$("$plain_bin" "$1" "$2" | awk '{ print $2 }')
   echo "$kcat_s $rust_s"
 }
@@ -168,7 +168,7 @@ checked() { # checked SLUG COUNT: the checker over the backlog; prints total_s r
     (($(rss_mb) > peak)) && peak=$(rss_mb)
     if [[ -z $first_at && $n -gt 0 ]]; then first_at=$now first_n=$n; fi
     if ((n >= count)); then break; fi
-    if (($(echo "$now - $start > 600" | bc))); then echo "timeout at $n of $count" >&2; return 1; fi
+    if ((${now%.*} - ${start%.*} > 600)); then echo "timeout at $n of $count" >&2; return 1; fi
     sleep 0.2
   done
   [[ -n $first_at ]] || first_at=$now first_n=$n

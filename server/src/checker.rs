@@ -113,17 +113,19 @@ pub fn spawn(pool: PgPool, config: CheckerConfig) -> Running {
         0 => std::thread::available_parallelism().map_or(1, usize::from) + 1,
         n => n,
     };
+    let catalog = Arc::new(Catalog::default());
     let mut threads = Vec::new();
     for index in 0..consumers {
-        let (pool, config, handle, running) = (
+        let (pool, config, handle, running, catalog) = (
             pool.clone(),
             config.clone(),
             Handle::current(),
             Arc::clone(&stop),
+            Arc::clone(&catalog),
         );
         let thread = std::thread::Builder::new()
             .name(format!("meshmart-checker-{index}"))
-            .spawn(move || run(&pool, &config, &handle, &running));
+            .spawn(move || run(&pool, &config, &handle, &running, &catalog));
         match thread {
             Ok(thread) => threads.push(thread),
             Err(error) => tracing::error!(%error, "a record checker thread did not start"),
@@ -181,13 +183,80 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn run(pool: &PgPool, config: &CheckerConfig, handle: &Handle, stop: &AtomicBool) {
+/// The ports as the catalog has them, read for all of a process's consumers by whichever
+/// asks first once the last read is stale: the catalog is queried as often with several
+/// consumers as with one.
+#[derive(Default)]
+struct Catalog {
+    state: Mutex<CatalogState>,
+}
+
+#[derive(Default)]
+struct CatalogState {
+    checked_at: Option<Instant>,
+    loaded_at: Option<Instant>,
+    stamp: Option<(i64, Option<DateTime<Utc>>)>,
+    /// Goes up with every read of the ports.
+    generation: u64,
+    ports: Arc<Vec<CheckedPort>>,
+}
+
+impl Catalog {
+    /// The ports and their generation (0 before the first read). The catalog is asked
+    /// whether a product changed at most every [`CHANGE_CHECK_EVERY`], and the ports are
+    /// read again when one did, or [`REFRESH_EVERY`] since the last read.
+    fn current(&self, pool: &PgPool, handle: &Handle) -> (u64, Arc<Vec<CheckedPort>>) {
+        let mut state = lock(&self.state);
+        let now = Instant::now();
+        if state
+            .checked_at
+            .is_none_or(|at| now.duration_since(at) >= CHANGE_CHECK_EVERY)
+        {
+            state.checked_at = Some(now);
+            let mut changed = false;
+            if let Ok(stamp) = handle.block_on(store::catalog_stamp(pool)) {
+                changed = state.stamp.is_some_and(|seen| seen != stamp);
+                state.stamp = Some(stamp);
+            }
+            let due = state
+                .loaded_at
+                .is_none_or(|at| now.duration_since(at) >= REFRESH_EVERY);
+            if changed || due {
+                match handle.block_on(store::ports(pool)) {
+                    Ok(ports) => {
+                        state.loaded_at = Some(now);
+                        state.ports = Arc::new(ports);
+                        state.generation += 1;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "record checker could not read the ports");
+                    }
+                }
+            }
+        }
+        (state.generation, Arc::clone(&state.ports))
+    }
+}
+
+fn run(
+    pool: &PgPool,
+    config: &CheckerConfig,
+    handle: &Handle,
+    stop: &AtomicBool,
+    catalog: &Catalog,
+) {
     while !stop.load(Ordering::Relaxed) {
-        match consume(pool, config, handle, stop) {
+        match consume(pool, config, handle, stop, catalog) {
             Ok(()) => return,
             Err(error) => {
                 tracing::warn!(%error, "record checker stopped; starting again in 5 s");
-                std::thread::sleep(Duration::from_secs(5));
+                // In steps, so that stopping the server does not wait out the pause.
+                for _ in 0..50 {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
             }
         }
     }
@@ -207,6 +276,7 @@ fn consume(
     config: &CheckerConfig,
     handle: &Handle,
     stop: &AtomicBool,
+    catalog: &Catalog,
 ) -> anyhow::Result<()> {
     let dead_letters: ThreadedProducer<_> = config
         .broker
@@ -241,44 +311,34 @@ fn consume(
         reread: HashMap::new(),
     };
     let mut subscribed: Vec<String> = Vec::new();
-    let mut last_refresh: Option<Instant> = None;
-    let mut last_change_check: Option<Instant> = None;
-    let mut catalog_stamp = None;
+    let mut last_asked: Option<Instant> = None;
+    let mut generation = 0;
     let mut last_flush = Instant::now();
     // One clock read per record: the wall-clock time of a check is the monotonic clock's
     // reading placed on a wall-clock anchor taken at each flush (about once a second).
     let mut anchor = (Instant::now(), Utc::now());
     let mut tick = anchor.0;
     while !stop.load(Ordering::Relaxed) {
-        let mut changed = false;
-        if last_change_check.is_none_or(|at| tick.duration_since(at) >= CHANGE_CHECK_EVERY) {
-            last_change_check = Some(tick);
-            if let Ok(stamp) = handle.block_on(store::catalog_stamp(pool)) {
-                changed = catalog_stamp.is_some_and(|seen| seen != stamp);
-                catalog_stamp = Some(stamp);
-            }
-        }
-        if changed || last_refresh.is_none_or(|at| tick.duration_since(at) >= REFRESH_EVERY) {
-            last_refresh = Some(tick);
-            match handle.block_on(store::ports(pool)) {
-                Ok(loaded) => {
-                    refresh(
-                        &mut ports,
-                        loaded,
-                        config.max_record_bytes,
-                        &consumer.context().labels,
-                    );
-                    let mut topics: Vec<String> =
-                        ports.by_topic.keys().map(|t| t.to_string()).collect();
-                    topics.sort();
-                    if topics != subscribed && !topics.is_empty() {
-                        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-                        consumer.subscribe(&names)?;
-                        tracing::info!(topics = topics.len(), "record checker subscribed");
-                        subscribed = topics;
-                    }
+        if last_asked.is_none_or(|at| tick.duration_since(at) >= CHANGE_CHECK_EVERY) {
+            last_asked = Some(tick);
+            let (current, loaded) = catalog.current(pool, handle);
+            if current != generation {
+                generation = current;
+                refresh(
+                    &mut ports,
+                    &loaded,
+                    config.max_record_bytes,
+                    &consumer.context().labels,
+                );
+                let mut topics: Vec<String> =
+                    ports.by_topic.keys().map(|t| t.to_string()).collect();
+                topics.sort();
+                if topics != subscribed && !topics.is_empty() {
+                    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+                    consumer.subscribe(&names)?;
+                    tracing::info!(topics = topics.len(), "record checker subscribed");
+                    subscribed = topics;
                 }
-                Err(error) => tracing::warn!(%error, "record checker could not read the ports"),
             }
         }
         if subscribed.is_empty() {
@@ -362,7 +422,7 @@ fn consume(
 /// their windows) as they are.
 fn refresh(
     ports: &mut Ports,
-    loaded: Vec<CheckedPort>,
+    loaded: &[CheckedPort],
     max_record_bytes: usize,
     labels: &Mutex<HashMap<uuid::Uuid, (String, String)>>,
 ) {
@@ -384,8 +444,6 @@ fn refresh(
                 Arc::clone(&topic),
                 PortCheck::new(
                     port.port_id,
-                    &port.product,
-                    &port.domain,
                     &port.quality,
                     port.subject_ids.clone(),
                     max_record_bytes,
@@ -395,7 +453,7 @@ fn refresh(
         if names.len() < MAX_LABELLED_PRODUCTS || names.contains_key(&port.port_id) {
             names.insert(port.port_id, (port.product.clone(), port.domain.clone()));
         }
-        ports.loaded.insert(topic, port);
+        ports.loaded.insert(topic, port.clone());
     }
     ports.by_topic.retain(|topic, _| seen.contains(topic));
     ports.loaded.retain(|topic, _| seen.contains(topic));

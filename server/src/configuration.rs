@@ -259,6 +259,35 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        // Exact counting and the principal depend on these; a deployment tunes fetching,
+        // never them.
+        const MESHMART_OWN: [&str; 10] = [
+            "bootstrap.servers",
+            "security.protocol",
+            "sasl.mechanisms",
+            "sasl.username",
+            "sasl.password",
+            "group.id",
+            "isolation.level",
+            "enable.auto.commit",
+            "enable.auto.offset.store",
+            "auto.offset.reset",
+        ];
+        if let Some(property) = self
+            .checker
+            .client
+            .keys()
+            .map(|key| key.replace('_', "."))
+            .find(|property| MESHMART_OWN.contains(&property.as_str()))
+        {
+            return Err(invalid(
+                "checker.client",
+                "MESHMART__CHECKER__CLIENT__*",
+                format!(
+                    "`{property}` is set by Meshmart itself (the principal or exact counting depend on it)"
+                ),
+            ));
+        }
         if self.search.sync_interval_seconds == 0 {
             return Err(invalid(
                 "search.sync_interval_seconds",
@@ -431,7 +460,7 @@ mod tests {
         let file = dir.join("meshmart.toml");
         std::fs::write(
             &file,
-            "[checker.client]\nmax_partition_fetch_bytes = 4194304\nsasl_password = \"hunter3\"\n",
+            "[checker.client]\nmax_partition_fetch_bytes = 4194304\nssl_key_password = \"hunter3\"\n",
         )
         .expect("written");
         let settings = Settings::from_sources(Some(&file), |_| None).expect("valid");
@@ -444,6 +473,13 @@ mod tests {
         );
         let debug = format!("{settings:?}");
         assert!(!debug.contains("hunter3"), "{debug}");
+        std::fs::write(
+            &file,
+            "[checker.client]\nisolation_level = \"read_uncommitted\"\n",
+        )
+        .expect("written");
+        let error = Settings::from_sources(Some(&file), |_| None).expect_err("refused");
+        assert!(error.to_string().contains("`isolation.level`"), "{error}");
         let _ = std::fs::remove_dir_all(dir);
     }
 

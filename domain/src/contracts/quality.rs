@@ -895,7 +895,15 @@ fn latency_seconds(sla: &Value) -> Result<f64, String> {
     .filter(|v| v.is_finite() && *v > 0.0)
     .ok_or("the latency is not a positive number")?;
     let unit = text(sla, "unit").ok_or("the latency has no unit")?;
-    let seconds = match unit.to_ascii_lowercase().as_str() {
+    let seconds = unit_seconds(unit)
+        .ok_or_else(|| format!("the latency unit `{unit}` is not one Meshmart reads"))?;
+    Ok(value * seconds)
+}
+
+/// Seconds in one of an SLA duration's unit (`ms`, `s`, `min`, `h`, `d`, `w`, `y` and their
+/// long forms, any case); `None` for a unit Meshmart does not read.
+pub fn unit_seconds(unit: &str) -> Option<f64> {
+    Some(match unit.trim().to_ascii_lowercase().as_str() {
         "ms" | "millisecond" | "milliseconds" => 0.001,
         "s" | "sec" | "second" | "seconds" => 1.0,
         "m" | "min" | "minute" | "minutes" => 60.0,
@@ -903,13 +911,8 @@ fn latency_seconds(sla: &Value) -> Result<f64, String> {
         "d" | "day" | "days" => 86_400.0,
         "w" | "week" | "weeks" => 7.0 * 86_400.0,
         "y" | "yr" | "year" | "years" => 365.0 * 86_400.0,
-        other => {
-            return Err(format!(
-                "the latency unit `{other}` is not one Meshmart reads"
-            ));
-        }
-    };
-    Ok(value * seconds)
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

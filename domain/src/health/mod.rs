@@ -140,9 +140,6 @@ impl Judged {
 /// The checking state of one output port.
 pub struct PortCheck {
     pub port_id: Uuid,
-    pub product: String,
-    pub domain: String,
-    pub topic: String,
     pub policy: Policy,
     /// Ids of the schemas registered under the port's value subject.
     pub subject_ids: HashSet<u32>,
@@ -153,17 +150,12 @@ pub struct PortCheck {
 impl PortCheck {
     pub fn new(
         port_id: Uuid,
-        product: &str,
-        domain: &str,
         quality: &PortQuality,
         subject_ids: HashSet<u32>,
         max_record_bytes: usize,
     ) -> Self {
         Self {
             port_id,
-            product: product.to_string(),
-            domain: domain.to_string(),
-            topic: quality.topic.clone(),
             policy: quality.policy,
             subject_ids,
             decoder: Decoder::new(max_record_bytes),

@@ -555,20 +555,8 @@ pub fn declared_seconds(slas: &[Sla], properties: &[&str]) -> Option<f64> {
             .any(|p| s.property.eq_ignore_ascii_case(p))
     })?;
     let value: f64 = sla.value.trim().parse().ok()?;
-    let unit = sla
-        .unit
-        .as_deref()
-        .unwrap_or("s")
-        .trim()
-        .to_ascii_lowercase();
-    let factor = match unit.as_str() {
-        "ms" | "millisecond" | "milliseconds" => 0.001,
-        "s" | "sec" | "second" | "seconds" => 1.0,
-        "m" | "min" | "minute" | "minutes" => 60.0,
-        "h" | "hour" | "hours" => 3600.0,
-        "d" | "day" | "days" => 86_400.0,
-        _ => return None,
-    };
+    // The same units the contract's freshness rule reads (a unitless value is seconds).
+    let factor = crate::contracts::quality::unit_seconds(sla.unit.as_deref().unwrap_or("s"))?;
     (value >= 0.0).then_some(value * factor)
 }
 
@@ -855,6 +843,10 @@ mod tests {
         assert_eq!(
             declared_seconds(&[sla("2", Some("min"))], &["latency"]),
             Some(120.0)
+        );
+        assert_eq!(
+            declared_seconds(&[sla("1", Some("hr"))], &["latency"]),
+            Some(3600.0)
         );
         assert_eq!(
             declared_seconds(&[sla("250", Some("ms"))], &["latency"]),

@@ -114,6 +114,11 @@ pub async fn samples(
     limit: i64,
     invalid_only: bool,
 ) -> Result<Samples, HealthError> {
+    // Who asks comes first: an anonymous caller learns nothing, not even whether the
+    // product exists or what a good limit is.
+    policy
+        .authorize(caller, crate::policy::GLOBAL, Permission::ReadCatalog)
+        .await?;
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(HealthError::BadLimit);
     }

@@ -39,14 +39,7 @@ fn schemas() -> HashMap<u32, ParsedSchema> {
 
 fn port(custom: serde_json::Value) -> PortCheck {
     let quality = port_rules(&document(custom)).expect("valid contract");
-    PortCheck::new(
-        Uuid::nil(),
-        "order-placed",
-        "sales",
-        &quality[0],
-        HashSet::from([7]),
-        1 << 20,
-    )
+    PortCheck::new(Uuid::nil(), &quality[0], HashSet::from([7]), 1 << 20)
 }
 
 fn incoming(offset: i64, payload: &[u8]) -> Incoming<'_> {

@@ -413,9 +413,10 @@ impl<'a> Values<'a> {
     }
 }
 
+/// What a path of more than one step, or through items, reaches (see [`resolve`]).
 fn resolve_all<'a>(record: &'a Value, path: &[Step], avro: bool) -> Vec<Option<&'a Value>> {
     let Some((last, parents)) = path.split_last() else {
-        return vec![Some(record)];
+        return Vec::new();
     };
     let mut current = vec![record];
     for step in parents {

@@ -119,8 +119,10 @@ mod avro;
 
 /// A schema ready to decode with.
 enum Compiled {
-    /// Read by [`avro::Fast`] when it covers the schema, else by Apache Avro.
-    Avro(Box<Schema>, Option<avro::Fast>),
+    /// Read by [`avro::Fast`]: the schema holds only types it covers.
+    FastAvro(Box<avro::Fast>),
+    /// Read by Apache Avro.
+    Avro(Box<Schema>),
     Json(Box<jsonschema::Validator>),
     /// The schema cannot be decoded safely or at all; every record with it is undecodable.
     Refused(String),
@@ -174,12 +176,10 @@ impl Decoder {
             message: cut(message),
         };
         let value = match self.compiled.get(&id) {
-            Some(Compiled::Avro(_, Some(fast))) => fast
+            Some(Compiled::FastAvro(fast)) => fast
                 .decode(payload)
                 .map_err(|e| undecodable(format!("not Avro of this schema ({e})")))?,
-            Some(Compiled::Avro(schema, None)) => {
-                decode_avro(schema, payload).map_err(undecodable)?
-            }
+            Some(Compiled::Avro(schema)) => decode_avro(schema, payload).map_err(undecodable)?,
             Some(Compiled::Json(validator)) => {
                 // serde_json checks UTF-8 as it parses; a failed parse says which it was.
                 let value: Value = serde_json::from_slice(payload).map_err(|e| {
@@ -233,7 +233,10 @@ fn compile(schema: &ParsedSchema) -> Compiled {
         SchemaType::Avro => match schema.avro() {
             Some(avro) => match unbounded(avro) {
                 Some(reason) => Compiled::Refused(reason),
-                None => Compiled::Avro(Box::new(avro.clone()), avro::Fast::new(avro)),
+                None => match avro::Fast::new(avro) {
+                    Some(fast) => Compiled::FastAvro(Box::new(fast)),
+                    None => Compiled::Avro(Box::new(avro.clone())),
+                },
             },
             None => Compiled::Refused("the Avro schema did not parse".to_string()),
         },

@@ -89,8 +89,51 @@ async fn checking_app(pool: &PgPool, group: &str) -> TestApp {
     spawn_app_with(own, move |settings| {
         settings.checker.enabled = true;
         settings.checker.group = group;
+        // One consumer a process: with the topics' 3 partitions, two processes must then
+        // both hold some (with the default, one process's consumers could hold them all).
+        settings.checker.consumers = 1;
     })
     .await
+}
+
+/// Waits until the consumer group has `members` members, each holding partitions, and is
+/// stable.
+async fn wait_for_members(group: &str, members: usize) {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = client()
+        .set("group.id", format!("{group}-observer"))
+        .create()
+        .expect("an observing client");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let seen = consumer
+            .fetch_group_list(Some(group), Duration::from_secs(5))
+            .ok()
+            .and_then(|list| {
+                list.groups().first().map(|g| {
+                    let holding = g
+                        .members()
+                        .iter()
+                        // An empty assignment is 10 bytes (version, no topics, no user data);
+                        // one with a topic is longer than 16.
+                        .filter(|m| m.assignment().is_some_and(|a| a.len() > 16))
+                        .count();
+                    (g.state().to_string(), g.members().len(), holding)
+                })
+            });
+        if let Some((state, n, holding)) = &seen
+            && state == "Stable"
+            && *n == members
+            && *holding == members
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the group did not settle at {members} members holding partitions: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// Publishes the product as its owner and waits for its topic and dead-letter topic.
@@ -396,7 +439,7 @@ async fn two_servers_share_the_partitions_and_count_each_record_once(pool: PgPoo
 
     // A second process joins the group: the partitions are split between the two.
     let second = checking_app(&pool, &group).await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    wait_for_members(&group, 2).await;
     produce(
         &topic,
         (150..300).map(|n| order(schema_id, n, 1.0)).collect(),
