@@ -8,6 +8,13 @@ use clap::Parser;
 use server::cli::{Cli, UsageError, run};
 use server::configuration::Settings;
 
+/// mimalloc, which also stands in for the C allocator (the crate's `override` feature), so
+/// librdkafka's per-record allocations use it too. The record checker allocates and frees a
+/// few small blocks per record on threads other than the one that allocated them; under
+/// glibc's allocator those frees queued on arena locks.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match Settings::load(cli.config.as_deref()) {
