@@ -39,6 +39,9 @@ source .data/test/env
 step "unit and integration tests (real PostgreSQL, real broker)"
 cargo test --workspace --exclude frontend --no-fail-fast
 
+step "stream node drill (two processes, kill -9 three times, exactly once by read_committed)"
+scripts/node-drill.sh "$target_dir/debug/meshmart" .data/test/kafka/admin.kcat.conf
+
 step "browser tests (Playwright + Chromium)"
 e2e_db=meshmart_e2e
 e2e_url="${DATABASE_URL%/*}/$e2e_db"

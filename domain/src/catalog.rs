@@ -352,7 +352,7 @@ pub async fn register(
     register_port_schemas(&mut *conn, actor, port_schemas).await?;
     // Owning a product includes producing to it, as the domain's producer principal.
     crate::producers::on_register(&mut *conn, actor, &domain, product_id, &contract.slug).await?;
-    crate::lineage::declare(&mut *conn, product_id, &domain, contract)
+    let declared = crate::lineage::declare(&mut *conn, product_id, &domain, contract)
         .await
         .map_err(|error| match error {
             crate::lineage::LineageError::Database(error) => CatalogError::from(error),
@@ -361,6 +361,29 @@ pub async fn register(
             }
             other => invalid("/customProperties", other.to_string()),
         })?;
+    // A processor with a nodeKind is a node Meshmart runs, as a principal of its own.
+    let node = declared.as_ref().and_then(|declared| {
+        let kind = declared.node?;
+        let input = declared.inputs.first()?;
+        let output = contract.ports.first()?;
+        Some(crate::nodes::Declared {
+            name: &declared.processor,
+            kind,
+            input_topic: input,
+            output_topic: &output.topic,
+        })
+    });
+    match node {
+        Some(node) => crate::nodes::on_declare(&mut *conn, actor, &domain, product_id, &node)
+            .await
+            .map_err(|error| match error {
+                crate::nodes::NodeError::Database(error) => CatalogError::from(error),
+                other => CatalogError::Conflict(other.to_string()),
+            })?,
+        None => {
+            crate::nodes::on_undeclared(&mut *conn, product_id, None).await?;
+        }
+    }
     sqlx::query(
         r#"insert into contract_versions (product_id, version, document, published_by)
            values ($1, $2, $3, $4)"#,

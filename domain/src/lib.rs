@@ -24,6 +24,7 @@ pub mod error;
 pub mod health;
 pub mod identity;
 pub mod lineage;
+pub mod nodes;
 pub mod outbox;
 pub mod policy;
 pub mod producers;

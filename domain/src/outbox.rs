@@ -39,6 +39,10 @@ pub enum Message {
     /// producer grants say.
     #[serde(rename = "producer.sync")]
     SyncProducer { domain: String },
+    /// Set a stream node principal's SCRAM credential and make its ACLs what the node's
+    /// policy says (none, for a node no contract declares any more).
+    #[serde(rename = "node.sync")]
+    SyncNode { principal: String },
 }
 
 impl Message {
@@ -234,6 +238,9 @@ mod tests {
             },
             Message::SyncProducer {
                 domain: "sales".to_string(),
+            },
+            Message::SyncNode {
+                principal: "User:svc-node-copy".to_string(),
             },
         ];
         for message in messages {

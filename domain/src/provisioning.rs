@@ -6,7 +6,9 @@
 //!
 //! Producer grants ([`crate::producers`]) are rows too: `topic:<t>, write` means WRITE and
 //! DESCRIBE on the literal topic, `cluster:kafka-cluster, idempotent_write` IDEMPOTENT_WRITE
-//! on the cluster.
+//! on the cluster. Stream nodes ([`crate::nodes`]) add `transactional_id:<prefix>, write`:
+//! WRITE and DESCRIBE on the prefixed transactional id; every ACL of a node principal
+//! (`User:svc-node-…`, a reserved name) is in the managed scope.
 //!
 //! The managed scope is what Meshmart grants and nothing else: READ/DESCRIBE ACLs on the
 //! topics of data products' output ports, prefixed READ ACLs on the consumer-group
@@ -71,6 +73,20 @@ pub fn bindings(principal: &str, object: &str, action: &str) -> Vec<AclBinding> 
                 ResourceType::Topic,
                 topic,
                 PatternType::Literal,
+                Operation::Describe,
+            ),
+        ],
+        (Some(("transactional_id", prefix)), "write") => vec![
+            binding(
+                ResourceType::TransactionalId,
+                prefix,
+                PatternType::Prefixed,
+                Operation::Write,
+            ),
+            binding(
+                ResourceType::TransactionalId,
+                prefix,
+                PatternType::Prefixed,
                 Operation::Describe,
             ),
         ],
@@ -149,6 +165,14 @@ impl Scope {
     pub fn contains(&self, binding: &AclBinding) -> bool {
         if binding.permission != Permission::Allow || binding.host != "*" {
             return false;
+        }
+        // A stream node's principal is Meshmart's alone (the name is reserved): every ACL
+        // it holds on topics, groups and transactional ids is the node's policy or stale.
+        if crate::nodes::is_node_username(crate::producers::username(&binding.principal)) {
+            return matches!(
+                binding.resource_type,
+                ResourceType::Topic | ResourceType::Group | ResourceType::TransactionalId
+            );
         }
         match (
             binding.resource_type,

@@ -109,6 +109,31 @@ pub enum Command {
         #[command(subcommand)]
         command: ContractCommand,
     },
+    /// Run stream nodes (processors a contract declares with a nodeKind).
+    Node {
+        #[command(subcommand)]
+        command: NodeCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Run one instance of the node until Ctrl-C: a member of the node's consumer group,
+    /// writing its output exactly once (Kafka transactions).
+    Run {
+        /// The node's name (its contract's `processor`).
+        name: String,
+        /// This instance's number: its transactional id's suffix. Give each live process of
+        /// a node its own; a restarted instance with the same number fences its predecessor.
+        #[arg(long, default_value_t = 0)]
+        instance: u32,
+        /// Commit a transaction this often, in milliseconds.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+        transaction_ms: u64,
+        /// Commit a transaction when it holds this many records.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        max_batch: u64,
+    },
 }
 
 /// `meshmart contract …`
@@ -337,6 +362,22 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 drift_after: drift_after.map(Duration::from_secs),
             };
             traffic(settings, &products, plan, &faults, seed, risky_share).await
+        }
+        Command::Node {
+            command:
+                NodeCommand::Run {
+                    name,
+                    instance,
+                    transaction_ms,
+                    max_batch,
+                },
+        } => {
+            let options = crate::node::Options {
+                instance,
+                transaction_every: std::time::Duration::from_millis(transaction_ms),
+                max_batch: max_batch as usize,
+            };
+            crate::node::run(settings, &name, options).await
         }
     }
 }

@@ -82,6 +82,9 @@ async fn handle(
         Message::SyncProducer { domain } => domain::producers::sync(pool, broker, &domain)
             .await
             .map_err(|e| e.to_string()),
+        Message::SyncNode { principal } => domain::nodes::sync(pool, broker, &principal)
+            .await
+            .map_err(|e| e.to_string()),
     }
 }
 

@@ -85,6 +85,25 @@ impl BrokerConfig {
         self.uses_sasl()
     }
 
+    /// A client's configuration authenticating as `username` with SCRAM-SHA-512 (a
+    /// producer or node principal), named `client_id`. Never log it: it holds the password.
+    pub fn client_config_as(
+        &self,
+        client_id: &str,
+        username: &str,
+        password: &SecretString,
+    ) -> ClientConfig {
+        let mut config = self.client_config();
+        config.set("client.id", client_id);
+        if self.uses_sasl() {
+            config
+                .set("sasl.mechanisms", "SCRAM-SHA-512")
+                .set("sasl.username", username)
+                .set("sasl.password", password.expose_secret());
+        }
+        config
+    }
+
     /// An idempotent producer (`acks=all`) authenticating as `username` with SCRAM-SHA-512
     /// (a producer principal), named `client_id`.
     pub fn producer_as(

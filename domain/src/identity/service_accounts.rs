@@ -46,6 +46,12 @@ pub async fn create(
             "names like svc-<domain>-producer are reserved for the domains' producer principals",
         ));
     }
+    if crate::nodes::is_node_username(name) {
+        return Err(invalid(
+            "name",
+            "names starting svc-node- are reserved for the principals of stream nodes",
+        ));
+    }
     if !domains::exists(&mut *conn, domain).await? {
         return Err(invalid("domain", format!("no domain `{domain}`")));
     }
@@ -93,5 +99,10 @@ mod tests {
         assert!(!is_producer_name("svc-marketing-campaigns"));
         assert!(!is_producer_name("svc-producer"));
         assert!(!is_producer_name("svc-sales-producers"));
+        let node = crate::nodes::principal_of("customer-enrichment");
+        assert!(crate::nodes::is_node_username(crate::producers::username(
+            &node
+        )));
+        assert!(!crate::nodes::is_node_username("svc-marketing-campaigns"));
     }
 }

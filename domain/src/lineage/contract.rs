@@ -25,6 +25,8 @@ pub struct Declaration {
     pub processor: String,
     /// Upstream topics, without duplicates, in the order declared.
     pub inputs: Vec<String>,
+    /// The kind of node Meshmart runs for the processor (`nodeKind`), if it runs one.
+    pub node: Option<crate::nodes::Kind>,
 }
 
 fn is_processor_name(name: &str) -> bool {
@@ -48,6 +50,7 @@ pub fn declaration(
     let mut problems = Vec::new();
     let mut inputs: Option<Vec<String>> = None;
     let mut processor: Option<String> = None;
+    let mut node: Option<(String, crate::nodes::Kind)> = None;
     for (index, item) in properties.iter().enumerate() {
         let pointer = format!("/customProperties/{index}/value");
         let value = item.get("value").unwrap_or(&Value::Null);
@@ -109,7 +112,41 @@ pub fn declaration(
                     )),
                 }
             }
+            Some(crate::nodes::KIND_PROPERTY) => {
+                if node.is_some() {
+                    problems.push(problem(pointer, "nodeKind is declared twice"));
+                    continue;
+                }
+                match value
+                    .as_str()
+                    .map(str::trim)
+                    .and_then(crate::nodes::Kind::parse)
+                {
+                    Some(kind) => node = Some((pointer, kind)),
+                    None => problems.push(problem(
+                        pointer,
+                        format!(
+                            "nodeKind is one of: {}",
+                            crate::nodes::Kind::ALL.map(|kind| kind.as_str()).join(", ")
+                        ),
+                    )),
+                }
+            }
             _ => {}
+        }
+    }
+    if let Some((pointer, _)) = &node {
+        if inputs.as_ref().is_none_or(|inputs| inputs.len() != 1) {
+            problems.push(problem(
+                pointer.clone(),
+                "a node reads exactly one input port: declare inputPorts with one topic",
+            ));
+        }
+        if own_topics.len() != 1 {
+            problems.push(problem(
+                pointer.clone(),
+                "a node writes exactly one output port: the product must have one",
+            ));
         }
     }
     if !problems.is_empty() {
@@ -120,6 +157,7 @@ pub fn declaration(
         (inputs, processor) => Some(Declaration {
             processor: processor.unwrap_or_else(|| slug.to_string()),
             inputs: inputs.unwrap_or_default(),
+            node: node.map(|(_, kind)| kind),
         }),
     })
 }
@@ -132,7 +170,7 @@ pub async fn declare(
     product_id: Uuid,
     domain: &str,
     contract: &Contract,
-) -> Result<(), LineageError> {
+) -> Result<Option<Declaration>, LineageError> {
     let own: Vec<String> = contract.ports.iter().map(|p| p.topic.clone()).collect();
     let declared =
         declaration(&contract.document, &contract.slug, &own).map_err(LineageError::Invalid)?;
@@ -193,7 +231,7 @@ pub async fn declare(
     .bind(&targets)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(declared)
 }
 
 #[cfg(test)]
@@ -218,6 +256,7 @@ mod tests {
             Ok(Some(Declaration {
                 processor: "customer-enrichment".to_string(),
                 inputs: vec!["cm.signed-up.v1".to_string(), "sales.order.v1".to_string()],
+                node: None,
             }))
         );
     }

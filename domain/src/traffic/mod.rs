@@ -134,6 +134,12 @@ impl Product {
         &self.port
     }
 
+    /// `value` (keyed by the contract's field names) as a wire-format record of the
+    /// product's schema.
+    pub fn encode(&self, value: &serde_json::Value) -> Result<Vec<u8>, EncodeError> {
+        encode::record(self.schema_id, &self.schema, value)
+    }
+
     /// The next event, generated and encoded as a wire-format record.
     pub fn record(&self, generator: &mut Generator) -> Result<(Event, Record), EncodeError> {
         let event = generator.next(self.kind, &self.port.fields, Utc::now());

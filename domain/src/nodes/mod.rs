@@ -1,0 +1,358 @@
+//! Stream nodes: processors Meshmart runs. A contract that declares a `processor` with
+//! `inputPorts` (lineage, [`crate::lineage::contract`]) and a `nodeKind` custom property
+//! declares a node: `meshmart node run <name>` reads the one input topic and writes the
+//! product's output topic, exactly once, as the node's own principal `User:svc-node-<name>`.
+//!
+//! Registering the contract writes the node's row and its policy in the same transaction
+//! (Casbin rows: READ on the input topic and the node's consumer-group prefix, WRITE on the
+//! output and dead-letter topics, WRITE on its transactional-id prefix); a `node.sync`
+//! outbox row sets its SCRAM credential and projects the policy onto the broker's ACLs, and
+//! the reconciler keeps them true ([`crate::provisioning`]). Like producer credentials, the
+//! node's password is derived from Meshmart's broker password and the node's generation,
+//! never stored.
+//!
+//! What a node does to each record is [`transform`]'s; the runtime (consumer group,
+//! transactions, fencing) is the server's `node` module.
+
+pub mod transform;
+
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::audit::{self, Actor, Event};
+use crate::outbox;
+
+pub use transform::Kind;
+
+/// The custom property naming a node's kind.
+pub const KIND_PROPERTY: &str = "nodeKind";
+
+/// The principal a node reads and writes as.
+pub fn principal_of(name: &str) -> String {
+    format!("User:svc-node-{name}")
+}
+
+/// Whether a SASL user name is a node principal's (`svc-node-…`, reserved: service
+/// accounts cannot take it, and every ACL of such a principal is Meshmart's to manage).
+pub fn is_node_username(username: &str) -> bool {
+    username
+        .strip_prefix("svc-node-")
+        .is_some_and(|name| !name.is_empty())
+}
+
+/// The consumer group of a node's instances (also the prefix its READ ACL covers).
+pub fn group_of(name: &str) -> String {
+    format!("meshmart-node-{name}")
+}
+
+/// The prefix of a node's transactional ids (one id per instance: `<prefix>-<instance>`).
+pub fn transactional_prefix(name: &str) -> String {
+    format!("meshmart-node-{name}")
+}
+
+/// Where a node puts the input records it cannot decode or transform.
+pub fn dead_letter_topic(input: &str, name: &str) -> String {
+    format!("{input}.{name}.dlq")
+}
+
+/// The label the password of a node's principal at `generation` is derived from.
+pub fn password_label(username: &str, generation: i32) -> String {
+    format!("meshmart node credential\0{username}\0{generation}")
+}
+
+/// A node as its runtime needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Node {
+    pub name: String,
+    pub product_id: Uuid,
+    /// The product the node computes.
+    pub product: String,
+    pub domain: String,
+    pub kind: String,
+    pub input_topic: String,
+    pub output_topic: String,
+    pub principal: String,
+    pub generation: i32,
+    pub paused: bool,
+}
+
+impl Node {
+    /// The SASL user name of the node's principal.
+    pub fn username(&self) -> &str {
+        crate::producers::username(&self.principal)
+    }
+
+    pub fn dead_letter_topic(&self) -> String {
+        dead_letter_topic(&self.input_topic, &self.name)
+    }
+}
+
+/// Why a node could not be declared or loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("no node `{0}`: no contract declares a processor of that name with a nodeKind")]
+    Unknown(String),
+    #[error(
+        "node `{name}` is already declared by product `{product}`; a node computes one product"
+    )]
+    Taken { name: String, product: String },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// What a registering contract declares about its node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Declared<'a> {
+    pub name: &'a str,
+    pub kind: Kind,
+    pub input_topic: &'a str,
+    pub output_topic: &'a str,
+}
+
+/// Writes the node a registering contract declares, and its policy, in the registering
+/// transaction; queues the broker sync when anything changed. A contract that stops
+/// declaring its node leaves it stopped where it was: its row and grants go
+/// ([`on_undeclared`]).
+pub async fn on_declare(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    domain: &str,
+    product_id: Uuid,
+    declared: &Declared<'_>,
+) -> Result<(), NodeError> {
+    let owner: Option<(Uuid, String)> = sqlx::query_as(
+        r#"select n.product_id, p.slug from nodes n join products p on p.id = n.product_id
+           where n.name = $1"#,
+    )
+    .bind(declared.name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((owner, product)) = owner
+        && owner != product_id
+    {
+        return Err(NodeError::Taken {
+            name: declared.name.to_string(),
+            product,
+        });
+    }
+    let principal = principal_of(declared.name);
+    let changed = sqlx::query(
+        r#"insert into nodes (name, product_id, kind, input_topic, output_topic, principal)
+           values ($1, $2, $3, $4, $5, $6)
+           on conflict (name) do update
+           set kind = excluded.kind, input_topic = excluded.input_topic,
+               output_topic = excluded.output_topic, updated_at = now()
+           where (nodes.kind, nodes.input_topic, nodes.output_topic)
+                 is distinct from (excluded.kind, excluded.input_topic, excluded.output_topic)"#,
+    )
+    .bind(declared.name)
+    .bind(product_id)
+    .bind(declared.kind.as_str())
+    .bind(declared.input_topic)
+    .bind(declared.output_topic)
+    .bind(&principal)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        > 0;
+    // Other nodes of this product (a renamed processor) are gone.
+    let removed = on_undeclared(&mut *conn, product_id, Some(declared.name)).await?;
+    let policy_changed = set_policy(&mut *conn, &principal, Some(declared)).await?;
+    if changed {
+        audit::record(
+            &mut *conn,
+            Event::new(actor, "node.declare", &principal)
+                .in_domain(domain)
+                .after(serde_json::json!({
+                    "node": declared.name,
+                    "kind": declared.kind.as_str(),
+                    "input": declared.input_topic,
+                    "output": declared.output_topic,
+                })),
+        )
+        .await?;
+        outbox::enqueue(
+            &mut *conn,
+            &outbox::Message::create_topic(dead_letter_topic(declared.input_topic, declared.name)),
+        )
+        .await?;
+    }
+    if changed || removed || policy_changed {
+        outbox::enqueue(
+            &mut *conn,
+            &outbox::Message::SyncNode {
+                principal: principal.clone(),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Removes the product's nodes other than `keep`, with their policy; whether any went.
+pub async fn on_undeclared(
+    conn: &mut PgConnection,
+    product_id: Uuid,
+    keep: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let gone: Vec<String> = sqlx::query_scalar(
+        r#"delete from nodes where product_id = $1 and ($2::text is null or name <> $2)
+           returning principal"#,
+    )
+    .bind(product_id)
+    .bind(keep)
+    .fetch_all(&mut *conn)
+    .await?;
+    for principal in &gone {
+        set_policy(&mut *conn, principal, None).await?;
+        outbox::enqueue(
+            &mut *conn,
+            &outbox::Message::SyncNode {
+                principal: principal.clone(),
+            },
+        )
+        .await?;
+    }
+    Ok(!gone.is_empty())
+}
+
+/// Makes the principal's Casbin rows what the node needs (none when `declared` is `None`);
+/// whether anything changed.
+async fn set_policy(
+    conn: &mut PgConnection,
+    principal: &str,
+    declared: Option<&Declared<'_>>,
+) -> Result<bool, sqlx::Error> {
+    let subject = crate::subscriptions::kafka_subject(principal);
+    let wanted: Vec<(String, &str)> = match declared {
+        Some(node) => vec![
+            (format!("topic:{}", node.input_topic), "read"),
+            (format!("group:{}", group_of(node.name)), "read"),
+            (format!("topic:{}", node.output_topic), "write"),
+            (
+                format!("topic:{}", dead_letter_topic(node.input_topic, node.name)),
+                "write",
+            ),
+            (
+                format!("transactional_id:{}", transactional_prefix(node.name)),
+                "write",
+            ),
+        ],
+        None => Vec::new(),
+    };
+    let objects: Vec<String> = wanted.iter().map(|(o, _)| o.clone()).collect();
+    let actions: Vec<String> = wanted.iter().map(|(_, a)| a.to_string()).collect();
+    let removed = sqlx::query(
+        r#"delete from casbin_rule
+           where ptype = 'p' and v0 = $1 and v1 = '*'
+             and (v2, v3) not in (select * from unnest($2::text[], $3::text[]))"#,
+    )
+    .bind(&subject)
+    .bind(&objects)
+    .bind(&actions)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let added = sqlx::query(
+        r#"insert into casbin_rule (ptype, v0, v1, v2, v3, v4, v5)
+           select 'p', $1, '*', o, a, '', '' from unnest($2::text[], $3::text[]) as t (o, a)
+           on conflict do nothing"#,
+    )
+    .bind(&subject)
+    .bind(&objects)
+    .bind(&actions)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(removed + added > 0)
+}
+
+/// The node named `name`.
+pub async fn load(pool: &PgPool, name: &str) -> Result<Node, NodeError> {
+    sqlx::query_as::<_, Node>(
+        r#"select n.name, n.product_id, p.slug as product, p.domain, n.kind, n.input_topic,
+                  n.output_topic, n.principal, n.generation, n.paused
+           from nodes n join products p on p.id = n.product_id where n.name = $1"#,
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| NodeError::Unknown(name.to_string()))
+}
+
+/// The product whose output port is `topic`, by slug.
+pub async fn product_of_topic(pool: &PgPool, topic: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select p.slug from output_ports o join products p on p.id = o.product_id where o.topic = $1",
+    )
+    .bind(topic)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Whether the node's policy has reached the broker: no `node.sync` of its principal is
+/// waiting in the outbox.
+pub async fn synced(pool: &PgPool, principal: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        r#"select not exists (select 1 from outbox
+           where kind = 'node.sync' and payload->>'principal' = $1 and done_at is null)"#,
+    )
+    .bind(principal)
+    .fetch_one(pool)
+    .await
+}
+
+/// Why a node sync failed (the outbox retries it).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("setting the SCRAM credential of {principal}: {message}")]
+    Credential { principal: String, message: String },
+    #[error("{0}")]
+    Acls(String),
+}
+
+/// Carries out a `node.sync`: sets the principal's SCRAM credential when the node exists
+/// (the password of its generation; setting it again changes nothing) and brings its ACLs
+/// in line with the policy (none left for a removed node).
+pub async fn sync(
+    pool: &PgPool,
+    broker: &crate::broker::BrokerAdmin,
+    principal: &str,
+) -> Result<(), SyncError> {
+    use crate::broker::scram::ScramError;
+    use secrecy::ExposeSecret;
+
+    let generation: Option<i32> =
+        sqlx::query_scalar("select generation from nodes where principal = $1")
+            .bind(principal)
+            .fetch_optional(pool)
+            .await?;
+    if let Some(generation) = generation {
+        let username = crate::producers::username(principal);
+        let password = broker.derived_password(&password_label(username, generation));
+        match broker
+            .upsert_scram(username, password.expose_secret())
+            .await
+        {
+            Ok(()) => {}
+            Err(ScramError::Unsupported(why)) => {
+                tracing::warn!(%principal, %why, "the broker cannot store SCRAM credentials; node ACLs only");
+            }
+            Err(other) => {
+                return Err(SyncError::Credential {
+                    principal: principal.to_string(),
+                    message: other.to_string(),
+                });
+            }
+        }
+    }
+    crate::provisioning::sync_principal(pool, broker, principal)
+        .await
+        .map_err(SyncError::Acls)
+}
+
+#[cfg(test)]
+mod tests;

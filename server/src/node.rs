@@ -1,0 +1,464 @@
+//! The stream node runtime (`meshmart node run <name>`): one process of a node's consumer
+//! group, reading the node's input topic and writing its output topic exactly once, as the
+//! node's own principal ([`domain::nodes`]).
+//!
+//! Exactly once is Kafka's transactions, nothing home-made: every output record, every
+//! dead letter and the input offsets they cover are sent in one transaction
+//! (`send_offsets_to_transaction` with the consumer's group metadata, KIP-447), committed
+//! every `--transaction-ms`; readers use `isolation.level=read_committed`. A stable
+//! `transactional.id` per instance (`<prefix>-<instance>`) lets a restarted instance fence
+//! its crashed predecessor and abort its open transaction at once; the same number is the
+//! instance's static group membership, so it gets its partitions back without a rebalance.
+//! Partitions are split by the group: start another instance (another `--instance`) and
+//! they rebalance; a rebalance
+//! in the middle of a transaction aborts it and the new owner re-reads from the committed
+//! offsets.
+//!
+//! A record the node cannot decode or transform goes to `<input>.<node>.dlq` with the
+//! checker's dead-letter headers, in the same transaction; the node never stalls on it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use domain::contracts::OutputPort;
+use domain::nodes::{self, Kind, Node};
+use domain::quality::wire::Decoder;
+use domain::registry::ParsedSchema;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::util::Timeout;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use sqlx::PgPool;
+
+use crate::cli::UsageError;
+use crate::configuration::Settings;
+
+/// How long a call to the transaction coordinator may take before the node gives up.
+const COORDINATOR_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the broker keeps a transaction open without its producer (librdkafka default
+/// 60 s): what a crashed instance that never comes back holds up read_committed readers.
+const TRANSACTION_TIMEOUT_MS: &str = "10000";
+
+/// How long `node run` waits for the node's credential and ACLs to reach the broker.
+const SYNC_WAIT: Duration = Duration::from_secs(60);
+
+/// How a node process runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// This process's number among the node's instances; its transactional id's suffix.
+    /// Two live processes with one number fence each other.
+    pub instance: u32,
+    /// Commit a transaction this often (and when `max_batch` records are in it).
+    pub transaction_every: Duration,
+    pub max_batch: usize,
+}
+
+/// Everything a running node needs about its records.
+struct Plan {
+    node: Node,
+    kind: Kind,
+    output: domain::traffic::Product,
+    output_port: OutputPort,
+    input_subject_ids: HashSet<u32>,
+    input_schemas: HashMap<u32, ParsedSchema>,
+}
+
+/// Runs the node until Ctrl-C (or SIGTERM), committing what it has read.
+pub async fn run(settings: Settings, name: &str, options: Options) -> anyhow::Result<()> {
+    let pool = settings.database.pool();
+    let plan = plan(&pool, name).await?;
+    wait_for_sync(&pool, &plan.node).await?;
+    let broker = settings.kafka.broker_config();
+    let password = broker.derived_password(&nodes::password_label(
+        plan.node.username(),
+        plan.node.generation,
+    ));
+    let client_id = format!("meshmart-node-{name}-{}", options.instance);
+    let mut consumer = broker.client_config_as(&client_id, plan.node.username(), &password);
+    consumer
+        .set("group.id", nodes::group_of(name))
+        .set("isolation.level", "read_committed")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .set("auto.offset.reset", "earliest")
+        // Static membership (KIP-345): a restarted instance takes its partitions back
+        // without a rebalance; one that stays away loses them after the session timeout.
+        .set(
+            "group.instance.id",
+            format!("{}-{}", nodes::group_of(name), options.instance),
+        )
+        .set("heartbeat.interval.ms", "1000")
+        .set("session.timeout.ms", "10000");
+    let mut producer = broker.client_config_as(&client_id, plan.node.username(), &password);
+    producer
+        .set(
+            "transactional.id",
+            format!("{}-{}", nodes::transactional_prefix(name), options.instance),
+        )
+        .set("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5");
+    let context = NodeContext::default();
+    let rebalanced = Arc::clone(&context.rebalanced);
+    let consumer: BaseConsumer<NodeContext> = consumer
+        .create_with_context(context)
+        .context("creating the node's consumer")?;
+    let producer: ThreadedProducer<_> =
+        producer.create().context("creating the node's producer")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = Arc::clone(&stop);
+    tokio::spawn(async move {
+        crate::startup::shutdown_signal().await;
+        stopping.store(true, Ordering::Relaxed);
+    });
+    tracing::info!(
+        node = name,
+        instance = options.instance,
+        input = %plan.node.input_topic,
+        output = %plan.node.output_topic,
+        kind = plan.kind.as_str(),
+        "node starting"
+    );
+    tokio::task::spawn_blocking(move || {
+        let mut runner = Runner {
+            plan,
+            options,
+            producer,
+            rebalanced,
+            decoder: Decoder::new(domain::quality::wire::DEFAULT_MAX_RECORD_BYTES),
+        };
+        runner.run(&consumer, &stop)
+    })
+    .await
+    .context("the node's thread failed")?
+}
+
+/// Loads the node, its input and output products, and checks they fit the node's kind.
+async fn plan(pool: &PgPool, name: &str) -> anyhow::Result<Plan> {
+    let node = match nodes::load(pool, name).await {
+        Ok(node) => node,
+        Err(nodes::NodeError::Unknown(_)) => {
+            return Err(UsageError(format!(
+                "no node `{name}`: no contract declares a processor of that name with a nodeKind"
+            ))
+            .into());
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let kind = Kind::parse(&node.kind).ok_or_else(|| {
+        UsageError(format!(
+            "node `{name}` is of kind `{}`, which this Meshmart does not run",
+            node.kind
+        ))
+    })?;
+    let input_slug = nodes::product_of_topic(pool, &node.input_topic)
+        .await?
+        .ok_or_else(|| {
+            UsageError(format!(
+                "node `{name}` reads `{}`, which is no product's output port",
+                node.input_topic
+            ))
+        })?;
+    let input = domain::traffic::product(pool, &input_slug)
+        .await
+        .map_err(|e| UsageError(format!("node `{name}`'s input: {e}")))?;
+    let output = domain::traffic::product(pool, &node.product)
+        .await
+        .map_err(|e| UsageError(format!("node `{name}`'s output: {e}")))?;
+    kind.check(input.port(), output.port())
+        .map_err(|why| UsageError(format!("node `{name}` cannot run: {why}")))?;
+    let (input_subject_ids, input_schemas) = input_schemas(pool, &node.input_topic).await?;
+    Ok(Plan {
+        output_port: output.port().clone(),
+        node,
+        kind,
+        output,
+        input_subject_ids,
+        input_schemas,
+    })
+}
+
+/// The ids and schemas registered under the input topic's value subject.
+async fn input_schemas(
+    pool: &PgPool,
+    topic: &str,
+) -> anyhow::Result<(HashSet<u32>, HashMap<u32, ParsedSchema>)> {
+    let ids = domain::health::store::subject_ids(pool, topic).await?;
+    let mut schemas = HashMap::new();
+    for id in &ids {
+        let (kind, text) = domain::registry::schema_by_id(pool, *id as i32)
+            .await
+            .with_context(|| format!("reading schema {id}"))?;
+        if let Ok(schema) = ParsedSchema::parse_stored(kind, &text) {
+            schemas.insert(*id, schema);
+        }
+    }
+    Ok((ids, schemas))
+}
+
+/// Waits until the node's `node.sync` is done, so its credential and ACLs are on the broker.
+async fn wait_for_sync(pool: &PgPool, node: &Node) -> anyhow::Result<()> {
+    let deadline = Instant::now() + SYNC_WAIT;
+    while !nodes::synced(pool, &node.principal).await? {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "node `{}`'s credential and ACLs are not on the broker after {} s (is a server running its outbox?)",
+            node.name,
+            SYNC_WAIT.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Ok(())
+}
+
+/// Notes a rebalance for the loop, which aborts the transaction it has open.
+#[derive(Default)]
+struct NodeContext {
+    rebalanced: Arc<AtomicBool>,
+}
+
+impl ClientContext for NodeContext {}
+
+impl ConsumerContext for NodeContext {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(partitions) = rebalance {
+            tracing::info!(partitions = partitions.count(), "node partitions revoked");
+        }
+        self.rebalanced.store(true, Ordering::SeqCst);
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(partitions) = rebalance {
+            let owned: Vec<i32> = partitions
+                .elements()
+                .iter()
+                .map(|p| p.partition())
+                .collect();
+            tracing::info!(?owned, "node partitions assigned");
+        }
+    }
+}
+
+struct Runner {
+    plan: Plan,
+    options: Options,
+    producer: ThreadedProducer<rdkafka::producer::DefaultProducerContext>,
+    rebalanced: Arc<AtomicBool>,
+    decoder: Decoder,
+}
+
+/// The open transaction: the next input offset of each partition it covers.
+#[derive(Default)]
+struct Open {
+    started: Option<Instant>,
+    next: BTreeMap<i32, i64>,
+    records: usize,
+}
+
+impl Runner {
+    fn run(
+        &mut self,
+        consumer: &BaseConsumer<NodeContext>,
+        stop: &AtomicBool,
+    ) -> anyhow::Result<()> {
+        self.producer
+            .init_transactions(COORDINATOR_TIMEOUT)
+            .context("initialising transactions (is another process running this instance?)")?;
+        consumer
+            .subscribe(&[self.plan.node.input_topic.as_str()])
+            .context("subscribing to the input topic")?;
+        let mut open = Open::default();
+        let mut total: u64 = 0;
+        let mut dead: u64 = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let polled = consumer.poll(Duration::from_millis(20));
+            if self.rebalanced.swap(false, Ordering::SeqCst) && open.started.is_some() {
+                // The records of the open transaction may belong to partitions this process
+                // no longer owns, or be read again from the committed offsets: drop them.
+                self.abort(consumer, &mut open)?;
+                continue;
+            }
+            match polled {
+                Some(Ok(message)) => {
+                    if open.started.is_none() {
+                        self.producer
+                            .begin_transaction()
+                            .context("beginning a transaction")?;
+                        open.started = Some(Instant::now());
+                    }
+                    if !self.forward(&message)? {
+                        dead += 1;
+                    }
+                    total += 1;
+                    open.next.insert(message.partition(), message.offset() + 1);
+                    open.records += 1;
+                }
+                Some(Err(error)) => tracing::warn!(%error, "node consumer error"),
+                None => {}
+            }
+            let due = open.started.is_some_and(|started| {
+                started.elapsed() >= self.options.transaction_every
+                    || open.records >= self.options.max_batch
+            });
+            if due {
+                self.commit(consumer, &mut open)?;
+            }
+        }
+        if open.started.is_some() {
+            self.commit(consumer, &mut open)?;
+        }
+        tracing::info!(records = total, dead_letters = dead, "node stopped");
+        Ok(())
+    }
+
+    /// Transforms one input record and queues it on the output topic, or on the dead-letter
+    /// topic when it cannot be; whether it reached the output.
+    fn forward<M: Message>(&mut self, message: &M) -> anyhow::Result<bool> {
+        let outcome = self.transform(message);
+        let source_partition = message.partition().to_string();
+        let source_offset = message.offset().to_string();
+        let node = self.plan.node.name.as_str();
+        let mut headers = OwnedHeaders::new_with_capacity(8)
+            .insert(header("meshmart.node", node))
+            .insert(header("meshmart.source.topic", message.topic()))
+            .insert(header("meshmart.source.partition", &source_partition))
+            .insert(header("meshmart.source.offset", &source_offset));
+        let dead_letters = self.plan.node.dead_letter_topic();
+        let (topic, payload) = match &outcome {
+            Ok(bytes) => (self.plan.node.output_topic.as_str(), bytes.as_slice()),
+            Err((reason, why)) => {
+                headers = headers
+                    .insert(header("meshmart.reason", reason))
+                    .insert(header("meshmart.rule", reason))
+                    .insert(header("meshmart.field", ""))
+                    .insert(header("meshmart.message", why));
+                (dead_letters.as_str(), message.payload().unwrap_or_default())
+            }
+        };
+        let mut record: BaseRecord<'_, [u8], [u8]> =
+            BaseRecord::to(topic).payload(payload).headers(headers);
+        if let Some(key) = message.key() {
+            record = record.key(key);
+        }
+        self.send(record)?;
+        Ok(outcome.is_ok())
+    }
+
+    /// The output record of one input record, or (reason, message) for its dead letter.
+    fn transform<M: Message>(&mut self, message: &M) -> Result<Vec<u8>, (&'static str, String)> {
+        let bytes = message.payload().unwrap_or_default();
+        let schemas = &self.plan.input_schemas;
+        let lookup = |id: u32| schemas.get(&id).cloned();
+        let decoded = self
+            .decoder
+            .decode(bytes, &self.plan.input_subject_ids, &lookup)
+            .map_err(|error| (error.reason(), error.to_string()))?;
+        let value = self
+            .plan
+            .kind
+            .apply(&decoded.value, &self.plan.output_port)
+            .map_err(|why| ("transform", why))?;
+        self.plan
+            .output
+            .encode(&value)
+            .map_err(|error| ("encode", error.to_string()))
+    }
+
+    /// Queues a record, waiting while the producer's queue is full.
+    fn send(&self, mut record: BaseRecord<'_, [u8], [u8]>) -> anyhow::Result<()> {
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((
+                    KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                    returned,
+                )) => {
+                    record = returned;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((error, _)) => return Err(error).context("queueing a record"),
+            }
+        }
+    }
+
+    /// Sends the open transaction's offsets in it and commits it. An abortable failure
+    /// (a rebalance fenced the offsets, a record was refused) aborts it and rewinds.
+    fn commit(
+        &mut self,
+        consumer: &BaseConsumer<NodeContext>,
+        open: &mut Open,
+    ) -> anyhow::Result<()> {
+        let mut offsets = TopicPartitionList::new();
+        for (partition, next) in &open.next {
+            offsets.add_partition_offset(
+                &self.plan.node.input_topic,
+                *partition,
+                Offset::Offset(*next),
+            )?;
+        }
+        let metadata = consumer
+            .group_metadata()
+            .context("the consumer has no group metadata")?;
+        let result = self
+            .producer
+            .send_offsets_to_transaction(&offsets, &metadata, COORDINATOR_TIMEOUT)
+            .and_then(|()| self.producer.commit_transaction(COORDINATOR_TIMEOUT));
+        match result {
+            Ok(()) => {
+                *open = Open::default();
+                Ok(())
+            }
+            Err(KafkaError::Transaction(error)) if error.txn_requires_abort() => {
+                tracing::warn!(%error, "transaction aborted; re-reading from the committed offsets");
+                self.abort(consumer, open)
+            }
+            Err(error) => Err(error).context("committing a transaction"),
+        }
+    }
+
+    /// Aborts the open transaction and moves every owned partition back to its committed
+    /// offset (the aborted records are read again).
+    fn abort(
+        &mut self,
+        consumer: &BaseConsumer<NodeContext>,
+        open: &mut Open,
+    ) -> anyhow::Result<()> {
+        self.producer
+            .abort_transaction(COORDINATOR_TIMEOUT)
+            .context("aborting a transaction")?;
+        *open = Open::default();
+        let assignment = consumer.assignment()?;
+        if assignment.count() == 0 {
+            return Ok(());
+        }
+        let committed = consumer
+            .committed_offsets(assignment, Timeout::After(COORDINATOR_TIMEOUT))
+            .context("reading the committed offsets")?;
+        let mut rewind = TopicPartitionList::new();
+        for element in committed.elements() {
+            let offset = match element.offset() {
+                Offset::Offset(offset) => Offset::Offset(offset),
+                _ => Offset::Beginning,
+            };
+            rewind.add_partition_offset(element.topic(), element.partition(), offset)?;
+        }
+        consumer
+            .seek_partitions(rewind, Timeout::After(COORDINATOR_TIMEOUT))
+            .context("rewinding to the committed offsets")?;
+        Ok(())
+    }
+}
+
+fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
+    Header {
+        key,
+        value: Some(value),
+    }
+}
