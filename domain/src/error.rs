@@ -359,6 +359,18 @@ impl Classified for crate::producers::ProducerError {
     }
 }
 
+impl Classified for crate::nodes::NodeError {
+    fn kind(&self) -> Kind {
+        use crate::nodes::NodeError;
+        match self {
+            NodeError::Unknown(_) => Kind::NotFound,
+            NodeError::Taken { .. } => Kind::Conflict,
+            NodeError::Denied(denied) => denied.kind(),
+            NodeError::Database(_) => Kind::Internal,
+        }
+    }
+}
+
 impl Classified for crate::domains::DomainError {
     fn kind(&self) -> Kind {
         match self {

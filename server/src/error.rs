@@ -156,6 +156,7 @@ classified_into_app_error!(
     domain::domains::DomainError,
     domain::lineage::LineageError,
     domain::health::HealthError,
+    domain::nodes::NodeError,
     domain::producers::ProducerError,
     domain::search::SearchError,
     domain::subscriptions::SubscriptionError,

@@ -72,6 +72,25 @@ struct Plan {
 /// Runs the node until Ctrl-C (or SIGTERM), committing what it has read.
 pub async fn run(settings: Settings, name: &str, options: Options) -> anyhow::Result<()> {
     let pool = settings.database.pool();
+    run_until(
+        settings,
+        pool,
+        name.to_owned(),
+        options,
+        crate::startup::shutdown_signal(),
+    )
+    .await
+}
+
+/// Runs the node until `stop` completes, committing what it has read.
+pub async fn run_until(
+    settings: Settings,
+    pool: PgPool,
+    name: String,
+    options: Options,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let name = name.as_str();
     let plan = plan(&pool, name).await?;
     wait_for_sync(&pool, &plan.node).await?;
     let broker = settings.kafka.broker_config();
@@ -112,10 +131,11 @@ pub async fn run(settings: Settings, name: &str, options: Options) -> anyhow::Re
         .context("creating the node's consumer")?;
     let producer: ThreadedProducer<_> =
         producer.create().context("creating the node's producer")?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopping = Arc::clone(&stop);
+    let handle = tokio::runtime::Handle::current();
+    let stopped = Arc::new(AtomicBool::new(false));
+    let stopping = Arc::clone(&stopped);
     tokio::spawn(async move {
-        crate::startup::shutdown_signal().await;
+        stop.await;
         stopping.store(true, Ordering::Relaxed);
     });
     tracing::info!(
@@ -133,8 +153,10 @@ pub async fn run(settings: Settings, name: &str, options: Options) -> anyhow::Re
             producer,
             rebalanced,
             decoder: Decoder::new(domain::quality::wire::DEFAULT_MAX_RECORD_BYTES),
+            pool,
+            handle,
         };
-        runner.run(&consumer, &stop)
+        runner.run(&consumer, &stopped)
     })
     .await
     .context("the node's thread failed")?
@@ -249,9 +271,49 @@ impl ConsumerContext for NodeContext {
 struct Runner {
     plan: Plan,
     options: Options,
+    pool: PgPool,
+    handle: tokio::runtime::Handle,
     producer: ThreadedProducer<rdkafka::producer::DefaultProducerContext>,
     rebalanced: Arc<AtomicBool>,
     decoder: Decoder,
+}
+
+/// How often a node process reports itself (and learns whether it is paused).
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+
+/// What a node process reports about itself.
+struct Status {
+    instance: i32,
+    host: String,
+    started_at: chrono::DateTime<chrono::Utc>,
+    paused: bool,
+    records: u64,
+    dead_letters: u64,
+    error: Option<String>,
+    last_beat: Instant,
+    at_last_beat: u64,
+}
+
+impl Status {
+    fn new(instance: u32) -> Self {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|name| name.trim().to_string())
+            .ok()
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "localhost".to_string());
+        Self {
+            instance: i32::try_from(instance).unwrap_or(i32::MAX),
+            host,
+            started_at: chrono::Utc::now(),
+            paused: false,
+            records: 0,
+            dead_letters: 0,
+            error: None,
+            // The first beat goes out at once.
+            last_beat: Instant::now() - HEARTBEAT_EVERY,
+            at_last_beat: 0,
+        }
+    }
 }
 
 /// The open transaction: the next input offset of each partition it covers.
@@ -275,17 +337,33 @@ impl Runner {
             .subscribe(&[self.plan.node.input_topic.as_str()])
             .context("subscribing to the input topic")?;
         let mut open = Open::default();
-        let mut total: u64 = 0;
-        let mut dead: u64 = 0;
+        let mut status = Status::new(self.options.instance);
         while !stop.load(Ordering::Relaxed) {
             let polled = consumer.poll(Duration::from_millis(20));
-            if self.rebalanced.swap(false, Ordering::SeqCst) && open.started.is_some() {
-                // The records of the open transaction may belong to partitions this process
-                // no longer owns, or be read again from the committed offsets: drop them.
-                self.abort(consumer, &mut open)?;
-                continue;
+            if self.rebalanced.swap(false, Ordering::SeqCst) {
+                if status.paused {
+                    // Partitions assigned since the pause start paused too.
+                    consumer.pause(&consumer.assignment()?)?;
+                }
+                if open.started.is_some() {
+                    // The open transaction's records may belong to partitions this process
+                    // no longer owns, or be read again from the committed offsets: drop
+                    // them.
+                    self.abort(consumer, &mut open)?;
+                    continue;
+                }
             }
             match polled {
+                Some(Ok(message)) if status.paused => {
+                    // Fetched before its partition paused: read it again on resume.
+                    consumer.seek(
+                        message.topic(),
+                        message.partition(),
+                        Offset::Offset(message.offset()),
+                        Timeout::After(COORDINATOR_TIMEOUT),
+                    )?;
+                    consumer.pause(&consumer.assignment()?)?;
+                }
                 Some(Ok(message)) => {
                     if open.started.is_none() {
                         self.producer
@@ -293,14 +371,17 @@ impl Runner {
                             .context("beginning a transaction")?;
                         open.started = Some(Instant::now());
                     }
-                    if !self.forward(&message)? {
-                        dead += 1;
+                    match self.forward(&message)? {
+                        true => status.records += 1,
+                        false => status.dead_letters += 1,
                     }
-                    total += 1;
                     open.next.insert(message.partition(), message.offset() + 1);
                     open.records += 1;
                 }
-                Some(Err(error)) => tracing::warn!(%error, "node consumer error"),
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "node consumer error");
+                    status.error = Some(error.to_string());
+                }
                 None => {}
             }
             let due = open.started.is_some_and(|started| {
@@ -308,14 +389,84 @@ impl Runner {
                     || open.records >= self.options.max_batch
             });
             if due {
-                self.commit(consumer, &mut open)?;
+                self.commit(consumer, &mut open, &mut status)?;
+            }
+            if status.last_beat.elapsed() >= HEARTBEAT_EVERY {
+                let paused = self.beat(consumer, &mut status, "running");
+                if paused != status.paused {
+                    if open.started.is_some() {
+                        self.commit(consumer, &mut open, &mut status)?;
+                    }
+                    let assignment = consumer.assignment()?;
+                    if paused {
+                        consumer.pause(&assignment)?;
+                    } else {
+                        consumer.resume(&assignment)?;
+                    }
+                    status.paused = paused;
+                    tracing::info!(paused, "node {}", if paused { "paused" } else { "resumed" });
+                }
             }
         }
         if open.started.is_some() {
-            self.commit(consumer, &mut open)?;
+            self.commit(consumer, &mut open, &mut status)?;
         }
-        tracing::info!(records = total, dead_letters = dead, "node stopped");
+        self.beat(consumer, &mut status, "stopped");
+        tracing::info!(
+            records = status.records,
+            dead_letters = status.dead_letters,
+            "node stopped"
+        );
         Ok(())
+    }
+
+    /// Reports this process to the catalog; whether the node is paused (the last known
+    /// answer when the database cannot be reached).
+    fn beat(
+        &self,
+        consumer: &BaseConsumer<NodeContext>,
+        status: &mut Status,
+        state: &'static str,
+    ) -> bool {
+        let elapsed = status.last_beat.elapsed().as_secs_f64();
+        let written = status.records + status.dead_letters;
+        let rate = if elapsed > 0.0 {
+            written.saturating_sub(status.at_last_beat) as f64 / elapsed
+        } else {
+            0.0
+        };
+        let partitions = consumer
+            .assignment()
+            .map(|list| list.elements().iter().map(|p| p.partition()).collect())
+            .unwrap_or_default();
+        let beat = nodes::Beat {
+            instance: status.instance,
+            host: status.host.clone(),
+            pid: std::process::id() as i32,
+            started_at: status.started_at,
+            state: if state == "running" && status.paused {
+                "paused"
+            } else {
+                state
+            },
+            partitions,
+            records: status.records as i64,
+            dead_letters: status.dead_letters as i64,
+            rate,
+            error: status.error.take(),
+        };
+        status.last_beat = Instant::now();
+        status.at_last_beat = written;
+        match self
+            .handle
+            .block_on(nodes::heartbeat(&self.pool, &self.plan.node.name, &beat))
+        {
+            Ok(paused) => paused,
+            Err(error) => {
+                tracing::warn!(%error, "node heartbeat not recorded");
+                status.paused
+            }
+        }
     }
 
     /// Transforms one input record and queues it on the output topic, or on the dead-letter
@@ -344,6 +495,11 @@ impl Runner {
         };
         let mut record: BaseRecord<'_, [u8], [u8]> =
             BaseRecord::to(topic).payload(payload).headers(headers);
+        // The output carries its input's event time (as Kafka Streams does), so a reader
+        // sees how long after its event an output became readable.
+        if let Some(at) = message.timestamp().to_millis() {
+            record = record.timestamp(at);
+        }
         if let Some(key) = message.key() {
             record = record.key(key);
         }
@@ -394,6 +550,7 @@ impl Runner {
         &mut self,
         consumer: &BaseConsumer<NodeContext>,
         open: &mut Open,
+        status: &mut Status,
     ) -> anyhow::Result<()> {
         let mut offsets = TopicPartitionList::new();
         for (partition, next) in &open.next {
@@ -417,6 +574,7 @@ impl Runner {
             }
             Err(KafkaError::Transaction(error)) if error.txn_requires_abort() => {
                 tracing::warn!(%error, "transaction aborted; re-reading from the committed offsets");
+                status.error = Some(format!("transaction aborted: {error}"));
                 self.abort(consumer, open)
             }
             Err(error) => Err(error).context("committing a transaction"),

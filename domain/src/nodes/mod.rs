@@ -14,6 +14,7 @@
 //! What a node does to each record is [`transform`]'s; the runtime (consumer group,
 //! transactions, fencing) is the server's `node` module.
 
+pub mod geo;
 pub mod transform;
 
 use serde::{Deserialize, Serialize};
@@ -97,6 +98,8 @@ pub enum NodeError {
         "node `{name}` is already declared by product `{product}`; a node computes one product"
     )]
     Taken { name: String, product: String },
+    #[error(transparent)]
+    Denied(#[from] crate::policy::Denied),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -352,6 +355,184 @@ pub async fn sync(
     crate::provisioning::sync_principal(pool, broker, principal)
         .await
         .map_err(SyncError::Acls)
+}
+
+/// What a node process reports about itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Beat {
+    pub instance: i32,
+    pub host: String,
+    pub pid: i32,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// `running`, `paused` or `stopped`.
+    pub state: &'static str,
+    pub partitions: Vec<i32>,
+    pub records: i64,
+    pub dead_letters: i64,
+    pub rate: f64,
+    /// The latest error since the last beat, if any.
+    pub error: Option<String>,
+}
+
+/// Records a node process's heartbeat; returns whether the node is paused (what the process
+/// should be).
+pub async fn heartbeat(pool: &PgPool, name: &str, beat: &Beat) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        r#"with beat as (
+             insert into node_instances (node, instance, host, pid, started_at, heartbeat_at,
+                                         state, partitions, records, dead_letters, rate,
+                                         last_error, last_error_at)
+             values ($1, $2, $3, $4, $5, now(), $6, $7, $8, $9, $10, $11,
+                     case when $11::text is null then null else now() end)
+             on conflict (node, instance) do update
+             set host = excluded.host, pid = excluded.pid, started_at = excluded.started_at,
+                 heartbeat_at = now(), state = excluded.state,
+                 partitions = excluded.partitions, records = excluded.records,
+                 dead_letters = excluded.dead_letters, rate = excluded.rate,
+                 last_error = coalesce(excluded.last_error, node_instances.last_error),
+                 last_error_at = coalesce(excluded.last_error_at, node_instances.last_error_at)
+             returning node)
+           select n.paused from nodes n join beat on beat.node = n.name"#,
+    )
+    .bind(name)
+    .bind(beat.instance)
+    .bind(&beat.host)
+    .bind(beat.pid)
+    .bind(beat.started_at)
+    .bind(beat.state)
+    .bind(&beat.partitions)
+    .bind(beat.records)
+    .bind(beat.dead_letters)
+    .bind(beat.rate)
+    .bind(&beat.error)
+    .fetch_optional(pool)
+    .await
+    .map(|paused| paused.unwrap_or(false))
+}
+
+/// How long without a heartbeat before an instance counts as gone.
+pub const INSTANCE_TIMEOUT_SECONDS: i64 = 15;
+
+/// One process of a node, as its page shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Instance {
+    pub instance: i32,
+    pub host: String,
+    pub pid: i32,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub heartbeat_at: chrono::DateTime<chrono::Utc>,
+    /// `running`, `paused`, `stopped`, or `gone` (no heartbeat for
+    /// [`INSTANCE_TIMEOUT_SECONDS`]).
+    pub state: String,
+    pub partitions: Vec<i32>,
+    pub records: i64,
+    pub dead_letters: i64,
+    pub rate: f64,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A node and its processes, as its page and `GET /api/v1/nodes/{name}` show them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeView {
+    #[serde(flatten)]
+    pub node: Node,
+    pub group: String,
+    pub dead_letter_topic: String,
+    pub instances: Vec<Instance>,
+}
+
+/// The node `name` and its instances, for a caller who may read the catalog.
+pub async fn view(
+    pool: &PgPool,
+    policy: &crate::policy::Policy,
+    caller: &crate::identity::Caller,
+    name: &str,
+) -> Result<NodeView, NodeError> {
+    policy
+        .authorize(
+            caller,
+            crate::policy::GLOBAL,
+            crate::policy::Permission::ReadCatalog,
+        )
+        .await?;
+    let node = load(pool, name).await?;
+    let instances = sqlx::query_as::<_, Instance>(
+        r#"select instance, host, pid, started_at, heartbeat_at,
+                  case when heartbeat_at < now() - make_interval(secs => $2) and state <> 'stopped'
+                       then 'gone' else state end as state,
+                  partitions, records, dead_letters, rate, last_error, last_error_at
+           from node_instances where node = $1 order by instance"#,
+    )
+    .bind(name)
+    .bind(INSTANCE_TIMEOUT_SECONDS as f64)
+    .fetch_all(pool)
+    .await?;
+    Ok(NodeView {
+        group: group_of(&node.name),
+        dead_letter_topic: node.dead_letter_topic(),
+        node,
+        instances,
+    })
+}
+
+/// Pauses or resumes a node (its processes follow within a heartbeat); owners of the
+/// node's product and admins may. Audited; whether anything changed.
+pub async fn set_paused(
+    pool: &PgPool,
+    policy: &crate::policy::Policy,
+    caller: &crate::identity::Caller,
+    name: &str,
+    paused: bool,
+) -> Result<bool, NodeError> {
+    let node = match load(pool, name).await {
+        Ok(node) => node,
+        Err(NodeError::Unknown(name)) => {
+            // Say "no such node" only to someone who could see it at all.
+            policy
+                .authorize(
+                    caller,
+                    crate::policy::GLOBAL,
+                    crate::policy::Permission::ReadCatalog,
+                )
+                .await?;
+            return Err(NodeError::Unknown(name));
+        }
+        Err(other) => return Err(other),
+    };
+    policy
+        .authorize(
+            caller,
+            &node.domain,
+            crate::policy::Permission::WriteProduct,
+        )
+        .await?;
+    let mut tx = pool.begin().await?;
+    let changed = sqlx::query(
+        "update nodes set paused = $2, updated_at = now() where name = $1 and paused <> $2",
+    )
+    .bind(name)
+    .bind(paused)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0;
+    if changed {
+        audit::record(
+            &mut tx,
+            Event::new(
+                &caller.audit_actor(),
+                if paused { "node.pause" } else { "node.resume" },
+                &node.principal,
+            )
+            .in_domain(&node.domain)
+            .before(serde_json::json!({ "paused": !paused }))
+            .after(serde_json::json!({ "paused": paused, "node": name })),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(changed)
 }
 
 #[cfg(test)]

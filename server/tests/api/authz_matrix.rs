@@ -509,6 +509,28 @@ fn matrix() -> Vec<Entry> {
             Body::None,
             Rule::OwnerOfA,
         ),
+        // Stream nodes: the node `matrix-node` computes `matrix-schema` (domain A).
+        entry(
+            Method::GET,
+            "/api/v1/nodes/{name}",
+            "/api/v1/nodes/matrix-node",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/nodes/{name}/pause",
+            "/api/v1/nodes/matrix-node/pause",
+            Body::None,
+            Rule::OwnerOfA,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/nodes/{name}/resume",
+            "/api/v1/nodes/matrix-node/resume",
+            Body::None,
+            Rule::OwnerOfA,
+        ),
         // The domain page asks everyone signed in; those who may not manage it get no
         // section (200 with nothing), so the page stays readable.
         server_fn(
@@ -589,9 +611,15 @@ const REGISTRY_SCHEMA: &str =
     r#"{"schemaType":"JSON","schema":"{\"type\":\"object\",\"properties\":{}}"}"#;
 
 /// A product in domain A whose topic `matrix.schema` the registry entries write to.
-const SCHEMA_CONTRACT: &str = "apiVersion: v3.1.0\nkind: DataContract\nid: matrix-schema\n\
-version: 1.0.0\nstatus: active\nname: Matrix schema\ndataProduct: matrix schema\n\
-domain: customer-management\nschema:\n  - name: MatrixSchema\n    physicalName: matrix.schema\n";
+const SCHEMA_CONTRACT: &str = concat!(
+    "apiVersion: v3.1.0\nkind: DataContract\nid: matrix-schema\n",
+    "version: 1.0.0\nstatus: active\nname: Matrix schema\ndataProduct: matrix schema\n",
+    "domain: customer-management\nschema:\n  - name: MatrixSchema\n",
+    "    physicalName: matrix.schema\n",
+    "customProperties:\n  - property: inputPorts\n    value: [matrix.page]\n",
+    "  - property: processor\n    value: matrix-node\n",
+    "  - property: nodeKind\n    value: pass-through\n",
+);
 
 /// A product in domain B that the page checks read (`/products/{slug}` needs a real one).
 const PAGE_CONTRACT: &str = "apiVersion: v3.1.0\nkind: DataContract\nid: matrix-page\n\

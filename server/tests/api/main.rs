@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod lineage;
 mod metrics;
+mod nodes;
 mod openapi;
 mod pages;
 mod producers;

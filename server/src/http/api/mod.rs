@@ -4,6 +4,7 @@
 mod audit;
 mod health;
 mod lineage;
+mod nodes;
 mod openapi;
 mod producers;
 mod products;
@@ -29,6 +30,7 @@ pub fn routes() -> Routes {
         .merge(search::routes())
         .merge(subscriptions::routes())
         .merge(lineage::routes())
+        .merge(nodes::routes())
         .merge(health::routes())
         .merge(audit::routes())
         .merge(openapi::routes())
