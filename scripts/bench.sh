@@ -18,7 +18,8 @@
 #   7. the record checker (bench/streams/checker.sh, its own `bench_streams` database with
 #      the demo catalog): throughput on Avro and JSON Schema next to a plain consumer,
 #      produce-to-checked latency p99 at 1,000 records/s, server RSS over every demo product;
-#   8. a pass-through stream node with transactions (scripts/node-drill.sh --bench):
+#   8. stream nodes with transactions, pass-through beside customer-enrichment
+#      (scripts/node-drill.sh --bench, one run each):
 #      throughput over a 500,000-record backlog with one and two instances, and the
 #      produce-to-readable latency at 1,000 records/s.
 set -euo pipefail
@@ -92,8 +93,11 @@ kill -TERM "$server" 2>/dev/null || true
 wait "$server" 2>/dev/null || true
 
 bench/streams/checker.sh "$bin" .data/test/kafka/admin.kcat.conf "$target_dir/release/examples/plain_consumer"
-echo "== stream node, pass-through with transactions (scripts/node-drill.sh --bench)"
-NODE_DRILL_RECORDS=500000 scripts/node-drill.sh "$bin" .data/test/kafka/admin.kcat.conf --bench
+for kind in pass-through customer-enrichment; do
+  echo "== stream node, $kind with transactions (scripts/node-drill.sh --bench)"
+  NODE_DRILL_KIND=$kind NODE_DRILL_RECORDS=500000 \
+    scripts/node-drill.sh "$bin" .data/test/kafka/admin.kcat.conf --bench
+done
 # The search benchmark needs only PostgreSQL: stop the test broker (if this run started
 # it) so its JVM does not add noise to sub-millisecond timings on two cores.
 if grep -qx kafka .data/test/started 2>/dev/null; then

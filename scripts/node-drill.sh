@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Exactly-once drill of the stream node runtime (issue 16): a pass-through node between two
+# Exactly-once drill of the stream node runtime (issue 16): a node (NODE_DRILL_KIND,
+# customer-enrichment unless told otherwise) between two
 # products of this run, two node processes, one of them killed with SIGKILL three times
 # while records flow and restarted each time; then a read_committed read of the output must
 # hold exactly one record for each input record (matched by source partition and offset,
@@ -15,7 +16,8 @@
 # Environment: DATABASE_URL (any database of the server; the drill uses its own,
 # `node_drill`), KAFKA_BOOTSTRAP_SERVERS, NODE_DRILL_RECORDS (default 200,000),
 # NODE_DRILL_RATE (records/s produced while the nodes run, default 20,000),
-# NODE_DRILL_PORT (default 3197), NODE_DRILL_DIR (default .data/test/node-drill).
+# NODE_DRILL_PORT (default 3197), NODE_DRILL_DIR (default .data/test/node-drill),
+# NODE_DRILL_KIND (pass-through or customer-enrichment, the default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:?usage: node-drill.sh BIN KCAT_CONFIG [--bench]}
@@ -26,6 +28,7 @@ rate=${NODE_DRILL_RATE:-20000}
 port=${NODE_DRILL_PORT:-3197}
 dir=${NODE_DRILL_DIR:-.data/test/node-drill}
 python=${MESHMART_CACHE:-$HOME/.cache/meshmart}/venv/bin/python
+kind=${NODE_DRILL_KIND:-customer-enrichment}
 run=$(date +%s)
 node=drill-copy-$run
 say() { printf '[node-drill] %s\n' "$*"; }
@@ -40,14 +43,17 @@ export DATABASE_URL="${DATABASE_URL%/*}/node_drill"
 "$bin" migrate >/dev/null
 "$bin" seed-demo >/dev/null
 
-# The input: customer-signed-up's contract on a topic of this run. The output: the same
-# fields in another product whose contract declares the pass-through node.
-psql "$DATABASE_URL" -At -c "select cv.document from contract_versions cv
-  join products p on p.id = cv.product_id where p.slug = 'customer-signed-up'
-  order by cv.created_at desc limit 1" >"$dir/customer-signed-up.json"
+# The input: customer-signed-up's contract on a topic of this run. The output: another
+# product whose contract declares the node (for an enrichment, enriched-customer-signed-up's
+# fields).
+for slug in customer-signed-up enriched-customer-signed-up; do
+  psql "$DATABASE_URL" -At -c "select cv.document from contract_versions cv
+    join products p on p.id = cv.product_id where p.slug = '$slug'
+    order by cv.created_at desc limit 1" >"$dir/$slug.json"
+done
 input_topic=customer-management.drill-signups-$run.v1
 output_topic=customer-management.drill-signups-copy-$run.v1
-"$python" bench/streams/node_products.py "$dir" "$run" "$node"
+"$python" bench/streams/node_products.py "$dir" "$run" "$node" "$kind"
 "$bin" contract push "$dir/drill-signups.yaml" >/dev/null
 "$bin" contract push "$dir/drill-signups-copy.yaml" >/dev/null
 
@@ -67,7 +73,7 @@ for _ in $(seq 1 300); do
 done
 [[ $(psql "$DATABASE_URL" -At -c "select count(*) from outbox where done_at is null") == 0 ]] ||
   { say "FAILED: the outbox did not drain; see $dir/serve.log"; exit 1; }
-say "node $node: $(kcat -F "$kcat_config" -L 2>/dev/null | grep -c "drill-signups.*-$run" || true) topics of this run on the broker"
+say "node $node ($kind): $(kcat -F "$kcat_config" -L 2>/dev/null | grep -c "drill-signups.*-$run" || true) topics of this run on the broker"
 
 start_node() { # start_node INSTANCE: a node process in the background; prints its pid
   RUST_LOG=info "$bin" node run "$node" --instance "$1" >>"$dir/node-$1.log" 2>&1 &

@@ -31,6 +31,8 @@ cat <<MSG
   Demo traffic:            ${MESHMART_DEMO_TRAFFIC_RATE:-2} events/s each to customer-signed-up, order-placed and ticket-opened,
                            each as its domain's producer principal (local broker only;
                            MESHMART_DEMO_TRAFFIC_RATE=0 turns it off)
+  Enrichment node:         customer-enrichment (CustomerSignedUp → EnrichedCustomerSignedUp,
+                           exactly once, as User:svc-node-customer-enrichment)
   Stop:                    Ctrl-C
 
 MSG
@@ -59,6 +61,20 @@ if grep -qx kafka .data/run/started 2>/dev/null && [ "$rate" != 0 ]; then
   traffic=$!
 fi
 
+# The seed's enrichment node, a process of its own as in production. It waits for its
+# credential and ACLs (the server's outbox provisions them) and is restarted if it exits.
+(
+  for _ in $(seq 1 60); do
+    curl -fsS -o /dev/null "http://127.0.0.1:${port}/readyz" 2>/dev/null && break
+    sleep 1
+  done
+  for _ in $(seq 1 30); do
+    "$bin" node run customer-enrichment && exit 0
+    sleep 2
+  done
+) &
+node=$!
+
 stop_all() {
   # Output may be a pipe whose reader died with the same Ctrl-C (`make run | tee`):
   # stopping must not die of SIGPIPE half-way.
@@ -67,6 +83,8 @@ stop_all() {
     pkill -TERM -P "$traffic" 2>/dev/null || true
     kill -TERM "$traffic" 2>/dev/null || true
   fi
+  pkill -TERM -P "$node" 2>/dev/null || true
+  kill -TERM "$node" 2>/dev/null || true
   kill -TERM "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
   scripts/stack.sh down run || true

@@ -1,22 +1,26 @@
 """Writes the two products of a stream-node drill or benchmark run, as contract files:
 `drill-signups` (customer-signed-up's stored contract on a topic of the run) and
-`drill-signups-copy` (the same fields, declaring a pass-through node reading the first).
+`drill-signups-copy`, declaring a node of KIND reading the first: for `pass-through` with
+the same fields, for `customer-enrichment` with enriched-customer-signed-up's fields.
 
-    python node_products.py FOLDER RUN NODE
+    python node_products.py FOLDER RUN NODE KIND
 
-FOLDER holds customer-signed-up.json (the stored contract document); the contracts are
-written there as drill-signups.yaml and drill-signups-copy.yaml (JSON is YAML).
+FOLDER holds customer-signed-up.json and enriched-customer-signed-up.json (the stored
+contract documents); the contracts are written there as drill-signups.yaml and
+drill-signups-copy.yaml (JSON is YAML).
 """
 import json
 import sys
 
-folder, run, node = sys.argv[1:4]
-source = json.load(open(f"{folder}/customer-signed-up.json"))
+folder, run, node, kind = sys.argv[1:5]
+signups = json.load(open(f"{folder}/customer-signed-up.json"))
+enriched = json.load(open(f"{folder}/enriched-customer-signed-up.json"))
 input_topic = f"customer-management.drill-signups-{run}.v1"
 
 
-def product(slug, topic, extra):
+def product(slug, topic, extra, source):
     document = json.loads(json.dumps(source))
+    document["domain"] = "customer-management"
     document["id"] = f"{document['id']}-{slug}"
     document["dataProduct"] = slug
     document["status"] = "active"
@@ -29,9 +33,9 @@ def product(slug, topic, extra):
         json.dump(document, out)
 
 
-product("drill-signups", input_topic, [])
+product("drill-signups", input_topic, [], signups)
 product("drill-signups-copy", f"customer-management.drill-signups-copy-{run}.v1", [
     {"property": "inputPorts", "value": [input_topic]},
     {"property": "processor", "value": node},
-    {"property": "nodeKind", "value": "pass-through"},
-])
+    {"property": "nodeKind", "value": kind},
+], enriched if kind == "customer-enrichment" else signups)

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod configuration;
 pub mod error;
 pub mod http;
+pub mod model;
 pub mod node;
 pub mod startup;
 pub mod state;

@@ -24,7 +24,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use domain::contracts::OutputPort;
-use domain::nodes::{self, Kind, Node};
+use domain::nodes::enrich::{Enricher, Source};
+use domain::nodes::geo::{self, Geo};
+use domain::nodes::risk::RiskModel;
+use domain::nodes::{self, Kind, Node, Transformer};
 use domain::quality::wire::Decoder;
 use domain::registry::ParsedSchema;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
@@ -59,11 +62,42 @@ pub struct Options {
     pub max_batch: usize,
 }
 
+/// The sign-up risk model a customer-enrichment node loads: `MESHMART_RISK_MODEL` (a
+/// model file from `meshmart model train`), or the committed one.
+fn risk_model() -> anyhow::Result<RiskModel> {
+    match std::env::var("MESHMART_RISK_MODEL") {
+        Ok(path) if !path.is_empty() => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading the risk model {path}"))?;
+            RiskModel::parse(&text).map_err(|why| UsageError(format!("{path}: {why}")).into())
+        }
+        _ => Ok(RiskModel::builtin()),
+    }
+}
+
+/// What the node does to each record, with what that needs loaded.
+fn transformer(kind: Kind) -> anyhow::Result<Transformer> {
+    Ok(match kind {
+        Kind::PassThrough => Transformer::PassThrough,
+        Kind::CustomerEnrichment => {
+            let path = geo::default_path();
+            let geo = Geo::open(&path).map_err(|why| {
+                UsageError(format!(
+                    "{why} (make setup fetches it; MESHMART_GEO_DB points elsewhere)"
+                ))
+            })?;
+            let model = risk_model()?;
+            tracing::info!(model = %model.version, geo = %path.display(), "enrichment loaded");
+            Transformer::Enrich(Box::new(Enricher::new(geo, model)))
+        }
+    })
+}
+
 /// Everything a running node needs about its records.
 struct Plan {
     node: Node,
     kind: Kind,
-    output: domain::traffic::Product,
+    output: domain::traffic::Registered,
     output_port: OutputPort,
     input_subject_ids: HashSet<u32>,
     input_schemas: HashMap<u32, ParsedSchema>,
@@ -92,6 +126,7 @@ pub async fn run_until(
 ) -> anyhow::Result<()> {
     let name = name.as_str();
     let plan = plan(&pool, name).await?;
+    let transformer = transformer(plan.kind)?;
     wait_for_sync(&pool, &plan.node).await?;
     let broker = settings.kafka.broker_config();
     let password = broker.derived_password(&nodes::password_label(
@@ -114,6 +149,14 @@ pub async fn run_until(
         )
         .set("heartbeat.interval.ms", "1000")
         .set("session.timeout.ms", "10000");
+    let mut warm = broker.client_config_as(
+        &format!("{client_id}-warm"),
+        plan.node.username(),
+        &password,
+    );
+    warm.set("isolation.level", "read_committed")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true");
     let mut producer = broker.client_config_as(&client_id, plan.node.username(), &password);
     producer
         .set(
@@ -155,6 +198,9 @@ pub async fn run_until(
             decoder: Decoder::new(domain::quality::wire::DEFAULT_MAX_RECORD_BYTES),
             pool,
             handle,
+            transformer,
+            warm,
+            owned: HashSet::new(),
         };
         runner.run(&consumer, &stopped)
     })
@@ -188,17 +234,17 @@ async fn plan(pool: &PgPool, name: &str) -> anyhow::Result<Plan> {
                 node.input_topic
             ))
         })?;
-    let input = domain::traffic::product(pool, &input_slug)
+    let input = domain::traffic::registered(pool, &input_slug)
         .await
         .map_err(|e| UsageError(format!("node `{name}`'s input: {e}")))?;
-    let output = domain::traffic::product(pool, &node.product)
+    let output = domain::traffic::registered(pool, &node.product)
         .await
         .map_err(|e| UsageError(format!("node `{name}`'s output: {e}")))?;
-    kind.check(input.port(), output.port())
+    kind.check(&input.port, &output.port)
         .map_err(|why| UsageError(format!("node `{name}` cannot run: {why}")))?;
     let (input_subject_ids, input_schemas) = input_schemas(pool, &node.input_topic).await?;
     Ok(Plan {
-        output_port: output.port().clone(),
+        output_port: output.port.clone(),
         node,
         kind,
         output,
@@ -276,6 +322,11 @@ struct Runner {
     producer: ThreadedProducer<rdkafka::producer::DefaultProducerContext>,
     rebalanced: Arc<AtomicBool>,
     decoder: Decoder,
+    transformer: Transformer,
+    /// Client settings for reading committed input back into the node's state.
+    warm: rdkafka::ClientConfig,
+    /// The partitions whose records the node's state holds.
+    owned: HashSet<i32>,
 }
 
 /// How often a node process reports itself (and learns whether it is paused).
@@ -345,11 +396,16 @@ impl Runner {
                     // Partitions assigned since the pause start paused too.
                     consumer.pause(&consumer.assignment()?)?;
                 }
-                if open.started.is_some() {
+                let aborted = open.started.is_some();
+                if aborted {
                     // The open transaction's records may belong to partitions this process
                     // no longer owns, or be read again from the committed offsets: drop
                     // them.
                     self.abort(consumer, &mut open)?;
+                }
+                self.follow_assignment(consumer)?;
+                if aborted {
+                    // What was polled is read again from the committed offsets.
                     continue;
                 }
             }
@@ -516,11 +572,14 @@ impl Runner {
             .decoder
             .decode(bytes, &self.plan.input_subject_ids, &lookup)
             .map_err(|error| (error.reason(), error.to_string()))?;
+        let source = Source {
+            partition: message.partition(),
+            offset: message.offset(),
+            timestamp_ms: message.timestamp().to_millis().unwrap_or_default(),
+        };
         let value = self
-            .plan
-            .kind
-            .apply(&decoded.value, &self.plan.output_port)
-            .map_err(|why| ("transform", why))?;
+            .transformer
+            .apply(&decoded.value, source, &self.plan.output_port)?;
         self.plan
             .output
             .encode(&value)
@@ -605,12 +664,153 @@ impl Runner {
                 Offset::Offset(offset) => Offset::Offset(offset),
                 _ => Offset::Beginning,
             };
+            self.transformer.rewind(
+                element.partition(),
+                element.offset().to_raw().unwrap_or_default().max(0),
+            );
             rewind.add_partition_offset(element.topic(), element.partition(), offset)?;
         }
         consumer
             .seek_partitions(rewind, Timeout::After(COORDINATOR_TIMEOUT))
             .context("rewinding to the committed offsets")?;
         Ok(())
+    }
+}
+
+impl Runner {
+    /// Brings the node's state in line with the partitions the group gave this process:
+    /// forgets the ones it lost, rebuilds the ones it gained from their committed records.
+    fn follow_assignment(&mut self, consumer: &BaseConsumer<NodeContext>) -> anyhow::Result<()> {
+        let Some(window_ms) = self.transformer.state_window_ms() else {
+            return Ok(());
+        };
+        let assignment = consumer.assignment()?;
+        let now: HashSet<i32> = assignment
+            .elements()
+            .iter()
+            .map(|p| p.partition())
+            .collect();
+        for lost in self.owned.difference(&now).copied().collect::<Vec<_>>() {
+            self.transformer.forget(lost);
+        }
+        let gained: Vec<i32> = now.difference(&self.owned).copied().collect();
+        self.owned = now;
+        if gained.is_empty() {
+            return Ok(());
+        }
+        let mut wanted = TopicPartitionList::new();
+        for partition in &gained {
+            wanted.add_partition(&self.plan.node.input_topic, *partition);
+        }
+        let committed = consumer
+            .committed_offsets(wanted, Timeout::After(COORDINATOR_TIMEOUT))
+            .context("reading the committed offsets")?;
+        let started = Instant::now();
+        let warmed = self.warm(&committed, window_ms)?;
+        tracing::info!(
+            ?gained,
+            records = warmed,
+            seconds = started.elapsed().as_secs_f64(),
+            "node state rebuilt from the committed input"
+        );
+        Ok(())
+    }
+
+    /// Reads each partition's records of the last `window_ms` before its committed offset
+    /// into the node's state; how many.
+    fn warm(&mut self, committed: &TopicPartitionList, window_ms: i64) -> anyhow::Result<u64> {
+        let mut until = HashMap::new();
+        let mut from = TopicPartitionList::new();
+        let since = chrono::Utc::now().timestamp_millis() - window_ms;
+        for element in committed.elements() {
+            if let Offset::Offset(offset) = element.offset()
+                && offset > 0
+            {
+                until.insert(element.partition(), offset);
+                from.add_partition_offset(
+                    element.topic(),
+                    element.partition(),
+                    Offset::Offset(since),
+                )?;
+            }
+        }
+        if until.is_empty() {
+            return Ok(0);
+        }
+        let reader: BaseConsumer = self.warm.create().context("creating the state reader")?;
+        let starts = reader
+            .offsets_for_times(from, Timeout::After(COORDINATOR_TIMEOUT))
+            .context("finding the window's first records")?;
+        let mut assign = TopicPartitionList::new();
+        for element in starts.elements() {
+            let Some(&end) = until.get(&element.partition()) else {
+                continue;
+            };
+            match element.offset() {
+                Offset::Offset(start) if start < end => {
+                    assign.add_partition_offset(
+                        element.topic(),
+                        element.partition(),
+                        Offset::Offset(start),
+                    )?;
+                }
+                // No record in the window before the committed offset.
+                _ => {
+                    until.remove(&element.partition());
+                }
+            }
+        }
+        if until.is_empty() {
+            return Ok(0);
+        }
+        reader
+            .assign(&assign)
+            .context("assigning the state reader")?;
+        let deadline = Instant::now() + COORDINATOR_TIMEOUT;
+        let mut warmed = 0;
+        while !until.is_empty() && Instant::now() < deadline {
+            let Some(polled) = reader.poll(Duration::from_millis(100)) else {
+                continue;
+            };
+            let message = match polled {
+                Ok(message) => message,
+                Err(KafkaError::PartitionEOF(partition)) => {
+                    until.remove(&partition);
+                    continue;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "reading the node's state back");
+                    continue;
+                }
+            };
+            let partition = message.partition();
+            let Some(&end) = until.get(&partition) else {
+                continue;
+            };
+            if message.offset() >= end {
+                until.remove(&partition);
+                continue;
+            }
+            let schemas = &self.plan.input_schemas;
+            let lookup = |id: u32| schemas.get(&id).cloned();
+            if let Ok(decoded) = self.decoder.decode(
+                message.payload().unwrap_or_default(),
+                &self.plan.input_subject_ids,
+                &lookup,
+            ) {
+                let source = Source {
+                    partition,
+                    offset: message.offset(),
+                    timestamp_ms: message.timestamp().to_millis().unwrap_or_default(),
+                };
+                self.transformer.warm(&decoded.value, source);
+                warmed += 1;
+            }
+            if message.offset() + 1 >= end {
+                until.remove(&partition);
+            }
+        }
+        Ok(warmed)
     }
 }
 

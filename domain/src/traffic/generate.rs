@@ -131,21 +131,59 @@ pub struct Event {
 /// How sign-ups arrive: (channel, weight). Store sign-ups have no client IP.
 const CHANNELS: [(&str, u32); 4] = [("web", 45), ("ios", 25), ("android", 22), ("store", 8)];
 
-/// Where customers are: (ISO 3166 country, weight, currency, first octets of its
-/// addresses). The octets are a stand-in geography the enrichment node can map back.
-const COUNTRIES: [(&str, u32, &str, &[u8]); 8] = [
-    ("DE", 30, "EUR", &[84, 91, 217]),
-    ("FR", 18, "EUR", &[82, 90]),
-    ("GB", 15, "GBP", &[81, 86]),
-    ("NL", 9, "EUR", &[77, 145]),
-    ("ES", 8, "EUR", &[83, 88]),
-    ("IT", 8, "EUR", &[79, 93]),
-    ("SE", 6, "SEK", &[78, 94]),
-    ("US", 6, "USD", &[24, 73, 98]),
+/// (ISO 3166 country, weight, currency, its consumer /16 networks).
+type Country = (&'static str, u32, &'static str, [(u8, u8); 4]);
+
+/// Where customers are: (ISO 3166 country, weight, currency, /16 networks of consumer
+/// providers there). The networks are ones the DB-IP City Lite database places in that
+/// country, so the enrichment node finds a legitimate customer where they said they are.
+const COUNTRIES: [Country; 8] = [
+    ("DE", 30, "EUR", [(37, 91), (78, 46), (213, 69), (160, 46)]),
+    (
+        "FR",
+        18,
+        "EUR",
+        [(77, 148), (78, 202), (86, 239), (88, 174)],
+    ),
+    (
+        "GB",
+        15,
+        "GBP",
+        [(77, 101), (77, 102), (80, 175), (135, 121)],
+    ),
+    (
+        "NL",
+        9,
+        "EUR",
+        [(92, 120), (137, 120), (145, 74), (145, 112)],
+    ),
+    ("ES", 8, "EUR", [(2, 138), (77, 225), (83, 63), (85, 57)]),
+    ("IT", 8, "EUR", [(2, 238), (81, 57), (81, 114), (95, 226)]),
+    ("SE", 6, "SEK", [(78, 76), (83, 140), (90, 237), (158, 105)]),
+    (
+        "US",
+        6,
+        "USD",
+        [(100, 6), (136, 178), (142, 133), (142, 252)],
+    ),
 ];
 
-/// First octets of hosting providers and anonymising proxies: a risky sign-up's address.
+/// First octets of hosting providers and anonymising proxies, mostly outside the
+/// customers' countries.
 const HOSTING_OCTETS: [u8; 4] = [45, 104, 185, 198];
+
+/// How a risky sign-up differs from a legitimate one, as chances (risky, legitimate). No
+/// single sign wins: fraudsters often use a free mailbox and a home address, and
+/// legitimate customers travel, use VPNs, share an office network or a throw-away address.
+const DISPOSABLE_MAIL: (f64, f64) = (0.55, 0.01);
+const HOSTING_ADDRESS: (f64, f64) = (0.45, 0.02);
+const FOREIGN_ADDRESS: (f64, f64) = (0.25, 0.05);
+/// A sign-up from a network (/24) one of the last few sign-ups of its kind came from.
+const REPEATED_NETWORK: (f64, f64) = (0.40, 0.02);
+/// Fraud comes through the web more than through the apps.
+const RISKY_CHANNELS: [(&str, u32); 3] = [("web", 70), ("android", 20), ("ios", 10)];
+/// Networks remembered for repeats, per kind of sign-up.
+const RECENT_NETWORKS: usize = 16;
 
 const MAIL_DOMAINS: [(&str, u32); 8] = [
     ("gmail.com", 34),
@@ -201,6 +239,8 @@ pub struct Generator {
     rng: Rng,
     risky_share: f64,
     customers: VecDeque<(String, usize)>,
+    /// The /24 networks of recent sign-ups: (risky ones, legitimate ones).
+    networks: (VecDeque<[u8; 3]>, VecDeque<[u8; 3]>),
 }
 
 impl Generator {
@@ -211,6 +251,7 @@ impl Generator {
             rng: Rng::seeded(seed),
             risky_share: risky_share.clamp(0.0, 1.0),
             customers: VecDeque::with_capacity(KNOWN_CUSTOMERS),
+            networks: (VecDeque::new(), VecDeque::new()),
         }
     }
 
@@ -234,27 +275,57 @@ impl Generator {
     fn signup(&mut self, now: DateTime<Utc>) -> (String, Map<String, Value>, bool) {
         let rng = &mut self.rng;
         let risky = rng.chance(self.risky_share);
+        let odds = |(if_risky, if_not): (f64, f64)| if risky { if_risky } else { if_not };
         let customer = format!("c-{}", rng.hex(12));
-        let channel = *rng.weighted(&CHANNELS);
+        let channel = if risky {
+            *rng.weighted(&RISKY_CHANNELS)
+        } else {
+            *rng.weighted(&CHANNELS)
+        };
         let countries: Vec<(usize, u32)> = COUNTRIES
             .iter()
             .enumerate()
             .map(|(i, c)| (i, c.1))
             .collect();
         let country = *rng.weighted(&countries);
-        let (code, _, _, octets) = COUNTRIES[country];
-        let first_octet = if risky {
-            *rng.pick(&HOSTING_OCTETS)
+        let code = COUNTRIES[country].0;
+        let recent = if risky {
+            &mut self.networks.0
         } else {
-            *rng.pick(octets)
+            &mut self.networks.1
+        };
+        let network = if !recent.is_empty() && rng.chance(odds(REPEATED_NETWORK)) {
+            recent[rng.below(recent.len() as u64) as usize]
+        } else {
+            let network = if rng.chance(odds(HOSTING_ADDRESS)) {
+                [
+                    *rng.pick(&HOSTING_OCTETS),
+                    rng.below(256) as u8,
+                    rng.below(256) as u8,
+                ]
+            } else {
+                let home = if rng.chance(odds(FOREIGN_ADDRESS)) {
+                    (country + 1 + rng.below(COUNTRIES.len() as u64 - 1) as usize) % COUNTRIES.len()
+                } else {
+                    country
+                };
+                let (a, b) = *rng.pick(&COUNTRIES[home].3);
+                [a, b, rng.below(256) as u8]
+            };
+            if recent.len() == RECENT_NETWORKS {
+                recent.pop_front();
+            }
+            recent.push_back(network);
+            network
         };
         let ip = format!(
-            "{first_octet}.{}.{}.{}",
-            rng.below(256),
-            rng.below(256),
+            "{}.{}.{}.{}",
+            network[0],
+            network[1],
+            network[2],
             1 + rng.below(254)
         );
-        let email = if risky {
+        let email = if rng.chance(odds(DISPOSABLE_MAIL)) {
             format!("{}@{}", rng.hex(10), rng.pick(&DISPOSABLE_DOMAINS))
         } else {
             let domain = *rng.weighted(&MAIL_DOMAINS);

@@ -155,6 +155,39 @@ impl Product {
 /// Loads a product's current contract and the latest schema of its (first) port's subject.
 #[tracing::instrument(skip(pool))]
 pub async fn product(pool: &PgPool, slug: &str) -> Result<Product, TrafficError> {
+    let Registered {
+        port,
+        schema_id,
+        schema,
+    } = registered(pool, slug).await?;
+    let highest: i64 =
+        sqlx::query_scalar("select coalesce(max(id), 0)::bigint from registry_schemas")
+            .fetch_one(pool)
+            .await?;
+    let mut product = Product::new(slug, port, schema_id, schema)?
+        .with_unregistered_ids_above(u32::try_from(highest).unwrap_or(schema_id));
+    product.producer = crate::producers::principal_of_product(pool, slug).await?;
+    Ok(product)
+}
+
+/// A product's output port with its subject's latest schema: what writing its records
+/// in the Confluent wire format takes.
+#[derive(Clone, Debug)]
+pub struct Registered {
+    pub port: OutputPort,
+    pub schema_id: u32,
+    pub schema: ParsedSchema,
+}
+
+impl Registered {
+    /// `value` in the port's schema, in the Confluent wire format.
+    pub fn encode(&self, value: &serde_json::Value) -> Result<Vec<u8>, EncodeError> {
+        encode::record(self.schema_id, &self.schema, value)
+    }
+}
+
+/// The product `slug`'s output port and its subject's latest registered schema.
+pub async fn registered(pool: &PgPool, slug: &str) -> Result<Registered, TrafficError> {
     let unusable = |message: String| TrafficError::Unusable {
         slug: slug.to_string(),
         message,
@@ -185,14 +218,11 @@ pub async fn product(pool: &PgPool, slug: &str) -> Result<Product, TrafficError>
         .map_err(|e| unusable(format!("its registered schema does not parse: {e}")))?;
     let schema_id = u32::try_from(version.id)
         .map_err(|_| unusable(format!("schema id {} is out of range", version.id)))?;
-    let highest: i64 =
-        sqlx::query_scalar("select coalesce(max(id), 0)::bigint from registry_schemas")
-            .fetch_one(pool)
-            .await?;
-    let mut product = Product::new(slug, port, schema_id, schema)?
-        .with_unregistered_ids_above(u32::try_from(highest).unwrap_or(schema_id));
-    product.producer = crate::producers::principal_of_product(pool, slug).await?;
-    Ok(product)
+    Ok(Registered {
+        port,
+        schema_id,
+        schema,
+    })
 }
 
 /// How much to produce.

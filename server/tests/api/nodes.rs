@@ -5,7 +5,7 @@
 //! on `GET /api/v1/nodes/{name}`; an owner pauses it (an analyst may not) and the output
 //! stops growing, then resumes it and the records produced meanwhile arrive.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use domain::traffic::{self, Generator, Plan};
@@ -22,26 +22,53 @@ const OWNER: &str = "owner.customer-management@meshmart.local";
 /// Registers a copy of customer-signed-up on a topic of this test (`input`), and a product
 /// whose contract declares the pass-through node `node` from it (`output`).
 async fn products(pool: &PgPool, input: &str, output: &str, node: &str) {
+    products_of_kind(
+        pool,
+        input,
+        output,
+        node,
+        "pass-through",
+        "customer-signed-up",
+    )
+    .await;
+}
+
+/// The demo contract of `slug`.
+fn demo_contract(slug: &str) -> Value {
+    domain::demo::catalog::contracts()
+        .into_iter()
+        .find(|d| d["dataProduct"] == slug)
+        .expect("demo contract")
+}
+
+/// As [`products`], with a node of `kind` whose output is a copy of the demo product
+/// `output_like`.
+async fn products_of_kind(
+    pool: &PgPool,
+    input: &str,
+    output: &str,
+    node: &str,
+    kind: &str,
+    output_like: &str,
+) {
     domain::demo::seed_parts(pool, &[domain::demo::Part::Identities], false)
         .await
         .expect("demo identities");
-    let source = domain::demo::catalog::contracts()
-        .into_iter()
-        .find(|d| d["dataProduct"] == "customer-signed-up")
-        .expect("demo contract");
-    for (slug, topic, custom) in [
-        (input, input.to_string(), json!([])),
+    for (slug, topic, custom, like) in [
+        (input, input.to_string(), json!([]), "customer-signed-up"),
         (
             output,
             output.to_string(),
             json!([
                 {"property": "inputPorts", "value": [format!("customer-management.{input}.v1")]},
                 {"property": "processor", "value": node},
-                {"property": "nodeKind", "value": "pass-through"},
+                {"property": "nodeKind", "value": kind},
             ]),
+            output_like,
         ),
     ] {
-        let mut document = source.clone();
+        let mut document = demo_contract(like);
+        document["domain"] = json!("customer-management");
         document["id"] = json!(format!("{slug}-id"));
         document["dataProduct"] = json!(slug);
         document["schema"][0]["physicalName"] = json!(format!("customer-management.{topic}.v1"));
@@ -98,6 +125,21 @@ async fn produce(pool: &PgPool, slug: &str, count: u32) {
 
 /// Every committed record of `topic` now: (source partition, source offset) of each.
 async fn committed(topic: &str) -> Vec<(String, String)> {
+    committed_records(topic)
+        .await
+        .into_iter()
+        .map(|(headers, _)| {
+            let header = |key: &str| headers.get(key).cloned().unwrap_or_default();
+            (
+                header("meshmart.source.partition"),
+                header("meshmart.source.offset"),
+            )
+        })
+        .collect()
+}
+
+/// Every committed record of `topic` now: its headers and its value.
+async fn committed_records(topic: &str) -> Vec<(HashMap<String, String>, Vec<u8>)> {
     let topic = topic.to_string();
     tokio::task::spawn_blocking(move || {
         let consumer: BaseConsumer = crate::helpers::admin_client()
@@ -118,18 +160,21 @@ async fn committed(topic: &str) -> Vec<(String, String)> {
             match consumer.poll(Duration::from_millis(200)) {
                 Some(Ok(message)) => {
                     use rdkafka::message::Headers;
-                    let header = |key: &str| {
-                        message
-                            .headers()
-                            .and_then(|h| h.iter().find(|h| h.key == key))
-                            .and_then(|h| h.value)
-                            .map(|v| String::from_utf8_lossy(v).to_string())
-                            .unwrap_or_default()
-                    };
-                    records.push((
-                        header("meshmart.source.partition"),
-                        header("meshmart.source.offset"),
-                    ));
+                    let headers = message
+                        .headers()
+                        .map(|h| {
+                            h.iter()
+                                .map(|h| {
+                                    let value = h.value.unwrap_or_default();
+                                    (
+                                        h.key.to_string(),
+                                        String::from_utf8_lossy(value).to_string(),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    records.push((headers, message.payload().unwrap_or_default().to_vec()));
                 }
                 Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
                     ends.insert(partition);
@@ -277,5 +322,130 @@ async fn a_declared_node_copies_each_record_once_and_its_owner_pauses_and_resume
         .expect("the node stops cleanly");
     let view = wait_for_state(&app, &owner, &node, "stopped").await;
     assert_eq!(view["instances"][0]["state"], "stopped");
+    app.stop().await;
+}
+
+/// The seed's enrichment on the real broker: sign-ups in, each out once with where its IP
+/// address is, its e-mail domain and a risk score stamped with the model's version; a
+/// sign-up whose address is no IP address goes to the node's dead-letter topic with its
+/// reason, and the node carries on.
+#[sqlx::test(migrations = "../migrations")]
+async fn an_enrichment_node_locates_and_scores_each_signup_and_dead_letters_a_bad_address(
+    pool: PgPool,
+) {
+    let run = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
+    let (input, output, node) = (
+        format!("enrich-in-{run}"),
+        format!("enrich-out-{run}"),
+        format!("enrich-{run}"),
+    );
+    products_of_kind(
+        &pool,
+        &input,
+        &output,
+        &node,
+        "customer-enrichment",
+        "enriched-customer-signed-up",
+    )
+    .await;
+    // The server's outbox creates the topics and the principals' credentials and ACLs.
+    let app = spawn_app(pool.clone()).await;
+    let output_topic = format!("customer-management.{output}.v1");
+    let input_topic = format!("customer-management.{input}.v1");
+    produce(&pool, &input, 30).await;
+    // One sign-up whose address is not an address, encoded as the producer would.
+    let product = traffic::product(&pool, &input)
+        .await
+        .expect("input product");
+    let bad = product
+        .encode(&json!({
+            "eventId": "7f1c1d36-6d7e-4b53-9d5e-3c1b2f3a4b5c",
+            "occurredAt": "2026-12-04T20:00:00.000Z",
+            "customerID": "c-bad-address",
+            "signupTimestamp": "2026-12-04T20:00:00.000Z",
+            "sourceChannel": "web",
+            "ipAddress": "999.12.1.300",
+            "email": "someone@gmail.com",
+        }))
+        .expect("encodes");
+    let producer: rdkafka::producer::FutureProducer =
+        crate::helpers::admin_client().create().expect("producer");
+    producer
+        .send(
+            rdkafka::producer::FutureRecord::to(&input_topic)
+                .key("c-bad-address")
+                .payload(&bad),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("delivered");
+    produce(&pool, &input, 10).await;
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server::node::run_until(
+        Settings::load(None).expect("settings"),
+        pool.clone(),
+        node.clone(),
+        server::node::Options {
+            instance: 0,
+            transaction_every: Duration::from_millis(100),
+            max_batch: 10_000,
+        },
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let written = wait_for(&output_topic, 40).await;
+    if running.is_finished() {
+        panic!("the node stopped: {:?}", running.await);
+    }
+    assert_eq!(written, 40);
+    let model = domain::nodes::risk::RiskModel::builtin();
+    let records = committed_records(&output_topic).await;
+    let mut located = 0;
+    for (_, value) in &records {
+        assert_eq!(value[0], 0, "Confluent wire format");
+        let record: Value = serde_json::from_slice(&value[5..]).expect("JSON");
+        let score = record["signupRiskScore"].as_f64().expect("a score");
+        assert!((0.0..=1.0).contains(&score), "{record}");
+        assert_eq!(record["riskModelVersion"], json!(model.version));
+        assert!(
+            record.get("email").is_none(),
+            "the address itself is not copied"
+        );
+        match record["geolocationStatus"].as_str() {
+            Some("located") => {
+                located += 1;
+                assert!(record["geolocation"]["country"].is_string(), "{record}");
+            }
+            Some("no-address") => {
+                assert_eq!(record["sourceChannel"], "store", "{record}");
+                assert!(record.get("geolocation").is_none());
+            }
+            other => panic!("unexpected status {other:?}: {record}"),
+        }
+    }
+    assert!(
+        located >= 30,
+        "generated addresses are in the database: {located}"
+    );
+    let dead = wait_for(&format!("{input_topic}.{node}.dlq"), 1).await;
+    assert_eq!(dead, 1);
+    let letters = committed_records(&format!("{input_topic}.{node}.dlq")).await;
+    let (headers, payload) = &letters[0];
+    assert_eq!(headers["meshmart.reason"], "unparseable-ip");
+    assert!(
+        headers["meshmart.message"].contains("999.12.1.300"),
+        "{headers:?}"
+    );
+    assert_eq!(
+        payload, &bad,
+        "the dead letter is the input record as it was"
+    );
+    let _ = stop.send(());
+    running
+        .await
+        .expect("the node task ends")
+        .expect("the node stops cleanly");
     app.stop().await;
 }
