@@ -86,6 +86,14 @@ stop_all() {
   pkill -TERM -P "$node" 2>/dev/null || true
   kill -TERM "$node" 2>/dev/null || true
   kill -TERM "$server" 2>/dev/null || true
+  # The node commits what it has and the traffic flushes while the broker is still up;
+  # whatever has not stopped after 15 s is killed before the stack goes down.
+  for _ in $(seq 1 30); do
+    pgrep -P "$node" >/dev/null 2>&1 || { [ -z "$traffic" ] || pgrep -P "$traffic" >/dev/null 2>&1; } || break
+    sleep 0.5
+  done
+  pkill -KILL -P "$node" 2>/dev/null || true
+  [ -z "$traffic" ] || pkill -KILL -P "$traffic" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
   scripts/stack.sh down run || true
 }

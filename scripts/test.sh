@@ -26,7 +26,9 @@ scripts/build.sh
 step "start the test stack (PostgreSQL + Apache Kafka)"
 server_pid=
 traffic_pid=
+node_pids=()
 cleanup() {
+  for pid in "${node_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   if [ -n "$traffic_pid" ]; then kill -TERM "$traffic_pid" 2>/dev/null || true; wait "$traffic_pid" 2>/dev/null || true; fi
   if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   scripts/stack.sh down test || true
@@ -67,6 +69,12 @@ done
 DATABASE_URL="$e2e_url" "$target_dir/debug/meshmart" traffic --products customer-signed-up --rate 5 \
   >.data/test/e2e-traffic.log 2>&1 &
 traffic_pid=$!
+# The seed's enrichment node as two processes, for the processor page's tests.
+for instance in 0 1; do
+  DATABASE_URL="$e2e_url" "$target_dir/debug/meshmart" node run customer-enrichment --instance "$instance" \
+    >".data/test/e2e-node-$instance.log" 2>&1 &
+  node_pids+=($!)
+done
 (cd end2end && MESHMART_E2E_URL=http://127.0.0.1:3100 npx playwright test)
 
 if grep -qx kafka .data/test/started 2>/dev/null; then

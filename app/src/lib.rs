@@ -26,6 +26,7 @@ use pages::health::SamplesPage;
 use pages::home::HomePage;
 use pages::lineage::LineagePage;
 use pages::login::LoginPage;
+use pages::nodes::NodePage;
 use pages::not_found::NotFound;
 use pages::register::RegisterPage;
 use pages::subscriptions::{ApprovalsPage, MySubscriptionsPage};
@@ -90,6 +91,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/products/:slug") view=ProductPage ssr=SsrMode::InOrder/>
                         <Route path=path!("/products/:slug/lineage") view=LineagePage/>
                         <Route path=path!("/products/:slug/samples") view=SamplesPage/>
+                        <Route path=path!("/nodes/:name") view=NodePage/>
                         <Route path=path!("/register") view=RegisterPage/>
                         <Route path=path!("/subscriptions") view=MySubscriptionsPage/>
                         <Route path=path!("/approvals") view=ApprovalsPage/>

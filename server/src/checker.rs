@@ -299,7 +299,11 @@ fn consume(
     fetch_settings(&mut consumer)
         .set("enable.auto.commit", "true")
         .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest");
+        .set("auto.offset.reset", "earliest")
+        // Topics the catalog adds while the checker runs (the outbox creates them after
+        // their products are registered) are found within seconds, not librdkafka's
+        // default five minutes.
+        .set("topic.metadata.refresh.interval.ms", "10000");
     for (property, value) in &config.client {
         consumer.set(property.replace('_', "."), value.expose_secret());
     }

@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -116,7 +116,9 @@ pub async fn run(settings: Settings, name: &str, options: Options) -> anyhow::Re
     .await
 }
 
-/// Runs the node until `stop` completes, committing what it has read.
+/// Runs the node until `stop` completes, committing what it has read. A restart asked for
+/// on the node's page ends the current consumer and producer cleanly and starts again from
+/// the catalog (the definition, schemas and model are read anew).
 pub async fn run_until(
     settings: Settings,
     pool: PgPool,
@@ -124,10 +126,60 @@ pub async fn run_until(
     options: Options,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let name = name.as_str();
-    let plan = plan(&pool, name).await?;
+    let stopped = Arc::new(AtomicBool::new(false));
+    let stopping = StopOnDrop(Arc::clone(&stopped));
+    // The flag is set when `stop` completes, and also when the runtime drops the task
+    // (shutting down), so the node's thread never outlives its runtime.
+    tokio::spawn(async move {
+        let _stopping = stopping;
+        stop.await;
+    });
+    let lineage = RunEvents::new(&settings, &name);
+    loop {
+        let outcome = run_once(&settings, &pool, &name, &options, &stopped, &lineage).await;
+        match outcome {
+            Ok(Ended::Stopped) => {
+                lineage.emit(&pool, "COMPLETE").await;
+                return Ok(());
+            }
+            Ok(Ended::Restart) => {
+                lineage.emit(&pool, "COMPLETE").await;
+                tracing::info!(node = name, "node restarting as asked");
+            }
+            Err(error) => {
+                lineage.emit(&pool, "FAIL").await;
+                return Err(error);
+            }
+        }
+    }
+}
+
+/// Sets its flag when dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Why a run of the node's clients ended.
+enum Ended {
+    Stopped,
+    Restart,
+}
+
+async fn run_once(
+    settings: &Settings,
+    pool: &PgPool,
+    name: &str,
+    options: &Options,
+    stopped: &Arc<AtomicBool>,
+    lineage: &RunEvents,
+) -> anyhow::Result<Ended> {
+    let plan = plan(pool, name).await?;
     let transformer = transformer(plan.kind)?;
-    wait_for_sync(&pool, &plan.node).await?;
+    wait_for_sync(pool, &plan.node).await?;
     let broker = settings.kafka.broker_config();
     let password = broker.derived_password(&nodes::password_label(
         plan.node.username(),
@@ -148,13 +200,18 @@ pub async fn run_until(
             format!("{}-{}", nodes::group_of(name), options.instance),
         )
         .set("heartbeat.interval.ms", "1000")
-        .set("session.timeout.ms", "10000");
+        .set("session.timeout.ms", "10000")
+        // Per-partition consumer lag for the heartbeat (NodeContext::stats).
+        .set("statistics.interval.ms", "2000");
     let mut warm = broker.client_config_as(
         &format!("{client_id}-warm"),
         plan.node.username(),
         &password,
     );
-    warm.set("isolation.level", "read_committed")
+    // A group id librdkafka wants even for assigned partitions; nothing is committed in it
+    // (the node's prefix ACL covers it).
+    warm.set("group.id", format!("{}-state", nodes::group_of(name)))
+        .set("isolation.level", "read_committed")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true");
     let mut producer = broker.client_config_as(&client_id, plan.node.username(), &password);
@@ -169,18 +226,13 @@ pub async fn run_until(
         .set("linger.ms", "5");
     let context = NodeContext::default();
     let rebalanced = Arc::clone(&context.rebalanced);
+    let lag = Arc::clone(&context.lag);
     let consumer: BaseConsumer<NodeContext> = consumer
         .create_with_context(context)
         .context("creating the node's consumer")?;
     let producer: ThreadedProducer<_> =
         producer.create().context("creating the node's producer")?;
     let handle = tokio::runtime::Handle::current();
-    let stopped = Arc::new(AtomicBool::new(false));
-    let stopping = Arc::clone(&stopped);
-    tokio::spawn(async move {
-        stop.await;
-        stopping.store(true, Ordering::Relaxed);
-    });
     tracing::info!(
         node = name,
         instance = options.instance,
@@ -189,23 +241,92 @@ pub async fn run_until(
         kind = plan.kind.as_str(),
         "node starting"
     );
-    tokio::task::spawn_blocking(move || {
-        let mut runner = Runner {
-            plan,
-            options,
-            producer,
-            rebalanced,
-            decoder: Decoder::new(domain::quality::wire::DEFAULT_MAX_RECORD_BYTES),
-            pool,
-            handle,
-            transformer,
-            warm,
-            owned: HashSet::new(),
-        };
-        runner.run(&consumer, &stopped)
-    })
-    .await
-    .context("the node's thread failed")?
+    lineage.set_datasets(&plan.node.input_topic, &plan.node.output_topic);
+    lineage.emit(pool, "START").await;
+    let stopped = Arc::clone(stopped);
+    let lineage = lineage.clone();
+    let mut runner = Runner {
+        plan,
+        options: options.clone(),
+        producer,
+        rebalanced,
+        decoder: Decoder::new(domain::quality::wire::DEFAULT_MAX_RECORD_BYTES),
+        pool: pool.clone(),
+        handle,
+        transformer,
+        warm,
+        owned: HashSet::new(),
+        lineage,
+        lag,
+    };
+    tokio::task::spawn_blocking(move || runner.run(&consumer, &stopped))
+        .await
+        .context("the node's thread failed")?
+}
+
+/// How often a running node tells OpenLineage it is still running.
+const RUNNING_EVERY: Duration = Duration::from_secs(300);
+
+/// The node's OpenLineage run events (START, RUNNING, COMPLETE, FAIL), recorded through
+/// the catalog's OpenLineage intake as observed lineage of the node's processor.
+#[derive(Clone)]
+struct RunEvents {
+    name: String,
+    run_id: String,
+    namespace: String,
+    datasets: Arc<std::sync::Mutex<(String, String)>>,
+}
+
+impl RunEvents {
+    fn new(settings: &Settings, name: &str) -> Self {
+        let first = settings
+            .kafka
+            .bootstrap_servers
+            .split(',')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        Self {
+            name: name.to_string(),
+            run_id: uuid::Uuid::new_v4().to_string(),
+            namespace: format!("kafka://{first}"),
+            datasets: Arc::default(),
+        }
+    }
+
+    fn set_datasets(&self, input: &str, output: &str) {
+        if let Ok(mut datasets) = self.datasets.lock() {
+            *datasets = (input.to_string(), output.to_string());
+        }
+    }
+
+    /// Records one run event; a failure is logged, never fatal to the node.
+    async fn emit(&self, pool: &PgPool, event_type: &str) {
+        let (input, output) = self
+            .datasets
+            .lock()
+            .map(|datasets| datasets.clone())
+            .unwrap_or_default();
+        if input.is_empty() {
+            return;
+        }
+        let event = serde_json::json!({
+            "eventType": event_type,
+            "eventTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "run": {"runId": self.run_id},
+            "job": {"namespace": domain::lineage::CONTRACT_NAMESPACE, "name": self.name},
+            "inputs": [{"namespace": self.namespace, "name": input}],
+            "outputs": [{"namespace": self.namespace, "name": output}],
+            "producer": "https://meshmart.local/node",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        });
+        let reporter = domain::lineage::Reporter::system(format!("node {}", self.name));
+        let body = event.to_string();
+        if let Err(error) = domain::lineage::ingest(pool, &reporter, body.as_bytes()).await {
+            tracing::warn!(%error, event_type, "OpenLineage run event not recorded");
+        }
+    }
 }
 
 /// Loads the node, its input and output products, and checks they fit the node's kind.
@@ -286,13 +407,32 @@ async fn wait_for_sync(pool: &PgPool, node: &Node) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Notes a rebalance for the loop, which aborts the transaction it has open.
+/// Notes a rebalance for the loop, which aborts the transaction it has open, and keeps the
+/// consumer's lag from librdkafka's statistics.
 #[derive(Default)]
 struct NodeContext {
     rebalanced: Arc<AtomicBool>,
+    /// Records behind the high watermarks over the fetched partitions; -1 while unknown.
+    lag: Arc<AtomicI64>,
 }
 
-impl ClientContext for NodeContext {}
+impl ClientContext for NodeContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let lags: Vec<i64> = statistics
+            .topics
+            .values()
+            .flat_map(|topic| topic.partitions.iter())
+            .filter(|(id, partition)| **id >= 0 && partition.consumer_lag >= 0)
+            .map(|(_, partition)| partition.consumer_lag)
+            .collect();
+        let lag = if lags.is_empty() {
+            -1
+        } else {
+            lags.iter().sum()
+        };
+        self.lag.store(lag, Ordering::Relaxed);
+    }
+}
 
 impl ConsumerContext for NodeContext {
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -327,6 +467,9 @@ struct Runner {
     warm: rdkafka::ClientConfig,
     /// The partitions whose records the node's state holds.
     owned: HashSet<i32>,
+    lineage: RunEvents,
+    /// The consumer's lag as its statistics last said (-1 while unknown).
+    lag: Arc<AtomicI64>,
 }
 
 /// How often a node process reports itself (and learns whether it is paused).
@@ -343,6 +486,9 @@ struct Status {
     error: Option<String>,
     last_beat: Instant,
     at_last_beat: u64,
+    /// The node's restart generation when this run started (known from the first beat).
+    restart_generation: Option<i32>,
+    last_running_event: Instant,
 }
 
 impl Status {
@@ -363,6 +509,8 @@ impl Status {
             // The first beat goes out at once.
             last_beat: Instant::now() - HEARTBEAT_EVERY,
             at_last_beat: 0,
+            restart_generation: None,
+            last_running_event: Instant::now(),
         }
     }
 }
@@ -380,7 +528,7 @@ impl Runner {
         &mut self,
         consumer: &BaseConsumer<NodeContext>,
         stop: &AtomicBool,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Ended> {
         self.producer
             .init_transactions(COORDINATOR_TIMEOUT)
             .context("initialising transactions (is another process running this instance?)")?;
@@ -389,6 +537,7 @@ impl Runner {
             .context("subscribing to the input topic")?;
         let mut open = Open::default();
         let mut status = Status::new(self.options.instance);
+        let mut ended = Ended::Stopped;
         while !stop.load(Ordering::Relaxed) {
             let polled = consumer.poll(Duration::from_millis(20));
             if self.rebalanced.swap(false, Ordering::SeqCst) {
@@ -448,7 +597,20 @@ impl Runner {
                 self.commit(consumer, &mut open, &mut status)?;
             }
             if status.last_beat.elapsed() >= HEARTBEAT_EVERY {
-                let paused = self.beat(consumer, &mut status, "running");
+                let orders = self.beat(consumer, &mut status, "running");
+                let generation = *status
+                    .restart_generation
+                    .get_or_insert(orders.restart_generation);
+                if generation != orders.restart_generation {
+                    ended = Ended::Restart;
+                    break;
+                }
+                if status.last_running_event.elapsed() >= RUNNING_EVERY {
+                    status.last_running_event = Instant::now();
+                    self.handle
+                        .block_on(self.lineage.emit(&self.pool, "RUNNING"));
+                }
+                let paused = orders.paused;
                 if paused != status.paused {
                     if open.started.is_some() {
                         self.commit(consumer, &mut open, &mut status)?;
@@ -467,23 +629,27 @@ impl Runner {
         if open.started.is_some() {
             self.commit(consumer, &mut open, &mut status)?;
         }
-        self.beat(consumer, &mut status, "stopped");
+        let state = match ended {
+            Ended::Stopped => "stopped",
+            Ended::Restart => "restarting",
+        };
+        self.beat(consumer, &mut status, state);
         tracing::info!(
             records = status.records,
             dead_letters = status.dead_letters,
-            "node stopped"
+            "node {state}"
         );
-        Ok(())
+        Ok(ended)
     }
 
-    /// Reports this process to the catalog; whether the node is paused (the last known
-    /// answer when the database cannot be reached).
+    /// Reports this process to the catalog; what the node should be doing (the last known
+    /// orders when the database cannot be reached).
     fn beat(
         &self,
         consumer: &BaseConsumer<NodeContext>,
         status: &mut Status,
         state: &'static str,
-    ) -> bool {
+    ) -> nodes::Orders {
         let elapsed = status.last_beat.elapsed().as_secs_f64();
         let written = status.records + status.dead_letters;
         let rate = if elapsed > 0.0 {
@@ -491,10 +657,13 @@ impl Runner {
         } else {
             0.0
         };
-        let partitions = consumer
-            .assignment()
-            .map(|list| list.elements().iter().map(|p| p.partition()).collect())
-            .unwrap_or_default();
+        let assignment = consumer.assignment().unwrap_or_default();
+        let partitions = assignment
+            .elements()
+            .iter()
+            .map(|p| p.partition())
+            .collect();
+        let lag = Some(self.lag.load(Ordering::Relaxed)).filter(|lag| *lag >= 0);
         let beat = nodes::Beat {
             instance: status.instance,
             host: status.host.clone(),
@@ -509,6 +678,7 @@ impl Runner {
             records: status.records as i64,
             dead_letters: status.dead_letters as i64,
             rate,
+            lag,
             error: status.error.take(),
         };
         status.last_beat = Instant::now();
@@ -517,10 +687,13 @@ impl Runner {
             .handle
             .block_on(nodes::heartbeat(&self.pool, &self.plan.node.name, &beat))
         {
-            Ok(paused) => paused,
+            Ok(orders) => orders,
             Err(error) => {
                 tracing::warn!(%error, "node heartbeat not recorded");
-                status.paused
+                nodes::Orders {
+                    paused: status.paused,
+                    restart_generation: status.restart_generation.unwrap_or_default(),
+                }
             }
         }
     }

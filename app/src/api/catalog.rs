@@ -121,6 +121,8 @@ pub struct ProductView {
     pub support: Vec<SupportRow>,
     /// Newest first.
     pub versions: Vec<VersionRow>,
+    /// The stream node Meshmart runs to compute this product: (name, kind).
+    pub computed_by: Option<(String, String)>,
 }
 
 /// What a line of a diff is.
@@ -488,6 +490,9 @@ pub async fn product_detail(slug: String) -> Result<ProductView, ApiError> {
             .map(convert::support)
             .collect(),
         versions: detail.versions.into_iter().map(convert::version).collect(),
+        computed_by: domain::nodes::of_product(&pool, &slug)
+            .await
+            .map_err(internal)?,
         product: convert::product(detail.summary),
     })
 }

@@ -186,6 +186,7 @@ pub mod layout {
         direction: &str,
         depth: u32,
         expanded: &BTreeSet<String>,
+        running: &HashMap<String, (String, String)>,
     ) -> Result<LineageView, String> {
         let visible = choose(graph, expanded, NEIGHBOURHOOD_LIMIT);
         let by_id: HashMap<&str, &domain::lineage::Node> =
@@ -209,16 +210,21 @@ pub mod layout {
             let Some(node) = by_id.get(id.as_str()) else {
                 continue;
             };
-            let href = node
+            let mut href = node
                 .product
                 .as_ref()
                 .map(|slug| format!("/products/{slug}/lineage"));
-            let sublabel = match (node.kind, &node.product_name) {
+            let mut sublabel = match (node.kind, &node.product_name) {
                 (NodeKind::Port, Some(name)) => name.clone(),
                 (NodeKind::Port, None) => "topic".to_string(),
                 (NodeKind::Processor, _) => "processor".to_string(),
                 (NodeKind::Consumer, _) => "consumer".to_string(),
             };
+            // A processor Meshmart runs: its state and rate, and its page.
+            if let Some((status, page)) = running.get(id.as_str()) {
+                sublabel = status.clone();
+                href = Some(page.clone());
+            }
             index.insert(id.clone(), nodes.len() as u32);
             nodes.push(NodeView {
                 id: id.clone(),
@@ -234,17 +240,32 @@ pub mod layout {
             });
         }
         let shown: BTreeSet<&str> = visible.shown.iter().map(String::as_str).collect();
-        let mut edges: Vec<EdgeView> = graph
+        // One edge per pair of nodes: a declared edge that runs also show as observed (a
+        // node Meshmart runs reports OpenLineage events) is drawn once, as declared.
+        let mut drawn: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut edges: Vec<EdgeView> = Vec::new();
+        for e in graph
             .edges
             .iter()
             .filter(|e| shown.contains(e.source.as_str()) && shown.contains(e.target.as_str()))
-            .map(|e| EdgeView {
-                source: e.source.clone(),
-                target: e.target.clone(),
-                origin: e.origin.clone(),
-                path: String::new(),
-            })
-            .collect();
+        {
+            match drawn.get(&(e.source.as_str(), e.target.as_str())) {
+                Some(&at) => {
+                    if e.origin == "contract" {
+                        edges[at].origin = e.origin.clone();
+                    }
+                }
+                None => {
+                    drawn.insert((e.source.as_str(), e.target.as_str()), edges.len());
+                    edges.push(EdgeView {
+                        source: e.source.clone(),
+                        target: e.target.clone(),
+                        origin: e.origin.clone(),
+                        path: String::new(),
+                    });
+                }
+            }
+        }
         let mut collapsed = 0;
         for (owner, count, downstream, expandable) in &visible.more {
             collapsed += count;
@@ -417,12 +438,58 @@ pub async fn lineage_graph(
         .await
         .map_err(crate::ssr::error)?;
     let name = detail.summary.name.clone();
+    let running = running_nodes(&pool, &graph).await?;
     tokio::task::spawn_blocking(move || {
-        layout::view(&graph, &slug, &name, &direction_name, depth, &expanded)
+        layout::view(
+            &graph,
+            &slug,
+            &name,
+            &direction_name,
+            depth,
+            &expanded,
+            &running,
+        )
     })
     .await
     .map_err(internal)?
     .map_err(internal)
+}
+
+/// The processors of `graph` that are stream nodes Meshmart runs, by lineage node id: (what
+/// the graph says under the name, e.g. "node · running · 2.0 records/s", the node's page).
+#[cfg(feature = "ssr")]
+async fn running_nodes(
+    pool: &sqlx::PgPool,
+    graph: &domain::lineage::Graph,
+) -> Result<std::collections::HashMap<String, (String, String)>, ApiError> {
+    use domain::lineage::{CONTRACT_NAMESPACE, NodeKind, processor_id};
+
+    let names: Vec<String> = graph
+        .nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::Processor)
+        .filter(|n| n.id == processor_id(CONTRACT_NAMESPACE, &n.name))
+        .map(|n| n.name.clone())
+        .collect();
+    if names.is_empty() {
+        return Ok(Default::default());
+    }
+    let summaries = domain::nodes::summaries(pool, &names)
+        .await
+        .map_err(crate::ssr::internal)?;
+    Ok(summaries
+        .into_iter()
+        .map(|(name, summary)| {
+            let status = match summary.state.as_str() {
+                "running" => format!("node · running · {:.1} records/s", summary.rate),
+                other => format!("node · {other}"),
+            };
+            (
+                processor_id(CONTRACT_NAMESPACE, &name),
+                (status, format!("/nodes/{name}")),
+            )
+        })
+        .collect())
 }
 
 /// The product's direct upstream and downstream neighbours (names, with product slugs).

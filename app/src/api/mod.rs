@@ -10,6 +10,7 @@ pub mod contracts;
 mod error;
 pub mod health;
 pub mod lineage;
+pub mod nodes;
 pub mod producers;
 pub mod registry;
 pub mod search;

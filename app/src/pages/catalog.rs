@@ -303,6 +303,23 @@ pub fn ProductPage() -> impl IntoView {
     }
 }
 
+/// Which stream node computes the product, and the attribution its data sources ask for.
+#[component]
+fn ComputedBy(node: String, kind: String) -> impl IntoView {
+    let enrichment = kind == "customer-enrichment";
+    view! {
+        <p class="computed-by" data-testid="computed-by">
+            "Computed by the " {kind} " stream node "
+            <a href=format!("/nodes/{node}")>{node.clone()}</a> ", which Meshmart runs."
+            {enrichment.then(|| view! {
+                " " <a href="https://db-ip.com">"IP Geolocation by DB-IP"</a>
+                " (DB-IP City Lite, "
+                <a href="https://creativecommons.org/licenses/by/4.0/">"CC BY 4.0"</a> ")."
+            })}
+        </p>
+    }
+}
+
 #[component]
 fn Product(
     detail: ProductView,
@@ -319,6 +336,7 @@ fn Product(
         team,
         support,
         versions,
+        computed_by,
     } = detail;
     let slug = product.slug.clone();
     let download = format!("/api/v1/products/{slug}/contract");
@@ -357,6 +375,7 @@ fn Product(
             </dl>
             {(!product.description.is_empty())
                 .then(|| view! { <p class="catalog-description">{product.description.clone()}</p> })}
+            {computed_by.map(|(node, kind)| view! { <ComputedBy node kind/> })}
         </section>
         <RequestAccessSection slug=slug.clone()/>
         <HealthSection slug=slug.clone()/>

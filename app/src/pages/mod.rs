@@ -7,6 +7,7 @@ pub mod health;
 pub mod home;
 pub mod lineage;
 pub mod login;
+pub mod nodes;
 pub mod not_found;
 pub mod producers;
 pub mod register;

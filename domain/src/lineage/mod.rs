@@ -40,7 +40,7 @@ use uuid::Uuid;
 use crate::contracts::Problem;
 use crate::subscriptions::State;
 
-pub use contract::{Declaration, declaration, declare};
+pub use contract::{CONTRACT_NAMESPACE, Declaration, declaration, declare};
 pub use graph::{EdgeSet, graph, graph_with_limit, impact};
 pub use openlineage::{
     IgnoredDataset, Ingested, Reporter, authorize_report, ingest, validate_event,

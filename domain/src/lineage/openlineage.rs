@@ -226,6 +226,16 @@ pub struct Reporter {
     actor: crate::audit::Actor,
 }
 
+impl Reporter {
+    /// A process of Meshmart itself (a stream node reporting its runs), which the policy
+    /// does not gate: it writes only the observed lineage of its own processor.
+    pub fn system(name: String) -> Self {
+        Self {
+            actor: crate::audit::Actor::System(name),
+        }
+    }
+}
+
 /// Checks that `caller` may report lineage.
 pub async fn authorize_report(policy: &Policy, caller: &Caller) -> Result<Reporter, Denied> {
     policy

@@ -373,29 +373,40 @@ pub struct Beat {
     pub records: i64,
     pub dead_letters: i64,
     pub rate: f64,
+    /// Records behind the input's high watermarks, over the owned partitions (`None` before
+    /// the process knows).
+    pub lag: Option<i64>,
     /// The latest error since the last beat, if any.
     pub error: Option<String>,
 }
 
-/// Records a node process's heartbeat; returns whether the node is paused (what the process
-/// should be).
-pub async fn heartbeat(pool: &PgPool, name: &str, beat: &Beat) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
+/// What a node's processes should do, as the catalog says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct Orders {
+    pub paused: bool,
+    /// Changes when someone asks the node to restart.
+    pub restart_generation: i32,
+}
+
+/// Records a node process's heartbeat; returns what the process should be doing.
+pub async fn heartbeat(pool: &PgPool, name: &str, beat: &Beat) -> Result<Orders, sqlx::Error> {
+    sqlx::query_as::<_, Orders>(
         r#"with beat as (
              insert into node_instances (node, instance, host, pid, started_at, heartbeat_at,
                                          state, partitions, records, dead_letters, rate,
-                                         last_error, last_error_at)
+                                         last_error, last_error_at, lag)
              values ($1, $2, $3, $4, $5, now(), $6, $7, $8, $9, $10, $11,
-                     case when $11::text is null then null else now() end)
+                     case when $11::text is null then null else now() end, $12)
              on conflict (node, instance) do update
              set host = excluded.host, pid = excluded.pid, started_at = excluded.started_at,
                  heartbeat_at = now(), state = excluded.state,
                  partitions = excluded.partitions, records = excluded.records,
                  dead_letters = excluded.dead_letters, rate = excluded.rate,
+                 lag = excluded.lag,
                  last_error = coalesce(excluded.last_error, node_instances.last_error),
                  last_error_at = coalesce(excluded.last_error_at, node_instances.last_error_at)
              returning node)
-           select n.paused from nodes n join beat on beat.node = n.name"#,
+           select n.paused, n.restart_generation from nodes n join beat on beat.node = n.name"#,
     )
     .bind(name)
     .bind(beat.instance)
@@ -408,9 +419,10 @@ pub async fn heartbeat(pool: &PgPool, name: &str, beat: &Beat) -> Result<bool, s
     .bind(beat.dead_letters)
     .bind(beat.rate)
     .bind(&beat.error)
+    .bind(beat.lag)
     .fetch_optional(pool)
     .await
-    .map(|paused| paused.unwrap_or(false))
+    .map(Option::unwrap_or_default)
 }
 
 /// How long without a heartbeat before an instance counts as gone.
@@ -431,6 +443,7 @@ pub struct Instance {
     pub records: i64,
     pub dead_letters: i64,
     pub rate: f64,
+    pub lag: Option<i64>,
     pub last_error: Option<String>,
     pub last_error_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -442,6 +455,9 @@ pub struct NodeView {
     pub node: Node,
     pub group: String,
     pub dead_letter_topic: String,
+    /// The product the node reads (the input port's), when a product publishes it.
+    pub input_product: Option<String>,
+    pub restart_generation: i32,
     pub instances: Vec<Instance>,
 }
 
@@ -464,34 +480,144 @@ pub async fn view(
         r#"select instance, host, pid, started_at, heartbeat_at,
                   case when heartbeat_at < now() - make_interval(secs => $2) and state <> 'stopped'
                        then 'gone' else state end as state,
-                  partitions, records, dead_letters, rate, last_error, last_error_at
+                  partitions, records, dead_letters, rate, lag, last_error, last_error_at
            from node_instances where node = $1 order by instance"#,
     )
     .bind(name)
     .bind(INSTANCE_TIMEOUT_SECONDS as f64)
     .fetch_all(pool)
     .await?;
+    let restart_generation: i32 =
+        sqlx::query_scalar("select restart_generation from nodes where name = $1")
+            .bind(name)
+            .fetch_optional(pool)
+            .await?
+            .unwrap_or_default();
     Ok(NodeView {
         group: group_of(&node.name),
         dead_letter_topic: node.dead_letter_topic(),
+        input_product: product_of_topic(pool, &node.input_topic).await?,
+        restart_generation,
         node,
         instances,
     })
 }
 
-/// Pauses or resumes a node (its processes follow within a heartbeat); owners of the
-/// node's product and admins may. Audited; whether anything changed.
-pub async fn set_paused(
+/// The node that computes the product `slug`, if any: (name, kind).
+pub async fn of_product(
+    pool: &PgPool,
+    slug: &str,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "select n.name, n.kind from nodes n join products p on p.id = n.product_id
+         where p.slug = $1",
+    )
+    .bind(slug)
+    .fetch_optional(pool)
+    .await
+}
+
+/// What the lineage page shows of each of `names` that is a node: (state, records per
+/// second over its live instances, latest heartbeat).
+pub async fn summaries(
+    pool: &PgPool,
+    names: &[String],
+) -> Result<Vec<(String, Summary)>, sqlx::Error> {
+    let rows: Vec<SummaryRow> = sqlx::query_as(
+        r#"select n.name, n.paused,
+                      count(i.instance) filter (where i.state in ('running', 'paused')
+                          and i.heartbeat_at >= now() - make_interval(secs => $2)),
+                      sum(i.rate) filter (where i.state in ('running', 'paused')
+                          and i.heartbeat_at >= now() - make_interval(secs => $2)),
+                      max(i.heartbeat_at)
+               from nodes n left join node_instances i on i.node = n.name
+               where n.name = any($1)
+               group by n.name, n.paused"#,
+    )
+    .bind(names)
+    .bind(INSTANCE_TIMEOUT_SECONDS as f64)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, paused, live, rate, heartbeat_at)| {
+            let live = live.unwrap_or(0);
+            let state = match (live, paused) {
+                (0, _) => "not running",
+                (_, true) => "paused",
+                _ => "running",
+            };
+            (
+                name,
+                Summary {
+                    state: state.to_string(),
+                    instances: live,
+                    rate: rate.unwrap_or(0.0),
+                    heartbeat_at,
+                },
+            )
+        })
+        .collect())
+}
+
+/// (name, paused, live instances, their summed rate, latest heartbeat).
+type SummaryRow = (
+    String,
+    bool,
+    Option<i64>,
+    Option<f64>,
+    Option<chrono::DateTime<chrono::Utc>>,
+);
+
+/// A node at a glance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// `running`, `paused` or `not running`.
+    pub state: String,
+    pub instances: i64,
+    pub rate: f64,
+    pub heartbeat_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Asks every running process of a node to restart in place (they follow within a
+/// heartbeat); owners of the node's product and admins may. Audited.
+pub async fn request_restart(
     pool: &PgPool,
     policy: &crate::policy::Policy,
     caller: &crate::identity::Caller,
     name: &str,
-    paused: bool,
-) -> Result<bool, NodeError> {
+) -> Result<i32, NodeError> {
+    let node = operable(pool, policy, caller, name).await?;
+    let mut tx = pool.begin().await?;
+    let generation: i32 = sqlx::query_scalar(
+        "update nodes set restart_generation = restart_generation + 1, updated_at = now()
+         where name = $1 returning restart_generation",
+    )
+    .bind(name)
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        Event::new(&caller.audit_actor(), "node.restart", &node.principal)
+            .in_domain(&node.domain)
+            .after(serde_json::json!({ "node": name, "restart_generation": generation })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(generation)
+}
+
+/// The node `name` if `caller` may operate it (write its product's domain); "no such
+/// node" only to someone who could see it at all.
+async fn operable(
+    pool: &PgPool,
+    policy: &crate::policy::Policy,
+    caller: &crate::identity::Caller,
+    name: &str,
+) -> Result<Node, NodeError> {
     let node = match load(pool, name).await {
         Ok(node) => node,
         Err(NodeError::Unknown(name)) => {
-            // Say "no such node" only to someone who could see it at all.
             policy
                 .authorize(
                     caller,
@@ -510,6 +636,19 @@ pub async fn set_paused(
             crate::policy::Permission::WriteProduct,
         )
         .await?;
+    Ok(node)
+}
+
+/// Pauses or resumes a node (its processes follow within a heartbeat); owners of the
+/// node's product and admins may. Audited; whether anything changed.
+pub async fn set_paused(
+    pool: &PgPool,
+    policy: &crate::policy::Policy,
+    caller: &crate::identity::Caller,
+    name: &str,
+    paused: bool,
+) -> Result<bool, NodeError> {
+    let node = operable(pool, policy, caller, name).await?;
     let mut tx = pool.begin().await?;
     let changed = sqlx::query(
         "update nodes set paused = $2, updated_at = now() where name = $1 and paused <> $2",

@@ -531,6 +531,13 @@ fn matrix() -> Vec<Entry> {
             Body::None,
             Rule::OwnerOfA,
         ),
+        entry(
+            Method::POST,
+            "/api/v1/nodes/{name}/restart",
+            "/api/v1/nodes/matrix-node/restart",
+            Body::None,
+            Rule::OwnerOfA,
+        ),
         // The domain page asks everyone signed in; those who may not manage it get no
         // section (200 with nothing), so the page stays readable.
         server_fn(

@@ -252,7 +252,22 @@ async fn a_declared_node_copies_each_record_once_and_its_owner_pauses_and_resume
     assert_eq!(distinct.len(), 40, "each input once: {records:?}");
     assert!(records.iter().all(|(p, o)| !p.is_empty() && !o.is_empty()));
 
-    let view = wait_for_state(&app, &analyst, &node, "running").await;
+    wait_for_state(&app, &analyst, &node, "running").await;
+    // The next heartbeat reports the partitions the group gave the process.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let view = loop {
+        let (_, view) = call(
+            &app,
+            reqwest::Method::GET,
+            &format!("/nodes/{node}"),
+            &analyst,
+        )
+        .await;
+        if view["instances"][0]["records"] == 40 || Instant::now() > deadline {
+            break view;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
     assert_eq!(view["principal"], format!("User:svc-node-{node}"));
     assert_eq!(view["input_topic"], input_topic);
     assert_eq!(view["output_topic"], output_topic);
@@ -312,6 +327,67 @@ async fn a_declared_node_copies_each_record_once_and_its_owner_pauses_and_resume
     .await
     .expect("audit");
     assert_eq!(audited, 2);
+
+    // Restart: the process starts again in place (new clients, state rebuilt from the
+    // committed input) and goes on exactly once.
+    let before = view["instances"][0]["started_at"].clone();
+    let (status, _) = call(
+        &app,
+        reqwest::Method::POST,
+        &format!("/nodes/{node}/restart"),
+        &analyst,
+    )
+    .await;
+    assert_eq!(status, 403, "an analyst may not restart a node");
+    let (status, restarted) = call(
+        &app,
+        reqwest::Method::POST,
+        &format!("/nodes/{node}/restart"),
+        &owner,
+    )
+    .await;
+    assert_eq!(
+        (status, &restarted["restart_generation"]),
+        (200, &json!(1)),
+        "{restarted}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, view) = call(
+            &app,
+            reqwest::Method::GET,
+            &format!("/nodes/{node}"),
+            &owner,
+        )
+        .await;
+        let instance = &view["instances"][0];
+        if instance["started_at"] != before && instance["state"] == "running" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no restart: {view}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    produce(&pool, &input, 10).await;
+    assert_eq!(
+        wait_for(&output_topic, 70).await,
+        70,
+        "exactly once across the restart"
+    );
+    let restarts: i64 =
+        sqlx::query_scalar("select count(*) from audit_log where action = 'node.restart'")
+            .fetch_one(&pool)
+            .await
+            .expect("audit");
+    assert_eq!(restarts, 1);
+    // The node's runs are observed lineage of its processor (OpenLineage START events).
+    let observed: Vec<String> = sqlx::query_scalar(
+        "select target from lineage_edges where origin = 'openlineage' and source = $1",
+    )
+    .bind(format!("processor:contract/{node}"))
+    .fetch_all(&pool)
+    .await
+    .expect("lineage");
+    assert_eq!(observed, vec![format!("port:{output_topic}")]);
 
     let (status, _) = call(&app, reqwest::Method::GET, "/nodes/no-such-node", &analyst).await;
     assert_eq!(status, 404);

@@ -1,5 +1,6 @@
 //! Stream nodes (`domain::nodes`): a node's definition and its running processes for anyone
-//! who may read the catalog; pause and resume for owners of the node's product and admins.
+//! who may read the catalog; pause, resume and restart for owners of the node's product and
+//! admins.
 //! The domain operations ask the policy themselves.
 
 use axum::Json;
@@ -17,6 +18,19 @@ pub fn routes() -> Routes {
         .get("/api/v1/nodes/{name}", view)
         .post("/api/v1/nodes/{name}/pause", pause)
         .post("/api/v1/nodes/{name}/resume", resume)
+        .post("/api/v1/nodes/{name}/restart", restart)
+}
+
+async fn restart(
+    State(state): State<AppState>,
+    caller_ext: CallerExt,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let caller = caller(caller_ext);
+    let generation = nodes::request_restart(&state.pool, &state.policy, &caller, &name).await?;
+    Ok(Json(
+        json!({ "node": name, "restart_generation": generation }),
+    ))
 }
 
 async fn view(
