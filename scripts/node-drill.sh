@@ -99,9 +99,18 @@ if [[ $bench == --bench ]]; then
     say "$instances instance(s): $(measure wait-committed "$group" "$input_topic" "$target" "$start" "$records")"
     for pid in "${started[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   done
-  "$bin" node run "$node" --instance 0 >>"$dir/bench-node-0.log" 2>&1 &
+  RUST_LOG=${RUST_LOG:-info} "$bin" node run "$node" --instance 0 --transaction-ms "${NODE_DRILL_TRANSACTION_MS:-100}" \
+    >>"$dir/bench-node-0.log" 2>&1 &
   pids+=($!)
-  sleep 5 # joined and caught up
+  # Until this lone instance owns every partition: the earlier run's instance 1 was a
+  # static member, whose partitions the group hands over only after its session timeout.
+  for _ in $(seq 1 60); do
+    owned=$(psql "$DATABASE_URL" -At -c "select coalesce(array_length(partitions, 1), 0)
+      from node_instances where node = '$node' and instance = 0 and state = 'running'")
+    [[ $owned == 3 ]] && break
+    sleep 0.5
+  done
+  sleep 2 # caught up
   "$bin" traffic --products drill-signups --rate 1000 --duration 30 >/dev/null 2>&1 &
   pids+=($!)
   say "latency at 1,000 records/s, 100 ms transactions: $(measure latency "$output_topic" 30)"
