@@ -3,27 +3,7 @@
 // section's numbers change without a reload, a subscriber sees the kept records with
 // classified fields masked, and an analyst without a subscription is refused. The pages
 // are checked with axe-core for serious accessibility violations.
-import { readFileSync } from "node:fs";
-import type { Page } from "@playwright/test";
-import { expect, signIn, test } from "./fixtures";
-
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-
-/** axe-core's serious and critical violations on the page, as `rule: targets` lines. */
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ content: AXE });
-  return page.evaluate(async () => {
-    // biome-ignore lint: axe is injected above.
-    const axe = (window as any).axe;
-    const result = await axe.run(document, { resultTypes: ["violations"] });
-    return result.violations
-      .filter((v: { impact: string }) => v.impact === "serious" || v.impact === "critical")
-      .map(
-        (v: { id: string; nodes: { target: string[] }[] }) =>
-          `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`,
-      );
-  });
-}
+import { expect, seriousViolations, signIn, test } from "./fixtures";
 
 test("the Health section shows the stream live and its numbers move without a reload", async ({ signedIn }) => {
   const owner = await signedIn("owner.customer-management@meshmart.local");

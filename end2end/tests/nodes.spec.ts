@@ -4,27 +4,10 @@
 // partitions the consumer group gave them, pausing from the page stops the output count
 // and resuming starts it again. An analyst sees the page without the operations. The page
 // is checked with axe-core, at 390 and 1366 px, and without JavaScript.
-import { readFileSync } from "node:fs";
 import type { Page } from "@playwright/test";
-import { expect, signIn, test } from "./fixtures";
+import { expect, seriousViolations, signIn, test } from "./fixtures";
 
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 const NODE = "customer-enrichment";
-
-async function seriousViolations(page: Page): Promise<string[]> {
-  await page.addScriptTag({ content: AXE });
-  return page.evaluate(async () => {
-    // biome-ignore lint: axe is injected above.
-    const axe = (window as any).axe;
-    const result = await axe.run(document, { resultTypes: ["violations"] });
-    return result.violations
-      .filter((v: { impact: string }) => v.impact === "serious" || v.impact === "critical")
-      .map(
-        (v: { id: string; nodes: { target: string[] }[] }) =>
-          `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`,
-      );
-  });
-}
 
 /** Records written by the node's live processes, as the API reports them. */
 async function written(page: Page): Promise<number> {

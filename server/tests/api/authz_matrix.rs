@@ -555,6 +555,14 @@ fn matrix() -> Vec<Entry> {
             "slug=matrix-schema&granted=true",
             Rule::OwnerOfA,
         ),
+        // The processor page of `matrix-node` (its product is in domain A).
+        server_fn("node_page", "name=matrix-node", Rule::SignedIn),
+        server_fn(
+            "set_node_paused",
+            "name=matrix-node&paused=true",
+            Rule::OwnerOfA,
+        ),
+        server_fn("restart_node", "name=matrix-node", Rule::OwnerOfA),
         // The lineage page's server functions (404 for an unknown product counts as allowed).
         server_fn("lineage_graph", "slug=no-such-product", Rule::SignedIn),
         server_fn("lineage_neighbours", "slug=no-such-product", Rule::SignedIn),
@@ -636,7 +644,7 @@ domain: sales\nschema:\n  - name: MatrixPage\n    physicalName: matrix.page\n";
 /// Pages render for everyone who may see their data (the server functions above decide);
 /// the others get the page's sign-in or permission message with status 401 or 403.
 /// Each is (declared route, path requested, rule); paths name things that exist.
-const PAGES: [(&str, &str, Rule); 13] = [
+const PAGES: [(&str, &str, Rule); 14] = [
     ("/", "/", Rule::Public),
     ("/login", "/login", Rule::Public),
     ("/register", "/register", Rule::SignedIn),
@@ -656,6 +664,7 @@ const PAGES: [(&str, &str, Rule); 13] = [
         "/products/matrix-schema/samples",
         Rule::OwnerOfA,
     ),
+    ("/nodes/{name}", "/nodes/matrix-node", Rule::SignedIn),
     ("/subscriptions", "/subscriptions", Rule::SignedIn),
     ("/approvals", "/approvals", Rule::SignedIn),
 ];

@@ -188,9 +188,9 @@ async fn committed_records(topic: &str) -> Vec<(HashMap<String, String>, Vec<u8>
     .expect("reader thread")
 }
 
-/// Waits until `topic` holds `count` committed records (or 30 s pass); what it holds then.
+/// Waits until `topic` holds `count` committed records (or 60 s pass); what it holds then.
 async fn wait_for(topic: &str, count: usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let seen = committed(topic).await.len();
         if seen >= count || Instant::now() > deadline {
@@ -202,12 +202,22 @@ async fn wait_for(topic: &str, count: usize) -> usize {
 
 /// Waits until the node's only instance reports `state` (or 20 s pass); the node's view.
 async fn wait_for_state(app: &TestApp, token: &str, node: &str, state: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    wait_for_view(app, token, node, |instance| instance["state"] == state).await
+}
+
+/// Waits until the node's first instance satisfies `done` (or 30 s pass); the node's view.
+async fn wait_for_view(
+    app: &TestApp,
+    token: &str,
+    node: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (status, view) =
             call(app, reqwest::Method::GET, &format!("/nodes/{node}"), token).await;
         assert_eq!(status, 200, "{view}");
-        if view["instances"][0]["state"] == state || Instant::now() > deadline {
+        if done(&view["instances"][0]) || Instant::now() > deadline {
             return view;
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -254,20 +264,7 @@ async fn a_declared_node_copies_each_record_once_and_its_owner_pauses_and_resume
 
     wait_for_state(&app, &analyst, &node, "running").await;
     // The next heartbeat reports the partitions the group gave the process.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let view = loop {
-        let (_, view) = call(
-            &app,
-            reqwest::Method::GET,
-            &format!("/nodes/{node}"),
-            &analyst,
-        )
-        .await;
-        if view["instances"][0]["records"] == 40 || Instant::now() > deadline {
-            break view;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let view = wait_for_view(&app, &analyst, &node, |instance| instance["records"] == 40).await;
     assert_eq!(view["principal"], format!("User:svc-node-{node}"));
     assert_eq!(view["input_topic"], input_topic);
     assert_eq!(view["output_topic"], output_topic);
@@ -351,22 +348,23 @@ async fn a_declared_node_copies_each_record_once_and_its_owner_pauses_and_resume
         (200, &json!(1)),
         "{restarted}"
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, view) = call(
-            &app,
-            reqwest::Method::GET,
-            &format!("/nodes/{node}"),
-            &owner,
-        )
-        .await;
-        let instance = &view["instances"][0];
-        if instance["started_at"] != before && instance["state"] == "running" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no restart: {view}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    // Restarted, and back on its partitions (the first heartbeat of a run goes out before
+    // the group has assigned them).
+    let view = wait_for_view(&app, &owner, &node, |instance| {
+        instance["started_at"] != before
+            && instance["state"] == "running"
+            && instance["partitions"] == json!([0, 1, 2])
+    })
+    .await;
+    assert_eq!(
+        view["instances"][0]["partitions"],
+        json!([0, 1, 2]),
+        "{view}"
+    );
+    assert_ne!(
+        view["instances"][0]["started_at"], before,
+        "no restart: {view}"
+    );
     produce(&pool, &input, 10).await;
     assert_eq!(
         wait_for(&output_topic, 70).await,
