@@ -86,6 +86,14 @@ async fn products_of_kind(
     }
 }
 
+/// A pool of its own on the test's database, as a node process has: the node's heartbeats
+/// do not queue behind the server's workers for the test pool's few connections.
+fn own_pool(pool: &PgPool) -> PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_lazy_with((*pool.connect_options()).clone())
+}
+
 async fn call(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -> (u16, Value) {
     let response = app
         .client
@@ -205,14 +213,15 @@ async fn wait_for_state(app: &TestApp, token: &str, node: &str, state: &str) -> 
     wait_for_view(app, token, node, |instance| instance["state"] == state).await
 }
 
-/// Waits until the node's first instance satisfies `done` (or 30 s pass); the node's view.
+/// Waits until the node's first instance satisfies `done` (or 90 s pass: a restart closes
+/// and recreates the clients, which takes long on a loaded machine); the node's view.
 async fn wait_for_view(
     app: &TestApp,
     token: &str,
     node: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let (status, view) =
             call(app, reqwest::Method::GET, &format!("/nodes/{node}"), token).await;
@@ -244,7 +253,7 @@ async fn a_declared_node_copies_each_record_once_and_its_owner_pauses_and_resume
     let settings = Settings::load(None).expect("settings");
     let running = tokio::spawn(server::node::run_until(
         settings,
-        pool.clone(),
+        own_pool(&pool),
         node.clone(),
         server::node::Options {
             instance: 0,
@@ -458,7 +467,7 @@ async fn an_enrichment_node_locates_and_scores_each_signup_and_dead_letters_a_ba
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(server::node::run_until(
         Settings::load(None).expect("settings"),
-        pool.clone(),
+        own_pool(&pool),
         node.clone(),
         server::node::Options {
             instance: 0,
