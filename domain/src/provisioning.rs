@@ -7,8 +7,9 @@
 //! Producer grants ([`crate::producers`]) are rows too: `topic:<t>, write` means WRITE and
 //! DESCRIBE on the literal topic, `cluster:kafka-cluster, idempotent_write` IDEMPOTENT_WRITE
 //! on the cluster. Stream nodes ([`crate::nodes`]) add `transactional_id:<prefix>, write`:
-//! WRITE and DESCRIBE on the prefixed transactional id; every ACL of a node principal
-//! (`User:svc-node-…`, a reserved name) is in the managed scope.
+//! WRITE and DESCRIBE on the prefixed transactional id; every ACL of one of this
+//! deployment's node principals (`User:svc-node-…`, a reserved name) is in the managed
+//! scope, and those of a node being synced (a removed one), not another deployment's.
 //!
 //! The managed scope is what Meshmart grants and nothing else: READ/DESCRIBE ACLs on the
 //! topics of data products' output ports, prefixed READ ACLs on the consumer-group
@@ -128,6 +129,9 @@ pub struct Scope {
     groups: BTreeSet<(String, String)>,
     /// The domains' producer principals.
     producers: BTreeSet<String>,
+    /// This deployment's stream-node principals (another Meshmart on the same broker has
+    /// its own).
+    nodes: BTreeSet<String>,
 }
 
 impl Scope {
@@ -154,11 +158,26 @@ impl Scope {
                 .await?
                 .into_iter()
                 .collect();
+        let nodes = sqlx::query_scalar::<_, String>("select principal from nodes")
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
         Ok(Self {
             topics,
             groups,
             producers,
+            nodes,
         })
+    }
+
+    /// The scope with a node principal Meshmart is syncing added: a removed node's ACLs
+    /// are still its own to delete.
+    pub fn including(mut self, principal: &str) -> Self {
+        if crate::nodes::is_node_username(crate::producers::username(principal)) {
+            self.nodes.insert(principal.to_string());
+        }
+        self
     }
 
     /// Whether Meshmart manages this ACL.
@@ -167,12 +186,14 @@ impl Scope {
             return false;
         }
         // A stream node's principal is Meshmart's alone (the name is reserved): every ACL
-        // it holds on topics, groups and transactional ids is the node's policy or stale.
+        // one of this deployment's nodes holds on topics, groups and transactional ids is
+        // the node's policy or stale. Other deployments' nodes are theirs.
         if crate::nodes::is_node_username(crate::producers::username(&binding.principal)) {
-            return matches!(
-                binding.resource_type,
-                ResourceType::Topic | ResourceType::Group | ResourceType::TransactionalId
-            );
+            return self.nodes.contains(&binding.principal)
+                && matches!(
+                    binding.resource_type,
+                    ResourceType::Topic | ResourceType::Group | ResourceType::TransactionalId
+                );
         }
         match (
             binding.resource_type,
@@ -292,7 +313,7 @@ async fn apply(pool: &PgPool, broker: &BrokerAdmin, principal: &str) -> Result<(
         .into_iter()
         .collect();
     let wanted = desired(&mut lock, Some(principal)).await?;
-    let scope = Scope::load(&mut lock).await?;
+    let scope = Scope::load(&mut lock).await?.including(principal);
     let missing: Vec<AclBinding> = wanted.difference(&actual).cloned().collect();
     let extra: Vec<AclFilter> = actual
         .iter()
@@ -456,6 +477,7 @@ mod tests {
             topics: ["sales.order-placed.v1".to_string()].into(),
             groups: [("User:analyst1".to_string(), "analyst1.".to_string())].into(),
             producers: ["User:svc-sales-producer".to_string()].into(),
+            nodes: ["User:svc-node-copy".to_string()].into(),
         };
         let mut read = bindings("User:analyst1", "topic:sales.order-placed.v1", "read")[0].clone();
         assert!(scope.contains(&read));
@@ -493,5 +515,12 @@ mod tests {
         let same_prefix_other_principal =
             bindings("User:analyst2", "group:analyst1.", "read")[0].clone();
         assert!(!scope.contains(&same_prefix_other_principal));
+        // This deployment's node owns all its ACLs; another deployment's node is not ours,
+        // unless we are syncing that principal (a node removed here).
+        let node = |p| bindings(p, "topic:anything.v1", "read")[0].clone();
+        assert!(scope.contains(&node("User:svc-node-copy")));
+        assert!(!scope.contains(&node("User:svc-node-elsewhere")));
+        let syncing = scope.clone().including("User:svc-node-elsewhere");
+        assert!(syncing.contains(&node("User:svc-node-elsewhere")));
     }
 }

@@ -344,20 +344,9 @@ async fn a_declared_node_copies_each_record_once_and_its_owner_pauses_and_resume
     .expect("lineage");
     assert_eq!(observed, vec![format!("port:{output_topic}")]);
 
-    let (status, _) = call(&app, reqwest::Method::GET, "/nodes/no-such-node", &analyst).await;
-    assert_eq!(status, 404);
-    let _ = stop.send(());
-    running
-        .await
-        .expect("the node task ends")
-        .expect("the node stops cleanly");
-    let view = wait_for_state(&app, &owner, &node, "stopped").await;
-    assert_eq!(view["instances"][0]["state"], "stopped");
-
-    // Restart is an order in the catalog, audited; running processes follow it within a
-    // heartbeat. It is asked for once the node has stopped: that a process restarts in
-    // place is not asserted here, because under the full suite on two cores a restarted
-    // in-process node once stopped reporting (an open question, see the closing note).
+    // Restart: the process starts again in place (new clients, state rebuilt from the
+    // committed input) and goes on exactly once.
+    let before = view["instances"][0]["started_at"].clone();
     let (status, _) = call(
         &app,
         reqwest::Method::POST,
@@ -378,12 +367,45 @@ async fn a_declared_node_copies_each_record_once_and_its_owner_pauses_and_resume
         (200, &json!(1)),
         "{restarted}"
     );
+    // Restarted, and back on its partitions (the first heartbeat of a run goes out before
+    // the group has assigned them).
+    let view = wait_for_view(&app, &owner, &node, |instance| {
+        instance["started_at"] != before
+            && instance["state"] == "running"
+            && instance["partitions"] == json!([0, 1, 2])
+    })
+    .await;
+    assert_eq!(
+        view["instances"][0]["partitions"],
+        json!([0, 1, 2]),
+        "{view}"
+    );
+    assert_ne!(
+        view["instances"][0]["started_at"], before,
+        "no restart: {view}"
+    );
+    produce(&pool, &input, 10).await;
+    assert_eq!(
+        wait_for(&output_topic, 70).await,
+        70,
+        "exactly once across the restart"
+    );
     let restarts: i64 =
         sqlx::query_scalar("select count(*) from audit_log where action = 'node.restart'")
             .fetch_one(&pool)
             .await
             .expect("audit");
     assert_eq!(restarts, 1);
+    let (status, _) = call(&app, reqwest::Method::GET, "/nodes/no-such-node", &analyst).await;
+    assert_eq!(status, 404);
+    let _ = stop.send(());
+    running
+        .await
+        .expect("the node task ends")
+        .expect("the node stops cleanly");
+    let view = wait_for_state(&app, &owner, &node, "stopped").await;
+    assert_eq!(view["instances"][0]["state"], "stopped");
+
     app.stop().await;
 }
 
