@@ -86,12 +86,23 @@ async fn products_of_kind(
     }
 }
 
-/// A pool of its own on the test's database, as a node process has: the node's heartbeats
-/// do not queue behind the server's workers for the test pool's few connections.
+/// A pool of its own on the test's database, as a node process has (it does not share the
+/// server's connections).
 fn own_pool(pool: &PgPool) -> PgPool {
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
         .connect_lazy_with((*pool.connect_options()).clone())
+}
+
+/// Posts an order (`pause`, `resume`, `restart`) for `node` as `token`'s holder.
+async fn order(app: &TestApp, node: &str, action: &str, token: &str) -> (u16, Value) {
+    call(
+        app,
+        reqwest::Method::POST,
+        &format!("/nodes/{node}/{action}"),
+        token,
+    )
+    .await
 }
 
 async fn call(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -> (u16, Value) {
@@ -213,8 +224,8 @@ async fn wait_for_state(app: &TestApp, token: &str, node: &str, state: &str) -> 
     wait_for_view(app, token, node, |instance| instance["state"] == state).await
 }
 
-/// Waits until the node's first instance satisfies `done` (or 90 s pass: a restart closes
-/// and recreates the clients, which takes long on a loaded machine); the node's view.
+/// Waits until the node's first instance satisfies `done` (or 90 s pass, on a machine busy
+/// with the whole suite); the node's view.
 async fn wait_for_view(
     app: &TestApp,
     token: &str,
@@ -282,21 +293,9 @@ async fn a_declared_node_copies_each_record_once_and_its_owner_pauses_and_resume
     let instance = &view["instances"][0];
     assert_eq!(instance["partitions"], json!([0, 1, 2]), "{view}");
 
-    let (status, _) = call(
-        &app,
-        reqwest::Method::POST,
-        &format!("/nodes/{node}/pause"),
-        &analyst,
-    )
-    .await;
+    let (status, _) = order(&app, &node, "pause", &analyst).await;
     assert_eq!(status, 403, "an analyst may not pause a node");
-    let (status, paused) = call(
-        &app,
-        reqwest::Method::POST,
-        &format!("/nodes/{node}/pause"),
-        &owner,
-    )
-    .await;
+    let (status, paused) = order(&app, &node, "pause", &owner).await;
     assert_eq!(
         (status, &paused["changed"]),
         (200, &json!(true)),
@@ -311,13 +310,7 @@ async fn a_declared_node_copies_each_record_once_and_its_owner_pauses_and_resume
         "nothing is written while paused"
     );
 
-    let (status, _) = call(
-        &app,
-        reqwest::Method::POST,
-        &format!("/nodes/{node}/resume"),
-        &owner,
-    )
-    .await;
+    let (status, _) = order(&app, &node, "resume", &owner).await;
     assert_eq!(status, 200);
     assert_eq!(
         wait_for(&output_topic, 60).await,
@@ -347,21 +340,9 @@ async fn a_declared_node_copies_each_record_once_and_its_owner_pauses_and_resume
     // Restart: the process starts again in place (new clients, state rebuilt from the
     // committed input) and goes on exactly once.
     let before = view["instances"][0]["started_at"].clone();
-    let (status, _) = call(
-        &app,
-        reqwest::Method::POST,
-        &format!("/nodes/{node}/restart"),
-        &analyst,
-    )
-    .await;
+    let (status, _) = order(&app, &node, "restart", &analyst).await;
     assert_eq!(status, 403, "an analyst may not restart a node");
-    let (status, restarted) = call(
-        &app,
-        reqwest::Method::POST,
-        &format!("/nodes/{node}/restart"),
-        &owner,
-    )
-    .await;
+    let (status, restarted) = order(&app, &node, "restart", &owner).await;
     assert_eq!(
         (status, &restarted["restart_generation"]),
         (200, &json!(1)),
