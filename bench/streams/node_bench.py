@@ -8,9 +8,10 @@
         rate of the last RECORDS records, from START (epoch seconds, when the node processes
         were started) and from the first committed progress
     node_bench.py KCAT_CONFIG latency TOPIC SECONDS
-        reads TOPIC read_committed from its end for SECONDS and prints the p50 and p99 of
+        reads TOPIC read_committed from its end for SECONDS and prints the p50, p99 and max of
         (receive time - record timestamp) in milliseconds, and the record count
 """
+import os
 import sys
 import time
 
@@ -64,6 +65,7 @@ elif command == "latency":
                          "fetch.wait.max.ms": 10})
     consumer.subscribe([topic])
     latencies, end = [], time.time() + seconds
+    trace = open(os.environ["NODE_BENCH_TRACE"], "w") if os.environ.get("NODE_BENCH_TRACE") else None
     while time.time() < end:
         message = consumer.poll(0.1)
         if message is None or message.error():
@@ -72,11 +74,13 @@ elif command == "latency":
         kind, stamp = message.timestamp()
         if kind != 0:
             latencies.append(received - stamp)
+            if trace:
+                trace.write(f"{received:.0f} {received - stamp:.0f} {message.partition()} {message.offset()}\n")
     consumer.close()
     latencies.sort()
     if latencies:
         pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]
-        print(f"p50 {pick(0.5):.0f} ms, p99 {pick(0.99):.0f} ms over {len(latencies):,} records")
+        print(f"p50 {pick(0.5):.0f} ms, p99 {pick(0.99):.0f} ms, max {latencies[-1]:.0f} ms over {len(latencies):,} records")
     else:
         print("no records")
 else:
