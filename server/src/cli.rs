@@ -138,7 +138,7 @@ pub enum ModelCommand {
         #[arg(long, default_value_t = 5.0)]
         per_second: f64,
         /// The model's version, written into every enriched record.
-        #[arg(long, default_value = "signup-risk-1")]
+        #[arg(long, default_value = "signup-risk-2")]
         version: String,
         /// Where to write the model.
         #[arg(long, default_value = "models/signup-risk.json")]

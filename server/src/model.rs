@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use domain::nodes::enrich::{Enricher, Source};
-use domain::nodes::geo::{self, Geo};
+use domain::nodes::geo::Geo;
 use domain::nodes::risk::{self, Evaluation, FEATURES, RiskModel};
 use domain::nodes::training::{self, Dataset};
 use linfa::prelude::*;
@@ -27,8 +27,8 @@ pub struct TrainOptions {
 
 /// Trains, evaluates and writes the model to `out`; prints the evaluation.
 pub fn train(options: &TrainOptions, out: &Path) -> anyhow::Result<()> {
-    let geo = Geo::open(&geo::default_path()).map_err(anyhow::Error::msg)?;
-    let mut enricher = Enricher::new(geo, RiskModel::builtin());
+    let geo = Geo::open_default().map_err(anyhow::Error::msg)?;
+    let mut enricher = Enricher::new(geo, RiskModel::untrained());
     let started = Instant::now();
     let data = training::generate(
         &mut enricher,
@@ -129,7 +129,7 @@ fn report_cost(model: &RiskModel, test: &Dataset) -> anyhow::Result<()> {
         }
     }
     let scoring = started.elapsed().as_secs_f64() * 1e6 / (rounds * test.len()).max(1) as f64;
-    let geo = Geo::open(&geo::default_path()).map_err(anyhow::Error::msg)?;
+    let geo = Geo::open_default().map_err(anyhow::Error::msg)?;
     let mut enricher = Enricher::new(geo, model.clone());
     let records: Vec<_> = domain::nodes::training::signups(20_000, 11);
     let started = Instant::now();

@@ -80,14 +80,20 @@ fn transformer(kind: Kind) -> anyhow::Result<Transformer> {
     Ok(match kind {
         Kind::PassThrough => Transformer::PassThrough,
         Kind::CustomerEnrichment => {
-            let path = geo::default_path();
-            let geo = Geo::open(&path).map_err(|why| {
+            let started = Instant::now();
+            let geo = Geo::open_default().map_err(|why| {
                 UsageError(format!(
-                    "{why} (make setup fetches it; MESHMART_GEO_DB points elsewhere)"
+                    "{why} (make setup fetches it; MESHMART_GEO_DB and MESHMART_ASN_DB point elsewhere)"
                 ))
             })?;
             let model = risk_model()?;
-            tracing::info!(model = %model.version, geo = %path.display(), "enrichment loaded");
+            tracing::info!(
+                model = %model.version,
+                geo = %geo::default_path().display(),
+                asn = %domain::nodes::asn::default_path().display(),
+                seconds = started.elapsed().as_secs_f64(),
+                "enrichment loaded"
+            );
             Transformer::Enrich(Box::new(Enricher::new(geo, model)))
         }
     })
@@ -809,9 +815,9 @@ impl Runner {
             .group_metadata()
             .context("the consumer has no group metadata")?;
         let started = Instant::now();
-        let result = self
-            .producer
-            .send_offsets_to_transaction(&offsets, &metadata, COORDINATOR_TIMEOUT);
+        let result =
+            self.producer
+                .send_offsets_to_transaction(&offsets, &metadata, COORDINATOR_TIMEOUT);
         let offsets_sent = started.elapsed();
         let result = result.and_then(|()| {
             self.delivered();
@@ -821,7 +827,10 @@ impl Runner {
             Ok(()) => {
                 tracing::debug!(
                     records = open.records,
-                    open_ms = open.started.map(|at| at.elapsed().as_millis()).unwrap_or_default(),
+                    open_ms = open
+                        .started
+                        .map(|at| at.elapsed().as_millis())
+                        .unwrap_or_default(),
                     offsets_ms = offsets_sent.as_millis(),
                     commit_ms = (started.elapsed() - offsets_sent).as_millis(),
                     "transaction committed"

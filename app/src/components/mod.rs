@@ -1,5 +1,6 @@
 //! Pieces shared by several pages.
 
+pub mod attribution;
 pub mod layout;
 pub mod loading;
 pub mod problem;

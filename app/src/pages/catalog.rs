@@ -22,6 +22,7 @@ use crate::api::catalog::{
     SlaRow, VersionDiff, VersionRow, contract_diff, list_domain_summaries, list_products,
     product_detail,
 };
+use crate::components::attribution::IpDataAttribution;
 use crate::components::loading::Loading;
 use crate::components::problem::{ErrorMessage, PageProblem};
 use crate::pages::health::HealthSection;
@@ -311,11 +312,7 @@ fn ComputedBy(node: String, kind: String) -> impl IntoView {
         <p class="computed-by" data-testid="computed-by">
             "Computed by the " {kind} " stream node "
             <a href=format!("/nodes/{node}")>{node.clone()}</a> ", which Meshmart runs."
-            {enrichment.then(|| view! {
-                " " <a href="https://db-ip.com">"IP Geolocation by DB-IP"</a>
-                " (DB-IP City Lite, "
-                <a href="https://creativecommons.org/licenses/by/4.0/">"CC BY 4.0"</a> ")."
-            })}
+            {enrichment.then(|| view! { " " <IpDataAttribution/> })}
         </p>
     }
 }

@@ -13,6 +13,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::nodes::{InstanceRow, NodePageView, RestartNode, SetNodePaused, node_page};
+use crate::components::attribution::IpDataAttribution;
 use crate::components::loading::Loading;
 use crate::components::problem::{ErrorMessage, PageProblem};
 
@@ -228,10 +229,8 @@ fn NodeView(
             </dl>
             {enrichment.then(|| view! {
                 <p class="muted" data-testid="geo-attribution">
-                    <a href="https://db-ip.com">"IP Geolocation by DB-IP"</a>
-                    " (DB-IP City Lite, "
-                    <a href="https://creativecommons.org/licenses/by/4.0/">"CC BY 4.0"</a>
-                    "). The risk score comes from a logistic model trained on generated sign-ups: it shows the wiring, not a claim about real fraud."
+                    <IpDataAttribution/>
+                    " The risk score comes from a logistic model trained on generated sign-ups: it shows the wiring, not a claim about real fraud."
                 </p>
             })}
         </section>

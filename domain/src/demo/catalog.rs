@@ -1326,7 +1326,7 @@ fn events(domain: &str) -> Vec<(&'static str, &'static str, Vec<F>)> {
                         "geolocation",
                         "object",
                         false,
-                        "Location of the sign-up IP (DB-IP City Lite); absent when geolocationStatus says why",
+                        "Location of the sign-up IP (DB-IP City Lite) and its network: asn, asnOrganization, asnType hosting or isp (RouteViews / DB-IP IP to ASN Lite); absent when geolocationStatus says why",
                         "internal",
                     ),
                     (

@@ -1,5 +1,5 @@
 //! The `customer-enrichment` node kind: a sign-up in, the same sign-up out with where its IP
-//! address is ([`super::geo`]), the domain of its e-mail address (not the address) and a
+//! address is and the network it belongs to ([`super::geo`], [`super::asn`]), the domain of its e-mail address (not the address) and a
 //! risk score from the sign-up risk model ([`super::risk`]) with the model's version.
 //!
 //! An address that is private, reserved or not in the database gets no `geolocation` and a
@@ -100,6 +100,14 @@ impl Enricher {
             put("city", location.city.clone().map(Value::from));
             put("latitude", location.latitude.map(Value::from));
             put("longitude", location.longitude.map(Value::from));
+            if let Some(system) = &location.asn {
+                put("asn", Some(Value::from(system.number)));
+                put(
+                    "asnOrganization",
+                    Some(Value::from(system.organization.clone())),
+                );
+                put("asnType", Some(Value::from(system.network_type.as_str())));
+            }
             out.insert("geolocation".into(), Value::Object(geo));
         }
         out.insert("geolocationStatus".into(), json!(assessed.status));
@@ -204,7 +212,7 @@ mod tests {
     use super::*;
 
     fn enricher() -> Enricher {
-        let geo = Geo::open(&super::super::geo::default_path()).expect("make setup fetches it");
+        let geo = Geo::open_default().expect("make setup fetches it");
         Enricher::new(geo, RiskModel::builtin())
     }
 
@@ -238,6 +246,12 @@ mod tests {
             .expect("enriched");
         assert_eq!(out["geolocation"]["country"], "GB");
         assert_eq!(out["geolocation"]["city"], "London");
+        assert_eq!(out["geolocation"]["asn"], 20712);
+        assert_eq!(
+            out["geolocation"]["asnOrganization"],
+            "Andrews & Arnold Ltd"
+        );
+        assert_eq!(out["geolocation"]["asnType"], "isp");
         assert_eq!(out["geolocationStatus"], "located");
         assert_eq!(out["emailDomain"], "gmail.com");
         assert_eq!(out["riskModelVersion"], json!(RiskModel::builtin().version));

@@ -1,13 +1,17 @@
 //! Geolocation of an IP address for enrichment nodes, from an MMDB file (DB-IP's IP to City
 //! Lite, CC BY 4.0, fetched by `make setup`; read with the `maxminddb` crate).
 //!
+//! The address's autonomous system comes from the IP to ASN table ([`super::asn`]).
+//!
 //! An address that is private, reserved or not in the database gets no location and says
-//! why; nothing is guessed. The database has no ASN, so `asn` is always `None` with it.
+//! why; nothing is guessed.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+use super::asn::{self, AsnTable, AutonomousSystem};
 
 /// Where an address is, as far as the database says.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -18,7 +22,8 @@ pub struct Location {
     pub city: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
-    pub asn: Option<u32>,
+    /// The autonomous system, where the ASN table has the address (IPv4 only).
+    pub asn: Option<AutonomousSystem>,
 }
 
 /// Why an address has no location.
@@ -74,17 +79,24 @@ pub fn default_path() -> std::path::PathBuf {
     )
 }
 
-/// An opened geolocation database.
+/// An opened geolocation database and ASN table.
 pub struct Geo {
     reader: maxminddb::Reader<Vec<u8>>,
+    systems: AsnTable,
 }
 
 impl Geo {
-    /// Opens the MMDB file at `path`.
-    pub fn open(path: &Path) -> Result<Self, String> {
-        maxminddb::Reader::open_readfile(path)
-            .map(|reader| Self { reader })
-            .map_err(|e| format!("cannot open the IP database {}: {e}", path.display()))
+    /// Opens the MMDB file at `city` and the IP to ASN table at `systems`.
+    pub fn open(city: &Path, systems: &Path) -> Result<Self, String> {
+        let reader = maxminddb::Reader::open_readfile(city)
+            .map_err(|e| format!("cannot open the IP database {}: {e}", city.display()))?;
+        let systems = AsnTable::open(systems)?;
+        Ok(Self { reader, systems })
+    }
+
+    /// Opens both where `make setup` puts them (or `MESHMART_GEO_DB`, `MESHMART_ASN_DB`).
+    pub fn open_default() -> Result<Self, String> {
+        Self::open(&default_path(), &asn::default_path())
     }
 
     /// Where `text` (an IPv4 or IPv6 address) is, or why that is not known.
@@ -106,7 +118,10 @@ impl Geo {
             city: text(record.city),
             latitude: coordinate(record.latitude),
             longitude: coordinate(record.longitude),
-            asn: None,
+            asn: match address {
+                IpAddr::V4(v4) => self.systems.lookup(v4),
+                IpAddr::V6(v6) => v6.to_ipv4_mapped().and_then(|v4| self.systems.lookup(v4)),
+            },
         })
     }
 }
@@ -201,7 +216,7 @@ mod tests {
 
     /// The database `make setup` fetched.
     fn database() -> Geo {
-        Geo::open(&default_path()).expect("the IP database (make setup fetches it)")
+        Geo::open_default().expect("the IP databases (make setup fetches them)")
     }
 
     #[test]
@@ -217,7 +232,16 @@ mod tests {
         let london = geo.locate(" 81.2.69.160 ").expect("located");
         assert_eq!(london.country.as_deref(), Some("GB"));
         assert_eq!(london.city.as_deref(), Some("London"));
-        assert_eq!(london.asn, None, "City Lite has no ASN");
+        let network = london.asn.expect("the ASN table has it");
+        assert_eq!(network.number, 20712);
+        assert_eq!(network.network_type, asn::NetworkType::Isp);
+        let cloud = geo.locate("18.184.10.20").expect("located");
+        let network = cloud.asn.expect("the ASN table has it");
+        assert_eq!(
+            (network.number, network.network_type),
+            (16509, asn::NetworkType::Hosting),
+            "{network:?}"
+        );
         assert_eq!(geo.locate("not an ip"), Err(Unlocated::Unparseable));
         assert_eq!(geo.locate("300.1.1.1"), Err(Unlocated::Unparseable));
         assert_eq!(geo.locate("192.168.0.1"), Err(Unlocated::Private));

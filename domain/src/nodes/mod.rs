@@ -14,6 +14,7 @@
 //! What a node does to each record is [`transform`]'s; the runtime (consumer group,
 //! transactions, fencing) is the server's `node` module.
 
+pub mod asn;
 pub mod enrich;
 pub mod geo;
 pub mod risk;

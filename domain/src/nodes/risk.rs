@@ -13,6 +13,7 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
+use super::asn::NetworkType;
 use super::geo::{Location, Unlocated};
 
 /// The model the node uses unless told otherwise, as committed in the repository.
@@ -22,9 +23,10 @@ pub const BUILTIN_MODEL: &str = include_str!("../../../models/signup-risk.json")
 pub const WINDOW_MS: i64 = 10 * 60 * 1000;
 
 /// The features, in the order of the model's weights.
-pub const FEATURES: [&str; 10] = [
+pub const FEATURES: [&str; 11] = [
     "ip_country_differs",
     "ip_not_located",
+    "ip_hosting_network",
     "disposable_email",
     "free_email",
     "signups_same_ip_window",
@@ -90,6 +92,11 @@ pub fn features(
 ) -> [f64; FEATURES.len()] {
     let flag = |on: bool| if on { 1.0 } else { 0.0 };
     let located_country = located.as_ref().ok().and_then(|l| l.country.as_deref());
+    let hosting = located
+        .as_ref()
+        .ok()
+        .and_then(|l| l.asn.as_ref())
+        .is_some_and(|system| system.network_type == NetworkType::Hosting);
     let differs = match (located_country, signup.country) {
         (Some(found), Some(stated)) => !found.eq_ignore_ascii_case(stated),
         _ => false,
@@ -106,6 +113,7 @@ pub fn features(
     [
         flag(differs),
         flag(located_country.is_none()),
+        flag(hosting),
         flag(domain.is_some_and(|d| DISPOSABLE_DOMAINS.contains(&d))),
         flag(domain.is_some_and(|d| FREE_DOMAINS.contains(&d))),
         (1.0 + f64::from(counts.same_ip)).ln(),
@@ -275,6 +283,30 @@ impl RiskModel {
             ));
         }
         Ok(model)
+    }
+
+    /// A model of the current features that scores every sign-up 0.5: what training
+    /// computes its features with, since features do not depend on the model.
+    pub fn untrained() -> Self {
+        Self {
+            name: "signup-risk".into(),
+            version: "untrained".into(),
+            algorithm: "none".into(),
+            features: FEATURES.iter().map(|name| name.to_string()).collect(),
+            weights: vec![0.0; FEATURES.len()],
+            intercept: 0.0,
+            evaluation: Evaluation {
+                seed: 0,
+                risky_share: 0.0,
+                train_samples: 0,
+                test_samples: 0,
+                roc_auc: 0.5,
+                precision_at_top_5_percent: 0.0,
+                baseline_feature: String::new(),
+                baseline_roc_auc: 0.5,
+                baseline_precision_at_top_5_percent: 0.0,
+            },
+        }
     }
 
     /// The committed model.

@@ -127,13 +127,13 @@ pub fn best_single_feature(train: &Dataset, test: &Dataset) -> (String, f64, f64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nodes::geo::{self, Geo};
+    use crate::nodes::geo::Geo;
     use crate::nodes::risk::RiskModel;
 
     #[test]
     fn generated_signups_carry_signal_in_more_than_one_feature() {
-        let geo = Geo::open(&geo::default_path()).expect("make setup fetches it");
-        let mut enricher = Enricher::new(geo, RiskModel::builtin());
+        let geo = Geo::open_default().expect("make setup fetches it");
+        let mut enricher = Enricher::new(geo, RiskModel::untrained());
         let data = generate(&mut enricher, 4_000, 7, 0.2, 5.0);
         assert_eq!(data.len(), 4_000, "every generated sign-up is assessed");
         let risky = data.labels.iter().filter(|&&l| l).count();

@@ -136,41 +136,50 @@ type Country = (&'static str, u32, &'static str, [(u8, u8); 4]);
 
 /// Where customers are: (ISO 3166 country, weight, currency, /16 networks of consumer
 /// providers there). The networks are ones the DB-IP City Lite database places in that
-/// country, so the enrichment node finds a legitimate customer where they said they are.
+/// country and the IP to ASN table gives to an access provider (Deutsche Telekom, Free,
+/// BT, KPN, Telefónica, Telecom Italia, Telia, Comcast, …), so the enrichment node finds a
+/// legitimate customer where they said they are, on a home network.
 const COUNTRIES: [Country; 8] = [
-    ("DE", 30, "EUR", [(37, 91), (78, 46), (213, 69), (160, 46)]),
+    ("DE", 30, "EUR", [(37, 91), (79, 219), (93, 192), (91, 64)]),
     (
         "FR",
         18,
         "EUR",
         [(77, 148), (78, 202), (86, 239), (88, 174)],
     ),
-    (
-        "GB",
-        15,
-        "GBP",
-        [(77, 101), (77, 102), (80, 175), (135, 121)],
-    ),
-    (
-        "NL",
-        9,
-        "EUR",
-        [(92, 120), (137, 120), (145, 74), (145, 112)],
-    ),
+    ("GB", 15, "GBP", [(77, 101), (86, 128), (81, 129), (2, 96)]),
+    ("NL", 9, "EUR", [(84, 104), (83, 80), (77, 160), (62, 45)]),
     ("ES", 8, "EUR", [(2, 138), (77, 225), (83, 63), (85, 57)]),
-    ("IT", 8, "EUR", [(2, 238), (81, 57), (81, 114), (95, 226)]),
-    ("SE", 6, "SEK", [(78, 76), (83, 140), (90, 237), (158, 105)]),
-    (
-        "US",
-        6,
-        "USD",
-        [(100, 6), (136, 178), (142, 133), (142, 252)],
-    ),
+    ("IT", 8, "EUR", [(2, 238), (79, 20), (151, 38), (95, 226)]),
+    ("SE", 6, "SEK", [(78, 76), (81, 224), (90, 237), (213, 89)]),
+    ("US", 6, "USD", [(100, 6), (73, 15), (98, 200), (99, 30)]),
 ];
 
-/// First octets of hosting providers and anonymising proxies, mostly outside the
-/// customers' countries.
-const HOSTING_OCTETS: [u8; 4] = [45, 104, 185, 198];
+/// /16 networks of cloud and hosting providers (Amazon, Google Cloud, Microsoft,
+/// DigitalOcean, Hetzner, OVH, Akamai/Linode, Vultr), whole in the IP to ASN table: where
+/// bots and anonymising proxies sign up from.
+const HOSTING_NETWORKS: [(u8, u8); 20] = [
+    (3, 120),
+    (18, 184),
+    (52, 28),
+    (54, 93),
+    (34, 89),
+    (35, 198),
+    (20, 50),
+    (40, 113),
+    (167, 99),
+    (165, 22),
+    (104, 248),
+    (88, 198),
+    (95, 216),
+    (135, 181),
+    (51, 38),
+    (51, 68),
+    (145, 239),
+    (139, 162),
+    (45, 32),
+    (45, 76),
+];
 
 /// How a risky sign-up differs from a legitimate one, as chances (risky, legitimate). No
 /// single sign wins: fraudsters often use a free mailbox and a home address, and
@@ -298,11 +307,8 @@ impl Generator {
             recent[rng.below(recent.len() as u64) as usize]
         } else {
             let network = if rng.chance(odds(HOSTING_ADDRESS)) {
-                [
-                    *rng.pick(&HOSTING_OCTETS),
-                    rng.below(256) as u8,
-                    rng.below(256) as u8,
-                ]
+                let (a, b) = *rng.pick(&HOSTING_NETWORKS);
+                [a, b, rng.below(256) as u8]
             } else {
                 let home = if rng.chance(odds(FOREIGN_ADDRESS)) {
                     (country + 1 + rng.below(COUNTRIES.len() as u64 - 1) as usize) % COUNTRIES.len()

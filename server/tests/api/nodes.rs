@@ -481,7 +481,18 @@ async fn an_enrichment_node_locates_and_scores_each_signup_and_dead_letters_a_ba
         match record["geolocationStatus"].as_str() {
             Some("located") => {
                 located += 1;
-                assert!(record["geolocation"]["country"].is_string(), "{record}");
+                let geolocation = &record["geolocation"];
+                assert!(geolocation["country"].is_string(), "{record}");
+                // Every generated address is in an announced network, hosting or not.
+                assert!(
+                    geolocation["asn"].as_u64().is_some_and(|asn| asn > 0),
+                    "{record}"
+                );
+                assert!(geolocation["asnOrganization"].is_string(), "{record}");
+                assert!(
+                    matches!(geolocation["asnType"].as_str(), Some("hosting" | "isp")),
+                    "{record}"
+                );
             }
             Some("no-address") => {
                 assert_eq!(record["sourceChannel"], "store", "{record}");
