@@ -76,7 +76,7 @@ done
 say "node $node ($kind): $(kcat -F "$kcat_config" -L 2>/dev/null | grep -c "drill-signups.*-$run" || true) topics of this run on the broker"
 
 start_node() { # start_node INSTANCE: a node process in the background; prints its pid
-  RUST_LOG=info "$bin" node run "$node" --instance "$1" >>"$dir/node-$1.log" 2>&1 &
+  RUST_LOG=${NODE_DRILL_LOG:-info} "$bin" node run "$node" --instance "$1" >>"$dir/node-$1.log" 2>&1 &
   echo $!
 }
 
@@ -86,6 +86,9 @@ if [[ $bench == --bench ]]; then
     "$bin" traffic --products drill-signups --rate 100000 --duration $((($1 + 99999) / 100000)) 2>/dev/null | tail -1
   }
   group=meshmart-node-$node
+  # A customer-enrichment node repartitions its input by network first (its window's key).
+  repartition=
+  [[ $kind == customer-enrichment ]] && repartition=$group-repartition
   for instances in 1 2; do
     say "pre-produce: $(produce "$records")"
     target=$(measure count "$input_topic")
@@ -96,7 +99,7 @@ if [[ $bench == --bench ]]; then
       started+=($!)
       pids+=($!)
     done
-    say "$instances instance(s): $(measure wait-committed "$group" "$input_topic" "$target" "$start" "$records")"
+    say "$instances instance(s): $(measure wait-committed "$group" "$input_topic" "$target" "$start" "$records" $repartition)"
     for pid in "${started[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   done
   RUST_LOG=${RUST_LOG:-info} "$bin" node run "$node" --instance 0 --transaction-ms "${NODE_DRILL_TRANSACTION_MS:-100}" \
@@ -126,9 +129,18 @@ duration=$(((records + rate - 1) / rate))
 "$bin" traffic --products drill-signups --rate "$rate" --duration "$duration" >"$dir/traffic.log" 2>&1 &
 traffic=$!
 pids+=("$traffic")
-# Three SIGKILLs of instance 0 while records flow, each followed by a restart.
-step=$(python3 -c "print(max(0.5, $duration / 4))")
+# Three SIGKILLs of instance 0 while records flow, each followed by a restart. Each kill
+# comes a while after that run of the instance got its partitions, so it dies while
+# working (not while loading its IP data or joining the group).
+step=$(python3 -c "print(max(0.5, $duration / 5))")
+assignments() { grep -c "node partitions assigned" "$dir/node-0.log" 2>/dev/null || true; }
+seen=0
 for kill_number in 1 2 3; do
+  for _ in $(seq 1 300); do
+    (($(assignments) > seen)) && break
+    sleep 0.1
+  done
+  seen=$(assignments)
   sleep "$step"
   kill -KILL "$node0" 2>/dev/null || true
   wait "$node0" 2>/dev/null || true

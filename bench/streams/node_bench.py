@@ -3,10 +3,12 @@
     node_bench.py KCAT_CONFIG count TOPIC
         records in TOPIC (the sum of its partitions' end offsets less their starts; the
         input topic is written without transactions, so every offset is a record)
-    node_bench.py KCAT_CONFIG wait-committed GROUP TOPIC TARGET START RECORDS
-        waits until GROUP's committed offsets on TOPIC add up to TARGET, then prints the
-        rate of the last RECORDS records, from START (epoch seconds, when the node processes
-        were started) and from the first committed progress
+    node_bench.py KCAT_CONFIG wait-committed GROUP TOPIC TARGET START RECORDS [REPARTITION]
+        waits until GROUP's committed offsets on TOPIC add up to TARGET (and, for a node
+        with a REPARTITION topic, until it has consumed everything on it too: each
+        partition's committed offset is the last transaction's commit marker, one below the
+        end), then prints the rate of the last RECORDS records, from START (epoch seconds,
+        when the node processes were started) and from the first committed progress
     node_bench.py KCAT_CONFIG latency TOPIC SECONDS
         reads TOPIC read_committed from its end for SECONDS and prints the p50, p99 and max of
         (receive time - record timestamp) in milliseconds, and the record count
@@ -16,7 +18,6 @@ import sys
 import time
 
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 config_file, command, *args = sys.argv[1:]
 config = dict(line.strip().split("=", 1) for line in open(config_file)
@@ -37,11 +38,21 @@ if command == "count":
     consumer.close()
     print(total)
 elif command == "wait-committed":
-    group, topic, target, start, records = args
+    group, topic, target, start, records = args[:5]
+    repartition = args[5] if len(args) > 5 else None
     target, start, records = int(target), float(start), int(records)
-    admin = AdminClient(config)
     consumer = Consumer({**config, "group.id": group})  # only to read committed offsets
     tps = partitions(consumer, topic)
+    internal = partitions(consumer, repartition) if repartition else []
+
+    def drained():
+        """Whether the node has consumed all of its repartition topic."""
+        for tp in consumer.committed(internal, timeout=10):
+            low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+            if high > 0 and tp.offset != high - 1:
+                return False
+        return True
+
     first, first_done, deadline = None, 0, time.time() + 600
     baseline = target - records
     while True:
@@ -50,7 +61,7 @@ elif command == "wait-committed":
         now = time.time()
         if first is None and done > baseline:
             first, first_done = now, done
-        if done >= target or now > deadline:
+        if (done >= target and drained()) or now > deadline:
             break
         time.sleep(0.1)
     consumer.close()

@@ -32,7 +32,7 @@ use domain::quality::wire::Decoder;
 use domain::registry::ParsedSchema;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::util::Timeout;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
@@ -103,6 +103,9 @@ fn transformer(kind: Kind) -> anyhow::Result<Transformer> {
 struct Plan {
     node: Node,
     kind: Kind,
+    /// The node's repartition topic when its kind keeps state by another key: input
+    /// records are copied there under the state's key first, and enriched from there.
+    repartition: Option<String>,
     output: domain::traffic::Registered,
     output_port: OutputPort,
     input_subject_ids: HashSet<u32>,
@@ -372,6 +375,7 @@ async fn plan(pool: &PgPool, name: &str) -> anyhow::Result<Plan> {
     let (input_subject_ids, input_schemas) = input_schemas(pool, &node.input_topic).await?;
     Ok(Plan {
         output_port: output.port.clone(),
+        repartition: node.repartition_topic(),
         node,
         kind,
         output,
@@ -525,7 +529,7 @@ impl Status {
 #[derive(Default)]
 struct Open {
     started: Option<Instant>,
-    next: BTreeMap<i32, i64>,
+    next: BTreeMap<(String, i32), i64>,
     records: usize,
 }
 
@@ -538,8 +542,10 @@ impl Runner {
         self.producer
             .init_transactions(COORDINATOR_TIMEOUT)
             .context("initialising transactions (is another process running this instance?)")?;
+        let mut topics = vec![self.plan.node.input_topic.as_str()];
+        topics.extend(self.plan.repartition.as_deref());
         consumer
-            .subscribe(&[self.plan.node.input_topic.as_str()])
+            .subscribe(&topics)
             .context("subscribing to the input topic")?;
         let mut open = Open::default();
         let mut status = Status::new(self.options.instance);
@@ -582,11 +588,15 @@ impl Runner {
                             .context("beginning a transaction")?;
                         open.started = Some(Instant::now());
                     }
-                    match self.forward(&message)? {
-                        true => status.records += 1,
-                        false => status.dead_letters += 1,
+                    match self.step(&message)? {
+                        Step::Output => status.records += 1,
+                        Step::DeadLetter => status.dead_letters += 1,
+                        Step::Repartitioned => {}
                     }
-                    open.next.insert(message.partition(), message.offset() + 1);
+                    open.next.insert(
+                        (message.topic().to_string(), message.partition()),
+                        message.offset() + 1,
+                    );
                     open.records += 1;
                 }
                 Some(Err(error)) => {
@@ -667,6 +677,7 @@ impl Runner {
         let partitions = assignment
             .elements()
             .iter()
+            .filter(|p| p.topic() == self.plan.node.input_topic)
             .map(|p| p.partition())
             .collect();
         let lag = Some(self.lag.load(Ordering::Relaxed)).filter(|lag| *lag >= 0);
@@ -704,16 +715,96 @@ impl Runner {
         }
     }
 
+    /// What one polled record takes: an input record of a node that repartitions is copied
+    /// to the repartition topic under its state key; any other is transformed.
+    fn step<M: Message>(&mut self, message: &M) -> anyhow::Result<Step> {
+        match &self.plan.repartition {
+            Some(_) if message.topic() == self.plan.node.input_topic => {
+                self.repartition(message)?;
+                Ok(Step::Repartitioned)
+            }
+            _ => Ok(match self.forward(message)? {
+                true => Step::Output,
+                false => Step::DeadLetter,
+            }),
+        }
+    }
+
+    /// Copies an input record to the repartition topic, keyed by its state key (its own key
+    /// when it has none, or cannot be decoded: the transform step dead-letters it). Its
+    /// input coordinates and key travel in headers, so that the output and dead letters
+    /// name the input record, and the output keeps the input's key.
+    fn repartition<M: Message>(&mut self, message: &M) -> anyhow::Result<()> {
+        let Some(topic) = self.plan.repartition.clone() else {
+            return Ok(());
+        };
+        let schemas = &self.plan.input_schemas;
+        let lookup = |id: u32| schemas.get(&id).cloned();
+        let payload = message.payload().unwrap_or_default();
+        let state_key = self
+            .decoder
+            .decode(payload, &self.plan.input_subject_ids, &lookup)
+            .ok()
+            .and_then(|decoded| self.transformer.state_key(&decoded.value));
+        let partition = message.partition().to_string();
+        let offset = message.offset().to_string();
+        let mut headers = OwnedHeaders::new_with_capacity(4)
+            .insert(header("meshmart.source.topic", message.topic()))
+            .insert(header("meshmart.source.partition", &partition))
+            .insert(header("meshmart.source.offset", &offset));
+        if let Some(key) = message.key() {
+            headers = headers.insert(Header {
+                key: SOURCE_KEY,
+                value: Some(key),
+            });
+        }
+        let mut record: BaseRecord<'_, [u8], [u8]> =
+            BaseRecord::to(&topic).payload(payload).headers(headers);
+        if let Some(at) = message.timestamp().to_millis() {
+            record = record.timestamp(at);
+        }
+        match state_key.as_deref() {
+            Some(key) => record = record.key(key.as_bytes()),
+            None => {
+                if let Some(key) = message.key() {
+                    record = record.key(key);
+                }
+            }
+        }
+        self.send(record)
+    }
+
     /// Transforms one input record and queues it on the output topic, or on the dead-letter
-    /// topic when it cannot be; whether it reached the output.
+    /// topic when it cannot be; whether it reached the output. A record from the
+    /// repartition topic is named by the input coordinates and key it carries.
     fn forward<M: Message>(&mut self, message: &M) -> anyhow::Result<bool> {
         let outcome = self.transform(message);
-        let source_partition = message.partition().to_string();
-        let source_offset = message.offset().to_string();
+        let carried = self
+            .plan
+            .repartition
+            .as_deref()
+            .filter(|topic| message.topic() == *topic)
+            .map(|_| Carried::of(message));
+        let (source_topic, source_partition, source_offset) = match &carried {
+            Some(carried) => (
+                carried.topic.clone(),
+                carried.partition.clone(),
+                carried.offset.clone(),
+            ),
+            None => (
+                message.topic().to_string(),
+                message.partition().to_string(),
+                message.offset().to_string(),
+            ),
+        };
+        let key = match &carried {
+            Some(carried) => carried.key.as_deref(),
+            None => message.key(),
+        };
         let node = self.plan.node.name.as_str();
         let mut headers = OwnedHeaders::new_with_capacity(8)
             .insert(header("meshmart.node", node))
-            .insert(header("meshmart.source.topic", message.topic()))
+            .insert(header("meshmart.source.topic", &source_topic))
             .insert(header("meshmart.source.partition", &source_partition))
             .insert(header("meshmart.source.offset", &source_offset));
         let dead_letters = self.plan.node.dead_letter_topic();
@@ -735,7 +826,7 @@ impl Runner {
         if let Some(at) = message.timestamp().to_millis() {
             record = record.timestamp(at);
         }
-        if let Some(key) = message.key() {
+        if let Some(key) = key {
             record = record.key(key);
         }
         self.send(record)?;
@@ -804,12 +895,8 @@ impl Runner {
         status: &mut Status,
     ) -> anyhow::Result<()> {
         let mut offsets = TopicPartitionList::new();
-        for (partition, next) in &open.next {
-            offsets.add_partition_offset(
-                &self.plan.node.input_topic,
-                *partition,
-                Offset::Offset(*next),
-            )?;
+        for ((topic, partition), next) in &open.next {
+            offsets.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
         }
         let metadata = consumer
             .group_metadata()
@@ -871,10 +958,12 @@ impl Runner {
                 Offset::Offset(offset) => Offset::Offset(offset),
                 _ => Offset::Beginning,
             };
-            self.transformer.rewind(
-                element.partition(),
-                element.offset().to_raw().unwrap_or_default().max(0),
-            );
+            if element.topic() == self.state_topic() {
+                self.transformer.rewind(
+                    element.partition(),
+                    element.offset().to_raw().unwrap_or_default().max(0),
+                );
+            }
             rewind.add_partition_offset(element.topic(), element.partition(), offset)?;
         }
         consumer
@@ -885,6 +974,15 @@ impl Runner {
 }
 
 impl Runner {
+    /// The topic whose partitions the node's state is kept by: the repartition topic when
+    /// the node has one, else the input.
+    fn state_topic(&self) -> &str {
+        self.plan
+            .repartition
+            .as_deref()
+            .unwrap_or(&self.plan.node.input_topic)
+    }
+
     /// Brings the node's state in line with the partitions the group gave this process:
     /// forgets the ones it lost, rebuilds the ones it gained from their committed records.
     fn follow_assignment(&mut self, consumer: &BaseConsumer<NodeContext>) -> anyhow::Result<()> {
@@ -892,9 +990,11 @@ impl Runner {
             return Ok(());
         };
         let assignment = consumer.assignment()?;
+        let state_topic = self.state_topic().to_string();
         let now: HashSet<i32> = assignment
             .elements()
             .iter()
+            .filter(|p| p.topic() == state_topic)
             .map(|p| p.partition())
             .collect();
         for lost in self.owned.difference(&now).copied().collect::<Vec<_>>() {
@@ -907,12 +1007,16 @@ impl Runner {
         }
         let mut wanted = TopicPartitionList::new();
         for partition in &gained {
-            wanted.add_partition(&self.plan.node.input_topic, *partition);
+            wanted.add_partition(&state_topic, *partition);
         }
         let committed = consumer
             .committed_offsets(wanted, Timeout::After(COORDINATOR_TIMEOUT))
             .context("reading the committed offsets")?;
         let started = Instant::now();
+        tracing::debug!(
+            ?committed,
+            "rebuilding the node state up to the committed offsets"
+        );
         let warmed = self.warm(&committed, window_ms)?;
         tracing::info!(
             ?gained,
@@ -948,6 +1052,7 @@ impl Runner {
         let starts = reader
             .offsets_for_times(from, Timeout::After(COORDINATOR_TIMEOUT))
             .context("finding the window's first records")?;
+        tracing::debug!(?starts, ?until, "the window's first records");
         let mut assign = TopicPartitionList::new();
         for element in starts.elements() {
             let Some(&end) = until.get(&element.partition()) else {
@@ -1025,5 +1130,50 @@ fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
     Header {
         key,
         value: Some(value),
+    }
+}
+
+/// The header a repartitioned record carries its input key in.
+const SOURCE_KEY: &str = "meshmart.source.key";
+
+/// What one polled record became.
+enum Step {
+    Output,
+    DeadLetter,
+    /// Copied to the repartition topic (no output yet).
+    Repartitioned,
+}
+
+/// The input coordinates and key a repartitioned record carries in its headers.
+struct Carried {
+    topic: String,
+    partition: String,
+    offset: String,
+    key: Option<Vec<u8>>,
+}
+
+impl Carried {
+    fn of<M: Message>(message: &M) -> Self {
+        let mut carried = Carried {
+            topic: String::new(),
+            partition: String::new(),
+            offset: String::new(),
+            key: None,
+        };
+        let Some(headers) = message.headers() else {
+            return carried;
+        };
+        for header in headers.iter() {
+            let value = header.value.unwrap_or_default();
+            let text = || String::from_utf8_lossy(value).into_owned();
+            match header.key {
+                "meshmart.source.topic" => carried.topic = text(),
+                "meshmart.source.partition" => carried.partition = text(),
+                "meshmart.source.offset" => carried.offset = text(),
+                SOURCE_KEY => carried.key = Some(value.to_vec()),
+                _ => {}
+            }
+        }
+        carried
     }
 }

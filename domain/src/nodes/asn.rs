@@ -167,8 +167,9 @@ impl AsnTable {
             .flexible(true)
             .from_reader(input);
         let mut ranges = Vec::new();
-        let mut systems = Vec::new();
-        let mut known: HashMap<(u32, Vec<u8>), u32> = HashMap::new();
+        let mut systems: Vec<(String, NetworkType)> = Vec::new();
+        // The systems seen under each AS number (nearly always one organisation).
+        let mut known: HashMap<u32, Vec<u32>> = HashMap::new();
         let mut row = csv::ByteRecord::new();
         let mut line = 0_u64;
         while reader
@@ -186,14 +187,18 @@ impl AsnTable {
             if last < first {
                 return Err(format!("line {line}: the range ends before it starts"));
             }
-            let organization = row.get(3).unwrap_or_default();
-            let system = match known.get(&(asn, organization.to_vec())) {
+            let organization = String::from_utf8_lossy(row.get(3).unwrap_or_default());
+            let organization = organization.trim();
+            let same = known.entry(asn).or_default();
+            let system = match same
+                .iter()
+                .find(|index| systems[**index as usize].0 == organization)
+            {
                 Some(index) => *index,
                 None => {
-                    let name = String::from_utf8_lossy(organization).trim().to_string();
                     let index = u32::try_from(systems.len()).map_err(|e| e.to_string())?;
-                    systems.push((name.clone(), network_type(asn, &name)));
-                    known.insert((asn, organization.to_vec()), index);
+                    systems.push((organization.to_string(), network_type(asn, organization)));
+                    same.push(index);
                     index
                 }
             };

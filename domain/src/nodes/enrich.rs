@@ -181,6 +181,18 @@ impl Enricher {
     }
 }
 
+/// The /24 network of a sign-up's IPv4 address (`"81.2.69"`), the key its window counts
+/// are kept by; `None` without one.
+pub fn network_key(record: &Value) -> Option<String> {
+    match text(record, IP_FIELD)?.trim().parse::<IpAddr>().ok()? {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            Some(format!("{a}.{b}.{c}"))
+        }
+        IpAddr::V6(_) => None,
+    }
+}
+
 /// A text field by its contract name or its Avro form.
 fn text_of<'a>(record: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     record
@@ -279,6 +291,20 @@ mod tests {
             .expect_err("refused");
         assert_eq!(reason, "unparseable-ip");
         assert!(message.contains("999.1.1.1"), "{message}");
+    }
+
+    #[test]
+    fn a_signup_is_keyed_by_the_network_of_its_address() {
+        let key = |ip: Option<&str>| network_key(&Value::Object(signup(ip, "a@b.c")));
+        assert_eq!(key(Some(" 81.2.69.160")).as_deref(), Some("81.2.69"));
+        assert_eq!(key(Some("81.2.69.7")), key(Some("81.2.69.160")));
+        assert_eq!(
+            key(Some("2a00:1450:4001::1")),
+            None,
+            "the window counts IPv4"
+        );
+        assert_eq!(key(Some("not an address")), None);
+        assert_eq!(key(None), None);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!
 //! Registering the contract writes the node's row and its policy in the same transaction
 //! (Casbin rows: READ on the input topic and the node's consumer-group prefix, WRITE on the
-//! output and dead-letter topics, WRITE on its transactional-id prefix); a `node.sync`
+//! output and dead-letter topics, WRITE on its transactional-id prefix, READ and WRITE on
+//! its repartition topic when its kind has one); a `node.sync`
 //! outbox row sets its SCRAM credential and projects the policy onto the broker's ACLs, and
 //! the reconciler keeps them true ([`crate::provisioning`]). Like producer credentials, the
 //! node's password is derived from Meshmart's broker password and the node's generation,
@@ -61,6 +62,14 @@ pub fn dead_letter_topic(input: &str, name: &str) -> String {
     format!("{input}.{name}.dlq")
 }
 
+/// The node's internal topic for kinds whose state is keyed by something other than the
+/// input's key ([`Kind::rekeys`]): the node's first step copies each input record there
+/// under the state's key, so that every record of one key reaches the one instance that
+/// owns the key's partition, as Kafka Streams repartitions before a keyed aggregation.
+pub fn repartition_topic(name: &str) -> String {
+    format!("{}-repartition", group_of(name))
+}
+
 /// The label the password of a node's principal at `generation` is derived from.
 pub fn password_label(username: &str, generation: i32) -> String {
     format!("meshmart node credential\0{username}\0{generation}")
@@ -90,6 +99,13 @@ impl Node {
 
     pub fn dead_letter_topic(&self) -> String {
         dead_letter_topic(&self.input_topic, &self.name)
+    }
+
+    /// The node's repartition topic, if its kind keeps state by another key.
+    pub fn repartition_topic(&self) -> Option<String> {
+        Kind::parse(&self.kind)
+            .filter(|kind| kind.rekeys())
+            .map(|_| repartition_topic(&self.name))
     }
 }
 
@@ -185,6 +201,14 @@ pub async fn on_declare(
         )
         .await?;
     }
+    if declared.kind.rekeys() && (changed || policy_changed) {
+        // Also when only the policy changed: a node declared before its kind repartitioned.
+        outbox::enqueue(
+            &mut *conn,
+            &outbox::Message::create_topic(repartition_topic(declared.name)),
+        )
+        .await?;
+    }
     if changed || removed || policy_changed {
         outbox::enqueue(
             &mut *conn,
@@ -233,19 +257,27 @@ async fn set_policy(
 ) -> Result<bool, sqlx::Error> {
     let subject = crate::subscriptions::kafka_subject(principal);
     let wanted: Vec<(String, &str)> = match declared {
-        Some(node) => vec![
-            (format!("topic:{}", node.input_topic), "read"),
-            (format!("group:{}", group_of(node.name)), "read"),
-            (format!("topic:{}", node.output_topic), "write"),
-            (
-                format!("topic:{}", dead_letter_topic(node.input_topic, node.name)),
-                "write",
-            ),
-            (
-                format!("transactional_id:{}", transactional_prefix(node.name)),
-                "write",
-            ),
-        ],
+        Some(node) => {
+            let mut wanted = vec![
+                (format!("topic:{}", node.input_topic), "read"),
+                (format!("group:{}", group_of(node.name)), "read"),
+                (format!("topic:{}", node.output_topic), "write"),
+                (
+                    format!("topic:{}", dead_letter_topic(node.input_topic, node.name)),
+                    "write",
+                ),
+                (
+                    format!("transactional_id:{}", transactional_prefix(node.name)),
+                    "write",
+                ),
+            ];
+            if node.kind.rekeys() {
+                let internal = format!("topic:{}", repartition_topic(node.name));
+                wanted.push((internal.clone(), "read"));
+                wanted.push((internal, "write"));
+            }
+            wanted
+        }
         None => Vec::new(),
     };
     let objects: Vec<String> = wanted.iter().map(|(o, _)| o.clone()).collect();

@@ -328,3 +328,58 @@ async fn a_bad_node_declaration_is_refused_naming_its_pointer(pool: sqlx::PgPool
         "signups-copy"
     );
 }
+
+#[sqlx::test(migrator = "crate::db::MIGRATOR")]
+async fn an_enrichment_node_gets_a_repartition_topic_it_reads_and_writes(pool: sqlx::PgPool) {
+    seed(&pool).await;
+    register_copy(
+        &pool,
+        "signups-scored",
+        "1.0.0",
+        declaring("scorer", "customer-enrichment", json!([SIGNED_UP])),
+    )
+    .await
+    .expect("registered");
+    let node = load(&pool, "scorer").await.expect("the node");
+    let internal = "topic:meshmart-node-scorer-repartition".to_string();
+    assert_eq!(
+        node.repartition_topic().as_deref(),
+        Some("meshmart-node-scorer-repartition")
+    );
+    let rows = policy(&pool, &node.principal).await;
+    assert!(
+        rows.contains(&(internal.clone(), "read".to_string())),
+        "{rows:?}"
+    );
+    assert!(rows.contains(&(internal, "write".to_string())), "{rows:?}");
+    let created: Vec<String> = sqlx::query_scalar(
+        "select payload->>'topic' from outbox where kind = 'topic.create' order by id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("outbox");
+    assert!(
+        created
+            .iter()
+            .any(|t| t == "meshmart-node-scorer-repartition"),
+        "{created:?}"
+    );
+
+    // A pass-through node keeps no state, so it has none.
+    register_copy(
+        &pool,
+        "signups-copy",
+        "1.0.0",
+        declaring("copy", "pass-through", json!([SIGNED_UP])),
+    )
+    .await
+    .expect("registered");
+    let copy = load(&pool, "copy").await.expect("the node");
+    assert_eq!(copy.repartition_topic(), None);
+    assert!(
+        !policy(&pool, &copy.principal)
+            .await
+            .iter()
+            .any(|(object, _)| object.contains("repartition"))
+    );
+}

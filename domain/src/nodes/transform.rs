@@ -37,6 +37,13 @@ impl Kind {
         Kind::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
 
+    /// Whether the kind keeps state keyed by something other than the input's key (the
+    /// sign-up's network, not its customer), so that its records are first repartitioned
+    /// by [`Transformer::state_key`] through the node's repartition topic.
+    pub fn rekeys(self) -> bool {
+        matches!(self, Kind::CustomerEnrichment)
+    }
+
     /// What is wrong with running this kind from `input` to `output`, if anything: each
     /// required output field must be one the node writes.
     pub fn check(self, input: &OutputPort, output: &OutputPort) -> Result<(), String> {
@@ -128,6 +135,16 @@ impl Transformer {
     pub fn forget(&mut self, partition: i32) {
         if let Transformer::Enrich(enricher) = self {
             enricher.window().forget(partition);
+        }
+    }
+
+    /// The key the kind's state is kept by, for a decoded input record: the /24 network of
+    /// a sign-up's IPv4 address. `None` when the record has none (no address, IPv6, not an
+    /// address): it keeps its own key, as no state is kept for it.
+    pub fn state_key(&self, record: &Value) -> Option<String> {
+        match self {
+            Transformer::PassThrough => None,
+            Transformer::Enrich(_) => enrich::network_key(record),
         }
     }
 
