@@ -204,12 +204,26 @@ async fn run_once(
         .set("auto.offset.reset", "earliest")
         // Static membership (KIP-345): a restarted instance takes its partitions back
         // without a rebalance; one that stays away loses them after the session timeout.
+        // What it subscribes to is part of the id: a member that rejoins within its session
+        // timeout gets its old assignment back even when it now reads more topics (a node
+        // declared before its kind repartitioned, restarted with the broker).
         .set(
             "group.instance.id",
-            format!("{}-{}", nodes::group_of(name), options.instance),
+            format!(
+                "{}-{}{}",
+                nodes::group_of(name),
+                options.instance,
+                if plan.repartition.is_some() {
+                    "-repartitioned"
+                } else {
+                    ""
+                }
+            ),
         )
         .set("heartbeat.interval.ms", "1000")
         .set("session.timeout.ms", "10000")
+        // A subscribed topic deleted and created again is found within seconds.
+        .set("topic.metadata.refresh.interval.ms", "10000")
         // Per-partition consumer lag for the heartbeat (NodeContext::stats).
         .set("statistics.interval.ms", "2000");
     let mut warm = broker.client_config_as(
@@ -417,23 +431,57 @@ async fn wait_for_sync(pool: &PgPool, node: &Node) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Waits until `topic` is on the broker: the outbox creates a node's repartition topic with
+/// the node, and a consumer subscribed before it exists would not see it for minutes.
+fn wait_for_topic(consumer: &BaseConsumer<NodeContext>, topic: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + SYNC_WAIT;
+    loop {
+        let exists = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .is_ok_and(|metadata| {
+                metadata
+                    .topics()
+                    .iter()
+                    .any(|found| found.error().is_none() && !found.partitions().is_empty())
+            });
+        if exists {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the node's repartition topic `{topic}` is not on the broker after {} s (is a server running its outbox?)",
+            SYNC_WAIT.as_secs()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 /// Notes a rebalance for the loop, which aborts the transaction it has open, and keeps the
 /// consumer's lag from librdkafka's statistics.
 #[derive(Default)]
 struct NodeContext {
     rebalanced: Arc<AtomicBool>,
-    /// Records behind the high watermarks over the fetched partitions; -1 while unknown.
+    /// Records behind the last stable offsets over the fetched partitions; -1 while unknown.
     lag: Arc<AtomicI64>,
 }
 
 impl ClientContext for NodeContext {
     fn stats(&self, statistics: rdkafka::Statistics) {
+        // librdkafka's `consumer_lag` is measured from the consumer's own committed offset,
+        // which transactional commits (made by the producer) never move. The lag is what
+        // the node has not processed yet: the records between its fetch position and the
+        // last stable offset, and those fetched but not yet handed to it (transaction
+        // markers, which a read_committed reader skips, are not counted).
         let lags: Vec<i64> = statistics
             .topics
             .values()
             .flat_map(|topic| topic.partitions.iter())
-            .filter(|(id, partition)| **id >= 0 && partition.consumer_lag >= 0)
-            .map(|(_, partition)| partition.consumer_lag)
+            .filter(|(id, partition)| {
+                **id >= 0 && partition.next_offset >= 0 && partition.ls_offset >= 0
+            })
+            .map(|(_, partition)| {
+                (partition.ls_offset - partition.next_offset).max(0) + partition.fetchq_cnt.max(0)
+            })
             .collect();
         let lag = if lags.is_empty() {
             -1
@@ -542,6 +590,9 @@ impl Runner {
         self.producer
             .init_transactions(COORDINATOR_TIMEOUT)
             .context("initialising transactions (is another process running this instance?)")?;
+        if let Some(topic) = &self.plan.repartition {
+            wait_for_topic(consumer, topic)?;
+        }
         let mut topics = vec![self.plan.node.input_topic.as_str()];
         topics.extend(self.plan.repartition.as_deref());
         consumer
