@@ -1099,7 +1099,10 @@ impl Runner {
         if until.is_empty() {
             return Ok(0);
         }
-        let reader: BaseConsumer = self.warm.create().context("creating the state reader")?;
+        let reader: BaseConsumer<StateReader> = self
+            .warm
+            .create_with_context(StateReader)
+            .context("creating the state reader")?;
         let starts = reader
             .offsets_for_times(from, Timeout::After(COORDINATOR_TIMEOUT))
             .context("finding the window's first records")?;
@@ -1183,6 +1186,23 @@ fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
         value: Some(value),
     }
 }
+
+/// The client context of the reader that rebuilds a node's state: reaching a partition's
+/// end is how it knows it is done, not an error to log (librdkafka reports it as one).
+struct StateReader;
+
+impl ClientContext for StateReader {
+    fn error(&self, error: KafkaError, reason: &str) {
+        match error {
+            KafkaError::PartitionEOF(_) => {
+                tracing::debug!(%reason, "state reader at a partition's end")
+            }
+            other => tracing::warn!(error = %other, %reason, "node state reader error"),
+        }
+    }
+}
+
+impl ConsumerContext for StateReader {}
 
 /// The header a repartitioned record carries its input key in.
 const SOURCE_KEY: &str = "meshmart.source.key";

@@ -169,6 +169,20 @@ fn declaring(node: &str, kind: &str, inputs: serde_json::Value) -> serde_json::V
     ])
 }
 
+/// Registers product `slug` (version 1.0.0) declaring node `name` of `kind` reading
+/// customer-signed-up; the node as loaded.
+async fn declare_node(pool: &sqlx::PgPool, slug: &str, name: &str, kind: &str) -> Node {
+    register_copy(
+        pool,
+        slug,
+        "1.0.0",
+        declaring(name, kind, json!([SIGNED_UP])),
+    )
+    .await
+    .expect("registered");
+    load(pool, name).await.expect("the node")
+}
+
 async fn policy(pool: &sqlx::PgPool, principal: &str) -> Vec<(String, String)> {
     sqlx::query_as(
         "select v2, v3 from casbin_rule where ptype = 'p' and v0 = 'kafka:' || $1 order by v2, v3",
@@ -182,15 +196,7 @@ async fn policy(pool: &sqlx::PgPool, principal: &str) -> Vec<(String, String)> {
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
 async fn a_contract_declaring_a_node_gives_it_a_principal_and_its_policy(pool: sqlx::PgPool) {
     seed(&pool).await;
-    register_copy(
-        &pool,
-        "signups-copy",
-        "1.0.0",
-        declaring("copy", "pass-through", json!([SIGNED_UP])),
-    )
-    .await
-    .expect("registered");
-    let node = load(&pool, "copy").await.expect("the node");
+    let node = declare_node(&pool, "signups-copy", "copy", "pass-through").await;
     assert_eq!(
         (
             node.kind.as_str(),
@@ -332,15 +338,7 @@ async fn a_bad_node_declaration_is_refused_naming_its_pointer(pool: sqlx::PgPool
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
 async fn an_enrichment_node_gets_a_repartition_topic_it_reads_and_writes(pool: sqlx::PgPool) {
     seed(&pool).await;
-    register_copy(
-        &pool,
-        "signups-scored",
-        "1.0.0",
-        declaring("scorer", "customer-enrichment", json!([SIGNED_UP])),
-    )
-    .await
-    .expect("registered");
-    let node = load(&pool, "scorer").await.expect("the node");
+    let node = declare_node(&pool, "signups-scored", "scorer", "customer-enrichment").await;
     let internal = "topic:meshmart-node-scorer-repartition".to_string();
     assert_eq!(
         node.repartition_topic().as_deref(),
@@ -366,15 +364,7 @@ async fn an_enrichment_node_gets_a_repartition_topic_it_reads_and_writes(pool: s
     );
 
     // A pass-through node keeps no state, so it has none.
-    register_copy(
-        &pool,
-        "signups-copy",
-        "1.0.0",
-        declaring("copy", "pass-through", json!([SIGNED_UP])),
-    )
-    .await
-    .expect("registered");
-    let copy = load(&pool, "copy").await.expect("the node");
+    let copy = declare_node(&pool, "signups-copy", "copy", "pass-through").await;
     assert_eq!(copy.repartition_topic(), None);
     assert!(
         !policy(&pool, &copy.principal)
