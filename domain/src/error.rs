@@ -307,6 +307,7 @@ impl Classified for crate::subscriptions::SubscriptionError {
             SubscriptionError::NotFound => Kind::NotFound,
             SubscriptionError::Duplicate { .. } | SubscriptionError::Conflict(_) => Kind::Conflict,
             SubscriptionError::Denied(denied) => denied.kind(),
+            SubscriptionError::Broker(_) => Kind::Unavailable { retry_after: 5 },
             SubscriptionError::Database(_) => Kind::Internal,
         }
     }

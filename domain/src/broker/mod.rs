@@ -1,6 +1,7 @@
 //! The connection to the Kafka-protocol broker, as Meshmart's admin principal: "is the
-//! broker there, and does it accept our credentials?", topic creation, and ACL management
-//! (create, describe, delete) and SCRAM credentials of service accounts.
+//! broker there, and does it accept our credentials?", topic creation, ACL management
+//! (create, describe, delete), SCRAM credentials of service accounts, and moving a
+//! consumer group's offsets ([`groups`]).
 //!
 //! The ACL and SCRAM calls have no rust-rdkafka API; the `kafka-admin` crate wraps
 //! librdkafka's C functions for them (it holds the workspace's only `unsafe` code). Its
@@ -13,6 +14,8 @@
 //! nothing secret lands in the database.
 
 pub use kafka_admin::{acl, scram};
+
+pub mod groups;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -216,6 +219,8 @@ pub struct BrokerStatus {
 #[derive(Clone)]
 pub struct BrokerAdmin {
     client: Arc<AdminClient<DefaultClientContext>>,
+    /// The admin principal's client settings, for the consumers a replay uses.
+    config: Arc<ClientConfig>,
     /// Meshmart's own (super) user, which no service account may become.
     admin_user: Arc<str>,
     /// Meshmart's own password: the key of [`derive_password`].
@@ -226,12 +231,13 @@ impl BrokerAdmin {
     /// Creates the admin client. It connects in the background, so this succeeds while the
     /// broker is down; only a malformed configuration fails here.
     pub fn new(config: &BrokerConfig) -> Result<Self, BrokerError> {
-        let client = config
-            .client_config()
+        let settings = config.client_config();
+        let client = settings
             .create::<AdminClient<DefaultClientContext>>()
             .map_err(BrokerError::Config)?;
         Ok(Self {
             client: Arc::new(client),
+            config: Arc::new(settings),
             admin_user: Arc::from(config.username.as_str()),
             secret: config.password.clone(),
         })
@@ -341,6 +347,22 @@ impl BrokerAdmin {
             .await
             .map_err(|_| BrokerError::Cancelled)?
             .map_err(BrokerError::from)
+    }
+
+    /// Moves `group`'s committed offsets on `topic` to `to` ([`groups::rewind`]).
+    pub async fn rewind_group(
+        &self,
+        group: &str,
+        topic: &str,
+        to: groups::Position,
+    ) -> Result<Vec<groups::Moved>, groups::RewindError> {
+        let config = Arc::clone(&self.config);
+        let (group, topic) = (group.to_string(), topic.to_string());
+        tokio::task::spawn_blocking(move || {
+            groups::rewind(&config, &group, &topic, to, Duration::from_secs(10))
+        })
+        .await
+        .map_err(|_| groups::RewindError::Broker("the replay was cancelled".to_string()))?
     }
 
     /// The password derived for `label` from Meshmart's own (see [`derive_password`]).

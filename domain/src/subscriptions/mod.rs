@@ -11,6 +11,7 @@
 
 mod connection;
 mod lifecycle;
+mod replay;
 mod store;
 
 use chrono::{DateTime, Utc};
@@ -19,6 +20,7 @@ use uuid::Uuid;
 
 pub use connection::{ClientAccess, Connection};
 pub use lifecycle::{Action, NotAllowed, Stage};
+pub use replay::{Replay, ReplayRequest, TopicReplay, replay};
 pub use store::*;
 
 /// Where a subscription is in its life. Stored as its lowercase name: a stored state
@@ -155,6 +157,9 @@ pub enum SubscriptionError {
     Conflict(String),
     #[error(transparent)]
     Denied(#[from] crate::policy::Denied),
+    /// The broker could not do it now (unreachable, or it refused).
+    #[error("the broker: {0}")]
+    Broker(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }

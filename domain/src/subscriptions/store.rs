@@ -678,6 +678,39 @@ async fn lock_for(
     Ok((user, subscription))
 }
 
+/// Subscription `id` for an action its requester may take on it as well as the owners of
+/// its product's domain and admins (revoke, replay); others are refused (403), as with
+/// [`revoke`].
+pub(super) async fn for_requester_or_owner(
+    pool: &PgPool,
+    policy: &Policy,
+    caller: &Caller,
+    id: Uuid,
+    action: &str,
+) -> Result<Subscription, SubscriptionError> {
+    let user = policy
+        .authorize(caller, GLOBAL, Permission::ReadCatalog)
+        .await?;
+    let mut conn = pool.acquire().await?;
+    let subscription = load(&mut conn, id)
+        .await?
+        .ok_or(SubscriptionError::NotFound)?;
+    if subscription.requested_by == user.email
+        || policy
+            .allows(user, &subscription.domain, Permission::ApproveSubscriptions)
+            .await
+    {
+        Ok(subscription)
+    } else {
+        Err(policy::Denied::Forbidden {
+            domain: subscription.domain.clone(),
+            object: "subscription".to_string(),
+            action: action.to_string(),
+        }
+        .into())
+    }
+}
+
 /// Approves a pending request (owners of the product's domain, admins).
 pub async fn approve(
     pool: &PgPool,

@@ -447,6 +447,13 @@ fn matrix() -> Vec<Entry> {
             Body::None,
             Rule::OwnerOfA,
         ),
+        entry(
+            Method::POST,
+            "/api/v1/subscriptions/{id}/replay",
+            "/api/v1/subscriptions/00000000-0000-0000-0000-0000000000a1/replay",
+            Body::None,
+            Rule::OwnerOfA,
+        ),
         server_fn("subscription_form", "slug=no-such-product", Rule::SignedIn),
         server_fn(
             "request_access",

@@ -1,7 +1,8 @@
 //! Subscriptions against the real broker with its authorizer on: a consumer is refused
 //! before approval, reads once the subscription is active and is refused again after
 //! revocation; approvals made while the broker is unreachable survive a crash and end
-//! active; the reconciler repairs deleted and unexplained ACLs; who may decide; bad input.
+//! active; the reconciler repairs deleted and unexplained ACLs; who may decide; bad input;
+//! a subscriber replays its consumer group from a point in time.
 //!
 //! Each test uses its own topic and its own consumer-group prefix, so tests sharing the
 //! broker never manage each other's ACLs.
@@ -1272,4 +1273,205 @@ async fn notifications_stay_unread_until_the_ones_shown_are_dismissed(pool: PgPo
     let bad = dismiss("1,two".into()).await.expect("dismiss");
     assert_eq!(bad.status(), 422);
     assert_eq!(unread(analyst1).await, 11, "a bad request changes nothing");
+}
+
+/// Reads up to `count` records from `topic` in group `group` as `user`, committing what it
+/// read, and leaves the group; how many it read.
+fn read_committing(user: &str, group: &str, topic: &str, count: usize) -> usize {
+    let kafka = settings().kafka;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &kafka.bootstrap_servers)
+        .set("security.protocol", "SASL_PLAINTEXT")
+        .set("sasl.mechanisms", "PLAIN")
+        .set("sasl.username", user)
+        .set("sasl.password", "meshmart")
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[topic]).expect("subscribed");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut read = 0;
+    while read < count && Instant::now() < deadline {
+        if let Some(Ok(_)) = consumer.poll(Duration::from_millis(100)) {
+            read += 1;
+        }
+    }
+    consumer
+        .commit_consumer_state(rdkafka::consumer::CommitMode::Sync)
+        .expect("committed");
+    read
+}
+
+/// A running application: joins `group` on `topic` as `user`, says so on `joined` once it
+/// has partitions, and stays `hold` long.
+fn hold_group(
+    user: &str,
+    group: &str,
+    topic: &str,
+    joined: std::sync::mpsc::Sender<()>,
+    hold: Duration,
+) {
+    let kafka = settings().kafka;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &kafka.bootstrap_servers)
+        .set("security.protocol", "SASL_PLAINTEXT")
+        .set("sasl.mechanisms", "PLAIN")
+        .set("sasl.username", user)
+        .set("sasl.password", "meshmart")
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[topic]).expect("subscribed");
+    let until = Instant::now() + hold;
+    let mut told = false;
+    while Instant::now() < until {
+        consumer.poll(Duration::from_millis(100));
+        if !told && consumer.assignment().is_ok_and(|a| a.count() > 0) {
+            told = joined.send(()).is_ok();
+        }
+    }
+}
+
+/// `group`'s committed offsets on `topic`, summed over its partitions (missing ones as 0).
+async fn committed_total(group: &str, topic: &str) -> i64 {
+    let (group, topic) = (group.to_string(), topic.to_string());
+    tokio::task::spawn_blocking(move || {
+        let kafka = settings().kafka;
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &kafka.bootstrap_servers)
+            .set("security.protocol", "SASL_PLAINTEXT")
+            .set("sasl.mechanisms", "PLAIN")
+            .set("sasl.username", &kafka.username)
+            .set(
+                "sasl.password",
+                secrecy::ExposeSecret::expose_secret(&kafka.password),
+            )
+            .set("group.id", &group)
+            .create()
+            .expect("consumer");
+        let mut partitions = rdkafka::TopicPartitionList::new();
+        for partition in 0..3 {
+            partitions.add_partition(&topic, partition);
+        }
+        consumer
+            .committed_offsets(partitions, Duration::from_secs(10))
+            .expect("committed")
+            .elements()
+            .iter()
+            .filter_map(|element| element.offset().to_raw())
+            .filter(|offset| *offset >= 0)
+            .sum()
+    })
+    .await
+    .expect("thread")
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn a_subscriber_replays_its_group_from_a_time_but_not_while_it_runs(pool: PgPool) {
+    let s = setup(&pool).await;
+    let before = chrono::Utc::now() - chrono::TimeDelta::seconds(60);
+    produce(&s.topic).await;
+    let id = request_access(&s).await;
+    let (status, body) = decide(&s, &id, "approve", &s.owner, None).await;
+    assert_eq!(status, 200, "{body}");
+    wait_for_state(&s, &id, "active", Duration::from_secs(10)).await;
+    let group = format!("{}welcome", s.group);
+    let (user, g, topic) = ("analyst3", group.clone(), s.topic.clone());
+    let read = tokio::task::spawn_blocking(move || read_committing(user, &g, &topic, 3))
+        .await
+        .expect("thread");
+    assert_eq!(read, 3);
+    assert_eq!(committed_total(&group, &s.topic).await, 3);
+    let replay = |token: String, body: Value| {
+        let path = format!("/subscriptions/{id}/replay");
+        let app = &s.app;
+        async move { call(app, reqwest::Method::POST, &path, &token, Some(body)).await }
+    };
+
+    // Bad input names its field and moves nothing.
+    let (status, body) = replay(
+        s.analyst.clone(),
+        json!({"group": group, "to": "yesterday"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (422, Some("to")),
+        "{body}"
+    );
+    let (status, body) = replay(
+        s.analyst.clone(),
+        json!({"group": "someone-else.app", "to": "earliest"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (422, Some("group")),
+        "{body}"
+    );
+    // Another analyst may not.
+    let other = token_for(&pool, "analyst1@meshmart.local").await;
+    let (status, _) = replay(other, json!({"group": group, "to": "earliest"})).await;
+    assert_eq!(status, 403);
+    assert_eq!(committed_total(&group, &s.topic).await, 3, "nothing moved");
+
+    // While the application runs, the replay is refused and says why.
+    let (user, g, topic) = ("analyst3", group.clone(), s.topic.clone());
+    let (joined, has_joined) = std::sync::mpsc::channel();
+    let running = tokio::task::spawn_blocking(move || {
+        hold_group(user, &g, &topic, joined, Duration::from_secs(6))
+    });
+    tokio::task::spawn_blocking(move || has_joined.recv_timeout(Duration::from_secs(15)))
+        .await
+        .expect("thread")
+        .expect("the application joined its group");
+    let refused = replay(
+        s.analyst.clone(),
+        json!({"group": group, "to": before.to_rfc3339()}),
+    )
+    .await;
+    assert_eq!(refused.0, 409, "{}", refused.1);
+    assert!(
+        refused.1["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("active member") && m.contains("stop its consumers")),
+        "{}",
+        refused.1
+    );
+    running.await.expect("thread");
+
+    // Stopped, the group goes back to a minute ago: its three records are read again.
+    let (status, body) = replay(
+        s.analyst.clone(),
+        json!({"group": group, "to": before.to_rfc3339()}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["records_back"], 3, "{body}");
+    assert_eq!(body["cut_by_retention"], false, "{body}");
+    assert_eq!(committed_total(&group, &s.topic).await, 0);
+    let (user, g, topic) = ("analyst3", group.clone(), s.topic.clone());
+    let again = tokio::task::spawn_blocking(move || read_committing(user, &g, &topic, 3))
+        .await
+        .expect("thread");
+    assert_eq!(again, 3, "the replayed records are read again");
+    // The owner may replay for the subscriber; replaying to the same point twice is the
+    // same move.
+    for _ in 0..2 {
+        let (status, body) =
+            replay(s.owner.clone(), json!({"group": group, "to": "earliest"})).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(committed_total(&group, &s.topic).await, 0);
+    }
+    let replays: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where target = $1 and action = 'subscription.replay'",
+    )
+    .bind(format!("subscription:{id}"))
+    .fetch_one(&pool)
+    .await
+    .expect("audit");
+    assert_eq!(replays, 3, "each replay is audited, refused ones are not");
 }

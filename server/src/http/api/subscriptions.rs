@@ -1,6 +1,7 @@
 //! `/api/v1/subscriptions`: request access to a data product, list and read subscriptions
-//! (with connection details once active), and approve, reject or revoke them. The domain
-//! library decides who may do what; this maps requests and errors.
+//! (with connection details once active), approve, reject or revoke them, and replay one
+//! of a subscription's consumer groups from a point in time. The domain library decides
+//! who may do what; this maps requests and errors.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -23,6 +24,7 @@ pub fn routes() -> Routes {
         .post("/api/v1/subscriptions/{id}/approve", approve)
         .post("/api/v1/subscriptions/{id}/reject", reject)
         .post("/api/v1/subscriptions/{id}/revoke", revoke)
+        .post("/api/v1/subscriptions/{id}/replay", replay)
 }
 
 /// A subscription with its connection details (active ones only).
@@ -192,4 +194,26 @@ async fn act(
         Action::Revoke => subscriptions::revoke(pool, policy, &caller, id, comment).await,
     }?;
     Ok(Json(view(&state, done)))
+}
+
+/// Moves one of the subscription's consumer groups back to a time (or the oldest record
+/// kept): `{"group": "...", "to": "2026-12-05T01:00:00Z" | "earliest"}`.
+async fn replay(
+    State(state): State<AppState>,
+    caller_ext: CallerExt,
+    Path(raw): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<subscriptions::Replay>, AppError> {
+    let caller = caller(caller_ext);
+    let request: subscriptions::ReplayRequest = body(&bytes)?;
+    let done = subscriptions::replay(
+        &state.pool,
+        &state.policy,
+        &state.broker,
+        &caller,
+        id(&raw)?,
+        &request,
+    )
+    .await?;
+    Ok(Json(done))
 }
