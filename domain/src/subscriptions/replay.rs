@@ -39,9 +39,10 @@ pub struct Replay {
     pub group: String,
     pub to: String,
     pub topics: Vec<TopicReplay>,
-    /// Records the group will read again (or skip, moving forward), over all partitions:
-    /// the sum of `from - to` where it had a committed offset.
-    pub records_back: i64,
+    /// How far back the group moved, over the partitions where it had a committed offset
+    /// (the sum of `from - to`; negative when it moved forward). Offsets, not records: on a
+    /// transactional topic the markers count too.
+    pub offsets_back: i64,
     /// Whether retention already removed records from before the asked time on some
     /// partition, so the replay starts later there than asked.
     pub cut_by_retention: bool,
@@ -129,7 +130,7 @@ pub async fn replay(
         });
     }
     let moved = topics.iter().flat_map(|topic| topic.partitions.iter());
-    let records_back = moved
+    let offsets_back = moved
         .clone()
         .filter_map(|partition| partition.from.map(|from| from - partition.to))
         .sum();
@@ -149,18 +150,20 @@ pub async fn replay(
         })
         .collect();
     let cut_by_retention = matches!(position, Position::Time(_)) && !cut.is_empty();
-    let mut message = format!(
-        "`{group}` reads from {} next: {records_back} record(s) {}.",
-        match position {
-            Position::Time(at) => at.to_rfc3339(),
-            Position::Earliest => "the oldest record kept".to_string(),
-        },
-        if records_back >= 0 {
-            "again"
-        } else {
-            "skipped forward"
+    let from = match position {
+        Position::Time(at) => at.to_rfc3339(),
+        Position::Earliest => "the oldest record kept".to_string(),
+    };
+    let mut message = match offsets_back {
+        0 => format!("`{group}` reads from {from} next, where it already was."),
+        back if back > 0 => {
+            format!("`{group}` reads from {from} next: {back} offset(s) back, read again.")
         }
-    );
+        ahead => format!(
+            "`{group}` reads from {from} next: {} offset(s) ahead of where it was.",
+            -ahead
+        ),
+    };
     if cut_by_retention {
         message.push_str(&format!(
             " Retention has already removed older records; these partitions start at their oldest record kept: {}.",
@@ -172,7 +175,7 @@ pub async fn replay(
         group: group.to_string(),
         to: request.to.trim().to_string(),
         topics,
-        records_back,
+        offsets_back,
         cut_by_retention,
         message,
     };
@@ -188,7 +191,7 @@ pub async fn replay(
         .after(serde_json::json!({
             "group": replay.group,
             "to": replay.to,
-            "records_back": replay.records_back,
+            "offsets_back": replay.offsets_back,
             "topics": replay.topics,
         })),
     )

@@ -1450,7 +1450,7 @@ async fn a_subscriber_replays_its_group_from_a_time_but_not_while_it_runs(pool: 
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["records_back"], 3, "{body}");
+    assert_eq!(body["offsets_back"], 3, "{body}");
     assert_eq!(body["cut_by_retention"], false, "{body}");
     assert_eq!(committed_total(&group, &s.topic).await, 0);
     let (user, g, topic) = ("analyst3", group.clone(), s.topic.clone());
