@@ -124,6 +124,18 @@ mod ssr {
         })
     }
 
+    /// A time as the replay form sends it: an RFC 3339 time or `earliest` as they are, and a
+    /// `datetime-local` value (`2026-12-05T01:00`, no zone; the form says UTC) read as UTC.
+    pub fn replay_point(text: &str) -> String {
+        let text = text.trim();
+        let local = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+            .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"));
+        match local {
+            Ok(at) => at.and_utc().to_rfc3339(),
+            Err(_) => text.to_string(),
+        }
+    }
+
     pub fn id(text: &str) -> Result<uuid::Uuid, ApiError> {
         text.parse()
             .map_err(|_| fail(StatusCode::NOT_FOUND, ApiError::NotFound))
@@ -339,6 +351,34 @@ pub async fn revoke_subscription(
     .await
     .map_err(crate::ssr::error)?;
     ssr::view(done)
+}
+
+/// Moves one of a subscription's consumer groups back to a time or to the oldest record
+/// kept (its requester, an owner of the product's domain, an admin); what happened.
+#[server(prefix = "/api/fn", endpoint = "replay_subscription")]
+pub async fn replay_subscription(
+    id: String,
+    group: String,
+    to: String,
+) -> Result<String, ApiError> {
+    use crate::ssr::{caller, services};
+
+    let services = services()?;
+    let request = domain::subscriptions::ReplayRequest {
+        group,
+        to: ssr::replay_point(&to),
+    };
+    let done = domain::subscriptions::replay(
+        &services.pool,
+        &services.policy,
+        &services.broker,
+        &caller(),
+        ssr::id(&id)?,
+        &request,
+    )
+    .await
+    .map_err(crate::ssr::error)?;
+    Ok(done.message)
 }
 
 /// Sets which requesters' roles the product `slug` approves automatically.

@@ -1,6 +1,7 @@
 //! The subscription pages: "Request access" on a product page (with the owners'
 //! auto-approval setting), `/subscriptions` (the caller's requests: state, provisioning
-//! progress, connection details and client config once active, revoke) and `/approvals`
+//! progress, connection details and client config once active, replay a consumer group,
+//! revoke) and `/approvals`
 //! (requests the caller decides, approve or reject with a comment).
 //!
 //! Forms are `ActionForm`s: with JavaScript they update the page in place; without it the
@@ -11,8 +12,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::subscriptions::{
-    DecideSubscription, MarkNotificationsRead, RequestAccess, RequestForm, RevokeSubscription,
-    SetAutoApprove, SubscriptionView, approvals, my_subscriptions, subscription_form,
+    DecideSubscription, MarkNotificationsRead, ReplaySubscription, RequestAccess, RequestForm,
+    RevokeSubscription, SetAutoApprove, SubscriptionView, approvals, my_subscriptions,
+    subscription_form,
 };
 use crate::components::layout::refresh_header_after;
 use crate::components::loading::Loading;
@@ -300,6 +302,8 @@ fn SubscriptionCard(
                     .map(|c| view! { <dt>"Comment"</dt> <dd>{c}</dd> })}
             </dl>
             {connection}
+            {(subscription.state == "active")
+                .then(|| view! { <ReplayForm id=id.clone() group=subscription.consumer_group.clone()/> })}
             {live
                 .then(|| {
                     view! {
@@ -312,6 +316,43 @@ fn SubscriptionCard(
                     }
                 })}
         </article>
+    }
+}
+
+/// "Replay": move one of the subscription's consumer groups back to a time, so its
+/// application reads again from there when it next starts (refused while it runs).
+#[component]
+fn ReplayForm(id: String, group: String) -> impl IntoView {
+    let replay = ServerAction::<ReplaySubscription>::new();
+    let result = move || {
+        replay.value().get().map(|done| match done {
+            Ok(message) => {
+                view! { <p role="status" data-testid="replay-result">{message}</p> }.into_any()
+            }
+            Err(error) => view! { <ErrorMessage error/> }.into_any(),
+        })
+    };
+    let example = format!("{group}app");
+    view! {
+        <details class="replay">
+            <summary>"Replay a consumer group"</summary>
+            <p class="muted">
+                "Moves the group's committed offsets back to the first record at or after a time, on each topic, so your application reads again from there when it next starts. Stop the application first: a running group is refused."
+            </p>
+            <ActionForm action=replay attr:class="admin-form">
+                <input type="hidden" name="id" value=id/>
+                <label>
+                    "Consumer group"
+                    <input type="text" name="group" required value=example/>
+                </label>
+                <label>
+                    "From (UTC; or " <code>"earliest"</code> ")"
+                    <input type="text" name="to" required placeholder="2026-12-05T01:00:00Z"/>
+                </label>
+                <button type="submit">"Replay"</button>
+            </ActionForm>
+            {result}
+        </details>
     }
 }
 

@@ -154,7 +154,14 @@ pub async fn replay(
         Position::Time(at) => at.to_rfc3339(),
         Position::Earliest => "the oldest record kept".to_string(),
     };
+    let had_offsets = topics
+        .iter()
+        .flat_map(|topic| topic.partitions.iter())
+        .any(|partition| partition.from.is_some());
     let mut message = match offsets_back {
+        _ if !had_offsets => {
+            format!("`{group}` had no committed offsets; it reads from {from} next.")
+        }
         0 => format!("`{group}` reads from {from} next, where it already was."),
         back if back > 0 => {
             format!("`{group}` reads from {from} next: {back} offset(s) back, read again.")

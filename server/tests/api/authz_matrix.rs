@@ -473,6 +473,11 @@ fn matrix() -> Vec<Entry> {
             "id=00000000-0000-0000-0000-0000000000a1",
             Rule::OwnerOfA,
         ),
+        server_fn(
+            "replay_subscription",
+            "id=00000000-0000-0000-0000-0000000000a1&group=x&to=earliest",
+            Rule::OwnerOfA,
+        ),
         server_fn("set_auto_approve", "slug=matrix-schema", Rule::OwnerOfA),
         // Service-account broker credentials (SCRAM).
         entry(
