@@ -117,6 +117,21 @@ pub async fn get(
     caller: &Caller,
     id: Uuid,
 ) -> Result<Subscription, SubscriptionError> {
+    match seen_by(pool, policy, caller, id).await? {
+        (found, true) => Ok(found),
+        // Not even whether it exists.
+        (_, false) => Err(SubscriptionError::NotFound),
+    }
+}
+
+/// Subscription `id`, and whether the caller may see it (its requester, the owners of its
+/// product's domain, admins).
+async fn seen_by(
+    pool: &PgPool,
+    policy: &Policy,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<(Subscription, bool), SubscriptionError> {
     let user = policy
         .authorize(caller, GLOBAL, Permission::ReadCatalog)
         .await?;
@@ -124,12 +139,8 @@ pub async fn get(
     let found = load(&mut conn, id)
         .await?
         .ok_or(SubscriptionError::NotFound)?;
-    if may_see(policy, user, &found).await {
-        Ok(found)
-    } else {
-        // Not even whether it exists.
-        Err(SubscriptionError::NotFound)
-    }
+    let visible = may_see(policy, user, &found).await;
+    Ok((found, visible))
 }
 
 async fn may_see(policy: &Policy, user: &User, subscription: &Subscription) -> bool {
@@ -688,26 +699,14 @@ pub(super) async fn for_requester_or_owner(
     id: Uuid,
     action: &str,
 ) -> Result<Subscription, SubscriptionError> {
-    let user = policy
-        .authorize(caller, GLOBAL, Permission::ReadCatalog)
-        .await?;
-    let mut conn = pool.acquire().await?;
-    let subscription = load(&mut conn, id)
-        .await?
-        .ok_or(SubscriptionError::NotFound)?;
-    if subscription.requested_by == user.email
-        || policy
-            .allows(user, &subscription.domain, Permission::ApproveSubscriptions)
-            .await
-    {
-        Ok(subscription)
-    } else {
-        Err(policy::Denied::Forbidden {
-            domain: subscription.domain.clone(),
+    match seen_by(pool, policy, caller, id).await? {
+        (subscription, true) => Ok(subscription),
+        (subscription, false) => Err(policy::Denied::Forbidden {
+            domain: subscription.domain,
             object: "subscription".to_string(),
             action: action.to_string(),
         }
-        .into())
+        .into()),
     }
 }
 

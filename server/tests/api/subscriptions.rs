@@ -175,14 +175,29 @@ async fn wait_for_state(s: &Setup, id: &str, state: &str, within: Duration) -> I
     }
 }
 
-fn consumer(user: &str, group: &str) -> BaseConsumer {
+/// A client of the test broker as a demo PLAIN `user` (password `meshmart`), or as
+/// Meshmart's admin with `None`.
+fn client_as(user: Option<&str>) -> ClientConfig {
     let kafka = settings().kafka;
-    ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", &kafka.bootstrap_servers)
         .set("security.protocol", "SASL_PLAINTEXT")
-        .set("sasl.mechanisms", "PLAIN")
-        .set("sasl.username", user)
-        .set("sasl.password", "meshmart")
+        .set("sasl.mechanisms", "PLAIN");
+    match user {
+        Some(user) => config
+            .set("sasl.username", user)
+            .set("sasl.password", "meshmart"),
+        None => config.set("sasl.username", &kafka.username).set(
+            "sasl.password",
+            secrecy::ExposeSecret::expose_secret(&kafka.password),
+        ),
+    };
+    config
+}
+
+fn consumer(user: &str, group: &str) -> BaseConsumer {
+    client_as(Some(user))
         .set(
             "group.id",
             format!("{group}app-{}", uuid::Uuid::new_v4().simple()),
@@ -228,7 +243,6 @@ async fn consume(
 }
 
 async fn produce(topic: &str) {
-    let kafka = settings().kafka;
     let topic = topic.to_string();
     let admin = admin();
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -241,17 +255,7 @@ async fn produce(topic: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::task::spawn_blocking(move || {
-        let producer: BaseProducer = ClientConfig::new()
-            .set("bootstrap.servers", &kafka.bootstrap_servers)
-            .set("security.protocol", "SASL_PLAINTEXT")
-            .set("sasl.mechanisms", "PLAIN")
-            .set("sasl.username", &kafka.username)
-            .set(
-                "sasl.password",
-                secrecy::ExposeSecret::expose_secret(&kafka.password),
-            )
-            .create()
-            .expect("producer");
+        let producer: BaseProducer = client_as(None).create().expect("producer");
         for n in 1..=3 {
             let payload = format!("{{\"id\":\"{n}\"}}");
             producer
@@ -1278,13 +1282,7 @@ async fn notifications_stay_unread_until_the_ones_shown_are_dismissed(pool: PgPo
 /// Reads up to `count` records from `topic` in group `group` as `user`, committing what it
 /// read, and leaves the group; how many it read.
 fn read_committing(user: &str, group: &str, topic: &str, count: usize) -> usize {
-    let kafka = settings().kafka;
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &kafka.bootstrap_servers)
-        .set("security.protocol", "SASL_PLAINTEXT")
-        .set("sasl.mechanisms", "PLAIN")
-        .set("sasl.username", user)
-        .set("sasl.password", "meshmart")
+    let consumer: BaseConsumer = client_as(Some(user))
         .set("group.id", group)
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
@@ -1313,13 +1311,7 @@ fn hold_group(
     joined: std::sync::mpsc::Sender<()>,
     hold: Duration,
 ) {
-    let kafka = settings().kafka;
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &kafka.bootstrap_servers)
-        .set("security.protocol", "SASL_PLAINTEXT")
-        .set("sasl.mechanisms", "PLAIN")
-        .set("sasl.username", user)
-        .set("sasl.password", "meshmart")
+    let consumer: BaseConsumer = client_as(Some(user))
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create()
@@ -1339,16 +1331,7 @@ fn hold_group(
 async fn committed_total(group: &str, topic: &str) -> i64 {
     let (group, topic) = (group.to_string(), topic.to_string());
     tokio::task::spawn_blocking(move || {
-        let kafka = settings().kafka;
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &kafka.bootstrap_servers)
-            .set("security.protocol", "SASL_PLAINTEXT")
-            .set("sasl.mechanisms", "PLAIN")
-            .set("sasl.username", &kafka.username)
-            .set(
-                "sasl.password",
-                secrecy::ExposeSecret::expose_secret(&kafka.password),
-            )
+        let consumer: BaseConsumer = client_as(None)
             .set("group.id", &group)
             .create()
             .expect("consumer");
