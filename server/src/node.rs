@@ -190,6 +190,9 @@ async fn run_once(
     let transformer = transformer(plan.kind)?;
     wait_for_sync(pool, &plan.node).await?;
     let broker = settings.kafka.broker_config();
+    if let Some(topic) = &plan.repartition {
+        wait_for_topic(&broker, topic).await?;
+    }
     let password = broker.derived_password(&nodes::password_label(
         plan.node.username(),
         plan.node.generation,
@@ -433,27 +436,22 @@ async fn wait_for_sync(pool: &PgPool, node: &Node) -> anyhow::Result<()> {
 
 /// Waits until `topic` is on the broker: the outbox creates a node's repartition topic with
 /// the node, and a consumer subscribed before it exists would not see it for minutes.
-fn wait_for_topic(consumer: &BaseConsumer<NodeContext>, topic: &str) -> anyhow::Result<()> {
+async fn wait_for_topic(broker: &domain::broker::BrokerConfig, topic: &str) -> anyhow::Result<()> {
+    let admin = domain::broker::BrokerAdmin::new(broker)?;
     let deadline = Instant::now() + SYNC_WAIT;
-    loop {
-        let exists = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(5))
-            .is_ok_and(|metadata| {
-                metadata
-                    .topics()
-                    .iter()
-                    .any(|found| found.error().is_none() && !found.partitions().is_empty())
-            });
-        if exists {
-            return Ok(());
-        }
+    while !admin
+        .topic_exists(topic, Duration::from_secs(5))
+        .await
+        .unwrap_or(false)
+    {
         anyhow::ensure!(
             Instant::now() < deadline,
             "the node's repartition topic `{topic}` is not on the broker after {} s (is a server running its outbox?)",
             SYNC_WAIT.as_secs()
         );
-        std::thread::sleep(Duration::from_millis(250));
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    Ok(())
 }
 
 /// Notes a rebalance for the loop, which aborts the transaction it has open, and keeps the
@@ -577,7 +575,8 @@ impl Status {
 #[derive(Default)]
 struct Open {
     started: Option<Instant>,
-    next: BTreeMap<(String, i32), i64>,
+    /// Keyed by (from the repartition topic, partition).
+    next: BTreeMap<(bool, i32), i64>,
     records: usize,
 }
 
@@ -590,9 +589,6 @@ impl Runner {
         self.producer
             .init_transactions(COORDINATOR_TIMEOUT)
             .context("initialising transactions (is another process running this instance?)")?;
-        if let Some(topic) = &self.plan.repartition {
-            wait_for_topic(consumer, topic)?;
-        }
         let mut topics = vec![self.plan.node.input_topic.as_str()];
         topics.extend(self.plan.repartition.as_deref());
         consumer
@@ -644,10 +640,9 @@ impl Runner {
                         Step::DeadLetter => status.dead_letters += 1,
                         Step::Repartitioned => {}
                     }
-                    open.next.insert(
-                        (message.topic().to_string(), message.partition()),
-                        message.offset() + 1,
-                    );
+                    let repartitioned = message.topic() != self.plan.node.input_topic;
+                    open.next
+                        .insert((repartitioned, message.partition()), message.offset() + 1);
                     open.records += 1;
                 }
                 Some(Err(error)) => {
@@ -786,7 +781,7 @@ impl Runner {
     /// input coordinates and key travel in headers, so that the output and dead letters
     /// name the input record, and the output keeps the input's key.
     fn repartition<M: Message>(&mut self, message: &M) -> anyhow::Result<()> {
-        let Some(topic) = self.plan.repartition.clone() else {
+        let Some(topic) = self.plan.repartition.as_deref() else {
             return Ok(());
         };
         let schemas = &self.plan.input_schemas;
@@ -810,7 +805,7 @@ impl Runner {
             });
         }
         let mut record: BaseRecord<'_, [u8], [u8]> =
-            BaseRecord::to(&topic).payload(payload).headers(headers);
+            BaseRecord::to(topic).payload(payload).headers(headers);
         if let Some(at) = message.timestamp().to_millis() {
             record = record.timestamp(at);
         }
@@ -830,35 +825,27 @@ impl Runner {
     /// repartition topic is named by the input coordinates and key it carries.
     fn forward<M: Message>(&mut self, message: &M) -> anyhow::Result<bool> {
         let outcome = self.transform(message);
-        let carried = self
-            .plan
-            .repartition
-            .as_deref()
-            .filter(|topic| message.topic() == *topic)
-            .map(|_| Carried::of(message));
-        let (source_topic, source_partition, source_offset) = match &carried {
-            Some(carried) => (
-                carried.topic.clone(),
-                carried.partition.clone(),
-                carried.offset.clone(),
-            ),
-            None => (
-                message.topic().to_string(),
-                message.partition().to_string(),
-                message.offset().to_string(),
-            ),
-        };
-        let key = match &carried {
-            Some(carried) => carried.key.as_deref(),
-            None => message.key(),
+        let (own_partition, own_offset);
+        let source = match self.plan.repartition.as_deref() {
+            Some(topic) if message.topic() == topic => Carried::of(message),
+            _ => {
+                own_partition = message.partition().to_string();
+                own_offset = message.offset().to_string();
+                Carried {
+                    topic: message.topic(),
+                    partition: &own_partition,
+                    offset: &own_offset,
+                    key: message.key(),
+                }
+            }
         };
         let node = self.plan.node.name.as_str();
         let mut headers = OwnedHeaders::new_with_capacity(8)
             .insert(header("meshmart.node", node))
-            .insert(header("meshmart.source.topic", &source_topic))
-            .insert(header("meshmart.source.partition", &source_partition))
-            .insert(header("meshmart.source.offset", &source_offset));
-        let dead_letters = self.plan.node.dead_letter_topic();
+            .insert(header("meshmart.source.topic", source.topic))
+            .insert(header("meshmart.source.partition", source.partition))
+            .insert(header("meshmart.source.offset", source.offset));
+        let dead_letters;
         let (topic, payload) = match &outcome {
             Ok(bytes) => (self.plan.node.output_topic.as_str(), bytes.as_slice()),
             Err((reason, why)) => {
@@ -867,6 +854,7 @@ impl Runner {
                     .insert(header("meshmart.rule", reason))
                     .insert(header("meshmart.field", ""))
                     .insert(header("meshmart.message", why));
+                dead_letters = self.plan.node.dead_letter_topic();
                 (dead_letters.as_str(), message.payload().unwrap_or_default())
             }
         };
@@ -877,7 +865,7 @@ impl Runner {
         if let Some(at) = message.timestamp().to_millis() {
             record = record.timestamp(at);
         }
-        if let Some(key) = key {
+        if let Some(key) = source.key {
             record = record.key(key);
         }
         self.send(record)?;
@@ -946,7 +934,11 @@ impl Runner {
         status: &mut Status,
     ) -> anyhow::Result<()> {
         let mut offsets = TopicPartitionList::new();
-        for ((topic, partition), next) in &open.next {
+        for ((repartitioned, partition), next) in &open.next {
+            let topic = match (repartitioned, &self.plan.repartition) {
+                (true, Some(repartition)) => repartition,
+                _ => &self.plan.node.input_topic,
+            };
             offsets.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
         }
         let metadata = consumer
@@ -1215,20 +1207,21 @@ enum Step {
     Repartitioned,
 }
 
-/// The input coordinates and key a repartitioned record carries in its headers.
-struct Carried {
-    topic: String,
-    partition: String,
-    offset: String,
-    key: Option<Vec<u8>>,
+/// The input coordinates and key an output record names: the input record's own, or those
+/// a repartitioned record carries in its headers.
+struct Carried<'a> {
+    topic: &'a str,
+    partition: &'a str,
+    offset: &'a str,
+    key: Option<&'a [u8]>,
 }
 
-impl Carried {
-    fn of<M: Message>(message: &M) -> Self {
+impl<'a> Carried<'a> {
+    fn of<M: Message>(message: &'a M) -> Self {
         let mut carried = Carried {
-            topic: String::new(),
-            partition: String::new(),
-            offset: String::new(),
+            topic: "",
+            partition: "",
+            offset: "",
             key: None,
         };
         let Some(headers) = message.headers() else {
@@ -1236,12 +1229,12 @@ impl Carried {
         };
         for header in headers.iter() {
             let value = header.value.unwrap_or_default();
-            let text = || String::from_utf8_lossy(value).into_owned();
+            let text = || std::str::from_utf8(value).unwrap_or_default();
             match header.key {
                 "meshmart.source.topic" => carried.topic = text(),
                 "meshmart.source.partition" => carried.partition = text(),
                 "meshmart.source.offset" => carried.offset = text(),
-                SOURCE_KEY => carried.key = Some(value.to_vec()),
+                SOURCE_KEY => carried.key = Some(value),
                 _ => {}
             }
         }

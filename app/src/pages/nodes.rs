@@ -153,38 +153,28 @@ fn NodeView(
             " exactly once (Kafka transactions), as its own principal."
         </p>
         <dl class="node-status" data-testid="node-status">
-            <div>
-                <dt>"State"</dt>
-                <dd data-testid="node-state">{state}</dd>
-            </div>
-            <div>
-                <dt>"Throughput"</dt>
-                <dd data-testid="node-throughput">
-                    {if any_live {
-                        format!("{} records/s", rate(throughput))
-                    } else {
-                        "—".to_string()
-                    }}
-                </dd>
-            </div>
-            <div>
-                <dt>"Lag"</dt>
-                <dd data-testid="node-lag">
-                    {lag
-                        .map(|lag| format!("{} {}", count(lag), if lag == 1 { "record" } else { "records" }))
-                        .unwrap_or_else(|| "—".into())}
-                </dd>
-            </div>
-            <div>
-                <dt>"Dead letters"</dt>
-                <dd data-testid="node-dead-letters">
-                    {if any_live {
-                        format!("{} since the processes started", count(dead_letters))
-                    } else {
-                        "—".to_string()
-                    }}
-                </dd>
-            </div>
+            <Tile label="State" testid="node-state" value=state/>
+            <Tile
+                label="Throughput"
+                testid="node-throughput"
+                value=if any_live { format!("{} records/s", rate(throughput)) } else { "—".to_string() }
+            />
+            <Tile
+                label="Lag"
+                testid="node-lag"
+                value=lag
+                    .map(|lag| format!("{} {}", count(lag), if lag == 1 { "record" } else { "records" }))
+                    .unwrap_or_else(|| "—".into())
+            />
+            <Tile
+                label="Dead letters"
+                testid="node-dead-letters"
+                value=if any_live {
+                    format!("{} since the processes started", count(dead_letters))
+                } else {
+                    "—".to_string()
+                }
+            />
         </dl>
         {can_operate.then(|| view! { <Operate name=name.clone() paused set restart/> })}
         <section class="catalog-section" aria-labelledby="instances-heading">
@@ -337,6 +327,17 @@ fn InstanceTable(instances: Vec<InstanceRow>) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// One figure of the node's status line.
+#[component]
+fn Tile(label: &'static str, testid: &'static str, value: String) -> impl IntoView {
+    view! {
+        <div>
+            <dt>{label}</dt>
+            <dd data-testid=testid>{value}</dd>
+        </div>
+    }
 }
 
 #[cfg(test)]

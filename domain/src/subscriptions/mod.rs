@@ -188,6 +188,16 @@ pub fn default_group(principal: &str) -> String {
     format!("{cleaned}.")
 }
 
+/// Whether `group` is 1 to `max` letters, digits, `.`, `_` or `-` (a consumer group or a
+/// prefix of one as Meshmart accepts them).
+pub(crate) fn is_group_name(group: &str, max: usize) -> bool {
+    !group.is_empty()
+        && group.len() <= max
+        && group
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
 /// A consumer-group prefix: 1–200 of letters, digits, `.`, `_`, `-`, inside the
 /// principal's own namespace (`analyst1.` for `User:analyst1`), so no subscription can
 /// reach another application's consumer groups.
@@ -199,12 +209,7 @@ pub fn check_group(principal: &str, group: &str) -> Result<(), SubscriptionError
             format!("a consumer-group prefix of {principal} starts with `{own}`"),
         ));
     }
-    let ok = !group.is_empty()
-        && group.len() <= 200
-        && group
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if ok {
+    if is_group_name(group, 200) {
         Ok(())
     } else {
         Err(invalid(

@@ -74,10 +74,7 @@ pub async fn replay(
     let group = request.group.trim();
     if group.len() <= subscription.consumer_group.len()
         || !group.starts_with(&subscription.consumer_group)
-        || group.len() > MAX_GROUP
-        || !group
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        || !super::is_group_name(group, MAX_GROUP)
     {
         return Err(invalid(
             "group",
