@@ -75,7 +75,7 @@ for instance in 0 1; do
     >".data/test/e2e-node-$instance.log" 2>&1 &
   node_pids+=($!)
 done
-(cd end2end && MESHMART_E2E_URL=http://127.0.0.1:3100 npx playwright test)
+(cd end2end && MESHMART_E2E_URL=http://127.0.0.1:3100 MESHMART_E2E_DATABASE_URL="$e2e_url" npx playwright test)
 
 if grep -qx kafka .data/test/started 2>/dev/null; then
   step "broker outage drill (/readyz names the broker, recovers after restart)"

@@ -24,6 +24,7 @@ use pages::admin::{AdminPage, AuditPage};
 use pages::catalog::{DomainPage, DomainsPage, ProductPage};
 use pages::health::SamplesPage;
 use pages::home::HomePage;
+use pages::incidents::{IncidentDetailPage, IncidentsPage};
 use pages::lineage::LineagePage;
 use pages::login::LoginPage;
 use pages::nodes::NodePage;
@@ -92,6 +93,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/products/:slug/lineage") view=LineagePage/>
                         <Route path=path!("/products/:slug/samples") view=SamplesPage/>
                         <Route path=path!("/nodes/:name") view=NodePage/>
+                        <Route path=path!("/incidents") view=IncidentsPage/>
+                        <Route path=path!("/incidents/:id") view=IncidentDetailPage/>
                         <Route path=path!("/register") view=RegisterPage/>
                         <Route path=path!("/subscriptions") view=MySubscriptionsPage/>
                         <Route path=path!("/approvals") view=ApprovalsPage/>

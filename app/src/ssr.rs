@@ -29,6 +29,8 @@ pub struct Services {
     pub throttle: Arc<LoginThrottle>,
     pub clients: Arc<domain::subscriptions::ClientAccess>,
     pub broker: domain::broker::BrokerAdmin,
+    /// Whether users' webhooks may target private networks (a local demo).
+    pub webhooks_allow_private: bool,
 }
 
 /// The services, or `Internal` when the server forgot to provide them.

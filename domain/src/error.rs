@@ -372,6 +372,32 @@ impl Classified for crate::nodes::NodeError {
     }
 }
 
+impl Classified for crate::incidents::IncidentError {
+    fn kind(&self) -> Kind {
+        use crate::incidents::IncidentError;
+        match self {
+            IncidentError::Unknown(_) => Kind::NotFound,
+            IncidentError::UnknownAction(_) => Kind::NotFound,
+            IncidentError::NotApplicable { .. } | IncidentError::AlreadyDone(_) => Kind::Conflict,
+            IncidentError::Invalid(_) => Kind::invalid("request"),
+            IncidentError::Denied(denied) => denied.kind(),
+            IncidentError::Broker(_) => Kind::Unavailable { retry_after: 5 },
+            IncidentError::Database(_) => Kind::Internal,
+        }
+    }
+}
+
+impl Classified for crate::webhooks::WebhookError {
+    fn kind(&self) -> Kind {
+        use crate::webhooks::WebhookError;
+        match self {
+            WebhookError::InvalidUrl(_) => Kind::invalid("url"),
+            WebhookError::Denied(denied) => denied.kind(),
+            WebhookError::Database(_) => Kind::Internal,
+        }
+    }
+}
+
 impl Classified for crate::domains::DomainError {
     fn kind(&self) -> Kind {
         match self {

@@ -335,6 +335,36 @@ pub struct Repair {
     pub applied: bool,
 }
 
+/// The policy's ACLs missing on the broker, and managed ones on it that nothing explains.
+async fn differences(
+    conn: &mut sqlx::PgConnection,
+    broker: &BrokerAdmin,
+) -> Result<(Vec<AclBinding>, Vec<AclBinding>), String> {
+    // The broker first, the policy second (see `apply`).
+    let actual: BTreeSet<AclBinding> = broker
+        .describe_acls(AclFilter::default())
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .collect();
+    let wanted = desired(conn, None).await.map_err(|e| e.to_string())?;
+    let scope = Scope::load(conn).await.map_err(|e| e.to_string())?;
+    let missing: Vec<AclBinding> = wanted.difference(&actual).cloned().collect();
+    let extra: Vec<AclBinding> = actual
+        .iter()
+        .filter(|b| scope.contains(b) && !wanted.contains(*b))
+        .cloned()
+        .collect();
+    Ok((missing, extra))
+}
+
+/// The policy's ACLs missing on the broker now (drift), without repairing or auditing
+/// anything: the incident detector's view, each round.
+pub async fn missing_acls(pool: &PgPool, broker: &BrokerAdmin) -> Result<Vec<AclBinding>, String> {
+    let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+    Ok(differences(&mut conn, broker).await?.0)
+}
+
 /// Compares the managed ACLs on the broker with the policy and repairs the differences
 /// (or, with `dry_run`, only reports them). Each repair is audited.
 pub async fn reconcile(
@@ -343,21 +373,7 @@ pub async fn reconcile(
     dry_run: bool,
 ) -> Result<Vec<Repair>, String> {
     let mut lock = provisioning_lock(pool).await.map_err(|e| e.to_string())?;
-    // The broker first, the policy second (see `apply`).
-    let actual: BTreeSet<AclBinding> = broker
-        .describe_acls(AclFilter::default())
-        .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .collect();
-    let wanted = desired(&mut lock, None).await.map_err(|e| e.to_string())?;
-    let scope = Scope::load(&mut lock).await.map_err(|e| e.to_string())?;
-    let missing: Vec<AclBinding> = wanted.difference(&actual).cloned().collect();
-    let extra: Vec<AclBinding> = actual
-        .iter()
-        .filter(|b| scope.contains(b) && !wanted.contains(*b))
-        .cloned()
-        .collect();
+    let (missing, extra) = differences(&mut lock, broker).await?;
     if missing.is_empty() && extra.is_empty() {
         lock.commit().await.map_err(|e| e.to_string())?;
         return Ok(Vec::new());

@@ -32,7 +32,7 @@ use domain::health::store::{self, CheckedPort};
 use domain::health::{Batch, FastMap, Incoming, Judged, PortCheck};
 use domain::registry::ParsedSchema;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
-use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use secrecy::ExposeSecret;
@@ -551,7 +551,18 @@ fn quarantine<M: Message>(
         .map(|id| id.to_string())
         .unwrap_or_default();
     let checked_at = now.to_rfc3339();
-    let headers = OwnedHeaders::new_with_capacity(8)
+    // The record's own headers first (a reprocessing run publishes them again), then ours.
+    let mut headers =
+        OwnedHeaders::new_with_capacity(9 + message.headers().map_or(0, |h| h.count()));
+    if let Some(original) = message.headers() {
+        for h in original.iter() {
+            headers = headers.insert(Header {
+                key: h.key,
+                value: h.value,
+            });
+        }
+    }
+    let headers = headers
         .insert(header("meshmart.reason", judged.reason.unwrap_or_default()))
         .insert(header(
             "meshmart.rule",

@@ -29,6 +29,17 @@ pub struct Settings {
     #[serde(default)]
     pub metrics: MetricsSettings,
     pub checker: CheckerSettings,
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
+}
+
+/// Users' webhooks (`domain::webhooks`).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct WebhookSettings {
+    /// Let webhooks target loopback and private networks (a local demo); off by default,
+    /// so a webhook cannot reach into the deployment's own network.
+    #[serde(default)]
+    pub allow_private_targets: bool,
 }
 
 /// The record checker: a consumer group over every product topic.
@@ -206,7 +217,10 @@ impl Settings {
             .set_default("log.format", "pretty")?
             .set_default("checker.enabled", true)?
             .set_default("checker.group", "meshmart-checker")?
-            .set_default("checker.max_record_bytes", 1_048_588)?;
+            .set_default(
+                "checker.max_record_bytes",
+                domain::health::DEFAULT_MAX_RECORD_BYTES as i64,
+            )?;
         builder = match file {
             Some(path) => builder.add_source(File::from(path).required(true)),
             None => builder.add_source(File::with_name("meshmart").required(false)),

@@ -157,6 +157,8 @@ classified_into_app_error!(
     domain::lineage::LineageError,
     domain::health::HealthError,
     domain::nodes::NodeError,
+    domain::incidents::IncidentError,
+    domain::webhooks::WebhookError,
     domain::producers::ProducerError,
     domain::search::SearchError,
     domain::subscriptions::SubscriptionError,

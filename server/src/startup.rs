@@ -127,6 +127,7 @@ impl Application {
                 security_protocol: settings.kafka.security_protocol.clone(),
                 sasl_mechanism: settings.kafka.sasl_mechanism.clone(),
             }),
+            webhooks_allow_private: settings.webhooks.allow_private_targets,
         };
         let router = router(state.clone(), settings.server.secure_cookies());
         Ok(Self {
@@ -190,6 +191,10 @@ impl Application {
             self.state.broker.clone(),
             self.replication_factor,
         );
+        let webhooks = crate::workers::spawn_webhooks(
+            self.state.pool.clone(),
+            self.state.webhooks_allow_private,
+        );
         let reconciler = crate::workers::spawn_reconciler(
             self.state.pool.clone(),
             self.state.broker.clone(),
@@ -213,10 +218,16 @@ impl Application {
             outbox,
             reconciler,
             session_cleanup,
+            webhooks,
         ];
         if let Some(checker) = &self.checker {
             workers.push(crate::workers::spawn_health(
                 self.state.pool.clone(),
+                checker.broker.clone(),
+            ));
+            workers.push(crate::workers::spawn_detector(
+                self.state.pool.clone(),
+                self.state.broker.clone(),
                 checker.broker.clone(),
             ));
         }

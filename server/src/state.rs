@@ -27,6 +27,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// How subscribers' clients reach the broker (for connection details).
     pub clients: Arc<domain::subscriptions::ClientAccess>,
+    /// Whether users' webhooks may target private networks (settings `webhooks`).
+    pub webhooks_allow_private: bool,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
             throttle: Arc::clone(&self.throttle),
             clients: Arc::clone(&self.clients),
             broker: self.broker.clone(),
+            webhooks_allow_private: self.webhooks_allow_private,
         }
     }
 }

@@ -2,7 +2,10 @@
 //! broker that transactions recorded (topic creation, ACL syncs after subscription
 //! decisions, producer principals' credentials and ACLs), waking on the outbox's NOTIFY and polling every second in case one was
 //! missed; failures retry with backoff. The reconciler repairs drift between the broker's
-//! ACLs and the policy every interval, and ends subscriptions past their end date.
+//! ACLs and the policy every interval, and ends subscriptions past their end date. The
+//! incident detector ([`domain::incidents::detect`]) runs a round every 5 seconds, and the
+//! webhook worker sends users' signed deliveries ([`domain::webhooks`]), retrying with
+//! backoff.
 
 use std::time::Duration;
 
@@ -190,4 +193,118 @@ pub fn spawn_health(
             }
         }
     })
+}
+
+/// Runs the incident detector every 5 seconds until aborted. Its rounds are idempotent
+/// (one open incident per channel and signal), so every server process may run it.
+pub fn spawn_detector(
+    pool: PgPool,
+    admin: BrokerAdmin,
+    broker: domain::broker::BrokerConfig,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut detector = domain::incidents::detect::Detector::default();
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let started = std::time::Instant::now();
+            match detector
+                .round(&pool, &admin, &broker, chrono::Utc::now())
+                .await
+            {
+                Ok(report) => {
+                    metrics::histogram!("meshmart_detector_round_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                    if report.trained > 0 {
+                        tracing::debug!(trained = report.trained, "signal models retrained");
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "incident detector round failed"),
+            }
+        }
+    })
+}
+
+/// Sends due webhook deliveries every 2 seconds until aborted: a JSON POST signed with the
+/// user's secret, 2xx within 10 s is delivered, anything else retries with backoff.
+/// Deliveries are leased, so every server process may run it.
+pub fn spawn_webhooks(pool: PgPool, allow_private: bool) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let client = match reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("Meshmart-Webhooks/1")
+            .build()
+        {
+            Ok(client) => client,
+            Err(error) => {
+                tracing::error!(%error, "webhook client not built; webhooks are not sent");
+                return;
+            }
+        };
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let due = match domain::webhooks::due(&pool, 20).await {
+                Ok(due) => due,
+                Err(error) => {
+                    tracing::warn!(%error, "webhook deliveries not read");
+                    continue;
+                }
+            };
+            for delivery in due {
+                let result = deliver(&client, &delivery, allow_private).await;
+                if let Err(error) = &result {
+                    tracing::info!(delivery = delivery.id, %error, "webhook delivery failed; it will be retried");
+                }
+                if let Err(error) = domain::webhooks::outcome(&pool, delivery.id, result).await {
+                    tracing::warn!(%error, "webhook outcome not stored");
+                }
+            }
+        }
+    })
+}
+
+async fn deliver(
+    client: &reqwest::Client,
+    delivery: &domain::webhooks::Due,
+    allow_private: bool,
+) -> Result<u16, String> {
+    // The target is checked again at each delivery: a name may resolve elsewhere now.
+    domain::webhooks::check_target(&delivery.url, allow_private)
+        .await
+        .map_err(|e| e.to_string())?;
+    let body = serde_json::to_vec(&delivery.payload).map_err(|e| e.to_string())?;
+    let timestamp = chrono::Utc::now().timestamp();
+    let response = client
+        .post(&delivery.url)
+        .header("content-type", "application/json")
+        .header("x-meshmart-event", &delivery.event)
+        .header("x-meshmart-delivery", delivery.id.to_string())
+        .header("x-meshmart-timestamp", timestamp.to_string())
+        .header(
+            "x-meshmart-signature",
+            domain::webhooks::sign(&delivery.secret, timestamp, &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| {
+            // Not the URL's query or the full chain: where and what, briefly.
+            if e.is_timeout() {
+                "timed out after 10 s".to_string()
+            } else if e.is_connect() {
+                "could not connect".to_string()
+            } else {
+                "the request failed".to_string()
+            }
+        })?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(status.as_u16())
+    } else {
+        Err(format!("HTTP {}", status.as_u16()))
+    }
 }

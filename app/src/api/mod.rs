@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod contracts;
 mod error;
 pub mod health;
+pub mod incidents;
 pub mod lineage;
 pub mod nodes;
 pub mod producers;

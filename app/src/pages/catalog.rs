@@ -27,6 +27,7 @@ use crate::components::loading::Loading;
 use crate::components::problem::{ErrorMessage, PageProblem};
 use crate::pages::health::HealthSection;
 use crate::pages::home::StreamStatus;
+use crate::pages::incidents::{OpenIncidentsSection, open_incidents};
 use crate::pages::lineage::LineageSummarySection;
 use crate::pages::producers::ProducersSection;
 use crate::pages::schemas::RegistrySection;
@@ -374,6 +375,10 @@ fn Product(
                 .then(|| view! { <p class="catalog-description">{product.description.clone()}</p> })}
             {computed_by.map(|(node, kind)| view! { <ComputedBy node kind/> })}
         </section>
+        <OpenIncidentsSection open=open_incidents({
+            let slug = slug.clone();
+            move || (Some(slug.clone()), None)
+        })/>
         <RequestAccessSection slug=slug.clone()/>
         <HealthSection slug=slug.clone()/>
         <PortsSection ports=ports.clone()/>

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod catalog;
 pub mod health;
 pub mod home;
+pub mod incidents;
 pub mod lineage;
 pub mod login;
 pub mod nodes;

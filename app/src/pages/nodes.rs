@@ -16,6 +16,7 @@ use crate::api::nodes::{InstanceRow, NodePageView, RestartNode, SetNodePaused, n
 use crate::components::attribution::IpDataAttribution;
 use crate::components::loading::Loading;
 use crate::components::problem::{ErrorMessage, PageProblem};
+use crate::pages::incidents::{OpenIncidents, OpenIncidentsSection, open_incidents};
 
 /// How often the page asks again, with JavaScript.
 const REFRESH_MS: u64 = 3_000;
@@ -31,6 +32,8 @@ pub fn NodePage() -> impl IntoView {
         move || (name.get(), set.version().get(), restart.version().get()),
         |(name, ..)| node_page(name),
     );
+    // Asked once, outside the refreshing view, so refreshes do not ask again.
+    let open = open_incidents(move || (None, Some(name.get())));
     // Live numbers once hydrated: refetch every few seconds (no timer on the server).
     Effect::new(move |_| {
         let handle = set_interval_with_handle(
@@ -49,7 +52,7 @@ pub fn NodePage() -> impl IntoView {
                 {move || {
                     node.get()
                         .map(|result| match result {
-                            Ok(view) => view! { <NodeView view set restart/> }.into_any(),
+                            Ok(view) => view! { <NodeView view set restart open/> }.into_any(),
                             Err(error) => {
                                 let not_found = format!("No stream node “{}”", name.get());
                                 view! { <PageProblem error not_found/> }.into_any()
@@ -87,6 +90,7 @@ fn NodeView(
     view: NodePageView,
     set: ServerAction<SetNodePaused>,
     restart: ServerAction<RestartNode>,
+    open: OpenIncidents,
 ) -> impl IntoView {
     let live: Vec<&InstanceRow> = view
         .instances
@@ -176,6 +180,7 @@ fn NodeView(
                 }
             />
         </dl>
+        <OpenIncidentsSection open/>
         {can_operate.then(|| view! { <Operate name=name.clone() paused set restart/> })}
         <section class="catalog-section" aria-labelledby="instances-heading">
             <h2 id="instances-heading">"Processes"</h2>

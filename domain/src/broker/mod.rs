@@ -365,6 +365,12 @@ impl BrokerAdmin {
         .map_err(|_| groups::RewindError::Broker("the replay was cancelled".to_string()))?
     }
 
+    /// The admin principal's client settings, for a blocking client of its own (never log
+    /// them: they hold the password).
+    pub fn client_settings(&self) -> ClientConfig {
+        ClientConfig::clone(&self.config)
+    }
+
     /// The password derived for `label` from Meshmart's own (see [`derive_password`]).
     pub fn derived_password(&self, label: &str) -> SecretString {
         derive_password(&self.secret, label)

@@ -35,6 +35,9 @@ use crate::quality::{Checker, Limits, Moment};
 
 /// Length of one point, in seconds.
 pub const STEP_SECONDS: i64 = 10;
+/// The largest record the checker decodes by default (the broker's default
+/// `message.max.bytes`, 1 MiB plus the record overhead).
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 1_048_588;
 /// Upper bounds (ms) of the end-to-end latency histogram's buckets; one more bucket holds
 /// everything slower.
 pub const LATENCY_BUCKETS_MS: [i64; 13] = [

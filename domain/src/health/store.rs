@@ -174,8 +174,18 @@ pub struct CheckedPort {
 /// Every output port of a product that is not retired, with its current rules and the ids
 /// of the schemas under its value subject.
 pub async fn ports(pool: &PgPool) -> Result<Vec<CheckedPort>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, (Uuid, String, String, String, serde_json::Value)>(
-        r#"select o.id, p.slug, p.domain, o.topic, c.document
+    let rows = sqlx::query_as::<
+        _,
+        (
+            Uuid,
+            String,
+            String,
+            String,
+            serde_json::Value,
+            Option<String>,
+        ),
+    >(
+        r#"select o.id, p.slug, p.domain, o.topic, c.document, o.policy_override
            from output_ports o
            join products p on p.id = o.product_id
            join contract_versions c on c.product_id = p.id and c.version = p.current_version
@@ -198,7 +208,7 @@ pub async fn ports(pool: &PgPool) -> Result<Vec<CheckedPort>, sqlx::Error> {
         }
     }
     let mut ports = Vec::with_capacity(rows.len());
-    for (port_id, product, domain, topic, document) in rows {
+    for (port_id, product, domain, topic, document, policy_override) in rows {
         let Ok(contract) = Contract::from_document(document) else {
             tracing::warn!(%product, "current contract does not map; its port is not checked");
             continue;
@@ -213,6 +223,13 @@ pub async fn ports(pool: &PgPool) -> Result<Vec<CheckedPort>, sqlx::Error> {
                 rules: Vec::new(),
                 policy: Default::default(),
             });
+        // An owner's override (an incident's quarantine action) wins over the contract.
+        let mut quality = quality;
+        match policy_override.as_deref() {
+            Some("quarantine") => quality.policy = crate::contracts::quality::Policy::Quarantine,
+            Some("monitor") => quality.policy = crate::contracts::quality::Policy::Monitor,
+            _ => {}
+        }
         ports.push(CheckedPort {
             port_id,
             product,

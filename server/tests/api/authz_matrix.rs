@@ -550,6 +550,60 @@ fn matrix() -> Vec<Entry> {
             Body::None,
             Rule::OwnerOfA,
         ),
+        entry(
+            Method::GET,
+            "/api/v1/incidents",
+            "/api/v1/incidents?state=open",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/incidents/{id}",
+            "/api/v1/incidents/00000000-0000-0000-0000-0000000000c1",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        // The broker's incident: everyone sees it, only admins act on it.
+        entry(
+            Method::POST,
+            "/api/v1/incidents/{id}/actions/{action}",
+            "/api/v1/incidents/00000000-0000-0000-0000-0000000000c1/actions/notify",
+            Body::None,
+            Rule::AdminOnly,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/account/webhook",
+            "/api/v1/account/webhook",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::PUT,
+            "/api/v1/account/webhook",
+            "/api/v1/account/webhook",
+            Body::Json(r#"{"url": "ftp://example.com/hook"}"#),
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/account/webhook",
+            "/api/v1/account/webhook",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        server_fn("incidents", "state=open", Rule::SignedIn),
+        server_fn(
+            "incident",
+            "id=00000000-0000-0000-0000-0000000000c1",
+            Rule::SignedIn,
+        ),
+        server_fn(
+            "act_on_incident",
+            "id=00000000-0000-0000-0000-0000000000c1&action=notify",
+            Rule::AdminOnly,
+        ),
         // The domain page asks everyone signed in; those who may not manage it get no
         // section (200 with nothing), so the page stays readable.
         server_fn(
@@ -656,7 +710,7 @@ domain: sales\nschema:\n  - name: MatrixPage\n    physicalName: matrix.page\n";
 /// Pages render for everyone who may see their data (the server functions above decide);
 /// the others get the page's sign-in or permission message with status 401 or 403.
 /// Each is (declared route, path requested, rule); paths name things that exist.
-const PAGES: [(&str, &str, Rule); 14] = [
+const PAGES: [(&str, &str, Rule); 16] = [
     ("/", "/", Rule::Public),
     ("/login", "/login", Rule::Public),
     ("/register", "/register", Rule::SignedIn),
@@ -679,6 +733,12 @@ const PAGES: [(&str, &str, Rule); 14] = [
     ("/nodes/{name}", "/nodes/matrix-node", Rule::SignedIn),
     ("/subscriptions", "/subscriptions", Rule::SignedIn),
     ("/approvals", "/approvals", Rule::SignedIn),
+    ("/incidents", "/incidents", Rule::SignedIn),
+    (
+        "/incidents/{id}",
+        "/incidents/00000000-0000-0000-0000-0000000000c1",
+        Rule::SignedIn,
+    ),
 ];
 
 /// Whether `status` is what `rule` promises `persona`.
@@ -772,6 +832,15 @@ async fn every_persona_gets_exactly_what_the_matrix_says(pool: PgPool) {
     .execute(&mut *conn)
     .await
     .expect("pending subscription");
+    sqlx::query(
+        "insert into incidents (id, state, channel, channel_kind, signal, cause, confidence,
+             summary, started_at)
+         values ('00000000-0000-0000-0000-0000000000c1', 'open', 'broker', 'broker',
+             'broker_reachable', 'broker_unreachable', 0.99, 'The broker is unreachable', now())",
+    )
+    .execute(&mut *conn)
+    .await
+    .expect("broker incident");
     drop(conn);
     let app = spawn_app(pool.clone()).await;
     let mut failures = Vec::new();

@@ -8,6 +8,7 @@ mod cli;
 mod contracts;
 mod health;
 mod helpers;
+mod incidents;
 mod lineage;
 mod metrics;
 mod nodes;

@@ -3,6 +3,7 @@
 
 mod audit;
 mod health;
+mod incidents;
 mod lineage;
 mod nodes;
 mod openapi;
@@ -13,6 +14,7 @@ mod service_accounts;
 mod session;
 mod subscriptions;
 mod tokens;
+mod webhooks;
 
 use axum::Extension;
 use domain::identity::Caller;
@@ -31,6 +33,8 @@ pub fn routes() -> Routes {
         .merge(subscriptions::routes())
         .merge(lineage::routes())
         .merge(nodes::routes())
+        .merge(incidents::routes())
+        .merge(webhooks::routes())
         .merge(health::routes())
         .merge(audit::routes())
         .merge(openapi::routes())

@@ -43,7 +43,7 @@ fn view(state: &AppState, subscription: Subscription) -> View {
 }
 
 /// Parses a JSON body into `T`, naming the field that is wrong.
-fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, AppError> {
+pub(super) fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, AppError> {
     if bytes.is_empty() {
         return serde_json::from_slice(b"{}")
             .map_err(|e| AppError::unprocessable("body", e.to_string()));

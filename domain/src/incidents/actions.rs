@@ -1,0 +1,514 @@
+//! Recovery actions on incidents: what each would do (offered with its consequence), and
+//! doing it — authorized like everything else (the underlying operation asks the policy:
+//! a subscriber replays only their own groups, only owners restart their nodes), audited,
+//! recorded on the incident's timeline, and run at most once per incident (a unique index
+//! on the timeline's actions). No action widens access: repairing ACLs restores exactly
+//! what the policy grants.
+//!
+//! The detector runs [`automatic`] actions itself: it notifies the owners and affected
+//! subscribers of every new incident, and repairs ACLs when one is missing.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::store::{self, NewIncident};
+use super::{Action, ActionRecord, Cause, Channel, Incident, IncidentError, Offer};
+use crate::audit::{self, Actor, Event};
+use crate::broker::BrokerAdmin;
+use crate::identity::{Caller, User};
+use crate::policy::Policy;
+
+/// What an action needs beyond the incident.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActRequest {
+    /// For a replay: an RFC 3339 time or `earliest` (default: when the incident started).
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
+/// The actions that fit an incident, whether or not the caller may take them.
+fn fitting(incident: &Incident) -> Vec<(Action, String)> {
+    let mut fit = Vec::new();
+    match &incident.channel {
+        Channel::Subscription { group, .. } => fit.push((
+            Action::Replay,
+            format!(
+                "Moves consumer group {group} back to where it was reading when the incident started ({}), less a minute, so it reads again what it missed; a minute or so may be read twice. Refused while the group has members: stop the consumer first.",
+                incident.started_at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+        )),
+        Channel::Product { .. } => {
+            if matches!(incident.cause, Cause::ContractBroken | Cause::SchemaDrift) {
+                fit.push((
+                    Action::Quarantine,
+                    "Switches the port to quarantine: records that break the contract are copied to its dead-letter topic and counted as quarantined until you switch it back. The producer is not stopped.".to_owned(),
+                ));
+                fit.push((
+                    Action::ReprocessDeadLetters,
+                    format!("Judges every dead letter of this port since {} again, against the contract and schemas as they are now (after your fix), and publishes those that pass to the product's topic with their original key and headers, exactly once. Those still invalid stay in the dead-letter topic; each record's outcome is recorded. Run it once the fix is in: it runs once per incident.", incident.started_at.format("%Y-%m-%d %H:%M:%S UTC")),
+                ));
+                fit.push((
+                    Action::Monitor,
+                    "Switches the port back to the policy its contract declares.".to_owned(),
+                ));
+            }
+        }
+        Channel::Node { node, .. } => {
+            fit.push((
+                Action::Restart,
+                format!("Asks every process of node {node} to restart: each commits or aborts its open transaction and rejoins its group; nothing is lost or written twice."),
+            ));
+            fit.push((
+                Action::Resume,
+                format!("Resumes node {node} if it is paused."),
+            ));
+        }
+        Channel::Broker => {}
+    }
+    if incident.cause == Cause::AclMissing {
+        fit.push((
+            Action::RepairAcls,
+            "Puts the ACLs the policy grants back on the broker, and removes managed ACLs nothing grants. It never grants more than the policy.".to_owned(),
+        ));
+    }
+    fit.push((
+        Action::Notify,
+        "Tells the owners of the product and its live subscribers, in the app.".to_owned(),
+    ));
+    fit
+}
+
+/// The actions the caller may take on the open incident, with their consequences; none
+/// once it is resolved or already taken.
+pub async fn offers(
+    incident: &Incident,
+    owner: bool,
+    user: &User,
+    pool: &PgPool,
+) -> Result<Vec<Offer>, IncidentError> {
+    if incident.state != "open" {
+        return Ok(Vec::new());
+    }
+    let subscriber =
+        match &incident.channel {
+            Channel::Subscription { subscription, .. } => sqlx::query_scalar::<_, bool>(
+                "select exists (select 1 from subscriptions where id = $1 and requested_by = $2)",
+            )
+            .bind(subscription)
+            .bind(user.id)
+            .fetch_one(pool)
+            .await?,
+            _ => false,
+        };
+    Ok(fitting(incident)
+        .into_iter()
+        .filter(|(action, _)| {
+            !incident
+                .actions
+                .iter()
+                .any(|done| done.action == action.as_str() && done.outcome == "done")
+        })
+        .filter(|(action, _)| owner || (subscriber && *action == Action::Replay))
+        .map(|(action, consequence)| Offer {
+            action,
+            consequence,
+        })
+        .collect())
+}
+
+/// Takes `action` on incident `id` as the caller.
+pub async fn act(
+    pool: &PgPool,
+    policy: &Policy,
+    broker: &BrokerAdmin,
+    caller: &Caller,
+    id: Uuid,
+    action: Action,
+    request: &ActRequest,
+) -> Result<ActionRecord, IncidentError> {
+    let detail = store::get(pool, policy, caller, id).await?;
+    let incident = detail.incident;
+    if incident.state != "open" {
+        return Err(IncidentError::NotApplicable {
+            action: action.as_str(),
+            why: "the incident is resolved".to_owned(),
+        });
+    }
+    if !fitting(&incident).iter().any(|(a, _)| *a == action) {
+        return Err(IncidentError::NotApplicable {
+            action: action.as_str(),
+            why: format!(
+                "it is not among this incident's actions (a {} incident about {})",
+                incident.cause.as_str(),
+                incident.channel.key()
+            ),
+        });
+    }
+    if incident
+        .actions
+        .iter()
+        .any(|done| done.action == action.as_str() && done.outcome == "done")
+    {
+        return Err(IncidentError::AlreadyDone(action.as_str()));
+    }
+    let actor = caller.audit_actor();
+    let result = run(pool, policy, broker, caller, &incident, action, request).await;
+    let (outcome, detail) = match &result {
+        Ok(detail) => ("done", detail.clone()),
+        Err(error) => ("failed", json!({ "error": error.to_string() })),
+    };
+    let recorded = record(
+        pool,
+        id,
+        action,
+        &actor.to_string(),
+        outcome,
+        &detail,
+        domain_of(&incident),
+    )
+    .await?;
+    result?;
+    recorded.ok_or(IncidentError::AlreadyDone(action.as_str()))
+}
+
+fn domain_of(incident: &Incident) -> Option<String> {
+    incident.channel.product().map(str::to_owned)
+}
+
+/// Writes the action's result on the timeline and in the audit log, once per incident
+/// (`None` when another request recorded it first).
+async fn record(
+    pool: &PgPool,
+    id: Uuid,
+    action: Action,
+    actor: &str,
+    outcome: &str,
+    detail: &serde_json::Value,
+    product: Option<String>,
+) -> Result<Option<ActionRecord>, IncidentError> {
+    let mut tx = pool.begin().await?;
+    if outcome == "done" {
+        let inserted = sqlx::query(
+            "insert into incident_events (incident_id, kind, action, actor, outcome, detail)
+             values ($1, 'action', $2, $3, 'done', $4)
+             on conflict (incident_id, action) where kind = 'action' do nothing",
+        )
+        .bind(id)
+        .bind(action.as_str())
+        .bind(actor)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Ok(None);
+        }
+    } else {
+        // A failed attempt is on the timeline, and may be tried again.
+        store::event(
+            &mut tx,
+            id,
+            "diagnosed",
+            Some(action.as_str()),
+            actor,
+            Some("failed"),
+            detail.clone(),
+        )
+        .await?;
+    }
+    let event = Event::new(
+        &Actor::system("incidents"),
+        "incident.action",
+        format!("incident:{id}"),
+    )
+    .after(json!({
+        "action": action.as_str(), "actor": actor, "outcome": outcome,
+        "detail": detail, "product": product,
+    }));
+    audit::record(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(Some(ActionRecord {
+        action: action.as_str().to_owned(),
+        at: chrono::Utc::now(),
+        actor: actor.to_owned(),
+        outcome: outcome.to_owned(),
+        detail: detail.clone(),
+    }))
+}
+
+async fn run(
+    pool: &PgPool,
+    policy: &Policy,
+    broker: &BrokerAdmin,
+    caller: &Caller,
+    incident: &Incident,
+    action: Action,
+    request: &ActRequest,
+) -> Result<serde_json::Value, IncidentError> {
+    let subscription_error = |error: crate::subscriptions::SubscriptionError| match error {
+        crate::subscriptions::SubscriptionError::Denied(denied) => IncidentError::Denied(denied),
+        crate::subscriptions::SubscriptionError::Database(error) => IncidentError::Database(error),
+        other => IncidentError::Invalid(other.to_string()),
+    };
+    let node_error = |error: crate::nodes::NodeError| match error {
+        crate::nodes::NodeError::Denied(denied) => IncidentError::Denied(denied),
+        crate::nodes::NodeError::Database(error) => IncidentError::Database(error),
+        other => IncidentError::Invalid(other.to_string()),
+    };
+    match (action, &incident.channel) {
+        (
+            Action::Replay,
+            Channel::Subscription {
+                subscription,
+                group,
+                ..
+            },
+        ) => {
+            let to = match &request.to {
+                Some(to) => to.clone(),
+                None => replay_point(pool, *subscription, group, incident.started_at)
+                    .await?
+                    .to_rfc3339(),
+            };
+            let done = crate::subscriptions::replay(
+                pool,
+                policy,
+                broker,
+                caller,
+                *subscription,
+                &crate::subscriptions::ReplayRequest {
+                    group: group.clone(),
+                    to,
+                },
+            )
+            .await
+            .map_err(subscription_error)?;
+            Ok(serde_json::to_value(done).unwrap_or_default())
+        }
+        (Action::Quarantine | Action::Monitor, Channel::Product { product, topic }) => {
+            owner_of(pool, policy, caller, product).await?;
+            let value = (action == Action::Quarantine).then_some("quarantine");
+            sqlx::query(
+                "update output_ports set policy_override = $2, updated_at = now() where topic = $1",
+            )
+            .bind(topic)
+            .bind(value)
+            .execute(pool)
+            .await?;
+            Ok(json!({ "topic": topic, "policy": value.unwrap_or("as the contract declares") }))
+        }
+        (Action::ReprocessDeadLetters, Channel::Product { product, topic }) => {
+            owner_of(pool, policy, caller, product).await?;
+            let done = super::reprocess::reprocess(
+                pool,
+                broker,
+                incident.id,
+                topic,
+                incident.started_at - chrono::Duration::seconds(10),
+            )
+            .await?;
+            Ok(serde_json::to_value(done).unwrap_or_default())
+        }
+        (Action::Restart, Channel::Node { node, .. }) => {
+            let generation = crate::nodes::request_restart(pool, policy, caller, node)
+                .await
+                .map_err(node_error)?;
+            Ok(json!({ "node": node, "restart_generation": generation }))
+        }
+        (Action::Resume, Channel::Node { node, .. }) => {
+            let changed = crate::nodes::set_paused(pool, policy, caller, node, false)
+                .await
+                .map_err(node_error)?;
+            Ok(json!({ "node": node, "resumed": changed }))
+        }
+        (Action::RepairAcls, channel) => {
+            match channel.product() {
+                Some(product) => owner_of(pool, policy, caller, product).await?,
+                None => {
+                    policy
+                        .authorize(
+                            caller,
+                            crate::policy::GLOBAL,
+                            crate::policy::Permission::ManageRoles,
+                        )
+                        .await?;
+                }
+            }
+            repair(pool, broker).await
+        }
+        (Action::Notify, channel) => {
+            match channel.product() {
+                Some(product) => owner_of(pool, policy, caller, product).await?,
+                None => {
+                    policy
+                        .authorize(
+                            caller,
+                            crate::policy::GLOBAL,
+                            crate::policy::Permission::ManageRoles,
+                        )
+                        .await?;
+                }
+            }
+            let sent = notify(pool, incident.id).await?;
+            Ok(json!({ "notified": sent }))
+        }
+        (action, channel) => Err(IncidentError::NotApplicable {
+            action: action.as_str(),
+            why: format!("not for a {} channel", channel.kind()),
+        }),
+    }
+}
+
+/// Where a replay goes by default: where the group was reading when the incident started
+/// (its lag then, behind the start), and a minute earlier still. Reading a minute twice is
+/// harmless; moving a group past records it never read would lose them.
+async fn replay_point(
+    pool: &PgPool,
+    subscription: Uuid,
+    group: &str,
+    started_at: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, IncidentError> {
+    let lag: Option<f64> = sqlx::query_scalar(
+        "select seconds from lag_points
+         where subscription_id = $1 and consumer_group = $2 and at <= $3
+         order by at desc limit 1",
+    )
+    .bind(subscription)
+    .bind(group)
+    .bind(started_at)
+    .fetch_optional(pool)
+    .await?;
+    let behind = chrono::Duration::milliseconds((lag.unwrap_or(0.0).max(0.0) * 1000.0) as i64);
+    Ok(started_at - behind - chrono::Duration::minutes(1))
+}
+
+/// Refuses unless the caller owns the product's domain (or is an admin).
+async fn owner_of(
+    pool: &PgPool,
+    policy: &Policy,
+    caller: &Caller,
+    product: &str,
+) -> Result<(), IncidentError> {
+    let domain: Option<String> = sqlx::query_scalar("select domain from products where slug = $1")
+        .bind(product)
+        .fetch_optional(pool)
+        .await?;
+    policy
+        .authorize(
+            caller,
+            domain.as_deref().unwrap_or(crate::policy::GLOBAL),
+            crate::policy::Permission::ApproveSubscriptions,
+        )
+        .await?;
+    Ok(())
+}
+
+async fn repair(pool: &PgPool, broker: &BrokerAdmin) -> Result<serde_json::Value, IncidentError> {
+    let repairs = crate::provisioning::reconcile(pool, broker, false)
+        .await
+        .map_err(IncidentError::Broker)?;
+    let created: Vec<String> = repairs
+        .iter()
+        .filter(|r| r.action == "created")
+        .map(|r| {
+            format!(
+                "{} {:?} {}",
+                r.binding.principal, r.binding.operation, r.binding.resource_name
+            )
+            .to_lowercase()
+        })
+        .collect();
+    let deleted = repairs.len() - created.len();
+    Ok(json!({ "created": created, "deleted": deleted }))
+}
+
+/// In-app notifications to the owners of the incident's product's domain and the
+/// requesters of its live subscriptions, and the same as a signed webhook delivery to
+/// those of them who set one (`incident.opened`); how many people were told.
+async fn notify(pool: &PgPool, id: Uuid) -> Result<u64, IncidentError> {
+    let mut tx = pool.begin().await?;
+    let users: Vec<Uuid> = sqlx::query_scalar(
+        "select distinct u.id
+         from incidents i
+         join products p on p.id = i.product_id
+         join users u on u.id in (
+             select substr(c.v0, 6)::uuid from casbin_rule c
+             where c.ptype = 'g' and c.v1 = 'role:owner' and c.v2 = p.domain
+               and c.v0 like 'user:%'
+             union
+             select s.requested_by from subscriptions s
+             where s.product_id = p.id and s.state = 'active'
+         )
+         where i.id = $1 and not u.disabled",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let incident: Option<(String, String, f64, String, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as(
+            "select summary, cause, confidence, channel, opened_at from incidents where id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some((summary, cause, confidence, channel, opened_at)) = incident else {
+        return Err(IncidentError::Unknown(id));
+    };
+    let link = format!("/incidents/{id}");
+    sqlx::query(
+        "insert into notifications (user_id, kind, message, link)
+         select u, 'incident.opened', $2, $3 from unnest($1::uuid[]) as u",
+    )
+    .bind(&users)
+    .bind(&summary)
+    .bind(&link)
+    .execute(&mut *tx)
+    .await?;
+    crate::webhooks::enqueue(
+        &mut tx,
+        &users,
+        "incident.opened",
+        &json!({
+            "event": "incident.opened",
+            "incident": id,
+            "summary": summary,
+            "cause": cause,
+            "confidence": confidence,
+            "channel": channel,
+            "opened_at": opened_at,
+            "link": link,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(users.len() as u64)
+}
+
+/// The detector's own actions on a new incident; failures are on its timeline.
+pub async fn automatic(
+    pool: &PgPool,
+    broker: &BrokerAdmin,
+    id: Uuid,
+    incident: &NewIncident,
+    _domain: Option<&str>,
+) {
+    for action in super::detect::automatic_for(incident.cause) {
+        let result = match action {
+            Action::Notify => notify(pool, id)
+                .await
+                .map(|sent| json!({ "notified": sent })),
+            Action::RepairAcls => repair(pool, broker).await,
+            _ => continue,
+        };
+        let (outcome, detail) = match result {
+            Ok(detail) => ("done", detail),
+            Err(error) => ("failed", json!({ "error": error.to_string() })),
+        };
+        let product = incident.channel.product().map(str::to_owned);
+        if let Err(error) = record(pool, id, *action, "detector", outcome, &detail, product).await {
+            tracing::warn!(%error, incident = %id, action = action.as_str(), "automatic action not recorded");
+        }
+    }
+}

@@ -1,0 +1,412 @@
+//! The signals of every channel, as 10-second series read from what is already measured:
+//! the checker's `health_points` (records in, invalid ratio; a step without a row had no
+//! records), the lag job's `lag_points`, and `node_points`, which the detector writes each
+//! round from the node instances' heartbeats.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{Channel, Chart, Incident, Signal};
+use crate::contracts::Sla;
+use crate::health::STEP_SECONDS;
+use crate::health::report::declared_seconds;
+
+/// A measured point: the start of its 10-second step, and the value.
+pub type Point = (DateTime<Utc>, f64);
+
+/// A step is complete (every checker flushed it) this long after it ends.
+const SETTLE_SECONDS: i64 = 3;
+
+/// The start of the newest complete step at `now`.
+pub fn last_complete_step(now: DateTime<Utc>) -> DateTime<Utc> {
+    crate::health::step_of(now - Duration::seconds(STEP_SECONDS + SETTLE_SECONDS))
+}
+
+/// A product's output port the checker measures.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Port {
+    pub port_id: Uuid,
+    pub product: String,
+    pub domain: String,
+    pub topic: String,
+    pub partitions: i32,
+    pub first_checked_at: DateTime<Utc>,
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub slas: Value,
+}
+
+impl Port {
+    pub fn channel(&self) -> Channel {
+        Channel::Product {
+            product: self.product.clone(),
+            topic: self.topic.clone(),
+        }
+    }
+
+    /// The contract's freshness (or latency) SLA in seconds, if it declares one.
+    pub fn freshness_sla(&self) -> Option<f64> {
+        freshness_of(&self.slas)
+    }
+}
+
+/// A freshness (or latency) SLA in seconds from a product's `slas` projection.
+pub fn freshness_of(slas: &Value) -> Option<f64> {
+    let slas: Vec<Sla> = serde_json::from_value(slas.clone()).unwrap_or_default();
+    declared_seconds(&slas, &["freshness", "latency"])
+}
+
+/// Every port the checker has measured.
+pub async fn ports(pool: &PgPool) -> Result<Vec<Port>, sqlx::Error> {
+    sqlx::query_as(
+        "select o.id as port_id, p.slug as product, p.domain, o.topic, o.partitions,
+                h.first_checked_at, h.last_event_at, p.slas
+         from output_ports o join products p on p.id = o.product_id
+         join port_health h on h.port_id = o.id
+         where p.status = 'active' or p.status = 'deprecated'",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// A port's records-in rate (per second) and invalid ratio per step, from `since` to
+/// `until` (step starts, inclusive). Steps without records are rate 0 and have no ratio;
+/// steps before checking began are left out.
+pub async fn port_series(
+    pool: &PgPool,
+    port: &Port,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<(Vec<Point>, Vec<Point>), sqlx::Error> {
+    let rows: Vec<(DateTime<Utc>, i64, i64)> = sqlx::query_as(
+        "select at, records, valid from health_points
+         where port_id = $1 and at >= $2 and at <= $3 order by at",
+    )
+    .bind(port.port_id)
+    .bind(since)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    let start = since.max(crate::health::step_of(port.first_checked_at) + step());
+    let mut rate = Vec::new();
+    let mut invalid = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    let mut at = crate::health::step_of(start);
+    while at <= until {
+        while rows.peek().is_some_and(|(t, _, _)| *t < at) {
+            rows.next();
+        }
+        match rows.peek() {
+            Some((t, records, valid)) if *t == at => {
+                rate.push((at, *records as f64 / STEP_SECONDS as f64));
+                if *records > 0 {
+                    invalid.push((at, (*records - *valid) as f64 / *records as f64));
+                }
+            }
+            _ => rate.push((at, 0.0)),
+        }
+        at += step();
+    }
+    Ok((rate, invalid))
+}
+
+/// Invalid records by reason over a window (`{"unknown_schema_id": 12, ...}`).
+pub async fn invalid_reasons(
+    pool: &PgPool,
+    port_id: Uuid,
+    since: DateTime<Utc>,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "select key, sum(value::bigint)::bigint from health_points, jsonb_each_text(invalid)
+         where port_id = $1 and at >= $2 group by key order by 2 desc",
+    )
+    .bind(port_id)
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}
+
+/// The newest invalid records' reasons and failures the checker kept (its log lines).
+pub async fn checker_errors(
+    pool: &PgPool,
+    port_id: Uuid,
+    since: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, String)>, sqlx::Error> {
+    let rows: Vec<(DateTime<Utc>, Option<String>, Value)> = sqlx::query_as(
+        "select checked_at, reason, failures from health_samples
+         where port_id = $1 and not valid and checked_at >= $2
+         order by id desc limit 3",
+    )
+    .bind(port_id)
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, reason, failures)| {
+            let first = failures
+                .as_array()
+                .and_then(|f| f.first())
+                .and_then(|f| f.get("message"))
+                .and_then(Value::as_str)
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            (at, format!("{}{first}", reason.unwrap_or_default()))
+        })
+        .collect())
+}
+
+/// A live subscription's consumer group whose lag is measured.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Group {
+    pub subscription: Uuid,
+    pub group: String,
+    pub product: String,
+    pub domain: String,
+    pub principal: String,
+    pub slas: Value,
+}
+
+impl Group {
+    pub fn channel(&self) -> Channel {
+        Channel::Subscription {
+            subscription: self.subscription,
+            group: self.group.clone(),
+            product: self.product.clone(),
+        }
+    }
+}
+
+/// Groups with lag measured in the last `window`.
+pub async fn groups(pool: &PgPool, since: DateTime<Utc>) -> Result<Vec<Group>, sqlx::Error> {
+    sqlx::query_as(
+        "select distinct l.subscription_id as subscription, l.consumer_group as group,
+                p.slug as product, p.domain, s.principal, p.slas
+         from lag_points l join subscriptions s on s.id = l.subscription_id
+         join products p on p.id = s.product_id
+         where l.at >= $1 and s.state = 'active'",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}
+
+/// A group's lag in seconds and in messages per step.
+pub async fn lag_series(
+    pool: &PgPool,
+    subscription: Uuid,
+    group: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, f64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "select at, seconds, messages from lag_points
+         where subscription_id = $1 and consumer_group = $2 and at >= $3 order by at",
+    )
+    .bind(subscription)
+    .bind(group)
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}
+
+/// A stream node as the detector sees it this round.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct NodeNow {
+    pub node: String,
+    pub product: String,
+    pub domain: String,
+    pub output_topic: String,
+    pub paused: bool,
+    /// Instances with a heartbeat in the last 30 s.
+    pub live: i32,
+    /// Instances ever recorded (a crashed one stays until it is replaced).
+    pub known: i32,
+    pub rate: f64,
+    pub dead_letters: i64,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub newest_start: Option<DateTime<Utc>>,
+    pub newest_heartbeat: Option<DateTime<Utc>>,
+}
+
+impl NodeNow {
+    pub fn channel(&self) -> Channel {
+        Channel::Node {
+            node: self.node.clone(),
+            product: self.product.clone(),
+        }
+    }
+}
+
+/// Every node's present state, and a `node_points` row for `step` (idempotent).
+pub async fn nodes_now(pool: &PgPool, step: DateTime<Utc>) -> Result<Vec<NodeNow>, sqlx::Error> {
+    let nodes: Vec<NodeNow> = sqlx::query_as(
+        "select n.name as node, p.slug as product, p.domain, n.output_topic, n.paused,
+                count(i.instance) filter (where i.heartbeat_at > now() - interval '30 seconds'
+                                            and i.state <> 'stopped')::int as live,
+                count(i.instance)::int as known,
+                coalesce(sum(i.rate) filter (where i.heartbeat_at > now() - interval '30 seconds'), 0)::float8 as rate,
+                coalesce(sum(i.dead_letters), 0)::bigint as dead_letters,
+                (array_agg(i.last_error order by i.last_error_at desc nulls last))[1] as last_error,
+                max(i.last_error_at) as last_error_at,
+                max(i.started_at) as newest_start,
+                max(i.heartbeat_at) as newest_heartbeat
+         from nodes n join products p on p.id = n.product_id
+         left join node_instances i on i.node = n.name
+         group by n.name, p.slug, p.domain, n.output_topic, n.paused",
+    )
+    .fetch_all(pool)
+    .await?;
+    let since = step - self::step();
+    for node in &nodes {
+        let errors = i32::from(node.last_error_at.is_some_and(|at| at >= since));
+        let restarts = i32::from(node.newest_start.is_some_and(|at| at >= since));
+        sqlx::query(
+            "insert into node_points (node, at, rate, dead_letters, instances, errors, restarts)
+             values ($1, $2, $3, $4, $5, $6, $7)
+             on conflict (node, at) do update set rate = excluded.rate,
+                 dead_letters = excluded.dead_letters, instances = excluded.instances,
+                 errors = greatest(node_points.errors, excluded.errors),
+                 restarts = greatest(node_points.restarts, excluded.restarts)",
+        )
+        .bind(&node.node)
+        .bind(step)
+        .bind(node.rate)
+        .bind(node.dead_letters)
+        .bind(node.live)
+        .bind(errors)
+        .bind(restarts)
+        .execute(pool)
+        .await?;
+    }
+    Ok(nodes)
+}
+
+/// A node's records-out rate, errors and restarts per step.
+pub async fn node_series(
+    pool: &PgPool,
+    node: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, f64, i32, i32)>, sqlx::Error> {
+    sqlx::query_as(
+        "select at, rate, errors, restarts from node_points
+         where node = $1 and at >= $2 order by at",
+    )
+    .bind(node)
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}
+
+/// Drops node points past 2 hours.
+pub async fn forget_old(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from node_points where at < now() - interval '2 hours'")
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+fn step() -> Duration {
+    Duration::seconds(STEP_SECONDS)
+}
+
+/// The incident's signal from 30 minutes before it started to now (or shortly after it
+/// was resolved), with the band and forecast saved when it was opened.
+pub async fn chart(pool: &PgPool, incident: &Incident, band: &Value) -> Result<Chart, sqlx::Error> {
+    let since = incident.started_at - Duration::minutes(30);
+    let until = incident
+        .resolved_at
+        .map(|at| at + Duration::minutes(5))
+        .unwrap_or_else(Utc::now)
+        .min(Utc::now());
+    let points: Vec<Point> = match (&incident.channel, incident.signal) {
+        (Channel::Product { topic, .. }, signal) => {
+            let port = sqlx::query_as::<_, Port>(
+                "select o.id as port_id, p.slug as product, p.domain, o.topic, o.partitions,
+                        h.first_checked_at, h.last_event_at, p.slas
+                 from output_ports o join products p on p.id = o.product_id
+                 join port_health h on h.port_id = o.id where o.topic = $1",
+            )
+            .bind(topic)
+            .fetch_optional(pool)
+            .await?;
+            match port {
+                Some(port) => {
+                    let (rate, invalid) = port_series(pool, &port, since, until).await?;
+                    if signal == Signal::InvalidRatio {
+                        invalid
+                    } else {
+                        rate
+                    }
+                }
+                None => Vec::new(),
+            }
+        }
+        (
+            Channel::Subscription {
+                subscription,
+                group,
+                ..
+            },
+            _,
+        ) => lag_series(pool, *subscription, group, since)
+            .await?
+            .into_iter()
+            .filter(|(at, _, _)| *at <= until)
+            .map(|(at, seconds, _)| (at, seconds))
+            .collect(),
+        (Channel::Node { node, .. }, signal) => node_series(pool, node, since)
+            .await?
+            .into_iter()
+            .filter(|(at, ..)| *at <= until)
+            .map(|(at, rate, errors, restarts)| {
+                let value = if signal == Signal::NodeErrors {
+                    f64::from(errors + restarts)
+                } else {
+                    rate
+                };
+                (at, value)
+            })
+            .collect(),
+        (Channel::Broker, _) => Vec::new(),
+    };
+    Ok(Chart {
+        label: incident.signal.label().to_owned(),
+        points,
+        band: super::model::Band::from_json(band)
+            .map(|band| band.points())
+            .unwrap_or_default(),
+        forecast: forecast_points(band),
+        limit: band.get("limit").and_then(Value::as_f64),
+    })
+}
+
+fn forecast_points(band: &Value) -> Vec<Point> {
+    let Some(start) = band
+        .get("forecast_start")
+        .and_then(Value::as_str)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+    else {
+        return Vec::new();
+    };
+    let step = band
+        .get("step_seconds")
+        .and_then(Value::as_i64)
+        .unwrap_or(STEP_SECONDS);
+    band.get("forecast")
+        .and_then(Value::as_array)
+        .map(|values| {
+            values
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| {
+                    Some((
+                        start.with_timezone(&Utc) + Duration::seconds(step * i as i64),
+                        v.as_f64()?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
