@@ -1560,7 +1560,10 @@ fn property((name, logical, required, description, classification): F) -> Value 
             {"name": "region", "logicalType": "string", "required": false, "description": "Region or state"},
             {"name": "city", "logicalType": "string", "required": false, "description": "City"},
             {"name": "latitude", "logicalType": "number", "required": false, "description": "Latitude"},
-            {"name": "longitude", "logicalType": "number", "required": false, "description": "Longitude"}
+            {"name": "longitude", "logicalType": "number", "required": false, "description": "Longitude"},
+            {"name": "asn", "logicalType": "integer", "required": false, "description": "Autonomous system number of the IP's network"},
+            {"name": "asnOrganization", "logicalType": "string", "required": false, "description": "Who runs that network"},
+            {"name": "asnType", "logicalType": "string", "required": false, "description": "hosting (a cloud or hosting provider) or isp"}
         ]);
     }
     if name == "productDetails" {

@@ -250,6 +250,30 @@ mod tests {
         }
     }
 
+    /// The node's geolocation follows the schema its product's contract registers (the
+    /// checker holds every output record to it).
+    #[test]
+    fn the_geolocation_written_follows_the_enriched_products_schema() {
+        let document = crate::demo::catalog::contracts()
+            .into_iter()
+            .find(|d| d["dataProduct"] == "enriched-customer-signed-up")
+            .expect("the demo contract");
+        let contract = crate::contracts::Contract::from_document(document).expect("maps");
+        let port = contract.ports.first().expect("a port");
+        let (_, schema) = crate::registry::schema::port_schema("meshmart", port);
+        let geolocation = &schema["properties"]["geolocation"];
+        assert!(geolocation.is_object(), "{schema}");
+        let validator = jsonschema::validator_for(geolocation).expect("a schema");
+        let out = enricher()
+            .enrich(&signup(Some("81.2.69.160"), "ann@gmail.com"), at(1))
+            .expect("enriched");
+        let errors: Vec<String> = validator
+            .iter_errors(&out["geolocation"])
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+
     #[test]
     fn a_public_address_is_located_scored_and_stamped_with_the_model_version() {
         let mut node = enricher();
