@@ -217,6 +217,8 @@ pub fn spawn_detector(
                     metrics::histogram!("meshmart_detector_round_seconds")
                         .record(started.elapsed().as_secs_f64());
                     if report.trained > 0 {
+                        metrics::histogram!("meshmart_detector_training_seconds")
+                            .record(report.training_seconds);
                         tracing::debug!(trained = report.trained, "signal models retrained");
                     }
                 }

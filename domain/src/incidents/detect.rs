@@ -3,8 +3,8 @@
 //! complete steps, compare them with the learned bands ([`super::model`]), forecast lag
 //! against freshness SLAs, gather the facts of each anomalous channel and diagnose it
 //! ([`super::diagnose`]), open or refresh its incident, run the automatic actions, and
-//! resolve incidents whose signal came back. Models are retrained every 5 minutes on
-//! channels without an open incident, so a fault is never learned as normal.
+//! resolve incidents whose signal came back. Models are retrained every minute on each
+//! channel's history without its incidents' time, so a fault is never learned as normal.
 //!
 //! A downstream symptom is not a second incident: while the broker is unreachable only the
 //! broker's incident opens (and for 30 s after it is back, while clients catch up); a
@@ -26,8 +26,9 @@ use super::{Action, Cause, Channel, Signal};
 use crate::broker::{BrokerAdmin, BrokerConfig};
 use crate::health::STEP_SECONDS;
 
-/// How often models are retrained.
-const RETRAIN_EVERY: i64 = 300;
+/// How often models are retrained: every minute, so a slow daily curve is followed
+/// (fitting every channel's models takes milliseconds).
+const RETRAIN_EVERY: i64 = 60;
 /// How often training is tried while some channel has no model yet (too little history).
 const LEARN_EVERY: i64 = 60;
 /// Consecutive complete steps outside the band that make an anomaly.
@@ -39,6 +40,9 @@ const PREDICT_WITHIN_SECONDS: f64 = 300.0;
 /// After the broker comes back, its clients catch up this long before anything else is
 /// judged.
 const SETTLE_AFTER_BROKER: i64 = 30;
+/// A node's crash keeps its channel anomalous this long (the replacement usually runs
+/// within seconds: the incident records the crash, then resolves).
+const CRASH_SECONDS: i64 = 60;
 /// The broker's answer is awaited this long.
 const BROKER_TIMEOUT: StdDuration = StdDuration::from_secs(3);
 
@@ -53,11 +57,17 @@ pub struct Detector {
     trained_at: Option<DateTime<Utc>>,
     /// Whether the last training left a channel without a model.
     learning: bool,
+    /// How long the last training's fitting took (seconds of one core).
+    training_seconds: f64,
     clear: HashMap<Uuid, u32>,
     /// High watermarks per topic and partition, per round (a minute of them).
     watermarks: VecDeque<(DateTime<Utc>, Marks)>,
     broker_down_since: Option<DateTime<Utc>>,
     broker_back_at: Option<DateTime<Utc>>,
+    /// Each node process as last seen, to tell a crash (replaced without stopping).
+    instances: HashMap<(String, i32), signals::InstanceNow>,
+    /// The newest crash of each node: when, and what was seen.
+    crashes: HashMap<String, (DateTime<Utc>, String)>,
 }
 
 /// What a round did.
@@ -67,6 +77,8 @@ pub struct Report {
     pub resolved: usize,
     pub trained: usize,
     pub anomalies: usize,
+    /// Seconds of one core the models' fitting took this round (0 without training).
+    pub training_seconds: f64,
 }
 
 /// Group members and topic watermarks, from the broker.
@@ -156,6 +168,7 @@ impl Detector {
             .broker_back_at
             .is_some_and(|at| now - at < Duration::seconds(SETTLE_AFTER_BROKER));
         let nodes = signals::nodes_now(pool, step).await?;
+        self.track(signals::instances_now(pool).await?);
         let ports = signals::ports(pool).await?;
         let groups = signals::groups(pool, now - Duration::minutes(2)).await?;
         let open = store::open_incidents(pool).await?;
@@ -336,6 +349,30 @@ impl Detector {
         Ok(report)
     }
 
+    /// Notes each node process that was replaced without stopping cleanly (a new pid in
+    /// its place while its row still said it ran): a crash.
+    fn track(&mut self, instances: Vec<signals::InstanceNow>) {
+        for now in instances {
+            let key = (now.node.clone(), now.instance);
+            if let Some(before) = self.instances.get(&key)
+                && (before.pid != now.pid || before.host != now.host)
+                && before.state != "stopped"
+            {
+                let detail = format!(
+                    "instance {}: pid {} (last heartbeat {}) replaced by pid {} started {}",
+                    now.instance,
+                    before.pid,
+                    before.heartbeat_at.format("%H:%M:%S"),
+                    now.pid,
+                    now.started_at.format("%H:%M:%S"),
+                );
+                self.crashes
+                    .insert(now.node.clone(), (before.heartbeat_at, detail));
+            }
+            self.instances.insert(key, now);
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn port(
         &self,
@@ -370,7 +407,7 @@ impl Detector {
         if let Some(band) = self.bands.get(&(key.clone(), Signal::RateIn)) {
             let below = trailing_run(&rate, |(at, v)| band.at(*at).is_some_and(|(lo, _)| *v < lo));
             let expected = band.at(step).or_else(|| band.at(band.start));
-            let mean = band.mean.first().copied().unwrap_or(0.0);
+            let mean = band.mean_at(step).unwrap_or(0.0);
             let gap = port
                 .last_event_at
                 .map(|at| (now - at).num_milliseconds() as f64 / 1000.0);
@@ -619,6 +656,11 @@ impl Detector {
             trailing_run(&rate, |(at, v)| band.at(*at).is_some_and(|(lo, _)| *v < lo))
         });
         let gone = node.known > 0 && node.live == 0;
+        let crashed = self
+            .crashes
+            .get(&node.node)
+            .filter(|(at, _)| now - *at < Duration::seconds(CRASH_SECONDS))
+            .cloned();
         let erring = series
             .iter()
             .rev()
@@ -626,13 +668,15 @@ impl Detector {
             .filter(|(_, _, errors, _)| *errors > 0)
             .count()
             >= STEPS_OUT;
-        if below.is_none() && !gone && !erring {
+        if below.is_none() && !gone && !erring && crashed.is_none() {
             return Ok(());
         }
         let (since, value) = below.unwrap_or_else(|| {
             (
-                node.newest_heartbeat
-                    .filter(|_| gone)
+                crashed
+                    .as_ref()
+                    .map(|(at, _)| *at)
+                    .or(node.newest_heartbeat.filter(|_| gone))
                     .or(node.last_error_at)
                     .unwrap_or(now),
                 rate.last().map(|p| p.1).unwrap_or(0.0),
@@ -659,6 +703,7 @@ impl Detector {
                 paused: node.paused,
                 restarts: in_window.clone().map(|(_, _, _, r)| r).sum(),
                 error_steps: in_window.map(|(_, _, e, _)| e).sum(),
+                crashed,
             }),
             ..Facts::default()
         };
@@ -718,14 +763,31 @@ impl Detector {
         step: DateTime<Utc>,
     ) -> Result<usize, sqlx::Error> {
         let since = step - Duration::seconds(STEP_SECONDS * model::MAX_POINTS as i64);
+        // A fault is never learned as normal: the time of every incident of a channel (and
+        // 30 s after it) is left out of its history.
+        let faults: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+            "select channel, started_at - interval '10 seconds',
+                    coalesce(resolved_at, now()) + interval '30 seconds'
+             from incidents where coalesce(resolved_at, now()) > $1",
+        )
+        .bind(since)
+        .fetch_all(pool)
+        .await?;
         let mut series: Vec<(String, Signal, Vec<Point>)> = Vec::new();
+        // Rates with two days of minutes or more get the daily season (MSTL).
+        let mut seasonal: Vec<(String, Vec<Point>)> = Vec::new();
         for port in ports {
             let key = port.channel().key();
             if busy.contains(&key) {
                 continue;
             }
             let (rate, invalid) = signals::port_series(pool, port, since, step).await?;
-            series.push((key.clone(), Signal::RateIn, rate));
+            let minutes = signals::port_minutes(pool, port).await?;
+            if minutes.is_empty() {
+                series.push((key.clone(), Signal::RateIn, rate));
+            } else {
+                seasonal.push((key.clone(), minutes));
+            }
             series.push((key, Signal::InvalidRatio, invalid));
         }
         for group in groups {
@@ -752,18 +814,44 @@ impl Detector {
                 rate.into_iter().map(|(at, r, _, _)| (at, r)).collect(),
             ));
         }
+        let outside = |key: &str, at: &DateTime<Utc>| {
+            !faults
+                .iter()
+                .any(|(channel, from, to)| channel == key && at >= from && at <= to)
+        };
+        for (key, _, points) in &mut series {
+            points.retain(|(at, _)| outside(key, at));
+        }
+        // A fault's minutes of a seasonal series read as the band's level would (the
+        // season needs every minute): the minutes are replaced by the day before's.
+        for (key, minutes) in &mut seasonal {
+            for i in 0..minutes.len() {
+                if !outside(key, &minutes[i].0) && i >= model::DAY_MINUTES {
+                    minutes[i].1 = minutes[i - model::DAY_MINUTES].1;
+                }
+            }
+        }
         let wanted = series.len();
+        let wanted = wanted + seasonal.len();
         let trained = tokio::task::spawn_blocking(move || {
-            series
+            let started = std::time::Instant::now();
+            let mut trained: Vec<_> = series
                 .into_iter()
                 .filter_map(|(key, signal, points)| {
                     let band = model::train(signal, &points, STEP_SECONDS)?;
                     Some((key, signal, points.len(), band))
                 })
-                .collect::<Vec<_>>()
+                .collect();
+            trained.extend(seasonal.into_iter().filter_map(|(key, minutes)| {
+                let band = model::train_seasonal(Signal::RateIn, &minutes)?;
+                Some((key, Signal::RateIn, minutes.len(), band))
+            }));
+            (trained, started.elapsed().as_secs_f64())
         })
         .await
         .unwrap_or_default();
+        let (trained, seconds) = trained;
+        self.training_seconds = seconds;
         let count = trained.len();
         self.learning = count < wanted;
         for (key, signal, points, band) in trained {

@@ -49,6 +49,9 @@ pub struct NodeFacts {
     /// Restarts and error steps in the window.
     pub restarts: i32,
     pub error_steps: i32,
+    /// A process that ended without stopping (its replacement started in its place):
+    /// when, and what was seen.
+    pub crashed: Option<(DateTime<Utc>, String)>,
 }
 
 /// A measured signal outside its band.
@@ -139,7 +142,12 @@ pub fn diagnose(channel: &Channel, anomaly: &Anomaly, facts: &Facts) -> Diagnosi
             classified += 1;
             let mut evidence = Evidence::new("error", format!("{who} error"), cut(text));
             evidence.at = *at;
-            scale.add(cause, 1.0, evidence);
+            // A node's own error says why it failed: it outweighs the failure itself.
+            let weight = match channel {
+                Channel::Node { .. } if who == "node" && cause != Cause::NodeCrashed => 4.0,
+                _ => 1.0,
+            };
+            scale.add(cause, weight, evidence);
         }
     }
     match (channel, anomaly.signal) {
@@ -256,6 +264,13 @@ fn node(scale: &mut Scale, facts: &Facts) {
                 "instances with a fresh heartbeat",
                 format!("0 of {}", node.known),
             ),
+        );
+    }
+    if let Some((at, detail)) = &node.crashed {
+        scale.add(
+            Cause::NodeCrashed,
+            2.5,
+            Evidence::new("node", "a process ended without stopping", detail.clone()).at(*at),
         );
     }
     if node.restarts > 1 {
@@ -490,6 +505,46 @@ mod tests {
         assert_eq!(
             diagnose(&node_channel(), &rate, &unwritable).cause,
             Cause::NodeOutputUnwritable
+        );
+    }
+
+    #[test]
+    fn a_node_that_dies_on_an_unwritable_output_is_unwritable_and_a_killed_one_crashed() {
+        let crashed = Some((at(), "instance 0: pid 10 replaced by pid 11".to_owned()));
+        let looping = Facts {
+            node: Some(NodeFacts {
+                live: 1,
+                known: 1,
+                restarts: 3,
+                crashed: crashed.clone(),
+                ..NodeFacts::default()
+            }),
+            errors: vec![(
+                None,
+                "node".into(),
+                "Message production error: MessageSizeTooLarge (Broker: Message size too large)"
+                    .into(),
+            )],
+            ..reachable()
+        };
+        let killed = Facts {
+            node: Some(NodeFacts {
+                live: 1,
+                known: 1,
+                restarts: 1,
+                crashed,
+                ..NodeFacts::default()
+            }),
+            ..reachable()
+        };
+        let rate = anomaly(Signal::NodeRate);
+        assert_eq!(
+            diagnose(&node_channel(), &rate, &looping).cause,
+            Cause::NodeOutputUnwritable
+        );
+        assert_eq!(
+            diagnose(&node_channel(), &rate, &killed).cause,
+            Cause::NodeCrashed
         );
     }
 

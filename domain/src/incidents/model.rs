@@ -56,6 +56,17 @@ impl Band {
         Some((*self.lower.get(index)?, *self.upper.get(index)?))
     }
 
+    /// The expected value at `at`, if the band covers it.
+    pub fn mean_at(&self, at: DateTime<Utc>) -> Option<f64> {
+        let step = self.step_seconds.max(1);
+        let offset = (at - self.start).num_seconds();
+        if offset < -step * self.mean.len() as i64 {
+            return None;
+        }
+        let index = usize::try_from(offset.max(0) / step).ok()?;
+        self.mean.get(index).copied()
+    }
+
     /// Whether the band still covers `at`.
     pub fn covers(&self, at: DateTime<Utc>) -> bool {
         self.at(at).is_some()

@@ -111,6 +111,39 @@ pub async fn port_series(
     Ok((rate, invalid))
 }
 
+/// A port's records-in rate per minute over the last 7 days (zero-filled between its first
+/// and last minute), for the daily-seasonal model; empty with under two days of minutes.
+pub async fn port_minutes(pool: &PgPool, port: &Port) -> Result<Vec<Point>, sqlx::Error> {
+    let rows: Vec<(DateTime<Utc>, i64)> = sqlx::query_as(
+        "select at, records from health_minutes
+         where port_id = $1 and at > now() - interval '7 days' order by at",
+    )
+    .bind(port.port_id)
+    .fetch_all(pool)
+    .await?;
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        return Ok(Vec::new());
+    };
+    if last.0 - first.0 < Duration::days(2) {
+        return Ok(Vec::new());
+    }
+    let mut points = Vec::new();
+    let mut rows = rows.iter().peekable();
+    let mut at = first.0;
+    while at <= last.0 {
+        let value = match rows.peek() {
+            Some((t, records)) if *t == at => {
+                rows.next();
+                *records as f64 / 60.0
+            }
+            _ => 0.0,
+        };
+        points.push((at, value));
+        at += Duration::minutes(1);
+    }
+    Ok(points)
+}
+
 /// Invalid records by reason over a window (`{"unknown_schema_id": 12, ...}`).
 pub async fn invalid_reasons(
     pool: &PgPool,
@@ -281,6 +314,27 @@ pub async fn nodes_now(pool: &PgPool, step: DateTime<Utc>) -> Result<Vec<NodeNow
         .await?;
     }
     Ok(nodes)
+}
+
+/// One process of a node as its heartbeats left it.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct InstanceNow {
+    pub node: String,
+    pub instance: i32,
+    pub host: String,
+    pub pid: i32,
+    pub state: String,
+    pub started_at: DateTime<Utc>,
+    pub heartbeat_at: DateTime<Utc>,
+}
+
+/// Every node process's row now.
+pub async fn instances_now(pool: &PgPool) -> Result<Vec<InstanceNow>, sqlx::Error> {
+    sqlx::query_as(
+        "select node, instance, host, pid, state, started_at, heartbeat_at from node_instances",
+    )
+    .fetch_all(pool)
+    .await
 }
 
 /// A node's records-out rate, errors and restarts per step.
