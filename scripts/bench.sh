@@ -21,7 +21,9 @@
 #   8. stream nodes with transactions, pass-through beside customer-enrichment
 #      (scripts/node-drill.sh --bench, one run each):
 #      throughput over a 500,000-record backlog with one and two instances, and the
-#      produce-to-readable latency at 1,000 records/s.
+#      produce-to-readable latency at 1,000 records/s;
+#   9. the fault suite of self-healing channels (scripts/chaos-bench.sh: `meshmart chaos`
+#      over every scenario on a broker of its own, one row per scenario).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 products=${BENCH_PRODUCTS:-100000}
@@ -98,6 +100,8 @@ for kind in pass-through customer-enrichment; do
   NODE_DRILL_KIND=$kind NODE_DRILL_RECORDS=500000 \
     scripts/node-drill.sh "$bin" .data/test/kafka/admin.kcat.conf --bench
 done
+echo "== fault suite: meshmart chaos, every scenario (scripts/chaos-bench.sh)"
+scripts/chaos-bench.sh "$bin"
 # The search benchmark needs only PostgreSQL: stop the test broker (if this run started
 # it) so its JVM does not add noise to sub-millisecond timings on two cores.
 if grep -qx kafka .data/test/started 2>/dev/null; then

@@ -119,6 +119,10 @@ pub enum Command {
         #[command(subcommand)]
         command: ModelCommand,
     },
+    /// The fault suite: inject faults into the running stack through real means (stop or
+    /// slow a consumer, kill a node, delete an ACL, break the contract, stop the broker)
+    /// and measure what the incident detector made of them.
+    Chaos(crate::chaos::Options),
 }
 
 #[derive(Debug, Subcommand)]
@@ -409,6 +413,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             };
             crate::node::run(settings, &name, options).await
         }
+        Command::Chaos(options) => crate::chaos::run(settings, options).await,
         Command::Model {
             command:
                 ModelCommand::Train {

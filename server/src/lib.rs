@@ -3,6 +3,7 @@
 //! in the `domain` crate; this crate only wires it to HTTP and to the process.
 
 pub mod auth;
+pub mod chaos;
 pub mod checker;
 pub mod cli;
 pub mod configuration;

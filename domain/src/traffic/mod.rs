@@ -20,6 +20,7 @@
 pub mod encode;
 pub mod faults;
 pub mod generate;
+pub mod live;
 pub mod pace;
 
 use std::future::Future;
@@ -327,6 +328,7 @@ pub async fn run(
         diurnal: plan.diurnal,
         pause: plan.pause,
         started: Utc::now(),
+        day_seconds: None,
     };
     let end = plan.duration.map(|d| d.as_secs_f64());
     let bad_kinds: Vec<BadKind> = if faults.bad_kinds.is_empty() {

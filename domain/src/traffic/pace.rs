@@ -5,6 +5,10 @@
 //! it in the small hours, linearly interpolated between hours; with it the rate is the
 //! peak rate. A pause sends nothing and owes nothing: records are not caught up after it,
 //! as a stopped producer does not catch up either.
+//!
+//! A day may be compressed (`day_seconds`): the curve's clock then runs 86,400 /
+//! `day_seconds` times as fast from the start, so a fault suite's clean run covers a whole
+//! day, night trough and evening peak included, in minutes.
 
 use std::time::Duration;
 
@@ -43,7 +47,12 @@ pub struct Pace {
     pub pause: Option<Pause>,
     /// Wall-clock time of the start (the curve's clock).
     pub started: DateTime<Utc>,
+    /// The length of the curve's day in seconds (`None`: a real day of 86,400 s).
+    pub day_seconds: Option<f64>,
 }
+
+/// Seconds in a real day.
+pub const DAY_SECONDS: f64 = 86_400.0;
 
 impl Pace {
     /// Records due between `from` and `to` seconds after the start (fractional).
@@ -60,12 +69,21 @@ impl Pace {
             active -= (to.min(end) - from.max(start)).max(0.0);
         }
         let factor = if self.diurnal {
-            let middle = (from + to) / 2.0;
-            diurnal_factor(self.started + chrono::Duration::milliseconds((middle * 1_000.0) as i64))
+            self.factor_at((from + to) / 2.0)
         } else {
             1.0
         };
         self.rate * active * factor
+    }
+
+    /// The curve's share of the peak `at` seconds after the start, on the curve's clock
+    /// (compressed when the day is shorter than a real one).
+    pub fn factor_at(&self, at: f64) -> f64 {
+        let speed = self
+            .day_seconds
+            .filter(|day| day.is_finite() && *day > 0.0)
+            .map_or(1.0, |day| DAY_SECONDS / day);
+        diurnal_factor(self.started + chrono::Duration::milliseconds((at * speed * 1_000.0) as i64))
     }
 
     /// Whether `at` seconds after the start is within the pause.

@@ -440,6 +440,7 @@ fn the_pace_follows_the_rate_the_daily_curve_and_the_pause() {
         diurnal: false,
         pause: None,
         started,
+        day_seconds: None,
     };
     assert!((flat.due_between(0.0, 2.5) - 25.0).abs() < 1e-9);
     assert_eq!(flat.due_between(3.0, 2.0), 0.0);
@@ -526,4 +527,73 @@ fn tickets_come_from_signed_up_customers_over_support_channels() {
         channels,
         HashSet::from(["chat", "email", "phone"].map(String::from))
     );
+}
+
+#[test]
+fn a_compressed_day_runs_the_whole_curve_in_its_length() {
+    let started = Utc
+        .with_ymd_and_hms(2026, 12, 4, 0, 0, 0)
+        .single()
+        .expect("a time");
+    let day = Pace {
+        rate: 10.0,
+        diurnal: true,
+        pause: None,
+        started,
+        day_seconds: Some(600.0),
+    };
+    // 600 s are a day: 25 s an hour, so 4 a.m. is at 100 s and the 19:00 peak at 475 s.
+    assert!(
+        (day.factor_at(100.0) - pace::diurnal_factor(started + chrono::Duration::hours(4))).abs()
+            < 1e-9
+    );
+    assert_eq!(day.factor_at(475.0), 1.0);
+    assert!(
+        (day.factor_at(600.0) - day.factor_at(0.0)).abs() < 1e-9,
+        "a full cycle"
+    );
+    let real = Pace {
+        day_seconds: None,
+        ..day
+    };
+    assert!(
+        (real.factor_at(100.0) - real.factor_at(0.0)).abs() < 0.01,
+        "a real day barely moves in 100 s"
+    );
+    // Over one compressed day about the curve's mean is produced.
+    let mean = (0..24)
+        .map(|h| pace::diurnal_factor(started + chrono::Duration::hours(h)))
+        .sum::<f64>()
+        / 24.0;
+    let stepped: f64 = (0..600)
+        .map(|s| day.due_between(f64::from(s), f64::from(s + 1)))
+        .sum();
+    assert!(
+        (stepped / 6_000.0 - mean).abs() < 0.01,
+        "{stepped} over a day, mean share {mean}"
+    );
+    // A nonsense length means a real day, not a division by zero.
+    let broken = Pace {
+        day_seconds: Some(0.0),
+        ..day
+    };
+    assert_eq!(broken.factor_at(100.0), real.factor_at(100.0));
+}
+
+#[test]
+fn a_live_records_sequence_is_read_back_only_for_its_own_run() {
+    use super::live::tagged_seq;
+    assert_eq!(tagged_seq("r1", Some(b"r1"), Some(b"42")), Some(42));
+    assert_eq!(
+        tagged_seq("r1", Some(b"r2"), Some(b"42")),
+        None,
+        "another run"
+    );
+    assert_eq!(
+        tagged_seq("r1", None, Some(b"42")),
+        None,
+        "another producer"
+    );
+    assert_eq!(tagged_seq("r1", Some(b"r1"), Some(b"x")), None);
+    assert_eq!(tagged_seq("r1", Some(b"r1"), None), None);
 }
