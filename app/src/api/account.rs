@@ -1,4 +1,4 @@
-//! The signed-in person's own account: personal API tokens.
+//! The signed-in person's own account: personal API tokens and their webhook.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -85,4 +85,71 @@ pub async fn revoke_token(id: String) -> Result<(), ApiError> {
         .map_err(error)?;
     tx.commit().await.map_err(internal)?;
     Ok(())
+}
+
+/// The caller's webhook as the account page shows it (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookView {
+    pub url: String,
+    pub created_at: String,
+    pub delivered: i64,
+    pub failing: i64,
+    pub last_error: Option<String>,
+}
+
+/// A webhook just set: its signing secret, shown once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetWebhookResult {
+    pub url: String,
+    pub secret: String,
+}
+
+/// The caller's webhook, if set.
+#[server(prefix = "/api/fn", endpoint = "my_webhook")]
+pub async fn my_webhook() -> Result<Option<WebhookView>, ApiError> {
+    use crate::ssr::{caller, error, services};
+
+    let services = services()?;
+    let found = domain::webhooks::get(&services.pool, &services.policy, &caller())
+        .await
+        .map_err(error)?;
+    Ok(found.map(|w| WebhookView {
+        url: w.url,
+        created_at: crate::ssr::time::timestamp(w.created_at),
+        delivered: w.delivered,
+        failing: w.failing,
+        last_error: w.last_error,
+    }))
+}
+
+/// Sets the caller's webhook to `url`; its new signing secret, once.
+#[server(prefix = "/api/fn", endpoint = "set_webhook")]
+pub async fn set_webhook(url: String) -> Result<SetWebhookResult, ApiError> {
+    use crate::ssr::{caller, error, services};
+
+    let services = services()?;
+    let set = domain::webhooks::set(
+        &services.pool,
+        &services.policy,
+        &caller(),
+        &url,
+        services.webhooks_allow_private,
+    )
+    .await
+    .map_err(error)?;
+    Ok(SetWebhookResult {
+        url: set.url,
+        secret: set.secret,
+    })
+}
+
+/// Removes the caller's webhook.
+#[server(prefix = "/api/fn", endpoint = "remove_webhook")]
+pub async fn remove_webhook() -> Result<bool, ApiError> {
+    use crate::ssr::{caller, error, services};
+
+    let services = services()?;
+    domain::webhooks::remove(&services.pool, &services.policy, &caller())
+        .await
+        .map_err(error)
 }

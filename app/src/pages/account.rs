@@ -1,11 +1,14 @@
-//! `/account`: who I am (roles, Kafka principal) and my personal API tokens — create one
-//! (its secret is shown once), see when each was last used, revoke.
+//! `/account`: who I am (roles, Kafka principal), my personal API tokens — create one
+//! (its secret is shown once), see when each was last used, revoke — and my webhook, where
+//! incident notifications are also POSTed, signed (its secret is shown once too).
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::account::{CreateToken, RevokeToken, TokenView, list_tokens};
+use crate::api::account::{
+    CreateToken, RemoveWebhook, RevokeToken, SetWebhook, TokenView, list_tokens, my_webhook,
+};
 use crate::api::auth::current_user;
 use crate::components::loading::Loading;
 use crate::components::problem::{ErrorMessage, PageProblem, SignInNotice};
@@ -34,6 +37,7 @@ pub fn AccountPage() -> impl IntoView {
                                     <dd>{me.roles.join(", ")}</dd>
                                 </dl>
                                 <Tokens/>
+                                <Webhook/>
                             }
                                 .into_any()
                         }
@@ -86,6 +90,72 @@ fn Tokens() -> impl IntoView {
                             view! { <p class="muted">"No tokens yet."</p> }.into_any()
                         }
                         Ok(list) => view! { <TokenTable tokens=list revoke/> }.into_any(),
+                        Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                    })
+            }}
+        </Transition>
+    }
+}
+
+#[component]
+fn Webhook() -> impl IntoView {
+    let set = ServerAction::<SetWebhook>::new();
+    let remove = ServerAction::<RemoveWebhook>::new();
+    let current = Resource::new(
+        move || (set.version().get(), remove.version().get()),
+        |_| my_webhook(),
+    );
+    let secret = move || {
+        set.value().get().map(|result| match result {
+            Ok(set) => view! {
+                <div class="token-secret" role="status">
+                    <p>"Deliveries to " {set.url} " are signed with this secret; copy it now, it is not shown again:"</p>
+                    <code data-testid="webhook-secret">{set.secret}</code>
+                </div>
+            }
+            .into_any(),
+            Err(error) => view! { <ErrorMessage error/> }.into_any(),
+        })
+    };
+    view! {
+        <h2>"Webhook"</h2>
+        <p class="muted">
+            "Incidents you are told about here are also POSTed as JSON to your URL, with "
+            <code>"X-Meshmart-Signature: sha256=<HMAC-SHA256 of \"timestamp.body\">"</code>
+            " and " <code>"X-Meshmart-Timestamp"</code>
+            ". Failed deliveries are retried with backoff, 8 times."
+        </p>
+        <ActionForm action=set attr:class="inline-form">
+            <label>
+                "Webhook URL"
+                <input type="url" name="url" required maxlength="2000" placeholder="https://hooks.example.com/meshmart"/>
+            </label>
+            <button type="submit">"Set webhook"</button>
+        </ActionForm>
+        {secret}
+        <Transition fallback=Loading>
+            {move || {
+                current
+                    .get()
+                    .map(|result| match result {
+                        Ok(None) => view! { <p class="muted">"No webhook set."</p> }.into_any(),
+                        Ok(Some(hook)) => view! {
+                            <dl class="facts">
+                                <dt>"URL"</dt>
+                                <dd><code>{hook.url}</code></dd>
+                                <dt>"Set"</dt>
+                                <dd>{hook.created_at}</dd>
+                                <dt>"Delivered"</dt>
+                                <dd>{hook.delivered}</dd>
+                                <dt>"Failing"</dt>
+                                <dd>{hook.failing}</dd>
+                                {hook.last_error.map(|e| view! { <dt>"Last error"</dt><dd>{e}</dd> })}
+                            </dl>
+                            <ActionForm action=remove>
+                                <button type="submit" class="danger">"Remove webhook"</button>
+                            </ActionForm>
+                        }
+                        .into_any(),
                         Err(error) => view! { <ErrorMessage error/> }.into_any(),
                     })
             }}

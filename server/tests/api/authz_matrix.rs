@@ -593,6 +593,13 @@ fn matrix() -> Vec<Entry> {
             Body::None,
             Rule::SignedIn,
         ),
+        server_fn("my_webhook", "", Rule::SignedIn),
+        server_fn(
+            "set_webhook",
+            "url=ftp%3A%2F%2Fexample.com%2F",
+            Rule::SignedIn,
+        ),
+        server_fn("remove_webhook", "", Rule::SignedIn),
         server_fn("incidents", "state=open", Rule::SignedIn),
         server_fn(
             "incident",
