@@ -84,9 +84,9 @@ create table incident_events (
     detail jsonb not null default '{}'
 );
 create index incident_events_incident_idx on incident_events (incident_id, id);
--- No action runs twice for one incident.
+-- No action runs twice for one incident (a failed attempt may be tried again).
 create unique index incident_actions_once_idx on incident_events (incident_id, action)
-    where kind = 'action';
+    where kind = 'action' and outcome = 'done';
 
 -- A port's contract policy overridden by its owner while a producer misbehaves
 -- (`quarantine`), or back (`monitor`); null follows the contract.

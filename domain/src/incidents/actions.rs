@@ -155,6 +155,9 @@ pub async fn act(
     }
     let actor = caller.audit_actor();
     let result = run(pool, policy, broker, caller, &incident, action, request).await;
+    if let Err(IncidentError::Broker(detail)) = &result {
+        tracing::warn!(incident = %id, action = action.as_str(), error = %detail, "incident action failed on the broker");
+    }
     let (outcome, detail) = match &result {
         Ok(detail) => ("done", detail.clone()),
         Err(error) => ("failed", json!({ "error": error.to_string() })),
@@ -193,7 +196,8 @@ async fn record(
         let inserted = sqlx::query(
             "insert into incident_events (incident_id, kind, action, actor, outcome, detail)
              values ($1, 'action', $2, $3, 'done', $4)
-             on conflict (incident_id, action) where kind = 'action' do nothing",
+             on conflict (incident_id, action) where kind = 'action' and outcome = 'done'
+             do nothing",
         )
         .bind(id)
         .bind(action.as_str())
@@ -210,7 +214,7 @@ async fn record(
         store::event(
             &mut tx,
             id,
-            "diagnosed",
+            "action",
             Some(action.as_str()),
             actor,
             Some("failed"),
@@ -250,6 +254,12 @@ async fn run(
     let subscription_error = |error: crate::subscriptions::SubscriptionError| match error {
         crate::subscriptions::SubscriptionError::Denied(denied) => IncidentError::Denied(denied),
         crate::subscriptions::SubscriptionError::Database(error) => IncidentError::Database(error),
+        crate::subscriptions::SubscriptionError::Broker(detail) => IncidentError::Broker(detail),
+        // A group with members, a subscription no longer live: the action waits.
+        crate::subscriptions::SubscriptionError::Conflict(why) => IncidentError::NotApplicable {
+            action: "replay",
+            why,
+        },
         other => IncidentError::Invalid(other.to_string()),
     };
     let node_error = |error: crate::nodes::NodeError| match error {
@@ -504,7 +514,12 @@ pub async fn automatic(
         };
         let (outcome, detail) = match result {
             Ok(detail) => ("done", detail),
-            Err(error) => ("failed", json!({ "error": error.to_string() })),
+            Err(error) => {
+                if let IncidentError::Broker(detail) = &error {
+                    tracing::warn!(incident = %id, action = action.as_str(), error = %detail, "automatic action failed on the broker");
+                }
+                ("failed", json!({ "error": error.to_string() }))
+            }
         };
         let product = incident.channel.product().map(str::to_owned);
         if let Err(error) = record(pool, id, *action, "detector", outcome, &detail, product).await {

@@ -120,6 +120,14 @@ fn probe(config: &BrokerConfig, topics: &[String]) -> Result<Probe, rdkafka::err
     Ok(Probe { groups, watermarks })
 }
 
+/// Whether `topic` went quiet this round or has an open records-in incident.
+fn quiet(quiet: &HashSet<String>, open: &[store::OpenIncident], topic: &str) -> bool {
+    quiet.contains(topic)
+        || open.iter().any(|i| {
+            i.signal == Signal::RateIn.as_str() && i.channel.ends_with(&format!("/{topic}"))
+        })
+}
+
 /// The first point of the trailing run of points for which `out` holds, if the run is at
 /// least `STEPS_OUT` long.
 fn trailing_run(points: &[Point], out: impl Fn(&Point) -> bool) -> Option<(DateTime<Utc>, f64)> {
@@ -236,6 +244,14 @@ impl Detector {
                 )
                 .await?;
             }
+            // A node's output product goes quiet with the node's input: one incident, on
+            // the input, not another on each product downstream.
+            found.retain(|f| match (&f.channel, f.anomaly.signal) {
+                (Channel::Product { topic, .. }, Signal::RateIn) => !nodes.iter().any(|n| {
+                    n.output_topic == *topic && quiet(&quiet_inputs, &open, &n.input_topic)
+                }),
+                _ => true,
+            });
             for group in &groups {
                 self.group(pool, group, now, &missing, &probed, &ports, &mut found)
                     .await?;
@@ -244,20 +260,7 @@ impl Detector {
                 if node.paused {
                     continue;
                 }
-                let input_quiet = sqlx::query_scalar::<_, String>(
-                    "select input_topic from nodes where name = $1",
-                )
-                .bind(&node.node)
-                .fetch_optional(pool)
-                .await?
-                .is_some_and(|input| {
-                    quiet_inputs.contains(&input)
-                        || open.iter().any(|i| {
-                            i.signal == Signal::RateIn.as_str()
-                                && i.channel.ends_with(&format!("/{input}"))
-                        })
-                });
-                if input_quiet {
+                if quiet(&quiet_inputs, &open, &node.input_topic) {
                     continue;
                 }
                 self.node(pool, node, step, now, &missing, &mut found)

@@ -421,7 +421,8 @@ pub enum IncidentError {
     Invalid(String),
     #[error(transparent)]
     Denied(#[from] crate::policy::Denied),
-    #[error("the broker did not carry out the action: {0}")]
+    /// The broker's own words stay in the server's log (they can name internals).
+    #[error("the broker did not carry out the action; try again shortly")]
     Broker(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),

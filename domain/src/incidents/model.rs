@@ -104,9 +104,14 @@ pub fn floor(signal: Signal, mean: f64, step_seconds: i64) -> f64 {
     match signal {
         // Three standard deviations of a Poisson count over a step, as a rate; at least
         // half the rate, so a slow producer is not alarming for its jitter.
-        Signal::RateIn | Signal::NodeRate => {
+        Signal::RateIn => {
             let mean = mean.max(0.0);
             (3.0 * (mean * step).sqrt() / step).max(0.5 * mean).max(0.2)
+        }
+        // A node's rate is measured over its 2-second heartbeat: far noisier.
+        Signal::NodeRate => {
+            let mean = mean.max(0.0);
+            (3.0 * (mean * 2.0).sqrt() / 2.0).max(0.5 * mean).max(0.2)
         }
         Signal::InvalidRatio => 0.1,
         Signal::LagSeconds => (0.5 * mean.abs()).max(2.0),

@@ -249,6 +249,7 @@ pub struct NodeNow {
     pub node: String,
     pub product: String,
     pub domain: String,
+    pub input_topic: String,
     pub output_topic: String,
     pub paused: bool,
     /// Instances with a heartbeat in the last 30 s.
@@ -275,7 +276,8 @@ impl NodeNow {
 /// Every node's present state, and a `node_points` row for `step` (idempotent).
 pub async fn nodes_now(pool: &PgPool, step: DateTime<Utc>) -> Result<Vec<NodeNow>, sqlx::Error> {
     let nodes: Vec<NodeNow> = sqlx::query_as(
-        "select n.name as node, p.slug as product, p.domain, n.output_topic, n.paused,
+        "select n.name as node, p.slug as product, p.domain, n.input_topic, n.output_topic,
+                n.paused,
                 count(i.instance) filter (where i.heartbeat_at > now() - interval '30 seconds'
                                             and i.state <> 'stopped')::int as live,
                 count(i.instance)::int as known,
@@ -287,7 +289,7 @@ pub async fn nodes_now(pool: &PgPool, step: DateTime<Utc>) -> Result<Vec<NodeNow
                 max(i.heartbeat_at) as newest_heartbeat
          from nodes n join products p on p.id = n.product_id
          left join node_instances i on i.node = n.name
-         group by n.name, p.slug, p.domain, n.output_topic, n.paused",
+         group by n.name, p.slug, p.domain, n.input_topic, n.output_topic, n.paused",
     )
     .fetch_all(pool)
     .await?;
