@@ -334,33 +334,11 @@ async fn run(
             Ok(json!({ "node": node, "resumed": changed }))
         }
         (Action::RepairAcls, channel) => {
-            match channel.product() {
-                Some(product) => owner_of(pool, policy, caller, product).await?,
-                None => {
-                    policy
-                        .authorize(
-                            caller,
-                            crate::policy::GLOBAL,
-                            crate::policy::Permission::ManageRoles,
-                        )
-                        .await?;
-                }
-            }
+            may_operate(pool, policy, caller, channel).await?;
             repair(pool, broker).await
         }
         (Action::Notify, channel) => {
-            match channel.product() {
-                Some(product) => owner_of(pool, policy, caller, product).await?,
-                None => {
-                    policy
-                        .authorize(
-                            caller,
-                            crate::policy::GLOBAL,
-                            crate::policy::Permission::ManageRoles,
-                        )
-                        .await?;
-                }
-            }
+            may_operate(pool, policy, caller, channel).await?;
             let sent = notify(pool, incident.id).await?;
             Ok(json!({ "notified": sent }))
         }
@@ -392,6 +370,29 @@ async fn replay_point(
     .await?;
     let behind = chrono::Duration::milliseconds((lag.unwrap_or(0.0).max(0.0) * 1000.0) as i64);
     Ok(started_at - behind - chrono::Duration::minutes(1))
+}
+
+/// Refuses unless the caller owns the channel's product's domain, or, for the broker's
+/// channel, is an admin.
+async fn may_operate(
+    pool: &PgPool,
+    policy: &Policy,
+    caller: &Caller,
+    channel: &Channel,
+) -> Result<(), IncidentError> {
+    match channel.product() {
+        Some(product) => owner_of(pool, policy, caller, product).await,
+        None => {
+            policy
+                .authorize(
+                    caller,
+                    crate::policy::GLOBAL,
+                    crate::policy::Permission::ManageRoles,
+                )
+                .await?;
+            Ok(())
+        }
+    }
 }
 
 /// Refuses unless the caller owns the product's domain (or is an admin).

@@ -122,3 +122,73 @@ pub async fn token_for(pool: &PgPool, email: &str) -> String {
         .expect("token")
         .token
 }
+
+/// A committed record as a read_committed reader sees it.
+pub struct Committed {
+    pub key: String,
+    pub headers: std::collections::HashMap<String, String>,
+    pub value: Vec<u8>,
+}
+
+/// Every committed record of `topic` now (each partition read to its end, at most 30 s),
+/// with a consumer group of its own.
+pub async fn committed(topic: &str) -> Vec<Committed> {
+    use rdkafka::Message;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Headers;
+
+    let topic = topic.to_string();
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = admin_client()
+            .set(
+                "group.id",
+                format!("meshmart-test-reader-{}", uuid::Uuid::new_v4().simple()),
+            )
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("isolation.level", "read_committed")
+            .set("enable.partition.eof", "true")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[&topic]).expect("subscribed");
+        let partitions = consumer
+            .fetch_metadata(Some(&topic), std::time::Duration::from_secs(10))
+            .ok()
+            .and_then(|m| m.topics().first().map(|t| t.partitions().len()))
+            .unwrap_or(3);
+        let (mut records, mut ends) = (Vec::new(), std::collections::HashSet::new());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while ends.len() < partitions && std::time::Instant::now() < deadline {
+            match consumer.poll(std::time::Duration::from_millis(200)) {
+                Some(Ok(message)) => {
+                    let headers = message
+                        .headers()
+                        .map(|h| {
+                            h.iter()
+                                .map(|h| {
+                                    let value = h.value.unwrap_or_default();
+                                    (
+                                        h.key.to_string(),
+                                        String::from_utf8_lossy(value).to_string(),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    records.push(Committed {
+                        key: String::from_utf8_lossy(message.key().unwrap_or_default()).to_string(),
+                        headers,
+                        value: message.payload().unwrap_or_default().to_vec(),
+                    });
+                }
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
+                    ends.insert(partition);
+                }
+                _ => {}
+            }
+        }
+        records
+    })
+    .await
+    .expect("reader thread")
+}

@@ -247,66 +247,17 @@ async fn a_silent_product_opens_one_diagnosed_incident_its_owner_acts_on(pool: P
     app.stop().await;
 }
 
-/// Reads every committed record of `topic` whose key starts with `prefix`: its key and
-/// headers.
+/// Every committed record of `topic` whose key starts with `prefix`: its key and headers.
 async fn keyed(
     topic: &str,
     prefix: &str,
 ) -> Vec<(String, std::collections::HashMap<String, String>)> {
-    use rdkafka::Message;
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::message::Headers;
-    let (topic, prefix) = (topic.to_string(), prefix.to_string());
-    tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = crate::helpers::admin_client()
-            .set(
-                "group.id",
-                format!("meshmart-test-incidents-{}", Uuid::new_v4().simple()),
-            )
-            .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("isolation.level", "read_committed")
-            .set("enable.partition.eof", "true")
-            .create()
-            .expect("consumer");
-        consumer.subscribe(&[&topic]).expect("subscribed");
-        let mut found = Vec::new();
-        let mut ends = std::collections::HashSet::new();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while ends.len() < 3 && std::time::Instant::now() < deadline {
-            match consumer.poll(std::time::Duration::from_millis(200)) {
-                Some(Ok(message)) => {
-                    let key =
-                        String::from_utf8_lossy(message.key().unwrap_or_default()).to_string();
-                    if !key.starts_with(&prefix) {
-                        continue;
-                    }
-                    let headers = message
-                        .headers()
-                        .map(|h| {
-                            h.iter()
-                                .map(|h| {
-                                    (
-                                        h.key.to_string(),
-                                        String::from_utf8_lossy(h.value.unwrap_or_default())
-                                            .to_string(),
-                                    )
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    found.push((key, headers));
-                }
-                Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
-                    ends.insert(partition);
-                }
-                _ => {}
-            }
-        }
-        found
-    })
-    .await
-    .expect("reader")
+    crate::helpers::committed(topic)
+        .await
+        .into_iter()
+        .filter(|record| record.key.starts_with(prefix))
+        .map(|record| (record.key, record.headers))
+        .collect()
 }
 
 /// A quarantined port's dead letters, after a fix: the owner's `reprocess_dead_letters`

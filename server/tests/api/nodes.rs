@@ -9,8 +9,6 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use domain::traffic::{self, Generator, Plan};
-use rdkafka::Message;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::{Value, json};
 use server::configuration::Settings;
 use sqlx::PgPool;
@@ -159,52 +157,11 @@ async fn committed(topic: &str) -> Vec<(String, String)> {
 
 /// Every committed record of `topic` now: its headers and its value.
 async fn committed_records(topic: &str) -> Vec<(HashMap<String, String>, Vec<u8>)> {
-    let topic = topic.to_string();
-    tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = crate::helpers::admin_client()
-            .set(
-                "group.id",
-                format!("meshmart-test-nodes-{}", uuid::Uuid::new_v4().simple()),
-            )
-            .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("isolation.level", "read_committed")
-            .set("enable.partition.eof", "true")
-            .create()
-            .expect("consumer");
-        consumer.subscribe(&[&topic]).expect("subscribed");
-        let (mut records, mut ends) = (Vec::new(), HashSet::new());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while ends.len() < 3 && Instant::now() < deadline {
-            match consumer.poll(Duration::from_millis(200)) {
-                Some(Ok(message)) => {
-                    use rdkafka::message::Headers;
-                    let headers = message
-                        .headers()
-                        .map(|h| {
-                            h.iter()
-                                .map(|h| {
-                                    let value = h.value.unwrap_or_default();
-                                    (
-                                        h.key.to_string(),
-                                        String::from_utf8_lossy(value).to_string(),
-                                    )
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    records.push((headers, message.payload().unwrap_or_default().to_vec()));
-                }
-                Some(Err(rdkafka::error::KafkaError::PartitionEOF(partition))) => {
-                    ends.insert(partition);
-                }
-                _ => {}
-            }
-        }
-        records
-    })
-    .await
-    .expect("reader thread")
+    crate::helpers::committed(topic)
+        .await
+        .into_iter()
+        .map(|record| (record.headers, record.value))
+        .collect()
 }
 
 /// Waits until `topic` holds `count` committed records (or 60 s pass); what it holds then.
