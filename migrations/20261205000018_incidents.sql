@@ -132,3 +132,8 @@ create table webhook_deliveries (
 );
 create index webhook_deliveries_due_idx on webhook_deliveries (next_at)
     where delivered_at is null and given_up_at is null;
+
+-- A group's progress (its committed offsets, summed) beside its lag: a slow consumer
+-- still moves them, a stopped one does not.
+alter table lag_points add column committed bigint;
+alter table lag_minutes add column committed bigint;

@@ -114,6 +114,24 @@ pub fn spawn_reconciler(
             }
             match domain::provisioning::reconcile(&pool, &broker, dry_run).await {
                 Ok(repairs) => {
+                    let created: Vec<(String, String, String)> = repairs
+                        .iter()
+                        .filter(|r| r.applied && r.action == "created")
+                        .map(|r| {
+                            (
+                                r.binding.principal.clone(),
+                                r.binding.resource_name.clone(),
+                                format!("{:?}", r.binding.operation).to_lowercase(),
+                            )
+                        })
+                        .collect();
+                    if !created.is_empty()
+                        && let Err(error) =
+                            domain::incidents::actions::repaired_by_reconciler(&pool, &created)
+                                .await
+                    {
+                        tracing::warn!(%error, "ACL repair not recorded as an incident");
+                    }
                     for repair in &repairs {
                         let outcome = if repair.applied {
                             "repaired"

@@ -35,6 +35,8 @@ pub struct Measured {
     pub group: String,
     pub messages: i64,
     pub seconds: f64,
+    /// The group's committed offsets summed over its partitions (its progress).
+    pub committed: i64,
 }
 
 /// Active subscriptions and their topics.
@@ -61,16 +63,19 @@ pub async fn record(pool: &sqlx::PgPool, measured: &[Measured]) -> Result<(), sq
     let at = super::step_of(Utc::now());
     for lag in measured {
         sqlx::query(
-            r#"insert into lag_points (subscription_id, consumer_group, at, messages, seconds)
-               values ($1, $2, $3, $4, $5)
+            r#"insert into lag_points (subscription_id, consumer_group, at, messages, seconds,
+                   committed)
+               values ($1, $2, $3, $4, $5, $6)
                on conflict (subscription_id, consumer_group, at) do update
-               set messages = excluded.messages, seconds = excluded.seconds"#,
+               set messages = excluded.messages, seconds = excluded.seconds,
+                   committed = excluded.committed"#,
         )
         .bind(lag.subscription)
         .bind(&lag.group)
         .bind(at)
         .bind(lag.messages)
         .bind(lag.seconds)
+        .bind(lag.committed)
         .execute(pool)
         .await?;
     }
@@ -118,6 +123,7 @@ pub fn measure(
             let reader: BaseConsumer = config.consumer_config("meshmart-lag", group).create()?;
             let committed = reader.committed_offsets(partitions.clone(), TIMEOUT)?;
             let mut messages = 0;
+            let mut progress = 0;
             let mut oldest: Option<DateTime<Utc>> = None;
             let mut behind = TopicPartitionList::new();
             for element in committed.elements() {
@@ -130,6 +136,7 @@ pub fn measure(
                     Offset::Offset(offset) => offset.max(low),
                     _ => low,
                 };
+                progress += from;
                 if high > from {
                     messages += high - from;
                     behind.add_partition_offset(
@@ -149,6 +156,7 @@ pub fn measure(
                 seconds: oldest
                     .map(|at| ((Utc::now() - at).num_milliseconds().max(0) as f64) / 1000.0)
                     .unwrap_or(0.0),
+                committed: progress,
             });
         }
     }

@@ -528,3 +528,71 @@ pub async fn automatic(
         }
     }
 }
+
+/// The reconciler repaired ACL drift before the detector saw it: each channel whose
+/// principal lacked a granted ACL gets its incident all the same (opened, its
+/// `repair_acls` recorded as done by the reconciler, owners and subscribers notified); the
+/// detector resolves it once its rounds find nothing missing.
+pub async fn repaired_by_reconciler(
+    pool: &PgPool,
+    created: &[(String, String, String)],
+) -> Result<usize, IncidentError> {
+    let mut opened = 0;
+    for (channel, _, triples) in super::signals::acl_channels(pool, created).await? {
+        let described: Vec<String> = triples
+            .iter()
+            .map(|(p, r, o)| format!("{p} {o} {r}"))
+            .collect();
+        let new = NewIncident {
+            channel,
+            signal: super::Signal::AclDrift,
+            cause: Cause::AclMissing,
+            confidence: 1.0,
+            summary: format!(
+                "{} (repaired by the reconciler)",
+                Cause::AclMissing.describe()
+            ),
+            predicted: false,
+            evidence: triples
+                .iter()
+                .map(|(p, r, o)| {
+                    super::Evidence::new(
+                        "acl",
+                        "granted ACL missing on the broker",
+                        format!("{p} {o} {r}"),
+                    )
+                    .points_to(Cause::AclMissing)
+                })
+                .collect(),
+            band: json!({}),
+            started_at: chrono::Utc::now(),
+        };
+        let Some(id) = store::open(pool, &new).await? else {
+            continue;
+        };
+        opened += 1;
+        let product = new.channel.product().map(str::to_owned);
+        record(
+            pool,
+            id,
+            Action::RepairAcls,
+            "reconciler",
+            "done",
+            &json!({ "created": described }),
+            product.clone(),
+        )
+        .await?;
+        let sent = notify(pool, id).await?;
+        record(
+            pool,
+            id,
+            Action::Notify,
+            "reconciler",
+            "done",
+            &json!({ "notified": sent }),
+            product,
+        )
+        .await?;
+    }
+    Ok(opened)
+}

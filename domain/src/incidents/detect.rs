@@ -43,6 +43,8 @@ const SETTLE_AFTER_BROKER: i64 = 30;
 /// A node's crash keeps its channel anomalous this long (the replacement usually runs
 /// within seconds: the incident records the crash, then resolves).
 const CRASH_SECONDS: i64 = 60;
+/// The window over which partitions' shares of a topic's records are compared, seconds.
+const SKEW_WINDOW: i64 = 30;
 /// The broker's answer is awaited this long.
 const BROKER_TIMEOUT: StdDuration = StdDuration::from_secs(3);
 
@@ -60,7 +62,7 @@ pub struct Detector {
     /// How long the last training's fitting took (seconds of one core).
     training_seconds: f64,
     clear: HashMap<Uuid, u32>,
-    /// High watermarks per topic and partition, per round (a minute of them).
+    /// High watermarks per topic and partition, per round (`SKEW_WINDOW` of them).
     watermarks: VecDeque<(DateTime<Utc>, Marks)>,
     broker_down_since: Option<DateTime<Utc>>,
     broker_back_at: Option<DateTime<Utc>>,
@@ -214,6 +216,26 @@ impl Detector {
                         )
                     })
                     .collect();
+            // A granted ACL missing on the broker is an incident of its channel at once
+            // (the detector repairs it: automatic), whether or not anything failed yet.
+            for (channel, domain, triples) in signals::acl_channels(pool, &missing).await? {
+                found.push(Found {
+                    channel,
+                    anomaly: Anomaly {
+                        signal: Signal::AclDrift,
+                        value: triples.len() as f64,
+                        expected: (0.0, 0.0),
+                        since: now,
+                        breach_in: None,
+                    },
+                    facts: Facts {
+                        broker_reachable: true,
+                        missing_acls: triples,
+                        ..Facts::default()
+                    },
+                    domain: Some(domain),
+                });
+            }
             let topics: Vec<String> = ports.iter().map(|p| p.topic.clone()).collect();
             let probed = {
                 let config = config.clone();
@@ -227,7 +249,7 @@ impl Detector {
             while self
                 .watermarks
                 .front()
-                .is_some_and(|(at, _)| now - *at > Duration::seconds(65))
+                .is_some_and(|(at, _)| now - *at > Duration::seconds(SKEW_WINDOW + 5))
             {
                 self.watermarks.pop_front();
             }
@@ -476,7 +498,7 @@ impl Detector {
                 domain: Some(port.domain.clone()),
             });
         }
-        // A hot partition: over the last minute, one partition took most of the records.
+        // A hot partition: over the last half minute, one partition took most of the records.
         if let Some((partition, share, total)) = self.partition_share(&port.topic)
             && total >= 30
             && share > model::floor(Signal::PartitionShare, 0.0, STEP_SECONDS) + 0.55
@@ -489,7 +511,7 @@ impl Detector {
                     signal: Signal::PartitionShare,
                     value: share,
                     expected: (0.0, 1.0 / f64::from(port.partitions.max(1)) + 0.25),
-                    since: now - Duration::seconds(60),
+                    since: now - Duration::seconds(SKEW_WINDOW),
                     breach_in: None,
                 },
                 facts,
@@ -536,13 +558,13 @@ impl Detector {
             now - Duration::minutes(3),
         )
         .await?;
-        let Some(&(last_at, last_seconds, last_messages)) = series.last() else {
+        let Some(&(last_at, last_seconds, last_messages, last_committed)) = series.last() else {
             return Ok(());
         };
         if now - last_at > Duration::seconds(40) {
             return Ok(());
         }
-        let seconds: Vec<Point> = series.iter().map(|(at, s, _)| (*at, *s)).collect();
+        let seconds: Vec<Point> = series.iter().map(|(at, s, ..)| (*at, *s)).collect();
         let sla = signals::freshness_of(&group.slas);
         let band = self
             .bands
@@ -603,11 +625,9 @@ impl Detector {
             .cloned()
             .unwrap_or((0, "Unknown".to_owned()));
         let window_start = anomaly.since - Duration::seconds(STEP_SECONDS);
-        let first_messages = series
-            .iter()
-            .find(|(at, _, _)| *at >= window_start)
-            .map(|(_, _, m)| *m)
-            .unwrap_or(last_messages);
+        let first = series.iter().find(|(at, ..)| *at >= window_start);
+        let first_messages = first.map(|(_, _, m, _)| *m).unwrap_or(last_messages);
+        let first_committed = first.and_then(|(_, _, _, c)| *c);
         let mut produced = 0;
         for port in ports.iter().filter(|p| p.product == group.product) {
             let (rate, _) =
@@ -617,7 +637,12 @@ impl Detector {
                 .map(|(_, r)| (r * STEP_SECONDS as f64) as i64)
                 .sum::<i64>();
         }
-        let consumed = (produced - (last_messages - first_messages)).max(0);
+        // The group's own progress when it is known (its committed offsets), else what
+        // was produced less what its lag grew by.
+        let consumed = match (first_committed, last_committed) {
+            (Some(first), Some(last)) => (last - first).max(0),
+            _ => (produced - (last_messages - first_messages)).max(0),
+        };
         let facts = Facts {
             broker_reachable: true,
             missing_acls: missing
@@ -802,7 +827,7 @@ impl Detector {
             series.push((
                 key,
                 Signal::LagSeconds,
-                lag.into_iter().map(|(at, s, _)| (at, s)).collect(),
+                lag.into_iter().map(|(at, s, ..)| (at, s)).collect(),
             ));
         }
         for node in nodes {

@@ -151,6 +151,8 @@ pub fn diagnose(channel: &Channel, anomaly: &Anomaly, facts: &Facts) -> Diagnosi
         }
     }
     match (channel, anomaly.signal) {
+        // Drift is its own evidence (the missing ACLs, weighed above).
+        (_, Signal::AclDrift) => {}
         (Channel::Product { .. }, Signal::InvalidRatio) => invalid(&mut scale, facts),
         (Channel::Product { .. }, Signal::PartitionShare) => {
             if let Some((partition, share)) = facts.partition_share {
@@ -546,6 +548,21 @@ mod tests {
             diagnose(&node_channel(), &rate, &killed).cause,
             Cause::NodeCrashed
         );
+    }
+
+    #[test]
+    fn acl_drift_on_a_producers_topic_is_a_missing_acl_for_certain() {
+        let facts = Facts {
+            missing_acls: vec![(
+                "User:svc-customer-management-producer".into(),
+                "customer.signed-up.v1".into(),
+                "write".into(),
+            )],
+            ..reachable()
+        };
+        let d = diagnose(&product(), &anomaly(Signal::AclDrift), &facts);
+        assert_eq!(d.cause, Cause::AclMissing);
+        assert_eq!(d.confidence, 1.0);
     }
 
     #[test]

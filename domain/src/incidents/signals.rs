@@ -225,15 +225,15 @@ pub async fn groups(pool: &PgPool, since: DateTime<Utc>) -> Result<Vec<Group>, s
     .await
 }
 
-/// A group's lag in seconds and in messages per step.
+/// A group's lag in seconds and in messages, and its committed offsets (summed), per step.
 pub async fn lag_series(
     pool: &PgPool,
     subscription: Uuid,
     group: &str,
     since: DateTime<Utc>,
-) -> Result<Vec<(DateTime<Utc>, f64, i64)>, sqlx::Error> {
+) -> Result<Vec<(DateTime<Utc>, f64, i64, Option<i64>)>, sqlx::Error> {
     sqlx::query_as(
-        "select at, seconds, messages from lag_points
+        "select at, seconds, messages, committed from lag_points
          where subscription_id = $1 and consumer_group = $2 and at >= $3 order by at",
     )
     .bind(subscription)
@@ -409,8 +409,8 @@ pub async fn chart(pool: &PgPool, incident: &Incident, band: &Value) -> Result<C
         ) => lag_series(pool, *subscription, group, since)
             .await?
             .into_iter()
-            .filter(|(at, _, _)| *at <= until)
-            .map(|(at, seconds, _)| (at, seconds))
+            .filter(|(at, ..)| *at <= until)
+            .map(|(at, seconds, ..)| (at, seconds))
             .collect(),
         (Channel::Node { node, .. }, signal) => node_series(pool, node, since)
             .await?
@@ -465,4 +465,78 @@ fn forecast_points(band: &Value) -> Vec<Point> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// An ACL as (principal, resource, operation).
+pub type Acl = (String, String, String);
+
+/// The channels whose principals miss granted ACLs: a live subscription's (its group
+/// prefix), a node's, or a domain producer's (the product whose topic the ACL names);
+/// each with its domain and the missing (principal, resource, operation) triples.
+pub async fn acl_channels(
+    pool: &PgPool,
+    missing: &[Acl],
+) -> Result<Vec<(Channel, String, Vec<Acl>)>, sqlx::Error> {
+    let mut found: Vec<(Channel, String, Vec<Acl>)> = Vec::new();
+    for triple in missing {
+        let (principal, resource, _) = triple;
+        let subscription: Option<(Uuid, String, String, String)> = sqlx::query_as(
+            "select s.id, s.consumer_group, p.slug, p.domain from subscriptions s
+             join products p on p.id = s.product_id
+             where s.principal = $1 and s.state = 'active' order by s.created_at limit 1",
+        )
+        .bind(principal)
+        .fetch_optional(pool)
+        .await?;
+        let channel = match subscription {
+            Some((subscription, group, product, domain)) => Some((
+                Channel::Subscription {
+                    subscription,
+                    group,
+                    product,
+                },
+                domain,
+            )),
+            None => {
+                let node: Option<(String, String, String)> = sqlx::query_as(
+                    "select n.name, p.slug, p.domain from nodes n
+                     join products p on p.id = n.product_id where n.principal = $1",
+                )
+                .bind(principal)
+                .fetch_optional(pool)
+                .await?;
+                match node {
+                    Some((node, product, domain)) => {
+                        Some((Channel::Node { node, product }, domain))
+                    }
+                    None => sqlx::query_as::<_, (String, String)>(
+                        "select p.slug, p.domain from output_ports o
+                         join products p on p.id = o.product_id
+                         join producer_principals pp on pp.principal = $1
+                         where o.topic = $2",
+                    )
+                    .bind(principal)
+                    .bind(resource)
+                    .fetch_optional(pool)
+                    .await?
+                    .map(|(product, domain)| {
+                        (
+                            Channel::Product {
+                                product,
+                                topic: resource.clone(),
+                            },
+                            domain,
+                        )
+                    }),
+                }
+            }
+        };
+        if let Some((channel, domain)) = channel {
+            match found.iter_mut().find(|(c, ..)| *c == channel) {
+                Some((_, _, triples)) => triples.push(triple.clone()),
+                None => found.push((channel, domain, vec![triple.clone()])),
+            }
+        }
+    }
+    Ok(found)
 }
