@@ -548,6 +548,13 @@ struct Status {
 }
 
 impl Status {
+    /// Keeps the first error since the last heartbeat: those after it are usually its
+    /// consequences (a refused record, then the skipped sequence numbers it leaves), and
+    /// the incident detector classifies what the heartbeat reports.
+    fn note_error(&mut self, error: String) {
+        self.error.get_or_insert(error);
+    }
+
     fn new(instance: u32) -> Self {
         let host = std::fs::read_to_string("/etc/hostname")
             .map(|name| name.trim().to_string())
@@ -647,7 +654,7 @@ impl Runner {
                 }
                 Some(Err(error)) => {
                     tracing::warn!(%error, "node consumer error");
-                    status.error = Some(error.to_string());
+                    status.note_error(error.to_string());
                 }
                 None => {}
             }
@@ -970,7 +977,7 @@ impl Runner {
             }
             Err(KafkaError::Transaction(error)) if error.txn_requires_abort() => {
                 tracing::warn!(%error, "transaction aborted; re-reading from the committed offsets");
-                status.error = Some(format!("transaction aborted: {error}"));
+                status.note_error(format!("transaction aborted: {error}"));
                 self.abort(consumer, open)
             }
             Err(error) => Err(error).context("committing a transaction"),
