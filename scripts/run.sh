@@ -11,6 +11,8 @@ trap 'trap "" PIPE INT TERM; scripts/stack.sh down run' EXIT
 # shellcheck disable=SC1091
 source .data/run/env
 export MESHMART__SEARCH__INDEX_DIR=${MESHMART__SEARCH__INDEX_DIR:-.data/run/search}
+# A local demo may point webhooks at a receiver on this machine (production refuses that).
+export MESHMART__WEBHOOKS__ALLOW_PRIVATE_TARGETS=${MESHMART__WEBHOOKS__ALLOW_PRIVATE_TARGETS:-true}
 
 "$bin" migrate
 "$bin" seed-demo

@@ -70,6 +70,8 @@ pub struct Detector {
     instances: HashMap<(String, i32), signals::InstanceNow>,
     /// The newest crash of each node: when, and what was seen.
     crashes: HashMap<String, (DateTime<Utc>, String)>,
+    /// The ACLs missing last round (drift must last two rounds).
+    missing_before: HashSet<signals::Acl>,
 }
 
 /// What a round did.
@@ -216,9 +218,28 @@ impl Detector {
                         )
                     })
                     .collect();
-            // A granted ACL missing on the broker is an incident of its channel at once
-            // (the detector repairs it: automatic), whether or not anything failed yet.
-            for (channel, domain, triples) in signals::acl_channels(pool, &missing).await? {
+            // A granted ACL missing on the broker is an incident of its channel (the
+            // detector repairs it: automatic), whether or not anything failed yet — once
+            // it was missing two rounds running and no provisioning is in flight (the
+            // outbox applies new grants moments after they are written).
+            let persistent: Vec<signals::Acl> = missing
+                .iter()
+                .filter(|acl| self.missing_before.contains(*acl))
+                .cloned()
+                .collect();
+            self.missing_before = missing.iter().cloned().collect();
+            let provisioning: bool = sqlx::query_scalar(
+                "select exists (select 1 from outbox
+                 where done_at is null and created_at > now() - interval '2 minutes')",
+            )
+            .fetch_one(pool)
+            .await?;
+            let drifted = if provisioning {
+                Vec::new()
+            } else {
+                signals::acl_channels(pool, &persistent).await?
+            };
+            for (channel, domain, triples) in drifted {
                 found.push(Found {
                     channel,
                     anomaly: Anomaly {
