@@ -11,6 +11,7 @@
 //! node whose input stopped is not diagnosed as crashed.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
@@ -72,6 +73,8 @@ pub struct Detector {
     crashes: HashMap<String, (DateTime<Utc>, String)>,
     /// The ACLs missing last round (drift must last two rounds).
     missing_before: HashSet<signals::Acl>,
+    /// The broker client of the probes (group members, watermarks).
+    client: Option<Arc<BaseConsumer>>,
 }
 
 /// What a round did.
@@ -93,11 +96,18 @@ struct Probe {
     watermarks: Marks,
 }
 
-fn probe(config: &BrokerConfig, topics: &[String]) -> Result<Probe, rdkafka::error::KafkaError> {
+/// The detector's broker client, made once and kept across rounds (a new one would
+/// authenticate and fetch metadata again every 5 seconds).
+fn probe_client(config: &BrokerConfig) -> Result<Arc<BaseConsumer>, rdkafka::error::KafkaError> {
+    Ok(Arc::new(
+        config
+            .consumer_config("meshmart-detector", "meshmart-detector")
+            .create()?,
+    ))
+}
+
+fn probe(client: &BaseConsumer, topics: &[String]) -> Result<Probe, rdkafka::error::KafkaError> {
     let timeout = BROKER_TIMEOUT;
-    let client: BaseConsumer = config
-        .consumer_config("meshmart-detector", "meshmart-detector")
-        .create()?;
     let groups = client
         .fetch_group_list(None, timeout)?
         .groups()
@@ -258,13 +268,16 @@ impl Detector {
                 });
             }
             let topics: Vec<String> = ports.iter().map(|p| p.topic.clone()).collect();
-            let probed = {
-                let config = config.clone();
-                tokio::task::spawn_blocking(move || probe(&config, &topics))
+            if self.client.is_none() {
+                self.client = probe_client(config).ok();
+            }
+            let probed = match self.client.clone() {
+                Some(client) => tokio::task::spawn_blocking(move || probe(&client, &topics))
                     .await
                     .ok()
                     .and_then(Result::ok)
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                None => Probe::default(),
             };
             self.watermarks.push_back((now, probed.watermarks.clone()));
             while self

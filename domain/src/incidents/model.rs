@@ -47,24 +47,23 @@ impl Band {
     /// The expected (lower, upper) at `at`, if the band covers it; the steps just before
     /// its start (since it was trained, as long as it covers ahead) expect its first.
     pub fn at(&self, at: DateTime<Utc>) -> Option<(f64, f64)> {
-        let step = self.step_seconds.max(1);
-        let offset = (at - self.start).num_seconds();
-        if offset < -step * self.lower.len() as i64 {
-            return None;
-        }
-        let index = usize::try_from(offset.max(0) / step).ok()?;
+        let index = self.index(at)?;
         Some((*self.lower.get(index)?, *self.upper.get(index)?))
     }
 
     /// The expected value at `at`, if the band covers it.
     pub fn mean_at(&self, at: DateTime<Utc>) -> Option<f64> {
+        self.mean.get(self.index(at)?).copied()
+    }
+
+    /// The step of the band `at` falls in (its first for the steps just before it).
+    fn index(&self, at: DateTime<Utc>) -> Option<usize> {
         let step = self.step_seconds.max(1);
         let offset = (at - self.start).num_seconds();
-        if offset < -step * self.mean.len() as i64 {
+        if offset < -step * self.lower.len() as i64 {
             return None;
         }
-        let index = usize::try_from(offset.max(0) / step).ok()?;
-        self.mean.get(index).copied()
+        usize::try_from(offset.max(0) / step).ok()
     }
 
     /// Whether the band still covers `at`.

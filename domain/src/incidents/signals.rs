@@ -57,15 +57,17 @@ pub fn freshness_of(slas: &Value) -> Option<f64> {
     declared_seconds(&slas, &["freshness", "latency"])
 }
 
+/// A measured port as [`Port`] reads it; callers add the condition.
+const PORT: &str = "select o.id as port_id, p.slug as product, p.domain, o.topic, o.partitions,
+        h.first_checked_at, h.last_event_at, p.slas
+     from output_ports o join products p on p.id = o.product_id
+     join port_health h on h.port_id = o.id";
+
 /// Every port the checker has measured.
 pub async fn ports(pool: &PgPool) -> Result<Vec<Port>, sqlx::Error> {
-    sqlx::query_as(
-        "select o.id as port_id, p.slug as product, p.domain, o.topic, o.partitions,
-                h.first_checked_at, h.last_event_at, p.slas
-         from output_ports o join products p on p.id = o.product_id
-         join port_health h on h.port_id = o.id
-         where p.status = 'active' or p.status = 'deprecated'",
-    )
+    sqlx::query_as(&format!(
+        "{PORT} where p.status = 'active' or p.status = 'deprecated'"
+    ))
     .fetch_all(pool)
     .await
 }
@@ -378,15 +380,10 @@ pub async fn chart(pool: &PgPool, incident: &Incident, band: &Value) -> Result<C
         .min(Utc::now());
     let points: Vec<Point> = match (&incident.channel, incident.signal) {
         (Channel::Product { topic, .. }, signal) => {
-            let port = sqlx::query_as::<_, Port>(
-                "select o.id as port_id, p.slug as product, p.domain, o.topic, o.partitions,
-                        h.first_checked_at, h.last_event_at, p.slas
-                 from output_ports o join products p on p.id = o.product_id
-                 join port_health h on h.port_id = o.id where o.topic = $1",
-            )
-            .bind(topic)
-            .fetch_optional(pool)
-            .await?;
+            let port = sqlx::query_as::<_, Port>(&format!("{PORT} where o.topic = $1"))
+                .bind(topic)
+                .fetch_optional(pool)
+                .await?;
             match port {
                 Some(port) => {
                     let (rate, invalid) = port_series(pool, &port, since, until).await?;

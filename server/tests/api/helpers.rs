@@ -50,6 +50,28 @@ impl TestApp {
     }
 
     /// `GET` a path of the application.
+    /// `method` on `path` as the bearer of `token`: the status and the JSON answer (null
+    /// when the body is not JSON).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .request(method, format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.address))

@@ -64,23 +64,6 @@ fn detector_parts() -> (domain::broker::BrokerAdmin, domain::broker::BrokerConfi
     (admin, config)
 }
 
-async fn call(
-    app: &crate::helpers::TestApp,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-) -> (u16, Value) {
-    let response = app
-        .client
-        .request(method, format!("{}{path}", app.address))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn a_silent_product_opens_one_diagnosed_incident_its_owner_acts_on(pool: PgPool) {
     domain::demo::seed(&pool, false).await.expect("demo data");
@@ -121,13 +104,9 @@ async fn a_silent_product_opens_one_diagnosed_incident_its_owner_acts_on(pool: P
     let app = spawn_app(pool.clone()).await;
     let owner = token_for(&pool, OWNER).await;
     let analyst = token_for(&pool, ANALYST).await;
-    let (status, list) = call(
-        &app,
-        reqwest::Method::GET,
-        "/api/v1/incidents?state=open",
-        &owner,
-    )
-    .await;
+    let (status, list) = app
+        .call(reqwest::Method::GET, "/api/v1/incidents?state=open", &owner)
+        .await;
     assert_eq!(status, 200, "{list}");
     let items = list["items"].as_array().expect("items");
     let item = items
@@ -146,7 +125,9 @@ async fn a_silent_product_opens_one_diagnosed_incident_its_owner_acts_on(pool: P
         "{item}"
     );
 
-    let (status, list) = call(&app, reqwest::Method::GET, "/api/v1/incidents", &analyst).await;
+    let (status, list) = app
+        .call(reqwest::Method::GET, "/api/v1/incidents", &analyst)
+        .await;
     assert_eq!(status, 200);
     assert!(
         list["items"]
@@ -156,22 +137,22 @@ async fn a_silent_product_opens_one_diagnosed_incident_its_owner_acts_on(pool: P
             .all(|i| i["id"] != id.to_string()),
         "an analyst without a subscription does not see it: {list}"
     );
-    let (status, _) = call(
-        &app,
-        reqwest::Method::GET,
-        &format!("/api/v1/incidents/{id}"),
-        &analyst,
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/incidents/{id}"),
+            &analyst,
+        )
+        .await;
     assert_eq!(status, 404);
 
-    let (status, detail) = call(
-        &app,
-        reqwest::Method::GET,
-        &format!("/api/v1/incidents/{id}"),
-        &owner,
-    )
-    .await;
+    let (status, detail) = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/incidents/{id}"),
+            &owner,
+        )
+        .await;
     assert_eq!(status, 200, "{detail}");
     assert!(
         !detail["chart"]["points"]
@@ -207,27 +188,27 @@ async fn a_silent_product_opens_one_diagnosed_incident_its_owner_acts_on(pool: P
     .expect("count");
     assert!(notified >= 1, "the domain's owners were told");
     let path = format!("/api/v1/incidents/{id}/actions/notify");
-    let (status, body) = call(&app, reqwest::Method::POST, &path, &owner).await;
+    let (status, body) = app.call(reqwest::Method::POST, &path, &owner).await;
     assert_eq!(status, 409, "{body}");
     let path = format!("/api/v1/incidents/{id}/actions/restart");
-    let (status, body) = call(&app, reqwest::Method::POST, &path, &owner).await;
+    let (status, body) = app.call(reqwest::Method::POST, &path, &owner).await;
     assert_eq!(
         status, 409,
         "a product incident has no node to restart: {body}"
     );
     let path = format!("/api/v1/incidents/{id}/actions/reboot-everything");
-    let (status, _) = call(&app, reqwest::Method::POST, &path, &owner).await;
+    let (status, _) = app.call(reqwest::Method::POST, &path, &owner).await;
     assert_eq!(status, 404);
     let path = format!("/api/v1/incidents/{id}/actions/notify");
-    let (status, _) = call(&app, reqwest::Method::POST, &path, &analyst).await;
+    let (status, _) = app.call(reqwest::Method::POST, &path, &analyst).await;
     assert_eq!(status, 404, "an analyst cannot act on what they cannot see");
-    let (status, body) = call(
-        &app,
-        reqwest::Method::GET,
-        "/api/v1/incidents?state=maybe",
-        &owner,
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/incidents?state=maybe",
+            &owner,
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
 
     // Records flow again: after quiet rounds the incident resolves.
@@ -346,9 +327,9 @@ async fn dead_letters_that_pass_now_are_published_again_exactly_once(pool: PgPoo
     let owner = token_for(&pool, OWNER).await;
     let analyst = token_for(&pool, ANALYST).await;
     let path = format!("/api/v1/incidents/{id}/actions/reprocess_dead_letters");
-    let (status, _) = call(&app, reqwest::Method::POST, &path, &analyst).await;
+    let (status, _) = app.call(reqwest::Method::POST, &path, &analyst).await;
     assert_eq!(status, 404, "an analyst cannot");
-    let (status, done) = call(&app, reqwest::Method::POST, &path, &owner).await;
+    let (status, done) = app.call(reqwest::Method::POST, &path, &owner).await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["outcome"], "done", "{done}");
     let reasons: Vec<(String, Option<String>)> =
@@ -406,7 +387,7 @@ async fn dead_letters_that_pass_now_are_published_again_exactly_once(pool: PgPoo
         "{outcomes:?}"
     );
 
-    let (status, body) = call(&app, reqwest::Method::POST, &path, &owner).await;
+    let (status, body) = app.call(reqwest::Method::POST, &path, &owner).await;
     assert_eq!(status, 409, "once per incident: {body}");
     // Even run again directly, the committed offsets leave nothing to publish twice.
     let again = domain::incidents::reprocess::reprocess(
@@ -501,13 +482,9 @@ async fn incident_notifications_reach_a_signed_webhook_and_failures_are_retried(
         .as_str()
         .expect("the secret, once")
         .to_string();
-    let (status, shown) = call(
-        &app,
-        reqwest::Method::GET,
-        "/api/v1/account/webhook",
-        &owner,
-    )
-    .await;
+    let (status, shown) = app
+        .call(reqwest::Method::GET, "/api/v1/account/webhook", &owner)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(shown["webhook"]["url"], url.as_str());
     assert!(
@@ -527,7 +504,7 @@ async fn incident_notifications_reach_a_signed_webhook_and_failures_are_retried(
     .await
     .expect("incident");
     let path = format!("/api/v1/incidents/{id}/actions/notify");
-    let (status, body) = call(&app, reqwest::Method::POST, &path, &owner).await;
+    let (status, body) = app.call(reqwest::Method::POST, &path, &owner).await;
     assert_eq!(status, 200, "{body}");
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -570,7 +547,7 @@ async fn incident_notifications_reach_a_signed_webhook_and_failures_are_retried(
     .await
     .expect("incident");
     let path = format!("/api/v1/incidents/{second}/actions/notify");
-    let (status, _) = call(&app, reqwest::Method::POST, &path, &owner).await;
+    let (status, _) = app.call(reqwest::Method::POST, &path, &owner).await;
     assert_eq!(status, 200);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while failed.lock().await.is_empty() && std::time::Instant::now() < deadline {

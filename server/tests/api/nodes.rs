@@ -104,15 +104,7 @@ async fn order(app: &TestApp, node: &str, action: &str, token: &str) -> (u16, Va
 }
 
 async fn call(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .request(method, format!("{}/api/v1{path}", app.address))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    app.call(method, &format!("/api/v1{path}"), token).await
 }
 
 /// Produces `count` sign-ups to the input product as its domain's producer would.
