@@ -143,6 +143,7 @@ pub fn action_label(action: &str) -> String {
         "resume" => "Resume the node",
         "repair_acls" => "Repair the ACLs",
         "notify" => "Notify the owner and subscribers",
+        "reroute" => "Park the output on the detour topic",
         other => return other.replace('_', " "),
     }
     .to_string()

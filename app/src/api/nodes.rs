@@ -27,6 +27,9 @@ pub struct InstanceRow {
     pub heartbeat_age: i64,
     pub last_error: Option<String>,
     pub last_error_at: Option<String>,
+    /// Since when the process parks the output on the detour topic (the output refuses
+    /// writes).
+    pub rerouted_since: Option<String>,
 }
 
 /// A node as its page shows it.
@@ -43,6 +46,7 @@ pub struct NodePageView {
     pub group: String,
     pub transactional_prefix: String,
     pub dead_letter_topic: String,
+    pub detour_topic: String,
     pub paused: bool,
     /// Whether the caller may pause, resume and restart it.
     pub can_operate: bool,
@@ -79,6 +83,7 @@ pub async fn node_page(name: String) -> Result<NodePageView, ApiError> {
         principal: view.node.principal.clone(),
         group: view.group,
         dead_letter_topic: view.dead_letter_topic,
+        detour_topic: view.detour_topic,
         paused: view.node.paused,
         can_operate,
         instances: view
@@ -99,6 +104,7 @@ pub async fn node_page(name: String) -> Result<NodePageView, ApiError> {
                 heartbeat_age: (now - i.heartbeat_at).num_seconds().max(0),
                 last_error: i.last_error,
                 last_error_at: i.last_error_at.map(clock),
+                rerouted_since: i.rerouted_since.map(clock),
             })
             .collect(),
     })

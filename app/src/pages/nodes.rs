@@ -125,6 +125,7 @@ fn NodeView(
         .iter()
         .filter_map(|i| Some((i.instance, i.last_error_at.clone()?, i.last_error.clone()?)))
         .collect();
+    let rerouted_since: Option<String> = live.iter().filter_map(|i| i.rerouted_since.clone()).min();
     let enrichment = view.kind == "customer-enrichment";
     let NodePageView {
         name,
@@ -136,6 +137,7 @@ fn NodeView(
         group,
         transactional_prefix,
         dead_letter_topic,
+        detour_topic,
         paused,
         can_operate,
         instances,
@@ -180,6 +182,13 @@ fn NodeView(
                 }
             />
         </dl>
+        {rerouted_since.map(|since| view! {
+            <p class="notice" role="status" data-testid="node-rerouted">
+                "The output topic refuses writes. Since " <time>{since}</time>
+                " the node parks its output on " <code>{detour_topic.clone()}</code>
+                " (in the same transactions as its input offsets) and tries the output again every 5 s; once the output takes writes it drains the detour in order, then writes the output directly again. Nothing is lost or written twice."
+            </p>
+        })}
         <OpenIncidentsSection open/>
         {can_operate.then(|| view! { <Operate name=name.clone() paused set restart/> })}
         <section class="catalog-section" aria-labelledby="instances-heading">
@@ -215,6 +224,8 @@ fn NodeView(
                 <dd><code>{format!("{transactional_prefix}-<instance>")}</code></dd>
                 <dt>"Dead-letter topic"</dt>
                 <dd><code>{dead_letter_topic}</code></dd>
+                <dt>"Detour topic"</dt>
+                <dd><code>{detour_topic}</code>" (while the output refuses writes)"</dd>
                 <dt>"Declared by"</dt>
                 <dd>
                     "the contract of " <a href=format!("/products/{product}")>{product.clone()}</a>
@@ -312,7 +323,10 @@ fn InstanceTable(instances: Vec<InstanceRow>) -> impl IntoView {
                             view! {
                                 <tr data-instance=i.instance data-state=i.state.clone()>
                                     <td>{i.instance}</td>
-                                    <td>{i.state.clone()}</td>
+                                    <td>
+                                        {i.state.clone()}
+                                        {(live && i.rerouted_since.is_some()).then_some(", output on the detour")}
+                                    </td>
                                     <td data-testid="instance-partitions">{partitions}</td>
                                     <td data-testid="instance-records">{count(i.records)}</td>
                                     <td>{count(i.dead_letters)}</td>

@@ -511,6 +511,13 @@ pub async fn automatic(
                 .await
                 .map(|sent| json!({ "notified": sent })),
             Action::RepairAcls => repair(pool, broker).await,
+            Action::Reroute => match rerouted(pool, &incident.channel).await {
+                Ok(Some(detail)) => Ok(detail),
+                // The node did not park its output (it cannot, or it stopped): nothing
+                // to record.
+                Ok(None) => continue,
+                Err(error) => Err(error),
+            },
             _ => continue,
         };
         let (outcome, detail) = match result {
@@ -527,6 +534,32 @@ pub async fn automatic(
             tracing::warn!(%error, incident = %id, action = action.as_str(), "automatic action not recorded");
         }
     }
+}
+
+/// What the node of a node channel reports about its reroute, if a live process of it
+/// parks its output on the detour now.
+async fn rerouted(
+    pool: &PgPool,
+    channel: &Channel,
+) -> Result<Option<serde_json::Value>, IncidentError> {
+    let Channel::Node { node, .. } = channel else {
+        return Ok(None);
+    };
+    let since: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+        "select min(rerouted_since) from node_instances
+         where node = $1 and heartbeat_at > now() - interval '30 seconds'",
+    )
+    .bind(node)
+    .fetch_one(pool)
+    .await?;
+    Ok(since.map(|since| {
+        json!({
+            "by": "node",
+            "node": node,
+            "detour": crate::nodes::detour_topic(node),
+            "since": since,
+        })
+    }))
 }
 
 /// The reconciler repaired ACL drift before the detector saw it: each channel whose

@@ -32,6 +32,8 @@ const PATTERNS: [(Cause, &[&str]); 6] = [
             "policy_violation",
             "invalid_record",
             "not writable",
+            "refused a write",
+            "still refuses writes",
             "topic deletion",
             "read-only",
         ],
@@ -115,6 +117,10 @@ mod tests {
             ),
             (
                 "Message production error: MessageSizeTooLarge (Broker: Message size too large)",
+                Some(Cause::NodeOutputUnwritable),
+            ),
+            (
+                "output topic t refused a write (Message production error: InvalidRecord (Broker: Invalid record)); the output is parked on d",
                 Some(Cause::NodeOutputUnwritable),
             ),
             (

@@ -730,7 +730,8 @@ impl Detector {
             .filter(|(_, _, errors, _)| *errors > 0)
             .count()
             >= STEPS_OUT;
-        if below.is_none() && !gone && !erring && crashed.is_none() {
+        let rerouted = node.rerouted_since;
+        if below.is_none() && !gone && !erring && crashed.is_none() && rerouted.is_none() {
             return Ok(());
         }
         let (since, value) = below.unwrap_or_else(|| {
@@ -739,6 +740,7 @@ impl Detector {
                     .as_ref()
                     .map(|(at, _)| *at)
                     .or(node.newest_heartbeat.filter(|_| gone))
+                    .or(rerouted)
                     .or(node.last_error_at)
                     .unwrap_or(now),
                 rate.last().map(|p| p.1).unwrap_or(0.0),
@@ -766,6 +768,7 @@ impl Detector {
                 restarts: in_window.clone().map(|(_, _, _, r)| r).sum(),
                 error_steps: in_window.map(|(_, _, e, _)| e).sum(),
                 crashed,
+                rerouted_since: rerouted,
             }),
             ..Facts::default()
         };
@@ -954,6 +957,7 @@ fn humane(seconds: f64) -> String {
 pub fn automatic_for(cause: Cause) -> &'static [Action] {
     match cause {
         Cause::AclMissing => &[Action::Notify, Action::RepairAcls],
+        Cause::NodeOutputUnwritable => &[Action::Notify, Action::Reroute],
         _ => &[Action::Notify],
     }
 }

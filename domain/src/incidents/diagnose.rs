@@ -52,6 +52,9 @@ pub struct NodeFacts {
     /// A process that ended without stopping (its replacement started in its place):
     /// when, and what was seen.
     pub crashed: Option<(DateTime<Utc>, String)>,
+    /// Since when a live process has parked its output on the node's detour topic (its
+    /// output refused a write).
+    pub rerouted_since: Option<DateTime<Utc>>,
 }
 
 /// A measured signal outside its band.
@@ -273,6 +276,18 @@ fn node(scale: &mut Scale, facts: &Facts) {
             Cause::NodeCrashed,
             2.5,
             Evidence::new("node", "a process ended without stopping", detail.clone()).at(*at),
+        );
+    }
+    if let Some(since) = node.rerouted_since {
+        scale.add(
+            Cause::NodeOutputUnwritable,
+            3.0,
+            Evidence::new(
+                "node",
+                "output refused a write; output parked on the detour topic",
+                "rerouted",
+            )
+            .at(since),
         );
     }
     if node.restarts > 1 {
@@ -547,6 +562,31 @@ mod tests {
         assert_eq!(
             diagnose(&node_channel(), &rate, &killed).cause,
             Cause::NodeCrashed
+        );
+    }
+
+    #[test]
+    fn a_node_that_parks_its_output_on_the_detour_has_an_unwritable_output() {
+        // The first refusal aborts a transaction (an error step), and the node says why.
+        let since = at();
+        let rerouted = Facts {
+            node: Some(NodeFacts {
+                live: 1,
+                known: 1,
+                error_steps: 1,
+                rerouted_since: Some(since),
+                ..NodeFacts::default()
+            }),
+            ..reachable()
+        };
+        let d = diagnose(&node_channel(), &anomaly(Signal::NodeRate), &rerouted);
+        assert_eq!(d.cause, Cause::NodeOutputUnwritable);
+        assert!(
+            d.evidence
+                .iter()
+                .any(|e| e.label.contains("detour") && e.at == Some(since)),
+            "{:?}",
+            d.evidence
         );
     }
 

@@ -287,10 +287,14 @@ pub enum Action {
     RepairAcls,
     /// Tell the owner and the affected subscribers.
     Notify,
+    /// A node parks its output on its detour topic while the output refuses writes, and
+    /// drains it in order once the output heals. The node does this itself; the incident
+    /// records it.
+    Reroute,
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::Replay,
         Action::ReprocessDeadLetters,
         Action::Quarantine,
@@ -299,6 +303,7 @@ impl Action {
         Action::Resume,
         Action::RepairAcls,
         Action::Notify,
+        Action::Reroute,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -311,6 +316,7 @@ impl Action {
             Action::Resume => "resume",
             Action::RepairAcls => "repair_acls",
             Action::Notify => "notify",
+            Action::Reroute => "reroute",
         }
     }
 

@@ -264,6 +264,8 @@ pub struct NodeNow {
     pub last_error_at: Option<DateTime<Utc>>,
     pub newest_start: Option<DateTime<Utc>>,
     pub newest_heartbeat: Option<DateTime<Utc>>,
+    /// Since when a live process has parked the output on the node's detour topic.
+    pub rerouted_since: Option<DateTime<Utc>>,
 }
 
 impl NodeNow {
@@ -288,7 +290,9 @@ pub async fn nodes_now(pool: &PgPool, step: DateTime<Utc>) -> Result<Vec<NodeNow
                 (array_agg(i.last_error order by i.last_error_at desc nulls last))[1] as last_error,
                 max(i.last_error_at) as last_error_at,
                 max(i.started_at) as newest_start,
-                max(i.heartbeat_at) as newest_heartbeat
+                max(i.heartbeat_at) as newest_heartbeat,
+                min(i.rerouted_since) filter (where i.heartbeat_at > now() - interval '30 seconds'
+                                                and i.state <> 'stopped') as rerouted_since
          from nodes n join products p on p.id = n.product_id
          left join node_instances i on i.node = n.name
          group by n.name, p.slug, p.domain, n.input_topic, n.output_topic, n.paused",

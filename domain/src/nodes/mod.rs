@@ -6,7 +6,7 @@
 //! Registering the contract writes the node's row and its policy in the same transaction
 //! (Casbin rows: READ on the input topic and the node's consumer-group prefix, WRITE on the
 //! output and dead-letter topics, WRITE on its transactional-id prefix, READ and WRITE on
-//! its repartition topic when its kind has one); a `node.sync`
+//! its detour topic, and on its repartition topic when its kind has one); a `node.sync`
 //! outbox row sets its SCRAM credential and projects the policy onto the broker's ACLs, and
 //! the reconciler keeps them true ([`crate::provisioning`]). Like producer credentials, the
 //! node's password is derived from Meshmart's broker password and the node's generation,
@@ -70,6 +70,13 @@ pub fn repartition_topic(name: &str) -> String {
     format!("{}-repartition", group_of(name))
 }
 
+/// The node's internal detour topic: when its output topic refuses writes, the node parks
+/// its output there (in the same transactions as its input offsets) instead of stopping,
+/// and drains it to the output in order once the output takes writes again.
+pub fn detour_topic(name: &str) -> String {
+    format!("{}-detour", group_of(name))
+}
+
 /// The label the password of a node's principal at `generation` is derived from.
 pub fn password_label(username: &str, generation: i32) -> String {
     format!("meshmart node credential\0{username}\0{generation}")
@@ -99,6 +106,10 @@ impl Node {
 
     pub fn dead_letter_topic(&self) -> String {
         dead_letter_topic(&self.input_topic, &self.name)
+    }
+
+    pub fn detour_topic(&self) -> String {
+        detour_topic(&self.name)
     }
 
     /// The node's repartition topic, if its kind keeps state by another key.
@@ -201,6 +212,14 @@ pub async fn on_declare(
         )
         .await?;
     }
+    if changed || policy_changed {
+        // Also when only the policy changed: a node declared before nodes had detours.
+        outbox::enqueue(
+            &mut *conn,
+            &outbox::Message::create_topic(detour_topic(declared.name)),
+        )
+        .await?;
+    }
     if declared.kind.rekeys() && (changed || policy_changed) {
         // Also when only the policy changed: a node declared before its kind repartitioned.
         outbox::enqueue(
@@ -270,6 +289,8 @@ async fn set_policy(
                     format!("transactional_id:{}", transactional_prefix(node.name)),
                     "write",
                 ),
+                (format!("topic:{}", detour_topic(node.name)), "read"),
+                (format!("topic:{}", detour_topic(node.name)), "write"),
             ];
             if node.kind.rekeys() {
                 let internal = format!("topic:{}", repartition_topic(node.name));
@@ -411,6 +432,9 @@ pub struct Beat {
     pub lag: Option<i64>,
     /// The latest error since the last beat, if any.
     pub error: Option<String>,
+    /// Whether the process is parking its output on the detour topic (the output refuses
+    /// writes) or draining it.
+    pub rerouted: bool,
 }
 
 /// What a node's processes should do, as the catalog says.
@@ -427,15 +451,18 @@ pub async fn heartbeat(pool: &PgPool, name: &str, beat: &Beat) -> Result<Orders,
         r#"with beat as (
              insert into node_instances (node, instance, host, pid, started_at, heartbeat_at,
                                          state, partitions, records, dead_letters, rate,
-                                         last_error, last_error_at, lag)
+                                         last_error, last_error_at, lag, rerouted_since)
              values ($1, $2, $3, $4, $5, now(), $6, $7, $8, $9, $10, $11,
-                     case when $11::text is null then null else now() end, $12)
+                     case when $11::text is null then null else now() end, $12,
+                     case when $13 then now() end)
              on conflict (node, instance) do update
              set host = excluded.host, pid = excluded.pid, started_at = excluded.started_at,
                  heartbeat_at = now(), state = excluded.state,
                  partitions = excluded.partitions, records = excluded.records,
                  dead_letters = excluded.dead_letters, rate = excluded.rate,
                  lag = excluded.lag,
+                 rerouted_since = case when $13
+                                       then coalesce(node_instances.rerouted_since, now()) end,
                  last_error = coalesce(excluded.last_error, node_instances.last_error),
                  last_error_at = coalesce(excluded.last_error_at, node_instances.last_error_at)
              returning node)
@@ -453,6 +480,7 @@ pub async fn heartbeat(pool: &PgPool, name: &str, beat: &Beat) -> Result<Orders,
     .bind(beat.rate)
     .bind(&beat.error)
     .bind(beat.lag)
+    .bind(beat.rerouted)
     .fetch_optional(pool)
     .await
     .map(Option::unwrap_or_default)
@@ -479,6 +507,9 @@ pub struct Instance {
     pub lag: Option<i64>,
     pub last_error: Option<String>,
     pub last_error_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Since when the process has parked its output on the node's detour topic.
+    #[serde(default)]
+    pub rerouted_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A node and its processes, as its page and `GET /api/v1/nodes/{name}` show them.
@@ -488,6 +519,8 @@ pub struct NodeView {
     pub node: Node,
     pub group: String,
     pub dead_letter_topic: String,
+    /// Where the node parks its output while the output topic refuses writes.
+    pub detour_topic: String,
     /// The product the node reads (the input port's), when a product publishes it.
     pub input_product: Option<String>,
     pub restart_generation: i32,
@@ -513,7 +546,8 @@ pub async fn view(
         r#"select instance, host, pid, started_at, heartbeat_at,
                   case when heartbeat_at < now() - make_interval(secs => $2) and state <> 'stopped'
                        then 'gone' else state end as state,
-                  partitions, records, dead_letters, rate, lag, last_error, last_error_at
+                  partitions, records, dead_letters, rate, lag, last_error, last_error_at,
+                  rerouted_since
            from node_instances where node = $1 order by instance"#,
     )
     .bind(name)
@@ -529,6 +563,7 @@ pub async fn view(
     Ok(NodeView {
         group: group_of(&node.name),
         dead_letter_topic: node.dead_letter_topic(),
+        detour_topic: node.detour_topic(),
         input_product: product_of_topic(pool, &node.input_topic).await?,
         restart_generation,
         node,

@@ -222,6 +222,14 @@ async fn a_contract_declaring_a_node_gives_it_a_principal_and_its_policy(pool: s
                 "write".to_string()
             ),
             (
+                "topic:meshmart-node-copy-detour".to_string(),
+                "read".to_string()
+            ),
+            (
+                "topic:meshmart-node-copy-detour".to_string(),
+                "write".to_string()
+            ),
+            (
                 "transactional_id:meshmart-node-copy".to_string(),
                 "write".to_string()
             ),
@@ -244,6 +252,12 @@ async fn a_contract_declaring_a_node_gives_it_a_principal_and_its_policy(pool: s
             .iter()
             .any(|row| row.contains(&format!("{SIGNED_UP}.copy.dlq"))),
         "the dead-letter topic is created: {queued:?}"
+    );
+    assert!(
+        queued
+            .iter()
+            .any(|row| row.contains("meshmart-node-copy-detour")),
+        "the detour topic is created: {queued:?}"
     );
     assert!(!synced(&pool, &node.principal).await.expect("query"));
     let desired = crate::provisioning::desired(

@@ -147,6 +147,8 @@ pub async fn token_for(pool: &PgPool, email: &str) -> String {
 
 /// A committed record as a read_committed reader sees it.
 pub struct Committed {
+    /// The partition it was read from (records of one partition come in offset order).
+    pub partition: i32,
     pub key: String,
     pub headers: std::collections::HashMap<String, String>,
     pub value: Vec<u8>,
@@ -198,6 +200,7 @@ pub async fn committed(topic: &str) -> Vec<Committed> {
                         })
                         .unwrap_or_default();
                     records.push(Committed {
+                        partition: message.partition(),
                         key: String::from_utf8_lossy(message.key().unwrap_or_default()).to_string(),
                         headers,
                         value: message.payload().unwrap_or_default().to_vec(),

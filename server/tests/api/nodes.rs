@@ -474,3 +474,126 @@ async fn an_enrichment_node_locates_and_scores_each_signup_and_dead_letters_a_ba
         .expect("the node stops cleanly");
     app.stop().await;
 }
+
+/// Reroute on the real broker: the output topic stops taking writes (its size limit drops
+/// below a record's, as `meshmart chaos node-output-unwritable` does); the node keeps
+/// reading and parks its output on its detour topic, says so on its page, and once the
+/// output takes writes again drains the detour to it in order, every record once.
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn a_node_parks_its_output_on_the_detour_while_the_output_refuses_writes_and_drains_it_in_order(
+    pool: PgPool,
+) {
+    let run = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
+    let (input, output, node) = (
+        format!("node-in-{run}"),
+        format!("node-out-{run}"),
+        format!("detour-{run}"),
+    );
+    products(&pool, &input, &output, &node).await;
+    let app = spawn_app(pool.clone()).await;
+    let owner = token_for(&pool, OWNER).await;
+    let output_topic = format!("customer-management.{output}.v1");
+    let detour_topic = format!("meshmart-node-{node}-detour");
+
+    produce(&pool, &input, 20).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let settings = Settings::load(None).expect("settings");
+    let broker = settings.kafka.broker_config();
+    let running = tokio::spawn(server::node::run_until(
+        settings,
+        own_pool(&pool),
+        node.clone(),
+        server::node::Options {
+            instance: 0,
+            transaction_every: Duration::from_millis(100),
+            max_batch: 10_000,
+        },
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    assert_eq!(wait_for(&output_topic, 20).await, 20);
+
+    let admin = server::chaos::inject::Admin::new(&broker).expect("admin");
+    let undo = admin
+        .make_unwritable(&output_topic)
+        .await
+        .expect("the output refuses writes");
+    produce(&pool, &input, 30).await;
+    let view = wait_for_view(&app, &owner, &node, |instance| {
+        !instance["rerouted_since"].is_null()
+    })
+    .await;
+    assert!(
+        !view["instances"][0]["rerouted_since"].is_null(),
+        "the node reports its reroute: {view}"
+    );
+    assert_eq!(view["detour_topic"], detour_topic);
+    assert_eq!(
+        wait_for(&detour_topic, 30).await,
+        30,
+        "what the output refused is parked"
+    );
+    let error = view["instances"][0]["last_error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        error.contains("refused a write") && error.contains(&detour_topic),
+        "the node says what happened: {error}"
+    );
+    assert_eq!(
+        domain::incidents::classify::classify(error),
+        Some(domain::incidents::Cause::NodeOutputUnwritable)
+    );
+    assert_eq!(committed(&output_topic).await.len(), 20, "{view}");
+
+    admin.undo(&undo).await.expect("the output takes writes");
+    assert_eq!(
+        wait_for(&output_topic, 50).await,
+        50,
+        "the detour drains to the output"
+    );
+    let records = crate::helpers::committed(&output_topic).await;
+    let sources: HashSet<(String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                r.headers["meshmart.source.partition"].clone(),
+                r.headers["meshmart.source.offset"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(sources.len(), 50, "each input once");
+    // In each output partition, the records of one input partition keep the input's order.
+    let mut last: HashMap<(i32, String), i64> = HashMap::new();
+    for record in &records {
+        let source = record.headers["meshmart.source.partition"].clone();
+        let offset: i64 = record.headers["meshmart.source.offset"]
+            .parse()
+            .expect("offset");
+        if let Some(before) = last.insert((record.partition, source), offset) {
+            assert!(before < offset, "out of order: {before} then {offset}");
+        }
+    }
+    let view = wait_for_view(&app, &owner, &node, |instance| {
+        instance["rerouted_since"].is_null()
+    })
+    .await;
+    assert!(
+        view["instances"][0]["rerouted_since"].is_null(),
+        "the output is written directly again: {view}"
+    );
+    produce(&pool, &input, 5).await;
+    assert_eq!(wait_for(&output_topic, 55).await, 55);
+    assert_eq!(
+        committed(&detour_topic).await.len(),
+        30,
+        "nothing parked once the output heals"
+    );
+    let _ = stop.send(());
+    running
+        .await
+        .expect("the node task ends")
+        .expect("the node stops cleanly");
+    app.stop().await;
+}

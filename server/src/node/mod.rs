@@ -16,6 +16,10 @@
 //!
 //! A record the node cannot decode or transform goes to `<input>.<node>.dlq` with the
 //! checker's dead-letter headers, in the same transaction; the node never stalls on it.
+//! When the output topic itself refuses writes, the node parks its output on its detour
+//! topic and drains it in order once the output heals ([`detour`]).
+
+mod detour;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -38,6 +42,7 @@ use rdkafka::util::Timeout;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use sqlx::PgPool;
 
+use self::detour::{Detour, Refusals, Route};
 use crate::cli::UsageError;
 use crate::configuration::Settings;
 
@@ -193,6 +198,7 @@ async fn run_once(
     if let Some(topic) = &plan.repartition {
         wait_for_topic(&broker, topic).await?;
     }
+    wait_for_topic(&broker, &plan.node.detour_topic()).await?;
     let password = broker.derived_password(&nodes::password_label(
         plan.node.username(),
         plan.node.generation,
@@ -240,6 +246,18 @@ async fn run_once(
         .set("isolation.level", "read_committed")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true");
+    let mut detour = broker.client_config_as(
+        &format!("{client_id}-detour"),
+        plan.node.username(),
+        &password,
+    );
+    // The drained detour offsets are committed in this group, in the node's transactions.
+    detour
+        .set("group.id", format!("{}-detour", nodes::group_of(name)))
+        .set("isolation.level", "read_committed")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true");
+    let detour = Detour::new(&plan.node.detour_topic(), &detour)?;
     let mut producer = broker.client_config_as(&client_id, plan.node.username(), &password);
     producer
         .set(
@@ -256,8 +274,9 @@ async fn run_once(
     let consumer: BaseConsumer<NodeContext> = consumer
         .create_with_context(context)
         .context("creating the node's consumer")?;
-    let producer: ThreadedProducer<_> =
-        producer.create().context("creating the node's producer")?;
+    let producer: ThreadedProducer<Refusals> = producer
+        .create_with_context(Refusals::new(&plan.node.output_topic))
+        .context("creating the node's producer")?;
     let handle = tokio::runtime::Handle::current();
     tracing::info!(
         node = name,
@@ -284,6 +303,7 @@ async fn run_once(
         owned: HashSet::new(),
         lineage,
         lag,
+        detour,
     };
     tokio::task::spawn_blocking(move || runner.run(&consumer, &stopped))
         .await
@@ -515,7 +535,7 @@ struct Runner {
     options: Options,
     pool: PgPool,
     handle: tokio::runtime::Handle,
-    producer: ThreadedProducer<rdkafka::producer::DefaultProducerContext>,
+    producer: ThreadedProducer<Refusals>,
     rebalanced: Arc<AtomicBool>,
     decoder: Decoder,
     transformer: Transformer,
@@ -526,6 +546,8 @@ struct Runner {
     lineage: RunEvents,
     /// The consumer's lag as its statistics last said (-1 while unknown).
     lag: Arc<AtomicI64>,
+    /// Where the output goes, and the reader that drains the detour.
+    detour: Detour,
 }
 
 /// How often a node process reports itself (and learns whether it is paused).
@@ -584,7 +606,12 @@ struct Open {
     started: Option<Instant>,
     /// Keyed by (from the repartition topic, partition).
     next: BTreeMap<(bool, i32), i64>,
+    /// The next detour offset of each detour partition it drained.
+    drained: BTreeMap<i32, i64>,
     records: usize,
+    /// A record the producer would not queue (it refuses while the transaction must
+    /// abort): commit now, which fails and aborts.
+    failed: Option<String>,
 }
 
 impl Runner {
@@ -605,12 +632,14 @@ impl Runner {
         let mut status = Status::new(self.options.instance);
         let mut ended = Ended::Stopped;
         while !stop.load(Ordering::Relaxed) {
-            let polled = consumer.poll(Duration::from_millis(20));
+            // While the detour drains, the input is paused: the loop waits on the detour.
+            let wait = if self.detour.holds_input() && !status.paused {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(20)
+            };
+            let polled = consumer.poll(wait);
             if self.rebalanced.swap(false, Ordering::SeqCst) {
-                if status.paused {
-                    // Partitions assigned since the pause start paused too.
-                    consumer.pause(&consumer.assignment()?)?;
-                }
                 let aborted = open.started.is_some();
                 if aborted {
                     // The open transaction's records may belong to partitions this process
@@ -619,13 +648,21 @@ impl Runner {
                     self.abort(consumer, &mut open)?;
                 }
                 self.follow_assignment(consumer)?;
+                // What was parked for the partitions this process now owns reaches the
+                // output before their new records do.
+                if !matches!(self.detour.route, Route::Detoured { .. }) {
+                    self.detour
+                        .start_draining(self.owned_state_partitions(consumer)?)?;
+                }
+                // Partitions assigned since a pause (or the drain) start paused too.
+                self.set_input_flow(consumer, &status)?;
                 if aborted {
                     // What was polled is read again from the committed offsets.
                     continue;
                 }
             }
             match polled {
-                Some(Ok(message)) if status.paused => {
+                Some(Ok(message)) if status.paused || self.detour.holds_input() => {
                     // Fetched before its partition paused: read it again on resume.
                     consumer.seek(
                         message.topic(),
@@ -636,13 +673,8 @@ impl Runner {
                     consumer.pause(&consumer.assignment()?)?;
                 }
                 Some(Ok(message)) => {
-                    if open.started.is_none() {
-                        self.producer
-                            .begin_transaction()
-                            .context("beginning a transaction")?;
-                        open.started = Some(Instant::now());
-                    }
-                    match self.step(&message)? {
+                    self.begin(&mut open)?;
+                    match self.step(&message, &mut open) {
                         Step::Output => status.records += 1,
                         Step::DeadLetter => status.dead_letters += 1,
                         Step::Repartitioned => {}
@@ -658,9 +690,23 @@ impl Runner {
                 }
                 None => {}
             }
+            if self.detour.holds_input() && !status.paused {
+                self.drain_step(consumer, &mut open, &mut status)?;
+            } else if self.detour.probe_due() && !status.paused {
+                if open.started.is_some() {
+                    self.commit(consumer, &mut open, &mut status)?;
+                }
+                if self.detour.probe_due() {
+                    tracing::info!(detour = %self.detour.topic, "trying the output again");
+                    self.detour
+                        .start_draining(self.owned_state_partitions(consumer)?)?;
+                    self.set_input_flow(consumer, &status)?;
+                }
+            }
             let due = open.started.is_some_and(|started| {
                 started.elapsed() >= self.options.transaction_every
                     || open.records >= self.options.max_batch
+                    || open.failed.is_some()
             });
             if due {
                 self.commit(consumer, &mut open, &mut status)?;
@@ -684,13 +730,8 @@ impl Runner {
                     if open.started.is_some() {
                         self.commit(consumer, &mut open, &mut status)?;
                     }
-                    let assignment = consumer.assignment()?;
-                    if paused {
-                        consumer.pause(&assignment)?;
-                    } else {
-                        consumer.resume(&assignment)?;
-                    }
                     status.paused = paused;
+                    self.set_input_flow(consumer, &status)?;
                     tracing::info!(paused, "node {}", if paused { "paused" } else { "resumed" });
                 }
             }
@@ -709,6 +750,94 @@ impl Runner {
             "node {state}"
         );
         Ok(ended)
+    }
+
+    /// Begins a transaction unless one is open.
+    fn begin(&self, open: &mut Open) -> anyhow::Result<()> {
+        if open.started.is_none() {
+            // Refusals reported before this transaction were its predecessor's.
+            let _ = self.producer.context().take();
+            self.producer
+                .begin_transaction()
+                .context("beginning a transaction")?;
+            open.started = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Pauses the input while the node is paused or its detour drains; resumes it otherwise.
+    fn set_input_flow(
+        &self,
+        consumer: &BaseConsumer<NodeContext>,
+        status: &Status,
+    ) -> anyhow::Result<()> {
+        let assignment = consumer.assignment()?;
+        if status.paused || self.detour.holds_input() {
+            consumer.pause(&assignment)?;
+        } else {
+            consumer.resume(&assignment)?;
+        }
+        Ok(())
+    }
+
+    /// The partitions of the state topic the group gave this process.
+    fn owned_state_partitions(
+        &self,
+        consumer: &BaseConsumer<NodeContext>,
+    ) -> anyhow::Result<Vec<i32>> {
+        Ok(consumer
+            .assignment()?
+            .elements()
+            .iter()
+            .filter(|p| p.topic() == self.state_topic())
+            .map(|p| p.partition())
+            .collect())
+    }
+
+    /// One step of a drain: copies the next parked record to the output; once the detour
+    /// is empty, commits and lets the input flow to the output again.
+    fn drain_step(
+        &mut self,
+        consumer: &BaseConsumer<NodeContext>,
+        open: &mut Open,
+        status: &mut Status,
+    ) -> anyhow::Result<()> {
+        if let Some(parked) = self.detour.poll(Duration::from_millis(20)) {
+            self.begin(open)?;
+            let mut record: BaseRecord<'_, [u8], [u8]> =
+                BaseRecord::to(&self.plan.node.output_topic)
+                    .payload(parked.payload().unwrap_or_default());
+            if let Some(headers) = parked.headers() {
+                record = record.headers(headers.clone());
+            }
+            if let Some(key) = parked.key() {
+                record = record.key(key);
+            }
+            if let Some(at) = parked.timestamp().to_millis() {
+                record = record.timestamp(at);
+            }
+            self.send(record, open);
+            open.drained.insert(parked.partition(), parked.offset() + 1);
+            open.records += 1;
+            self.detour.drained += 1;
+            return Ok(());
+        }
+        if !self.detour.empty() {
+            return Ok(());
+        }
+        if open.started.is_some() {
+            self.commit(consumer, open, status)?;
+        }
+        if self.detour.holds_input() {
+            tracing::info!(
+                detour = %self.detour.topic,
+                drained = self.detour.drained,
+                "the detour is empty; writing the output again"
+            );
+            self.detour.finish();
+            self.set_input_flow(consumer, status)?;
+        }
+        Ok(())
     }
 
     /// Reports this process to the catalog; what the node should be doing (the last known
@@ -750,6 +879,7 @@ impl Runner {
             rate,
             lag,
             error: status.error.take(),
+            rerouted: self.detour.rerouted(),
         };
         status.last_beat = Instant::now();
         status.at_last_beat = written;
@@ -770,16 +900,16 @@ impl Runner {
 
     /// What one polled record takes: an input record of a node that repartitions is copied
     /// to the repartition topic under its state key; any other is transformed.
-    fn step<M: Message>(&mut self, message: &M) -> anyhow::Result<Step> {
+    fn step<M: Message>(&mut self, message: &M, open: &mut Open) -> Step {
         match &self.plan.repartition {
             Some(_) if message.topic() == self.plan.node.input_topic => {
-                self.repartition(message)?;
-                Ok(Step::Repartitioned)
+                self.repartition(message, open);
+                Step::Repartitioned
             }
-            _ => Ok(match self.forward(message)? {
+            _ => match self.forward(message, open) {
                 true => Step::Output,
                 false => Step::DeadLetter,
-            }),
+            },
         }
     }
 
@@ -787,9 +917,9 @@ impl Runner {
     /// when it has none, or cannot be decoded: the transform step dead-letters it). Its
     /// input coordinates and key travel in headers, so that the output and dead letters
     /// name the input record, and the output keeps the input's key.
-    fn repartition<M: Message>(&mut self, message: &M) -> anyhow::Result<()> {
+    fn repartition<M: Message>(&mut self, message: &M, open: &mut Open) {
         let Some(topic) = self.plan.repartition.as_deref() else {
-            return Ok(());
+            return;
         };
         let schemas = &self.plan.input_schemas;
         let lookup = |id: u32| schemas.get(&id).cloned();
@@ -824,13 +954,13 @@ impl Runner {
                 }
             }
         }
-        self.send(record)
+        self.send(record, open)
     }
 
     /// Transforms one input record and queues it on the output topic, or on the dead-letter
     /// topic when it cannot be; whether it reached the output. A record from the
     /// repartition topic is named by the input coordinates and key it carries.
-    fn forward<M: Message>(&mut self, message: &M) -> anyhow::Result<bool> {
+    fn forward<M: Message>(&mut self, message: &M, open: &mut Open) -> bool {
         let outcome = self.transform(message);
         let (own_partition, own_offset);
         let source = match self.plan.repartition.as_deref() {
@@ -853,7 +983,13 @@ impl Runner {
             .insert(header("meshmart.source.partition", source.partition))
             .insert(header("meshmart.source.offset", source.offset));
         let dead_letters;
+        let mut partition = None;
         let (topic, payload) = match &outcome {
+            // While the output refuses writes, the output is parked on the detour.
+            Ok(bytes) if matches!(self.detour.route, Route::Detoured { .. }) => {
+                partition = Some(self.detour.partition_of(message.partition()));
+                (self.detour.topic.as_str(), bytes.as_slice())
+            }
             Ok(bytes) => (self.plan.node.output_topic.as_str(), bytes.as_slice()),
             Err((reason, why)) => {
                 headers = headers
@@ -875,8 +1011,11 @@ impl Runner {
         if let Some(key) = source.key {
             record = record.key(key);
         }
-        self.send(record)?;
-        Ok(outcome.is_ok())
+        if let Some(partition) = partition {
+            record = record.partition(partition);
+        }
+        self.send(record, open);
+        outcome.is_ok()
     }
 
     /// The output record of one input record, or (reason, message) for its dead letter.
@@ -902,11 +1041,13 @@ impl Runner {
             .map_err(|error| ("encode", error.to_string()))
     }
 
-    /// Queues a record, waiting while the producer's queue is full.
-    fn send(&self, mut record: BaseRecord<'_, [u8], [u8]>) -> anyhow::Result<()> {
+    /// Queues a record in the open transaction, waiting while the producer's queue is
+    /// full. A record the producer refuses (its transaction must abort: a write failed)
+    /// marks the transaction failed; committing it aborts and reads the input again.
+    fn send(&self, mut record: BaseRecord<'_, [u8], [u8]>, open: &mut Open) {
         loop {
             match self.producer.send(record) {
-                Ok(()) => return Ok(()),
+                Ok(()) => return,
                 Err((
                     KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
                     returned,
@@ -914,7 +1055,10 @@ impl Runner {
                     record = returned;
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                Err((error, _)) => return Err(error).context("queueing a record"),
+                Err((error, _)) => {
+                    open.failed.get_or_insert_with(|| error.to_string());
+                    return;
+                }
             }
         }
     }
@@ -933,34 +1077,19 @@ impl Runner {
     }
 
     /// Sends the open transaction's offsets in it and commits it. An abortable failure
-    /// (a rebalance fenced the offsets, a record was refused) aborts it and rewinds.
+    /// (a rebalance fenced the offsets, a record was refused) aborts it and rewinds; when
+    /// the output topic refused a record, the output is parked on the detour from now on.
     fn commit(
         &mut self,
         consumer: &BaseConsumer<NodeContext>,
         open: &mut Open,
         status: &mut Status,
     ) -> anyhow::Result<()> {
-        let mut offsets = TopicPartitionList::new();
-        for ((repartitioned, partition), next) in &open.next {
-            let topic = match (repartitioned, &self.plan.repartition) {
-                (true, Some(repartition)) => repartition,
-                _ => &self.plan.node.input_topic,
-            };
-            offsets.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
-        }
-        let metadata = consumer
-            .group_metadata()
-            .context("the consumer has no group metadata")?;
         let started = Instant::now();
-        let result =
-            self.producer
-                .send_offsets_to_transaction(&offsets, &metadata, COORDINATOR_TIMEOUT);
-        let offsets_sent = started.elapsed();
-        let result = result.and_then(|()| {
-            self.delivered();
-            self.producer.commit_transaction(COORDINATOR_TIMEOUT)
-        });
-        match result {
+        if let Some(refused) = open.failed.take() {
+            return self.recover(consumer, open, status, refused);
+        }
+        match self.send_offsets_and_commit(consumer, open) {
             Ok(()) => {
                 tracing::debug!(
                     records = open.records,
@@ -968,20 +1097,96 @@ impl Runner {
                         .started
                         .map(|at| at.elapsed().as_millis())
                         .unwrap_or_default(),
-                    offsets_ms = offsets_sent.as_millis(),
-                    commit_ms = (started.elapsed() - offsets_sent).as_millis(),
+                    commit_ms = started.elapsed().as_millis(),
                     "transaction committed"
                 );
                 *open = Open::default();
                 Ok(())
             }
             Err(KafkaError::Transaction(error)) if error.txn_requires_abort() => {
-                tracing::warn!(%error, "transaction aborted; re-reading from the committed offsets");
-                status.note_error(format!("transaction aborted: {error}"));
-                self.abort(consumer, open)
+                self.recover(consumer, open, status, error.to_string())
             }
             Err(error) => Err(error).context("committing a transaction"),
         }
+    }
+
+    /// Sends the input offsets (in the node's group) and the drained detour offsets (in
+    /// the detour's group) the open transaction covers, and commits it.
+    fn send_offsets_and_commit(
+        &self,
+        consumer: &BaseConsumer<NodeContext>,
+        open: &Open,
+    ) -> rdkafka::error::KafkaResult<()> {
+        if !open.next.is_empty() {
+            let mut offsets = TopicPartitionList::new();
+            for ((repartitioned, partition), next) in &open.next {
+                let topic = match (repartitioned, &self.plan.repartition) {
+                    (true, Some(repartition)) => repartition,
+                    _ => &self.plan.node.input_topic,
+                };
+                offsets.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
+            }
+            let metadata = consumer
+                .group_metadata()
+                .ok_or(KafkaError::NoMessageReceived)?;
+            self.producer
+                .send_offsets_to_transaction(&offsets, &metadata, COORDINATOR_TIMEOUT)?;
+        }
+        if !open.drained.is_empty() {
+            let mut offsets = TopicPartitionList::new();
+            for (partition, next) in &open.drained {
+                offsets.add_partition_offset(
+                    &self.detour.topic,
+                    *partition,
+                    Offset::Offset(*next),
+                )?;
+            }
+            let metadata = self
+                .detour
+                .group_metadata()
+                .ok_or(KafkaError::NoMessageReceived)?;
+            self.producer
+                .send_offsets_to_transaction(&offsets, &metadata, COORDINATOR_TIMEOUT)?;
+        }
+        self.delivered();
+        self.producer.commit_transaction(COORDINATOR_TIMEOUT)
+    }
+
+    /// Aborts a transaction that failed with `error` and rewinds. When the output topic
+    /// refused one of its records, the output goes to the detour from now on (a failed
+    /// drain goes back to parking, and tries again later).
+    fn recover(
+        &mut self,
+        consumer: &BaseConsumer<NodeContext>,
+        open: &mut Open,
+        status: &mut Status,
+        error: String,
+    ) -> anyhow::Result<()> {
+        let refused = self.producer.context().take();
+        tracing::warn!(%error, ?refused, "transaction aborted; re-reading from the committed offsets");
+        self.abort(consumer, open)?;
+        let output = &self.plan.node.output_topic;
+        match (self.detour.route, refused) {
+            (Route::Draining, refused) => {
+                status.note_error(format!(
+                    "output topic {output} still refuses writes ({}); the output stays parked on {}",
+                    refused.as_deref().unwrap_or(&error),
+                    self.detour.topic
+                ));
+                self.detour.park();
+                self.set_input_flow(consumer, status)?;
+            }
+            (Route::Direct, Some(refused)) => {
+                tracing::warn!(%refused, detour = %self.detour.topic, "the output refuses writes; parking the output on the detour");
+                status.note_error(format!(
+                    "output topic {output} refused a write ({refused}); the output is parked on {}",
+                    self.detour.topic
+                ));
+                self.detour.park();
+            }
+            _ => status.note_error(format!("transaction aborted: {error}")),
+        }
+        Ok(())
     }
 
     /// Aborts the open transaction and moves every owned partition back to its committed
