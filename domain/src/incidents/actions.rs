@@ -102,8 +102,18 @@ pub async fn offers(
             .await?,
             _ => false,
         };
+    let overridden = match &incident.channel {
+        Channel::Product { topic, .. } => policy_override(pool, topic).await?,
+        _ => None,
+    };
     Ok(fitting(incident)
         .into_iter()
+        // Quarantine while the port follows its contract; monitor while it is overridden.
+        .filter(|(action, _)| match action {
+            Action::Quarantine => overridden.is_none(),
+            Action::Monitor => overridden.is_some(),
+            _ => true,
+        })
         .filter(|(action, _)| {
             !incident
                 .actions
@@ -300,6 +310,15 @@ async fn run(
         (Action::Quarantine | Action::Monitor, Channel::Product { product, topic }) => {
             owner_of(pool, policy, caller, product).await?;
             let value = (action == Action::Quarantine).then_some("quarantine");
+            if policy_override(pool, topic).await?.as_deref() == value {
+                return Err(IncidentError::NotApplicable {
+                    action: action.as_str(),
+                    why: match value {
+                        Some(_) => "the port is in quarantine already".to_owned(),
+                        None => "the port follows its contract's policy already".to_owned(),
+                    },
+                });
+            }
             sqlx::query(
                 "update output_ports set policy_override = $2, updated_at = now() where topic = $1",
             )
@@ -534,6 +553,17 @@ pub async fn automatic(
             tracing::warn!(%error, incident = %id, action = action.as_str(), "automatic action not recorded");
         }
     }
+}
+
+/// The policy a port's owner switched it to, overriding its contract's (`quarantine`).
+async fn policy_override(pool: &PgPool, topic: &str) -> Result<Option<String>, sqlx::Error> {
+    Ok(
+        sqlx::query_scalar("select policy_override from output_ports where topic = $1")
+            .bind(topic)
+            .fetch_optional(pool)
+            .await?
+            .flatten(),
+    )
 }
 
 /// What the node of a node channel reports about its reroute, if a live process of it

@@ -228,6 +228,117 @@ async fn a_silent_product_opens_one_diagnosed_incident_its_owner_acts_on(pool: P
     app.stop().await;
 }
 
+/// The actions offered on an incident, as its owner sees them.
+async fn offered(app: &crate::helpers::TestApp, id: Uuid, token: &str) -> Vec<String> {
+    let (status, detail) = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/incidents/{id}"),
+            token,
+        )
+        .await;
+    assert_eq!(status, 200, "{detail}");
+    detail["offered"]
+        .as_array()
+        .expect("offered")
+        .iter()
+        .map(|o| o["action"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Quarantine on a schema-drift incident: offered while the port follows its contract,
+/// and then `monitor` instead; the checker's override follows each. An action refused
+/// because it does not fit the port's state is on the timeline as failed, and may be taken
+/// once it fits; one done is never run twice.
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn quarantine_and_monitor_are_offered_by_the_ports_state_and_a_failed_action_may_be_retried(
+    pool: PgPool,
+) {
+    domain::demo::seed(&pool, false).await.expect("demo data");
+    let product = domain::traffic::product(&pool, PRODUCT)
+        .await
+        .expect("product");
+    let id: Uuid = sqlx::query_scalar(
+        "insert into incidents (state, channel, channel_kind, product_id, signal, cause,
+             confidence, summary, started_at)
+         select 'open', 'product:' || p.slug || '/' || $2, 'product', p.id, 'invalid_ratio',
+             'schema_drift', 0.9, 'Records use a schema the registry does not know', now()
+         from products p where p.slug = $1
+         returning id",
+    )
+    .bind(PRODUCT)
+    .bind(&product.topic)
+    .fetch_one(&pool)
+    .await
+    .expect("incident");
+    let app = spawn_app(pool.clone()).await;
+    let owner = token_for(&pool, OWNER).await;
+    let overridden = || async {
+        sqlx::query_scalar::<_, Option<String>>(
+            "select policy_override from output_ports where topic = $1",
+        )
+        .bind(&product.topic)
+        .fetch_one(&pool)
+        .await
+        .expect("port")
+    };
+
+    let offers = offered(&app, id, &owner).await;
+    assert!(offers.contains(&"quarantine".to_owned()), "{offers:?}");
+    assert!(
+        !offers.contains(&"monitor".to_owned()),
+        "the port follows its contract already: {offers:?}"
+    );
+    // Asked anyway, monitor is refused and recorded as failed.
+    let monitor = format!("/api/v1/incidents/{id}/actions/monitor");
+    let (status, body) = app.call(reqwest::Method::POST, &monitor, &owner).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body.to_string().contains("follows its contract"),
+        "says why: {body}"
+    );
+
+    let quarantine = format!("/api/v1/incidents/{id}/actions/quarantine");
+    let (status, body) = app.call(reqwest::Method::POST, &quarantine, &owner).await;
+    assert_eq!(
+        (status, &body["outcome"]),
+        (200, &Value::from("done")),
+        "{body}"
+    );
+    assert_eq!(overridden().await.as_deref(), Some("quarantine"));
+    let offers = offered(&app, id, &owner).await;
+    assert!(offers.contains(&"monitor".to_owned()), "{offers:?}");
+    assert!(!offers.contains(&"quarantine".to_owned()), "{offers:?}");
+    let (status, _) = app.call(reqwest::Method::POST, &quarantine, &owner).await;
+    assert_eq!(status, 409, "done once per incident");
+
+    // The monitor refused before is taken now that it fits.
+    let (status, body) = app.call(reqwest::Method::POST, &monitor, &owner).await;
+    assert_eq!(
+        (status, &body["outcome"]),
+        (200, &Value::from("done")),
+        "{body}"
+    );
+    assert_eq!(overridden().await, None);
+    let outcomes: Vec<(String, String)> = sqlx::query_as(
+        "select action, outcome from incident_events
+         where incident_id = $1 and kind = 'action' order by at, id",
+    )
+    .bind(id)
+    .fetch_all(&pool)
+    .await
+    .expect("timeline");
+    assert_eq!(
+        outcomes,
+        [
+            ("monitor".to_owned(), "failed".to_owned()),
+            ("quarantine".to_owned(), "done".to_owned()),
+            ("monitor".to_owned(), "done".to_owned()),
+        ]
+    );
+    app.stop().await;
+}
+
 /// Every committed record of `topic` whose key starts with `prefix`: its key and headers.
 async fn keyed(
     topic: &str,
