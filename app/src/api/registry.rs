@@ -71,6 +71,9 @@ pub struct SchemaDiffView {
     pub consumers_at_risk: Vec<ConsumerRow>,
     /// A proposal (rather than two registered versions).
     pub proposal: bool,
+    /// When the subscribers at risk were told about this proposal, if they were.
+    #[serde(default)]
+    pub announced_at: Option<String>,
 }
 
 #[cfg(feature = "ssr")]
@@ -116,6 +119,7 @@ mod convert {
             breaking: diff.breaking,
             consumers_at_risk: Vec::new(),
             proposal: false,
+            announced_at: None,
         }
     }
 
@@ -223,18 +227,25 @@ pub async fn schema_diff(subject: String, from: i32, to: i32) -> Result<SchemaDi
     ))
 }
 
-/// What publishing `schema` to the port `topic` of `slug` would do, for its owners: the
-/// diff against the latest version, each breaking change, and the consumers it breaks.
-#[server(prefix = "/api/fn", endpoint = "check_schema")]
-pub async fn check_schema(
-    slug: String,
+/// A proposed schema as an owner checks or announces it: the product's domain, the
+/// port's value subject, the latest version and the parsed proposal.
+#[cfg(feature = "ssr")]
+struct Proposed {
+    pool: sqlx::PgPool,
+    domain: String,
+    subject: String,
     topic: String,
-    schema: String,
-) -> Result<SchemaDiffView, ApiError> {
+    latest: Option<domain::registry::SubjectVersion>,
+    parsed: domain::registry::ParsedSchema,
+}
+
+/// Checks that the caller owns `slug` and that `schema` parses for its port `topic`.
+#[cfg(feature = "ssr")]
+async fn proposed(slug: &str, topic: &str, schema: &str) -> Result<Proposed, ApiError> {
     use crate::ssr::{authorize, fail, internal, services, unprocessable};
     use domain::registry::{self, ParsedSchema, SchemaType, VersionRef, schema as subjects};
 
-    let Some(domain) = domain::catalog::domain_of(&services()?.pool, &slug)
+    let Some(domain) = domain::catalog::domain_of(&services()?.pool, slug)
         .await
         .map_err(internal)?
     else {
@@ -243,7 +254,7 @@ pub async fn check_schema(
     };
     authorize(&domain, Permission::WriteProduct).await?;
     let pool = services()?.pool;
-    let detail = domain::catalog::get(&pool, &slug)
+    let detail = domain::catalog::get(&pool, slug)
         .await
         .map_err(internal)?
         .ok_or_else(|| fail(http::StatusCode::NOT_FOUND, ApiError::NotFound))?;
@@ -267,9 +278,39 @@ pub async fn check_schema(
         None if port.format.eq_ignore_ascii_case("avro") => SchemaType::Avro,
         None => SchemaType::Json,
     };
-    let parsed = ParsedSchema::parse(kind, &schema)
+    let parsed = ParsedSchema::parse(kind, schema)
         .map_err(|e| unprocessable("schema", format!("{} schema: {e}", kind.as_str())))?;
-    let proposal = registry::view::propose(&pool, &subject, &port.topic, &parsed)
+    Ok(Proposed {
+        pool,
+        domain,
+        subject,
+        topic: port.topic.clone(),
+        latest,
+        parsed,
+    })
+}
+
+/// What publishing `schema` to the port `topic` of `slug` would do, for its owners: the
+/// diff against the latest version, each breaking change, the consumers it breaks, and
+/// whether they were told already.
+#[server(prefix = "/api/fn", endpoint = "check_schema")]
+pub async fn check_schema(
+    slug: String,
+    topic: String,
+    schema: String,
+) -> Result<SchemaDiffView, ApiError> {
+    use crate::ssr::internal;
+    use domain::registry;
+
+    let Proposed {
+        pool,
+        subject,
+        topic,
+        latest,
+        parsed,
+        ..
+    } = proposed(&slug, &topic, &schema).await?;
+    let proposal = registry::view::propose(&pool, &subject, &topic, &parsed)
         .await
         .map_err(crate::ssr::error)?;
     let from = latest.map_or_else(
@@ -288,5 +329,55 @@ pub async fn check_schema(
         .into_iter()
         .map(convert::consumer)
         .collect();
+    if !view.consumers_at_risk.is_empty() {
+        view.announced_at = registry::announce::announced_at(&pool, &subject, &parsed)
+            .await
+            .map_err(internal)?
+            .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string());
+    }
     Ok(view)
+}
+
+/// What telling the subscribers at risk did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnouncedView {
+    pub told: u64,
+    pub subscriptions: usize,
+    pub already: bool,
+}
+
+/// Tells the requesters of every live subscription `schema` would break on the port
+/// `topic` of `slug` (in the app and through their webhooks), once per proposal; for the
+/// product's owners.
+#[server(prefix = "/api/fn", endpoint = "announce_schema")]
+pub async fn announce_schema(
+    slug: String,
+    topic: String,
+    schema: String,
+) -> Result<AnnouncedView, ApiError> {
+    use crate::ssr::caller;
+    use domain::registry::announce::{self, Target};
+
+    let Proposed {
+        pool,
+        domain,
+        subject,
+        topic,
+        parsed,
+        ..
+    } = proposed(&slug, &topic, &schema).await?;
+    let target = Target {
+        domain: &domain,
+        product: &slug,
+        subject: &subject,
+        topic: &topic,
+    };
+    let done = announce::announce(&pool, &caller().audit_actor(), &target, &parsed)
+        .await
+        .map_err(crate::ssr::error)?;
+    Ok(AnnouncedView {
+        told: done.told,
+        subscriptions: done.subscriptions,
+        already: done.already,
+    })
 }

@@ -8,12 +8,14 @@
 //! are GET forms (`?port=&schema_from=&schema_to=`, `?port=&proposed=`), so the server
 //! renders every state and the URL can be shared.
 
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::ApiError;
 use crate::api::registry::{
-    ConsumerRow, PortSchemas, SchemaDiffView, check_schema, product_schemas, schema_diff,
+    AnnounceSchema, ConsumerRow, PortSchemas, SchemaDiffView, check_schema, product_schemas,
+    schema_diff,
 };
 use crate::components::loading::Loading;
 use crate::components::problem::ErrorMessage;
@@ -231,7 +233,10 @@ fn PortRegistry(
                                 result
                                     .get()
                                     .map(|found| match found {
-                                        Ok(Some(diff)) => view! { <SchemaDiffBox diff/> }.into_any(),
+                                        Ok(Some(diff)) => {
+                                            view! { <SchemaDiffBox diff slug=slug.clone() topic=topic.clone()/> }
+                                                .into_any()
+                                        }
                                         Ok(None) => ().into_any(),
                                         Err(error) => view! { <ErrorMessage error/> }.into_any(),
                                     })
@@ -285,7 +290,7 @@ fn consumer_row(consumer: ConsumerRow) -> impl IntoView {
 }
 
 #[component]
-fn SchemaDiffBox(diff: SchemaDiffView) -> impl IntoView {
+fn SchemaDiffBox(diff: SchemaDiffView, slug: String, topic: String) -> impl IntoView {
     let SchemaDiffView {
         subject,
         from,
@@ -298,6 +303,7 @@ fn SchemaDiffBox(diff: SchemaDiffView) -> impl IntoView {
         breaking,
         consumers_at_risk,
         proposal,
+        announced_at,
     } = diff;
     let verdict = if compatible {
         view! {
@@ -375,6 +381,7 @@ fn SchemaDiffBox(diff: SchemaDiffView) -> impl IntoView {
                             })
                             .collect_view()}
                     </ul>
+                    <Announce slug=slug.clone() topic=topic.clone() schema=to_schema.clone() announced_at/>
                 </div>
             }
             .into_any()
@@ -396,5 +403,55 @@ fn SchemaDiffBox(diff: SchemaDiffView) -> impl IntoView {
                 </figure>
             </div>
         </div>
+    }
+}
+
+/// Telling the subscribers a proposal would break, before publishing it: once per
+/// proposal, in the app and through their webhooks.
+#[component]
+fn Announce(
+    slug: String,
+    topic: String,
+    schema: String,
+    announced_at: Option<String>,
+) -> impl IntoView {
+    let announce = ServerAction::<AnnounceSchema>::new();
+    let result = move || {
+        announce.value().get().map(|result| match result {
+            Ok(done) if done.already => view! {
+                <p role="status">"They were told about this proposal before; no one was told twice."</p>
+            }
+            .into_any(),
+            Ok(done) => view! {
+                <p role="status" data-testid="announced">
+                    {format!(
+                        "Told {} {} in the app and by webhook.",
+                        done.told,
+                        if done.told == 1 { "person" } else { "people" },
+                    )}
+                </p>
+            }
+            .into_any(),
+            Err(error) => view! { <ErrorMessage error/> }.into_any(),
+        })
+    };
+    match announced_at {
+        Some(at) => view! {
+            <p class="muted" data-testid="announced">
+                "Their requesters were told about this proposal on " {at}
+                " (in the app and by webhook)."
+            </p>
+        }
+        .into_any(),
+        None => view! {
+            <ActionForm action=announce attr:class="inline-form">
+                <input type="hidden" name="slug" value=slug/>
+                <input type="hidden" name="topic" value=topic/>
+                <input type="hidden" name="schema" value=schema/>
+                <button type="submit">"Tell their requesters before publishing"</button>
+            </ActionForm>
+            {result}
+        }
+        .into_any(),
     }
 }

@@ -6,6 +6,7 @@
 //! A subject named `<topic>-value` (or `-key`) belongs to the data product that owns the
 //! topic: its domain's owners may write it. Other subjects are admin-only.
 
+pub mod announce;
 pub mod compat;
 pub mod json_compat;
 pub mod schema;
