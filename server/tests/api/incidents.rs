@@ -258,19 +258,7 @@ async fn quarantine_and_monitor_are_offered_by_the_ports_state_and_a_failed_acti
     let product = domain::traffic::product(&pool, PRODUCT)
         .await
         .expect("product");
-    let id: Uuid = sqlx::query_scalar(
-        "insert into incidents (state, channel, channel_kind, product_id, signal, cause,
-             confidence, summary, started_at)
-         select 'open', 'product:' || p.slug || '/' || $2, 'product', p.id, 'invalid_ratio',
-             'schema_drift', 0.9, 'Records use a schema the registry does not know', now()
-         from products p where p.slug = $1
-         returning id",
-    )
-    .bind(PRODUCT)
-    .bind(&product.topic)
-    .fetch_one(&pool)
-    .await
-    .expect("incident");
+    let id = drift_incident(&pool, &product.topic).await;
     let app = spawn_app(pool.clone()).await;
     let owner = token_for(&pool, OWNER).await;
     let overridden = || async {
@@ -357,6 +345,24 @@ async fn keyed(
 /// headers (not the checker's), leaves the still-invalid ones, records each outcome, and
 /// runs once per incident; a second run reads nothing (the offsets committed with the
 /// records).
+/// An open schema-drift incident on the demo product's port `topic`, as the detector
+/// would open it.
+async fn drift_incident(pool: &PgPool, topic: &str) -> Uuid {
+    sqlx::query_scalar(
+        "insert into incidents (state, channel, channel_kind, product_id, signal, cause,
+             confidence, summary, started_at)
+         select 'open', 'product:' || p.slug || '/' || $2, 'product', p.id, 'invalid_ratio',
+             'schema_drift', 0.9, 'Records use a schema the registry does not know', now()
+         from products p where p.slug = $1
+         returning id",
+    )
+    .bind(PRODUCT)
+    .bind(topic)
+    .fetch_one(pool)
+    .await
+    .expect("incident")
+}
+
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn dead_letters_that_pass_now_are_published_again_exactly_once(pool: PgPool) {
     use rdkafka::message::{Header, OwnedHeaders};
@@ -376,19 +382,7 @@ async fn dead_letters_that_pass_now_are_published_again_exactly_once(pool: PgPoo
             .await
             .expect("topic");
     }
-    let id: Uuid = sqlx::query_scalar(
-        "insert into incidents (state, channel, channel_kind, product_id, signal, cause,
-             confidence, summary, started_at)
-         select 'open', 'product:' || p.slug || '/' || $2, 'product', p.id, 'invalid_ratio',
-             'schema_drift', 0.9, 'Records use a schema the registry does not know', now()
-         from products p where p.slug = $1
-         returning id",
-    )
-    .bind(PRODUCT)
-    .bind(&product.topic)
-    .fetch_one(&pool)
-    .await
-    .expect("incident");
+    let id = drift_incident(&pool, &product.topic).await;
 
     // What the checker copied while the port was quarantined: three records that pass
     // now, two that never will.

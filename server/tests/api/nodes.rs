@@ -92,6 +92,32 @@ fn own_pool(pool: &PgPool) -> PgPool {
         .connect_lazy_with((*pool.connect_options()).clone())
 }
 
+/// Runs the node in-process as `meshmart node run` would (instance 0, a transaction every
+/// 100 ms) until the returned sender is used or dropped.
+fn start_node(
+    pool: &PgPool,
+    node: &str,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(server::node::run_until(
+        Settings::load(None).expect("settings"),
+        own_pool(pool),
+        node.to_owned(),
+        server::node::Options {
+            instance: 0,
+            transaction_every: Duration::from_millis(100),
+            max_batch: 10_000,
+        },
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    (stop, running)
+}
+
 /// Posts an order (`pause`, `resume`, `restart`) for `node` as `token`'s holder.
 async fn order(app: &TestApp, node: &str, action: &str, token: &str) -> (u16, Value) {
     call(
@@ -209,21 +235,7 @@ async fn a_declared_node_copies_each_record_once_and_its_owner_pauses_and_resume
     let input_topic = format!("customer-management.{input}.v1");
 
     produce(&pool, &input, 40).await;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let settings = Settings::load(None).expect("settings");
-    let running = tokio::spawn(server::node::run_until(
-        settings,
-        own_pool(&pool),
-        node.clone(),
-        server::node::Options {
-            instance: 0,
-            transaction_every: Duration::from_millis(100),
-            max_batch: 10_000,
-        },
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let (stop, running) = start_node(&pool, &node);
 
     assert_eq!(wait_for(&output_topic, 40).await, 40);
     let records = committed(&output_topic).await;
@@ -395,20 +407,7 @@ async fn an_enrichment_node_locates_and_scores_each_signup_and_dead_letters_a_ba
         .expect("delivered");
     produce(&pool, &input, 10).await;
 
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(server::node::run_until(
-        Settings::load(None).expect("settings"),
-        own_pool(&pool),
-        node.clone(),
-        server::node::Options {
-            instance: 0,
-            transaction_every: Duration::from_millis(100),
-            max_batch: 10_000,
-        },
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let (stop, running) = start_node(&pool, &node);
     let written = wait_for(&output_topic, 40).await;
     if running.is_finished() {
         panic!("the node stopped: {:?}", running.await);
@@ -496,22 +495,11 @@ async fn a_node_parks_its_output_on_the_detour_while_the_output_refuses_writes_a
     let detour_topic = format!("meshmart-node-{node}-detour");
 
     produce(&pool, &input, 20).await;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let settings = Settings::load(None).expect("settings");
-    let broker = settings.kafka.broker_config();
-    let running = tokio::spawn(server::node::run_until(
-        settings,
-        own_pool(&pool),
-        node.clone(),
-        server::node::Options {
-            instance: 0,
-            transaction_every: Duration::from_millis(100),
-            max_batch: 10_000,
-        },
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let (stop, running) = start_node(&pool, &node);
+    let broker = Settings::load(None)
+        .expect("settings")
+        .kafka
+        .broker_config();
     assert_eq!(wait_for(&output_topic, 20).await, 20);
 
     let admin = server::chaos::inject::Admin::new(&broker).expect("admin");
