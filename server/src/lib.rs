@@ -7,6 +7,7 @@ pub mod chaos;
 pub mod checker;
 pub mod cli;
 pub mod configuration;
+pub mod detector;
 pub mod error;
 pub mod http;
 pub mod model;

@@ -225,8 +225,8 @@ impl Application {
                 self.state.pool.clone(),
                 checker.broker.clone(),
             ));
-            workers.push(crate::workers::spawn_detector(
-                self.state.pool.clone(),
+            workers.push(crate::detector::spawn(
+                &self.state.pool,
                 self.state.broker.clone(),
                 checker.broker.clone(),
             ));

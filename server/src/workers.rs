@@ -3,7 +3,7 @@
 //! decisions, producer principals' credentials and ACLs), waking on the outbox's NOTIFY and polling every second in case one was
 //! missed; failures retry with backoff. The reconciler repairs drift between the broker's
 //! ACLs and the policy every interval, and ends subscriptions past their end date. The
-//! incident detector ([`domain::incidents::detect`]) runs a round every 5 seconds, and the
+//! incident detector runs on a thread of its own ([`crate::detector`]), and the
 //! webhook worker sends users' signed deliveries ([`domain::webhooks`]), retrying with
 //! backoff.
 
@@ -208,39 +208,6 @@ pub fn spawn_health(
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "health rollup failed"),
                 }
-            }
-        }
-    })
-}
-
-/// Runs the incident detector every 5 seconds until aborted. Its rounds are idempotent
-/// (one open incident per channel and signal), so every server process may run it.
-pub fn spawn_detector(
-    pool: PgPool,
-    admin: BrokerAdmin,
-    broker: domain::broker::BrokerConfig,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut detector = domain::incidents::detect::Detector::default();
-        let mut tick = tokio::time::interval(Duration::from_secs(5));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let started = std::time::Instant::now();
-            match detector
-                .round(&pool, &admin, &broker, chrono::Utc::now())
-                .await
-            {
-                Ok(report) => {
-                    metrics::histogram!("meshmart_detector_round_seconds")
-                        .record(started.elapsed().as_secs_f64());
-                    if report.trained > 0 {
-                        metrics::histogram!("meshmart_detector_training_seconds")
-                            .record(report.training_seconds);
-                        tracing::debug!(trained = report.trained, "signal models retrained");
-                    }
-                }
-                Err(error) => tracing::warn!(%error, "incident detector round failed"),
             }
         }
     })

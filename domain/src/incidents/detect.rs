@@ -162,6 +162,11 @@ struct Found {
 }
 
 impl Detector {
+    /// The signal models (channel and signal) the detector holds now.
+    pub fn models(&self) -> usize {
+        self.bands.len()
+    }
+
     /// One round at `now`.
     pub async fn round(
         &mut self,

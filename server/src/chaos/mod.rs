@@ -129,7 +129,10 @@ pub async fn run(settings: Settings, options: Options) -> anyhow::Result<()> {
             options.slow_share
         ))
     );
+    let metrics_url = format!("http://127.0.0.1:{}/metrics", settings.server.port);
     let stack = Stack::load(settings, options).await?;
+    let run_started = std::time::Instant::now();
+    let metrics_before = server_metrics(&metrics_url).await;
     let mut outcomes = Vec::new();
     let interrupted = async {
         if tokio::signal::ctrl_c().await.is_err() {
@@ -161,9 +164,16 @@ pub async fn run(settings: Settings, options: Options) -> anyhow::Result<()> {
             }
         }
     }
+    let cost = match (metrics_before, server_metrics(&metrics_url).await) {
+        (Some(before), Some(after)) => {
+            report::Cost::between(&before, &after, run_started.elapsed().as_secs_f64())
+        }
+        _ => None,
+    };
     let json = serde_json::to_string_pretty(&serde_json::json!({
         "outcomes": outcomes,
         "summary": report::summarize(&outcomes),
+        "detection_cost": cost,
     }))?;
     if let Some(path) = &stack.options.out {
         std::fs::write(path, &json).with_context(|| format!("cannot write {}", path.display()))?;
@@ -172,9 +182,27 @@ pub async fn run(settings: Settings, options: Options) -> anyhow::Result<()> {
         println!("{json}");
     } else {
         println!("{}", report::table(&outcomes));
+        match &cost {
+            Some(cost) => println!("{}", cost.line()),
+            None => println!(
+                "detection cost: not measured (the server's /metrics at {metrics_url} has no detector figures)"
+            ),
+        }
     }
     anyhow::ensure!(!was_interrupted, "interrupted");
     Ok(())
+}
+
+/// The server's Prometheus metrics (`/metrics` answers clients on its loopback), if it
+/// answers.
+async fn server_metrics(url: &str) -> Option<String> {
+    let response = reqwest::Client::new()
+        .get(url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .ok()?;
+    response.error_for_status().ok()?.text().await.ok()
 }
 
 fn say(scenario: Scenario, text: &str) {

@@ -116,6 +116,68 @@ pub struct Summary {
     pub failed: Vec<String>,
 }
 
+/// What the incident detector's modelling cost over the run, from the server's metrics
+/// ([`crate::detector`]): CPU seconds of the detector's thread and of its PostgreSQL
+/// backends, over the run's wall time, as a share of one core.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Cost {
+    pub seconds: f64,
+    pub detector_cpu_seconds: f64,
+    pub postgres_cpu_seconds: f64,
+    /// Signal models the detector evaluated at the end of the run.
+    pub models: u64,
+}
+
+impl Cost {
+    /// The cost between two readings of the server's metrics `seconds` apart; `None` when
+    /// the server exports no detector figures.
+    pub fn between(before: &str, after: &str, seconds: f64) -> Option<Cost> {
+        let read = |text: &str, part: &str| {
+            metric(
+                text,
+                &format!("meshmart_detector_cpu_seconds{{part=\"{part}\"}}"),
+            )
+        };
+        let detector = read(after, "detector")? - read(before, "detector").unwrap_or(0.0);
+        let postgres =
+            read(after, "postgres").unwrap_or(0.0) - read(before, "postgres").unwrap_or(0.0);
+        Some(Cost {
+            seconds,
+            detector_cpu_seconds: detector.max(0.0),
+            postgres_cpu_seconds: postgres.max(0.0),
+            models: metric(after, "meshmart_detector_models").unwrap_or(0.0) as u64,
+        })
+    }
+
+    /// Percent of one core, detector and PostgreSQL together.
+    pub fn percent(&self) -> f64 {
+        if self.seconds <= 0.0 {
+            return 0.0;
+        }
+        100.0 * (self.detector_cpu_seconds + self.postgres_cpu_seconds) / self.seconds
+    }
+
+    pub fn line(&self) -> String {
+        let share = |cpu: f64| 100.0 * cpu / self.seconds.max(f64::MIN_POSITIVE);
+        format!(
+            "detection cost: {:.2} % of one core (detector thread {:.2} %, its PostgreSQL backends {:.2} %) for {} signal models over {:.0} min (target < 5 %)",
+            self.percent(),
+            share(self.detector_cpu_seconds),
+            share(self.postgres_cpu_seconds),
+            self.models,
+            self.seconds / 60.0
+        )
+    }
+}
+
+/// The value of the sample `name` (with its labels, as printed) in Prometheus text.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
 /// The p-th percentile (0 to 100) of `values` by nearest rank; `None` when empty.
 pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
     let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
@@ -282,6 +344,21 @@ fn row(o: &Outcome) -> [String; 9] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_detection_cost_is_the_cpu_the_metrics_grew_by_over_the_wall_time() {
+        let before = "# TYPE meshmart_detector_cpu_seconds gauge\nmeshmart_detector_cpu_seconds{part=\"detector\"} 10\nmeshmart_detector_cpu_seconds{part=\"postgres\"} 4\nmeshmart_detector_models 30\n";
+        let after = "meshmart_detector_cpu_seconds{part=\"detector\"} 16\nmeshmart_detector_cpu_seconds{part=\"postgres\"} 7\nmeshmart_detector_models 36\n";
+        let cost = Cost::between(before, after, 600.0).expect("figures");
+        assert_eq!(cost.models, 36);
+        assert!((cost.percent() - 1.5).abs() < 1e-9, "{cost:?}");
+        assert!(
+            cost.line().contains("1.50 % of one core"),
+            "{}",
+            cost.line()
+        );
+        assert_eq!(Cost::between("", "http_requests_total 3", 60.0), None);
+    }
 
     fn detected(scenario: Scenario, delay: f64, cause: &str) -> Outcome {
         Outcome {
