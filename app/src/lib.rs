@@ -15,6 +15,7 @@ mod components;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+mod words;
 
 use components::layout::{Footer, Header};
 use components::problem::ErrorPage;

@@ -78,7 +78,9 @@ test("an API token created on the account page works until it is revoked", async
   expect((await api.get("/api/v1/session")).status()).toBe(200);
 
   const row = page.locator('tr[data-token="e2e script"]').first();
-  await row.getByRole("button", { name: "Revoke" }).click();
+  // Revoking asks first: the red "Revoke…" only opens the confirmation.
+  await row.getByText("Revoke…").click();
+  await row.getByRole("button", { name: "Yes, revoke" }).click();
   await expect(row).toContainText("revoked");
   expect((await api.get("/api/v1/session")).status()).toBe(401);
   await api.dispose();

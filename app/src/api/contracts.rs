@@ -50,11 +50,11 @@ pub async fn validate_contract(yaml: String) -> Result<Validation, ApiError> {
         Ok(contract) => Validation {
             problems: Vec::new(),
             summary: Some(format!(
-                "{} {} in {}, {} port(s)",
+                "{} {} in {}, {}",
                 contract.slug,
                 contract.version,
                 contract.domain.as_deref().unwrap_or("(choose a domain)"),
-                contract.ports.len()
+                crate::words::counted(contract.ports.len(), "port", "ports")
             )),
         },
         Err(error @ ContractError::Internal(_)) => return Err(internal(error)),

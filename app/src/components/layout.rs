@@ -145,7 +145,8 @@ pub fn Footer() -> impl IntoView {
         <footer class="site-footer">
             <span>"Meshmart " {env!("CARGO_PKG_VERSION")}</span>
             <span aria-hidden="true">" · "</span>
-            <a href="/readyz">"Service status"</a>
+            // Served by the server, not the app: the browser loads it, the router does not.
+            <a href="/readyz" rel="external">"Service status"</a>
         </footer>
     }
 }

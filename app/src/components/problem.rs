@@ -113,8 +113,8 @@ pub fn ErrorPage(errors: ArcRwSignal<Errors>) -> impl IntoView {
             <h1>"Something went wrong"</h1>
             <p>
                 "This page could not be shown ("
-                {count}
-                " error(s)). Try again in a moment; if it keeps happening, tell the platform team."
+                {move || crate::words::counted(count(), "error", "errors")}
+                "). Try again in a moment; if it keeps happening, tell the platform team."
             </p>
             <p><a href="/">"Back to the catalog"</a></p>
         </section>

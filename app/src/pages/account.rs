@@ -10,6 +10,7 @@ use crate::api::account::{
     CreateToken, RemoveWebhook, RevokeToken, SetWebhook, TokenView, list_tokens, my_webhook,
 };
 use crate::api::auth::current_user;
+use crate::components::confirm::Confirm;
 use crate::components::loading::Loading;
 use crate::components::problem::{ErrorMessage, PageProblem, SignInNotice};
 
@@ -151,9 +152,14 @@ fn Webhook() -> impl IntoView {
                                 <dd>{hook.failing}</dd>
                                 {hook.last_error.map(|e| view! { <dt>"Last error"</dt><dd>{e}</dd> })}
                             </dl>
-                            <ActionForm action=remove>
-                                <button type="submit" class="danger">"Remove webhook"</button>
-                            </ActionForm>
+                            <Confirm
+                                label="Remove webhook".to_string()
+                                consequence="Notifications stop reaching this URL; deliveries not yet sent are dropped.".to_string()
+                            >
+                                <ActionForm action=remove>
+                                    <button type="submit" class="danger">"Yes, remove it"</button>
+                                </ActionForm>
+                            </Confirm>
                         }
                         .into_any(),
                         Err(error) => view! { <ErrorMessage error/> }.into_any(),
@@ -166,46 +172,53 @@ fn Webhook() -> impl IntoView {
 #[component]
 fn TokenTable(tokens: Vec<TokenView>, revoke: ServerAction<RevokeToken>) -> impl IntoView {
     view! {
-        <table class="data-table">
-            <thead>
-                <tr>
-                    <th>"Name"</th>
-                    <th>"Token"</th>
-                    <th>"Created"</th>
-                    <th>"Last used"</th>
-                    <th>"State"</th>
-                    <th></th>
-                </tr>
-            </thead>
-            <tbody>
-                {tokens
-                    .into_iter()
-                    .map(|token| {
-                        let revoked = token.revoked;
-                        let name = token.name.clone();
-                        view! {
-                            <tr data-token=name>
-                                <td>{token.name}</td>
-                                <td><code>{token.prefix} "…"</code></td>
-                                <td>{token.created_at}</td>
-                                <td>{token.last_used_at.unwrap_or_else(|| "never".into())}</td>
-                                <td>{if revoked { "revoked" } else { "active" }}</td>
-                                <td>
-                                    {(!revoked)
-                                        .then(|| {
-                                            view! {
-                                                <ActionForm action=revoke>
-                                                    <input type="hidden" name="id" value=token.id/>
-                                                    <button type="submit">"Revoke"</button>
-                                                </ActionForm>
-                                            }
-                                        })}
-                                </td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <div class="catalog-scroll" tabindex="0">
+            <table class="data-table">
+                <thead>
+                    <tr>
+                        <th>"Name"</th>
+                        <th>"Token"</th>
+                        <th>"Created"</th>
+                        <th>"Last used"</th>
+                        <th>"State"</th>
+                        <th></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {tokens
+                        .into_iter()
+                        .map(|token| {
+                            let revoked = token.revoked;
+                            let name = token.name.clone();
+                            view! {
+                                <tr data-token=name>
+                                    <td>{token.name}</td>
+                                    <td><code>{token.prefix} "…"</code></td>
+                                    <td>{token.created_at}</td>
+                                    <td>{token.last_used_at.unwrap_or_else(|| "never".into())}</td>
+                                    <td>{if revoked { "revoked" } else { "active" }}</td>
+                                    <td>
+                                        {(!revoked)
+                                            .then(|| {
+                                                view! {
+                                                    <Confirm
+                                                        label="Revoke".to_string()
+                                                        consequence="Scripts using this token are refused from now on.".to_string()
+                                                    >
+                                                        <ActionForm action=revoke>
+                                                            <input type="hidden" name="id" value=token.id/>
+                                                            <button type="submit" class="danger">"Yes, revoke"</button>
+                                                        </ActionForm>
+                                                    </Confirm>
+                                                }
+                                            })}
+                                    </td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }

@@ -207,7 +207,7 @@ fn DomainProducts(list: ProductList, page: i64) -> impl IntoView {
 #[component]
 fn ProductTable(items: Vec<ProductItem>) -> impl IntoView {
     view! {
-        <div class="catalog-scroll">
+        <div class="catalog-scroll" tabindex="0">
             <table class="data-table catalog-products">
                 <thead>
                     <tr>
@@ -416,7 +416,7 @@ fn PortsSection(ports: Vec<PortRow>) -> impl IntoView {
         view! { <p class="muted">"This data product has no output ports."</p> }.into_any()
     } else {
         view! {
-            <div class="catalog-scroll">
+            <div class="catalog-scroll" tabindex="0">
                 <table class="data-table">
                     <thead>
                         <tr>
@@ -503,7 +503,7 @@ fn field_table(fields: Vec<FieldRow>, parent: &str) -> AnyView {
         .map(|field| field_rows(field, parent))
         .collect_view();
     view! {
-        <div class="catalog-scroll">
+        <div class="catalog-scroll" tabindex="0">
             <table class="data-table catalog-fields">
                 <thead>
                     <tr>
@@ -581,36 +581,38 @@ fn SlaSection(slas: Vec<SlaRow>) -> impl IntoView {
         view! { <p class="muted">"The contract states no service levels."</p> }.into_any()
     } else {
         view! {
-            <table class="data-table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Property"</th>
-                        <th scope="col">"Value"</th>
-                        <th scope="col">"Element"</th>
-                        <th scope="col">"Driver"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {slas
-                        .into_iter()
-                        .map(|sla| {
-                            let value = match sla.unit {
-                                Some(unit) => format!("{} {unit}", sla.value),
-                                None => sla.value,
-                            };
-                            let key = sla.property.clone();
-                            view! {
-                                <tr data-sla=key>
-                                    <td>{sla.property}</td>
-                                    <td>{value}</td>
-                                    <td>{sla.element.unwrap_or_default()}</td>
-                                    <td>{sla.driver.unwrap_or_default()}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
+            <div class="catalog-scroll" tabindex="0">
+                <table class="data-table">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Property"</th>
+                            <th scope="col">"Value"</th>
+                            <th scope="col">"Element"</th>
+                            <th scope="col">"Driver"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {slas
+                            .into_iter()
+                            .map(|sla| {
+                                let value = match sla.unit {
+                                    Some(unit) => format!("{} {unit}", sla.value),
+                                    None => sla.value,
+                                };
+                                let key = sla.property.clone();
+                                view! {
+                                    <tr data-sla=key>
+                                        <td>{sla.property}</td>
+                                        <td>{value}</td>
+                                        <td>{sla.element.unwrap_or_default()}</td>
+                                        <td>{sla.driver.unwrap_or_default()}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
         }
         .into_any()
     };
@@ -754,17 +756,19 @@ fn VersionsSection(
     view! {
         <section class="catalog-section" id="contract-versions" aria-labelledby="catalog-versions">
             <h2 id="catalog-versions">"Contract versions"</h2>
-            <table class="data-table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Version"</th>
-                        <th scope="col">"Published by"</th>
-                        <th scope="col">"Published"</th>
-                        <th scope="col">"Contract"</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
+            <div class="catalog-scroll" tabindex="0">
+                <table class="data-table">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Version"</th>
+                            <th scope="col">"Published by"</th>
+                            <th scope="col">"Published"</th>
+                            <th scope="col">"Contract"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
             {if comparable {
                 view! {
                     <form
@@ -816,7 +820,7 @@ fn DiffView(diff: VersionDiff) -> impl IntoView {
                 <span class="catalog-diff-removed">{format!("−{deleted}")}</span>
                 " lines"
             </p>
-            <div class="catalog-scroll">
+            <div class="catalog-scroll" tabindex="0">
                 <table class="catalog-diff">
                     <tbody>{lines.into_iter().map(diff_line).collect_view()}</tbody>
                 </table>

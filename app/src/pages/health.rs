@@ -174,7 +174,7 @@ fn Health(view: HealthView) -> impl IntoView {
         })}
         {(!rules.is_empty()).then(|| view! {
             <h3>"Quality rules (last hour)"</h3>
-            <div class="table-scroll">
+            <div class="table-scroll" tabindex="0">
             <table class="health-rules">
                 <thead><tr><th scope="col">"Rule"</th><th scope="col">"Field"</th><th scope="col">"Passed"</th><th scope="col">"Failed"</th><th scope="col">"Pass rate"</th></tr></thead>
                 <tbody>
@@ -193,7 +193,7 @@ fn Health(view: HealthView) -> impl IntoView {
         })}
         {(!slas.is_empty()).then(|| view! {
             <h3>"Service levels (last hour)"</h3>
-            <div class="table-scroll">
+            <div class="table-scroll" tabindex="0">
             <table class="health-slas">
                 <thead><tr><th scope="col">"Property"</th><th scope="col">"Declared"</th><th scope="col">"Measured"</th><th scope="col">"Verdict"</th></tr></thead>
                 <tbody>
@@ -306,7 +306,7 @@ fn Samples(view: SamplesView) -> impl IntoView {
                             {(!s.failures.is_empty()).then(|| view! {
                                 <ul>{s.failures.into_iter().map(|f| view! { <li>{f}</li> }).collect_view()}</ul>
                             })}
-                            <pre><code>{s.body}</code></pre>
+                            <pre tabindex="0"><code>{s.body}</code></pre>
                         </li>
                     }).collect_view()}
                 </ol>

@@ -90,40 +90,42 @@ fn IncidentTable(rows: Vec<IncidentRow>, state: Option<String>) -> impl IntoView
         .into_any();
     }
     view! {
-        <table class="data-table incident-table" data-testid="incidents">
-            <caption class="visually-hidden">"Incidents, newest first"</caption>
-            <thead>
-                <tr>
-                    <th scope="col">"Cause"</th>
-                    <th scope="col">"Channel"</th>
-                    <th scope="col">"Signal"</th>
-                    <th scope="col">"Opened"</th>
-                    <th scope="col">"State"</th>
-                    <th scope="col">"Confidence"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {rows
-                    .into_iter()
-                    .map(|row| {
-                        view! {
-                            <tr data-incident=row.id.clone() data-state=row.state.clone()>
-                                <td data-label="Cause">
-                                    <a href=format!("/incidents/{}", row.id)>{row.cause_text.clone()}</a>
-                                    {row.predicted.then(|| view! { " " <Predicted/> })}
-                                    <span class="incident-summary">{row.summary.clone()}</span>
-                                </td>
-                                <td data-label="Channel"><Channel channel=row.channel.clone()/></td>
-                                <td data-label="Signal">{row.signal_label.clone()}</td>
-                                <td data-label="Opened"><time>{row.opened_at.clone()}</time></td>
-                                <td data-label="State"><StateBadge state=row.state.clone()/></td>
-                                <td data-label="Confidence">{format!("{}%", row.confidence)}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
+        <div class="catalog-scroll" tabindex="0">
+            <table class="data-table incident-table" data-testid="incidents">
+                <caption class="visually-hidden">"Incidents, newest first"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Cause"</th>
+                        <th scope="col">"Channel"</th>
+                        <th scope="col">"Signal"</th>
+                        <th scope="col">"Opened"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col">"Confidence"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {rows
+                        .into_iter()
+                        .map(|row| {
+                            view! {
+                                <tr data-incident=row.id.clone() data-state=row.state.clone()>
+                                    <td data-label="Cause">
+                                        <a href=format!("/incidents/{}", row.id)>{row.cause_text.clone()}</a>
+                                        {row.predicted.then(|| view! { " " <Predicted/> })}
+                                        <span class="incident-summary">{row.summary.clone()}</span>
+                                    </td>
+                                    <td data-label="Channel"><Channel channel=row.channel.clone()/></td>
+                                    <td data-label="Signal">{row.signal_label.clone()}</td>
+                                    <td data-label="Opened"><time>{row.opened_at.clone()}</time></td>
+                                    <td data-label="State"><StateBadge state=row.state.clone()/></td>
+                                    <td data-label="Confidence">{format!("{}%", row.confidence)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
     .into_any()
 }

@@ -140,16 +140,22 @@ fn LineageGraph(view: LineageView) -> impl IntoView {
     let depths = (1..=10u32)
         .map(|d| view! { <option value=d.to_string() selected=depth == d>{d}</option> })
         .collect_view();
+    // A truncated traversal knows a lower bound of the lineage's size, not its size.
     let summary = format!(
-        "{} node(s) shown of {total}{}{}",
-        nodes.iter().filter(|n| n.kind != "more").count(),
+        "{} shown of {}{total}{}{}",
+        crate::words::counted(
+            nodes.iter().filter(|n| n.kind != "more").count(),
+            "node",
+            "nodes"
+        ),
+        if truncated { "at least " } else { "" },
         if collapsed > 0 {
             format!(", {collapsed} behind “+N more”")
         } else {
             String::new()
         },
         if truncated {
-            " (the lineage is larger than we traverse)"
+            " (the lineage goes on past the traversal's limit)"
         } else {
             ""
         }

@@ -294,7 +294,7 @@ fn InstanceTable(instances: Vec<InstanceRow>) -> impl IntoView {
         .into_any();
     }
     view! {
-        <div class="catalog-scroll">
+        <div class="catalog-scroll" tabindex="0">
             <table class="data-table node-instances" data-testid="node-instances">
                 <thead>
                     <tr>

@@ -110,7 +110,7 @@ fn ProducersView(
 #[component]
 fn GrantTable(grants: Vec<ProducerGrantRow>, set: ServerAction<SetProducerGrant>) -> impl IntoView {
     view! {
-        <div class="catalog-scroll">
+        <div class="catalog-scroll" tabindex="0">
             <table class="data-table producer-grants">
                 <thead>
                     <tr>

@@ -167,27 +167,29 @@ fn PortRegistry(
             </h3>
             <p class="muted">
                 "Compatibility " <strong data-mode=mode.clone()>{mode.clone()}</strong>
-                " · " {format!("{} version(s)", versions.len())}
+                " · " {crate::words::counted(versions.len(), "version", "versions")}
             </p>
             {if versions.is_empty() {
                 view! { <p class="muted">"No schema registered yet."</p> }.into_any()
             } else {
                 view! {
-                    <table class="data-table">
-                        <thead>
-                            <tr>
-                                <th scope="col">"Version"</th>
-                                <th scope="col">"Schema id"</th>
-                                <th scope="col">"Type"</th>
-                                <th scope="col">"Registered by"</th>
-                                <th scope="col">"Registered"</th>
-                            </tr>
-                        </thead>
-                        <tbody>{rows}</tbody>
-                    </table>
+                    <div class="catalog-scroll" tabindex="0">
+                        <table class="data-table">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Version"</th>
+                                    <th scope="col">"Schema id"</th>
+                                    <th scope="col">"Type"</th>
+                                    <th scope="col">"Registered by"</th>
+                                    <th scope="col">"Registered"</th>
+                                </tr>
+                            </thead>
+                            <tbody>{rows}</tbody>
+                        </table>
+                    </div>
                     <details class="registry-latest">
                         <summary>"Latest schema"</summary>
-                        <pre><code>{latest}</code></pre>
+                        <pre tabindex="0"><code>{latest}</code></pre>
                     </details>
                 }
                     .into_any()
@@ -255,18 +257,20 @@ fn Consumers(consumers: Vec<ConsumerRow>) -> impl IntoView {
     }
     let rows = consumers.into_iter().map(consumer_row).collect_view();
     view! {
-        <table class="data-table registry-consumers">
-            <caption>"Live subscriptions (approved, provisioning, active) reading this port"</caption>
-            <thead>
-                <tr>
-                    <th scope="col">"Principal"</th>
-                    <th scope="col">"Team"</th>
-                    <th scope="col">"Requested by"</th>
-                    <th scope="col">"State"</th>
-                </tr>
-            </thead>
-            <tbody>{rows}</tbody>
-        </table>
+        <div class="catalog-scroll" tabindex="0">
+            <table class="data-table registry-consumers">
+                <caption>"Live subscriptions (approved, provisioning, active) reading this port"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Principal"</th>
+                        <th scope="col">"Team"</th>
+                        <th scope="col">"Requested by"</th>
+                        <th scope="col">"State"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
     }
     .into_any()
 }
@@ -305,7 +309,20 @@ fn SchemaDiffBox(diff: SchemaDiffView, slug: String, topic: String) -> impl Into
         proposal,
         announced_at,
     } = diff;
-    let verdict = if compatible {
+    let at_risk_count = consumers_at_risk.len();
+    let verdict = if compatible && proposal && at_risk_count > 0 {
+        // The subject's mode lets it through, yet today's readers cannot read its data: say
+        // that one thing, not "allowed" in green above a list of broken subscriptions.
+        view! {
+            <p class="registry-verdict registry-warning" data-verdict="breaks-readers" role="alert">
+                {format!(
+                    "Registrable under {mode}, but it breaks {at_risk_count} live {}: today's schema cannot read data written with the proposal.",
+                    if at_risk_count == 1 { "subscription" } else { "subscriptions" },
+                )}
+            </p>
+        }
+        .into_any()
+    } else if compatible {
         view! {
             <p class="registry-verdict registry-ok" data-verdict="compatible" role="status">
                 {if mode == "NONE" {
@@ -344,17 +361,19 @@ fn SchemaDiffBox(diff: SchemaDiffView, slug: String, topic: String) -> impl Into
             })
             .collect_view();
         view! {
-            <table class="data-table registry-fields">
-                <thead>
-                    <tr>
-                        <th scope="col">"Field"</th>
-                        <th scope="col">"Change"</th>
-                        <th scope="col">{from.clone()}</th>
-                        <th scope="col">{to.clone()}</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
+            <div class="catalog-scroll" tabindex="0">
+                <table class="data-table registry-fields">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Field"</th>
+                            <th scope="col">"Change"</th>
+                            <th scope="col">{from.clone()}</th>
+                            <th scope="col">{to.clone()}</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
         }
         .into_any()
     };
@@ -365,7 +384,15 @@ fn SchemaDiffBox(diff: SchemaDiffView, slug: String, topic: String) -> impl Into
         } else {
             view! {
                 <div class="registry-impact">
-                    <p><strong>{format!("{} live subscription(s) read this port with today's schema and would break:", consumers_at_risk.len())}</strong></p>
+                    <p>
+                        <strong>
+                            {format!(
+                                "{} live {} this port with today's schema and would break:",
+                                consumers_at_risk.len(),
+                                if consumers_at_risk.len() == 1 { "subscription reads" } else { "subscriptions read" },
+                            )}
+                        </strong>
+                    </p>
                     <ul>
                         {consumers_at_risk
                             .into_iter()
@@ -395,11 +422,11 @@ fn SchemaDiffBox(diff: SchemaDiffView, slug: String, topic: String) -> impl Into
             <div class="registry-side-by-side">
                 <figure>
                     <figcaption>{from}</figcaption>
-                    <pre><code>{from_schema}</code></pre>
+                    <pre tabindex="0"><code>{from_schema}</code></pre>
                 </figure>
                 <figure>
                     <figcaption>{to}</figcaption>
-                    <pre><code>{to_schema}</code></pre>
+                    <pre tabindex="0"><code>{to_schema}</code></pre>
                 </figure>
             </div>
         </div>

@@ -16,6 +16,7 @@ use crate::api::subscriptions::{
     RevokeSubscription, SetAutoApprove, SubscriptionView, approvals, my_subscriptions,
     subscription_form,
 };
+use crate::components::confirm::Confirm;
 use crate::components::layout::refresh_header_after;
 use crate::components::loading::Loading;
 use crate::components::problem::{ErrorMessage, PageProblem};
@@ -80,7 +81,7 @@ fn RequestFormView(
     let body = match existing {
         Some((id, state)) => view! {
             <p data-existing=state.clone()>
-                {format!("You have a {state} subscription to this product. ")}
+                {format!("You have {} {state} subscription to this product. ", crate::words::article(&state))}
                 <a href=format!("/subscriptions#{id}")>"See it in My subscriptions"</a>
             </p>
         }
@@ -100,7 +101,7 @@ fn RequestFormView(
             view! {
                 <details class="request-access">
                     <summary>"Request access"</summary>
-                    <ActionForm action=request attr:class="admin-form request-form">
+                    <ActionForm action=request attr:class="request-form">
                         <input type="hidden" name="product" value=product.clone()/>
                         <label>
                             "Output port"
@@ -116,7 +117,7 @@ fn RequestFormView(
                         </label>
                         <label>
                             "Purpose"
-                            <textarea name="purpose" required maxlength="2000" rows="3"></textarea>
+                            <textarea name="purpose" required maxlength="2000" rows="4"></textarea>
                         </label>
                         <label>"Until (optional)" <input type="date" name="until"/> {cap}</label>
                         <button type="submit">"Request access"</button>
@@ -259,15 +260,15 @@ fn SubscriptionCard(
                 </dl>
                 <details open>
                     <summary>"kcat"</summary>
-                    <pre><code data-snippet="kcat">{c.kcat}</code></pre>
+                    <pre tabindex="0"><code data-snippet="kcat">{c.kcat}</code></pre>
                 </details>
                 <details>
                     <summary>"librdkafka properties"</summary>
-                    <pre><code data-snippet="librdkafka">{c.librdkafka}</code></pre>
+                    <pre tabindex="0"><code data-snippet="librdkafka">{c.librdkafka}</code></pre>
                 </details>
                 <details>
                     <summary>"Java client properties"</summary>
-                    <pre><code data-snippet="java">{c.java}</code></pre>
+                    <pre tabindex="0"><code data-snippet="java">{c.java}</code></pre>
                 </details>
             </div>
         }
@@ -306,13 +307,27 @@ fn SubscriptionCard(
                 .then(|| view! { <ReplayForm id=id.clone() group=subscription.consumer_group.clone()/> })}
             {live
                 .then(|| {
+                    // A request nobody decided yet is withdrawn; a granted one is ended.
+                    let (label, consequence, yes) = if subscription.state == "pending" {
+                        (
+                            "Withdraw request",
+                            "The owners will not be asked any more. You can request access again later.",
+                            "Yes, withdraw it",
+                        )
+                    } else {
+                        (
+                            "End this subscription",
+                            "Its ACLs are removed from the broker at once: the principal can no longer read the product. You would have to request access again.",
+                            "Yes, end it",
+                        )
+                    };
                     view! {
-                        <ActionForm action=revoke attr:class="inline-form">
-                            <input type="hidden" name="id" value=id.clone()/>
-                            <button type="submit" class="danger">
-                                "End this subscription"
-                            </button>
-                        </ActionForm>
+                        <Confirm label=label.to_string() consequence=consequence.to_string()>
+                            <ActionForm action=revoke attr:class="inline-form">
+                                <input type="hidden" name="id" value=id.clone()/>
+                                <button type="submit" class="danger">{yes}</button>
+                            </ActionForm>
+                        </Confirm>
                     }
                 })}
         </article>
@@ -392,24 +407,26 @@ pub fn ApprovalsPage() -> impl IntoView {
                             }
                             Ok(items) => {
                                 view! {
-                                    <table class="data-table approvals">
-                                        <thead>
-                                            <tr>
-                                                <th scope="col">"Product"</th>
-                                                <th scope="col">"Principal"</th>
-                                                <th scope="col">"Requested by"</th>
-                                                <th scope="col">"Purpose"</th>
-                                                <th scope="col">"State"</th>
-                                                <th scope="col">"Decision"</th>
-                                            </tr>
-                                        </thead>
-                                        <tbody>
-                                            {items
-                                                .into_iter()
-                                                .map(|s| view! { <ApprovalRow subscription=s decide revoke/> })
-                                                .collect_view()}
-                                        </tbody>
-                                    </table>
+                                    <div class="catalog-scroll" tabindex="0">
+                                        <table class="data-table approvals">
+                                            <thead>
+                                                <tr>
+                                                    <th scope="col">"Product"</th>
+                                                    <th scope="col">"Principal"</th>
+                                                    <th scope="col">"Requested by"</th>
+                                                    <th scope="col">"Purpose"</th>
+                                                    <th scope="col">"State"</th>
+                                                    <th scope="col">"Decision"</th>
+                                                </tr>
+                                            </thead>
+                                            <tbody>
+                                                {items
+                                                    .into_iter()
+                                                    .map(|s| view! { <ApprovalRow subscription=s decide revoke/> })
+                                                    .collect_view()}
+                                            </tbody>
+                                        </table>
+                                    </div>
                                 }
                                     .into_any()
                             }
@@ -457,12 +474,17 @@ fn ApprovalRow(
                             <input type="text" name="comment" placeholder="Comment (optional)" maxlength="2000" aria-label="Approval comment"/>
                             <button type="submit">"Approve"</button>
                         </ActionForm>
-                        <ActionForm action=decide attr:class="inline-form decide-form">
-                            <input type="hidden" name="id" value=reject_id/>
-                            <input type="hidden" name="decision" value="reject"/>
-                            <input type="text" name="comment" placeholder="Why not (optional)" maxlength="2000" aria-label="Rejection comment"/>
-                            <button type="submit" class="danger">"Reject"</button>
-                        </ActionForm>
+                        <Confirm
+                            label="Reject".to_string()
+                            consequence="The requester is told, with your reason; nothing is granted.".to_string()
+                        >
+                            <ActionForm action=decide attr:class="inline-form decide-form">
+                                <input type="hidden" name="id" value=reject_id/>
+                                <input type="hidden" name="decision" value="reject"/>
+                                <input type="text" name="comment" placeholder="Why not (optional)" maxlength="2000" aria-label="Rejection comment"/>
+                                <button type="submit" class="danger">"Yes, reject"</button>
+                            </ActionForm>
+                        </Confirm>
                     }
                         .into_any()
                 } else {
@@ -476,11 +498,16 @@ fn ApprovalRow(
                         {live
                             .then(|| {
                                 view! {
-                                    <ActionForm action=revoke attr:class="inline-form decide-form">
-                                        <input type="hidden" name="id" value=revoke_id/>
-                                        <input type="text" name="comment" placeholder="Why (optional)" maxlength="2000" aria-label="Revocation comment"/>
-                                        <button type="submit" class="danger">"Revoke"</button>
-                                    </ActionForm>
+                                    <Confirm
+                                        label="Revoke".to_string()
+                                        consequence="Its ACLs are removed from the broker at once; the requester is told.".to_string()
+                                    >
+                                        <ActionForm action=revoke attr:class="inline-form decide-form">
+                                            <input type="hidden" name="id" value=revoke_id/>
+                                            <input type="text" name="comment" placeholder="Why (optional)" maxlength="2000" aria-label="Revocation comment"/>
+                                            <button type="submit" class="danger">"Yes, revoke"</button>
+                                        </ActionForm>
+                                    </Confirm>
                                 }
                             })}
                     }

@@ -1,0 +1,80 @@
+// The product page as an analyst and an owner meet it: it fits 390 and 1366 px without
+// horizontal scrolling and passes axe-core; the "Request access" form puts each label above
+// its control with a full-width Purpose box and a readable button; and an owner who checks
+// a schema that would break a live subscription tells its requester, who finds the notice
+// on their subscriptions page.
+import { expect, seriousViolations, signIn, test } from "./fixtures";
+
+const fits = (page: import("@playwright/test").Page) =>
+  page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+
+for (const width of [390, 1366]) {
+  test(`product pages fit ${width} px and pass axe`, async ({ page }) => {
+    await page.setViewportSize({ width, height: 900 });
+    await signIn(page, "analyst2@meshmart.local");
+    for (const slug of ["customer-signed-up", "enriched-customer-signed-up"]) {
+      await page.goto(`/products/${slug}`);
+      await expect(page.locator("h1")).toBeVisible();
+      expect(await fits(page), `${slug} at ${width} px scrolls sideways`).toBe(true);
+      expect(await seriousViolations(page), slug).toEqual([]);
+    }
+  });
+}
+
+test("the request form stacks each label over its control", async ({ page }) => {
+  await page.setViewportSize({ width: 1366, height: 900 });
+  await signIn(page, "analyst1@meshmart.local");
+  await page.goto("/products/customer-signed-up");
+  await page.locator("#request-access summary").click();
+  const form = page.locator("#request-access form.request-form");
+  const button = form.getByRole("button", { name: "Request access" });
+  await expect(button).toBeVisible();
+  const buttonBox = await button.boundingBox();
+  expect(buttonBox?.width ?? 0, "the button reads in full").toBeGreaterThan(100);
+  const purpose = form.getByLabel("Purpose");
+  const purposeBox = await purpose.boundingBox();
+  expect(purposeBox?.width ?? 0, "the Purpose box is the form's width").toBeGreaterThan(300);
+  expect(purposeBox?.height ?? 0).toBeGreaterThan(70);
+  // Every control starts below its label's text, at the label's left edge.
+  const misplaced = await form.locator("label").evaluateAll((labels) =>
+    labels
+      .map((label) => {
+        const control = label.querySelector("input, select, textarea");
+        if (!control) return null;
+        const l = label.getBoundingClientRect();
+        const c = control.getBoundingClientRect();
+        return c.top > l.top + 8 && Math.abs(c.left - l.left) < 2 ? null : label.textContent;
+      })
+      .filter((text) => text !== null),
+  );
+  expect(misplaced).toEqual([]);
+});
+
+test("an owner tells the requester a proposed schema would break their subscription", async ({
+  signedIn,
+}) => {
+  const owner = await signedIn("owner.customer-intelligence@meshmart.local");
+  const port = "customer-intelligence.enriched-customer-signed-up.v1";
+  const latest = await owner.request.get(`/registry/subjects/${port}-value/versions/latest`);
+  expect(latest.status(), await latest.text()).toBe(200);
+  const schema = JSON.parse((await latest.json()).schema);
+  // A field of today's schema changes type (and a field only this run has is added, so
+  // the proposal is new on every run): today's readers cannot read its data.
+  const [name] = Object.entries(schema.properties).find(
+    ([, p]) => (p as { type?: string }).type === "string",
+  ) as [string, unknown];
+  schema.properties[name] = { type: "integer" };
+  schema.properties[`run${Date.now().toString(36)}`] = { type: "string" };
+  const query = new URLSearchParams({ port, proposed: JSON.stringify(schema) });
+  await owner.goto(`/products/enriched-customer-signed-up?${query}#schema-registry`);
+  const impact = owner.locator(".registry-impact");
+  await expect(impact).toContainText("would break");
+  await impact.getByRole("button", { name: "Tell their requesters before publishing" }).click();
+  await expect(owner.getByTestId("announced")).toContainText("Told 1 person");
+
+  const requester = await signedIn("owner.marketing@meshmart.local");
+  await requester.goto("/subscriptions");
+  await expect(requester.locator(".notifications")).toContainText(
+    "would break your subscription to enriched-customer-signed-up",
+  );
+});
