@@ -2,7 +2,7 @@
 // narrow them and live in the URL, the keyboard opens a result, and the page still works as
 // a plain GET form without JavaScript.
 import type { Page } from "@playwright/test";
-import { expect, signIn, test } from "./fixtures";
+import { expect, seriousViolations, signIn, test } from "./fixtures";
 
 const ANALYST = "analyst1@meshmart.local";
 
@@ -107,4 +107,22 @@ test("without JavaScript the search page is a plain GET form", async ({ browser 
   await expect(page.locator("ol.hits > li")).toHaveCount(1);
   await expect(page.locator("ol.hits .hit-name")).toHaveText("EnrichedCustomerSignedUp");
   await context.close();
+});
+
+test("on a phone the box takes the width and the filters fold behind a button", async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await signIn(page, "analyst2@meshmart.local");
+  await page.goto("/?q=customer");
+  const box = page.getByRole("searchbox", { name: "Search data products" });
+  expect((await box.boundingBox())?.width ?? 0, "the search box is usable").toBeGreaterThan(300);
+  const facets = page.locator("aside.facets");
+  await expect(facets).toBeHidden();
+  await expect(page.locator("ol.hits > li").first()).toBeInViewport();
+  await page.locator("label.facets-button").click();
+  await expect(facets).toBeVisible();
+  expect(
+    await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
+    "the page does not scroll sideways",
+  ).toBe(true);
+  expect(await seriousViolations(page)).toEqual([]);
 });

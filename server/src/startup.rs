@@ -288,6 +288,7 @@ fn router(state: AppState, secure_cookies: bool) -> Router {
     let options = state.leptos_options.clone();
     let site_root = Path::new(options.site_root.as_ref()).to_path_buf();
     let services = state.services();
+    let fallback_services = services.clone();
     let leptos_routes = generate_route_list(App);
     let sessions = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
         .with_name(auth::SESSION_COOKIE)
@@ -319,7 +320,14 @@ fn router(state: AppState, secure_cookies: bool) -> Router {
             "/assets",
             static_files(site_root.join("assets"), "public, max-age=86400"),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Unknown addresses render the app's 404 page with the same services as every
+        // other page, so its header knows who is signed in.
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(
+            move || provide_context(fallback_services.clone()), shell
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::resolve_caller,

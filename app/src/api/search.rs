@@ -186,6 +186,8 @@ pub struct SearchHit {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FacetOption {
     pub value: String,
+    /// What people read: a domain's name for the domain facet, else the value.
+    pub label: String,
     pub count: u64,
 }
 
@@ -247,6 +249,18 @@ pub async fn search_catalog(query: String) -> Result<Option<SearchPage>, ApiErro
         .await
         .map_err(internal)?;
     let results = results.map_err(crate::ssr::error)?;
+    // The domain facet shows the names the result cards show, not slugs.
+    let domain_names: std::collections::HashMap<String, String> =
+        domain::domains::list(&services()?.pool)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|d| (d.slug, d.name))
+            .collect();
+    let label = |key: &str, value: &str| match (key, domain_names.get(value)) {
+        ("domain", Some(name)) => name.clone(),
+        _ => value.to_string(),
+    };
     let facets = FACETS
         .iter()
         .map(|(key, _)| {
@@ -256,7 +270,16 @@ pub async fn search_catalog(query: String) -> Result<Option<SearchPage>, ApiErro
                 .map(|values| {
                     values
                         .iter()
+                        // Tags that only repeat the product's domain or SLA tier (their
+                        // own facets) are left out of the tag facet.
+                        .filter(|v| {
+                            *key != "tag"
+                                || !(domain_names.contains_key(&v.value)
+                                    || ["platinum", "gold", "silver", "bronze"]
+                                        .contains(&v.value.as_str()))
+                        })
                         .map(|v| FacetOption {
+                            label: label(key, &v.value),
                             value: v.value.clone(),
                             count: v.count,
                         })
@@ -269,6 +292,7 @@ pub async fn search_catalog(query: String) -> Result<Option<SearchPage>, ApiErro
                     for value in values {
                         if !options.iter().any(|o| o.value == value.to_lowercase()) {
                             options.push(FacetOption {
+                                label: label(key, value),
                                 value: value.clone(),
                                 count: 0,
                             });

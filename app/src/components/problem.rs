@@ -56,6 +56,7 @@ pub fn ProblemList(problems: Vec<ProblemView>) -> impl IntoView {
 #[component]
 pub fn SignInNotice() -> impl IntoView {
     view! {
+        <Title text="Sign in"/>
         <section class="message-page">
             <h2>"Sign in to see this page"</h2>
             <p><a href="/login">"Sign in"</a></p>
@@ -86,6 +87,7 @@ pub fn PageProblem(
         }
         .into_any(),
         ApiError::Forbidden(reason) => view! {
+            <Title text="Not allowed"/>
             <section class="message-page" role="alert">
                 <h2>{forbidden.unwrap_or("You may not use this page")}</h2>
                 <p>"Your account lacks a permission this page needs (" {reason} ")."</p>
@@ -93,6 +95,7 @@ pub fn PageProblem(
         }
         .into_any(),
         other => view! {
+            <Title text="Could not be loaded"/>
             <section class="message-page" role="alert">
                 <h2>"This page could not be loaded"</h2>
                 <p class="form-error">{other.to_string()}</p>

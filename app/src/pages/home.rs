@@ -265,6 +265,11 @@ fn Results(
             <p class="search-note">"No product matches every word; showing those that match some."</p>
         }
     });
+    let selected_filters = page
+        .facets
+        .iter()
+        .flat_map(|(key, options)| options.iter().filter(|o| current.has(key, &o.value)))
+        .count();
     let facets = page
         .facets
         .iter()
@@ -290,7 +295,7 @@ fn Results(
                                 data-value=option.value.clone()
                             >
                                 <span class="facet-check" aria-hidden="true"></span>
-                                <span class="facet-value">{option.value.clone()}</span>
+                                <span class="facet-value" title=option.value.clone()>{option.label.clone()}</span>
                                 <span class="facet-count">{option.count}</span>
                             </a>
                         </li>
@@ -323,8 +328,18 @@ fn Results(
         }
     });
     view! {
+        // On a phone the filters fold away behind a button (a checkbox, so it works without
+        // JavaScript), and the results come first.
+        <input type="checkbox" id="facets-switch" class="facets-switch visually-hidden" aria-controls="facets"/>
+        <label for="facets-switch" class="facets-button">
+            {if selected_filters > 0 {
+                format!("Filters ({selected_filters} on)")
+            } else {
+                "Filters".to_string()
+            }}
+        </label>
         <div class="search-layout">
-            <aside class="facets" aria-label="Filters">{facets}</aside>
+            <aside class="facets" id="facets" aria-label="Filters">{facets}</aside>
             <div class="search-results" id="search-results">
                 // Announced on change, without reading every hit on each keystroke.
                 <p class="search-summary" aria-live="polite">
@@ -366,7 +381,7 @@ fn HitCard(hit: SearchHit, index: usize, active: RwSignal<Option<usize>>) -> imp
             class="hit"
             class:active=is_active
             id=format!("hit-{index}")
-            aria-selected=move || if is_active() { "true" } else { "false" }
+            aria-current=move || is_active().then_some("true")
         >
             <h2 class="hit-name">
                 <a href=href>{marks(hit.name)}</a>

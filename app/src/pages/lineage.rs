@@ -242,9 +242,10 @@ fn LineageGraph(view: LineageView) -> impl IntoView {
             </fieldset>
             <p class="muted" data-testid="lineage-summary">{summary}</p>
             <div class="lineage-canvas">
+                // A group, not an image: its nodes are links the keyboard reaches.
                 <svg
                     xmlns="http://www.w3.org/2000/svg"
-                    role="img"
+                    role="group"
                     aria-label=format!("Lineage graph of {product_name}")
                     width=svg_width
                     viewBox=move || {

@@ -44,6 +44,31 @@ async fn an_unknown_path_renders_the_not_found_page_with_404(pool: PgPool) {
     );
 }
 
+/// The 404 page's header knows who is signed in, as every other page's does.
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn the_not_found_page_shows_the_signed_in_person(pool: PgPool) {
+    domain::demo::seed_parts(&pool, &[domain::demo::Part::Identities], false)
+        .await
+        .expect("demo identities");
+    let app = spawn_app(pool.clone()).await;
+    let token = crate::helpers::token_for(&pool, "analyst1@meshmart.local").await;
+    let response = app
+        .client
+        .get(format!("{}/definitely/not/here", app.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 404);
+    let html = response.text().await.expect("html");
+    assert!(html.contains("Page not found"), "{html}");
+    assert!(
+        html.contains("Sign out"),
+        "the header knows the caller: {html}"
+    );
+    assert!(!html.contains(">Sign in</a>"), "{html}");
+}
+
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn pages_are_compressed_for_clients_that_accept_it(pool: PgPool) {
     let app = spawn_app(pool).await;
