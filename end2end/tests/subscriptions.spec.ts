@@ -44,6 +44,12 @@ test("an analyst requests access, the owner approves it, the analyst gets connec
   await expect(card.locator('[data-snippet="kcat"]')).toContainText("sales.order-placed.v1");
   await expect(card.locator('[data-snippet="kcat"]')).toContainText("sasl.username=analyst2");
   await expect(card).toContainText("enjoy");
+  // The page says whose password the snippets want, names the registry, and copies.
+  await expect(card.getByTestId("password-hint")).toContainText("analyst2");
+  await expect(card.locator('[data-snippet="java"]')).toContainText("schema.registry.url=");
+  const copy = card.getByRole("button", { name: "Copy the kcat snippet" });
+  await copy.click();
+  await expect(copy).toHaveText("Copied");
 
   // The analyst replays a consumer group of the subscription from a time; with no
   // application running in it, the group moves and the page says where it reads next.

@@ -126,6 +126,10 @@ impl Application {
                 bootstrap_servers: settings.kafka.bootstrap_servers.clone(),
                 security_protocol: settings.kafka.security_protocol.clone(),
                 sasl_mechanism: settings.kafka.sasl_mechanism.clone(),
+                registry_url: format!(
+                    "{}/registry",
+                    settings.server.public_url.trim_end_matches('/')
+                ),
             }),
             webhooks_allow_private: settings.webhooks.allow_private_targets,
         };

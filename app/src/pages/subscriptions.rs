@@ -257,18 +257,26 @@ fn SubscriptionCard(
                     <dd><code>{c.principal}</code></dd>
                     <dt>"Consumer group prefix"</dt>
                     <dd><code>{c.group_prefix}</code> " (e.g. " <code>{c.group_example}</code> ")"</dd>
+                    <dt>"Password"</dt>
+                    <dd data-testid="password-hint">{c.password_hint}</dd>
+                    <dt>"Schema registry"</dt>
+                    <dd>
+                        <code>{c.registry_url}</code>
+                        " (Confluent-compatible; authenticate with an API token from "
+                        <a href="/account">"your account"</a> ")"
+                    </dd>
                 </dl>
                 <details open>
                     <summary>"kcat"</summary>
-                    <pre tabindex="0"><code data-snippet="kcat">{c.kcat}</code></pre>
+                    <Snippet kind="kcat" text=c.kcat/>
                 </details>
                 <details>
                     <summary>"librdkafka properties"</summary>
-                    <pre tabindex="0"><code data-snippet="librdkafka">{c.librdkafka}</code></pre>
+                    <Snippet kind="librdkafka" text=c.librdkafka/>
                 </details>
                 <details>
                     <summary>"Java client properties"</summary>
-                    <pre tabindex="0"><code data-snippet="java">{c.java}</code></pre>
+                    <Snippet kind="java" text=c.java/>
                 </details>
             </div>
         }
@@ -515,5 +523,36 @@ fn ApprovalRow(
                 }}
             </td>
         </tr>
+    }
+}
+
+/// A configuration snippet to paste, with a copy button once the page is interactive (a
+/// button that cannot work is not shown without JavaScript).
+#[component]
+fn Snippet(kind: &'static str, text: String) -> impl IntoView {
+    let interactive = RwSignal::new(false);
+    Effect::new(move |_| interactive.set(true));
+    let copied = RwSignal::new(false);
+    let copy = {
+        let text = text.clone();
+        move |_| {
+            #[cfg(feature = "hydrate")]
+            if let Some(window) = web_sys::window() {
+                let _ = window.navigator().clipboard().write_text(&text);
+                copied.set(true);
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = &text;
+        }
+    };
+    view! {
+        <div class="snippet">
+            <Show when=move || interactive.get()>
+                <button type="button" class="copy" on:click=copy.clone() aria-label=format!("Copy the {kind} snippet")>
+                    {move || if copied.get() { "Copied" } else { "Copy" }}
+                </button>
+            </Show>
+            <pre tabindex="0"><code data-snippet=kind>{text}</code></pre>
+        </div>
     }
 }
