@@ -31,6 +31,7 @@ use pages::login::LoginPage;
 use pages::nodes::NodePage;
 use pages::not_found::NotFound;
 use pages::register::RegisterPage;
+use pages::registry::RegistryPage;
 use pages::subscriptions::{ApprovalsPage, MySubscriptionsPage};
 
 /// The HTML document around the app, rendered on the server for every page.
@@ -97,6 +98,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/incidents") view=IncidentsPage/>
                         <Route path=path!("/incidents/:id") view=IncidentDetailPage/>
                         <Route path=path!("/register") view=RegisterPage/>
+                        <Route path=path!("/schemas") view=RegistryPage/>
                         <Route path=path!("/subscriptions") view=MySubscriptionsPage/>
                         <Route path=path!("/approvals") view=ApprovalsPage/>
                     </Routes>

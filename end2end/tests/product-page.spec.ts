@@ -79,3 +79,26 @@ test("an owner tells the requester a proposed schema would break their subscript
     "would break your subscription to enriched-customer-signed-up",
   );
 });
+
+test("an admin's header keeps every link and the theme switch on one line at 1366 px", async ({
+  signedIn,
+}) => {
+  const admin = await signedIn("admin@meshmart.local");
+  await admin.setViewportSize({ width: 1366, height: 900 });
+  await admin.goto("/domains");
+  const tops = await admin
+    .locator("header.site-header")
+    .locator(".site-nav a, .user-menu a, .user-menu button, .theme-toggle")
+    .evaluateAll((items) =>
+      items.map((item) => {
+        const box = item.getBoundingClientRect();
+        return { text: item.textContent?.trim(), top: Math.round(box.top), height: Math.round(box.height) };
+      }),
+    );
+  expect(tops.length).toBeGreaterThan(6);
+  const first = tops[0].top;
+  for (const item of tops) {
+    expect(Math.abs(item.top - first), `${item.text} wrapped: ${JSON.stringify(tops)}`).toBeLessThan(12);
+    expect(item.height, `${item.text} breaks over two lines`).toBeLessThan(48);
+  }
+});

@@ -1,7 +1,7 @@
 // The schema registry on the product page: an owner publishes two contract versions, sees
 // both schema versions, compares them, and checks a proposed breaking schema before
 // publishing it; an analyst sees the versions but cannot propose.
-import { expect, signIn, test } from "./fixtures";
+import { expect, seriousViolations, signIn, test } from "./fixtures";
 
 const suffix = Date.now().toString(36);
 const slug = `parcel-scanned-${suffix}`;
@@ -72,4 +72,30 @@ test("an analyst reads the versions but has no proposal box", async ({ page }) =
   const registry = page.locator(".registry-port").first();
   await expect(registry.locator("[data-schema-version]")).toHaveCount(1);
   await expect(page.getByRole("button", { name: "Check compatibility" })).toHaveCount(0);
+});
+
+test("the registry browser finds a product's subject and opens its page", async ({ page }) => {
+  await signIn(page, "analyst2@meshmart.local");
+  await page.goto("/");
+  await page.locator("header.site-header").getByRole("link", { name: "Schemas" }).click();
+  await expect(page).toHaveURL(/\/schemas$/);
+  await page.getByRole("searchbox", { name: "Find a subject" }).fill("CustomerSignedUp");
+  await page.getByRole("button", { name: "Find" }).click();
+  const row = page.locator('tr[data-subject="customer-management.customer-signed-up.v1-value"]');
+  await expect(row).toContainText("CustomerSignedUp");
+  await expect(row).toContainText("BACKWARD");
+  // Leftover subjects are for admins only.
+  await expect(page.locator("#orphans-heading")).toHaveCount(0);
+
+  await row.getByRole("link", { name: "customer-management.customer-signed-up.v1-value" }).click();
+  await expect(page.locator("h1")).toHaveText("customer-management.customer-signed-up.v1-value");
+  const port = page.locator('.registry-port[data-subject="customer-management.customer-signed-up.v1-value"]');
+  await expect(port.locator("[data-schema-version]")).toHaveCount(1);
+  await expect(page.getByRole("link", { name: "CustomerSignedUp" }).first()).toHaveAttribute(
+    "href",
+    "/products/customer-signed-up",
+  );
+  expect(await seriousViolations(page)).toEqual([]);
+  await page.goto("/schemas?subject=no-such-subject-value");
+  await expect(page.locator("h1")).toHaveText("No subject “no-such-subject-value”");
 });

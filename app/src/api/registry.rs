@@ -381,3 +381,119 @@ pub async fn announce_schema(
         already: done.already,
     })
 }
+
+/// A subject as the registry browser lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectRowView {
+    pub subject: String,
+    pub schema_type: String,
+    pub latest: i32,
+    pub versions: i64,
+    pub mode: String,
+    pub product: Option<String>,
+    pub product_name: Option<String>,
+    pub domain: Option<String>,
+    pub updated_at: String,
+}
+
+/// The registry browser's page: subjects of products, and (for those who may write them)
+/// subjects no product owns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectsView {
+    pub items: Vec<SubjectRowView>,
+    /// How many match in all (the page lists at most `limit`).
+    pub total: i64,
+    pub limit: i64,
+    /// `None` for callers who may not see subjects without a product.
+    pub orphans: Option<Vec<SubjectRowView>>,
+}
+
+#[cfg(feature = "ssr")]
+fn subject_row(row: domain::registry::browse::SubjectRow) -> SubjectRowView {
+    SubjectRowView {
+        subject: row.subject,
+        schema_type: row.schema_type,
+        latest: row.latest,
+        versions: row.versions,
+        mode: row.mode,
+        product: row.product,
+        product_name: row.product_name,
+        domain: row.domain,
+        updated_at: crate::ssr::time::timestamp(row.updated_at),
+    }
+}
+
+/// Subjects matching `q` (by subject, product or domain), for anyone who reads the catalog.
+#[server(prefix = "/api/fn", endpoint = "registry_subjects")]
+pub async fn registry_subjects(q: String) -> Result<SubjectsView, ApiError> {
+    use crate::ssr::{authorize, internal, services};
+    use domain::registry::browse;
+
+    let user = authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
+    let services = services()?;
+    let q = Some(q.as_str()).filter(|q| !q.trim().is_empty());
+    let (rows, total) = browse::subjects(&services.pool, q, false)
+        .await
+        .map_err(internal)?;
+    let orphans = if services
+        .policy
+        .allows(&user, domain::policy::GLOBAL, Permission::WriteRegistry)
+        .await
+    {
+        let (rows, _) = browse::subjects(&services.pool, q, true)
+            .await
+            .map_err(internal)?;
+        Some(rows.into_iter().map(subject_row).collect())
+    } else {
+        None
+    };
+    Ok(SubjectsView {
+        items: rows.into_iter().map(subject_row).collect(),
+        total,
+        limit: browse::PAGE,
+        orphans,
+    })
+}
+
+/// One subject's summary; a subject no product owns only for those who may write it.
+#[server(prefix = "/api/fn", endpoint = "registry_subject")]
+pub async fn registry_subject(subject: String) -> Result<SubjectRowView, ApiError> {
+    use crate::ssr::{authorize, fail, internal, services};
+
+    let user = authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
+    let services = services()?;
+    let row = domain::registry::browse::subject(&services.pool, &subject)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| fail(http::StatusCode::NOT_FOUND, ApiError::NotFound))?;
+    if row.product.is_none()
+        && !services
+            .policy
+            .allows(&user, domain::policy::GLOBAL, Permission::WriteRegistry)
+            .await
+    {
+        return Err(fail(http::StatusCode::NOT_FOUND, ApiError::NotFound));
+    }
+    Ok(subject_row(row))
+}
+
+/// The versions of a subject no product owns (newest first), for those who may write it.
+#[server(prefix = "/api/fn", endpoint = "orphan_versions")]
+pub async fn orphan_versions(subject: String) -> Result<Vec<SchemaVersionRow>, ApiError> {
+    use crate::ssr::{authorize, internal, services};
+
+    authorize(domain::policy::GLOBAL, Permission::WriteRegistry).await?;
+    Ok(domain::registry::view::history(&services()?.pool, &subject)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|entry| SchemaVersionRow {
+            version: entry.version,
+            id: entry.id,
+            schema_type: entry.schema_type.as_str().to_string(),
+            schema: convert::pretty(&entry.schema),
+            registered_by: entry.registered_by,
+            registered_at: crate::ssr::time::timestamp(entry.created_at),
+        })
+        .collect())
+}

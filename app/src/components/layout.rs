@@ -57,6 +57,7 @@ pub fn Header() -> impl IntoView {
             <nav class="site-nav" aria-label="Main">
                 <a href="/">"Catalog"</a>
                 <a href="/domains">"Domains"</a>
+                <a href="/schemas">"Schemas"</a>
                 <a href="/incidents">"Incidents"</a>
             </nav>
             <UserMenu/>

@@ -140,7 +140,7 @@ fn UsersSection(
     view! {
         <section class="admin-section" aria-labelledby="admin-users-heading">
             <h2 id="admin-users-heading">"Users"</h2>
-            <div class="admin-scroll">
+            <div class="admin-scroll" tabindex="0">
                 <table class="admin-table">
                     <thead>
                         <tr>
@@ -412,7 +412,7 @@ fn ServiceAccountTable(rows: Vec<ServiceAccountRow>) -> impl IntoView {
     };
     view! {
         {issued}
-        <div class="admin-scroll">
+        <div class="admin-scroll" tabindex="0">
             <table class="admin-table">
                 <thead>
                     <tr>
@@ -476,7 +476,7 @@ fn PolicySection(policy: Resource<Result<Vec<PermissionRow>, ApiError>>) -> impl
 #[component]
 fn PolicyTable(rows: Vec<PermissionRow>) -> impl IntoView {
     view! {
-        <div class="admin-scroll admin-policy">
+        <div class="admin-scroll admin-policy" tabindex="0">
             <table class="admin-table">
                 <thead>
                     <tr>
@@ -675,7 +675,7 @@ fn AuditTable(rows: Vec<AuditRow>) -> impl IntoView {
     };
     view! {
         <p class="admin-muted">{count} ", newest first (at most 500 are shown)."</p>
-        <div class="admin-scroll">
+        <div class="admin-scroll" tabindex="0">
             <table class="admin-table audit-table">
                 <thead>
                     <tr>
@@ -729,7 +729,7 @@ fn Change(before: Option<String>, after: Option<String>) -> impl IntoView {
             view! {
                 <div class="audit-change">
                     <span class="audit-change-label">{label}</span>
-                    <code class="audit-json">{json}</code>
+                    <code class="audit-json" tabindex="0">{json}</code>
                 </div>
             }
         })

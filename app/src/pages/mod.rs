@@ -12,5 +12,6 @@ pub mod nodes;
 pub mod not_found;
 pub mod producers;
 pub mod register;
+pub mod registry;
 pub mod schemas;
 pub mod subscriptions;

@@ -42,8 +42,10 @@ fn ask_from_query(get: impl Fn(&str) -> Option<String>) -> Ask {
     }
 }
 
+/// The product `slug`'s registry section; with `only`, just that subject's port, whose
+/// forms stay on the registry browser's page of the subject.
 #[component]
-pub fn RegistrySection(slug: String) -> impl IntoView {
+pub fn RegistrySection(slug: String, #[prop(optional)] only: Option<String>) -> impl IntoView {
     let query = use_query_map();
     let ask = Memo::new(move |_| query.with(|q| ask_from_query(|name| q.get(name))));
     let ports = Resource::new_blocking(
@@ -75,6 +77,7 @@ pub fn RegistrySection(slug: String) -> impl IntoView {
             <Transition fallback=Loading>
                 {move || {
                     let slug = slug.clone();
+                    let only = only.clone();
                     ports
                         .get()
                         .map(move |found| match found {
@@ -85,9 +88,16 @@ pub fn RegistrySection(slug: String) -> impl IntoView {
                             Ok(ports) => {
                                 ports
                                     .into_iter()
+                                    .filter(|port| only.as_ref().is_none_or(|s| *s == port.subject))
                                     .map(|port| {
                                         view! {
-                                            <PortRegistry slug=slug.clone() port ask=ask.get_untracked() result/>
+                                            <PortRegistry
+                                                slug=slug.clone()
+                                                port
+                                                ask=ask.get_untracked()
+                                                result
+                                                only=only.is_some()
+                                            />
                                         }
                                     })
                                     .collect_view()
@@ -107,6 +117,8 @@ fn PortRegistry(
     port: PortSchemas,
     ask: Ask,
     result: Resource<Result<Option<SchemaDiffView>, ApiError>>,
+    /// Shown alone on the registry browser's page of its subject.
+    only: bool,
 ) -> impl IntoView {
     let PortSchemas {
         event_type,
@@ -117,7 +129,16 @@ fn PortRegistry(
         consumers,
         can_propose,
     } = port;
-    let action = format!("/products/{slug}#schema-registry");
+    // GET forms: on the browser's subject page, the subject rides along as a field.
+    let action = if only {
+        "/schemas".to_string()
+    } else {
+        format!("/products/{slug}#schema-registry")
+    };
+    let stay = only.then(|| subject.clone());
+    let hidden = move |stay: Option<String>| {
+        stay.map(|subject| view! { <input type="hidden" name="subject" value=subject/> })
+    };
     let (ask_from, ask_to, proposed) = match &ask {
         Ask::Compare { port, from, to } if *port == topic => (Some(*from), Some(*to), None),
         Ask::Check { port, schema } if *port == topic => (None, None, Some(schema.clone())),
@@ -199,6 +220,7 @@ fn PortRegistry(
                 .then(|| {
                     view! {
                         <form class="inline-form registry-compare" method="get" action=action.clone()>
+                            {hidden(stay.clone())}
                             <input type="hidden" name="port" value=topic.clone()/>
                             <label>"From" <select name="schema_from">{from_options}</select></label>
                             <label>"To" <select name="schema_to">{to_options}</select></label>
@@ -210,6 +232,7 @@ fn PortRegistry(
                 .then(|| {
                     view! {
                         <form class="registry-propose" method="get" action=action.clone()>
+                            {hidden(stay.clone())}
                             <input type="hidden" name="port" value=topic.clone()/>
                             <label for=format!("proposed-{topic}")>
                                 "Check a proposed schema before publishing"

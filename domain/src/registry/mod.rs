@@ -7,6 +7,7 @@
 //! topic: its domain's owners may write it. Other subjects are admin-only.
 
 pub mod announce;
+pub mod browse;
 pub mod compat;
 pub mod json_compat;
 pub mod schema;

@@ -173,7 +173,10 @@ mod tests {
         };
         let c = access.connection(&active("User:analyst1")).expect("active");
         assert!(c.password_hint.contains("analyst1") && c.password_hint.contains("PLAIN"));
-        assert!(c.kcat.contains("-G analyst1.app customer-management.customer-signed-up.v1"));
+        assert!(
+            c.kcat
+                .contains("-G analyst1.app customer-management.customer-signed-up.v1")
+        );
         for line in [
             "schema.registry.url=https://meshmart.example/registry",
             "basic.auth.credentials.source=USER_INFO",
@@ -181,7 +184,10 @@ mod tests {
         ] {
             assert!(c.java.lines().any(|l| l == line), "{line} in {}", c.java);
         }
-        assert!(c.librdkafka.contains("# url=https://meshmart.example/registry"));
+        assert!(
+            c.librdkafka
+                .contains("# url=https://meshmart.example/registry")
+        );
         let mut pending = active("User:analyst1");
         pending.state = State::Pending;
         assert_eq!(access.connection(&pending), None);
