@@ -211,6 +211,13 @@ pub async fn search(pool: &PgPool, filter: &Filter) -> Result<Vec<Entry>, sqlx::
     query.build_query_as::<Entry>().fetch_all(pool).await
 }
 
+/// Every action the log holds, for a filter's choice.
+pub async fn actions(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("select distinct action from audit_log order by action")
+        .fetch_all(pool)
+        .await
+}
+
 fn escape_like(value: &str) -> String {
     value
         .replace('\\', "\\\\")

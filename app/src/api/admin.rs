@@ -317,7 +317,20 @@ pub async fn effective_policy() -> Result<Vec<PermissionRow>, ApiError> {
         .collect())
 }
 
-/// Audit entries matching the filters, newest first (at most 500).
+/// Audit entries a page of the audit log shows at most.
+pub const AUDIT_PAGE: usize = 100;
+
+/// A page of the audit log: entries newest first, the id to read older ones from (when
+/// there are), and the actions the log holds (for the filter's choice).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub rows: Vec<AuditRow>,
+    pub older: Option<i64>,
+    pub actions: Vec<String>,
+}
+
+/// Audit entries matching the filters, newest first, [`AUDIT_PAGE`] at a time: `before`
+/// (an entry id) pages to older ones (keyset paging, as `GET /api/v1/audit?before_id=`).
 #[server(prefix = "/api/fn", endpoint = "admin_audit")]
 pub async fn search_audit(
     actor: Option<String>,
@@ -325,7 +338,8 @@ pub async fn search_audit(
     target: Option<String>,
     from: Option<String>,
     to: Option<String>,
-) -> Result<Vec<AuditRow>, ApiError> {
+    before: Option<i64>,
+) -> Result<AuditPage, ApiError> {
     use crate::ssr::{authorize, internal, services};
 
     authorize(domain::policy::GLOBAL, Permission::ReadAudit).await?;
@@ -335,13 +349,20 @@ pub async fn search_audit(
         target,
         from: parse_time("from", from.as_deref())?,
         to: parse_time("to", to.as_deref())?,
-        before_id: None,
-        limit: Some(500),
+        before_id: before,
+        // One more than a page: whether older entries exist.
+        limit: Some(AUDIT_PAGE as i64 + 1),
     };
-    let entries = domain::audit::search(&services()?.pool, &filter)
+    let pool = services()?.pool;
+    let mut entries = domain::audit::search(&pool, &filter)
         .await
         .map_err(internal)?;
-    Ok(entries
+    let older = (entries.len() > AUDIT_PAGE).then(|| {
+        entries.truncate(AUDIT_PAGE);
+        entries.last().map(|e| e.id)
+    });
+    let actions = domain::audit::actions(&pool).await.map_err(internal)?;
+    let rows = entries
         .into_iter()
         .map(|e| AuditRow {
             id: e.id,
@@ -351,10 +372,19 @@ pub async fn search_audit(
             target: e.target,
             domain: e.domain,
             outcome: e.outcome,
-            before: e.before.map(|v| v.to_string()),
-            after: e.after.map(|v| v.to_string()),
+            before: e
+                .before
+                .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default()),
+            after: e
+                .after
+                .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default()),
         })
-        .collect())
+        .collect();
+    Ok(AuditPage {
+        rows,
+        older: older.flatten(),
+        actions,
+    })
 }
 
 /// Parses `2026-11-26`, `2026-11-26T10:00` or RFC 3339 into UTC.

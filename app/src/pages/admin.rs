@@ -514,6 +514,8 @@ struct AuditFilters {
     target: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    /// Older than this entry id (a page further back).
+    before: Option<i64>,
 }
 
 impl AuditFilters {
@@ -531,7 +533,22 @@ impl AuditFilters {
             target: get("target"),
             from: get("from"),
             to: get("to"),
+            before: get("before").and_then(|id| id.parse().ok()),
         }
+    }
+
+    /// This page's address with the same filters, from `before` back.
+    fn page_href(&self, before: Option<i64>) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in self.fields() {
+            if let Some(value) = value {
+                query.append_pair(name, value);
+            }
+        }
+        if let Some(before) = before {
+            query.append_pair("before", &before.to_string());
+        }
+        format!("/admin/audit?{}", query.finish())
     }
 
     fn fields(&self) -> [(&'static str, Option<&str>); 5] {
@@ -576,7 +593,7 @@ pub fn AuditPage() -> impl IntoView {
     // Keyed on the query, so a plain GET of the filter form renders the results on the server.
     let entries = Resource::new(
         move || filters.get(),
-        |f| search_audit(f.actor, f.action, f.target, f.from, f.to),
+        |f| search_audit(f.actor, f.action, f.target, f.from, f.to, f.before),
     );
     view! {
         <Title text="Audit log"/>
@@ -585,18 +602,30 @@ pub fn AuditPage() -> impl IntoView {
                 <h1>"Audit log"</h1>
                 <a href="/admin">"Administration"</a>
             </header>
-            <AuditFilterForm filters/>
-            <p class="audit-export">
-                <a href=move || filters.with(AuditFilters::csv_href) download="audit.csv">
-                    "Export CSV"
-                </a>
-            </p>
             <Transition fallback=Loading>
                 {move || {
                     entries
                         .get()
                         .map(|result| match result {
-                            Ok(rows) => view! { <AuditTable rows/> }.into_any(),
+                            Ok(page) => {
+                                let older = page.older.map(|id| filters.with(|f| f.page_href(Some(id))));
+                                let newest = filters
+                                    .with(|f| f.before.is_some().then(|| f.page_href(None)));
+                                view! {
+                                    <AuditFilterForm filters actions=page.actions/>
+                                    <p class="audit-export">
+                                        <a href=move || filters.with(AuditFilters::csv_href) download="audit.csv">
+                                            "Export CSV"
+                                        </a>
+                                    </p>
+                                    <AuditTable rows=page.rows/>
+                                    <nav class="pager" aria-label="Audit pages">
+                                        {newest.map(|href| view! { <a href=href>"← Newest"</a> })}
+                                        {older.map(|href| view! { <a href=href rel="next">"Older entries →"</a> })}
+                                    </nav>
+                                }
+                                    .into_any()
+                            }
                             Err(error @ (ApiError::Unauthenticated | ApiError::Forbidden(_))) => {
                                 view! { <PageProblem error forbidden=ONLY_ADMINS/> }.into_any()
                             }
@@ -609,7 +638,15 @@ pub fn AuditPage() -> impl IntoView {
 }
 
 #[component]
-fn AuditFilterForm(filters: Memo<AuditFilters>) -> impl IntoView {
+fn AuditFilterForm(filters: Memo<AuditFilters>, actions: Vec<String>) -> impl IntoView {
+    let chosen = filters.with_untracked(|f| f.action.clone().unwrap_or_default());
+    let options = actions
+        .into_iter()
+        .map(|action| {
+            let selected = action == chosen;
+            view! { <option value=action.clone() selected=selected>{action.clone()}</option> }
+        })
+        .collect_view();
     let field = move |name: &'static str| {
         Signal::derive(move || filters.with(|filters| filters.value(name)))
     };
@@ -621,15 +658,21 @@ fn AuditFilterForm(filters: Memo<AuditFilters>) -> impl IntoView {
                 hint="user:ana@example.com"
                 value=field("actor")
             />
-            <AuditInput name="action" label="Action" hint="role.grant" value=field("action")/>
+            <div class="audit-field">
+                <label for="audit-action">"Action"</label>
+                <select id="audit-action" name="action">
+                    <option value="">"Any action"</option>
+                    {options}
+                </select>
+            </div>
             <AuditInput
                 name="target"
                 label="Target"
                 hint="user:bob@example.com"
                 value=field("target")
             />
-            <AuditInput name="from" label="From" hint="2026-11-26" value=field("from")/>
-            <AuditInput name="to" label="To" hint="2026-11-26T18:00" value=field("to")/>
+            <AuditInput name="from" label="From (UTC)" kind="datetime-local" value=field("from")/>
+            <AuditInput name="to" label="To (UTC)" kind="datetime-local" value=field("to")/>
             <div class="audit-filter-actions">
                 <button type="submit">"Filter"</button>
                 <a href="/admin/audit">"Clear"</a>
@@ -643,7 +686,11 @@ fn AuditInput(
     name: &'static str,
     label: &'static str,
     /// An example value, shown as the placeholder.
+    #[prop(optional)]
     hint: &'static str,
+    /// The input's type (`text` by default).
+    #[prop(optional)]
+    kind: Option<&'static str>,
     #[prop(into)] value: Signal<String>,
 ) -> impl IntoView {
     let id = format!("audit-{name}");
@@ -653,7 +700,7 @@ fn AuditInput(
             // `value` for the server-rendered page, `prop:value` for client-side navigation.
             <input
                 id=id
-                type="text"
+                type=kind.unwrap_or("text")
                 name=name
                 placeholder=hint
                 value=value
@@ -674,7 +721,7 @@ fn AuditTable(rows: Vec<AuditRow>) -> impl IntoView {
         n => format!("{n} entries"),
     };
     view! {
-        <p class="admin-muted">{count} ", newest first (at most 500 are shown)."</p>
+        <p class="admin-muted">{count} ", newest first."</p>
         <div class="admin-scroll" tabindex="0">
             <table class="admin-table audit-table">
                 <thead>
@@ -724,13 +771,23 @@ fn Change(before: Option<String>, after: Option<String>) -> impl IntoView {
     if before.is_none() && after.is_none() {
         return view! { <span class="admin-muted">"—"</span> }.into_any();
     }
+    // The first line reads at a glance; the whole JSON opens in place.
     let part = |label: &'static str, json: Option<String>| {
         json.map(|json| {
+            let glance: String = json.split_whitespace().collect::<Vec<_>>().join(" ");
+            let glance = if glance.chars().count() > 60 {
+                format!("{}…", glance.chars().take(60).collect::<String>())
+            } else {
+                glance
+            };
             view! {
-                <div class="audit-change">
-                    <span class="audit-change-label">{label}</span>
-                    <code class="audit-json" tabindex="0">{json}</code>
-                </div>
+                <details class="audit-change">
+                    <summary>
+                        <span class="audit-change-label">{label}</span>
+                        <code>{glance}</code>
+                    </summary>
+                    <pre class="audit-json" tabindex="0">{json}</pre>
+                </details>
             }
         })
     };

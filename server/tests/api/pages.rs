@@ -82,3 +82,63 @@ async fn pages_are_compressed_for_clients_that_accept_it(pool: PgPool) {
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-encoding"], "gzip");
 }
+
+/// The audit log page shows a page of entries with a link to older ones (keyset paging),
+/// and the whole before/after JSON of each, and an action filter to choose from.
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn the_audit_log_pages_back_through_older_entries(pool: PgPool) {
+    domain::demo::seed_parts(&pool, &[domain::demo::Part::Identities], false)
+        .await
+        .expect("demo identities");
+    sqlx::query(
+        "insert into audit_log (actor, action, target, outcome, after)
+         select 'cli', 'test.paging', 'target-' || n, 'success',
+                jsonb_build_object('n', n, 'note', repeat('long text ', 20))
+         from generate_series(1, 150) n",
+    )
+    .execute(&pool)
+    .await
+    .expect("entries");
+    let app = spawn_app(pool.clone()).await;
+    let token = crate::helpers::token_for(&pool, "admin@meshmart.local").await;
+    let page = |path: String| {
+        let request = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .bearer_auth(&token);
+        async move {
+            let response = request.send().await.expect("request");
+            assert_eq!(response.status(), 200);
+            response.text().await.expect("html")
+        }
+    };
+    let first = page("/admin/audit?action=test.paging".into()).await;
+    assert_eq!(
+        first.matches("data-audit-id=").count(),
+        100,
+        "a page of 100"
+    );
+    assert!(
+        first.contains("target-150") && !first.contains("target-50<"),
+        "newest first"
+    );
+    assert!(
+        first.contains(r#"<option value="test.paging" selected"#),
+        "{first}"
+    );
+    assert!(
+        first.contains("long text long text"),
+        "the whole JSON is there"
+    );
+    let older = first
+        .split("href=\"")
+        .filter_map(|rest| rest.split('"').next())
+        .find(|href| href.contains("before="))
+        .expect("a link to older entries")
+        .replace("&amp;", "&");
+    let second = page(older).await;
+    assert_eq!(second.matches("data-audit-id=").count(), 50);
+    assert!(second.contains("target-50<") && !second.contains("target-51<"));
+    assert!(second.contains("Newest"), "{second}");
+    assert!(!second.contains("Older entries"), "nothing older");
+}
