@@ -42,6 +42,9 @@ test("an admin makes an analyst owner of a domain; the next request is allowed",
   await expect(admin).toHaveURL(/\/admin$/);
   const row = admin.locator('tr[data-email="analyst2@meshmart.local"]');
   await expect(row).toBeVisible();
+  // The row's controls open behind one "Manage…"; no role is preselected.
+  await row.getByText("Manage…").click();
+  await expect(row.getByLabel("Role for analyst2@meshmart.local")).toHaveValue("");
   await row.getByLabel("Role for analyst2@meshmart.local").selectOption("owner");
   await row.getByLabel("Domain for analyst2@meshmart.local").selectOption("marketing");
   await row.getByRole("button", { name: "Grant" }).click();

@@ -24,6 +24,7 @@ use crate::api::admin::{
     ResetPassword, ServiceAccountRow, SetRole, SetUserDisabled, UserRow, effective_policy,
     list_domains, list_service_accounts, list_users, search_audit,
 };
+use crate::components::confirm::Confirm;
 use crate::components::loading::Loading;
 use crate::components::problem::{ErrorMessage, PageProblem};
 
@@ -192,10 +193,19 @@ fn UserTableRow(user: UserRow, domains: Domains, changes: Changes) -> impl IntoV
                     {if disabled { "disabled" } else { "active" }}
                 </span>
             </td>
+            // One "Manage" per row: the controls open on demand, grouped by what they change.
             <td class="admin-row-actions">
-                <ToggleForm id=id.clone() disabled changes/>
-                <ResetPasswordForm id=id.clone() email=email.clone()/>
-                <RoleForm id email domains changes/>
+                <details class="row-manage">
+                    <summary aria-label=format!("Manage {email}")>"Manage…"</summary>
+                    <div class="row-manage-body">
+                        <h3>"Roles"</h3>
+                        <RoleForm id=id.clone() email=email.clone() domains changes/>
+                        <h3>"Password"</h3>
+                        <ResetPasswordForm id=id.clone() email=email.clone()/>
+                        <h3>"Access"</h3>
+                        <ToggleForm id disabled changes/>
+                    </div>
+                </details>
             </td>
         </tr>
     }
@@ -229,14 +239,36 @@ fn ToggleForm(id: String, disabled: bool, changes: Changes) -> impl IntoView {
     } else {
         ("Disable", "true")
     };
+    let form = move || {
+        view! {
+            <ActionForm action=action attr:class="admin-inline">
+                <input type="hidden" name="id" value=id.clone()/>
+                <input type="hidden" name="disabled" value=next/>
+                <button
+                    type="submit"
+                    class=if disabled { "" } else { "danger" }
+                    disabled=move || action.pending().get()
+                >
+                    {if disabled { label.to_string() } else { "Yes, disable".to_string() }}
+                </button>
+            </ActionForm>
+        }
+    };
+    // Disabling ends sign-in, tokens and own subscriptions: it asks first.
     view! {
-        <ActionForm action=action attr:class="admin-inline">
-            <input type="hidden" name="id" value=id/>
-            <input type="hidden" name="disabled" value=next/>
-            <button type="submit" disabled=move || action.pending().get()>
-                {label}
-            </button>
-        </ActionForm>
+        {if disabled {
+            form().into_any()
+        } else {
+            view! {
+                <Confirm
+                    label=label.to_string()
+                    consequence="They can no longer sign in; their API tokens are revoked and the subscriptions of their own Kafka principal end, with their ACLs.".to_string()
+                >
+                    {form()}
+                </Confirm>
+            }
+                .into_any()
+        }}
         <ActionOutcome value=action.value()/>
     }
 }
@@ -273,10 +305,12 @@ fn RoleForm(id: String, email: String, domains: Domains, changes: Changes) -> im
     view! {
         <ActionForm action=action attr:class="admin-inline">
             <input type="hidden" name="id" value=id/>
-            <select name="role" aria-label=format!("Role for {email}")>
-                <option value="admin">"admin"</option>
-                <option value="owner">"owner"</option>
+            // No role is preselected: granting admin takes a deliberate choice.
+            <select name="role" required aria-label=format!("Role for {email}")>
+                <option value="" selected>"Choose a role"</option>
                 <option value="analyst">"analyst"</option>
+                <option value="owner">"owner of a domain"</option>
+                <option value="admin">"admin (everything)"</option>
             </select>
             // Only an owner role uses the domain; the server ignores it for the others.
             <select name="domain" aria-label=format!("Domain for {email}")>
