@@ -102,3 +102,14 @@ test("an admin's header keeps every link and the theme switch on one line at 136
     expect(item.height, `${item.text} breaks over two lines`).toBeLessThan(48);
   }
 });
+
+test("a product with personal fields says so with a badge derived from its fields", async ({ page }) => {
+  await signIn(page, "analyst3@meshmart.local");
+  await page.goto("/products/customer-signed-up");
+  // Its e-mail and IP address fields are classified: the badge names the most sensitive.
+  const badge = page.locator(".catalog-product-head [data-classification]");
+  await expect(badge).toHaveText(/restricted|confidential/);
+  await expect(page.locator(".catalog-overview")).not.toContainText("non-pii");
+  await page.goto("/?q=CustomerSignedUp");
+  await expect(page.locator("ol.hits > li").first().locator("[data-classification]")).toBeVisible();
+});

@@ -123,6 +123,16 @@ pub struct ProductView {
     pub versions: Vec<VersionRow>,
     /// The stream node Meshmart runs to compute this product: (name, kind).
     pub computed_by: Option<(String, String)>,
+    /// The most sensitive classification of any of its fields (`restricted`, …).
+    pub classification: Option<String>,
+}
+
+/// Every classification in `fields` and their nested fields.
+pub fn field_classifications(fields: &[FieldRow], out: &mut Vec<String>) {
+    for field in fields {
+        out.extend(field.classification.clone());
+        field_classifications(&field.fields, out);
+    }
 }
 
 /// What a line of a diff is.
@@ -469,14 +479,23 @@ pub async fn product_detail(slug: String) -> Result<ProductView, ApiError> {
         .into_iter()
         .find(|d| d.slug == detail.summary.domain)
         .map_or_else(|| detail.summary.domain.clone(), |d| d.name);
+    let ports: Vec<PortRow> = detail
+        .ports
+        .into_iter()
+        .map(convert::port)
+        .collect::<Result<_, _>>()?;
+    let mut classes = Vec::new();
+    for port in &ports {
+        field_classifications(&port.fields, &mut classes);
+    }
+    let classification =
+        domain::contracts::sensitivity::most_sensitive(classes.iter().map(String::as_str))
+            .map(str::to_string);
     Ok(ProductView {
         domain_name,
         contract_id: detail.contract_id,
-        ports: detail
-            .ports
-            .into_iter()
-            .map(convert::port)
-            .collect::<Result<_, _>>()?,
+        classification,
+        ports,
         slas: convert::rows("slas", detail.slas)?
             .into_iter()
             .map(convert::sla)

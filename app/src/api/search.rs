@@ -178,6 +178,8 @@ pub struct SearchHit {
     pub topics: Vec<String>,
     pub owner: Option<String>,
     pub sla_tier: Option<String>,
+    /// The most sensitive classification of its fields.
+    pub classification: Option<String>,
     pub tags: Vec<String>,
     pub updated: String,
 }
@@ -368,6 +370,7 @@ mod convert {
             health: hit.health,
             topics: hit.topics,
             sla_tier: hit.sla_tier,
+            classification: hit.classification,
             tags: hit.tags,
         }
     }

@@ -335,6 +335,7 @@ fn Product(
         support,
         versions,
         computed_by,
+        classification,
     } = detail;
     let slug = product.slug.clone();
     let download = format!("/api/v1/products/{slug}/contract");
@@ -348,6 +349,7 @@ fn Product(
         <header class="catalog-product-head">
             <h1>{product.name.clone()}</h1>
             <StatusBadge status=product.status.clone()/>
+            {classification.map(|class| view! { <ClassificationBadge class/> })}
             <a class="catalog-download" href=download.clone() download="">
                 "Download contract"
             </a>
@@ -861,4 +863,16 @@ fn diff_line(line: DiffLine) -> AnyView {
         </tr>
     }
     .into_any()
+}
+
+/// A product's sensitivity, from its most sensitive field: `restricted` and
+/// `confidential` stand out; the title says where it comes from.
+#[component]
+pub fn ClassificationBadge(class: String) -> impl IntoView {
+    let style = format!("classification-badge classification-{class}");
+    view! {
+        <span class=style title="The most sensitive classification of any of its fields" data-classification=class.clone()>
+            {class.clone()}
+        </span>
+    }
 }

@@ -15,6 +15,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use crate::api::ApiError;
 use crate::api::search::{FACETS, Mark, SORTS, SearchHit, SearchPage, SearchState, search_catalog};
 use crate::components::problem::{Alert, ErrorMessage};
+use crate::pages::catalog::ClassificationBadge;
 
 /// How long typing pauses before the results follow.
 const DEBOUNCE: Duration = Duration::from_millis(180);
@@ -372,6 +373,9 @@ fn HitCard(hit: SearchHit, index: usize, active: RwSignal<Option<usize>>) -> imp
         let class = format!("sla-badge sla-{tier}");
         view! { <span class=class title="SLA tier">{tier}</span> }
     });
+    let classification = hit.classification.map(|class| {
+        view! { <ClassificationBadge class/> }
+    });
     let owner = hit
         .owner
         .map(|o| view! { <span class="hit-owner">{o}</span> });
@@ -392,6 +396,7 @@ fn HitCard(hit: SearchHit, index: usize, active: RwSignal<Option<usize>>) -> imp
                 <span class=status_class>{hit.status}</span>
                 <StreamStatus health=hit.health/>
                 {sla}
+                {classification}
                 <span class="hit-updated">{format!("updated {}", hit.updated)}</span>
             </p>
             <p class="hit-description">{marks(hit.description)}</p>

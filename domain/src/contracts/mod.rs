@@ -13,6 +13,7 @@ use serde_json::Value;
 
 mod model;
 pub mod quality;
+pub mod sensitivity;
 
 pub use model::{Contract, Field, Member, OutputPort, ProductStatus, Sla, SupportChannel};
 pub use quality::{PortQuality, QualityRule};

@@ -1605,7 +1605,9 @@ pub fn contracts() -> Vec<Value> {
                     "purpose": format!("{description}. Published by {name} as it happens."),
                     "usage": "Subscribe to react to it in real time or to build analytics on it.",
                 },
-                "tags": [domain, tier, if fields_are_personal(&properties) { "pii" } else { "non-pii" }],
+                // No pii/non-pii tag: the product's classification badge is derived from
+                // its fields' classifications, which a hand-made tag would drift from.
+                "tags": [domain, tier],
                 "schema": [{
                     "name": event,
                     "physicalName": topic,
@@ -1636,12 +1638,6 @@ pub fn contracts() -> Vec<Value> {
         }
     }
     all
-}
-
-fn fields_are_personal(properties: &[Value]) -> bool {
-    properties
-        .iter()
-        .any(|p| p["classification"] == "restricted")
 }
 
 #[cfg(test)]

@@ -196,8 +196,6 @@ impl From<Row> for ProductDoc {
     }
 }
 
-const CLASSIFICATIONS: [&str; 4] = ["public", "internal", "confidential", "restricted"];
-
 fn flatten(
     fields: &[RawField],
     parent: &str,
@@ -210,14 +208,11 @@ fn flatten(
         } else {
             format!("{parent}.{}", field.name)
         };
-        if let Some(level) = field
-            .classification
-            .as_deref()
-            .map(str::to_lowercase)
-            .and_then(|c| CLASSIFICATIONS.iter().position(|k| *k == c))
+        use crate::contracts::sensitivity;
+        if let Some(level) = field.classification.as_deref().and_then(sensitivity::level)
             && most_sensitive.as_ref().is_none_or(|(l, _)| level > *l)
         {
-            *most_sensitive = Some((level, CLASSIFICATIONS[level].to_string()));
+            *most_sensitive = Some((level, sensitivity::LEVELS[level].to_string()));
         }
         out.push(FieldDoc {
             name: name.clone(),
