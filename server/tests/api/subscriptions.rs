@@ -781,6 +781,82 @@ async fn the_reconciler_restores_deleted_acls_and_removes_unexplained_ones(pool:
     );
 }
 
+/// ACL drift as an incident, over the API: an ACL of an active subscription deleted on the
+/// broker by hand is seen by the incident detector (two rounds, so one in flight is not
+/// drift), opened as `acl_missing` with the ACL as evidence, repaired at once (the policy's
+/// ACLs, nothing more), and shown to the product's owner and to the subscriber.
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn a_deleted_acl_is_an_incident_repaired_at_once_and_shown_to_owner_and_subscriber(
+    pool: PgPool,
+) {
+    seed(&pool).await;
+    // The reconciler stays out of the way: the detector finds the drift first.
+    let app = spawn_app_with(pool.clone(), |settings| {
+        settings.provisioning.reconcile_interval_seconds = 3600;
+    })
+    .await;
+    let s = setup_with(&pool, app).await;
+    let id = request_access(&s).await;
+    let (status, _) = decide(&s, &id, "approve", &s.owner, None).await;
+    assert_eq!(status, 200);
+    wait_for_state(&s, &id, "active", Duration::from_secs(10)).await;
+
+    let broker = admin();
+    let read = expected(&s, "User:analyst3")
+        .into_iter()
+        .find(|b| b.resource_type == ResourceType::Topic && b.operation == Operation::Read)
+        .expect("topic read");
+    broker
+        .delete_acls(vec![AclFilter::exact(&read)])
+        .await
+        .expect("delete by hand");
+
+    let config = settings().kafka.broker_config();
+    let mut detector = domain::incidents::detect::Detector::default();
+    for _ in 0..3 {
+        detector
+            .round(&pool, &broker, &config, chrono::Utc::now())
+            .await
+            .expect("a round");
+    }
+    assert_eq!(
+        acls(&s, "User:analyst3").await,
+        expected(&s, "User:analyst3"),
+        "repaired to exactly what the policy grants"
+    );
+
+    for token in [&s.owner, &s.analyst] {
+        let (status, list) = call(
+            &s.app,
+            reqwest::Method::GET,
+            "/incidents?state=open",
+            token,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{list}");
+        let incident = list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|i| i["cause"] == "acl_missing")
+            .unwrap_or_else(|| panic!("an acl_missing incident: {list}"))
+            .clone();
+        assert!(
+            incident["evidence"].to_string().contains(&s.topic),
+            "the missing ACL is the evidence: {incident}"
+        );
+        assert!(
+            incident["actions"]
+                .as_array()
+                .expect("actions")
+                .iter()
+                .any(|a| a["action"] == "repair_acls" && a["outcome"] == "done"),
+            "repaired automatically: {incident}"
+        );
+    }
+}
+
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn in_dry_run_the_reconciler_only_reports(pool: PgPool) {
     seed(&pool).await;
