@@ -12,6 +12,17 @@ test("the demo flow runs from sign-ups through enrichment to marketing", async (
   await expect(signups).toBeVisible();
   await expect(page.locator('g.lineage-node.node-processor', { hasText: "customer-enrichment" })).toBeVisible();
   await expect(marketing).toBeVisible();
+  // Fit to the box by default: no downstream node hides past its right edge; a port reads
+  // as its product, with the topic in full on hover and focus.
+  const fits = await page
+    .locator(".lineage-canvas svg")
+    .evaluate((svg) => svg.getBoundingClientRect().width <= (svg.parentElement?.clientWidth ?? 0) + 1);
+  expect(fits).toBe(true);
+  await expect(signups.locator("text.label")).toHaveText("CustomerSignedUp");
+  await expect(signups.locator("a")).toHaveAttribute(
+    "aria-label",
+    "CustomerSignedUp — topic customer-management.customer-signed-up.v1",
+  );
 
   // Path mode: two clicks highlight the way between them.
   await page.getByLabel("path: click two nodes").check();

@@ -26,6 +26,9 @@ pub struct NodeView {
     pub kind: String,
     pub label: String,
     pub sublabel: String,
+    /// What hovering or focusing the node tells in full ("CustomerSignedUp — topic …").
+    #[serde(default)]
+    pub full: String,
     /// Where clicking goes: the product's lineage, or (for `more`) the expanded page.
     pub href: Option<String>,
     pub root: bool,
@@ -214,11 +217,29 @@ pub mod layout {
                 .product
                 .as_ref()
                 .map(|slug| format!("/products/{slug}/lineage"));
-            let mut sublabel = match (node.kind, &node.product_name) {
-                (NodeKind::Port, Some(name)) => name.clone(),
-                (NodeKind::Port, None) => "topic".to_string(),
-                (NodeKind::Processor, _) => "processor".to_string(),
-                (NodeKind::Consumer, _) => "consumer".to_string(),
+            // A product's port reads as the product (topics look alike once cut short);
+            // the topic is the second line, in full on hover and focus.
+            let (label, mut sublabel, full) = match (node.kind, &node.product_name) {
+                (NodeKind::Port, Some(name)) => (
+                    name.clone(),
+                    node.name.clone(),
+                    format!("{name} — topic {}", node.name),
+                ),
+                (NodeKind::Port, None) => (
+                    node.name.clone(),
+                    "topic".to_string(),
+                    format!("topic {}", node.name),
+                ),
+                (NodeKind::Processor, _) => (
+                    node.name.clone(),
+                    "processor".to_string(),
+                    format!("processor {}", node.name),
+                ),
+                (NodeKind::Consumer, _) => (
+                    node.name.clone(),
+                    "consumer".to_string(),
+                    format!("consumer {}", node.name),
+                ),
             };
             // A processor Meshmart runs: its state and rate, and its page.
             if let Some((status, page)) = running.get(id.as_str()) {
@@ -229,8 +250,9 @@ pub mod layout {
             nodes.push(NodeView {
                 id: id.clone(),
                 kind: kind_name(node.kind).to_string(),
-                label: node.name.clone(),
+                label,
                 sublabel,
+                full,
                 href,
                 root: node.root,
                 x: 0.0,
@@ -283,6 +305,7 @@ pub mod layout {
                     "upstream"
                 }
                 .to_string(),
+                full: format!("{count} more nodes, collapsed"),
                 href: expandable.then(|| expand_href(owner)),
                 root: false,
                 x: 0.0,

@@ -237,7 +237,7 @@ fn LineageGraph(view: LineageView) -> impl IntoView {
                 <span class="js-only zoom-buttons">
                     <button type="button" aria-label="Zoom in" on:click=move |_| zoom(0.8)>"+"</button>
                     <button type="button" aria-label="Zoom out" on:click=move |_| zoom(1.25)>"−"</button>
-                    <button type="button" on:click=move |_| view_box.set(full)>"Reset"</button>
+                    <button type="button" on:click=move |_| view_box.set(full)>"Fit to screen"</button>
                 </span>
             </fieldset>
             <p class="muted" data-testid="lineage-summary">{summary}</p>
@@ -247,7 +247,10 @@ fn LineageGraph(view: LineageView) -> impl IntoView {
                     xmlns="http://www.w3.org/2000/svg"
                     role="group"
                     aria-label=format!("Lineage graph of {product_name}")
-                    width=svg_width
+                    // Fit to the box by default: the whole graph scaled to its width;
+                    // zoom and drag look closer.
+                    width="100%"
+                    preserveAspectRatio="xMinYMin meet"
                     viewBox=move || {
                         let (x, y, w, h) = view_box.get();
                         format!("{x:.0} {y:.0} {w:.0} {h:.0}")
@@ -264,7 +267,16 @@ fn LineageGraph(view: LineageView) -> impl IntoView {
                     on:pointermove=move |ev: leptos::ev::PointerEvent| {
                         if let Some((px, py)) = dragging.get_untracked() {
                             let (cx, cy) = (f64::from(ev.client_x()), f64::from(ev.client_y()));
-                            let scale = view_box.get_untracked().2 / svg_width;
+                            // Layout units per screen pixel, at the width the graph is drawn.
+                            let drawn = ev
+                                .current_target()
+                                .map(|target| {
+                                    use leptos::wasm_bindgen::JsCast;
+                                    f64::from(target.unchecked_into::<web_sys::Element>().client_width())
+                                })
+                                .filter(|width| *width > 0.0)
+                                .unwrap_or(svg_width);
+                            let scale = view_box.get_untracked().2 / drawn;
                             view_box.update(|(x, y, _, _)| {
                                 *x -= (cx - px) * scale;
                                 *y -= (cy - py) * scale;
@@ -329,16 +341,23 @@ fn node_view(
     };
     let (x, y, w, h) = (node.x, node.y, node.w, node.h);
     let label = truncate(&node.label, if node.kind == "more" { 16 } else { 26 });
+    // Topics differ at their end (…enriched-customer-signed-up.v1): keep the end.
+    let sublabel = truncate_start(&node.sublabel, 30);
+    let full = if node.full.is_empty() {
+        format!("{} ({})", node.label, node.kind)
+    } else {
+        node.full.clone()
+    };
     let body = view! {
         <rect x=x y=y width=w height=h rx="6"></rect>
         <text x=x + 10.0 y=y + 18.0 class="label">{label}</text>
-        <text x=x + 10.0 y=y + 34.0 class="sublabel">{truncate(&node.sublabel, 30)}</text>
-        <title>{format!("{} ({})", node.label, node.kind)}</title>
+        <text x=x + 10.0 y=y + 34.0 class="sublabel">{sublabel}</text>
+        <title>{full.clone()}</title>
     };
     match node.href {
         Some(href) => view! {
             <g class=class data-node=id.clone() data-kind=node.kind.clone() on:click=choose>
-                <a href=href rel="external">{body}</a>
+                <a href=href rel="external" aria-label=full>{body}</a>
             </g>
         }
         .into_any(),
@@ -348,6 +367,17 @@ fn node_view(
             </g>
         }
         .into_any(),
+    }
+}
+
+/// `text`, or its last `max - 1` characters after an ellipsis.
+fn truncate_start(text: &str, max: usize) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        text.to_string()
+    } else {
+        let tail: String = text.chars().skip(count - max.saturating_sub(1)).collect();
+        format!("…{tail}")
     }
 }
 
