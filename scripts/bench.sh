@@ -22,6 +22,8 @@
 #      (scripts/node-drill.sh --bench, one run each):
 #      throughput over a 500,000-record backlog with one and two instances, and the
 #      produce-to-readable latency at 1,000 records/s;
+#   0. the browser bundle's size, raw and gzipped (release build, wasm-opt), and a cold
+#      first visit in Chromium until the page is interactive (bench/ui/first_visit.cjs);
 #   9. the fault suite of self-healing channels (scripts/chaos-bench.sh: `meshmart chaos`
 #      over every scenario on a broker of its own, one row per scenario).
 set -euo pipefail
@@ -38,6 +40,11 @@ scripts/stack.sh up test >/dev/null
 # shellcheck disable=SC1091
 source .data/test/env
 bin="$target_dir/release/meshmart"
+echo "== browser bundle (release, wasm-opt -Oz): what a first visit downloads"
+for file in target/site/pkg/meshmart_bg.wasm target/site/pkg/meshmart.js target/site/pkg/meshmart.css; do
+  printf "%-34s %8.1f KB raw  %7.1f KB gzipped\n" "$(basename "$file")" \
+    "$(($(stat -c %s "$file") * 10 / 1024))e-1" "$(($(gzip -9c "$file" | wc -c) * 10 / 1024))e-1"
+done
 psql "$DATABASE_URL" -q -c "set client_min_messages = warning" \
   -c "drop database if exists bench with (force)" -c "create database bench"
 export DATABASE_URL="${DATABASE_URL%/*}/bench"
@@ -66,6 +73,9 @@ for slug in $slugs; do
     "http://127.0.0.1:3199/products/$slug"
 done | sort -n | awk '{ t[NR] = $1 } END {
   printf "p50 %.1f ms   p99 %.1f ms   max %.1f ms\n", t[int(NR*0.5)]*1000, t[int(NR*0.99)]*1000, t[NR]*1000 }'
+
+echo "== cold first visit in Chromium (empty cache) until interactive, 10 visits per page (bench/ui/first_visit.cjs)"
+node bench/ui/first_visit.cjs http://127.0.0.1:3199 "$token" 10
 
 echo "== lineage page (/products/customer-signed-up/lineage, 2,000-node lineage) server time over 200 requests"
 for view in "direction=both&depth=3" "direction=down&depth=6"; do

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the site the way cargo-leptos would, in three plain steps: the browser bundle
 # (frontend for wasm32 + wasm-bindgen into target/site/pkg, plus CSS and assets), then the
-# server binary. `--release` builds optimised artifacts.
+# server binary. `--release` builds optimised artifacts, and shrinks the browser bundle with
+# binaryen's wasm-opt -Oz (version 116 from crates.io, installed here on first use: ~14 min
+# once; Debian's binaryen 108 breaks hydration, so it is never used).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +21,17 @@ cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$wasm_p
 mkdir -p "$site/pkg" "$site/assets"
 wasm-bindgen --target web --no-typescript --out-name meshmart --out-dir "$site/pkg" \
   "$target_dir/wasm32-unknown-unknown/$wasm_dir/frontend.wasm"
+if [ "$wasm_profile" = wasm-release ]; then
+  if ! wasm-opt --version 2>/dev/null | grep -q "version 116"; then
+    echo "[build] installing wasm-opt 0.116.1 (binaryen from source; ~14 min, once)"
+    cargo install wasm-opt --version 0.116.1 --locked --quiet
+  fi
+  # The features rustc's wasm32 target emits by default.
+  wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+    --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
+    "$site/pkg/meshmart_bg.wasm" -o "$site/pkg/meshmart_bg.opt.wasm"
+  mv "$site/pkg/meshmart_bg.opt.wasm" "$site/pkg/meshmart_bg.wasm"
+fi
 cp style/main.css "$site/pkg/meshmart.css"
 cp -R public/. "$site/assets/"
 # Pre-compressed copies, served when the browser accepts gzip: no per-request compression.
