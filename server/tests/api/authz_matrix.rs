@@ -265,6 +265,15 @@ fn matrix() -> Vec<Entry> {
             "slug=matrix-schema&topic=matrix.schema&schema=%7B%7D",
             Rule::OwnerOfA,
         ),
+        server_fn(
+            "announce_schema",
+            "slug=matrix-schema&topic=matrix.schema&schema=%7B%7D",
+            Rule::OwnerOfA,
+        ),
+        // The registry browser: everyone signed in; subjects no product owns, admins.
+        server_fn("registry_subjects", "q=", Rule::SignedIn),
+        server_fn("registry_subject", "subject=nope-value", Rule::SignedIn),
+        server_fn("orphan_versions", "subject=nope-value", Rule::AdminOnly),
         // The Confluent-compatible registry: everyone signed in reads; owners of the
         // product whose topic a subject names write it; admins set the global default.
         plain(
@@ -717,7 +726,7 @@ domain: sales\nschema:\n  - name: MatrixPage\n    physicalName: matrix.page\n";
 /// Pages render for everyone who may see their data (the server functions above decide);
 /// the others get the page's sign-in or permission message with status 401 or 403.
 /// Each is (declared route, path requested, rule); paths name things that exist.
-const PAGES: [(&str, &str, Rule); 16] = [
+const PAGES: [(&str, &str, Rule); 17] = [
     ("/", "/", Rule::Public),
     ("/login", "/login", Rule::Public),
     ("/register", "/register", Rule::SignedIn),
@@ -739,6 +748,7 @@ const PAGES: [(&str, &str, Rule); 16] = [
     ),
     ("/nodes/{name}", "/nodes/matrix-node", Rule::SignedIn),
     ("/subscriptions", "/subscriptions", Rule::SignedIn),
+    ("/schemas", "/schemas", Rule::SignedIn),
     ("/approvals", "/approvals", Rule::SignedIn),
     ("/incidents", "/incidents", Rule::SignedIn),
     (

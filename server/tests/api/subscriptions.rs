@@ -714,24 +714,30 @@ async fn approvals_made_during_a_broker_outage_survive_a_crash(pool: PgPool) {
     }
 }
 
-#[sqlx::test(migrator = "domain::db::MIGRATOR")]
-async fn the_reconciler_restores_deleted_acls_and_removes_unexplained_ones(pool: PgPool) {
-    seed(&pool).await;
+/// An active subscription of analyst3's, on a server whose reconciler runs every
+/// `reconcile_seconds`; and the READ on its topic the broker holds for it.
+async fn active_subscription(pool: &PgPool, reconcile_seconds: u64) -> (Setup, AclBinding) {
+    seed(pool).await;
     let app = spawn_app_with(pool.clone(), |settings| {
-        settings.provisioning.reconcile_interval_seconds = 1;
+        settings.provisioning.reconcile_interval_seconds = reconcile_seconds;
     })
     .await;
-    let s = setup_with(&pool, app).await;
+    let s = setup_with(pool, app).await;
     let id = request_access(&s).await;
     let (status, _) = decide(&s, &id, "approve", &s.owner, None).await;
     assert_eq!(status, 200);
     wait_for_state(&s, &id, "active", Duration::from_secs(10)).await;
-
-    let broker = admin();
     let read = expected(&s, "User:analyst3")
         .into_iter()
         .find(|b| b.resource_type == ResourceType::Topic && b.operation == Operation::Read)
         .expect("topic read");
+    (s, read)
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn the_reconciler_restores_deleted_acls_and_removes_unexplained_ones(pool: PgPool) {
+    let (s, read) = active_subscription(&pool, 1).await;
+    let broker = admin();
     let deleted = broker
         .delete_acls(vec![AclFilter::exact(&read)])
         .await
@@ -789,23 +795,9 @@ async fn the_reconciler_restores_deleted_acls_and_removes_unexplained_ones(pool:
 async fn a_deleted_acl_is_an_incident_repaired_at_once_and_shown_to_owner_and_subscriber(
     pool: PgPool,
 ) {
-    seed(&pool).await;
     // The reconciler stays out of the way: the detector finds the drift first.
-    let app = spawn_app_with(pool.clone(), |settings| {
-        settings.provisioning.reconcile_interval_seconds = 3600;
-    })
-    .await;
-    let s = setup_with(&pool, app).await;
-    let id = request_access(&s).await;
-    let (status, _) = decide(&s, &id, "approve", &s.owner, None).await;
-    assert_eq!(status, 200);
-    wait_for_state(&s, &id, "active", Duration::from_secs(10)).await;
-
+    let (s, read) = active_subscription(&pool, 3600).await;
     let broker = admin();
-    let read = expected(&s, "User:analyst3")
-        .into_iter()
-        .find(|b| b.resource_type == ResourceType::Topic && b.operation == Operation::Read)
-        .expect("topic read");
     broker
         .delete_acls(vec![AclFilter::exact(&read)])
         .await
