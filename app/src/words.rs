@@ -13,6 +13,34 @@ pub fn article(word: &str) -> &'static str {
     }
 }
 
+/// A contract's key as words: `supportHours` → "Support hours", `time_to_detect` →
+/// "Time to detect".
+pub fn humane_key(key: &str) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    for c in key.chars() {
+        if c == '_' || c == '-' || c == ' ' {
+            if !word.is_empty() {
+                words.push(std::mem::take(&mut word));
+            }
+        } else if c.is_uppercase() && !word.is_empty() {
+            words.push(std::mem::take(&mut word));
+            word.extend(c.to_lowercase());
+        } else {
+            word.extend(c.to_lowercase());
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    let text = words.join(" ");
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -25,5 +53,13 @@ mod tests {
         assert_eq!(article("active"), "an");
         assert_eq!(article("pending"), "a");
         assert_eq!(article("expired"), "an");
+    }
+
+    #[test]
+    fn keys_read_as_words() {
+        assert_eq!(humane_key("supportHours"), "Support hours");
+        assert_eq!(humane_key("latency"), "Latency");
+        assert_eq!(humane_key("time_to_detect"), "Time to detect");
+        assert_eq!(humane_key(""), "");
     }
 }

@@ -113,3 +113,16 @@ test("a product with personal fields says so with a badge derived from its field
   await page.goto("/?q=CustomerSignedUp");
   await expect(page.locator("ol.hits > li").first().locator("[data-classification]")).toBeVisible();
 });
+
+test("service levels read as words, without columns nothing fills", async ({ page }) => {
+  await signIn(page, "analyst1@meshmart.local");
+  await page.goto("/products/customer-signed-up");
+  const levels = page.locator('section[aria-labelledby="catalog-slas"]');
+  await expect(levels.locator('tr[data-sla="supportHours"] td').first()).toHaveText("Support hours");
+  const headers = await levels.locator("th").allTextContents();
+  for (const header of headers) {
+    const column = headers.indexOf(header) + 1;
+    const cells = await levels.locator(`tbody td:nth-child(${column})`).allTextContents();
+    expect(cells.some((cell) => cell.trim() !== ""), `column ${header} is never filled`).toBe(true);
+  }
+});

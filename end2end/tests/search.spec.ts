@@ -126,3 +126,13 @@ test("on a phone the box takes the width and the filters fold behind a button", 
   ).toBe(true);
   expect(await seriousViolations(page)).toEqual([]);
 });
+
+test("an empty result offers to clear the filters or show everything", async ({ page }) => {
+  await signIn(page, "analyst3@meshmart.local");
+  await page.goto("/?q=zzqxv&domain=finance");
+  await expect(page.locator(".search-summary strong")).toHaveText("No data products match");
+  const empty = page.getByTestId("search-empty");
+  await expect(empty.getByRole("link", { name: "Clear the filters" })).toHaveAttribute("href", "/?q=zzqxv");
+  await empty.getByRole("link", { name: "Show every data product" }).click();
+  await expect(page.locator(".search-summary strong")).toHaveText(/\d+ data products/);
+});

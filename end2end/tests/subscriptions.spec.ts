@@ -13,6 +13,8 @@ test("an analyst requests access, the owner approves it, the analyst gets connec
   await access.getByLabel("Purpose").fill("Weekly revenue dashboard");
   await access.getByRole("button", { name: "Request access" }).click();
   await expect(access.locator('[data-existing="pending"]')).toContainText("You have a pending subscription");
+  // One confirmation, not two.
+  await expect(access.getByRole("status")).toHaveCount(1);
 
   // Someone else may not decide it.
   const list = await analyst.request.get("/api/v1/subscriptions?mine=true");

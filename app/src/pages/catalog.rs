@@ -579,6 +579,13 @@ fn field_rows(field: FieldRow, parent: &str) -> AnyView {
 
 #[component]
 fn SlaSection(slas: Vec<SlaRow>) -> impl IntoView {
+    // Columns no service level fills are left out.
+    let elements = slas
+        .iter()
+        .any(|s| s.element.as_deref().is_some_and(|e| !e.is_empty()));
+    let drivers = slas
+        .iter()
+        .any(|s| s.driver.as_deref().is_some_and(|d| !d.is_empty()));
     let body = if slas.is_empty() {
         view! { <p class="muted">"The contract states no service levels."</p> }.into_any()
     } else {
@@ -589,8 +596,8 @@ fn SlaSection(slas: Vec<SlaRow>) -> impl IntoView {
                         <tr>
                             <th scope="col">"Property"</th>
                             <th scope="col">"Value"</th>
-                            <th scope="col">"Element"</th>
-                            <th scope="col">"Driver"</th>
+                            {elements.then(|| view! { <th scope="col">"Element"</th> })}
+                            {drivers.then(|| view! { <th scope="col">"Driver"</th> })}
                         </tr>
                     </thead>
                     <tbody>
@@ -602,12 +609,16 @@ fn SlaSection(slas: Vec<SlaRow>) -> impl IntoView {
                                     None => sla.value,
                                 };
                                 let key = sla.property.clone();
+                                let element = sla.element.unwrap_or_default();
+                                let driver = sla.driver.unwrap_or_default();
                                 view! {
                                     <tr data-sla=key>
-                                        <td>{sla.property}</td>
+                                        <td title=sla.property.clone()>
+                                            {crate::words::humane_key(&sla.property)}
+                                        </td>
                                         <td>{value}</td>
-                                        <td>{sla.element.unwrap_or_default()}</td>
-                                        <td>{sla.driver.unwrap_or_default()}</td>
+                                        {elements.then(|| view! { <td>{element}</td> })}
+                                        {drivers.then(|| view! { <td>{driver}</td> })}
                                     </tr>
                                 }
                             })

@@ -253,6 +253,30 @@ fn Results(
         n => format!("{n} data products"),
     };
     let took = format!("{:.1} ms", page.took_ms);
+    // Nothing found: a way back — drop the filters, or the words.
+    let empty = (page.total == 0).then(|| {
+        let without_filters = SearchState {
+            filters: Vec::new(),
+            page: 1,
+            ..current.clone()
+        }
+        .href();
+        let everything = SearchState {
+            q: String::new(),
+            filters: Vec::new(),
+            page: 1,
+            ..current.clone()
+        }
+        .href();
+        view! {
+            <p class="search-empty" data-testid="search-empty">
+                {(!current.filters.is_empty()).then(|| view! {
+                    <a href=without_filters>"Clear the filters"</a> " · "
+                })}
+                <a href=everything>"Show every data product"</a>
+            </p>
+        }
+    });
     let suggestion = page.suggestion.clone().map(|s| {
         let href = current.with_query(&s).href();
         view! {
@@ -349,6 +373,7 @@ fn Results(
                 </p>
                 {suggestion}
                 {relaxed}
+                {empty}
                 <ol class="hits">{hits}</ol>
                 {pager}
             </div>

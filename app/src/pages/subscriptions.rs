@@ -65,22 +65,19 @@ fn RequestFormView(
         can_decide,
         auto_approve,
     } = form;
+    // A filed request says so once: the form reloads and states the subscription it now
+    // has (below); only a refusal is shown here.
     let outcome = move || {
-        request.value().get().map(|result| match result {
-            Ok(created) => view! {
-                <p class="form-success" role="status" data-state=created.state.clone()>
-                    {format!("Request filed: {}. ", created.state)}
-                    <a href="/subscriptions">"See my subscriptions"</a>
-                </p>
-            }
-            .into_any(),
-            Err(error) => view! { <ErrorMessage error/> }.into_any(),
-        })
+        request
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|error| view! { <ErrorMessage error/> })
     };
     let slug_for_auto = product.clone();
     let body = match existing {
         Some((id, state)) => view! {
-            <p data-existing=state.clone()>
+            <p data-existing=state.clone() role="status">
                 {format!("You have {} {state} subscription to this product. ", crate::words::article(&state))}
                 <a href=format!("/subscriptions#{id}")>"See it in My subscriptions"</a>
             </p>
