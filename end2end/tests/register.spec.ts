@@ -42,12 +42,21 @@ test("an owner registers a product by pasting YAML, fixing a broken line first",
   const editor = page.getByLabel("Contract (ODCS YAML)");
   await expect(editor).toBeVisible();
 
-  // A broken line: a property list item indented wrongly.
+  // The starter is a complete contract the checks accept, with a link to the standard.
+  await expect(page.getByRole("link", { name: "the standard" })).toBeVisible();
+  await expect(async () => {
+    await editor.press("End");
+    await editor.pressSequentially(" ");
+    await expect(page.getByRole("status")).toContainText("Valid contract", { timeout: 2_000 });
+  }).toPass({ timeout: 20_000 });
+
+  // A broken line: a property list item indented wrongly. Publish waits for a fix.
   const broken = contract(goodProperties.replace("      - name: orderID", "  - name: orderID"));
   await expect(async () => {
     await editor.fill(broken);
     await expect(page.getByRole("alert")).toContainText("line", { timeout: 2_000 });
   }).toPass({ timeout: 20_000 });
+  await expect(page.getByRole("button", { name: "Publish" })).toBeDisabled();
   await page.screenshot({ path: "test-results/register-error.png", fullPage: true });
 
   await editor.fill(contract(goodProperties));
@@ -59,6 +68,18 @@ test("an owner registers a product by pasting YAML, fixing a broken line first",
   await expect(page.locator('tr[data-field="returnId"]')).toContainText("Return identifier");
   await expect(page.locator('tr[data-sla="latency"]')).toContainText("30");
   await page.screenshot({ path: "test-results/product-page.png", fullPage: true });
+
+  // A new version starts from the current contract.
+  await page.getByTestId("new-version-link").click();
+  await expect(page).toHaveURL(/\/register\?from=/);
+  await expect(page.getByTestId("new-version")).toBeVisible();
+  await expect(editor).toHaveValue(/version: 1\.0\.0/);
+  const current = await editor.inputValue();
+  await editor.fill(current.replace("version: 1.0.0", "version: 1.1.0"));
+  await expect(page.getByRole("status")).toContainText("1.1.0", { timeout: 10_000 });
+  await page.getByRole("button", { name: "Publish" }).click();
+  await expect(page).toHaveURL(new RegExp(`/products/return-requested-${suffix}$`));
+  await expect(page.locator(".catalog-overview")).toContainText("1.1.0");
 });
 
 test("an analyst does not get the registration form", async ({ page }) => {

@@ -125,6 +125,9 @@ pub struct ProductView {
     pub computed_by: Option<(String, String)>,
     /// The most sensitive classification of any of its fields (`restricted`, …).
     pub classification: Option<String>,
+    /// Whether the caller may publish a new version (an owner of its domain, or an admin).
+    #[serde(default)]
+    pub can_publish: bool,
 }
 
 /// Every classification in `fields` and their nested fields.
@@ -468,11 +471,16 @@ pub async fn list_products(
 pub async fn product_detail(slug: String) -> Result<ProductView, ApiError> {
     use crate::ssr::{authorize, fail, internal, services};
 
-    authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
-    let pool = services()?.pool;
+    let user = authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
+    let services = services()?;
+    let pool = services.pool.clone();
     let Some(detail) = domain::catalog::get(&pool, &slug).await.map_err(internal)? else {
         return Err(fail(http::StatusCode::NOT_FOUND, ApiError::NotFound));
     };
+    let can_publish = services
+        .policy
+        .allows(&user, &detail.summary.domain, Permission::WriteProduct)
+        .await;
     let domain_name = domain::domains::list(&pool)
         .await
         .map_err(internal)?
@@ -495,6 +503,7 @@ pub async fn product_detail(slug: String) -> Result<ProductView, ApiError> {
         domain_name,
         contract_id: detail.contract_id,
         classification,
+        can_publish,
         ports,
         slas: convert::rows("slas", detail.slas)?
             .into_iter()

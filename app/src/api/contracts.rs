@@ -78,6 +78,27 @@ pub async fn publishable_domains() -> Result<Vec<(String, String)>, ApiError> {
     Ok(domains.into_iter().map(|d| (d.slug, d.name)).collect())
 }
 
+/// The current contract of `slug` as YAML, for its owners to start a new version from.
+#[server(prefix = "/api/fn", endpoint = "current_contract")]
+pub async fn current_contract(slug: String) -> Result<String, ApiError> {
+    use crate::ssr::{authorize, fail, internal, services};
+
+    let pool = services()?.pool;
+    let Some(domain) = domain::catalog::domain_of(&pool, &slug)
+        .await
+        .map_err(internal)?
+    else {
+        authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
+        return Err(fail(http::StatusCode::NOT_FOUND, ApiError::NotFound));
+    };
+    authorize(&domain, Permission::WriteProduct).await?;
+    let (_, document) = domain::catalog::contract_document(&pool, &slug, None)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| fail(http::StatusCode::NOT_FOUND, ApiError::NotFound))?;
+    Ok(domain::contracts::export(&document))
+}
+
 /// Publishes the contract; returns the product's slug.
 #[server(prefix = "/api/fn", endpoint = "publish_contract")]
 pub async fn publish_contract(yaml: String, domain: Option<String>) -> Result<String, ApiError> {

@@ -336,6 +336,7 @@ fn Product(
         versions,
         computed_by,
         classification,
+        can_publish,
     } = detail;
     let slug = product.slug.clone();
     let download = format!("/api/v1/products/{slug}/contract");
@@ -353,6 +354,11 @@ fn Product(
             <a class="catalog-download" href=download.clone() download="">
                 "Download contract"
             </a>
+            {can_publish.then(|| view! {
+                <a class="catalog-download" href=format!("/register?from={slug}") data-testid="new-version-link">
+                    "Publish a new version"
+                </a>
+            })}
         </header>
         <section class="catalog-overview" aria-label="Overview">
             <dl class="facts">

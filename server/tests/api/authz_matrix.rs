@@ -265,6 +265,7 @@ fn matrix() -> Vec<Entry> {
             "slug=matrix-schema&topic=matrix.schema&schema=%7B%7D",
             Rule::OwnerOfA,
         ),
+        server_fn("current_contract", "slug=matrix-schema", Rule::OwnerOfA),
         server_fn(
             "announce_schema",
             "slug=matrix-schema&topic=matrix.schema&schema=%7B%7D",
