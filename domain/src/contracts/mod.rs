@@ -163,6 +163,21 @@ fn too_deep(value: &Value, depth: usize, pointer: String) -> Option<String> {
     }
 }
 
+/// What a schema violation says. A value outside a list of allowed values names every one
+/// of them (the validator's own text stops after a few, "or 7 other candidates").
+fn message_of(error: &jsonschema::ValidationError<'_>) -> String {
+    match error.kind() {
+        jsonschema::error::ValidationErrorKind::Enum { options } => {
+            let allowed: Vec<String> = options
+                .as_array()
+                .map(|all| all.iter().map(ToString::to_string).collect())
+                .unwrap_or_default();
+            format!("{} is not one of: {}", error.instance(), allowed.join(", "))
+        }
+        _ => error.to_string(),
+    }
+}
+
 /// Validates a document against the ODCS v3 JSON Schema; every violation, by pointer.
 pub fn validate(document: &Value) -> Result<(), ContractError> {
     if !document.is_object() {
@@ -174,7 +189,7 @@ pub fn validate(document: &Value) -> Result<(), ContractError> {
     let problems: Vec<Problem> = validator()?
         .iter_errors(document)
         .take(MAX_PROBLEMS)
-        .map(|error| problem(error.instance_path().to_string(), error.to_string()))
+        .map(|error| problem(error.instance_path().to_string(), message_of(&error)))
         .collect();
     if problems.is_empty() {
         Ok(())
@@ -214,6 +229,33 @@ pub fn slugify(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_value_outside_an_enum_lists_every_allowed_one() {
+        let document = serde_json::json!({
+            "apiVersion": "v3.1.0", "kind": "DataContract", "id": "x", "version": "1.0.0",
+            "status": "active",
+            "schema": [{"name": "E", "properties": [{"name": "a", "logicalType": "text"}]}]
+        });
+        let Err(ContractError::Invalid(problems)) = validate(&document) else {
+            panic!("invalid");
+        };
+        let message = &problems
+            .iter()
+            .find(|p| p.pointer.ends_with("/logicalType"))
+            .expect("the logicalType problem")
+            .message;
+        assert!(!message.contains("other candidates"), "{message}");
+        for allowed in [
+            "\"string\"",
+            "\"date\"",
+            "\"timestamp\"",
+            "\"array\"",
+            "\"object\"",
+        ] {
+            assert!(message.contains(allowed), "{allowed} in {message}");
+        }
+    }
     use super::*;
 
     #[test]
