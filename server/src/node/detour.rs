@@ -12,7 +12,10 @@
 //! A record parked from state partition `p` goes to detour partition `p` (modulo the
 //! detour's partitions), which the owner of `p` drains: with the range assignor a process
 //! drains what it parked. The route is per process; each process reports it in its
-//! heartbeat (`rerouted_since`), which the incident detector reads.
+//! heartbeat (`rerouted_since`), which the incident detector reads. With several
+//! processes, one goes back to writing the output once its own detour partitions are
+//! drained, not waiting for the others': per-key order holds within a process's
+//! partitions, which the range assignor keeps together.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
