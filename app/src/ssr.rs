@@ -67,6 +67,21 @@ pub async fn authorize(domain: &str, permission: Permission) -> Result<User, Api
         .map_err(error)
 }
 
+/// The domain of product `slug`, when the caller may write its products (an owner of the
+/// domain, or an admin). No such product is 404 for those who may read the catalog, so
+/// nobody learns more than the catalog shows them.
+pub async fn authorize_owner_of(slug: &str) -> Result<String, ApiError> {
+    let Some(domain) = domain::catalog::domain_of(&services()?.pool, slug)
+        .await
+        .map_err(internal)?
+    else {
+        authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
+        return Err(fail(StatusCode::NOT_FOUND, ApiError::NotFound));
+    };
+    authorize(&domain, Permission::WriteProduct).await?;
+    Ok(domain)
+}
+
 /// Sets the response status for `error` and returns it. A plain HTML form post (no
 /// JavaScript) keeps Leptos's redirect back to the form with the error in the URL, which a
 /// 4xx status would stop the browser from following.

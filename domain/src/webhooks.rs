@@ -281,6 +281,31 @@ pub async fn enqueue(
     .rows_affected())
 }
 
+/// Tells `users` in the app (a notification of `event` with `message` and `link`) and, for
+/// those with a webhook, by a delivery of `payload` — in the caller's transaction, so the
+/// telling commits with the change it is about.
+pub async fn tell(
+    conn: &mut PgConnection,
+    users: &[Uuid],
+    event: &str,
+    message: &str,
+    link: &str,
+    payload: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into notifications (user_id, kind, message, link)
+         select u, $2, $3, $4 from unnest($1::uuid[]) as u",
+    )
+    .bind(users)
+    .bind(event)
+    .bind(message)
+    .bind(link)
+    .execute(&mut *conn)
+    .await?;
+    enqueue(conn, users, event, payload).await?;
+    Ok(())
+}
+
 /// A delivery to send now.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Due {

@@ -81,17 +81,10 @@ pub async fn publishable_domains() -> Result<Vec<(String, String)>, ApiError> {
 /// The current contract of `slug` as YAML, for its owners to start a new version from.
 #[server(prefix = "/api/fn", endpoint = "current_contract")]
 pub async fn current_contract(slug: String) -> Result<String, ApiError> {
-    use crate::ssr::{authorize, fail, internal, services};
+    use crate::ssr::{authorize_owner_of, fail, internal, services};
 
+    authorize_owner_of(&slug).await?;
     let pool = services()?.pool;
-    let Some(domain) = domain::catalog::domain_of(&pool, &slug)
-        .await
-        .map_err(internal)?
-    else {
-        authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
-        return Err(fail(http::StatusCode::NOT_FOUND, ApiError::NotFound));
-    };
-    authorize(&domain, Permission::WriteProduct).await?;
     let (_, document) = domain::catalog::contract_document(&pool, &slug, None)
         .await
         .map_err(internal)?

@@ -242,17 +242,10 @@ struct Proposed {
 /// Checks that the caller owns `slug` and that `schema` parses for its port `topic`.
 #[cfg(feature = "ssr")]
 async fn proposed(slug: &str, topic: &str, schema: &str) -> Result<Proposed, ApiError> {
-    use crate::ssr::{authorize, fail, internal, services, unprocessable};
+    use crate::ssr::{authorize_owner_of, fail, internal, services, unprocessable};
     use domain::registry::{self, ParsedSchema, SchemaType, VersionRef, schema as subjects};
 
-    let Some(domain) = domain::catalog::domain_of(&services()?.pool, slug)
-        .await
-        .map_err(internal)?
-    else {
-        authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
-        return Err(fail(http::StatusCode::NOT_FOUND, ApiError::NotFound));
-    };
-    authorize(&domain, Permission::WriteProduct).await?;
+    let domain = authorize_owner_of(slug).await?;
     let pool = services()?.pool;
     let detail = domain::catalog::get(&pool, slug)
         .await

@@ -487,19 +487,12 @@ async fn notify(pool: &PgPool, id: Uuid) -> Result<u64, IncidentError> {
         return Err(IncidentError::Unknown(id));
     };
     let link = format!("/incidents/{id}");
-    sqlx::query(
-        "insert into notifications (user_id, kind, message, link)
-         select u, 'incident.opened', $2, $3 from unnest($1::uuid[]) as u",
-    )
-    .bind(&users)
-    .bind(&summary)
-    .bind(&link)
-    .execute(&mut *tx)
-    .await?;
-    crate::webhooks::enqueue(
+    crate::webhooks::tell(
         &mut tx,
         &users,
         "incident.opened",
+        &summary,
+        &link,
         &json!({
             "event": "incident.opened",
             "incident": id,

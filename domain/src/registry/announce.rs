@@ -121,15 +121,6 @@ pub async fn announce(
         target.subject, target.product
     );
     let link = format!("/products/{}", target.product);
-    sqlx::query(
-        "insert into notifications (user_id, kind, message, link)
-         select u, 'schema.proposal', $2, $3 from unnest($1::uuid[]) as u",
-    )
-    .bind(&users)
-    .bind(&message)
-    .bind(&link)
-    .execute(&mut *tx)
-    .await?;
     let payload = json!({
         "event": "schema.proposal",
         "product": target.product,
@@ -140,7 +131,15 @@ pub async fn announce(
         "message": message,
         "link": link,
     });
-    crate::webhooks::enqueue(&mut tx, &users, "schema.proposal", &payload).await?;
+    crate::webhooks::tell(
+        &mut tx,
+        &users,
+        "schema.proposal",
+        &message,
+        &link,
+        &payload,
+    )
+    .await?;
     audit::record(
         &mut tx,
         Event::new(actor, "schema.proposal.announce", target.subject)

@@ -257,7 +257,11 @@ async fn run_once(
         .set("isolation.level", "read_committed")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true");
-    let detour = Detour::new(&plan.node.detour_topic(), &detour)?;
+    // Reading the detour's metadata blocks (librdkafka): off the async runtime.
+    let detour_topic = plan.node.detour_topic();
+    let detour = tokio::task::spawn_blocking(move || Detour::new(&detour_topic, &detour))
+        .await
+        .context("the detour reader's thread failed")??;
     let mut producer = broker.client_config_as(&client_id, plan.node.username(), &password);
     producer
         .set(
