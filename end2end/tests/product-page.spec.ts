@@ -70,6 +70,9 @@ test("an owner tells the requester a proposed schema would break their subscript
   await owner.goto(`/products/enriched-customer-signed-up?${query}#schema-registry`);
   const impact = owner.locator(".registry-impact");
   await expect(impact).toContainText("would break");
+  // Hydrated first: clicked before, the form posts without JavaScript and the page says
+  // "were told … on <date>" instead (also right, but not what this test reads).
+  await expect(owner.locator("html[data-hydrated]")).toBeAttached();
   await impact.getByRole("button", { name: "Tell their requesters before publishing" }).click();
   await expect(owner.getByTestId("announced")).toContainText("Told 1 person");
 
