@@ -564,10 +564,7 @@ fn quarantine<M: Message>(
     }
     let headers = headers
         .insert(header("meshmart.reason", judged.reason.unwrap_or_default()))
-        .insert(header(
-            "meshmart.rule",
-            first.map_or("", |f| f.rule.as_str()),
-        ))
+        .insert(header("meshmart.rule", first.map_or("", |f| &*f.rule)))
         .insert(header(
             "meshmart.field",
             first.and_then(|f| f.field.as_deref()).unwrap_or(""),

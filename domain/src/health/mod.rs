@@ -112,10 +112,40 @@ pub struct Incoming<'a> {
 
 /// A failed rule of one record.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(from = "StoredFailure", into = "StoredFailure")]
 pub struct Failure {
-    pub rule: String,
-    pub field: Option<String>,
+    /// Shared with the checker's rule (a count per record, no copy).
+    pub rule: Arc<str>,
+    pub field: Option<Arc<str>>,
     pub message: String,
+}
+
+/// A [`Failure`] as samples store it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredFailure {
+    rule: String,
+    field: Option<String>,
+    message: String,
+}
+
+impl From<StoredFailure> for Failure {
+    fn from(stored: StoredFailure) -> Self {
+        Self {
+            rule: Arc::from(stored.rule),
+            field: stored.field.map(Arc::from),
+            message: stored.message,
+        }
+    }
+}
+
+impl From<Failure> for StoredFailure {
+    fn from(failure: Failure) -> Self {
+        Self {
+            rule: failure.rule.to_string(),
+            field: failure.field.map(|field| field.to_string()),
+            message: failure.message,
+        }
+    }
 }
 
 /// The verdict on one record.
@@ -183,19 +213,16 @@ impl PortCheck {
             record_time: record.timestamp,
         };
         let mut failures = Vec::new();
-        let checker = &mut self.checker;
-        let names = Arc::clone(checker.names());
-        let mut failed = Vec::new();
-        checker.check_each(&decoded.value, moment, |index, message| {
-            failed.push((index, message));
-        });
-        for (index, message) in failed {
-            failures.push(Failure {
-                rule: names[index].to_string(),
-                field: checker.field(index).map(|field| field.to_string()),
-                message,
+        let names = Arc::clone(self.checker.names());
+        let fields = Arc::clone(self.checker.fields());
+        self.checker
+            .check_each(&decoded.value, moment, |index, message| {
+                failures.push(Failure {
+                    rule: Arc::clone(&names[index]),
+                    field: fields[index].clone(),
+                    message,
+                });
             });
-        }
         Judged {
             schema_id: Some(decoded.schema_id),
             value: Some(decoded.value),
@@ -212,7 +239,7 @@ fn wire_failure(error: &WireError, bytes: &[u8]) -> Judged {
         value: None,
         reason: Some(error.reason()),
         failures: vec![Failure {
-            rule: error.reason().to_string(),
+            rule: Arc::from(error.reason()),
             field: None,
             message: error.to_string(),
         }],

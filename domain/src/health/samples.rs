@@ -244,9 +244,9 @@ pub fn mask(view: &mut SampleView, classified: &[Vec<String>]) {
             })
         });
         // A schema validation message quotes the offending value; keep only where it was.
-        if about_classified || failure.rule == "invalid" {
+        if about_classified || &*failure.rule == "invalid" {
             failure.message = match failure.message.split_once("`: ") {
-                Some((at, _)) if failure.rule == "invalid" => format!("{at}` (value hidden)"),
+                Some((at, _)) if &*failure.rule == "invalid" => format!("{at}` (value hidden)"),
                 _ => "value hidden (classified field)".to_string(),
             };
         }

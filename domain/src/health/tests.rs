@@ -64,7 +64,7 @@ fn records_are_judged_by_wire_format_schema_and_rules() {
     let negative = wire::frame(7, br#"{"orderId":"o-2","total":-1}"#);
     let judged = check.judge(&incoming(1, &negative), now(), &lookup);
     assert_eq!(judged.reason, Some(QUALITY_REASON));
-    assert_eq!(judged.failures[0].rule, "total:range");
+    assert_eq!(&*judged.failures[0].rule, "total:range");
     assert_eq!(judged.failures[0].field.as_deref(), Some("total"));
 
     let cases: [(&[u8], &str); 5] = [

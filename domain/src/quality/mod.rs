@@ -92,6 +92,7 @@ pub struct Checker {
     rules: Vec<Rule>,
     /// The evaluated rules' names, in order: what a verdict's index points at.
     names: Arc<[Arc<str>]>,
+    fields: Arc<[Option<Arc<str>>]>,
     not_evaluated: Vec<(Arc<str>, String)>,
     avro: bool,
     seed: RandomState,
@@ -160,6 +161,7 @@ impl Checker {
         }
         Self {
             names: rules.iter().map(|rule| Arc::clone(&rule.name)).collect(),
+            fields: rules.iter().map(|rule| rule.shown.clone()).collect(),
             rules,
             not_evaluated,
             avro: port.format.eq_ignore_ascii_case("avro"),
@@ -193,9 +195,10 @@ impl Checker {
         &self.names
     }
 
-    /// The field rule `index` is about, as people read it; `None` for the whole record.
-    pub fn field(&self, index: usize) -> Option<&Arc<str>> {
-        self.rules.get(index).and_then(|rule| rule.shown.as_ref())
+    /// The field each evaluated rule is about, as people read it (`None` for the whole
+    /// record), in the order of [`Checker::names`].
+    pub fn fields(&self) -> &Arc<[Option<Arc<str>>]> {
+        &self.fields
     }
 
     /// Checks one decoded record; one outcome per evaluated rule, in declaration order.
@@ -706,7 +709,7 @@ fn freshness(
         Verdict::Failed(format!(
             "the event is {} s old; the SLA allows {} s",
             Seconds(age_ms),
-            round(max_age_seconds)
+            Seconds((max_age_seconds * 1000.0).round() as i64)
         ))
     } else {
         Verdict::Passed
