@@ -75,8 +75,13 @@ pub fn App() -> impl IntoView {
             if page.is_empty() { "Meshmart".to_string() } else { format!("{page} · Meshmart") }
         }/>
         <Router>
+            // The first stop of the keyboard. External to the router: the browser's own
+            // jump to the fragment is what moves the focus.
+            <a class="skip-link" href="#main" rel="external">
+                "Skip to content"
+            </a>
             <Header/>
-            <main id="main">
+            <main id="main" tabindex="-1">
                 <ErrorBoundary fallback=|errors| {
                     view! { <ErrorPage errors/> }
                 }>

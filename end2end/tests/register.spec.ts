@@ -75,8 +75,23 @@ test("an owner registers a product by pasting YAML, fixing a broken line first",
   await expect(page.getByTestId("new-version")).toBeVisible();
   await expect(editor).toHaveValue(/version: 1\.0\.0/);
   const current = await editor.inputValue();
-  await editor.fill(current.replace("version: 1.0.0", "version: 1.1.0"));
+  // Unchanged, the version is the current one: publishing waits for a new version.
+  await editor.fill(`${current}\n`);
+  const preview = page.getByTestId("publish-preview");
+  await expect(preview.getByRole("alert")).toContainText("raise the version", { timeout: 10_000 });
+  await expect(page.getByRole("button", { name: "Publish" })).toBeDisabled();
+  // A changed version and purpose: the preview shows exactly those lines, before publishing.
+  await editor.fill(
+    current
+      .replace("version: 1.0.0", "version: 1.1.0")
+      .replace(/purpose: .*/, "purpose: Returns customers asked for, now with a reason."),
+  );
   await expect(page.getByRole("status")).toContainText("1.1.0", { timeout: 10_000 });
+  await expect(preview.getByRole("alert")).toHaveCount(0);
+  await expect(preview.getByRole("heading")).toHaveText("Changes from 1.0.0 to 1.1.0");
+  await expect(preview.locator('[data-diff="insert"]')).toHaveCount(2);
+  await expect(preview.locator('[data-diff="insert"]').first()).toContainText("now with a reason");
+  await expect(preview.locator('[data-diff="delete"]')).toHaveCount(2);
   await page.getByRole("button", { name: "Publish" }).click();
   await expect(page).toHaveURL(new RegExp(`/products/return-requested-${suffix}$`));
   await expect(page.locator(".catalog-overview")).toContainText("1.1.0");

@@ -183,10 +183,10 @@ pub struct VersionDiff {
 
 /// Unchanged lines kept around each change of a diff.
 #[cfg(feature = "ssr")]
-const DIFF_CONTEXT: usize = 3;
+pub(crate) const DIFF_CONTEXT: usize = 3;
 
 #[cfg(feature = "ssr")]
-mod convert {
+pub(crate) mod convert {
     use domain::catalog::{PortView, ProductSummary, VersionInfo};
     use domain::contracts::{Field, Member, Sla, SupportChannel};
     use serde::de::DeserializeOwned;

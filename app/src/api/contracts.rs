@@ -21,6 +21,9 @@ pub struct Validation {
     pub problems: Vec<ProblemView>,
     /// For a valid contract: "order-placed 1.0.0 in sales, 1 port".
     pub summary: Option<String>,
+    /// For a valid contract of a product that exists: what publishing it would change,
+    /// as the product page's version diff shows it.
+    pub changes: Option<super::catalog::VersionDiff>,
 }
 
 #[cfg(feature = "ssr")]
@@ -56,13 +59,46 @@ pub async fn validate_contract(yaml: String) -> Result<Validation, ApiError> {
                 contract.domain.as_deref().unwrap_or("(choose a domain)"),
                 crate::words::counted(contract.ports.len(), "port", "ports")
             )),
+            changes: changes_from_current(&contract).await?,
         },
         Err(error @ ContractError::Internal(_)) => return Err(internal(error)),
         Err(error) => Validation {
             problems: problem_views(&error),
             summary: None,
+            changes: None,
         },
     })
+}
+
+/// The diff from the product's current contract to `contract`, both as stored YAML (so
+/// comments and layout of the typed text are not changes); `None` for a new product.
+#[cfg(feature = "ssr")]
+async fn changes_from_current(
+    contract: &domain::contracts::Contract,
+) -> Result<Option<super::catalog::VersionDiff>, ApiError> {
+    use super::catalog::{DIFF_CONTEXT, VersionDiff, convert};
+    use crate::ssr::{internal, services};
+    use domain::contracts::export;
+
+    let pool = services()?.pool;
+    let Some((current, document)) = domain::catalog::contract_document(&pool, &contract.slug, None)
+        .await
+        .map_err(internal)?
+    else {
+        return Ok(None);
+    };
+    let (lines, inserted, deleted) = convert::diff(
+        &export(&document),
+        &export(&contract.document),
+        DIFF_CONTEXT,
+    );
+    Ok(Some(VersionDiff {
+        from: current,
+        to: contract.version.to_string(),
+        lines,
+        inserted,
+        deleted,
+    }))
 }
 
 /// The domains the caller may publish products in (empty: no registration form).

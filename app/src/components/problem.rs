@@ -52,13 +52,14 @@ pub fn ProblemList(problems: Vec<ProblemView>) -> impl IntoView {
     }
 }
 
-/// Shown where a page needs a signed-in user.
+/// Shown where a page needs a signed-in user. `whole_page`: it stands for the page (which
+/// then has no heading of its own), so its heading is the page's h1.
 #[component]
-pub fn SignInNotice() -> impl IntoView {
+pub fn SignInNotice(#[prop(optional)] whole_page: bool) -> impl IntoView {
     view! {
         <Title text="Sign in"/>
         <section class="message-page">
-            <h2>"Sign in to see this page"</h2>
+            {heading(whole_page, "Sign in to see this page".to_string())}
             <p><a href="/login">"Sign in"</a></p>
         </section>
     }
@@ -75,13 +76,17 @@ pub fn PageProblem(
     /// The heading when the caller lacks a permission the page needs.
     #[prop(optional)]
     forbidden: Option<&'static str>,
+    /// The problem stands for the whole page, which has no h1 of its own: its heading is
+    /// the page's h1 (one per page), else an h2 under the page's.
+    #[prop(optional)]
+    whole_page: bool,
 ) -> impl IntoView {
     match error {
-        ApiError::Unauthenticated => view! { <SignInNotice/> }.into_any(),
+        ApiError::Unauthenticated => view! { <SignInNotice whole_page/> }.into_any(),
         ApiError::NotFound => view! {
             <Title text="Not found"/>
             <section class="message-page" role="alert">
-                <h1>{not_found.unwrap_or_else(|| "Not found".to_string())}</h1>
+                {heading(whole_page, not_found.unwrap_or_else(|| "Not found".to_string()))}
                 <p><a href="/domains">"Browse the domains"</a></p>
             </section>
         }
@@ -89,7 +94,7 @@ pub fn PageProblem(
         ApiError::Forbidden(reason) => view! {
             <Title text="Not allowed"/>
             <section class="message-page" role="alert">
-                <h2>{forbidden.unwrap_or("You may not use this page")}</h2>
+                {heading(whole_page, forbidden.unwrap_or("You may not use this page").to_string())}
                 <p>"Your account lacks a permission this page needs (" {reason} ")."</p>
             </section>
         }
@@ -97,11 +102,19 @@ pub fn PageProblem(
         other => view! {
             <Title text="Could not be loaded"/>
             <section class="message-page" role="alert">
-                <h2>"This page could not be loaded"</h2>
+                {heading(whole_page, "This page could not be loaded".to_string())}
                 <p class="form-error">{other.to_string()}</p>
             </section>
         }
         .into_any(),
+    }
+}
+
+fn heading(whole_page: bool, text: String) -> AnyView {
+    if whole_page {
+        view! { <h1>{text}</h1> }.into_any()
+    } else {
+        view! { <h2>{text}</h2> }.into_any()
     }
 }
 

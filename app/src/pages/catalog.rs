@@ -151,7 +151,7 @@ pub fn DomainPage() -> impl IntoView {
                             Ok(list) => view! { <DomainProducts list page=page.get()/> }.into_any(),
                             Err(error) => {
                                 let not_found = format!("No domain “{}”", slug.get());
-                                view! { <PageProblem error not_found/> }.into_any()
+                                view! { <PageProblem error whole_page=true not_found/> }.into_any()
                             }
                         })
                 }}
@@ -296,7 +296,7 @@ pub fn ProductPage() -> impl IntoView {
                             }
                             Err(error) => {
                                 let not_found = format!("No data product “{}”", slug.get());
-                                view! { <PageProblem error not_found/> }.into_any()
+                                view! { <PageProblem error whole_page=true not_found/> }.into_any()
                             }
                         })
                 }}
@@ -819,8 +819,9 @@ fn VersionsSection(
     }
 }
 
+/// A line diff between two contract versions, with its counts.
 #[component]
-fn DiffView(diff: VersionDiff) -> impl IntoView {
+pub fn DiffView(diff: VersionDiff) -> impl IntoView {
     let VersionDiff {
         from,
         to,

@@ -243,7 +243,7 @@ pub fn SamplesPage() -> impl IntoView {
                             Ok(view) => view! { <Samples view/> }.into_any(),
                             Err(error) => {
                                 let not_found = format!("No data product “{}”", slug.get());
-                                view! { <PageProblem error not_found/> }.into_any()
+                                view! { <PageProblem error whole_page=true not_found/> }.into_any()
                             }
                         })
                 }}

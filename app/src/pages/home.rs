@@ -39,7 +39,10 @@ pub fn HomePage() -> impl IntoView {
     view! {
         <Title text=""/>
         <section class="search-page">
-            <Show when=empty>
+            <Show
+                when=empty
+                fallback=|| view! { <h1 class="visually-hidden">"Search results"</h1> }
+            >
                 <div class="hero">
                     <h1>"Find event streams you can trust"</h1>
                     <p class="lede">
@@ -54,6 +57,8 @@ pub fn HomePage() -> impl IntoView {
                 </div>
             </Show>
             <SearchBar state input active/>
+            // What the box controls, whatever it shows (hits, a sign-in line, a problem).
+            <div id="search-results">
             <Transition fallback=|| view! { <p class="search-summary">"Searching…"</p> }>
                 {move || {
                     results
@@ -83,6 +88,7 @@ pub fn HomePage() -> impl IntoView {
                         })
                 }}
             </Transition>
+            </div>
         </section>
     }
 }
@@ -365,7 +371,7 @@ fn Results(
         </label>
         <div class="search-layout">
             <aside class="facets" id="facets" aria-label="Filters">{facets}</aside>
-            <div class="search-results" id="search-results">
+            <div class="search-results">
                 // Announced on change, without reading every hit on each keystroke.
                 <p class="search-summary" aria-live="polite">
                     <strong>{summary}</strong>

@@ -171,7 +171,7 @@ pub fn IncidentDetailPage() -> impl IntoView {
                         .map(|result| match result {
                             Ok(page) => view! { <Incident page act/> }.into_any(),
                             Err(error) => {
-                                view! { <PageProblem error not_found="No such incident"/> }.into_any()
+                                view! { <PageProblem error whole_page=true not_found="No such incident"/> }.into_any()
                             }
                         })
                 }}

@@ -55,7 +55,7 @@ pub fn NodePage() -> impl IntoView {
                             Ok(view) => view! { <NodeView view set restart open/> }.into_any(),
                             Err(error) => {
                                 let not_found = format!("No stream node “{}”", name.get());
-                                view! { <PageProblem error not_found/> }.into_any()
+                                view! { <PageProblem error whole_page=true not_found/> }.into_any()
                             }
                         })
                 }}

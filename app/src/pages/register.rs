@@ -7,11 +7,13 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use crate::api::catalog::VersionDiff;
 use crate::api::contracts::{
     PublishContract, current_contract, publishable_domains, validate_contract,
 };
 use crate::components::loading::Loading;
 use crate::components::problem::{ErrorMessage, PageProblem, ProblemList};
+use crate::pages::catalog::DiffView;
 
 /// A complete starter: every part a reader of the product page looks for, commented.
 const STARTER: &str =
@@ -163,8 +165,11 @@ fn Editor(
 
     let problems = move || match validate.value().get() {
         Some(Ok(report)) if report.problems.is_empty() => report.summary.map(|summary| {
-            view! { <p class="register-ok" role="status">"Valid contract: " {summary}</p> }
-                .into_any()
+            view! {
+                <p class="register-ok" role="status">"Valid contract: " {summary}</p>
+                {report.changes.map(|diff| view! { <PublishPreview diff/> })}
+            }
+            .into_any()
         }),
         Some(Ok(report)) => Some(view! { <ProblemList problems=report.problems/> }.into_any()),
         Some(Err(error)) => Some(view! { <ErrorMessage error/> }.into_any()),
@@ -226,11 +231,34 @@ fn Editor(
                         || matches!(
                             validate.value().get(),
                             Some(Ok(report)) if !report.problems.is_empty()
+                                || report.changes.as_ref().is_some_and(|diff| diff.from == diff.to)
                         )
                 }
             >
                 "Publish"
             </button>
         </ActionForm>
+    }
+}
+
+/// What publishing would change in an existing product, before it is published.
+#[component]
+fn PublishPreview(diff: VersionDiff) -> impl IntoView {
+    let same_version = diff.from == diff.to;
+    view! {
+        <div class="register-preview" data-testid="publish-preview">
+            {same_version
+                .then(|| {
+                    view! {
+                        <p class="form-error" role="alert">
+                            {format!(
+                                "The version is still {}, the product's current one: contracts are immutable, so raise the version to publish a change.",
+                                diff.from,
+                            )}
+                        </p>
+                    }
+                })}
+            <DiffView diff/>
+        </div>
     }
 }

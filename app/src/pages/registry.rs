@@ -183,7 +183,7 @@ fn SubjectPage(subject: String) -> impl IntoView {
                             Ok(row) => view! { <SubjectDetail row/> }.into_any(),
                             Err(error) => {
                                 let not_found = format!("No subject “{subject}”");
-                                view! { <PageProblem error not_found/> }.into_any()
+                                view! { <PageProblem error whole_page=true not_found/> }.into_any()
                             }
                         })
                 }}
