@@ -29,6 +29,15 @@ test("the demo flow runs from sign-ups through enrichment to marketing", async (
   await signups.click();
   await marketing.click();
   await expect(page.locator("path.lineage-edge.on-path")).toHaveCount(3);
+  // The keyboard does the same: Enter on a product's link, Space on a node without one.
+  await signups.locator("a").focus();
+  await page.keyboard.press("Enter");
+  await expect(page.locator("path.lineage-edge.on-path")).toHaveCount(0);
+  await marketing.focus();
+  await expect(marketing).toBeFocused();
+  await page.keyboard.press("Space");
+  await expect(marketing).toHaveAttribute("aria-pressed", "true");
+  await expect(page.locator("path.lineage-edge.on-path")).toHaveCount(3);
   await expect(page).toHaveURL(/enriched-customer-signed-up\/lineage/);
 
   // Kind filter: consumers hidden.

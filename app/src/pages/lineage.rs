@@ -323,21 +323,39 @@ fn node_view(
             class
         }
     };
-    let choose = {
+    // In path mode a node is picked by a click, or by Enter or Space where it has the focus
+    // (a link's Enter is a click; a node without a link takes the focus only in path mode).
+    let pick = {
         let id = id.clone();
+        move || {
+            selected.update(|s| {
+                if s.len() == 2 {
+                    s.clear();
+                }
+                if !s.contains(&id) {
+                    s.push(id.clone());
+                }
+            })
+        }
+    };
+    let choose = {
+        let pick = pick.clone();
         move |ev: leptos::ev::MouseEvent| {
             if path_mode.get_untracked() {
                 ev.prevent_default();
-                selected.update(|s| {
-                    if s.len() == 2 {
-                        s.clear();
-                    }
-                    if !s.contains(&id) {
-                        s.push(id.clone());
-                    }
-                });
+                pick();
             }
         }
+    };
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        if path_mode.get_untracked() && matches!(ev.key().as_str(), "Enter" | " ") {
+            ev.prevent_default();
+            pick();
+        }
+    };
+    let picked = {
+        let id = id.clone();
+        move || path_mode.get().then(|| selected.with(|s| s.contains(&id)).to_string())
     };
     let (x, y, w, h) = (node.x, node.y, node.w, node.h);
     let label = truncate(&node.label, if node.kind == "more" { 16 } else { 26 });
@@ -362,7 +380,17 @@ fn node_view(
         }
         .into_any(),
         None => view! {
-            <g class=class data-node=id.clone() data-kind=node.kind.clone() on:click=choose>
+            <g
+                class=class
+                data-node=id.clone()
+                data-kind=node.kind.clone()
+                on:click=choose
+                on:keydown=on_key
+                tabindex=move || path_mode.get().then_some("0")
+                role=move || path_mode.get().then_some("button")
+                aria-label=full
+                aria-pressed=picked
+            >
                 {body}
             </g>
         }
