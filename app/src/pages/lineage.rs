@@ -355,7 +355,11 @@ fn node_view(
     };
     let picked = {
         let id = id.clone();
-        move || path_mode.get().then(|| selected.with(|s| s.contains(&id)).to_string())
+        move || {
+            path_mode
+                .get()
+                .then(|| selected.with(|s| s.contains(&id)).to_string())
+        }
     };
     let (x, y, w, h) = (node.x, node.y, node.w, node.h);
     let label = truncate(&node.label, if node.kind == "more" { 16 } else { 26 });
