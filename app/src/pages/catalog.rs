@@ -30,7 +30,7 @@ use crate::pages::home::StreamStatus;
 use crate::pages::incidents::{OpenIncidentsSection, open_incidents};
 use crate::pages::lineage::LineageSummarySection;
 use crate::pages::producers::ProducersSection;
-use crate::pages::schemas::RegistrySection;
+use crate::pages::schemas::{RegistryData, RegistrySection};
 use crate::pages::subscriptions::RequestAccessSection;
 
 /// Products per page of a domain.
@@ -273,6 +273,7 @@ pub fn ProductPage() -> impl IntoView {
     let from = query("from");
     let to = query("to");
     let product = Resource::new_blocking(move || slug.get(), product_detail);
+    let registry = RegistryData::new(slug.into());
     // Only asked for when the comparison form was submitted.
     let diff = Resource::new_blocking(
         move || (slug.get(), from.get(), to.get()),
@@ -291,7 +292,7 @@ pub fn ProductPage() -> impl IntoView {
                         .get()
                         .map(|result| match result {
                             Ok(detail) => {
-                                view! { <Product detail from=from.get() to=to.get() diff/> }
+                                view! { <Product detail from=from.get() to=to.get() diff registry/> }
                                     .into_any()
                             }
                             Err(error) => {
@@ -324,6 +325,7 @@ fn Product(
     from: Option<String>,
     to: Option<String>,
     diff: Resource<Result<Option<VersionDiff>, ApiError>>,
+    registry: RegistryData,
 ) -> impl IntoView {
     let ProductView {
         product,
@@ -392,7 +394,7 @@ fn Product(
         <PortsSection ports=ports.clone()/>
         <SchemaSection ports/>
         <LineageSummarySection slug=slug.clone()/>
-        <RegistrySection slug=slug.clone()/>
+        <RegistrySection slug=slug.clone() data=registry/>
         <SlaSection slas/>
         <OwnersSection team support/>
         <VersionsSection slug versions from to diff/>

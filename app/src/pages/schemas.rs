@@ -42,35 +42,52 @@ fn ask_from_query(get: impl Fn(&str) -> Option<String>) -> Ask {
     }
 }
 
+/// The registry section's data: the page's ask, the product's ports and the answer to the
+/// ask. The product page creates it where the page starts, before the product arrives: a
+/// resource created only once an earlier one resolved gets its serialization id in the
+/// order the server's resources happened to resolve, which the browser, hydrating in
+/// document order, may not repeat (issue 18, defect 2).
+#[derive(Clone, Copy)]
+pub struct RegistryData {
+    ask: Memo<Ask>,
+    ports: Resource<Result<Vec<PortSchemas>, ApiError>>,
+    result: Resource<Result<Option<SchemaDiffView>, ApiError>>,
+}
+
+impl RegistryData {
+    pub fn new(slug: Signal<String>) -> Self {
+        let query = use_query_map();
+        let ask = Memo::new(move |_| query.with(|q| ask_from_query(|name| q.get(name))));
+        let ports = Resource::new_blocking(move || slug.get(), product_schemas);
+        let result = Resource::new_blocking(
+            move || (slug.get(), ask.get()),
+            |(slug, ask)| async move {
+                match ask {
+                    Ask::Nothing => Ok(None),
+                    Ask::Compare { port, from, to } => {
+                        let subject = format!("{port}-value");
+                        schema_diff(subject, from, to).await.map(Some)
+                    }
+                    Ask::Check { port, schema } => check_schema(slug, port, schema).await.map(Some),
+                }
+            },
+        );
+        Self { ask, ports, result }
+    }
+}
+
 /// The product `slug`'s registry section; with `only`, just that subject's port, whose
 /// forms stay on the registry browser's page of the subject.
 #[component]
-pub fn RegistrySection(slug: String, #[prop(optional)] only: Option<String>) -> impl IntoView {
-    let query = use_query_map();
-    let ask = Memo::new(move |_| query.with(|q| ask_from_query(|name| q.get(name))));
-    let ports = Resource::new_blocking(
-        {
-            let slug = slug.clone();
-            move || slug.clone()
-        },
-        product_schemas,
-    );
-    let result = Resource::new_blocking(
-        {
-            let slug = slug.clone();
-            move || (slug.clone(), ask.get())
-        },
-        |(slug, ask)| async move {
-            match ask {
-                Ask::Nothing => Ok(None),
-                Ask::Compare { port, from, to } => {
-                    let subject = format!("{port}-value");
-                    schema_diff(subject, from, to).await.map(Some)
-                }
-                Ask::Check { port, schema } => check_schema(slug, port, schema).await.map(Some),
-            }
-        },
-    );
+pub fn RegistrySection(
+    slug: String,
+    #[prop(optional)] only: Option<String>,
+    /// Made by the page (see [`RegistryData`]); else made here.
+    #[prop(optional)]
+    data: Option<RegistryData>,
+) -> impl IntoView {
+    let RegistryData { ask, ports, result } =
+        data.unwrap_or_else(|| RegistryData::new(Signal::stored(slug.clone())));
     view! {
         <section class="catalog-section" id="schema-registry" aria-labelledby="registry-heading">
             <h2 id="registry-heading">"Schema registry"</h2>
