@@ -181,12 +181,34 @@ pub struct VersionDiff {
     pub deleted: usize,
 }
 
+impl VersionDiff {
+    /// The line diff from `old` (version `from`) to `new` (version `to`), with a few lines
+    /// of context around each change.
+    #[cfg(feature = "ssr")]
+    pub fn between(from: String, to: String, old: &str, new: &str) -> Self {
+        let (lines, inserted, deleted) = convert::diff(old, new, DIFF_CONTEXT);
+        Self {
+            from,
+            to,
+            lines,
+            inserted,
+            deleted,
+        }
+    }
+
+    /// Whether both sides carry the same version (a contract version is immutable, so the
+    /// newer side cannot be published).
+    pub fn same_version(&self) -> bool {
+        self.from == self.to
+    }
+}
+
 /// Unchanged lines kept around each change of a diff.
 #[cfg(feature = "ssr")]
-pub(crate) const DIFF_CONTEXT: usize = 3;
+const DIFF_CONTEXT: usize = 3;
 
 #[cfg(feature = "ssr")]
-pub(crate) mod convert {
+mod convert {
     use domain::catalog::{PortView, ProductSummary, VersionInfo};
     use domain::contracts::{Field, Member, Sla, SupportChannel};
     use serde::de::DeserializeOwned;
@@ -551,12 +573,5 @@ pub async fn contract_diff(
             .ok_or_else(|| unprocessable(field, format!("there is no version {version}")))?;
         documents.push(domain::contracts::export(&document.1));
     }
-    let (lines, inserted, deleted) = convert::diff(&documents[0], &documents[1], DIFF_CONTEXT);
-    Ok(VersionDiff {
-        from,
-        to,
-        lines,
-        inserted,
-        deleted,
-    })
+    Ok(VersionDiff::between(from, to, &documents[0], &documents[1]))
 }

@@ -76,7 +76,7 @@ pub async fn validate_contract(yaml: String) -> Result<Validation, ApiError> {
 async fn changes_from_current(
     contract: &domain::contracts::Contract,
 ) -> Result<Option<super::catalog::VersionDiff>, ApiError> {
-    use super::catalog::{DIFF_CONTEXT, VersionDiff, convert};
+    use super::catalog::VersionDiff;
     use crate::ssr::{internal, services};
     use domain::contracts::export;
 
@@ -87,18 +87,12 @@ async fn changes_from_current(
     else {
         return Ok(None);
     };
-    let (lines, inserted, deleted) = convert::diff(
+    Ok(Some(VersionDiff::between(
+        current,
+        contract.version.to_string(),
         &export(&document),
         &export(&contract.document),
-        DIFF_CONTEXT,
-    );
-    Ok(Some(VersionDiff {
-        from: current,
-        to: contract.version.to_string(),
-        lines,
-        inserted,
-        deleted,
-    }))
+    )))
 }
 
 /// The domains the caller may publish products in (empty: no registration form).

@@ -231,7 +231,7 @@ fn Editor(
                         || matches!(
                             validate.value().get(),
                             Some(Ok(report)) if !report.problems.is_empty()
-                                || report.changes.as_ref().is_some_and(|diff| diff.from == diff.to)
+                                || report.changes.as_ref().is_some_and(VersionDiff::same_version)
                         )
                 }
             >
@@ -244,7 +244,7 @@ fn Editor(
 /// What publishing would change in an existing product, before it is published.
 #[component]
 fn PublishPreview(diff: VersionDiff) -> impl IntoView {
-    let same_version = diff.from == diff.to;
+    let same_version = diff.same_version();
     view! {
         <div class="register-preview" data-testid="publish-preview">
             {same_version
