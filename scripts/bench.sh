@@ -22,7 +22,8 @@
 #      (scripts/node-drill.sh --bench, one run each):
 #      throughput over a 500,000-record backlog with one and two instances, and the
 #      produce-to-readable latency at 1,000 records/s;
-#   0. the browser bundle's size, raw and gzipped (release build, wasm-opt), and a cold
+#   0. the browser bundle's size, raw and gzipped (release build, wasm-opt): the main module
+#      every page loads, and what each lazily loaded page group adds; a cold
 #      first visit in Chromium until the page is interactive (bench/ui/first_visit.cjs);
 #   9. the fault suite of self-healing channels (scripts/chaos-bench.sh: `meshmart chaos`
 #      over every scenario on a broker of its own, one row per scenario).
@@ -40,11 +41,26 @@ scripts/stack.sh up test >/dev/null
 # shellcheck disable=SC1091
 source .data/test/env
 bin="$target_dir/release/meshmart"
-echo "== browser bundle (release, wasm-opt -Oz): what a first visit downloads"
-for file in target/site/pkg/meshmart_bg.wasm target/site/pkg/meshmart.js target/site/pkg/meshmart.css; do
-  printf "%-34s %8.1f KB raw  %7.1f KB gzipped\n" "$(basename "$file")" \
-    "$(($(stat -c %s "$file") * 10 / 1024))e-1" "$(($(gzip -9c "$file" | wc -c) * 10 / 1024))e-1"
+echo "== browser bundle (release, wasm-opt -Oz): what every first visit downloads"
+kb() { echo "$(($1 * 10 / 1024))e-1"; }
+gz_total=0
+for file in target/site/pkg/meshmart_bg.wasm target/site/pkg/meshmart.js \
+  target/site/pkg/__wasm_split.*.js target/site/pkg/meshmart.css; do
+  gz=$(gzip -9c "$file" | wc -c)
+  gz_total=$((gz_total + gz))
+  printf "%-40s %8.1f KB raw  %7.1f KB gzipped\n" "$(basename "$file")" \
+    "$(kb "$(stat -c %s "$file")")" "$(kb "$gz")"
 done
+printf "%-40s %8s         %7.1f KB gzipped (target < 400 KB)\n" "all of the above" "" "$(kb "$gz_total")"
+echo "== lazily loaded page groups (app/src/routes.rs): what entering one adds, gzipped"
+python3 - target/site/pkg <<'PY'
+import gzip, json, os, sys
+pkg = sys.argv[1]
+manifest = json.load(open(os.path.join(pkg, "__wasm_split_manifest.json")))
+for split, files in sorted(manifest.items()):
+    size = sum(len(gzip.compress(open(os.path.join(pkg, f + ".wasm"), "rb").read(), 9)) for f in files)
+    print(f"{split.rsplit('_', 1)[0]:<40} {size / 1024:8.1f} KB in {len(files)} files")
+PY
 psql "$DATABASE_URL" -q -c "set client_min_messages = warning" \
   -c "drop database if exists bench with (force)" -c "create database bench"
 export DATABASE_URL="${DATABASE_URL%/*}/bench"

@@ -44,6 +44,12 @@ if [ "$wbg_have" != "$wbg_want" ]; then
   # Not --locked: its lockfile pins a crate version the registry no longer serves.
   cargo install wasm-bindgen-cli --version "$wbg_want" --quiet
 fi
+# The step that cuts the lazily loaded pages out of the browser bundle (tools/wasm-split).
+split_want=$(sed -n 's/^version = "\(.*\)"/\1/p' tools/wasm-split/Cargo.toml | head -1)
+if ! meshmart-wasm-split --version 2>/dev/null | grep -qx "meshmart-wasm-split $split_want"; then
+  say "installing meshmart-wasm-split $split_want (tools/wasm-split); takes ~1 min once"
+  cargo install --path tools/wasm-split --locked --quiet
+fi
 
 # --- Playwright (npm package only; the browser is Debian's chromium) ---------------------
 if [ ! -f end2end/node_modules/.package-lock.json ] \

@@ -8,11 +8,12 @@
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, path};
+use leptos_router::{Lazy, SsrMode, path};
 
 pub mod api;
 mod components;
 mod pages;
+mod routes;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 mod words;
@@ -20,19 +21,8 @@ mod words;
 use components::layout::{Footer, Header};
 use components::problem::ErrorPage;
 use components::theme::THEME_BOOT_SCRIPT;
-use pages::account::AccountPage;
-use pages::admin::{AdminPage, AuditPage};
-use pages::catalog::{DomainPage, DomainsPage, ProductPage};
-use pages::health::SamplesPage;
 use pages::home::HomePage;
-use pages::incidents::{IncidentDetailPage, IncidentsPage};
-use pages::lineage::LineagePage;
-use pages::login::LoginPage;
-use pages::nodes::NodePage;
 use pages::not_found::NotFound;
-use pages::register::RegisterPage;
-use pages::registry::RegistryPage;
-use pages::subscriptions::{ApprovalsPage, MySubscriptionsPage};
 
 /// The HTML document around the app, rendered on the server for every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -61,13 +51,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_context(components::layout::AuthEpoch(RwSignal::new(0)));
-    // Effects run only in the browser: mark the document once the app is live, so browser
-    // tests (and curious people) can tell a hydrated page from server-rendered HTML.
-    Effect::new(|_| {
-        if let Some(root) = document().document_element() {
-            let _ = root.set_attribute("data-hydrated", "true");
-        }
-    });
 
     view! {
         <Stylesheet id="leptos" href="/pkg/meshmart.css"/>
@@ -87,25 +70,25 @@ pub fn App() -> impl IntoView {
                 }>
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view=HomePage/>
-                        <Route path=path!("/login") view=LoginPage/>
-                        <Route path=path!("/account") view=AccountPage/>
-                        <Route path=path!("/admin") view=AdminPage/>
-                        <Route path=path!("/admin/audit") view=AuditPage/>
-                        <Route path=path!("/domains") view=DomainsPage/>
-                        <Route path=path!("/domains/:slug") view=DomainPage/>
+                        <Route path=path!("/login") view={Lazy::<routes::Login>::new()}/>
+                        <Route path=path!("/account") view={Lazy::<routes::Account>::new()}/>
+                        <Route path=path!("/admin") view={Lazy::<routes::Admin>::new()}/>
+                        <Route path=path!("/admin/audit") view={Lazy::<routes::Audit>::new()}/>
+                        <Route path=path!("/domains") view={Lazy::<routes::Domains>::new()}/>
+                        <Route path=path!("/domains/:slug") view={Lazy::<routes::Domain>::new()}/>
                         // In order: the page's later sections (health, lineage, registry)
                         // arrive in the HTML where they stand, so it reads without
                         // JavaScript; out of order they would wait in <template>s.
-                        <Route path=path!("/products/:slug") view=ProductPage ssr=SsrMode::InOrder/>
-                        <Route path=path!("/products/:slug/lineage") view=LineagePage/>
-                        <Route path=path!("/products/:slug/samples") view=SamplesPage/>
-                        <Route path=path!("/nodes/:name") view=NodePage/>
-                        <Route path=path!("/incidents") view=IncidentsPage/>
-                        <Route path=path!("/incidents/:id") view=IncidentDetailPage/>
-                        <Route path=path!("/register") view=RegisterPage/>
-                        <Route path=path!("/schemas") view=RegistryPage/>
-                        <Route path=path!("/subscriptions") view=MySubscriptionsPage/>
-                        <Route path=path!("/approvals") view=ApprovalsPage/>
+                        <Route path=path!("/products/:slug") view={Lazy::<routes::Product>::new()} ssr=SsrMode::InOrder/>
+                        <Route path=path!("/products/:slug/lineage") view={Lazy::<routes::Lineage>::new()}/>
+                        <Route path=path!("/products/:slug/samples") view={Lazy::<routes::Samples>::new()}/>
+                        <Route path=path!("/nodes/:name") view={Lazy::<routes::Node>::new()}/>
+                        <Route path=path!("/incidents") view={Lazy::<routes::Incidents>::new()}/>
+                        <Route path=path!("/incidents/:id") view={Lazy::<routes::IncidentDetail>::new()}/>
+                        <Route path=path!("/register") view={Lazy::<routes::Register>::new()}/>
+                        <Route path=path!("/schemas") view={Lazy::<routes::Registry>::new()}/>
+                        <Route path=path!("/subscriptions") view={Lazy::<routes::MySubscriptions>::new()}/>
+                        <Route path=path!("/approvals") view={Lazy::<routes::Approvals>::new()}/>
                     </Routes>
                 </ErrorBoundary>
             </main>

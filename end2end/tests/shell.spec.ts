@@ -55,3 +55,35 @@ test("the header search box submits a plain GET form to the search page", async 
     "OrderPlaced",
   );
 });
+
+test("the home page loads only the main bundle; other pages bring their own code", async ({
+  page,
+}) => {
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  const fetched: string[] = [];
+  page.on("requestfinished", (request) => {
+    const path = new URL(request.url()).pathname;
+    if (path.startsWith("/pkg/")) fetched.push(path);
+  });
+  const html = page.locator("html");
+
+  await page.goto("/");
+  await expect(html).toHaveAttribute("data-hydrated", "true");
+  expect(fetched).toContain("/pkg/meshmart_bg.wasm");
+  expect(fetched.filter((path) => path.startsWith("/pkg/split_"))).toEqual([]);
+
+  // Following a link inside the app fetches the page's group on the way, and the page works.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Domains" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Domains");
+  expect(fetched.some((path) => path.startsWith("/pkg/split_browse_pages_"))).toBe(true);
+
+  // A first visit to such a page gets its chunks named in the HTML, to load beside the main
+  // bundle, and the page hydrates.
+  const response = await page.goto("/schemas");
+  const document = (await response?.text()) ?? "";
+  expect(document).toMatch(/<link[^>]*split_browse_pages_\d+\.wasm[^>]*rel="preload"/);
+  await expect(html).toHaveAttribute("data-hydrated", "true");
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Schema registry");
+  expect(errors).toEqual([]);
+});
