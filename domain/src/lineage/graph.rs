@@ -1,13 +1,15 @@
-//! Walking the lineage graph. Each call loads the whole edge set — stored edges aggregated
-//! over their origins' declarations, plus the subscription edges derived from live
-//! subscriptions — into an in-memory adjacency list (a few thousand rows load in
-//! milliseconds), then walks it breadth-first with a visited set per direction, so cycles
-//! end the walk instead of looping, bounded by depth and by a node cap.
+//! Walking the lineage graph. The edges — stored edges aggregated over their origins'
+//! declarations, plus the subscription edges derived from live subscriptions — go into an
+//! in-memory adjacency list, which is walked breadth-first with a visited set per
+//! direction, so cycles end the walk instead of looping, bounded by depth and by a node
+//! cap. A bounded walk loads only the neighbourhood it can reach, hop by hop (what the
+//! product and lineage pages need does not grow with the catalog); the unbounded impact
+//! walk loads every edge.
 //!
 //! A plain adjacency list over interned ids is all a bounded BFS needs; petgraph would add
 //! a dependency and a conversion for no algorithm we use.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -32,6 +34,17 @@ pub struct EdgeSet {
     /// The team of each subscribing principal's consumer node, where it has one.
     teams: HashMap<String, String>,
 }
+
+/// An edge as queried: source, target, origin, first and last seen, and the subscribing
+/// team of a subscription edge.
+type EdgeRow = (
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    Option<String>,
+);
 
 /// One edge, its ends by node index.
 #[derive(Clone, Debug)]
@@ -60,17 +73,7 @@ enum Way {
 impl EdgeSet {
     /// Loads every stored and derived edge.
     pub async fn load(pool: &PgPool) -> Result<EdgeSet, sqlx::Error> {
-        let rows = sqlx::query_as::<
-            _,
-            (
-                String,
-                String,
-                String,
-                DateTime<Utc>,
-                DateTime<Utc>,
-                Option<String>,
-            ),
-        >(
+        let rows = sqlx::query_as::<_, EdgeRow>(
             r#"select source, target, origin, min(first_seen), max(last_seen), null::text
                from lineage_edges group by source, target, origin
                union all
@@ -86,7 +89,123 @@ impl EdgeSet {
             }
             set.add(&source, &target, &origin, first_seen, last_seen);
         }
+        set.settle_order();
         Ok(set)
+    }
+
+    /// Loads the edges a walk from `roots` (both ways as `direction` says) and from
+    /// `upstream_roots` (upstream only) can meet within `depth` hops: one query per hop,
+    /// each for every edge touching the nodes first reached at that hop. Edges are loaded
+    /// both ways round every reached node, so [`EdgeSet::edges_within`] and the walk's
+    /// "stopped short" check see what they would in the whole set; the frontier only moves
+    /// the way the walk does.
+    pub async fn load_around(
+        pool: &PgPool,
+        roots: &[String],
+        upstream_roots: &[String],
+        direction: Direction,
+        depth: u32,
+    ) -> Result<EdgeSet, sqlx::Error> {
+        let (up, down) = match direction {
+            Direction::Up => (true, false),
+            Direction::Down => (false, true),
+            Direction::Both => (true, true),
+        };
+        let mut up_frontier: Vec<String> = if up {
+            roots.iter().chain(upstream_roots).cloned().collect()
+        } else {
+            Vec::new()
+        };
+        let mut down_frontier: Vec<String> = if down { roots.to_vec() } else { Vec::new() };
+        let mut up_seen: HashSet<String> = up_frontier.iter().cloned().collect();
+        let mut down_seen: HashSet<String> = down_frontier.iter().cloned().collect();
+        let mut queried: HashSet<String> = HashSet::new();
+        let mut loaded: HashSet<(String, String, String)> = HashSet::new();
+        let mut set = EdgeSet::default();
+        for _ in 0..=depth {
+            let ask: Vec<&String> = up_frontier
+                .iter()
+                .chain(&down_frontier)
+                .filter(|id| !queried.contains(*id))
+                .collect();
+            if up_frontier.is_empty() && down_frontier.is_empty() {
+                break;
+            }
+            let rows = Self::touching(pool, &ask).await?;
+            queried.extend(ask.into_iter().cloned());
+            for (source, target, origin, first_seen, last_seen, team) in rows {
+                if let Some(team) = team {
+                    set.teams.insert(target.clone(), team);
+                }
+                let key = (source, target, origin);
+                if !loaded.contains(&key) {
+                    set.add(&key.0, &key.1, &key.2, first_seen, last_seen);
+                    loaded.insert(key);
+                }
+            }
+            let next = |frontier: &[String], seen: &mut HashSet<String>, way: Way| {
+                let mut next = Vec::new();
+                for id in frontier {
+                    let Some(&node) = set.index.get(id) else {
+                        continue;
+                    };
+                    for neighbour in set.neighbours(node, way) {
+                        let neighbour = &set.ids[neighbour];
+                        if seen.insert(neighbour.clone()) {
+                            next.push(neighbour.clone());
+                        }
+                    }
+                }
+                next
+            };
+            up_frontier = next(&up_frontier, &mut up_seen, Way::Up);
+            down_frontier = next(&down_frontier, &mut down_seen, Way::Down);
+        }
+        set.settle_order();
+        Ok(set)
+    }
+
+    /// Every edge with an end among `ids`.
+    async fn touching(pool: &PgPool, ids: &[&String]) -> Result<Vec<EdgeRow>, sqlx::Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query_as::<_, EdgeRow>(
+            r#"select source, target, origin, min(first_seen), max(last_seen), null::text
+               from lineage_edges where source = any($1) or target = any($1)
+               group by source, target, origin
+               union all
+               select source, target, origin, first_seen, last_seen, team
+               from lineage_subscription_edges where source = any($1) or target = any($1)"#,
+        )
+        .bind(ids)
+        .fetch_all(pool)
+        .await
+    }
+
+    /// Orders every node's edges by the node at their other end (then origin), so that a
+    /// walk is the same whichever order the edges were loaded in: under a node cap, which
+    /// nodes make it depends on the order neighbours are met.
+    fn settle_order(&mut self) {
+        let Self {
+            ids,
+            edges,
+            outgoing,
+            incoming,
+            ..
+        } = self;
+        for list in outgoing.iter_mut() {
+            list.sort_by(|&a, &b| {
+                (&ids[edges[a].target], &edges[a].origin)
+                    .cmp(&(&ids[edges[b].target], &edges[b].origin))
+            });
+        }
+        for list in incoming.iter_mut() {
+            list.sort_by(|&a, &b| {
+                (&ids[edges[a].source], &edges[a].origin)
+                    .cmp(&(&ids[edges[b].source], &edges[b].origin))
+            });
+        }
     }
 
     /// The index of a node, adding it (without edges) when it is new.
@@ -368,7 +487,20 @@ pub async fn graph_with_limit(
         });
     }
     let (ports, processors) = roots_of(pool, slug).await?;
-    let mut set = EdgeSet::load(pool).await?;
+    let set = EdgeSet::load_around(pool, &ports, &processors, direction, depth).await?;
+    walked(pool, set, &ports, &processors, direction, depth, max_nodes).await
+}
+
+/// The graph a walk over `set` reaches from a product's ports and processors.
+async fn walked(
+    pool: &PgPool,
+    mut set: EdgeSet,
+    ports: &[String],
+    processors: &[String],
+    direction: Direction,
+    depth: u32,
+    max_nodes: usize,
+) -> Result<Graph, LineageError> {
     let roots: Vec<usize> = ports.iter().map(|id| set.intern(id)).collect();
     let upstream_roots: Vec<usize> = processors.iter().map(|id| set.intern(id)).collect();
     let reached = set.walk(&roots, &upstream_roots, direction, depth, max_nodes.max(1));
@@ -518,6 +650,50 @@ pub async fn impact(pool: &PgPool, slug: &str) -> Result<Impact, LineageError> {
 
 #[cfg(test)]
 mod tests {
+    /// A subscription edge is last seen "now", which differs between two queries.
+    fn settled(mut graph: Graph) -> Graph {
+        for edge in &mut graph.edges {
+            if edge.origin == "subscription" {
+                edge.last_seen = DateTime::<Utc>::MIN_UTC;
+            }
+        }
+        graph
+    }
+
+    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+    async fn a_walk_over_the_loaded_neighbourhood_sees_what_one_over_every_edge_does(
+        pool: sqlx::PgPool,
+    ) {
+        crate::demo::seed(&pool, false).await.expect("demo");
+        // A few hundred nodes with fan-out and cycles, downstream of customer-signed-up.
+        crate::demo::lineage::generate(&pool, "customer-signed-up", 300)
+            .await
+            .expect("synthetic lineage");
+        for slug in ["customer-signed-up", "enriched-customer-signed-up"] {
+            let (ports, processors) = super::roots_of(&pool, slug).await.expect("roots");
+            for direction in [Direction::Up, Direction::Down, Direction::Both] {
+                for (depth, cap) in [
+                    (0, MAX_NODES),
+                    (1, MAX_NODES),
+                    (2, MAX_NODES),
+                    (4, 40),
+                    (10, MAX_NODES),
+                ] {
+                    let near = EdgeSet::load_around(&pool, &ports, &processors, direction, depth)
+                        .await
+                        .expect("neighbourhood");
+                    let every = EdgeSet::load(&pool).await.expect("every edge");
+                    assert!(near.edges.len() <= every.edges.len());
+                    let walk = |set| walked(&pool, set, &ports, &processors, direction, depth, cap);
+                    let near = settled(walk(near).await.expect("near"));
+                    let every = settled(walk(every).await.expect("every"));
+                    assert!(!near.nodes.is_empty());
+                    assert_eq!(near, every, "{slug} {direction:?} depth {depth} cap {cap}");
+                }
+            }
+        }
+    }
+
     use super::*;
 
     fn set(edges: &[(&str, &str)]) -> EdgeSet {
