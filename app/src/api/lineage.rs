@@ -519,16 +519,16 @@ async fn running_nodes(
 #[server(prefix = "/api/fn", endpoint = "lineage_neighbours")]
 pub async fn lineage_neighbours(slug: String) -> Result<LineageSummary, ApiError> {
     use crate::ssr::{authorize, services};
-    use domain::lineage::{Direction, NodeKind};
+    use domain::lineage::NodeKind;
 
     authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     let pool = services()?.pool;
     // Two hops (port → processor → port), so neighbouring products show, not only jobs.
+    let (up, down) = domain::lineage::up_and_down(&pool, &slug, 2)
+        .await
+        .map_err(crate::ssr::error)?;
     let mut sides = Vec::with_capacity(2);
-    for direction in [Direction::Up, Direction::Down] {
-        let graph = domain::lineage::graph(&pool, &slug, direction, 2)
-            .await
-            .map_err(crate::ssr::error)?;
+    for graph in [up, down] {
         let names: std::collections::BTreeSet<(String, Option<String>)> = graph
             .nodes
             .into_iter()

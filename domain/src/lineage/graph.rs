@@ -491,6 +491,47 @@ pub async fn graph_with_limit(
     walked(pool, set, &ports, &processors, direction, depth, max_nodes).await
 }
 
+/// What lies `depth` hops upstream of a product and what lies `depth` hops downstream,
+/// from one load of the neighbourhood both ways (the product page's summary asks for both).
+#[tracing::instrument(skip(pool))]
+pub async fn up_and_down(
+    pool: &PgPool,
+    slug: &str,
+    depth: u32,
+) -> Result<(Graph, Graph), LineageError> {
+    if depth > MAX_DEPTH {
+        return Err(LineageError::BadParameter {
+            parameter: "depth",
+            message: format!("must be 0 to {MAX_DEPTH}"),
+        });
+    }
+    let (ports, processors) = roots_of(pool, slug).await?;
+    // The neighbourhood both ways holds what each one-way walk reaches, and the edges
+    // around it.
+    let set = EdgeSet::load_around(pool, &ports, &processors, Direction::Both, depth).await?;
+    let up = walked(
+        pool,
+        set.clone(),
+        &ports,
+        &processors,
+        Direction::Up,
+        depth,
+        MAX_NODES,
+    )
+    .await?;
+    let down = walked(
+        pool,
+        set,
+        &ports,
+        &processors,
+        Direction::Down,
+        depth,
+        MAX_NODES,
+    )
+    .await?;
+    Ok((up, down))
+}
+
 /// The graph a walk over `set` reaches from a product's ports and processors.
 async fn walked(
     pool: &PgPool,
@@ -670,6 +711,18 @@ mod tests {
             .await
             .expect("synthetic lineage");
         for slug in ["customer-signed-up", "enriched-customer-signed-up"] {
+            for depth in [1, 2, 3] {
+                let (up, down) = up_and_down(&pool, slug, depth).await.expect("both ways");
+                let alone = |direction| graph(&pool, slug, direction, depth);
+                assert_eq!(
+                    settled(up),
+                    settled(alone(Direction::Up).await.expect("up"))
+                );
+                assert_eq!(
+                    settled(down),
+                    settled(alone(Direction::Down).await.expect("down"))
+                );
+            }
             let (ports, processors) = super::roots_of(&pool, slug).await.expect("roots");
             for direction in [Direction::Up, Direction::Down, Direction::Both] {
                 for (depth, cap) in [

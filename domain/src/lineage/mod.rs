@@ -41,7 +41,7 @@ use crate::contracts::Problem;
 use crate::subscriptions::State;
 
 pub use contract::{CONTRACT_NAMESPACE, Declaration, declaration, declare};
-pub use graph::{EdgeSet, graph, graph_with_limit, impact};
+pub use graph::{EdgeSet, graph, graph_with_limit, impact, up_and_down};
 pub use openlineage::{
     IgnoredDataset, Ingested, Reporter, authorize_report, ingest, validate_event,
 };
