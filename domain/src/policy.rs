@@ -31,6 +31,9 @@ use uuid::Uuid;
 use crate::identity::{Caller, User};
 
 /// The Casbin model: RBAC with domains, plus global (`*`) role grants and permissions.
+/// The matcher is checked against every policy row until one allows, and most rows are
+/// Kafka grants (`topic:…` objects) that no page permission names: the cheap comparisons
+/// of object, action and domain come first, so those rows fail before the role lookup.
 const MODEL: &str = r#"
 [request_definition]
 r = sub, dom, obj, act
@@ -45,7 +48,7 @@ g = _, _, _
 e = some(where (p.eft == allow))
 
 [matchers]
-m = (g(r.sub, p.sub, r.dom) || g(r.sub, p.sub, "*")) && (p.dom == "*" || r.dom == p.dom) && (p.obj == "*" || r.obj == p.obj) && (p.act == "*" || r.act == p.act)
+m = (p.obj == "*" || r.obj == p.obj) && (p.act == "*" || r.act == p.act) && (p.dom == "*" || r.dom == p.dom) && (g(r.sub, p.sub, r.dom) || g(r.sub, p.sub, "*"))
 "#;
 
 /// The NOTIFY channel the `casbin_rule` trigger signals on.
