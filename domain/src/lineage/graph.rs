@@ -23,7 +23,7 @@ use super::{
 use crate::contracts::Member;
 use crate::subscriptions::State;
 
-/// Every lineage edge, indexed for walking.
+/// Lineage edges (all of them, or the neighbourhood a walk can reach), indexed for walking.
 #[derive(Clone, Debug, Default)]
 pub struct EdgeSet {
     ids: Vec<String>,
@@ -70,6 +70,17 @@ enum Way {
     Down,
 }
 
+impl Way {
+    /// The ways a walk in `direction` goes.
+    fn of(direction: Direction) -> &'static [Way] {
+        match direction {
+            Direction::Up => &[Way::Up],
+            Direction::Down => &[Way::Down],
+            Direction::Both => &[Way::Up, Way::Down],
+        }
+    }
+}
+
 impl EdgeSet {
     /// Loads every stored and derived edge.
     pub async fn load(pool: &PgPool) -> Result<EdgeSet, sqlx::Error> {
@@ -106,11 +117,8 @@ impl EdgeSet {
         direction: Direction,
         depth: u32,
     ) -> Result<EdgeSet, sqlx::Error> {
-        let (up, down) = match direction {
-            Direction::Up => (true, false),
-            Direction::Down => (false, true),
-            Direction::Both => (true, true),
-        };
+        let ways = Way::of(direction);
+        let (up, down) = (ways.contains(&Way::Up), ways.contains(&Way::Down));
         let mut up_frontier: Vec<String> = if up {
             roots.iter().chain(upstream_roots).cloned().collect()
         } else {
@@ -123,14 +131,15 @@ impl EdgeSet {
         let mut loaded: HashSet<(String, String, String)> = HashSet::new();
         let mut set = EdgeSet::default();
         for _ in 0..=depth {
+            if up_frontier.is_empty() && down_frontier.is_empty() {
+                break;
+            }
+            // A node first reached both ways is in both frontiers; it is asked about once.
             let ask: Vec<&String> = up_frontier
                 .iter()
                 .chain(&down_frontier)
                 .filter(|id| !queried.contains(*id))
                 .collect();
-            if up_frontier.is_empty() && down_frontier.is_empty() {
-                break;
-            }
             let rows = Self::touching(pool, &ask).await?;
             queried.extend(ask.into_iter().cloned());
             for (source, target, origin, first_seen, last_seen, team) in rows {
@@ -272,11 +281,7 @@ impl EdgeSet {
         max_depth: u32,
         max_nodes: usize,
     ) -> Reached {
-        let ways: &[Way] = match direction {
-            Direction::Up => &[Way::Up],
-            Direction::Down => &[Way::Down],
-            Direction::Both => &[Way::Up, Way::Down],
-        };
+        let ways = Way::of(direction);
         let mut depth: BTreeMap<usize, u32> = BTreeMap::new();
         let mut visited = [
             vec![false; self.ids.len()], // up
@@ -487,8 +492,17 @@ pub async fn graph_with_limit(
         });
     }
     let (ports, processors) = roots_of(pool, slug).await?;
-    let set = EdgeSet::load_around(pool, &ports, &processors, direction, depth).await?;
-    walked(pool, set, &ports, &processors, direction, depth, max_nodes).await
+    let mut set = EdgeSet::load_around(pool, &ports, &processors, direction, depth).await?;
+    walked(
+        pool,
+        &mut set,
+        &ports,
+        &processors,
+        direction,
+        depth,
+        max_nodes,
+    )
+    .await
 }
 
 /// What lies `depth` hops upstream of a product and what lies `depth` hops downstream,
@@ -508,10 +522,10 @@ pub async fn up_and_down(
     let (ports, processors) = roots_of(pool, slug).await?;
     // The neighbourhood both ways holds what each one-way walk reaches, and the edges
     // around it.
-    let set = EdgeSet::load_around(pool, &ports, &processors, Direction::Both, depth).await?;
+    let mut set = EdgeSet::load_around(pool, &ports, &processors, Direction::Both, depth).await?;
     let up = walked(
         pool,
-        set.clone(),
+        &mut set,
         &ports,
         &processors,
         Direction::Up,
@@ -521,7 +535,7 @@ pub async fn up_and_down(
     .await?;
     let down = walked(
         pool,
-        set,
+        &mut set,
         &ports,
         &processors,
         Direction::Down,
@@ -532,10 +546,11 @@ pub async fn up_and_down(
     Ok((up, down))
 }
 
-/// The graph a walk over `set` reaches from a product's ports and processors.
+/// The graph a walk over `set` reaches from a product's ports and processors (interned
+/// into `set` when they have no edge).
 async fn walked(
     pool: &PgPool,
-    mut set: EdgeSet,
+    set: &mut EdgeSet,
     ports: &[String],
     processors: &[String],
     direction: Direction,
@@ -552,7 +567,7 @@ async fn walked(
         .iter()
         .map(|(&index, &hops)| {
             let root = roots.contains(&index) || upstream_roots.contains(&index);
-            details.node(&set, &set.ids[index], root, hops)
+            details.node(set, &set.ids[index], root, hops)
         })
         .collect();
     nodes.sort_by(|a, b| (a.depth, &a.id).cmp(&(b.depth, &b.id)));
@@ -737,9 +752,10 @@ mod tests {
                         .expect("neighbourhood");
                     let every = EdgeSet::load(&pool).await.expect("every edge");
                     assert!(near.edges.len() <= every.edges.len());
+                    let (mut near, mut every) = (near, every);
                     let walk = |set| walked(&pool, set, &ports, &processors, direction, depth, cap);
-                    let near = settled(walk(near).await.expect("near"));
-                    let every = settled(walk(every).await.expect("every"));
+                    let near = settled(walk(&mut near).await.expect("near"));
+                    let every = settled(walk(&mut every).await.expect("every"));
                     assert!(!near.nodes.is_empty());
                     assert_eq!(near, every, "{slug} {direction:?} depth {depth} cap {cap}");
                 }
