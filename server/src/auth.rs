@@ -12,7 +12,7 @@
 //! (`Access-Control-Allow-Credentials`) for other origins, or a page elsewhere could send
 //! both an `Authorization` header and the cookie.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Method, StatusCode, header};
@@ -46,6 +46,32 @@ fn api_token(request: &Request) -> Option<String> {
     Some(token.to_string())
 }
 
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// The client's address: the peer's, unless the peer is a trusted proxy; then the
+/// right-most `X-Forwarded-For` entry that is not a trusted proxy (entries further left
+/// were written by the client and prove nothing). A malformed entry stops the walk at the
+/// last trusted hop, so a garbled header never yields an address the client chose.
+fn client_address<'a>(
+    peer: IpAddr,
+    forwarded_for: impl Iterator<Item = &'a str>,
+    trusted: &[IpAddr],
+) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = forwarded_for.flat_map(|value| value.split(',')).collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(address) if trusted.contains(&address) => client = address,
+            Ok(address) => return address,
+            Err(_) => return client,
+        }
+    }
+    client
+}
+
 /// Resolves who is calling and puts a [`Caller`] and a [`ClientIp`] into the request.
 pub async fn resolve_caller(
     State(state): State<AppState>,
@@ -53,7 +79,16 @@ pub async fn resolve_caller(
     next: Next,
 ) -> Response {
     if let Some(ConnectInfo(address)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        let ip = ClientIp(address.ip());
+        let forwarded = request
+            .headers()
+            .get_all(X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|value| value.to_str().ok());
+        let ip = ClientIp(client_address(
+            address.ip(),
+            forwarded,
+            &state.trusted_proxies,
+        ));
         request.extensions_mut().insert(ip);
     }
     // The metrics endpoint has its own scrape token (see `http::metrics`), not an API token.
@@ -194,6 +229,43 @@ mod tests {
             builder = builder.header(*name, *value);
         }
         builder.body(Body::empty()).expect("request")
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("an address")
+    }
+
+    #[test]
+    fn the_client_is_the_right_most_untrusted_forwarded_address_behind_a_trusted_proxy() {
+        let balancer = ip("10.0.0.2");
+        let trusted = [balancer, ip("10.0.0.3")];
+        // A client may write anything left of what the proxies append.
+        let header = ["203.0.113.9, 198.51.100.4", "10.0.0.3"];
+        assert_eq!(
+            client_address(balancer, header.into_iter(), &trusted),
+            ip("198.51.100.4")
+        );
+        // Not from a trusted proxy: the header is the client's own word, ignored.
+        assert_eq!(
+            client_address(ip("192.0.2.1"), header.into_iter(), &trusted),
+            ip("192.0.2.1")
+        );
+        // No proxies configured (the default): the peer, whatever the header says.
+        assert_eq!(client_address(balancer, header.into_iter(), &[]), balancer);
+        // A garbled hop stops the walk at the last trusted one.
+        assert_eq!(
+            client_address(balancer, ["1.2.3.4, not-an-ip"].into_iter(), &trusted),
+            balancer
+        );
+        // Only proxies in the chain, or no header: the nearest proxy.
+        assert_eq!(
+            client_address(balancer, ["10.0.0.3"].into_iter(), &trusted),
+            ip("10.0.0.3")
+        );
+        assert_eq!(
+            client_address(balancer, std::iter::empty(), &trusted),
+            balancer
+        );
     }
 
     #[test]

@@ -99,9 +99,33 @@ pub struct ServerSettings {
     pub site_root: PathBuf,
     /// The address people use to reach Meshmart; `https://` makes session cookies Secure.
     pub public_url: String,
+    /// Addresses of the load balancers or reverse proxies in front of this process,
+    /// comma-separated. A request from one of them is taken to come from the right-most
+    /// address in its `X-Forwarded-For` that is not itself a trusted proxy (the login
+    /// throttle counts it, the audit log records it, `/metrics` without a token is only
+    /// open to loopback clients). Empty, the default: the header is ignored.
+    #[serde(default)]
+    pub trusted_proxies: String,
 }
 
 impl ServerSettings {
+    /// The trusted proxies' addresses (validated at start-up, so none is dropped here).
+    pub fn trusted_proxies(&self) -> Vec<IpAddr> {
+        self.parse_trusted_proxies().unwrap_or_default()
+    }
+
+    fn parse_trusted_proxies(&self) -> Result<Vec<IpAddr>, String> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                item.parse::<IpAddr>()
+                    .map_err(|_| format!("`{item}` is not an IP address"))
+            })
+            .collect()
+    }
+
     /// Whether cookies must only travel over HTTPS.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
@@ -257,6 +281,13 @@ impl Settings {
                 "server.public_url",
                 "MESHMART__SERVER__PUBLIC_URL",
                 "must start with http:// or https://",
+            ));
+        }
+        if let Err(reason) = self.server.parse_trusted_proxies() {
+            return Err(invalid(
+                "server.trusted_proxies",
+                "MESHMART__SERVER__TRUSTED_PROXIES",
+                reason,
             ));
         }
         if self.auth.session_idle_minutes == 0 || self.auth.session_absolute_hours == 0 {

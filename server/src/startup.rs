@@ -113,6 +113,7 @@ impl Application {
             search,
             throttle,
             auth: Arc::new(settings.auth.clone()),
+            trusted_proxies: settings.server.trusted_proxies().into(),
             metrics,
             metrics_access: http::metrics::MetricsAccess::new(
                 settings
@@ -175,13 +176,15 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let metrics = self.state.metrics.clone();
-        let throttle = Arc::clone(&self.state.throttle);
+        let pool = self.state.pool.clone();
         let upkeep = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(5));
             loop {
                 tick.tick().await;
                 metrics.run_upkeep();
-                throttle.forget_idle();
+                if let Err(error) = LoginThrottle::forget_idle(&pool).await {
+                    tracing::warn!(%error, "refilled login budgets not deleted");
+                }
             }
         });
         let policy_watch = self.state.policy.watch();

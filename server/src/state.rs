@@ -22,6 +22,9 @@ pub struct AppState {
     pub search: Arc<SearchIndex>,
     pub throttle: Arc<LoginThrottle>,
     pub auth: Arc<AuthSettings>,
+    /// The load balancers whose `X-Forwarded-For` names the client (settings
+    /// `server.trusted_proxies`).
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
     pub metrics: PrometheusHandle,
     pub metrics_access: crate::http::metrics::MetricsAccess,
     pub leptos_options: LeptosOptions,

@@ -170,7 +170,11 @@ pub async fn login(
     let claimed = audit::Actor::claimed(email);
     let claimed_target = claimed.to_string();
     let address = ip.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    if let Err(throttled) = throttle.attempt(email, address) {
+    if let Err(refusal) = throttle.attempt(pool, email, address).await {
+        let throttled = match refusal {
+            throttle::ThrottleError::Throttled(throttled) => throttled,
+            throttle::ThrottleError::Database(error) => return Err(error.into()),
+        };
         let mut conn = pool.acquire().await?;
         audit::record(
             &mut conn,
