@@ -11,6 +11,8 @@ say() { printf '[setup] %s\n' "$*"; }
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v kcat >/dev/null || missing+=(kcat)
+# The load balancer of the scale-out drill (scripts/scale-out-drill.sh).
+command -v haproxy >/dev/null || missing+=(haproxy)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)

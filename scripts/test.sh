@@ -44,6 +44,9 @@ cargo test --workspace --exclude frontend --no-fail-fast
 step "stream node drill (two processes, kill -9 three times, exactly once by read_committed)"
 scripts/node-drill.sh "$target_dir/debug/meshmart" .data/test/kafka/admin.kcat.conf
 
+step "scale-out drill (two processes behind HAProxy: shared state, workers act once, kill -9 under load)"
+scripts/scale-out-drill.sh "$target_dir/debug/meshmart" .data/test/kafka/admin.kcat.conf
+
 step "browser tests (Playwright + Chromium)"
 e2e_db=meshmart_e2e
 e2e_url="${DATABASE_URL%/*}/$e2e_db"
