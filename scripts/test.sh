@@ -20,6 +20,9 @@ cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
 step "clippy (browser side: app with hydrate, frontend, wasm32)"
 cargo clippy -p frontend -p app --target wasm32-unknown-unknown -- -D warnings
 
+step "Kubernetes manifests (deploy/k8s) against the API schemas of Kubernetes 1.31, strict"
+"${MESHMART_CACHE:-$HOME/.cache/meshmart}/venv/bin/kubernetes-validate" --strict --quiet -k 1.31.0 deploy/k8s/*.yaml
+
 step "build the site"
 scripts/build.sh
 

@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use domain::identity::session::{AUTH_KEY, ClientIp, SessionAuth};
 use domain::identity::{Caller, Via, tokens, users};
+use ipnet::IpNet;
 use tower_sessions::Session;
 
 use crate::error::AppError;
@@ -55,16 +56,17 @@ const X_FORWARDED_FOR: &str = "x-forwarded-for";
 fn client_address<'a>(
     peer: IpAddr,
     forwarded_for: impl Iterator<Item = &'a str>,
-    trusted: &[IpAddr],
+    trusted: &[IpNet],
 ) -> IpAddr {
-    if !trusted.contains(&peer) {
+    let is_trusted = |address: &IpAddr| trusted.iter().any(|net| net.contains(address));
+    if !is_trusted(&peer) {
         return peer;
     }
     let hops: Vec<&str> = forwarded_for.flat_map(|value| value.split(',')).collect();
     let mut client = peer;
     for hop in hops.iter().rev() {
         match hop.trim().parse::<IpAddr>() {
-            Ok(address) if trusted.contains(&address) => client = address,
+            Ok(address) if is_trusted(&address) => client = address,
             Ok(address) => return address,
             Err(_) => return client,
         }
@@ -238,7 +240,8 @@ mod tests {
     #[test]
     fn the_client_is_the_right_most_untrusted_forwarded_address_behind_a_trusted_proxy() {
         let balancer = ip("10.0.0.2");
-        let trusted = [balancer, ip("10.0.0.3")];
+        // One proxy by its address, the others by their network.
+        let trusted: [IpNet; 2] = [balancer.into(), "10.0.0.0/30".parse().expect("a network")];
         // A client may write anything left of what the proxies append.
         let header = ["203.0.113.9, 198.51.100.4", "10.0.0.3"];
         assert_eq!(

@@ -11,6 +11,7 @@ use std::str::FromStr;
 
 use config::{Config, Environment, File};
 use domain::broker::BrokerConfig;
+use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -99,8 +100,8 @@ pub struct ServerSettings {
     pub site_root: PathBuf,
     /// The address people use to reach Meshmart; `https://` makes session cookies Secure.
     pub public_url: String,
-    /// Addresses of the load balancers or reverse proxies in front of this process,
-    /// comma-separated. A request from one of them is taken to come from the right-most
+    /// Addresses or networks (`10.0.0.0/8`) of the load balancers or reverse proxies in
+    /// front of this process, comma-separated. A request from one of them is taken to come from the right-most
     /// address in its `X-Forwarded-For` that is not itself a trusted proxy (the login
     /// throttle counts it, the audit log records it, `/metrics` without a token is only
     /// open to loopback clients). Empty, the default: the header is ignored.
@@ -109,19 +110,20 @@ pub struct ServerSettings {
 }
 
 impl ServerSettings {
-    /// The trusted proxies' addresses (validated at start-up, so none is dropped here).
-    pub fn trusted_proxies(&self) -> Vec<IpAddr> {
+    /// The trusted proxies' networks (validated at start-up, so none is dropped here).
+    pub fn trusted_proxies(&self) -> Vec<IpNet> {
         self.parse_trusted_proxies().unwrap_or_default()
     }
 
-    fn parse_trusted_proxies(&self) -> Result<Vec<IpAddr>, String> {
+    fn parse_trusted_proxies(&self) -> Result<Vec<IpNet>, String> {
         self.trusted_proxies
             .split(',')
             .map(str::trim)
             .filter(|item| !item.is_empty())
             .map(|item| {
-                item.parse::<IpAddr>()
-                    .map_err(|_| format!("`{item}` is not an IP address"))
+                item.parse::<IpNet>()
+                    .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| format!("`{item}` is neither an IP address nor a network"))
             })
             .collect()
     }
@@ -485,6 +487,27 @@ mod tests {
 
         let error = load_with(&[("DATABASE_URL", "mysql://localhost/db")]).expect_err("scheme");
         assert!(error.to_string().contains("postgres://"), "{error}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks_and_anything_else_is_named() {
+        let mut settings = load_with(&[]).expect("defaults are valid");
+        assert!(settings.server.trusted_proxies().is_empty(), "none by default");
+        settings.server.trusted_proxies = " 10.0.0.0/8, 192.0.2.7,,fd00::/8 ".to_string();
+        settings.validate().expect("valid");
+        let nets: Vec<String> = settings
+            .server
+            .trusted_proxies()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.0.2.7/32", "fd00::/8"]);
+
+        settings.server.trusted_proxies = "10.0.0.1, lb.internal".to_string();
+        let message = settings.validate().expect_err("a host name").to_string();
+        assert!(message.contains("`server.trusted_proxies`"), "{message}");
+        assert!(message.contains("MESHMART__SERVER__TRUSTED_PROXIES"), "{message}");
+        assert!(message.contains("`lb.internal`"), "{message}");
     }
 
     #[test]

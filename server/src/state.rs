@@ -24,7 +24,7 @@ pub struct AppState {
     pub auth: Arc<AuthSettings>,
     /// The load balancers whose `X-Forwarded-For` names the client (settings
     /// `server.trusted_proxies`).
-    pub trusted_proxies: Arc<[std::net::IpAddr]>,
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
     pub metrics: PrometheusHandle,
     pub metrics_access: crate::http::metrics::MetricsAccess,
     pub leptos_options: LeptosOptions,
