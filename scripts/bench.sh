@@ -2,7 +2,11 @@
 # `make bench`: catalog benchmarks on this machine, with release builds against the test
 # stack's PostgreSQL and broker, in a database of its own (`bench`):
 #   1. seed-demo --products 100000: load time and products/s;
-#   2. the product page's server time (time to first byte, p50/p99 over 200 requests);
+#   2. the product page's server time (time to first byte, p50/p99 over 200 requests); the
+#      server's memory after a start that builds the search index and one that reuses it;
+#      an HTTP load with wrk (bench/http/load.sh): product pages at 1 and 8 connections,
+#      the search API at 1, 16 and 200, summed up beside the in-process search figures at
+#      the end;
 #   3. search: Tantivy against two PostgreSQL full-text baselines over the same catalog
 #      (one with the search box's features: typo correction via pg_trgm, prefix on the
 #      word being typed, any-word fallback; one plain plainto_tsquery) —
@@ -78,10 +82,31 @@ echo "== seed-demo --lineage-nodes 2000 (observed lineage downstream of customer
 "$bin" seed-demo --lineage-nodes 2000 | tail -1
 
 token=$("$bin" token create --user analyst1@meshmart.local --name bench 2>/dev/null)
-# No record checker here: it would subscribe to the 100,000 products' topics.
+rss() { awk '/^VmRSS/ { rss = $2 } /^RssAnon/ { anon = $2 } END { printf "%.0f MB RSS, %.0f MB of it anonymous", rss / 1024, anon / 1024 }' "/proc/$1/status"; }
+# ready PORT: waits (up to 10 min) until the server on PORT says ready; prints the seconds.
+ready() {
+  local started=$SECONDS
+  for _ in $(seq 1 3000); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$1/readyz" 2>/dev/null && break
+    sleep 0.2
+  done
+  echo $((SECONDS - started))
+}
+# No record checker in these servers: it would subscribe to the 100,000 products' topics.
+echo "== server memory, a first start that builds the search index from PostgreSQL"
+rm -rf .data/test/bench-search-fresh
+MESHMART__CHECKER__ENABLED=false MESHMART__SEARCH__INDEX_DIR=.data/test/bench-search-fresh \
+  MESHMART__SERVER__PORT=3198 "$bin" serve >/dev/null 2>&1 &
+server=$!
+took=$(ready 3198)
+sleep 5
+echo "ready after ${took} s; 5 s later: $(rss "$server")"
+kill -TERM "$server"; wait "$server" 2>/dev/null || true
+rm -rf .data/test/bench-search-fresh
 MESHMART__CHECKER__ENABLED=false MESHMART__SERVER__PORT=3199 "$bin" serve >/dev/null 2>&1 &
 server=$!
-for _ in $(seq 1 100); do curl -fsS -o /dev/null http://127.0.0.1:3199/healthz 2>/dev/null && break; sleep 0.2; done
+ready 3199 >/dev/null
+echo "== server memory, a start that reuses the index: $(rss "$server")"
 slugs=$(psql "$DATABASE_URL" -At -c "select slug from products order by random() limit 200")
 echo "== product page (/products/{slug}) server time over 200 random products of $(psql "$DATABASE_URL" -At -c 'select count(*) from products')"
 # The page streams (its later sections arrive in order): the first byte comes early, and
@@ -96,6 +121,15 @@ for column in 1 2; do
     { t[NR] = $1 } END {
     printf "%s p50 %.1f ms   p99 %.1f ms   max %.1f ms\n", label, t[int(NR*0.5)]*1000, t[int(NR*0.99)]*1000, t[NR]*1000 }'
 done
+
+echo "== HTTP load (bench/http/load.sh: wrk on the same 2 cores, product pages and the search benchmark's $(($(wc -l <bench/search/queries.tsv) - 1)) queries)"
+awk '{ print "/products/" $0 }' <<<"$slugs" >"$target_dir/bench-product-paths.txt"
+python3 -c 'import sys, urllib.parse
+for line in list(sys.stdin)[1:]:
+    print("/api/v1/search?q=" + urllib.parse.quote(line.rstrip("\n").split("\t", 1)[1]))' \
+  <bench/search/queries.tsv >"$target_dir/bench-search-paths.txt"
+bench/http/load.sh http://127.0.0.1:3199 "$token" "$target_dir/bench-product-paths.txt" \
+  "$target_dir/bench-search-paths.txt" "$server" "$target_dir/bench-http.tsv"
 
 echo "== cold first visit in Chromium (empty cache) until interactive, 10 visits per page (bench/ui/first_visit.cjs)"
 node bench/ui/first_visit.cjs http://127.0.0.1:3199 "$token" 10
@@ -141,4 +175,18 @@ if grep -qx kafka .data/test/started 2>/dev/null; then
   KAFKA_DATA=.data/test/kafka KAFKA_PORT=19192 KAFKA_CONTROLLER_PORT=19193 scripts/kafka.sh stop >/dev/null 2>&1 || true
 fi
 echo "== search: Tantivy vs PostgreSQL full-text baselines"
-cargo bench -q -p domain --bench search
+cargo bench -q -p domain --bench search | tee "$target_dir/bench-search.txt"
+echo "== search over HTTP beside the engine in-process, same catalog, same run"
+python3 - "$target_dir/bench-search.txt" "$target_dir/bench-http.tsv" <<'PY'
+import sys
+engine = open(sys.argv[1]).read().splitlines()
+cells = lambda line: [c.strip() for c in line.strip().strip("|").split("|")]
+all_row = next(cells(l) for l in engine if l.startswith("| all |"))
+qps = {cells(l)[0]: cells(l)[1] for l in engine if l.startswith("| 1 |") or l.startswith("| 2 |")}
+http = {(r[0], r[1]): r for r in (l.split("\t") for l in open(sys.argv[2]).read().splitlines())}
+one, many = http[("search API", "1")], http[("search API", "16")]
+print("| search | in-process (engine only) | over HTTP (wrk, gzip) |")
+print("|---|---|---|")
+print(f"| one client, p50 / p99 | {all_row[2]} / {all_row[3]} ms | {one[3]} / {one[4]} ms |")
+print(f"| throughput | {qps.get('1')} queries/s on 1 thread, {qps.get('2')} on 2 | {int(one[2]):,} req/s on 1 connection, {int(many[2]):,} on 16 |")
+PY

@@ -13,6 +13,8 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v kcat >/dev/null || missing+=(kcat)
 # The load balancer of the scale-out drill (scripts/scale-out-drill.sh).
 command -v haproxy >/dev/null || missing+=(haproxy)
+# The HTTP load generator of `make bench` (bench/http/load.sh).
+command -v wrk >/dev/null || missing+=(wrk)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)

@@ -492,7 +492,10 @@ mod tests {
     #[test]
     fn trusted_proxies_are_addresses_or_networks_and_anything_else_is_named() {
         let mut settings = load_with(&[]).expect("defaults are valid");
-        assert!(settings.server.trusted_proxies().is_empty(), "none by default");
+        assert!(
+            settings.server.trusted_proxies().is_empty(),
+            "none by default"
+        );
         settings.server.trusted_proxies = " 10.0.0.0/8, 192.0.2.7,,fd00::/8 ".to_string();
         settings.validate().expect("valid");
         let nets: Vec<String> = settings
@@ -506,7 +509,10 @@ mod tests {
         settings.server.trusted_proxies = "10.0.0.1, lb.internal".to_string();
         let message = settings.validate().expect_err("a host name").to_string();
         assert!(message.contains("`server.trusted_proxies`"), "{message}");
-        assert!(message.contains("MESHMART__SERVER__TRUSTED_PROXIES"), "{message}");
+        assert!(
+            message.contains("MESHMART__SERVER__TRUSTED_PROXIES"),
+            "{message}"
+        );
         assert!(message.contains("`lb.internal`"), "{message}");
     }
 
