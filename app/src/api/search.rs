@@ -247,10 +247,10 @@ pub async fn search_catalog(query: String) -> Result<Option<SearchPage>, ApiErro
         offset,
         explain: false,
     };
-    let results = tokio::task::spawn_blocking(move || index.search(&request))
+    let results = index
+        .search_async(request)
         .await
-        .map_err(internal)?;
-    let results = results.map_err(crate::ssr::error)?;
+        .map_err(crate::ssr::error)?;
     // The domain facet shows the names the result cards show, not slugs.
     let domain_names: std::collections::HashMap<String, String> =
         domain::domains::list(&services()?.pool)

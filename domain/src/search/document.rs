@@ -117,10 +117,9 @@ struct RawField {
     fields: Vec<RawField>,
 }
 
-/// Loads the products named by `slugs`, or all of them when `slugs` is `None`.
-pub async fn load(pool: &PgPool, slugs: Option<&[String]>) -> Result<Vec<ProductDoc>, sqlx::Error> {
-    // Live subscriptions (approved, provisioning, active) count as subscribers.
-    let rows = sqlx::query_as::<_, Row>(
+/// The columns of a product's search document; a `where` clause may follow.
+macro_rules! select_documents {
+    () => {
         r#"select p.slug, p.name, p.description, p.domain, d.name as domain_name, p.status,
                   p.tags, p.slas, p.team, p.updated_at, h.status as health,
                   h.changed_at as health_changed_at, (select count(*) from subscriptions s
@@ -132,12 +131,30 @@ pub async fn load(pool: &PgPool, slugs: Option<&[String]>) -> Result<Vec<Product
                                 'fields', o.fields) order by o.event_type)
                             from output_ports o where o.product_id = p.id), '[]'::json) as ports
            from products p join domains d on d.slug = p.domain
-           left join product_stream_status h on h.product_id = p.id
-           where $1::text[] is null or p.slug = any($1)"#,
-    )
-    .bind(slugs)
-    .fetch_all(pool)
-    .await?;
+           left join product_stream_status h on h.product_id = p.id"#
+    };
+}
+
+/// Loads the products named by `slugs`, or all of them when `slugs` is `None`.
+///
+/// Two statements rather than one with `$1 is null or p.slug = any($1)`: that one cannot
+/// use the index on `slug`, and compared every product with every slug of a batch (about
+/// a second per 2,000 slugs at 100,000 products).
+pub async fn load(pool: &PgPool, slugs: Option<&[String]>) -> Result<Vec<ProductDoc>, sqlx::Error> {
+    // Live subscriptions (approved, provisioning, active) count as subscribers.
+    let rows = match slugs {
+        Some(slugs) => {
+            sqlx::query_as::<_, Row>(concat!(select_documents!(), " where p.slug = any($1)"))
+                .bind(slugs)
+                .fetch_all(pool)
+                .await?
+        }
+        None => {
+            sqlx::query_as::<_, Row>(select_documents!())
+                .fetch_all(pool)
+                .await?
+        }
+    };
     Ok(rows.into_iter().map(ProductDoc::from).collect())
 }
 

@@ -18,6 +18,11 @@ use super::{SearchError, SearchIndex};
 pub const CHANNEL: &str = "search_changed";
 /// Above this many slugs in one batch, a full comparison is cheaper than a lookup by slug.
 const BATCH_LIMIT: usize = 2_000;
+/// Products read from PostgreSQL and staged in the index at a time when many change (a
+/// first start, a rebuild): the index's memory while building is one batch of products
+/// plus the writer's own budget, not the whole catalog (at 100,000 products, loading them
+/// all at once made the server's peak 776 MB).
+const LOAD_BATCH: usize = 2_000;
 
 /// What a sync changed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -31,6 +36,7 @@ pub struct SyncReport {
 /// stamp differs and removes products that are gone. Marks the index ready.
 pub async fn sync(index: &Arc<SearchIndex>, pool: &PgPool) -> Result<SyncReport, SearchError> {
     let started = Instant::now();
+    let _writing = index.writing.lock().await;
     let truth = document::versions(pool).await?;
     let indexed = {
         let index = Arc::clone(index);
@@ -53,13 +59,9 @@ pub async fn sync(index: &Arc<SearchIndex>, pool: &PgPool) -> Result<SyncReport,
         elapsed: Duration::ZERO,
     };
     if !stale.is_empty() || !removed.is_empty() {
-        let products = if stale.len() == truth.len() {
-            document::load(pool, None).await?
-        } else {
-            document::load(pool, Some(&stale)).await?
-        };
-        let index = Arc::clone(index);
-        blocking(move || index.apply(&products, &removed)).await?;
+        let target = Arc::clone(index);
+        blocking(move || target.stage(&[], &removed)).await?;
+        stage_in_batches(index, pool, &stale).await?;
     }
     index.mark_ready();
     Ok(SyncReport {
@@ -71,10 +73,16 @@ pub async fn sync(index: &Arc<SearchIndex>, pool: &PgPool) -> Result<SyncReport,
 /// Rebuilds the index from PostgreSQL in one commit (`meshmart reindex`).
 pub async fn rebuild(index: &Arc<SearchIndex>, pool: &PgPool) -> Result<SyncReport, SearchError> {
     let started = Instant::now();
-    let products = document::load(pool, None).await?;
-    let updated = products.len();
+    let _writing = index.writing.lock().await;
+    let slugs: Vec<String> = document::versions(pool)
+        .await?
+        .into_iter()
+        .map(|(slug, _)| slug)
+        .collect();
+    let updated = slugs.len();
     let target = Arc::clone(index);
-    blocking(move || target.replace_all(&products)).await?;
+    blocking(move || target.stage_removal_of_all()).await?;
+    stage_in_batches(index, pool, &slugs).await?;
     index.mark_ready();
     Ok(SyncReport {
         updated,
@@ -83,12 +91,43 @@ pub async fn rebuild(index: &Arc<SearchIndex>, pool: &PgPool) -> Result<SyncRepo
     })
 }
 
+/// Reads the products named by `slugs` from PostgreSQL and stages them [`LOAD_BATCH`] at a
+/// time, then commits everything staged (with what the caller staged before) at once; on
+/// any failure nothing staged lands.
+async fn stage_in_batches(
+    index: &Arc<SearchIndex>,
+    pool: &PgPool,
+    slugs: &[String],
+) -> Result<(), SearchError> {
+    let staged = async {
+        for batch in slugs.chunks(LOAD_BATCH) {
+            let products = document::load(pool, Some(batch)).await?;
+            let target = Arc::clone(index);
+            blocking(move || target.stage(&products, &[])).await?;
+        }
+        let target = Arc::clone(index);
+        blocking(move || target.commit()).await
+    }
+    .await;
+    if staged.is_err() {
+        let target = Arc::clone(index);
+        // Best effort: `blocking` only fails when the task panicked.
+        let _ = blocking(move || {
+            target.roll_back();
+            Ok(())
+        })
+        .await;
+    }
+    staged
+}
+
 /// Re-reads the products named by `slugs` and updates or removes their documents.
 pub async fn refresh(
     index: &Arc<SearchIndex>,
     pool: &PgPool,
     slugs: &[String],
 ) -> Result<(), SearchError> {
+    let _writing = index.writing.lock().await;
     let products = document::load(pool, Some(slugs)).await?;
     let found: BTreeSet<&str> = products.iter().map(|p| p.slug.as_str()).collect();
     let removed: Vec<String> = slugs

@@ -6,7 +6,8 @@
 //!
 //! One process owns one index directory: one `IndexWriter` behind a mutex (Tantivy's writer
 //! is already multithreaded), one `IndexReader` reloaded after each commit, and a fresh
-//! searcher per query. Every call here blocks; async callers use `spawn_blocking`.
+//! searcher per query. Every call here blocks, except [`SearchIndex::search_async`], which
+//! async callers use: it takes one of a few turns and then searches on the blocking pool.
 
 mod bits;
 mod document;
@@ -23,7 +24,7 @@ mod word;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tantivy::directory::error::LockError;
 use tantivy::store::Compressor;
@@ -54,6 +55,12 @@ const WRITER_THREADS: usize = 2;
 /// Threads one search spreads its segments over, the calling thread included (the index
 /// is built in about as many segments).
 const SEARCH_THREADS: usize = 2;
+
+/// Searches that may run at once, per core. More at once do not finish sooner on a busy
+/// machine; each would hold a blocking thread and that thread's allocator caches (several
+/// MB each: at 200 concurrent clients the server grew by 500 MB of such threads).
+/// The rest wait for a turn without holding a thread.
+const SEARCHES_PER_CORE: usize = 1;
 
 /// How new indexes store documents: uncompressed, as a page of hits reads ten documents
 /// from random places and decompressing their blocks costs more than the disk it saves
@@ -111,6 +118,12 @@ pub struct SearchIndex {
     vocabularies: segments::Tables<vocabulary::Vocabulary>,
     /// The threads that search segments beside the calling one.
     helpers: rayon::ThreadPool,
+    /// Turns to search ([`SEARCHES_PER_CORE`]), taken by [`SearchIndex::search_async`].
+    turns: tokio::sync::Semaphore,
+    /// Held by whoever changes the index through [`feed`] (a sync, a rebuild, a refresh),
+    /// from the first staged document to the commit: another writer's commit would land
+    /// a half-staged change, and two syncs at once would each load the whole catalog.
+    pub(crate) writing: tokio::sync::Mutex<()>,
 }
 
 impl SearchIndex {
@@ -187,6 +200,11 @@ impl SearchIndex {
                 .thread_name(|i| format!("search-helper-{i}"))
                 .build()
                 .map_err(|error| TantivyError::SystemError(error.to_string()))?,
+            turns: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+                    * SEARCHES_PER_CORE,
+            ),
+            writing: tokio::sync::Mutex::new(()),
         };
         Ok((search, opened))
     }
@@ -206,6 +224,24 @@ impl SearchIndex {
     }
 
     /// Whether the index holds every product (set once the first sync finished).
+    /// Runs [`SearchIndex::search`] on tokio's blocking pool once a turn is free (one per
+    /// core): the way async callers search, so that a burst of clients queues instead of
+    /// growing the pool by a thread each.
+    pub async fn search_async(
+        self: &Arc<Self>,
+        request: SearchRequest,
+    ) -> Result<SearchResults, SearchError> {
+        let _turn = self
+            .turns
+            .acquire()
+            .await
+            .map_err(|_| TantivyError::SystemError("search turns closed".to_string()))?;
+        let index = Arc::clone(self);
+        tokio::task::spawn_blocking(move || index.search(&request))
+            .await
+            .map_err(|error| TantivyError::SystemError(format!("search task failed: {error}")))?
+    }
+
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
@@ -233,7 +269,26 @@ impl SearchIndex {
     /// Replaces the documents of `upserts`, removes those of `deletes`, and commits: the
     /// next search sees the change.
     pub fn apply(&self, upserts: &[ProductDoc], deletes: &[String]) -> Result<(), SearchError> {
-        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.stage(upserts, deletes)
+            .and_then(|()| self.commit())
+            .inspect_err(|_| self.roll_back())
+    }
+
+    /// Replaces every document with `products` in one commit; searches see the old index
+    /// until it lands.
+    pub fn replace_all(&self, products: &[ProductDoc]) -> Result<(), SearchError> {
+        self.stage_removal_of_all()
+            .and_then(|()| self.stage(products, &[]))
+            .and_then(|()| self.commit())
+            .inspect_err(|_| self.roll_back())
+    }
+
+    /// Adds `upserts` (replacing their earlier documents) and removes `deletes` in the
+    /// writer, without committing: a large change is staged batch by batch, so that only
+    /// one batch of products is in memory at a time, then [`SearchIndex::commit`]ted once.
+    /// Searches see none of it until then; on a failure, [`SearchIndex::roll_back`].
+    pub fn stage(&self, upserts: &[ProductDoc], deletes: &[String]) -> Result<(), SearchError> {
+        let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         for slug in deletes {
             writer.delete_term(Term::from_field_text(self.fields.slug, slug));
         }
@@ -241,24 +296,32 @@ impl SearchIndex {
             writer.delete_term(Term::from_field_text(self.fields.slug, &product.slug));
             writer.add_document(schema::to_document(&self.fields, product))?;
         }
+        Ok(())
+    }
+
+    /// Stages the removal of every document (a rebuild's first step).
+    pub fn stage_removal_of_all(&self) -> Result<(), SearchError> {
+        let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        writer.delete_all_documents()?;
+        Ok(())
+    }
+
+    /// Commits what was staged: the next search sees it.
+    pub fn commit(&self) -> Result<(), SearchError> {
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         writer.commit()?;
         drop(writer);
         self.reload()?;
         Ok(())
     }
 
-    /// Replaces every document with `products` in one commit; searches see the old index
-    /// until it lands.
-    pub fn replace_all(&self, products: &[ProductDoc]) -> Result<(), SearchError> {
+    /// Drops what was staged since the last commit, so that a later commit never lands a
+    /// half-done change.
+    pub fn roll_back(&self) {
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        writer.delete_all_documents()?;
-        for product in products {
-            writer.add_document(schema::to_document(&self.fields, product))?;
+        if let Err(error) = writer.rollback() {
+            tracing::error!(%error, "search index: staged changes not rolled back");
         }
-        writer.commit()?;
-        drop(writer);
-        self.reload()?;
-        Ok(())
     }
 
     /// The change stamp of every indexed product, by slug.

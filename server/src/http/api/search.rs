@@ -2,8 +2,6 @@
 //! and ranking as the search page. Filters come in the query text (`domain:sales`) or as
 //! parameters, each parameter taking comma-separated alternatives.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Query, State};
 use domain::policy::GLOBAL;
@@ -52,11 +50,7 @@ async fn search(
         .authorize(&caller, GLOBAL, Permission::ReadCatalog)
         .await?;
     let request = request(params)?;
-    let index = Arc::clone(&state.search);
-    let results = tokio::task::spawn_blocking(move || index.search(&request))
-        .await
-        .map_err(|error| AppError::Unexpected(error.into()))??;
-    Ok(Json(results))
+    Ok(Json(state.search.search_async(request).await?))
 }
 
 /// Validates the parameters into a search request.
