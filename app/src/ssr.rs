@@ -27,6 +27,8 @@ pub struct Services {
     pub policy: Policy,
     pub search: Arc<domain::search::SearchIndex>,
     pub throttle: Arc<LoginThrottle>,
+    /// Resolved API tokens; emptied after a revocation this process commits.
+    pub tokens: Arc<domain::identity::token_cache::TokenCache>,
     pub clients: Arc<domain::subscriptions::ClientAccess>,
     pub broker: domain::broker::BrokerAdmin,
     /// Whether users' webhooks may target private networks (a local demo).

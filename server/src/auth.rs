@@ -96,7 +96,7 @@ pub async fn resolve_caller(
     // The metrics endpoint has its own scrape token (see `http::metrics`), not an API token.
     let scrape = request.uri().path() == crate::http::metrics::PATH;
     let caller = match api_token(&request).filter(|_| !scrape) {
-        Some(token) => match tokens::authenticate(&state.pool, &token).await {
+        Some(token) => match tokens::authenticate(&state.pool, &state.tokens, &token).await {
             Ok(Some((user, prefix))) => Caller::User {
                 user,
                 via: Via::Token { prefix },

@@ -121,6 +121,7 @@ impl Application {
             policy,
             search,
             throttle,
+            tokens: Arc::new(domain::identity::token_cache::TokenCache::new()),
             auth: Arc::new(settings.auth.clone()),
             trusted_proxies: settings.server.trusted_proxies().into(),
             metrics,
@@ -197,6 +198,7 @@ impl Application {
             }
         });
         let policy_watch = self.state.policy.watch();
+        let token_watch = self.state.tokens.watch(self.state.pool.clone());
         let search_feed = domain::search::feed::spawn(
             Arc::clone(&self.state.search),
             self.state.pool.clone(),
@@ -230,6 +232,7 @@ impl Application {
         let mut workers = vec![
             upkeep,
             policy_watch,
+            token_watch,
             search_feed,
             outbox,
             reconciler,

@@ -21,6 +21,8 @@ pub struct AppState {
     pub policy: Policy,
     pub search: Arc<SearchIndex>,
     pub throttle: Arc<LoginThrottle>,
+    /// API tokens resolved recently (`identity::token_cache`).
+    pub tokens: Arc<domain::identity::token_cache::TokenCache>,
     pub auth: Arc<AuthSettings>,
     /// The load balancers whose `X-Forwarded-For` names the client (settings
     /// `server.trusted_proxies`).
@@ -42,6 +44,7 @@ impl AppState {
             policy: self.policy.clone(),
             search: Arc::clone(&self.search),
             throttle: Arc::clone(&self.throttle),
+            tokens: Arc::clone(&self.tokens),
             clients: Arc::clone(&self.clients),
             broker: self.broker.clone(),
             webhooks_allow_private: self.webhooks_allow_private,

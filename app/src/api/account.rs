@@ -79,11 +79,14 @@ pub async fn revoke_token(id: String) -> Result<(), ApiError> {
     let id = id
         .parse()
         .map_err(|_| crate::ssr::unprocessable("id", "is not a token id"))?;
-    let mut tx = services()?.pool.begin().await.map_err(internal)?;
+    let services = services()?;
+    let mut tx = services.pool.begin().await.map_err(internal)?;
     domain::accounts::revoke_token(&mut tx, &user, id)
         .await
         .map_err(error)?;
     tx.commit().await.map_err(internal)?;
+    // Other processes hear of it from the trigger; this one does not wait for that.
+    services.tokens.forget_all();
     Ok(())
 }
 

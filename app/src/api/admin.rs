@@ -156,11 +156,15 @@ pub async fn set_user_disabled(id: String, disabled: bool) -> Result<(), ApiErro
             "you cannot disable yourself",
         ));
     }
-    let mut tx = services()?.pool.begin().await.map_err(internal)?;
+    let services = services()?;
+    let mut tx = services.pool.begin().await.map_err(internal)?;
     domain::accounts::set_disabled(&mut tx, &domain::audit::Actor::user(&admin), id, disabled)
         .await
         .map_err(error)?;
-    tx.commit().await.map_err(internal)
+    tx.commit().await.map_err(internal)?;
+    // Their tokens stop working here at once; other processes hear of it from the trigger.
+    services.tokens.forget_all();
+    Ok(())
 }
 
 /// Sets a new password for a user.

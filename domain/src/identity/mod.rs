@@ -5,6 +5,7 @@
 mod password;
 pub mod service_accounts;
 pub mod throttle;
+pub mod token_cache;
 pub mod tokens;
 pub mod users;
 

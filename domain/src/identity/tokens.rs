@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::token_cache::{Resolved, TokenCache};
 use super::{IdentityError, User, invalid};
 
 const TOKEN_PREFIX: &str = "mmt_";
@@ -121,51 +122,94 @@ struct TokenUser {
 }
 
 /// The enabled user behind a live token, recording that it was used (to the minute).
+/// Tokens resolved within [`super::token_cache::TTL`] come from `cache` (see there why that
+/// is safe).
 pub async fn authenticate(
     pool: &PgPool,
+    cache: &TokenCache,
     token: &str,
 ) -> Result<Option<(User, String)>, sqlx::Error> {
     if !token.starts_with(TOKEN_PREFIX) || token.len() != TOKEN_PREFIX.len() + 64 {
         return Ok(None);
     }
+    let digest = digest(token);
+    if let Some(resolved) = cache.get(&digest) {
+        if is_stale(resolved.last_used_at) {
+            touch(pool, resolved.token_id).await?;
+            let generation = cache.generation();
+            cache.put(
+                generation,
+                digest,
+                Resolved {
+                    last_used_at: Some(chrono::Utc::now()),
+                    ..resolved.clone()
+                },
+            );
+        }
+        return Ok(Some((resolved.user, resolved.prefix)));
+    }
+    let generation = cache.generation();
     let Some(found) = sqlx::query_as::<_, TokenUser>(
         r#"select t.id as token_id, t.prefix, t.last_used_at,
                   u.id, u.email, u.display_name, u.kafka_principal, u.disabled, u.created_at
            from api_tokens t join users u on u.id = t.user_id
            where t.token_hash = $1 and t.revoked_at is null and not u.disabled"#,
     )
-    .bind(digest(token))
+    .bind(&digest)
     .fetch_optional(pool)
     .await?
     else {
         return Ok(None);
     };
-    let stale = found.last_used_at.is_none_or(|at| {
-        (chrono::Utc::now() - at).as_seconds_f64() >= LAST_USED_RESOLUTION_SECONDS
-    });
-    if stale {
-        // Conditional, so concurrent requests of one token write it once.
-        sqlx::query(
-            r#"update api_tokens set last_used_at = now()
-               where id = $1
-                 and (last_used_at is null
-                      or last_used_at < now() - make_interval(secs => $2))"#,
-        )
-        .bind(found.token_id)
-        .bind(LAST_USED_RESOLUTION_SECONDS)
-        .execute(pool)
-        .await?;
+    let mut last_used_at = found.last_used_at;
+    if is_stale(last_used_at) {
+        touch(pool, found.token_id).await?;
+        last_used_at = Some(chrono::Utc::now());
     }
+    cache.put(
+        generation,
+        digest,
+        Resolved {
+            token_id: found.token_id,
+            prefix: found.prefix.clone(),
+            last_used_at,
+            user: found.user.clone(),
+        },
+    );
     Ok(Some((found.user, found.prefix)))
+}
+
+fn is_stale(last_used_at: Option<chrono::DateTime<chrono::Utc>>) -> bool {
+    last_used_at
+        .is_none_or(|at| (chrono::Utc::now() - at).as_seconds_f64() >= LAST_USED_RESOLUTION_SECONDS)
+}
+
+/// Records that a token was used; conditional, so concurrent requests of one token (on any
+/// process) write it once.
+async fn touch(pool: &PgPool, token_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"update api_tokens set last_used_at = now()
+           where id = $1
+             and (last_used_at is null
+                  or last_used_at < now() - make_interval(secs => $2))"#,
+    )
+    .bind(token_id)
+    .bind(LAST_USED_RESOLUTION_SECONDS)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::identity::users::{self, NewUser};
+    use std::time::Duration;
 
     #[sqlx::test(migrator = "crate::db::MIGRATOR")]
     async fn a_token_works_until_it_is_revoked(pool: PgPool) {
+        // Not watching: every lookup asks PostgreSQL.
+        let cache = TokenCache::new();
         let mut conn = pool.acquire().await.expect("conn");
         let user = users::create(
             &mut conn,
@@ -184,7 +228,7 @@ mod tests {
         assert!(new.token.starts_with("mmt_") && new.token.len() == 68);
         assert_eq!(new.info.prefix, &new.token[..12]);
 
-        let (found, prefix) = authenticate(&pool, &new.token)
+        let (found, prefix) = authenticate(&pool, &cache, &new.token)
             .await
             .expect("db")
             .expect("valid");
@@ -196,9 +240,14 @@ mod tests {
         revoke(&mut conn, user.id, new.info.id)
             .await
             .expect("revoke");
-        assert!(authenticate(&pool, &new.token).await.expect("db").is_none());
         assert!(
-            authenticate(&pool, "mmt_nonsense")
+            authenticate(&pool, &cache, &new.token)
+                .await
+                .expect("db")
+                .is_none()
+        );
+        assert!(
+            authenticate(&pool, &cache, "mmt_nonsense")
                 .await
                 .expect("db")
                 .is_none()
@@ -207,6 +256,7 @@ mod tests {
 
     #[sqlx::test(migrator = "crate::db::MIGRATOR")]
     async fn a_token_records_its_last_use_at_most_once_a_minute(pool: PgPool) {
+        let cache = TokenCache::new();
         let mut conn = pool.acquire().await.expect("conn");
         let user = users::create(
             &mut conn,
@@ -228,13 +278,13 @@ mod tests {
                 .expect("recorded")
         };
 
-        authenticate(&pool, &new.token)
+        authenticate(&pool, &cache, &new.token)
             .await
             .expect("db")
             .expect("valid");
         let first = last_used().await;
         for _ in 0..20 {
-            authenticate(&pool, &new.token)
+            authenticate(&pool, &cache, &new.token)
                 .await
                 .expect("db")
                 .expect("valid");
@@ -250,10 +300,79 @@ mod tests {
             .await
             .expect("age the token");
         let aged = last_used().await;
-        authenticate(&pool, &new.token)
+        authenticate(&pool, &cache, &new.token)
             .await
             .expect("db")
             .expect("valid");
         assert!(last_used().await > aged, "a use after a minute is recorded");
+    }
+
+    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+    async fn a_cached_token_is_refused_once_another_process_revokes_it(pool: PgPool) {
+        let cache = std::sync::Arc::new(TokenCache::new());
+        let watcher = cache.watch(pool.clone());
+        let mut conn = pool.acquire().await.expect("conn");
+        let user = users::create(
+            &mut conn,
+            NewUser {
+                email: "pipeline@example.com".into(),
+                display_name: "Pipeline".into(),
+                password: "meshmart".into(),
+                kafka_principal: None,
+            },
+        )
+        .await
+        .expect("user");
+        let new = create(&mut conn, user.id, "deploys").await.expect("token");
+        let resolves = || async { authenticate(&pool, &cache, &new.token).await.expect("db") };
+        // Cached once the listener is connected.
+        for _ in 0..100 {
+            resolves().await.expect("valid");
+            if !cache.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(cache.len(), 1, "the token is cached");
+
+        // Revoked by another process: this one only hears of it through the trigger.
+        sqlx::query("update api_tokens set revoked_at = now() where id = $1")
+            .bind(new.info.id)
+            .execute(&mut *conn)
+            .await
+            .expect("revoked elsewhere");
+        let started = std::time::Instant::now();
+        while resolves().await.is_some() {
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "still served after 1 s"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+
+        // A disabled user's other tokens go the same way.
+        let other = create(&mut conn, user.id, "backups").await.expect("token");
+        authenticate(&pool, &cache, &other.token)
+            .await
+            .expect("db")
+            .expect("valid");
+        sqlx::query("update users set disabled = true where id = $1")
+            .bind(user.id)
+            .execute(&mut *conn)
+            .await
+            .expect("disabled elsewhere");
+        let started = std::time::Instant::now();
+        while authenticate(&pool, &cache, &other.token)
+            .await
+            .expect("db")
+            .is_some()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "still served after 1 s"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        watcher.abort();
     }
 }

@@ -73,5 +73,7 @@ async fn revoke(
     let mut tx = state.pool.begin().await?;
     domain::accounts::revoke_token(&mut tx, user, id).await?;
     tx.commit().await?;
+    // Other processes hear of it from the trigger; this one does not wait for that.
+    state.tokens.forget_all();
     Ok(StatusCode::NO_CONTENT)
 }
