@@ -51,6 +51,10 @@ const LOCK_FILE: &str = ".meshmart-index.lock";
 const WRITER_MEMORY: usize = 128 * 1024 * 1024;
 /// Indexing threads; the machine this runs on has few cores and also serves queries.
 const WRITER_THREADS: usize = 2;
+/// After a commit of this many staged products (a build), the writer is closed, and opened
+/// again by the next change: its indexing threads end, and with them the memory their
+/// allocator caches kept (about 150 MB after building 100,000 products, kept while idle).
+const REOPEN_WRITER_AFTER: usize = 10_000;
 
 /// Threads one search spreads its segments over, the calling thread included (the index
 /// is built in about as many segments).
@@ -107,7 +111,10 @@ pub enum Opened {
 pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    /// `None` once closed after a large commit; opened again by the next change.
+    writer: Mutex<Option<IndexWriter>>,
+    /// Products staged since the writer was opened.
+    staged: std::sync::atomic::AtomicUsize,
     fields: Fields,
     ready: AtomicBool,
     /// Held while this process owns the directory (none in memory).
@@ -174,14 +181,12 @@ impl SearchIndex {
         lock: Option<std::fs::File>,
     ) -> Result<(SearchIndex, Opened), SearchError> {
         schema::register_analyzer(&index);
-        let writer = index
-            .writer_with_num_threads(WRITER_THREADS, WRITER_MEMORY)
-            .map_err(|error| match error {
-                TantivyError::LockFailure(LockError::LockBusy, _) => {
-                    SearchError::Busy(dir.to_path_buf())
-                }
-                other => SearchError::Index(other),
-            })?;
+        let writer = open_writer(&index).map_err(|error| match error {
+            SearchError::Index(TantivyError::LockFailure(LockError::LockBusy, _)) => {
+                SearchError::Busy(dir.to_path_buf())
+            }
+            other => other,
+        })?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -189,7 +194,8 @@ impl SearchIndex {
         let search = SearchIndex {
             index,
             reader,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Some(writer)),
+            staged: std::sync::atomic::AtomicUsize::new(0),
             fields,
             ready: AtomicBool::new(false),
             _lock: lock,
@@ -288,29 +294,41 @@ impl SearchIndex {
     /// one batch of products is in memory at a time, then [`SearchIndex::commit`]ted once.
     /// Searches see none of it until then; on a failure, [`SearchIndex::roll_back`].
     pub fn stage(&self, upserts: &[ProductDoc], deletes: &[String]) -> Result<(), SearchError> {
-        let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        for slug in deletes {
-            writer.delete_term(Term::from_field_text(self.fields.slug, slug));
-        }
-        for product in upserts {
-            writer.delete_term(Term::from_field_text(self.fields.slug, &product.slug));
-            writer.add_document(schema::to_document(&self.fields, product))?;
-        }
-        Ok(())
+        self.with_writer(|writer| {
+            for slug in deletes {
+                writer.delete_term(Term::from_field_text(self.fields.slug, slug));
+            }
+            for product in upserts {
+                writer.delete_term(Term::from_field_text(self.fields.slug, &product.slug));
+                writer.add_document(schema::to_document(&self.fields, product))?;
+            }
+            self.staged.fetch_add(upserts.len(), Ordering::Relaxed);
+            Ok(())
+        })
     }
 
     /// Stages the removal of every document (a rebuild's first step).
     pub fn stage_removal_of_all(&self) -> Result<(), SearchError> {
-        let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        writer.delete_all_documents()?;
-        Ok(())
+        self.with_writer(|writer| {
+            writer.delete_all_documents()?;
+            Ok(())
+        })
     }
 
-    /// Commits what was staged: the next search sees it.
+    /// Commits what was staged: the next search sees it. After a large commit the writer
+    /// is closed once its merges finish ([`REOPEN_WRITER_AFTER`]).
     pub fn commit(&self) -> Result<(), SearchError> {
-        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        writer.commit()?;
-        drop(writer);
+        let mut slot = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(writer) = slot.as_mut() {
+            writer.commit()?;
+        }
+        if self.staged.load(Ordering::Relaxed) >= REOPEN_WRITER_AFTER
+            && let Some(writer) = slot.take()
+        {
+            self.staged.store(0, Ordering::Relaxed);
+            writer.wait_merging_threads()?;
+        }
+        drop(slot);
         self.reload()?;
         Ok(())
     }
@@ -318,10 +336,25 @@ impl SearchIndex {
     /// Drops what was staged since the last commit, so that a later commit never lands a
     /// half-done change.
     pub fn roll_back(&self) {
-        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Err(error) = writer.rollback() {
+        let mut slot = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(writer) = slot.as_mut()
+            && let Err(error) = writer.rollback()
+        {
             tracing::error!(%error, "search index: staged changes not rolled back");
         }
+    }
+
+    /// Runs `change` with the writer, opening it first if a large commit closed it.
+    fn with_writer<T>(
+        &self,
+        change: impl FnOnce(&mut IndexWriter) -> Result<T, SearchError>,
+    ) -> Result<T, SearchError> {
+        let mut slot = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let writer = match slot.as_mut() {
+            Some(writer) => writer,
+            None => slot.insert(open_writer(&self.index)?),
+        };
+        change(writer)
     }
 
     /// The change stamp of every indexed product, by slug.
@@ -347,6 +380,11 @@ impl SearchIndex {
         }
         Ok(versions)
     }
+}
+
+/// The index's writer, with Meshmart's threads and memory budget.
+fn open_writer(index: &Index) -> Result<IndexWriter, SearchError> {
+    Ok(index.writer_with_num_threads(WRITER_THREADS, WRITER_MEMORY)?)
 }
 
 /// Locks `dir` for this process, or says who has it.
