@@ -29,7 +29,6 @@ pub const TTL: Duration = Duration::from_secs(60);
 /// A resolved token: who it belongs to, and when it was last marked used.
 #[derive(Clone, Debug)]
 pub(super) struct Resolved {
-    pub token_id: uuid::Uuid,
     pub prefix: String,
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
     pub user: User,

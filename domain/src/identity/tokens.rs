@@ -133,19 +133,11 @@ pub async fn authenticate(
         return Ok(None);
     }
     let digest = digest(token);
-    if let Some(resolved) = cache.get(&digest) {
-        if is_stale(resolved.last_used_at) {
-            touch(pool, resolved.token_id).await?;
-            let generation = cache.generation();
-            cache.put(
-                generation,
-                digest,
-                Resolved {
-                    last_used_at: Some(chrono::Utc::now()),
-                    ..resolved.clone()
-                },
-            );
-        }
+    // A token due to be marked used is looked up again: that marks it and re-reads it.
+    if let Some(resolved) = cache
+        .get(&digest)
+        .filter(|resolved| !is_stale(resolved.last_used_at))
+    {
         return Ok(Some((resolved.user, resolved.prefix)));
     }
     let generation = cache.generation();
@@ -170,7 +162,6 @@ pub async fn authenticate(
         generation,
         digest,
         Resolved {
-            token_id: found.token_id,
             prefix: found.prefix.clone(),
             last_used_at,
             user: found.user.clone(),

@@ -280,15 +280,6 @@ impl SearchIndex {
             .inspect_err(|_| self.roll_back())
     }
 
-    /// Replaces every document with `products` in one commit; searches see the old index
-    /// until it lands.
-    pub fn replace_all(&self, products: &[ProductDoc]) -> Result<(), SearchError> {
-        self.stage_removal_of_all()
-            .and_then(|()| self.stage(products, &[]))
-            .and_then(|()| self.commit())
-            .inspect_err(|_| self.roll_back())
-    }
-
     /// Adds `upserts` (replacing their earlier documents) and removes `deletes` in the
     /// writer, without committing: a large change is staged batch by batch, so that only
     /// one batch of products is in memory at a time, then [`SearchIndex::commit`]ted once.
