@@ -9,7 +9,8 @@ export default defineConfig({
   fullyParallel: false,
   workers: 1,
   retries: 0,
-  reporter: [["list"]],
+  // The list as it runs; the JSON report for `failures.js`, which repeats the failures last.
+  reporter: [["list"], ["json", { outputFile: "test-results/report.json" }]],
   outputDir: "test-results",
   use: {
     baseURL: process.env.MESHMART_E2E_URL ?? "http://127.0.0.1:3000",

@@ -1188,7 +1188,13 @@ impl Runner {
                 ));
                 self.detour.park();
             }
-            _ => status.note_error(format!("transaction aborted: {error}")),
+            // Already parked: the abort is news, the parking still the state to report.
+            (Route::Detoured { .. }, refused) => status.note_error(format!(
+                "transaction aborted ({}); the output stays parked on {} since output topic {output} refused a write",
+                refused.as_deref().unwrap_or(&error),
+                self.detour.topic
+            )),
+            (Route::Direct, None) => status.note_error(format!("transaction aborted: {error}")),
         }
         Ok(())
     }
