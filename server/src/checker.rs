@@ -22,7 +22,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -32,8 +32,9 @@ use domain::health::store::{self, CheckedPort};
 use domain::health::{Batch, FastMap, Incoming, Judged, PortCheck};
 use domain::registry::ParsedSchema;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
@@ -148,7 +149,7 @@ struct CheckerContext {
     shared: Arc<Mutex<Shared>>,
     pool: PgPool,
     handle: Handle,
-    dead_letters: Arc<ThreadedProducer<rdkafka::producer::DefaultProducerContext>>,
+    dead_letters: DeadLetters,
     labels: Arc<Mutex<HashMap<uuid::Uuid, (String, String)>>>,
 }
 
@@ -174,6 +175,34 @@ impl ConsumerContext for CheckerContext {
             );
             lock(&self.shared).floors.clear();
         }
+    }
+}
+
+/// The producer of dead letters, created when the first record is quarantined (most ports
+/// only monitor) and served by the checker's own thread: it has no polling thread.
+struct DeadLetters {
+    broker: BrokerConfig,
+    producer: OnceLock<BaseProducer>,
+}
+
+impl DeadLetters {
+    fn producer(&self) -> anyhow::Result<&BaseProducer> {
+        if let Some(producer) = self.producer.get() {
+            return Ok(producer);
+        }
+        let created: BaseProducer = self
+            .broker
+            .producer_config("meshmart-dead-letters")
+            .create()?;
+        Ok(self.producer.get_or_init(|| created))
+    }
+
+    /// Waits until every copy queued so far is on the broker.
+    fn flush(&self) -> anyhow::Result<()> {
+        if let Some(producer) = self.producer.get() {
+            producer.flush(Duration::from_secs(10))?;
+        }
+        Ok(())
     }
 }
 
@@ -278,10 +307,6 @@ fn consume(
     stop: &AtomicBool,
     catalog: &Catalog,
 ) -> anyhow::Result<()> {
-    let dead_letters: ThreadedProducer<_> = config
-        .broker
-        .producer_config("meshmart-dead-letters")
-        .create()?;
     let context = CheckerContext {
         shared: Arc::new(Mutex::new(Shared {
             batch: Batch::default(),
@@ -289,7 +314,10 @@ fn consume(
         })),
         pool: pool.clone(),
         handle: handle.clone(),
-        dead_letters: Arc::new(dead_letters),
+        dead_letters: DeadLetters {
+            broker: config.broker.clone(),
+            producer: OnceLock::new(),
+        },
         labels: Arc::new(Mutex::new(HashMap::new())),
     };
     let shared = Arc::clone(&context.shared);
@@ -537,11 +565,18 @@ fn judge(
 
 /// Copies a failing record to its topic's dead-letter topic; whether it was queued.
 fn quarantine<M: Message>(
-    producer: &ThreadedProducer<rdkafka::producer::DefaultProducerContext>,
+    dead_letters: &DeadLetters,
     message: &M,
     judged: &Judged,
     now: DateTime<Utc>,
 ) -> bool {
+    let producer = match dead_letters.producer() {
+        Ok(producer) => producer,
+        Err(error) => {
+            tracing::warn!(%error, "no dead-letter producer; record not copied");
+            return false;
+        }
+    };
     let topic = dead_letter_topic(message.topic());
     let first = judged.failures.first();
     let partition = message.partition().to_string();
@@ -585,13 +620,25 @@ fn quarantine<M: Message>(
     if let Some(payload) = message.payload() {
         record = record.payload(payload);
     }
-    match producer.send(record) {
-        Ok(()) => true,
-        Err((error, _)) => {
-            tracing::warn!(%topic, %error, "record not copied to its dead-letter topic");
-            false
+    // A full queue drains as the producer is served; other errors are final.
+    for _ in 0..50 {
+        match producer.send(record) {
+            Ok(()) => {
+                producer.poll(Duration::ZERO);
+                return true;
+            }
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), again)) => {
+                record = again;
+                producer.poll(Duration::from_millis(100));
+            }
+            Err((error, _)) => {
+                tracing::warn!(%topic, %error, "record not copied to its dead-letter topic");
+                return false;
+            }
         }
     }
+    tracing::warn!(%topic, "dead-letter queue full for 5 s; record not copied");
+    false
 }
 
 fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
@@ -613,7 +660,7 @@ fn flush(
     }
     if !shared.batch.dead_lettered.is_empty() {
         // Copies first: an offset is never stored before its dead letter is on the broker.
-        context.dead_letters.flush(Duration::from_secs(10))?;
+        context.dead_letters.flush()?;
     }
     context
         .handle
