@@ -17,7 +17,8 @@
 //! large body does so with the domain operation's own check function, which returns the
 //! proof the operation takes, so nothing is checked twice.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use casbin::{CoreApi, DefaultModel, Enforcer};
@@ -187,11 +188,25 @@ fn user_subject(id: Uuid) -> String {
     format!("user:{id}")
 }
 
+/// Decisions remembered per loaded policy. A page asks the same few questions many times
+/// (every section of a product page asks whether the viewer may read the catalog), and one
+/// Casbin evaluation runs a Rhai script: a fifth of a product page's server time went to
+/// them. When full, the memo starts again empty.
+const MEMO_CAPACITY: usize = 10_000;
+
+/// A loaded policy and the decisions it has given. Both are replaced together on reload, so
+/// a remembered decision never outlives the policy that made it.
+struct Loaded {
+    enforcer: Enforcer,
+    /// Exact questions (user, domain, permission), not hashes: no two can share an answer.
+    decisions: Mutex<HashMap<(Uuid, String, Permission), bool>>,
+}
+
 /// The process's enforcer; cheap to clone. Until the first successful load (the database
 /// may still be starting) it denies everything.
 #[derive(Clone)]
 pub struct Policy {
-    enforcer: Arc<RwLock<Option<Enforcer>>>,
+    enforcer: Arc<RwLock<Option<Loaded>>>,
     pool: PgPool,
 }
 
@@ -220,21 +235,48 @@ impl Policy {
         let model = DefaultModel::from_str(MODEL).await?;
         let adapter = SqlxAdapter::new_with_pool(self.pool.clone()).await?;
         let fresh = Enforcer::new(model, adapter).await?;
-        *self.enforcer.write().await = Some(fresh);
+        *self.enforcer.write().await = Some(Loaded {
+            enforcer: fresh,
+            decisions: Mutex::new(HashMap::new()),
+        });
         Ok(())
     }
 
     /// Whether `user` has `permission` in `domain` (`GLOBAL` for none).
     pub async fn allows(&self, user: &User, domain: &str, permission: Permission) -> bool {
-        let subject = user_subject(user.id);
-        let (object, action) = permission.object_action();
         let slot = self.enforcer.read().await;
-        let Some(enforcer) = slot.as_ref() else {
+        let Some(loaded) = slot.as_ref() else {
             tracing::warn!("policy not loaded yet; denying");
             return false;
         };
-        match enforcer.enforce((subject.as_str(), domain, object, action)) {
-            Ok(allowed) => allowed,
+        let question = (user.id, domain.to_string(), permission);
+        let remembered = loaded
+            .decisions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&question)
+            .copied();
+        if let Some(allowed) = remembered {
+            return allowed;
+        }
+        let subject = user_subject(user.id);
+        let (object, action) = permission.object_action();
+        match loaded
+            .enforcer
+            .enforce((subject.as_str(), domain, object, action))
+        {
+            Ok(allowed) => {
+                let mut decisions = loaded
+                    .decisions
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if decisions.len() >= MEMO_CAPACITY {
+                    decisions.clear();
+                }
+                decisions.insert(question, allowed);
+                allowed
+            }
+            // Not remembered: the next question evaluates again.
             Err(error) => {
                 tracing::error!(%error, "policy evaluation failed; denying");
                 false

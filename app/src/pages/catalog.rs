@@ -25,13 +25,13 @@ use crate::api::catalog::{
 use crate::components::attribution::IpDataAttribution;
 use crate::components::loading::Loading;
 use crate::components::problem::{ErrorMessage, PageProblem};
-use crate::pages::health::HealthSection;
+use crate::pages::health::{HealthData, HealthSection, health_data};
 use crate::pages::home::StreamStatus;
-use crate::pages::incidents::{OpenIncidentsSection, open_incidents};
-use crate::pages::lineage::LineageSummarySection;
+use crate::pages::incidents::{OpenIncidents, OpenIncidentsSection, open_incidents};
+use crate::pages::lineage::{LineageSummaryData, LineageSummarySection, lineage_summary_data};
 use crate::pages::producers::ProducersSection;
 use crate::pages::schemas::{RegistryData, RegistrySection};
-use crate::pages::subscriptions::RequestAccessSection;
+use crate::pages::subscriptions::{AccessData, RequestAccessSection};
 
 /// Products per page of a domain.
 const PAGE_SIZE: i64 = 20;
@@ -273,7 +273,16 @@ pub fn ProductPage() -> impl IntoView {
     let from = query("from");
     let to = query("to");
     let product = Resource::new_blocking(move || slug.get(), product_detail);
-    let registry = RegistryData::new(slug.into());
+    // Every section's data is made here, outside the `<Transition>` below, so it loads
+    // alongside the product and once: Leptos re-runs a Transition's children on the
+    // server, and a resource made in them is made (and fetched) again.
+    let sections = Sections {
+        open: open_incidents(move || (Some(slug.get()), None)),
+        access: AccessData::new(slug.into()),
+        health: health_data(slug.into()),
+        lineage: lineage_summary_data(slug.into()),
+        registry: RegistryData::new(slug.into()),
+    };
     // Only asked for when the comparison form was submitted.
     let diff = Resource::new_blocking(
         move || (slug.get(), from.get(), to.get()),
@@ -292,7 +301,7 @@ pub fn ProductPage() -> impl IntoView {
                         .get()
                         .map(|result| match result {
                             Ok(detail) => {
-                                view! { <Product detail from=from.get() to=to.get() diff registry/> }
+                                view! { <Product detail from=from.get() to=to.get() diff sections/> }
                                     .into_any()
                             }
                             Err(error) => {
@@ -319,14 +328,31 @@ fn ComputedBy(node: String, kind: String) -> impl IntoView {
     }
 }
 
+/// The data of the product page's sections, made by [`ProductPage`].
+#[derive(Clone, Copy)]
+struct Sections {
+    open: OpenIncidents,
+    access: AccessData,
+    health: HealthData,
+    lineage: LineageSummaryData,
+    registry: RegistryData,
+}
+
 #[component]
 fn Product(
     detail: ProductView,
     from: Option<String>,
     to: Option<String>,
     diff: Resource<Result<Option<VersionDiff>, ApiError>>,
-    registry: RegistryData,
+    sections: Sections,
 ) -> impl IntoView {
+    let Sections {
+        open,
+        access,
+        health,
+        lineage,
+        registry,
+    } = sections;
     let ProductView {
         product,
         domain_name,
@@ -385,15 +411,12 @@ fn Product(
                 .then(|| view! { <p class="catalog-description">{product.description.clone()}</p> })}
             {computed_by.map(|(node, kind)| view! { <ComputedBy node kind/> })}
         </section>
-        <OpenIncidentsSection open=open_incidents({
-            let slug = slug.clone();
-            move || (Some(slug.clone()), None)
-        })/>
-        <RequestAccessSection slug=slug.clone()/>
-        <HealthSection slug=slug.clone()/>
+        <OpenIncidentsSection open/>
+        <RequestAccessSection data=access/>
+        <HealthSection health/>
         <PortsSection ports=ports.clone()/>
         <SchemaSection ports/>
-        <LineageSummarySection slug=slug.clone()/>
+        <LineageSummarySection slug=slug.clone() summary=lineage/>
         <RegistrySection slug=slug.clone() data=registry/>
         <SlaSection slas/>
         <OwnersSection team support/>

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+use crate::api::ApiError;
 use crate::api::health::{
     CHART_HEIGHT, CHART_WIDTH, HealthView, SamplesView, product_health, product_samples,
 };
@@ -36,16 +37,19 @@ fn status_label(status: &str) -> &'static str {
     }
 }
 
-#[component]
-pub fn HealthSection(slug: String) -> impl IntoView {
+/// The Health section's data, made by the page outside its `<Transition>`: a resource
+/// made inside one is made again each time Leptos re-runs the children on the server,
+/// and every query behind it ran twice per page.
+pub type HealthData = Resource<Result<HealthView, ApiError>>;
+
+/// The health of product `slug`, for [`HealthSection`].
+pub fn health_data(slug: Signal<String>) -> HealthData {
     // Blocking: the section is in the server's HTML, so it reads without JavaScript.
-    let health = Resource::new_blocking(
-        {
-            let slug = slug.clone();
-            move || slug.clone()
-        },
-        product_health,
-    );
+    Resource::new_blocking(move || slug.get(), product_health)
+}
+
+#[component]
+pub fn HealthSection(health: HealthData) -> impl IntoView {
     // Live numbers once hydrated: refetch every few seconds (no timer on the server).
     Effect::new(move |_| {
         let handle = set_interval_with_handle(

@@ -14,7 +14,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::lineage::{EdgeView, LineageView, NodeView, lineage_graph, lineage_neighbours};
+use crate::api::ApiError;
+use crate::api::lineage::{
+    EdgeView, LineageSummary, LineageView, NodeView, lineage_graph, lineage_neighbours,
+};
 use crate::components::loading::Loading;
 use crate::components::problem::{ErrorMessage, PageProblem};
 
@@ -424,15 +427,17 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 /// The upstream/downstream summary on a product page.
+/// The lineage summary's data, made by the page outside its `<Transition>` (see
+/// [`crate::pages::health::HealthData`]).
+pub type LineageSummaryData = Resource<Result<LineageSummary, ApiError>>;
+
+/// The nearest upstream and downstream of product `slug`, for [`LineageSummarySection`].
+pub fn lineage_summary_data(slug: Signal<String>) -> LineageSummaryData {
+    Resource::new_blocking(move || slug.get(), lineage_neighbours)
+}
+
 #[component]
-pub fn LineageSummarySection(slug: String) -> impl IntoView {
-    let summary = Resource::new_blocking(
-        {
-            let slug = slug.clone();
-            move || slug.clone()
-        },
-        lineage_neighbours,
-    );
+pub fn LineageSummarySection(slug: String, summary: LineageSummaryData) -> impl IntoView {
     let href = format!("/products/{slug}/lineage");
     view! {
         <section class="catalog-section" aria-labelledby="lineage-heading">

@@ -11,6 +11,7 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::api::ApiError;
 use crate::api::subscriptions::{
     DecideSubscription, MarkNotificationsRead, ReplaySubscription, RequestAccess, RequestForm,
     RevokeSubscription, SetAutoApprove, SubscriptionView, approvals, my_subscriptions,
@@ -22,17 +23,38 @@ use crate::components::loading::Loading;
 use crate::components::problem::{ErrorMessage, PageProblem};
 
 /// "Request access" on the product page of `slug`.
+/// The access section's actions and form, made by the page outside its `<Transition>`
+/// (see [`crate::pages::health::HealthData`]).
+#[derive(Clone, Copy)]
+pub struct AccessData {
+    request: ServerAction<RequestAccess>,
+    auto: ServerAction<SetAutoApprove>,
+    form: Resource<Result<RequestForm, ApiError>>,
+}
+
+impl AccessData {
+    pub fn new(slug: Signal<String>) -> Self {
+        let request = ServerAction::<RequestAccess>::new();
+        let auto = ServerAction::<SetAutoApprove>::new();
+        let form = Resource::new_blocking(
+            move || (slug.get(), request.version().get(), auto.version().get()),
+            |(slug, _, _)| subscription_form(slug),
+        );
+        Self {
+            request,
+            auto,
+            form,
+        }
+    }
+}
+
 #[component]
-pub fn RequestAccessSection(slug: String) -> impl IntoView {
-    let request = ServerAction::<RequestAccess>::new();
-    let auto = ServerAction::<SetAutoApprove>::new();
-    let form = Resource::new_blocking(
-        {
-            let slug = slug.clone();
-            move || (slug.clone(), request.version().get(), auto.version().get())
-        },
-        |(slug, _, _)| subscription_form(slug),
-    );
+pub fn RequestAccessSection(data: AccessData) -> impl IntoView {
+    let AccessData {
+        request,
+        auto,
+        form,
+    } = data;
     view! {
         <section class="catalog-section" id="request-access" aria-labelledby="request-heading">
             <h2 id="request-heading">"Access"</h2>

@@ -231,14 +231,16 @@ pub async fn reader(
     })
 }
 
-/// The newest event, when checking began, and the newest event before the window.
-type Moments = (
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-);
-
+/// What every window of one product shares: the newest event, when checking began, and
+/// the records copied to its dead-letter topics.
 #[derive(sqlx::FromRow)]
+struct Shared {
+    last_event_at: Option<DateTime<Utc>>,
+    first_checked: Option<DateTime<Utc>>,
+    dead_lettered: i64,
+}
+
+#[derive(Clone, sqlx::FromRow)]
 struct PointRow {
     at: DateTime<Utc>,
     records: i64,
@@ -277,27 +279,87 @@ pub async fn healths(
         return Err(HealthError::BadWindow);
     }
     let row = product(pool, slug).await?;
+    let now = Utc::now();
+    let port_ids: Vec<Uuid> = row.ports.iter().map(|p| p.0).collect();
+    let starts: Vec<DateTime<Utc>> = windows
+        .iter()
+        .map(|w| now - TimeDelta::seconds(*w))
+        .collect();
+    let shared: Shared = sqlx::query_as(
+        r#"select max(last_event_at) as last_event_at, min(first_checked_at) as first_checked,
+                  coalesce(sum(dlq_records), 0)::bigint as dead_lettered
+           from port_health where port_id = any($1)"#,
+    )
+    .bind(&port_ids)
+    .fetch_one(pool)
+    .await?;
+    // The newest event before each window's start (for the ages at its beginning).
+    let before: Vec<Option<DateTime<Utc>>> = sqlx::query_scalar(
+        r#"select greatest(
+                      (select max(last_event_at) from health_points
+                       where port_id = any($1) and at < s.start),
+                      (select max(last_event_at) from health_minutes
+                       where port_id = any($1) and at < s.start))
+           from unnest($2::timestamptz[]) with ordinality as s(start, n) order by s.n"#,
+    )
+    .bind(&port_ids)
+    .bind(&starts)
+    .fetch_all(pool)
+    .await?;
+    // The windows that read 10-second points share the widest one's points.
+    let widest_fine = windows.iter().copied().filter(|w| fine(*w)).max();
+    let fine_points = match widest_fine {
+        Some(widest) => points(pool, &port_ids, now - TimeDelta::seconds(widest), true).await?,
+        None => Vec::new(),
+    };
     let mut found = Vec::with_capacity(windows.len());
     for (index, window) in windows.iter().enumerate() {
+        let start = starts[index];
+        let points = if fine(*window) {
+            fine_points
+                .iter()
+                .filter(|p| p.at >= start)
+                .cloned()
+                .collect()
+        } else {
+            points(pool, &port_ids, start, false).await?
+        };
         let lag = if index == 0 { lag } else { LagScope::None };
-        found.push(measure(pool, slug, &row, *window, lag).await?);
+        let lag = lags(pool, row.id, lag).await?;
+        let moments = Moments {
+            now,
+            start,
+            before: before.get(index).copied().flatten(),
+            shared: &shared,
+        };
+        found.push(measure(slug, &row, *window, points, moments, lag));
     }
     Ok(found)
 }
 
-async fn measure(
+/// Whether a window reads 10-second points (they are kept a few hours), not minute rollups.
+fn fine(window_seconds: i64) -> bool {
+    window_seconds <= super::store::POINTS_KEPT_HOURS * 3600
+}
+
+/// Where one window stands in time, and what all windows share.
+struct Moments<'a> {
+    now: DateTime<Utc>,
+    start: DateTime<Utc>,
+    /// The newest event before `start`.
+    before: Option<DateTime<Utc>>,
+    shared: &'a Shared,
+}
+
+/// The points of the ports since `start`: 10-second points when `fine`, else minute
+/// rollups (with the last ten minutes from the 10-second points, not rolled up yet).
+async fn points(
     pool: &PgPool,
-    slug: &str,
-    row: &Measured,
-    window_seconds: i64,
-    lag: LagScope,
-) -> Result<Health, HealthError> {
-    let now = Utc::now();
-    let start = now - TimeDelta::seconds(window_seconds);
-    let port_ids: Vec<Uuid> = row.ports.iter().map(|p| p.0).collect();
-    let fine = window_seconds <= super::store::POINTS_KEPT_HOURS * 3600;
-    let step = if fine { STEP_SECONDS } else { 60 };
-    let points = sqlx::query_as::<_, PointRow>(
+    port_ids: &[Uuid],
+    start: DateTime<Utc>,
+    fine: bool,
+) -> Result<Vec<PointRow>, sqlx::Error> {
+    sqlx::query_as::<_, PointRow>(
         r#"with raw as (
                select at, records, valid, bytes, invalid, rule_passed, rule_failed,
                    last_event_at, latency
@@ -318,31 +380,38 @@ async fn measure(
                max(last_event_at) as last_event_at, health_buckets_sum(latency) as latency
            from raw group by 1 order by 1"#,
     )
-    .bind(&port_ids)
+    .bind(port_ids)
     .bind(start)
     .bind(fine)
     .fetch_all(pool)
-    .await?;
-    let (last_event_at, first_checked, before): Moments = sqlx::query_as(
-        r#"select (select max(last_event_at) from port_health where port_id = any($1)),
-                  (select min(first_checked_at) from port_health where port_id = any($1)),
-                  greatest(
-                      (select max(last_event_at) from health_points
-                       where port_id = any($1) and at < $2),
-                      (select max(last_event_at) from health_minutes
-                       where port_id = any($1) and at < $2))"#,
-    )
-    .bind(&port_ids)
-    .bind(start)
-    .fetch_one(pool)
-    .await?;
-    let dead_lettered: i64 = sqlx::query_scalar(
-        "select coalesce(sum(dlq_records), 0)::bigint from port_health where port_id = any($1)",
-    )
-    .bind(&port_ids)
-    .fetch_one(pool)
-    .await?;
-    let lag = lags(pool, row.id, lag).await?;
+    .await
+}
+
+/// One window's health from its points.
+fn measure(
+    slug: &str,
+    row: &Measured,
+    window_seconds: i64,
+    points: Vec<PointRow>,
+    moments: Moments<'_>,
+    lag: Vec<Lag>,
+) -> Health {
+    let Moments {
+        now,
+        start,
+        before,
+        shared,
+    } = moments;
+    let step = if fine(window_seconds) {
+        STEP_SECONDS
+    } else {
+        60
+    };
+    let (last_event_at, first_checked, dead_lettered) = (
+        shared.last_event_at,
+        shared.first_checked,
+        shared.dead_lettered,
+    );
 
     // Only the part of the window since checking began counts: before, nothing was measured.
     let measured_from = first_checked.map_or(now, |first| first.max(start));
@@ -381,7 +450,7 @@ async fn measure(
         declared_latency,
         measured_seconds,
     );
-    Ok(Health {
+    Health {
         product: slug.to_string(),
         status,
         window_seconds,
@@ -404,7 +473,7 @@ async fn measure(
         lag,
         slas,
         series: series(&points, start, measured_from, now, step),
-    })
+    }
 }
 
 #[derive(Default)]
