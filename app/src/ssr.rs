@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use domain::catalog::ProductDetail;
 use domain::error::{Classified, Kind};
 use domain::identity::session::ClientIp;
 use domain::identity::throttle::LoginThrottle;
@@ -33,6 +34,37 @@ pub struct Services {
     pub broker: domain::broker::BrokerAdmin,
     /// Whether users' webhooks may target private networks (a local demo).
     pub webhooks_allow_private: bool,
+}
+
+/// What one request has read already, shared by the server functions its page runs: the
+/// product page's sections each need the product, and read it once between them. Made
+/// fresh for every request, so nothing outlives the request that read it.
+#[derive(Clone, Default)]
+pub struct RequestMemo {
+    products: Arc<std::sync::Mutex<ProductCells>>,
+}
+
+type ProductCells =
+    std::collections::HashMap<String, Arc<tokio::sync::OnceCell<Option<ProductDetail>>>>;
+
+/// The product `slug` with its ports and versions, read at most once per request (see
+/// [`RequestMemo`]).
+pub async fn product(slug: &str) -> Result<Option<ProductDetail>, ApiError> {
+    let pool = services()?.pool;
+    let Some(memo) = use_context::<RequestMemo>() else {
+        return domain::catalog::get(&pool, slug).await.map_err(internal);
+    };
+    let cell = Arc::clone(
+        memo.products
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(slug.to_string())
+            .or_default(),
+    );
+    cell.get_or_try_init(|| domain::catalog::get(&pool, slug))
+        .await
+        .cloned()
+        .map_err(internal)
 }
 
 /// The services, or `Internal` when the server forgot to provide them.

@@ -521,29 +521,39 @@ pub async fn list(
     Ok((items, total))
 }
 
-/// The product with this slug, with ports, SLAs, team, support and versions.
+/// The product with this slug, with ports, SLAs, team, support and versions: one query
+/// (the product page and its sections read it several times per page).
 pub async fn get(pool: &PgPool, slug: &str) -> Result<Option<ProductDetail>, sqlx::Error> {
     #[derive(sqlx::FromRow)]
     struct Row {
-        id: Uuid,
         contract_id: String,
         slas: Value,
         team: Value,
         support: Value,
+        ports: sqlx::types::Json<Vec<PortView>>,
+        versions: sqlx::types::Json<Vec<VersionInfo>>,
         #[sqlx(flatten)]
         summary: ProductSummary,
     }
     let Some(Row {
-        id,
         contract_id,
         slas,
         team,
         support,
+        ports,
+        versions,
         summary,
     }) = sqlx::query_as::<_, Row>(
-        r#"select id, contract_id, slas, team, support, slug, name, domain, status, description,
-                  tags, current_version, updated_at
-           from products where slug = $1"#,
+        r#"select p.contract_id, p.slas, p.team, p.support, p.slug, p.name, p.domain, p.status,
+                  p.description, p.tags, p.current_version, p.updated_at,
+                  (select coalesce(json_agg(o order by o.event_type), '[]')
+                   from (select event_type, topic, format, partitions, retention_ms,
+                                description, fields
+                         from output_ports where product_id = p.id) o) as ports,
+                  (select coalesce(json_agg(v), '[]')
+                   from (select version, published_by, created_at
+                         from contract_versions where product_id = p.id) v) as versions
+           from products p where p.slug = $1"#,
     )
     .bind(slug)
     .fetch_optional(pool)
@@ -551,19 +561,7 @@ pub async fn get(pool: &PgPool, slug: &str) -> Result<Option<ProductDetail>, sql
     else {
         return Ok(None);
     };
-    let ports = sqlx::query_as::<_, PortView>(
-        r#"select event_type, topic, format, partitions, retention_ms, description, fields
-           from output_ports where product_id = $1 order by event_type"#,
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await?;
-    let mut versions = sqlx::query_as::<_, VersionInfo>(
-        r#"select version, published_by, created_at from contract_versions where product_id = $1"#,
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await?;
+    let mut versions = versions.0;
     versions.sort_by(|a, b| {
         let parse = |v: &str| semver::Version::parse(v).ok();
         parse(&b.version).cmp(&parse(&a.version))
@@ -571,7 +569,7 @@ pub async fn get(pool: &PgPool, slug: &str) -> Result<Option<ProductDetail>, sql
     Ok(Some(ProductDetail {
         summary,
         contract_id,
-        ports,
+        ports: ports.0,
         slas,
         team,
         support,

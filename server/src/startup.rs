@@ -332,7 +332,10 @@ fn router(state: AppState, secure_cookies: bool) -> Router {
         .leptos_routes_with_context(
             &state,
             leptos_routes,
-            move || provide_context(services.clone()),
+            move || {
+                provide_context(services.clone());
+                provide_context(app::ssr::RequestMemo::default());
+            },
             move || shell(options.clone()),
         )
         .merge(http::routes().into_router())

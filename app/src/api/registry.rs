@@ -140,7 +140,7 @@ pub async fn product_schemas(slug: String) -> Result<Vec<PortSchemas>, ApiError>
     let user = authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     let services = services()?;
     let pool = services.pool;
-    let Some(detail) = domain::catalog::get(&pool, &slug).await.map_err(internal)? else {
+    let Some(detail) = crate::ssr::product(&slug).await? else {
         return Err(fail(http::StatusCode::NOT_FOUND, ApiError::NotFound));
     };
     let can_propose = services

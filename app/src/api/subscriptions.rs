@@ -155,7 +155,7 @@ pub async fn subscription_form(slug: String) -> Result<RequestForm, ApiError> {
     let user = authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     let services = services()?;
     let pool = &services.pool;
-    let Some(detail) = domain::catalog::get(pool, &slug).await.map_err(internal)? else {
+    let Some(detail) = crate::ssr::product(&slug).await? else {
         return Err(fail(http::StatusCode::NOT_FOUND, ApiError::NotFound));
     };
     let principals = subscriptions::principal_choices(pool, &services.policy, &user)
