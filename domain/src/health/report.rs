@@ -240,7 +240,7 @@ struct Shared {
     dead_lettered: i64,
 }
 
-#[derive(Clone, sqlx::FromRow)]
+#[derive(sqlx::FromRow)]
 struct PointRow {
     at: DateTime<Utc>,
     records: i64,
@@ -315,14 +315,13 @@ pub async fn healths(
     let mut found = Vec::with_capacity(windows.len());
     for (index, window) in windows.iter().enumerate() {
         let start = starts[index];
+        // Points come ordered by time: a fine window is the tail of the widest one's.
+        let coarse;
         let points = if fine(*window) {
-            fine_points
-                .iter()
-                .filter(|p| p.at >= start)
-                .cloned()
-                .collect()
+            &fine_points[fine_points.partition_point(|p| p.at < start)..]
         } else {
-            points(pool, &port_ids, start, false).await?
+            coarse = points(pool, &port_ids, start, false).await?;
+            &coarse[..]
         };
         let lag = if index == 0 { lag } else { LagScope::None };
         let lag = lags(pool, row.id, lag).await?;
@@ -392,7 +391,7 @@ fn measure(
     slug: &str,
     row: &Measured,
     window_seconds: i64,
-    points: Vec<PointRow>,
+    points: &[PointRow],
     moments: Moments<'_>,
     lag: Vec<Lag>,
 ) -> Health {
@@ -418,10 +417,10 @@ fn measure(
     let measured_seconds = (now - measured_from).num_seconds().max(0);
     let declared_latency = declared_seconds(&row.slas, &["latency", "freshness"]);
     let mut totals = Totals::default();
-    for point in &points {
+    for point in points {
         totals.add(point);
     }
-    let ages = ages(&points, before, measured_from, now, step);
+    let ages = ages(points, before, measured_from, now, step);
     let current = last_event_at.map(|at| seconds(now - at));
     let observed_p95 = percentile(&ages, 0.95);
     let freshness = Freshness {
@@ -445,7 +444,7 @@ fn measure(
     let slas = sla_verdicts(
         &row.slas,
         &ages,
-        &points,
+        points,
         &row.ports,
         declared_latency,
         measured_seconds,
@@ -472,7 +471,7 @@ fn measure(
         }),
         lag,
         slas,
-        series: series(&points, start, measured_from, now, step),
+        series: series(points, start, measured_from, now, step),
     }
 }
 
