@@ -4,7 +4,9 @@
 #      plain consumers that only read the same records: kcat (-C -e -o beginning -q, as the
 #      admin; its time includes connecting), and `plain_consumer`
 #      (server/examples/plain_consumer.rs: the checker's own client, principal and consumer
-#      settings, timed from its first record, as the checker's steady rate is);
+#      settings, timed from its first record: joining a group is not reading; the checker's
+#      steady rate leaves out its group's joining and its last flush the same way, see
+#      `checked`), with the CPU time each spends per record;
 #   2. produce-to-checked latency p99 at 1,000 records/s, from the health API;
 #   3. server RSS with the checker subscribed to every demo product, while traffic flows on
 #      the products the traffic generator knows.
@@ -15,7 +17,8 @@
 # Environment: DATABASE_URL (any database of the server; this script uses its own,
 # `bench_streams`), KAFKA_BOOTSTRAP_SERVERS, BENCH_STREAMS_RECORDS (backlog per format,
 # default 3,000,000: at half a million records/s the health API's one-second flushes make
-# a shorter run's rate coarse), BENCH_STREAMS_PORT (default 3198), BENCH_STREAMS_DIR
+# a shorter run's rate coarse), BENCH_STREAMS_QUICK (set: throughput only, no latency or RSS
+# run; for working on the checker), BENCH_STREAMS_PORT (default 3198), BENCH_STREAMS_DIR
 # (scratch, default .data/test/bench-streams).
 #
 # The two measured products are the demo `customer-signed-up` contract (JSON Schema, its
@@ -27,6 +30,7 @@ bin=${1:?usage: checker.sh BIN KCAT_CONFIG PLAIN_BIN}
 kcat_config=${2:?usage: checker.sh BIN KCAT_CONFIG PLAIN_BIN}
 plain_bin=${3:?usage: checker.sh BIN KCAT_CONFIG PLAIN_BIN}
 records=${BENCH_STREAMS_RECORDS:-3000000}
+quick=${BENCH_STREAMS_QUICK:-}
 port=${BENCH_STREAMS_PORT:-3198}
 dir=${BENCH_STREAMS_DIR:-.data/test/bench-streams}
 run=$(date +%s)
@@ -124,6 +128,8 @@ end_offsets() { # end_offsets TOPIC: records in the topic (its partitions start 
     xargs kcat -F "$kcat_config" -Q 2>/dev/null | awk '{ n += $NF } END { print n + 0 }'
 }
 rss_mb() { awk '/VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$server/status" 2>/dev/null || echo 0; }
+# The server's CPU time so far (user + system), in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server/stat" 2>/dev/null || echo 0; }
 wait_outbox() { # until the topics and producer credentials are on the broker
   for _ in $(seq 1 150); do
     [[ $(psql "$DATABASE_URL" -At -c "select count(*) from outbox where done_at is null") == 0 ]] && return
@@ -158,36 +164,52 @@ produce() { # produce SLUG: exactly $records records, as fast as the generator g
   local rate=$((records < 100000 ? records : 100000))
   "$bin" traffic --products "$1" --rate "$rate" --duration $(((records + rate - 1) / rate)) 2>/dev/null | tail -1
 }
-plain() { # plain TOPIC COUNT: "kcat_seconds rust_seconds", each reading the whole topic
-  local start kcat_s rust_s
+plain() { # plain TOPIC COUNT: "kcat_seconds rust_seconds rust_cpu_us", each reading the
+  # whole topic (rust_cpu_us: the Rust consumer's CPU time per record, in microseconds)
+  local start kcat_s rust_s rust_cpu
   start=$(date +%s.%N)
   kcat -F "$kcat_config" -C -e -o beginning -q -t "$1" >/dev/null 2>&1
   kcat_s=$(python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$start" "$(date +%s.%N)")
-  rust_s=$("$plain_bin" "$1" "$2" | awk '{ print $2 }')
-  echo "$kcat_s $rust_s"
+  read -r _ rust_s _ rust_cpu < <("$plain_bin" "$1" "$2")
+  echo "$kcat_s $rust_s $(python3 -c 'import os, sys
+us = int(sys.argv[1]) / os.sysconf("SC_CLK_TCK") * 1e6 / int(sys.argv[2])
+print(f"{us:.2f}")' "$rust_cpu" "$2")"
 }
 # Throughput reads a one-hour window: windows over two hours read minute rollups, which
 # trail the checker by up to a minute.
-checked() { # checked SLUG COUNT: the checker over the backlog; prints total_s rate steady_rate
-  local slug=$1 count=$2 start first_at="" first_n=0 now n rss peak=0
+checked() { # checked SLUG COUNT: the checker over the backlog; prints total_s rate
+  # steady_rate cpu_us. "Steady" is the span from the first poll that sees a tenth of the
+  # backlog counted to the first that sees nine tenths: counts reach the health API at each
+  # consumer's flush (once a second), so the first and last second of a few-second run
+  # would otherwise be a joining group and a wait for the last flush. cpu_us is the
+  # server's CPU time (all threads) per record over the same span, in microseconds.
+  local slug=$1 count=$2 start now n rss peak=0
   start=$(date +%s.%N)
+  : >"$dir/progress"
   while :; do
     n=$(events_total "$slug")
     now=$(date +%s.%N)
+    echo "$now $n $(cpu_ticks)" >>"$dir/progress"
     rss=$(rss_mb)
     ((rss > peak)) && peak=$rss
-    if [[ -z $first_at && $n -gt 0 ]]; then first_at=$now first_n=$n; fi
     if ((n >= count)); then break; fi
     if ((${now%.*} - ${start%.*} > 600)); then echo "timeout at $n of $count" >&2; return 1; fi
     sleep 0.2
   done
-  [[ -n $first_at ]] || first_at=$now first_n=$n
   # Written before the result line: the caller reads that line and then this file.
   echo "$peak" >"$dir/peak"
-  python3 -c 'import sys
-start, first_at, first_n, end, count = map(float, sys.argv[1:6])
-steady = (count - first_n) / (end - first_at) if end > first_at else float("nan")
-print(f"{end - start:.1f} {count / (end - start):.0f} {steady:.0f}")' "$start" "$first_at" "$first_n" "$now" "$count"
+  python3 - "$start" "$count" "$dir/progress" <<'PY'
+import os, sys
+start, count = float(sys.argv[1]), int(sys.argv[2])
+polls = [tuple(map(float, line.split())) for line in open(sys.argv[3]) if line.strip()]
+end = polls[-1][0]
+def first(share):
+    return next(p for p in polls if p[1] >= share * count)
+(t1, n1, c1), (t2, n2, c2) = first(0.1), first(0.9)
+steady = (n2 - n1) / (t2 - t1) if t2 > t1 else float("nan")
+cpu_us = (c2 - c1) / os.sysconf("SC_CLK_TCK") * 1e6 / (n2 - n1) if n2 > n1 else float("nan")
+print(f"{end - start:.1f} {count / (end - start):.0f} {steady:.0f} {cpu_us:.2f}")
+PY
 }
 
 echo "== record checker (bench/streams/checker.sh): $records records per format, $(nproc) cores"
@@ -196,58 +218,64 @@ wait_outbox
 echo "-- pre-produce (meshmart traffic): $(produce bench-signups-avro)"
 stop_server
 n_avro=$(end_offsets "$topic_avro")
-read -r plain_avro rust_avro < <(plain "$topic_avro" "$n_avro")
+read -r plain_avro rust_avro rust_cpu_avro < <(plain "$topic_avro" "$n_avro")
 seeked=$(start_at_end "bench-checker-$run-avro" "$topic_avro")
 start_server true "bench-checker-$run-avro"
-read -r total_avro rate_avro steady_avro < <(checked bench-signups-avro "$n_avro")
+read -r total_avro rate_avro steady_avro cpu_avro < <(checked bench-signups-avro "$n_avro")
 peak_avro=$(cat "$dir/peak")
 echo "-- avro: $n_avro records checked ($seeked partitions of other topics skipped); $(health bench-signups-avro 3600 valid_ratio invalid_by_reason)"
 
-echo "-- latency: bench-signups-avro at 1,000 records/s for 60 s"
-"$bin" traffic --products bench-signups-avro --rate 1000 --duration 60 2>/dev/null | tail -1
-sleep 2 # the last flush
-read -r latency_n latency_p99 < <(health bench-signups-avro 60 events_total latency_p99_ms)
+latency_n=- latency_p99=-
+if [[ -z $quick ]]; then
+  echo "-- latency: bench-signups-avro at 1,000 records/s for 60 s"
+  "$bin" traffic --products bench-signups-avro --rate 1000 --duration 60 2>/dev/null | tail -1
+  sleep 2 # the last flush
+  read -r latency_n latency_p99 < <(health bench-signups-avro 60 events_total latency_p99_ms)
+fi
 stop_server
 
 echo "-- pre-produce (meshmart traffic): $(produce bench-signups-json)"
 n_json=$(end_offsets "$topic_json")
-read -r plain_json rust_json < <(plain "$topic_json" "$n_json")
+read -r plain_json rust_json rust_cpu_json < <(plain "$topic_json" "$n_json")
 start_at_end "bench-checker-$run-json" "$topic_json" >/dev/null
 start_server true "bench-checker-$run-json"
-read -r total_json rate_json steady_json < <(checked bench-signups-json "$n_json")
+read -r total_json rate_json steady_json cpu_json < <(checked bench-signups-json "$n_json")
 peak_json=$(cat "$dir/peak")
 echo "-- json: $n_json records checked; $(health bench-signups-json 3600 valid_ratio invalid_by_reason); avro still $(health bench-signups-avro 3600 events_total) (nothing counted twice)"
 
 live=customer-signed-up,order-placed,ticket-opened
-echo "-- RSS: checker on every product, traffic on $live at 200 records/s each for 30 s"
-subscribed=$(grep -o 'record checker subscribed[^"]*topics=[0-9]*' "$dir/serve.log" | tail -1 | grep -o '[0-9]*$' || echo "?")
-rss_before=$(rss_mb)
-"$bin" traffic --products "$live" --rate 200 --duration 30 2>/dev/null | tail -1 &
-traffic=$!
-rss_peak=0
-while kill -0 "$traffic" 2>/dev/null; do
-  (($(rss_mb) > rss_peak)) && rss_peak=$(rss_mb)
-  sleep 0.5
-done
-wait "$traffic" || true
-sleep 2
-rss_after=$(rss_mb)
-live_counts=$(for slug in ${live//,/ }; do echo -n "$slug $(health "$slug" 60 events_total), "; done)
+subscribed=- rss_before=0 rss_peak=0 rss_after=0 live_counts=-
 products=$(psql "$DATABASE_URL" -At -c "select count(*) from products")
+if [[ -z $quick ]]; then
+  echo "-- RSS: checker on every product, traffic on $live at 200 records/s each for 30 s"
+  subscribed=$(grep -o 'record checker subscribed[^"]*topics=[0-9]*' "$dir/serve.log" | tail -1 | grep -o '[0-9]*$' || echo "?")
+  rss_before=$(rss_mb)
+  "$bin" traffic --products "$live" --rate 200 --duration 30 2>/dev/null | tail -1 &
+  traffic=$!
+  rss_peak=0
+  while kill -0 "$traffic" 2>/dev/null; do
+    (($(rss_mb) > rss_peak)) && rss_peak=$(rss_mb)
+    sleep 0.5
+  done
+  wait "$traffic" || true
+  sleep 2
+  rss_after=$(rss_mb)
+  live_counts=$(for slug in ${live//,/ }; do echo -n "$slug $(health "$slug" 60 events_total), "; done)
+fi
 stop_server
 
 python3 - <<PY
 rows = [
-    ("checker, Avro (bench-signups-avro)", "$n_avro", "$total_avro", "$rate_avro", "$steady_avro", "$plain_avro", "$rust_avro", "$peak_avro"),
-    ("checker, JSON Schema (bench-signups-json)", "$n_json", "$total_json", "$rate_json", "$steady_json", "$plain_json", "$rust_json", "$peak_json"),
+    ("checker, Avro (bench-signups-avro)", "$n_avro", "$total_avro", "$rate_avro", "$steady_avro", "$plain_avro", "$rust_avro", "$peak_avro", "$cpu_avro", "$rust_cpu_avro"),
+    ("checker, JSON Schema (bench-signups-json)", "$n_json", "$total_json", "$rate_json", "$steady_json", "$plain_json", "$rust_json", "$peak_json", "$cpu_json", "$rust_cpu_json"),
 ]
 print()
-print("| what | records | checker s (from start) | checker rec/s (from start / steady) | kcat rec/s (whole run) | plain rust-rdkafka consumer rec/s (steady) | checker steady / kcat | checker steady / plain rust-rdkafka | server RSS peak MB |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-for name, n, total, rate, steady, plain, rust, peak in rows:
+print("| what | records | checker s (from start) | checker rec/s (from start / steady, 10–90%) | kcat rec/s (whole run) | plain rust-rdkafka consumer rec/s (steady) | checker steady / kcat | checker steady / plain rust-rdkafka | CPU µs per record, checker / plain rust-rdkafka | server RSS peak MB |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for name, n, total, rate, steady, plain, rust, peak, cpu, rust_cpu in rows:
     n, steady = int(n), float(steady)
     kcat_rate, rust_rate = n / float(plain), n / float(rust)
-    print(f"| {name} | {n:,} | {float(total):.1f} | {int(rate):,} / {int(steady):,} | {kcat_rate:,.0f} | {rust_rate:,.0f} | {steady / kcat_rate:.0%} | {steady / rust_rate:.0%} | {peak} |")
+    print(f"| {name} | {n:,} | {float(total):.1f} | {int(rate):,} / {int(steady):,} | {kcat_rate:,.0f} | {rust_rate:,.0f} | {steady / kcat_rate:.0%} | {steady / rust_rate:.0%} | {cpu} / {rust_cpu} | {peak} |")
 print()
 print("| what | result |")
 print("|---|---|")

@@ -3,8 +3,9 @@
 //! and consumer settings, so the ratio of the two rates is what checking costs.
 //!
 //! `plain_consumer TOPIC COUNT` reads COUNT records of TOPIC from the beginning as a group
-//! of its own, then prints `records seconds bytes`, timed from the first record (as the
-//! checker's steady rate is: joining a group is not reading).
+//! of its own, then prints `records seconds bytes cpu_ticks`, timed from the first record
+//! (as the checker's steady rate is: joining a group is not reading); `cpu_ticks` is the
+//! process's CPU time (user and system, all threads) over the same span, in clock ticks.
 
 use std::time::{Duration, Instant};
 
@@ -28,7 +29,7 @@ fn main() -> anyhow::Result<()> {
         .set("auto.offset.reset", "earliest");
     let consumer: BaseConsumer = config.create()?;
     consumer.subscribe(&[&topic])?;
-    let (mut seen, mut bytes, mut start) = (0u64, 0usize, None);
+    let (mut seen, mut bytes, mut start, mut start_ticks) = (0u64, 0usize, None, 0);
     let deadline = Instant::now() + Duration::from_secs(300);
     while seen < count {
         anyhow::ensure!(
@@ -37,12 +38,26 @@ fn main() -> anyhow::Result<()> {
         );
         if let Some(message) = consumer.poll(Duration::from_millis(100)) {
             let message = message?;
-            start.get_or_insert_with(Instant::now);
+            if start.is_none() {
+                start = Some(Instant::now());
+                start_ticks = cpu_ticks();
+            }
             bytes += message.payload().map_or(0, <[u8]>::len);
             seen += 1;
         }
     }
     let seconds = start.map_or(0.0, |start| start.elapsed().as_secs_f64());
-    println!("{seen} {seconds:.3} {bytes}");
+    let ticks = cpu_ticks() - start_ticks;
+    println!("{seen} {seconds:.3} {bytes} {ticks}");
     Ok(())
+}
+
+/// This process's CPU time so far (user + system), in clock ticks (`/proc/self/stat`).
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces), from field 3 on.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+    field(14).unwrap_or(0) + field(15).unwrap_or(0)
 }

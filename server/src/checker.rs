@@ -58,6 +58,9 @@ pub const MAX_LABELLED_PRODUCTS: usize = 500;
 /// about two thirds of the time (112k records/s; 3× that with this value).
 const FETCH_QUEUE_BACKOFF_MS: &str = "10";
 
+/// How often each consumer tells the group coordinator it is alive (see `consume`).
+const HEARTBEAT_MS: &str = "500";
+
 /// Prefetched records each consumer holds at most, in KB (16 MB: a few tenths of a second
 /// of records at the checker's rate).
 const QUEUED_KBYTES: &str = "16384";
@@ -331,7 +334,12 @@ fn consume(
         // Topics the catalog adds while the checker runs (the outbox creates them after
         // their products are registered) are found within seconds, not librdkafka's
         // default five minutes.
-        .set("topic.metadata.refresh.interval.ms", "10000");
+        .set("topic.metadata.refresh.interval.ms", "10000")
+        // A member learns that the group is rebalancing from its next heartbeat. The
+        // process's consumers join one after another, and at librdkafka's default (3 s) the
+        // first one held every partition alone for three seconds: a backlog was checked at
+        // about half speed until the others got theirs.
+        .set("heartbeat.interval.ms", HEARTBEAT_MS);
     for (property, value) in &config.client {
         consumer.set(property.replace('_', "."), value.expose_secret());
     }
@@ -378,7 +386,12 @@ fn consume(
             tick = Instant::now();
             continue;
         }
-        let polled = consumer.poll(Duration::from_millis(100));
+        // Without waiting first: librdkafka reads the clock for a poll that may wait, and a
+        // busy checker polls half a million times a second.
+        let polled = match consumer.poll(Duration::ZERO) {
+            None => consumer.poll(Duration::from_millis(100)),
+            polled => polled,
+        };
         tick = Instant::now();
         match polled {
             Some(Ok(message)) => {
@@ -387,10 +400,10 @@ fn consume(
                     + chrono::TimeDelta::from_std(tick.duration_since(anchor.0))
                         .unwrap_or_default();
                 let mut shared = lock(&shared);
-                let Some((key, _)) = ports.by_topic.get_key_value(topic) else {
+                let Some((key, port)) = ports.by_topic.get_key_value(topic) else {
                     continue;
                 };
-                let key = Arc::clone(key);
+                let (key, port_id, policy) = (Arc::clone(key), port.port_id, port.policy);
                 let partition = message.partition();
                 let floor = match shared.floors.get(&(Arc::clone(&key), partition)) {
                     Some(floor) => *floor,
@@ -416,20 +429,20 @@ fn consume(
                         .to_millis()
                         .and_then(|ms| Utc.timestamp_millis_opt(ms).single()),
                 };
-                let Some(judged) = judge(pool, handle, &mut ports, &key, &record, now) else {
+                // A dead letter's headers say why; otherwise only sampled records do.
+                let messages = policy == Policy::Quarantine || shared.batch.keeps_invalid(port_id);
+                let Some(judged) = judge(pool, handle, &mut ports, &key, &record, now, messages)
+                else {
                     continue;
                 };
-                let Some(port) = ports.by_topic.get(&key) else {
-                    continue;
-                };
-                if port.policy == Policy::Quarantine && !judged.valid() {
+                if policy == Policy::Quarantine && !judged.valid() {
                     let copied =
                         quarantine(&consumer.context().dead_letters, &message, &judged, now);
                     if copied {
-                        *shared.batch.dead_lettered.entry(port.port_id).or_default() += 1;
+                        *shared.batch.dead_lettered.entry(port_id).or_default() += 1;
                     }
                 }
-                shared.batch.add(port.port_id, &key, &record, judged, now);
+                shared.batch.add(port_id, &key, &record, judged, now);
             }
             Some(Err(error)) => tracing::debug!(%error, "record checker consumer error"),
             None => {}
@@ -523,6 +536,7 @@ fn judge(
     topic: &Arc<str>,
     record: &Incoming<'_>,
     now: DateTime<Utc>,
+    messages: bool,
 ) -> Option<Judged> {
     let id = record
         .payload
@@ -560,7 +574,7 @@ fn judge(
     ports
         .by_topic
         .get_mut(topic)
-        .map(|port| port.judge(record, now, &lookup))
+        .map(|port| port.judge(record, now, &lookup, messages))
 }
 
 /// Copies a failing record to its topic's dead-letter topic; whether it was queued.

@@ -22,7 +22,7 @@ pub mod report;
 pub mod samples;
 pub mod store;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
@@ -196,12 +196,14 @@ impl PortCheck {
         }
     }
 
-    /// Judges one record, checked at `now`.
+    /// Judges one record, checked at `now`. Without `messages` a failed rule's message is
+    /// empty (see [`Batch::keeps_invalid`]); a wire failure always says what it was.
     pub fn judge(
         &mut self,
         record: &Incoming<'_>,
         now: DateTime<Utc>,
         lookup: &impl SchemaLookup,
+        messages: bool,
     ) -> Judged {
         let bytes = record.payload.unwrap_or_default();
         let decoded = match self.decoder.decode(bytes, &self.subject_ids, lookup) {
@@ -216,7 +218,7 @@ impl PortCheck {
         let names = Arc::clone(self.checker.names());
         let fields = Arc::clone(self.checker.fields());
         self.checker
-            .check_each(&decoded.value, moment, |index, message| {
+            .check_each(&decoded.value, moment, messages, |index, message| {
                 failures.push(Failure {
                     rule: Arc::clone(&names[index]),
                     field: fields[index].clone(),
@@ -361,8 +363,11 @@ pub struct Batch {
     pub points: FastMap<(Uuid, DateTime<Utc>), Tally>,
     /// The next offset to count, per (topic, partition).
     pub offsets: FastMap<(Arc<str>, i32), i64>,
-    /// Newest samples per port and validity, oldest first, at most the kept number of each.
-    pub samples: FastMap<(Uuid, bool), VecDeque<Sample>>,
+    /// Samples per port and validity, in the order checked: the first records of the batch,
+    /// at most the kept number of each ([`INVALID_SAMPLES`], [`VALID_SAMPLES`]). A batch
+    /// spans about a second, so they are recent; the records past the limit are counted
+    /// only, and a failing one is judged without writing messages.
+    pub samples: FastMap<(Uuid, bool), Vec<Sample>>,
     /// Records copied to each port's dead-letter topic.
     pub dead_lettered: FastMap<Uuid, i64>,
     /// The step the last record fell in, and when it ends: most records fall in the same.
@@ -400,20 +405,15 @@ impl Batch {
             .add(record, &judged, now);
         self.next_offset(topic, record.partition, record.offset + 1);
         let valid = judged.valid();
-        let kept = self.samples.entry((port, valid)).or_default();
-        let limit = if valid {
-            VALID_SAMPLES
-        } else {
-            INVALID_SAMPLES
-        } as usize;
-        if kept.len() >= limit {
-            kept.pop_front();
+        if !self.keeps(port, valid) {
+            return;
         }
+        let kept = self.samples.entry((port, valid)).or_default();
         let raw_hex = judged.value.is_none().then(|| {
             let bytes = record.payload.unwrap_or_default();
             hex(&bytes[..bytes.len().min(RAW_SAMPLE_BYTES)])
         });
-        kept.push_back(Sample {
+        kept.push(Sample {
             port_id: port,
             partition: record.partition,
             offset: record.offset,
@@ -427,6 +427,23 @@ impl Batch {
             record_at: record.timestamp,
             checked_at: now,
         });
+    }
+
+    /// Whether a failing record of `port` would be kept as a sample: if not, it can be
+    /// judged without messages ([`PortCheck::judge`]).
+    pub fn keeps_invalid(&self, port: Uuid) -> bool {
+        self.keeps(port, false)
+    }
+
+    fn keeps(&self, port: Uuid, valid: bool) -> bool {
+        let limit = if valid {
+            VALID_SAMPLES
+        } else {
+            INVALID_SAMPLES
+        } as usize;
+        self.samples
+            .get(&(port, valid))
+            .is_none_or(|kept| kept.len() < limit)
     }
 
     /// Notes a record that was already counted (below the partition's floor): only the

@@ -57,12 +57,12 @@ fn records_are_judged_by_wire_format_schema_and_rules() {
     let mut check = port(json!([]));
     let lookup = schemas();
     let good = wire::frame(7, br#"{"orderId":"o-1","total":12.5}"#);
-    let judged = check.judge(&incoming(0, &good), now(), &lookup);
+    let judged = check.judge(&incoming(0, &good), now(), &lookup, true);
     assert!(judged.valid(), "{judged:?}");
     assert_eq!(judged.value, Some(json!({"orderId": "o-1", "total": 12.5})));
 
     let negative = wire::frame(7, br#"{"orderId":"o-2","total":-1}"#);
-    let judged = check.judge(&incoming(1, &negative), now(), &lookup);
+    let judged = check.judge(&incoming(1, &negative), now(), &lookup, true);
     assert_eq!(judged.reason, Some(QUALITY_REASON));
     assert_eq!(&*judged.failures[0].rule, "total:range");
     assert_eq!(judged.failures[0].field.as_deref(), Some("total"));
@@ -78,13 +78,15 @@ fn records_are_judged_by_wire_format_schema_and_rules() {
         (&wire::frame(7, b"\xff\xfe"), "undecodable"),
     ];
     for (bytes, reason) in cases {
-        let judged = check.judge(&incoming(2, bytes), now(), &lookup);
+        let judged = check.judge(&incoming(2, bytes), now(), &lookup, true);
         assert_eq!(judged.reason, Some(reason), "{bytes:?}");
         assert_eq!(judged.value, None);
     }
     let missing = wire::frame(7, br#"{"total":3}"#);
     assert_eq!(
-        check.judge(&incoming(3, &missing), now(), &lookup).reason,
+        check
+            .judge(&incoming(3, &missing), now(), &lookup, true)
+            .reason,
         Some("invalid")
     );
     // A tombstone (no value) is counted too, never skipped.
@@ -93,9 +95,37 @@ fn records_are_judged_by_wire_format_schema_and_rules() {
         ..incoming(4, b"")
     };
     assert_eq!(
-        check.judge(&tombstone, now(), &lookup).reason,
+        check.judge(&tombstone, now(), &lookup, true).reason,
         Some("truncated")
     );
+}
+
+#[test]
+fn a_failing_record_past_the_samples_is_counted_without_messages() {
+    let mut check = port(json!([]));
+    let lookup = schemas();
+    let topic: Arc<str> = Arc::from("sales.order-placed.v1");
+    let mut batch = Batch::default();
+    let negative = wire::frame(7, br#"{"orderId":"o-2","total":-5}"#);
+    for offset in 0..(INVALID_SAMPLES + 3) {
+        let record = incoming(offset, &negative);
+        let messages = batch.keeps_invalid(Uuid::nil());
+        assert_eq!(messages, offset < INVALID_SAMPLES, "at offset {offset}");
+        let judged = check.judge(&record, now(), &lookup, messages);
+        assert_eq!(judged.reason, Some(QUALITY_REASON));
+        assert_eq!(judged.failures.len(), 1);
+        assert_eq!(&*judged.failures[0].rule, "total:range");
+        assert_eq!(judged.failures[0].message.is_empty(), !messages);
+        batch.add(Uuid::nil(), &topic, &record, judged, now());
+    }
+    let tally = &batch.points[&(Uuid::nil(), step_of(now()))];
+    assert_eq!(
+        tally.rule_failed.get("total:range"),
+        Some(&(INVALID_SAMPLES + 3))
+    );
+    let kept = &batch.samples[&(Uuid::nil(), false)];
+    assert_eq!(kept.len(), INVALID_SAMPLES as usize);
+    assert!(kept.iter().all(|s| !s.failures[0].message.is_empty()));
 }
 
 #[test]
@@ -107,11 +137,11 @@ fn a_batch_adds_up_points_offsets_and_bounded_samples() {
     let good = wire::frame(7, br#"{"orderId":"o-1","total":1}"#);
     for offset in 0..(VALID_SAMPLES + 5) {
         let record = incoming(offset, &good);
-        let judged = check.judge(&record, now(), &lookup);
+        let judged = check.judge(&record, now(), &lookup, true);
         batch.add(Uuid::nil(), &topic, &record, judged, now());
     }
     let bad = incoming(100, b"not wire");
-    let judged = check.judge(&bad, now(), &lookup);
+    let judged = check.judge(&bad, now(), &lookup, true);
     batch.add(Uuid::nil(), &topic, &bad, judged, now());
 
     let tally = &batch.points[&(Uuid::nil(), step_of(now()))];
@@ -125,9 +155,10 @@ fn a_batch_adds_up_points_offsets_and_bounded_samples() {
     // 30 ms from record to check: the ≤ 50 ms bucket.
     assert_eq!(tally.latency[latency_bucket(30)], VALID_SAMPLES + 6);
     assert_eq!(batch.offsets[&(Arc::clone(&topic), 1)], 101);
+    // The first records of a batch are its samples; the rest are counted only.
     let kept = &batch.samples[&(Uuid::nil(), true)];
     assert_eq!(kept.len(), VALID_SAMPLES as usize);
-    assert_eq!(kept.back().map(|s| s.offset), Some(VALID_SAMPLES + 4));
+    assert_eq!(kept.last().map(|s| s.offset), Some(VALID_SAMPLES - 1));
     let failing = &batch.samples[&(Uuid::nil(), false)][0];
     assert_eq!(failing.raw_hex.as_deref(), Some(hex(b"not wire").as_str()));
     assert_eq!(failing.reason.as_deref(), Some("not_wire_format"));

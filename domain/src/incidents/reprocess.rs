@@ -248,7 +248,7 @@ fn run(
                 payload: message.payload(),
                 timestamp: Some(now),
             };
-            let judged = check.judge(&incoming, now, &lookup);
+            let judged = check.judge(&incoming, now, &lookup, true);
             if judged.valid() {
                 republish(&producer, topic, &dead_letters, &message)?;
                 outcomes.push(Outcome {

@@ -137,8 +137,21 @@ enum Counted {
     },
     Duplicate {
         key: Vec<FieldPath>,
+        /// The key as people read it, for the message.
+        shown: Box<str>,
         seen: Seen,
     },
+}
+
+/// Whether failure messages are written. The record checker keeps only a few records per
+/// second to show; the others are counted, and judging them formats no message.
+#[derive(Clone, Copy)]
+struct Say(bool);
+
+impl Say {
+    fn it(self, message: impl FnOnce() -> String) -> String {
+        if self.0 { message() } else { String::new() }
+    }
 }
 
 impl Checker {
@@ -212,7 +225,7 @@ impl Checker {
                 verdict: Verdict::Passed,
             })
             .collect();
-        self.check_each(record, moment, |index, message| {
+        self.check_each(record, moment, true, |index, message| {
             outcomes[index].verdict = Verdict::Failed(message);
         });
         outcomes
@@ -220,13 +233,16 @@ impl Checker {
 
     /// Checks one decoded record, calling `failed` with the index and message of each rule
     /// it fails; the others passed. What the record checker runs for every record: a
-    /// passing record costs no allocation here.
+    /// passing record costs no allocation here, and a failing one none either without
+    /// `messages` (each message is then empty).
     pub fn check_each(
         &mut self,
         record: &Value,
         moment: Moment,
+        messages: bool,
         mut failed: impl FnMut(usize, String),
     ) {
+        let say = Say(messages);
         let now_ms = moment.now.timestamp_millis();
         let avro = self.avro;
         let seed = &self.seed;
@@ -240,43 +256,49 @@ impl Checker {
                 let shown = rule.shown.as_deref().unwrap_or("the record");
                 let verdict = match &mut rule.kind {
                     Kind::NotNull => first_failure(values, |value| match value {
-                        None => Some(format!("`{shown}` is missing")),
-                        Some(Value::Null) => Some(format!("`{shown}` is null")),
+                        None => Some(say.it(|| format!("`{shown}` is missing"))),
+                        Some(Value::Null) => Some(say.it(|| format!("`{shown}` is null"))),
                         Some(_) => None,
                     }),
                     Kind::Range { minimum, maximum } => {
-                        present(values, |value| range(value, *minimum, *maximum, shown))
+                        present(values, |value| range(value, *minimum, *maximum, shown, say))
                     }
                     Kind::Length { min, max } => present(values, |value| {
                         let Value::String(text) = value else {
-                            return Some(format!("`{shown}` is not a string"));
+                            return Some(say.it(|| format!("`{shown}` is not a string")));
                         };
                         let length = text.chars().count() as u64;
                         if min.is_some_and(|min| length < min)
                             || max.is_some_and(|max| length > max)
                         {
-                            Some(format!(
-                                "`{shown}` is {length} characters long; the contract allows {}..{}",
-                                min.map(|n| n.to_string()).unwrap_or_default(),
-                                max.map(|n| n.to_string()).unwrap_or_default()
-                            ))
+                            Some(say.it(|| {
+                                format!(
+                                    "`{shown}` is {length} characters long; the contract allows {}..{}",
+                                    min.map(|n| n.to_string()).unwrap_or_default(),
+                                    max.map(|n| n.to_string()).unwrap_or_default()
+                                )
+                            }))
                         } else {
                             None
                         }
                     }),
                     Kind::Pattern(pattern) => present(values, |value| {
                         (!matches_pattern(pattern, value)).then(|| {
-                            format!(
-                                "`{shown}` is {}, which does not match `{}`",
-                                quote(value),
-                                pattern.as_str()
-                            )
+                            say.it(|| {
+                                format!(
+                                    "`{shown}` is {}, which does not match `{}`",
+                                    quote(value),
+                                    pattern.as_str()
+                                )
+                            })
                         })
                     }),
                     Kind::Format(format) => present(values, |value| {
                         let ok = value.as_str().is_some_and(|text| has_format(*format, text));
                         (!ok).then(|| {
-                            format!("`{shown}` is {}, not a valid {format:?}", quote(value))
+                            say.it(|| {
+                                format!("`{shown}` is {}, not a valid {format:?}", quote(value))
+                            })
                         })
                     }),
                     Kind::Counted {
@@ -293,6 +315,7 @@ impl Checker {
                             now_ms,
                             window.width_ms,
                             shown,
+                            say,
                         );
                         window.add(now_ms, offence.is_some());
                         match offence {
@@ -306,12 +329,14 @@ impl Checker {
                                         Unit::Rows => "records",
                                         Unit::Percent => "%",
                                     };
-                                    Verdict::Failed(format!(
-                                        "{what}: {} {unit} in the last {} s, the contract wants {}",
-                                        round(measured),
-                                        round(window.width_ms as f64 / 1000.0),
-                                        threshold.operator
-                                    ))
+                                    Verdict::Failed(say.it(|| {
+                                        format!(
+                                            "{what}: {} {unit} in the last {} s, the contract wants {}",
+                                            round(measured),
+                                            round(window.width_ms as f64 / 1000.0),
+                                            threshold.operator
+                                        )
+                                    }))
                                 }
                             }
                         }
@@ -325,6 +350,7 @@ impl Checker {
                         *max_age_seconds,
                         time_field.as_deref(),
                         avro,
+                        say,
                     ),
                 };
                 if let Verdict::Failed(message) = verdict {
@@ -368,6 +394,12 @@ fn compile(check: &Check, limits: Limits) -> Result<Kind, String> {
                 },
                 Metric::DuplicateValues { key } => Counted::Duplicate {
                     key: key.clone(),
+                    shown: key
+                        .iter()
+                        .map(|p| display_path(p))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                        .into(),
                     seen: Seen::new(limits.max_keys),
                 },
             },
@@ -509,27 +541,26 @@ fn range(
     minimum: Option<Bound>,
     maximum: Option<Bound>,
     shown: &str,
+    say: Say,
 ) -> Option<String> {
     let Some(n) = number(value) else {
-        return Some(format!("`{shown}` is {}, not a number", quote(value)));
+        return Some(say.it(|| format!("`{shown}` is {}, not a number", quote(value))));
     };
     if let Some(low) = minimum
         && (n < low.value || (low.exclusive && n == low.value))
     {
         let word = if low.exclusive { "above" } else { "at least" };
-        return Some(format!(
-            "`{shown}` is {n}; the contract wants {word} {}",
-            low.value
-        ));
+        return Some(
+            say.it(|| format!("`{shown}` is {n}; the contract wants {word} {}", low.value)),
+        );
     }
     if let Some(high) = maximum
         && (n > high.value || (high.exclusive && n == high.value))
     {
         let word = if high.exclusive { "below" } else { "at most" };
-        return Some(format!(
-            "`{shown}` is {n}; the contract wants {word} {}",
-            high.value
-        ));
+        return Some(
+            say.it(|| format!("`{shown}` is {n}; the contract wants {word} {}", high.value)),
+        );
     }
     None
 }
@@ -591,12 +622,13 @@ fn offence(
     now_ms: i64,
     width_ms: i64,
     shown: &str,
+    say: Say,
 ) -> Option<String> {
     match metric {
         Counted::Null => values
             .iter()
             .any(|v| v.is_none_or(Value::is_null))
-            .then(|| format!("`{shown}` is null")),
+            .then(|| say.it(|| format!("`{shown}` is null"))),
         Counted::Missing(missing) => values
             .iter()
             .find(|v| match v {
@@ -604,10 +636,12 @@ fn offence(
                 Some(value) => missing.iter().any(|m| same(m, value)),
             })
             .map(|v| {
-                format!(
-                    "`{shown}` is missing ({})",
-                    v.map_or("absent".to_string(), quote)
-                )
+                say.it(|| {
+                    format!(
+                        "`{shown}` is missing ({})",
+                        v.map_or("absent".to_string(), quote)
+                    )
+                })
             }),
         Counted::Invalid {
             valid_values,
@@ -622,9 +656,9 @@ fn offence(
                     .is_none_or(|valid| valid.iter().any(|v| same(v, value)));
                 let matched = pattern.as_ref().is_none_or(|p| matches_pattern(p, value));
                 (!(listed && matched))
-                    .then(|| format!("`{shown}` is {}, not a valid value", quote(value)))
+                    .then(|| say.it(|| format!("`{shown}` is {}, not a valid value", quote(value))))
             }),
-        Counted::Duplicate { key, seen } => {
+        Counted::Duplicate { key, shown, seen } => {
             let mut hasher = seed.build_hasher();
             for path in key.iter() {
                 let values = resolve(record, path, avro);
@@ -638,16 +672,8 @@ fn offence(
                     hash_value(value, &mut hasher);
                 }
             }
-            let shown = if key.len() == 1 {
-                display_path(&key[0])
-            } else {
-                key.iter()
-                    .map(|p| display_path(p))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
             seen.repeated(hasher.finish(), now_ms, width_ms)
-                .then(|| format!("`{shown}` repeats a key seen within the window"))
+                .then(|| say.it(|| format!("`{shown}` repeats a key seen within the window")))
         }
     }
 }
@@ -690,6 +716,7 @@ fn freshness(
     max_age_seconds: f64,
     time_field: Option<&[Step]>,
     avro: bool,
+    say: Say,
 ) -> Verdict {
     let event_time = match time_field {
         Some(path) => resolve(record, path, avro)
@@ -701,16 +728,18 @@ fn freshness(
         None => moment.record_time,
     };
     let Some(event_time) = event_time else {
-        return Verdict::Failed("the record carries no event time".to_string());
+        return Verdict::Failed(say.it(|| "the record carries no event time".to_string()));
     };
     let age_ms = (moment.now - event_time).num_milliseconds();
     if age_ms as f64 / 1000.0 > max_age_seconds {
         // A replayed backlog fails this for every record: the age is written from integers.
-        Verdict::Failed(format!(
-            "the event is {} s old; the SLA allows {} s",
-            Seconds(age_ms),
-            Seconds((max_age_seconds * 1000.0).round() as i64)
-        ))
+        Verdict::Failed(say.it(|| {
+            format!(
+                "the event is {} s old; the SLA allows {} s",
+                Seconds(age_ms),
+                Seconds((max_age_seconds * 1000.0).round() as i64)
+            )
+        }))
     } else {
         Verdict::Passed
     }
