@@ -101,6 +101,10 @@ pub struct Detour {
     partitions: i32,
     reader: BaseConsumer<StateReader>,
     pub route: Route,
+    /// Whether the output refused a write since it last took one: the route is parked, or
+    /// draining what was parked. A drain after a rebalance (every start-up has one) is not
+    /// a reroute: the output has refused nothing.
+    parked: bool,
     /// The detour partitions being drained, and those of them at their end.
     draining: BTreeSet<i32>,
     at_end: BTreeSet<i32>,
@@ -131,6 +135,7 @@ impl Detour {
             partitions,
             reader,
             route: Route::Direct,
+            parked: false,
             draining: BTreeSet::new(),
             at_end: BTreeSet::new(),
             drained: 0,
@@ -142,8 +147,10 @@ impl Detour {
         partition.rem_euclid(self.partitions)
     }
 
+    /// Whether the output is off its direct route because it refused a write (what the
+    /// heartbeat reports as `rerouted_since`, and the incident detector reads).
     pub fn rerouted(&self) -> bool {
-        self.route != Route::Direct
+        self.parked
     }
 
     /// Whether the input must not flow (the detour is being drained first).
@@ -156,6 +163,7 @@ impl Detour {
         self.route = Route::Detoured {
             probe_at: Instant::now() + PROBE_EVERY,
         };
+        self.parked = true;
         self.draining.clear();
         self.at_end.clear();
         if let Err(error) = self.reader.unassign() {
@@ -224,6 +232,7 @@ impl Detour {
     /// Ends the drain: the output takes writes again.
     pub fn finish(&mut self) {
         self.route = Route::Direct;
+        self.parked = false;
         self.draining.clear();
         self.at_end.clear();
         if let Err(error) = self.reader.unassign() {
