@@ -276,10 +276,11 @@ for name, n, total, rate, steady, plain, rust, peak, cpu, rust_cpu in rows:
     n, steady = int(n), float(steady)
     kcat_rate, rust_rate = n / float(plain), n / float(rust)
     print(f"| {name} | {n:,} | {float(total):.1f} | {int(rate):,} / {int(steady):,} | {kcat_rate:,.0f} | {rust_rate:,.0f} | {steady / kcat_rate:.0%} | {steady / rust_rate:.0%} | {cpu} / {rust_cpu} | {peak} |")
-print()
-print("| what | result |")
-print("|---|---|")
-print(f"| produce-to-checked latency p99, Avro at 1,000 records/s for 60 s | ≤ $latency_p99 ms (histogram bucket bound; $latency_n records in the window) |")
-print(f"| server RSS, checker on all $products products ($subscribed topics), traffic on $live | before {int('$rss_before')} MB, peak {int('$rss_peak')} MB, after {int('$rss_after')} MB |")
-print(f"| records checked in the last 60 s on the live products | ${live_counts%, } |")
+if not "$quick":  # the quick run measures neither
+    print()
+    print("| what | result |")
+    print("|---|---|")
+    print(f"| produce-to-checked latency p99, Avro at 1,000 records/s for 60 s | ≤ $latency_p99 ms (histogram bucket bound; $latency_n records in the window) |")
+    print(f"| server RSS, checker on all $products products ($subscribed topics), traffic on $live | before {int('$rss_before')} MB, peak {int('$rss_peak')} MB, after {int('$rss_after')} MB |")
+    print(f"| records checked in the last 60 s on the live products | ${live_counts%, } |")
 PY

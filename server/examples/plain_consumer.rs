@@ -4,8 +4,8 @@
 //!
 //! `plain_consumer TOPIC COUNT` reads COUNT records of TOPIC from the beginning as a group
 //! of its own, then prints `records seconds bytes cpu_ticks`, timed from the first record
-//! (as the checker's steady rate is: joining a group is not reading); `cpu_ticks` is the
-//! process's CPU time (user and system, all threads) over the same span, in clock ticks.
+//! (joining a group is not reading); `cpu_ticks` is the process's CPU time (user and
+//! system, all threads) over the same span, in clock ticks.
 
 use std::time::{Duration, Instant};
 

@@ -405,10 +405,10 @@ impl Batch {
             .add(record, &judged, now);
         self.next_offset(topic, record.partition, record.offset + 1);
         let valid = judged.valid();
-        if !self.keeps(port, valid) {
+        let kept = self.samples.entry((port, valid)).or_default();
+        if kept.len() >= samples_kept(valid) {
             return;
         }
-        let kept = self.samples.entry((port, valid)).or_default();
         let raw_hex = judged.value.is_none().then(|| {
             let bytes = record.payload.unwrap_or_default();
             hex(&bytes[..bytes.len().min(RAW_SAMPLE_BYTES)])
@@ -432,18 +432,9 @@ impl Batch {
     /// Whether a failing record of `port` would be kept as a sample: if not, it can be
     /// judged without messages ([`PortCheck::judge`]).
     pub fn keeps_invalid(&self, port: Uuid) -> bool {
-        self.keeps(port, false)
-    }
-
-    fn keeps(&self, port: Uuid, valid: bool) -> bool {
-        let limit = if valid {
-            VALID_SAMPLES
-        } else {
-            INVALID_SAMPLES
-        } as usize;
         self.samples
-            .get(&(port, valid))
-            .is_none_or(|kept| kept.len() < limit)
+            .get(&(port, false))
+            .is_none_or(|kept| kept.len() < samples_kept(false))
     }
 
     /// Notes a record that was already counted (below the partition's floor): only the
@@ -461,6 +452,15 @@ impl Batch {
                 self.offsets.insert((Arc::clone(topic), partition), next);
             }
         }
+    }
+}
+
+/// Samples a batch keeps per port of valid or of failing records.
+fn samples_kept(valid: bool) -> usize {
+    if valid {
+        VALID_SAMPLES as usize
+    } else {
+        INVALID_SAMPLES as usize
     }
 }
 
