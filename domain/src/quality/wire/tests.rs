@@ -378,9 +378,10 @@ proptest! {
         match (fast.decode(&payload), apache(schema, &payload)) {
             (Ok(fast), apache) => prop_assert_eq!(Some(fast), apache),
             (Err(error), Some(lenient)) => {
-                // Only a cut-off last field, the union `spare`, which Apache Avro calls null.
+                // Only a cut-off last field, the union `spare`, which Apache Avro calls null:
+                // cut by `cut`, or by a flip that leaves its last byte a varint's
+                // continuation (the index then runs off the end as surely).
                 prop_assert_eq!(error, "the record ends early");
-                prop_assert!(cut > 0);
                 prop_assert_eq!(&lenient["spare"], &Value::Null);
             }
             (Err(_), None) => {}
