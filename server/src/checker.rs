@@ -29,7 +29,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use domain::broker::BrokerConfig;
 use domain::contracts::quality::{Policy, dead_letter_topic};
 use domain::health::store::{self, CheckedPort};
-use domain::health::{Batch, FastMap, Incoming, Judged, PortCheck};
+use domain::health::{Batch, FastMap, Incoming, Judged, PortCheck, Wanted};
 use domain::registry::ParsedSchema;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -430,8 +430,9 @@ fn consume(
                         .and_then(|ms| Utc.timestamp_millis_opt(ms).single()),
                 };
                 // A dead letter's headers say why; otherwise only sampled records do.
-                let messages = policy == Policy::Quarantine || shared.batch.keeps_invalid(port_id);
-                let Some(judged) = judge(pool, handle, &mut ports, &key, &record, now, messages)
+                let mut wanted = shared.batch.wants(port_id);
+                wanted.messages |= policy == Policy::Quarantine;
+                let Some(judged) = judge(pool, handle, &mut ports, &key, &record, now, wanted)
                 else {
                     continue;
                 };
@@ -536,7 +537,7 @@ fn judge(
     topic: &Arc<str>,
     record: &Incoming<'_>,
     now: DateTime<Utc>,
-    messages: bool,
+    wanted: Wanted,
 ) -> Option<Judged> {
     let id = record
         .payload
@@ -574,7 +575,7 @@ fn judge(
     ports
         .by_topic
         .get_mut(topic)
-        .map(|port| port.judge(record, now, &lookup, messages))
+        .map(|port| port.judge(record, now, &lookup, wanted))
 }
 
 /// Copies a failing record to its topic's dead-letter topic; whether it was queued.

@@ -152,7 +152,7 @@ impl From<Failure> for StoredFailure {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Judged {
     pub schema_id: Option<u32>,
-    /// The decoded record, when it decoded.
+    /// The decoded record, when it decoded and its value was [wanted](Wanted).
     pub value: Option<Value>,
     /// `None` for a valid record; else the reason ([`WireError::reason`] or
     /// [`QUALITY_REASON`]).
@@ -196,20 +196,38 @@ impl PortCheck {
         }
     }
 
-    /// Judges one record, checked at `now`. Without `messages` a failed rule's message is
-    /// empty (see [`Batch::keeps_invalid`]); a wire failure always says what it was.
+    /// Judges one record, checked at `now`, carrying what `wanted` asks for besides the
+    /// verdict.
     pub fn judge(
         &mut self,
         record: &Incoming<'_>,
         now: DateTime<Utc>,
         lookup: &impl SchemaLookup,
-        messages: bool,
+        wanted: Wanted,
+    ) -> Judged {
+        let judged = self.judge_in_place(record, now, lookup, wanted);
+        self.decoder.let_go_of_large();
+        judged
+    }
+
+    fn judge_in_place(
+        &mut self,
+        record: &Incoming<'_>,
+        now: DateTime<Utc>,
+        lookup: &impl SchemaLookup,
+        wanted: Wanted,
     ) -> Judged {
         let bytes = record.payload.unwrap_or_default();
-        let decoded = match self.decoder.decode(bytes, &self.subject_ids, lookup) {
-            Ok(decoded) => decoded,
-            Err(error) => return wire_failure(&error, bytes),
-        };
+        // In place: most records are only read by the rules and counted, and a stream's
+        // records share their shape (see `quality::wire::reuse`).
+        let (schema_id, value) =
+            match self
+                .decoder
+                .decode_in_place(bytes, &self.subject_ids, lookup)
+            {
+                Ok(decoded) => decoded,
+                Err(error) => return wire_failure(&error, bytes),
+            };
         let moment = Moment {
             now,
             record_time: record.timestamp,
@@ -218,21 +236,56 @@ impl PortCheck {
         let names = Arc::clone(self.checker.names());
         let fields = Arc::clone(self.checker.fields());
         self.checker
-            .check_each(&decoded.value, moment, messages, |index, message| {
+            .check_each(value, moment, wanted.messages, |index, message| {
                 failures.push(Failure {
                     rule: Arc::clone(&names[index]),
                     field: fields[index].clone(),
                     message,
                 });
             });
+        let valid = failures.is_empty();
+        let keep = if valid {
+            wanted.valid_value
+        } else {
+            wanted.invalid_value
+        };
         Judged {
-            schema_id: Some(decoded.schema_id),
-            value: Some(decoded.value),
-            reason: (!failures.is_empty()).then_some(QUALITY_REASON),
+            schema_id: Some(schema_id),
+            value: keep.then(|| value.clone()),
+            reason: (!valid).then_some(QUALITY_REASON),
             failures,
             rules: Some(names),
         }
     }
+}
+
+/// What a judgement carries besides its verdict. Each costs time per record on a busy
+/// stream, so the record checker asks only for what its batch will keep
+/// ([`Batch::wants`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wanted {
+    /// Each failed rule's message; without it the message is empty (a wire failure
+    /// always says what it was).
+    pub messages: bool,
+    /// The decoded value of a record that passed.
+    pub valid_value: bool,
+    /// The decoded value of a record that failed a rule.
+    pub invalid_value: bool,
+}
+
+impl Wanted {
+    /// Messages and values.
+    pub const ALL: Wanted = Wanted {
+        messages: true,
+        valid_value: true,
+        invalid_value: true,
+    };
+    /// Messages only: for a caller that keeps no record.
+    pub const MESSAGES: Wanted = Wanted {
+        messages: true,
+        valid_value: false,
+        invalid_value: false,
+    };
 }
 
 fn wire_failure(error: &WireError, bytes: &[u8]) -> Judged {
@@ -409,7 +462,8 @@ impl Batch {
         if kept.len() >= samples_kept(valid) {
             return;
         }
-        let raw_hex = judged.value.is_none().then(|| {
+        // A record that did not decode is kept as bytes (it was checked against no rules).
+        let raw_hex = judged.rules.is_none().then(|| {
             let bytes = record.payload.unwrap_or_default();
             hex(&bytes[..bytes.len().min(RAW_SAMPLE_BYTES)])
         });
@@ -429,12 +483,21 @@ impl Batch {
         });
     }
 
-    /// Whether a failing record of `port` would be kept as a sample: if not, it can be
-    /// judged without messages ([`PortCheck::judge`]).
-    pub fn keeps_invalid(&self, port: Uuid) -> bool {
-        self.samples
-            .get(&(port, false))
-            .is_none_or(|kept| kept.len() < samples_kept(false))
+    /// What a judgement of the next record of `port` should carry: the messages and value
+    /// of a failing record and the value of a passing one only while the batch would still
+    /// keep it as a sample ([`PortCheck::judge`]).
+    pub fn wants(&self, port: Uuid) -> Wanted {
+        let room = |valid: bool| {
+            self.samples
+                .get(&(port, valid))
+                .is_none_or(|kept| kept.len() < samples_kept(valid))
+        };
+        let invalid = room(false);
+        Wanted {
+            messages: invalid,
+            valid_value: room(true),
+            invalid_value: invalid,
+        }
     }
 
     /// Notes a record that was already counted (below the partition's floor): only the

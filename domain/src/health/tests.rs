@@ -57,12 +57,12 @@ fn records_are_judged_by_wire_format_schema_and_rules() {
     let mut check = port(json!([]));
     let lookup = schemas();
     let good = wire::frame(7, br#"{"orderId":"o-1","total":12.5}"#);
-    let judged = check.judge(&incoming(0, &good), now(), &lookup, true);
+    let judged = check.judge(&incoming(0, &good), now(), &lookup, Wanted::ALL);
     assert!(judged.valid(), "{judged:?}");
     assert_eq!(judged.value, Some(json!({"orderId": "o-1", "total": 12.5})));
 
     let negative = wire::frame(7, br#"{"orderId":"o-2","total":-1}"#);
-    let judged = check.judge(&incoming(1, &negative), now(), &lookup, true);
+    let judged = check.judge(&incoming(1, &negative), now(), &lookup, Wanted::ALL);
     assert_eq!(judged.reason, Some(QUALITY_REASON));
     assert_eq!(&*judged.failures[0].rule, "total:range");
     assert_eq!(judged.failures[0].field.as_deref(), Some("total"));
@@ -78,14 +78,14 @@ fn records_are_judged_by_wire_format_schema_and_rules() {
         (&wire::frame(7, b"\xff\xfe"), "undecodable"),
     ];
     for (bytes, reason) in cases {
-        let judged = check.judge(&incoming(2, bytes), now(), &lookup, true);
+        let judged = check.judge(&incoming(2, bytes), now(), &lookup, Wanted::ALL);
         assert_eq!(judged.reason, Some(reason), "{bytes:?}");
         assert_eq!(judged.value, None);
     }
     let missing = wire::frame(7, br#"{"total":3}"#);
     assert_eq!(
         check
-            .judge(&incoming(3, &missing), now(), &lookup, true)
+            .judge(&incoming(3, &missing), now(), &lookup, Wanted::ALL)
             .reason,
         Some("invalid")
     );
@@ -95,7 +95,7 @@ fn records_are_judged_by_wire_format_schema_and_rules() {
         ..incoming(4, b"")
     };
     assert_eq!(
-        check.judge(&tombstone, now(), &lookup, true).reason,
+        check.judge(&tombstone, now(), &lookup, Wanted::ALL).reason,
         Some("truncated")
     );
 }
@@ -109,9 +109,11 @@ fn a_failing_record_past_the_samples_is_counted_without_messages() {
     let negative = wire::frame(7, br#"{"orderId":"o-2","total":-5}"#);
     for offset in 0..(INVALID_SAMPLES + 3) {
         let record = incoming(offset, &negative);
-        let messages = batch.keeps_invalid(Uuid::nil());
+        let wanted = batch.wants(Uuid::nil());
+        let messages = wanted.messages;
         assert_eq!(messages, offset < INVALID_SAMPLES, "at offset {offset}");
-        let judged = check.judge(&record, now(), &lookup, messages);
+        let judged = check.judge(&record, now(), &lookup, wanted);
+        assert_eq!(judged.value.is_some(), messages, "at offset {offset}");
         assert_eq!(judged.reason, Some(QUALITY_REASON));
         assert_eq!(judged.failures.len(), 1);
         assert_eq!(&*judged.failures[0].rule, "total:range");
@@ -137,11 +139,11 @@ fn a_batch_adds_up_points_offsets_and_bounded_samples() {
     let good = wire::frame(7, br#"{"orderId":"o-1","total":1}"#);
     for offset in 0..(VALID_SAMPLES + 5) {
         let record = incoming(offset, &good);
-        let judged = check.judge(&record, now(), &lookup, true);
+        let judged = check.judge(&record, now(), &lookup, Wanted::ALL);
         batch.add(Uuid::nil(), &topic, &record, judged, now());
     }
     let bad = incoming(100, b"not wire");
-    let judged = check.judge(&bad, now(), &lookup, true);
+    let judged = check.judge(&bad, now(), &lookup, Wanted::ALL);
     batch.add(Uuid::nil(), &topic, &bad, judged, now());
 
     let tally = &batch.points[&(Uuid::nil(), step_of(now()))];

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::IncidentError;
 use crate::broker::BrokerAdmin;
-use crate::health::{Incoming, PortCheck};
+use crate::health::{Incoming, PortCheck, Wanted};
 use crate::registry::ParsedSchema;
 
 /// Dead letters one run reprocesses at most.
@@ -248,7 +248,7 @@ fn run(
                 payload: message.payload(),
                 timestamp: Some(now),
             };
-            let judged = check.judge(&incoming, now, &lookup, true);
+            let judged = check.judge(&incoming, now, &lookup, Wanted::MESSAGES);
             if judged.valid() {
                 republish(&producer, topic, &dead_letters, &message)?;
                 outcomes.push(Outcome {

@@ -13,6 +13,8 @@
 //!   all), and arrays or maps of zero-width items (`null`, an empty record, `fixed(0)`),
 //!   whose item count costs no payload bytes. Apache Avro's allocation limit is set to
 //!   [`MAX_AVRO_ALLOCATION_BYTES`] (it is process-wide: the first caller sets it);
+//! - a decoder keeps the last record's value to decode the next over (`reuse`), unless
+//!   the record was over [`KEEP_RECORD_BYTES`] and its caller let go of it;
 //! - compiled schemas are cached per id, and only ids of the product's subject are cached,
 //!   so the cache holds at most that subject's versions.
 
@@ -31,6 +33,9 @@ pub const HEADER_BYTES: usize = 5;
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1_048_588;
 /// The most Apache Avro may allocate for one collection while decoding.
 pub const MAX_AVRO_ALLOCATION_BYTES: usize = 64 * 1024 * 1024;
+/// Records larger than this are not kept to be decoded over (see
+/// [`Decoder::let_go_of_large`]).
+pub const KEEP_RECORD_BYTES: usize = 64 * 1024;
 /// Characters of a decoder's error kept in a [`WireError`].
 const MAX_MESSAGE_CHARS: usize = 200;
 
@@ -116,6 +121,7 @@ pub fn frame(schema_id: u32, payload: &[u8]) -> Vec<u8> {
 }
 
 mod avro;
+mod reuse;
 
 /// A schema ready to decode with.
 enum Compiled {
@@ -132,6 +138,10 @@ enum Compiled {
 pub struct Decoder {
     max_record_bytes: usize,
     compiled: HashMap<u32, Compiled>,
+    /// The last record decoded in place, written over by the next ([`reuse`]).
+    last: Value,
+    /// The size of the record `last` was decoded from.
+    last_bytes: usize,
 }
 
 impl Decoder {
@@ -141,6 +151,19 @@ impl Decoder {
         Self {
             max_record_bytes,
             compiled: HashMap::new(),
+            last: Value::Null,
+            last_bytes: 0,
+        }
+    }
+
+    /// Lets go of the last record's value if it came from a record over
+    /// [`KEEP_RECORD_BYTES`]: one large record should not hold its memory until the
+    /// product's next record arrives. Callers of [`Decoder::decode_in_place`] call this when
+    /// they are done with the value.
+    pub fn let_go_of_large(&mut self) {
+        if self.last_bytes > KEEP_RECORD_BYTES {
+            self.last = Value::Null;
+            self.last_bytes = 0;
         }
     }
 
@@ -153,6 +176,22 @@ impl Decoder {
         subject_ids: &HashSet<u32>,
         lookup: &impl SchemaLookup,
     ) -> Result<Decoded, WireError> {
+        let schema_id = self.decode_in_place(bytes, subject_ids, lookup)?.0;
+        Ok(Decoded {
+            schema_id,
+            value: std::mem::take(&mut self.last),
+        })
+    }
+
+    /// Decodes one record as [`Decoder::decode`] does, over the value of the record
+    /// decoded before it (see [`reuse`]): for a caller that only reads the value, a stream
+    /// of records of one shape is decoded without building a tree for each.
+    pub fn decode_in_place(
+        &mut self,
+        bytes: &[u8],
+        subject_ids: &HashSet<u32>,
+        lookup: &impl SchemaLookup,
+    ) -> Result<(u32, &Value), WireError> {
         if bytes.len() > self.max_record_bytes {
             return Err(WireError::TooLarge {
                 size: bytes.len(),
@@ -171,41 +210,39 @@ impl Decoder {
         if !subject_ids.contains(&id) {
             return Err(WireError::SchemaNotOfSubject(id));
         }
+        self.last_bytes = bytes.len();
         let undecodable = |message: String| WireError::Undecodable {
             id,
             message: cut(message),
         };
-        let value = match self.compiled.get(&id) {
+        let value = &mut self.last;
+        match self.compiled.get(&id) {
             Some(Compiled::FastAvro(fast)) => fast
-                .decode(payload)
+                .decode_into(payload, value)
                 .map_err(|e| undecodable(format!("not Avro of this schema ({e})")))?,
-            Some(Compiled::Avro(schema)) => decode_avro(schema, payload).map_err(undecodable)?,
+            Some(Compiled::Avro(schema)) => {
+                *value = decode_avro(schema, payload).map_err(undecodable)?;
+            }
             Some(Compiled::Json(validator)) => {
-                // serde_json checks UTF-8 as it parses; a failed parse says which it was.
-                let value: Value = serde_json::from_slice(payload).map_err(|e| {
-                    undecodable(match std::str::from_utf8(payload) {
-                        Err(utf8) => format!("the payload is not UTF-8 ({utf8})"),
-                        Ok(_) => format!("the payload is not JSON ({e})"),
-                    })
-                })?;
+                // UTF-8 checked once for the whole payload, not string by string.
+                let text = std::str::from_utf8(payload)
+                    .map_err(|e| undecodable(format!("the payload is not UTF-8 ({e})")))?;
+                reuse::json_into(text, value)
+                    .map_err(|e| undecodable(format!("the payload is not JSON ({e})")))?;
                 // The error iterator only for a record that fails: it costs more.
-                if !validator.is_valid(&value)
-                    && let Some(error) = validator.iter_errors(&value).next()
+                if !validator.is_valid(value)
+                    && let Some(error) = validator.iter_errors(value).next()
                 {
                     return Err(WireError::Invalid {
                         id,
                         message: cut(format!("at `{}`: {error}", error.instance_path())),
                     });
                 }
-                value
             }
             Some(Compiled::Refused(reason)) => return Err(undecodable(reason.clone())),
             None => return Err(WireError::UnknownSchemaId(id)),
-        };
-        Ok(Decoded {
-            schema_id: id,
-            value,
-        })
+        }
+        Ok((id, &self.last))
     }
 }
 

@@ -18,7 +18,9 @@ use std::collections::HashMap;
 
 use apache_avro::Schema;
 use apache_avro::schema::Name;
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
+
+use super::reuse;
 
 /// A schema this reader can decode, with its named types.
 pub(super) struct Fast {
@@ -44,28 +46,37 @@ impl Fast {
     }
 
     /// Decodes one payload; an error says what was wrong. Trailing bytes are an error.
+    #[cfg(test)]
     pub(super) fn decode(&self, payload: &[u8]) -> Result<Value, String> {
-        let mut input = payload;
-        let value = self.read(&self.root, &mut input)?;
-        if !input.is_empty() {
-            return Err(format!("{} bytes follow the record", input.len()));
-        }
+        let mut value = Value::Null;
+        self.decode_into(payload, &mut value)?;
         Ok(value)
     }
 
-    fn read(&self, schema: &Schema, input: &mut &[u8]) -> Result<Value, String> {
-        Ok(match schema {
-            Schema::Null => Value::Null,
+    /// Decodes one payload over `out` (see `wire::reuse`); on an error `out` holds a
+    /// partial value.
+    pub(super) fn decode_into(&self, payload: &[u8], out: &mut Value) -> Result<(), String> {
+        let mut input = payload;
+        self.read(&self.root, &mut input, out)?;
+        if !input.is_empty() {
+            return Err(format!("{} bytes follow the record", input.len()));
+        }
+        Ok(())
+    }
+
+    fn read(&self, schema: &Schema, input: &mut &[u8], out: &mut Value) -> Result<(), String> {
+        match schema {
+            Schema::Null => *out = Value::Null,
             Schema::Boolean => match take(input, 1)? {
-                [0] => Value::Bool(false),
-                [1] => Value::Bool(true),
+                [0] => *out = Value::Bool(false),
+                [1] => *out = Value::Bool(true),
                 [other] => return Err(format!("{other} is not a boolean")),
                 _ => return Err(END.to_string()),
             },
             Schema::Int | Schema::Date | Schema::TimeMillis => {
                 let n = long(input)?;
                 let n = i32::try_from(n).map_err(|_| format!("{n} is out of an int's range"))?;
-                Value::Number(n.into())
+                *out = Value::Number(n.into());
             }
             Schema::Long
             | Schema::TimeMicros
@@ -74,33 +85,33 @@ impl Fast {
             | Schema::TimestampNanos
             | Schema::LocalTimestampMillis
             | Schema::LocalTimestampMicros
-            | Schema::LocalTimestampNanos => Value::Number(long(input)?.into()),
+            | Schema::LocalTimestampNanos => *out = Value::Number(long(input)?.into()),
             Schema::Float => {
                 let bytes: [u8; 4] = take(input, 4)?.try_into().map_err(|_| END)?;
-                number(f64::from(f32::from_le_bytes(bytes)))?
+                *out = number(f64::from(f32::from_le_bytes(bytes)))?;
             }
             Schema::Double => {
                 let bytes: [u8; 8] = take(input, 8)?.try_into().map_err(|_| END)?;
-                number(f64::from_le_bytes(bytes))?
+                *out = number(f64::from_le_bytes(bytes))?;
             }
             Schema::Bytes => {
                 let len = length(input)?;
-                bytes(take(input, len)?)
+                bytes(take(input, len)?, out);
             }
             Schema::String => {
                 let len = length(input)?;
                 let text = std::str::from_utf8(take(input, len)?)
                     .map_err(|e| format!("a string is not UTF-8 ({e})"))?;
-                Value::String(text.to_string())
+                reuse::set_str(out, text);
             }
-            Schema::Fixed(fixed) => bytes(take(input, fixed.size)?),
+            Schema::Fixed(fixed) => bytes(take(input, fixed.size)?, out),
             Schema::Enum(e) => {
                 let index = long(input)?;
                 let symbol = usize::try_from(index)
                     .ok()
                     .and_then(|i| e.symbols.get(i))
                     .ok_or_else(|| format!("enum index {index} is not a symbol of `{}`", e.name))?;
-                Value::String(symbol.clone())
+                reuse::set_str(out, symbol);
             }
             Schema::Union(union) => {
                 let index = long(input)?;
@@ -108,57 +119,76 @@ impl Fast {
                     .ok()
                     .and_then(|i| union.variants().get(i))
                     .ok_or_else(|| format!("union index {index} is not one of its branches"))?;
-                self.read(variant, input)?
+                self.read(variant, input, out)?;
             }
             Schema::Array(array) => {
-                let mut items = Vec::new();
+                let items = reuse::array(out);
+                let mut len = 0;
                 self.blocks(input, |reader, input| {
-                    items.push(reader.read(&array.items, input)?);
+                    if len == items.len() {
+                        items.push(Value::Null);
+                    }
+                    reader.read(&array.items, input, &mut items[len])?;
+                    len += 1;
                     Ok(())
                 })?;
-                Value::Array(items)
+                reuse::keep_first(items, len);
             }
             Schema::Map(map) => {
-                let mut entries = Map::new();
+                let entries = reuse::object(out);
+                let mut keys = Vec::new();
                 self.blocks(input, |reader, input| {
                     let len = length(input)?;
                     let key = std::str::from_utf8(take(input, len)?)
-                        .map_err(|e| format!("a map key is not UTF-8 ({e})"))?
-                        .to_string();
-                    let value = reader.read(&map.types, input)?;
-                    entries.insert(key, value);
+                        .map_err(|e| format!("a map key is not UTF-8 ({e})"))?;
+                    reuse::write_entry(entries, key, |out| reader.read(&map.types, input, out))?;
+                    keys.push(key);
                     Ok(())
                 })?;
-                Value::Object(entries)
+                reuse::keep_only(entries, &keys);
             }
             Schema::Record(record) => {
-                let mut fields = Vec::with_capacity(record.fields.len());
+                // The fields of the record before are looked up by name and written over:
+                // a stream's records share them, so nothing is allocated for the names.
+                let fields = reuse::object(out);
                 for field in &record.fields {
-                    fields.push((field.name.clone(), self.read(&field.schema, input)?));
+                    reuse::write_entry(fields, &field.name, |out| {
+                        self.read(&field.schema, input, out)
+                    })?;
                 }
-                // Built in one pass from the sorted pairs, not by a search per field: a
-                // fifth of the checker's time per Avro record went to those searches.
-                Value::Object(fields.into_iter().collect())
+                // Apache Avro refuses a record naming a field twice, so the names are
+                // distinct and this only removes what a record of another type left.
+                if fields.len() != record.fields.len() {
+                    reuse::keep_only(
+                        fields,
+                        &record
+                            .fields
+                            .iter()
+                            .map(|f| f.name.as_str())
+                            .collect::<Vec<_>>(),
+                    );
+                }
             }
             Schema::Ref { name } => {
                 let named = self
                     .names
                     .get(name)
                     .ok_or_else(|| format!("the schema names `{name}` without defining it"))?;
-                self.read(named, input)?
+                self.read(named, input, out)?;
             }
             Schema::Decimal(_) | Schema::BigDecimal | Schema::Uuid(_) | Schema::Duration(_) => {
                 return Err("the schema has a type this reader leaves to Apache Avro".into());
             }
-        })
+        }
+        Ok(())
     }
 
     /// Reads the blocks of an array or a map: a count, then that many items; a negative
     /// count is followed by the block's size in bytes; a zero count ends it.
-    fn blocks(
+    fn blocks<'i>(
         &self,
-        input: &mut &[u8],
-        mut item: impl FnMut(&Self, &mut &[u8]) -> Result<(), String>,
+        input: &mut &'i [u8],
+        mut item: impl FnMut(&Self, &mut &'i [u8]) -> Result<(), String>,
     ) -> Result<(), String> {
         loop {
             let count = long(input)?;
@@ -225,8 +255,11 @@ fn number(n: f64) -> Result<Value, String> {
         .ok_or_else(|| format!("{n} has no JSON form"))
 }
 
-fn bytes(bytes: &[u8]) -> Value {
-    Value::Array(bytes.iter().map(|b| Value::Number((*b).into())).collect())
+/// Bytes as JSON: an array of numbers, as Apache Avro's conversion gives them.
+fn bytes(bytes: &[u8], out: &mut Value) {
+    let items = reuse::array(out);
+    items.clear();
+    items.extend(bytes.iter().map(|b| Value::Number((*b).into())));
 }
 
 /// Gathers the named types of `schema` and the names it refers to; `None` when it holds a

@@ -388,3 +388,130 @@ proptest! {
         }
     }
 }
+
+/// JSON text, possibly with a member name given twice or written with an escape, from a
+/// few names so that records share some of their fields and not others.
+fn json_text() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("null".to_string()),
+        any::<bool>().prop_map(|b| b.to_string()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<u64>().prop_map(|n| n.to_string()),
+        (-1e9f64..1e9).prop_map(|x| format!("{x:?}")),
+        "\\PC{0,6}".prop_map(|s| serde_json::to_string(&s).expect("a string serializes")),
+    ];
+    leaf.prop_recursive(4, 24, 4, |inner| {
+        let name = prop_oneof![
+            Just("\"a\""),
+            Just("\"b\""),
+            Just("\"\\u0061\""),
+            Just("\"ccc\""),
+            Just("\"dd\""),
+        ];
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4)
+                .prop_map(|items| format!("[{}]", items.join(","))),
+            prop::collection::vec((name, inner), 0..5).prop_map(|members| {
+                let members: Vec<String> = members
+                    .into_iter()
+                    .map(|(n, v)| format!("{n}:{v}"))
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            }),
+        ]
+    })
+}
+
+proptest! {
+    /// Parsed over whatever the record before left (a whole value, or part of one when it
+    /// failed), a JSON document is what serde_json makes of it alone, and fails when that
+    /// fails.
+    #[test]
+    fn json_read_in_place_is_json_read_afresh(
+        texts in prop::collection::vec((json_text(), 0usize..3), 1..6),
+    ) {
+        let mut out = Value::Null;
+        for (text, cut) in texts {
+            let text = &text[..text.floor_char_boundary(text.len() - cut.min(text.len()))];
+            let fresh = serde_json::from_str::<Value>(text);
+            let in_place = reuse::json_into(text, &mut out);
+            match fresh {
+                Ok(fresh) => {
+                    prop_assert!(in_place.is_ok(), "{text}: {in_place:?}");
+                    prop_assert_eq!(&out, &fresh, "{}", text);
+                }
+                Err(_) => prop_assert!(in_place.is_err(), "{text} parsed in place"),
+            }
+        }
+    }
+
+    /// The fast Avro reader writing over the record before (or over what a broken record
+    /// left of it) reads what it reads afresh.
+    #[test]
+    fn the_fast_reader_in_place_reads_what_it_reads_afresh(
+        records in prop::collection::vec((
+            prop::collection::vec(any::<u8>(), 0..12),
+            "\\PC{0,12}",
+            prop::collection::vec(("[a-z]{0,4}", prop::option::of(any::<i64>())), 0..4),
+            0usize..4,
+        ), 1..6),
+    ) {
+        let parsed = ParsedSchema::parse(SchemaType::Avro, EVERY_TYPE).expect("valid");
+        let fast = avro::Fast::new(parsed.avro().expect("Avro")).expect("covered");
+        let mut out = Value::Null;
+        for (seed, text, tags, cut) in records {
+            let mut payload = encode(EVERY_TYPE, every(&seed, text, tags));
+            payload.truncate(payload.len() - cut);
+            match fast.decode(&payload) {
+                Ok(fresh) => {
+                    prop_assert!(fast.decode_into(&payload, &mut out).is_ok());
+                    prop_assert_eq!(&out, &fresh);
+                }
+                Err(_) => prop_assert!(fast.decode_into(&payload, &mut out).is_err()),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_record_decoded_in_place_loses_the_fields_the_one_before_had() {
+    let lookup = schemas();
+    let mut decoder = Decoder::new(DEFAULT_MAX_RECORD_BYTES);
+    let full = frame(2, br#"{"orderId":"o-1","total":12.5}"#);
+    let short = frame(2, br#"{"orderId":"o-2"}"#);
+    let twice = frame(2, br#"{"orderId":"o-3","orderId":"o-4"}"#);
+    let (_, value) = decoder
+        .decode_in_place(&full, &subject(), &lookup)
+        .expect("valid");
+    assert_eq!(value, &json!({"orderId": "o-1", "total": 12.5}));
+    let (_, value) = decoder
+        .decode_in_place(&short, &subject(), &lookup)
+        .expect("valid");
+    assert_eq!(value, &json!({"orderId": "o-2"}));
+    decoder
+        .decode_in_place(&full, &subject(), &lookup)
+        .expect("valid");
+    // Two names, one of them twice: the count of names matches the map's, and still
+    // `total` is not among them.
+    let (_, value) = decoder
+        .decode_in_place(&twice, &subject(), &lookup)
+        .expect("valid");
+    assert_eq!(value, &json!({"orderId": "o-4"}));
+    // A large record's value is let go of when its caller is done with it.
+    let mut large = br#"{"orderId":""#.to_vec();
+    large.extend(std::iter::repeat_n(b'x', KEEP_RECORD_BYTES));
+    large.extend(br#""}"#);
+    decoder
+        .decode_in_place(&frame(2, &large), &subject(), &lookup)
+        .expect("valid");
+    decoder.let_go_of_large();
+    assert_eq!(decoder.last, Value::Null);
+    decoder
+        .decode_in_place(&full, &subject(), &lookup)
+        .expect("valid");
+    decoder.let_go_of_large();
+    assert_eq!(decoder.last, json!({"orderId": "o-1", "total": 12.5}));
+    // The owned decode hands over the value and starts the next from nothing.
+    let owned = decoder.decode(&full, &subject(), &lookup).expect("valid");
+    assert_eq!(owned.value, json!({"orderId": "o-1", "total": 12.5}));
+}
