@@ -205,29 +205,14 @@ impl PortCheck {
         lookup: &impl SchemaLookup,
         wanted: Wanted,
     ) -> Judged {
-        let judged = self.judge_in_place(record, now, lookup, wanted);
-        self.decoder.let_go_of_large();
-        judged
-    }
-
-    fn judge_in_place(
-        &mut self,
-        record: &Incoming<'_>,
-        now: DateTime<Utc>,
-        lookup: &impl SchemaLookup,
-        wanted: Wanted,
-    ) -> Judged {
         let bytes = record.payload.unwrap_or_default();
-        // In place: most records are only read by the rules and counted, and a stream's
-        // records share their shape (see `quality::wire::reuse`).
-        let (schema_id, value) =
-            match self
-                .decoder
-                .decode_in_place(bytes, &self.subject_ids, lookup)
-            {
-                Ok(decoded) => decoded,
-                Err(error) => return wire_failure(&error, bytes),
-            };
+        // Most records are only read by the rules and counted, so the value stays the
+        // decoder's (to be written over by the next) unless the batch keeps it.
+        let decoded = match self.decoder.decode(bytes, &self.subject_ids, lookup) {
+            Ok(decoded) => decoded,
+            Err(error) => return wire_failure(&error, bytes),
+        };
+        let value = decoded.value();
         let moment = Moment {
             now,
             record_time: record.timestamp,
@@ -250,7 +235,7 @@ impl PortCheck {
             wanted.invalid_value
         };
         Judged {
-            schema_id: Some(schema_id),
+            schema_id: Some(decoded.schema_id),
             value: keep.then(|| value.clone()),
             reason: (!valid).then_some(QUALITY_REASON),
             failures,

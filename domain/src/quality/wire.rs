@@ -14,7 +14,7 @@
 //!   whose item count costs no payload bytes. Apache Avro's allocation limit is set to
 //!   [`MAX_AVRO_ALLOCATION_BYTES`] (it is process-wide: the first caller sets it);
 //! - a decoder keeps the last record's value to decode the next over (`reuse`), unless
-//!   the record was over [`KEEP_RECORD_BYTES`] and its caller let go of it;
+//!   the record was over [`KEEP_RECORD_BYTES`];
 //! - compiled schemas are cached per id, and only ids of the product's subject are cached,
 //!   so the cache holds at most that subject's versions.
 
@@ -33,8 +33,7 @@ pub const HEADER_BYTES: usize = 5;
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1_048_588;
 /// The most Apache Avro may allocate for one collection while decoding.
 pub const MAX_AVRO_ALLOCATION_BYTES: usize = 64 * 1024 * 1024;
-/// Records larger than this are not kept to be decoded over (see
-/// [`Decoder::let_go_of_large`]).
+/// Records larger than this are not kept to be decoded over (see [`DecodedRef`]).
 pub const KEEP_RECORD_BYTES: usize = 64 * 1024;
 /// Characters of a decoder's error kept in a [`WireError`].
 const MAX_MESSAGE_CHARS: usize = 200;
@@ -138,10 +137,47 @@ enum Compiled {
 pub struct Decoder {
     max_record_bytes: usize,
     compiled: HashMap<u32, Compiled>,
-    /// The last record decoded in place, written over by the next ([`reuse`]).
+    /// The last record decoded, written over by the next ([`reuse`]).
     last: Value,
-    /// The size of the record `last` was decoded from.
-    last_bytes: usize,
+}
+
+/// A record a [`Decoder`] decoded: its value stays the decoder's, to be written over by
+/// the next record. Dropped, it lets go of the value of a record over
+/// [`KEEP_RECORD_BYTES`], so one large record does not hold its memory until the
+/// product's next record arrives.
+pub struct DecodedRef<'d> {
+    pub schema_id: u32,
+    decoder: &'d mut Decoder,
+    large: bool,
+}
+
+impl DecodedRef<'_> {
+    /// The record as JSON.
+    pub fn value(&self) -> &Value {
+        &self.decoder.last
+    }
+
+    /// The record as JSON, taken from the decoder (which starts its next record afresh).
+    pub fn into_value(self) -> Value {
+        std::mem::take(&mut self.decoder.last)
+    }
+}
+
+impl std::fmt::Debug for DecodedRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecodedRef")
+            .field("schema_id", &self.schema_id)
+            .field("value", self.value())
+            .finish()
+    }
+}
+
+impl Drop for DecodedRef<'_> {
+    fn drop(&mut self) {
+        if self.large {
+            self.decoder.last = Value::Null;
+        }
+    }
 }
 
 impl Decoder {
@@ -152,46 +188,43 @@ impl Decoder {
             max_record_bytes,
             compiled: HashMap::new(),
             last: Value::Null,
-            last_bytes: 0,
         }
     }
 
-    /// Lets go of the last record's value if it came from a record over
-    /// [`KEEP_RECORD_BYTES`]: one large record should not hold its memory until the
-    /// product's next record arrives. Callers of [`Decoder::decode_in_place`] call this when
-    /// they are done with the value.
-    pub fn let_go_of_large(&mut self) {
-        if self.last_bytes > KEEP_RECORD_BYTES {
-            self.last = Value::Null;
-            self.last_bytes = 0;
-        }
-    }
-
-    /// Decodes one record whose schema must be one of `subject_ids`. Compiling a JSON
-    /// Schema the first time an id is seen is CPU work; async callers run this off the
-    /// runtime's threads.
+    /// Decodes one record whose schema must be one of `subject_ids`, over the value of the
+    /// record decoded before it (see [`reuse`]): a stream of records of one shape is
+    /// decoded without building a tree for each. Compiling a JSON Schema the first time an
+    /// id is seen is CPU work; async callers run this off the runtime's threads.
     pub fn decode(
         &mut self,
         bytes: &[u8],
         subject_ids: &HashSet<u32>,
         lookup: &impl SchemaLookup,
-    ) -> Result<Decoded, WireError> {
-        let schema_id = self.decode_in_place(bytes, subject_ids, lookup)?.0;
-        Ok(Decoded {
-            schema_id,
-            value: std::mem::take(&mut self.last),
-        })
+    ) -> Result<DecodedRef<'_>, WireError> {
+        let large = bytes.len() > KEEP_RECORD_BYTES;
+        match self.decode_over_last(bytes, subject_ids, lookup) {
+            Ok(schema_id) => Ok(DecodedRef {
+                schema_id,
+                decoder: self,
+                large,
+            }),
+            Err(error) => {
+                // What a failed large record left is not kept either.
+                if large {
+                    self.last = Value::Null;
+                }
+                Err(error)
+            }
+        }
     }
 
-    /// Decodes one record as [`Decoder::decode`] does, over the value of the record
-    /// decoded before it (see [`reuse`]): for a caller that only reads the value, a stream
-    /// of records of one shape is decoded without building a tree for each.
-    pub fn decode_in_place(
+    /// Decodes one record into `self.last`; the schema id it named.
+    fn decode_over_last(
         &mut self,
         bytes: &[u8],
         subject_ids: &HashSet<u32>,
         lookup: &impl SchemaLookup,
-    ) -> Result<(u32, &Value), WireError> {
+    ) -> Result<u32, WireError> {
         if bytes.len() > self.max_record_bytes {
             return Err(WireError::TooLarge {
                 size: bytes.len(),
@@ -210,7 +243,6 @@ impl Decoder {
         if !subject_ids.contains(&id) {
             return Err(WireError::SchemaNotOfSubject(id));
         }
-        self.last_bytes = bytes.len();
         let undecodable = |message: String| WireError::Undecodable {
             id,
             message: cut(message),
@@ -242,7 +274,7 @@ impl Decoder {
             Some(Compiled::Refused(reason)) => return Err(undecodable(reason.clone())),
             None => return Err(WireError::UnknownSchemaId(id)),
         }
-        Ok((id, &self.last))
+        Ok(id)
     }
 }
 
@@ -252,7 +284,12 @@ pub fn decode(
     lookup: &impl SchemaLookup,
     subject_ids: &HashSet<u32>,
 ) -> Result<Decoded, WireError> {
-    Decoder::new(DEFAULT_MAX_RECORD_BYTES).decode(bytes, subject_ids, lookup)
+    let mut decoder = Decoder::new(DEFAULT_MAX_RECORD_BYTES);
+    let decoded = decoder.decode(bytes, subject_ids, lookup)?;
+    Ok(Decoded {
+        schema_id: decoded.schema_id,
+        value: decoded.into_value(),
+    })
 }
 
 fn cut(message: String) -> String {

@@ -112,17 +112,17 @@ fn round_trip(
             now: Utc::now(),
             record_time: Some(Utc::now()),
         };
-        for outcome in checker.check(&decoded.value, moment) {
+        for outcome in checker.check(decoded.value(), moment) {
             if known_gaps.contains(&&*outcome.rule) {
                 continue;
             }
             assert!(
                 outcome.passed(),
                 "{slug} ({format}): {outcome:?} on {}",
-                decoded.value
+                decoded.value()
             );
         }
-        out.push((event, record, decoded.value));
+        out.push((event, record, decoded.into_value()));
     }
     out
 }
@@ -319,9 +319,7 @@ fn unknown_events_and_values_that_do_not_fit_are_refused() {
 fn check(record: &Record, schema: &ParsedSchema) -> Result<Value, wire::WireError> {
     let lookup = HashMap::from([(SCHEMA_ID, schema.clone())]);
     let subject = HashSet::from([SCHEMA_ID]);
-    wire::Decoder::new(wire::DEFAULT_MAX_RECORD_BYTES)
-        .decode(&record.value, &subject, &lookup)
-        .map(|decoded| decoded.value)
+    wire::decode(&record.value, &lookup, &subject).map(|decoded| decoded.value)
 }
 
 #[test]

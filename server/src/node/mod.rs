@@ -932,7 +932,7 @@ impl Runner {
             .decoder
             .decode(payload, &self.plan.input_subject_ids, &lookup)
             .ok()
-            .and_then(|decoded| self.transformer.state_key(&decoded.value));
+            .and_then(|decoded| self.transformer.state_key(decoded.value()));
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();
         let mut headers = OwnedHeaders::new_with_capacity(4)
@@ -1038,7 +1038,7 @@ impl Runner {
         };
         let value = self
             .transformer
-            .apply(&decoded.value, source, &self.plan.output_port)?;
+            .apply(decoded.value(), source, &self.plan.output_port)?;
         self.plan
             .output
             .encode(&value)
@@ -1383,7 +1383,7 @@ impl Runner {
                     offset: message.offset(),
                     timestamp_ms: message.timestamp().to_millis().unwrap_or_default(),
                 };
-                self.transformer.warm(&decoded.value, source);
+                self.transformer.warm(decoded.value(), source);
                 warmed += 1;
             }
             if message.offset() + 1 >= end {

@@ -125,10 +125,7 @@ impl Fast {
                 let items = reuse::array(out);
                 let mut len = 0;
                 self.blocks(input, |reader, input| {
-                    if len == items.len() {
-                        items.push(Value::Null);
-                    }
-                    reader.read(&array.items, input, &mut items[len])?;
+                    reader.read(&array.items, input, reuse::next_item(items, len))?;
                     len += 1;
                     Ok(())
                 })?;

@@ -76,6 +76,15 @@ pub(super) fn object(out: &mut Value) -> &mut Map<String, Value> {
     }
 }
 
+/// The next item of `items` to write over, the `len`-th (the items before it are
+/// written): appended as `null` when the array is no longer.
+pub(super) fn next_item(items: &mut Vec<Value>, len: usize) -> &mut Value {
+    if len == items.len() {
+        items.push(Value::Null);
+    }
+    &mut items[len]
+}
+
 /// Cuts `items` to the `len` written this time, letting go of a much larger buffer.
 pub(super) fn keep_first(items: &mut Vec<Value>, len: usize) {
     items.truncate(len);
@@ -200,11 +209,8 @@ impl<'de> Visitor<'de> for InPlace<'_, 'de> {
         let items = array(out);
         let mut len = 0;
         loop {
-            if len == items.len() {
-                items.push(Value::Null);
-            }
             let next = InPlace {
-                out: &mut items[len],
+                out: next_item(items, len),
                 seen: &mut *seen,
             };
             if elements.next_element_seed(next)?.is_none() {

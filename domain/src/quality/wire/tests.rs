@@ -477,41 +477,53 @@ proptest! {
 fn a_record_decoded_in_place_loses_the_fields_the_one_before_had() {
     let lookup = schemas();
     let mut decoder = Decoder::new(DEFAULT_MAX_RECORD_BYTES);
+    let mut value_of = |bytes: &[u8]| -> Value {
+        let decoded = decoder.decode(bytes, &subject(), &lookup).expect("valid");
+        decoded.value().clone()
+    };
     let full = frame(2, br#"{"orderId":"o-1","total":12.5}"#);
     let short = frame(2, br#"{"orderId":"o-2"}"#);
     let twice = frame(2, br#"{"orderId":"o-3","orderId":"o-4"}"#);
-    let (_, value) = decoder
-        .decode_in_place(&full, &subject(), &lookup)
-        .expect("valid");
-    assert_eq!(value, &json!({"orderId": "o-1", "total": 12.5}));
-    let (_, value) = decoder
-        .decode_in_place(&short, &subject(), &lookup)
-        .expect("valid");
-    assert_eq!(value, &json!({"orderId": "o-2"}));
-    decoder
-        .decode_in_place(&full, &subject(), &lookup)
-        .expect("valid");
+    assert_eq!(value_of(&full), json!({"orderId": "o-1", "total": 12.5}));
+    assert_eq!(value_of(&short), json!({"orderId": "o-2"}));
+    value_of(&full);
     // Two names, one of them twice: the count of names matches the map's, and still
     // `total` is not among them.
-    let (_, value) = decoder
-        .decode_in_place(&twice, &subject(), &lookup)
-        .expect("valid");
-    assert_eq!(value, &json!({"orderId": "o-4"}));
-    // A large record's value is let go of when its caller is done with it.
+    assert_eq!(value_of(&twice), json!({"orderId": "o-4"}));
+}
+
+#[test]
+fn a_large_record_is_not_kept_once_read() {
+    let lookup = schemas();
+    let mut decoder = Decoder::new(DEFAULT_MAX_RECORD_BYTES);
+    let full = frame(2, br#"{"orderId":"o-1","total":12.5}"#);
     let mut large = br#"{"orderId":""#.to_vec();
     large.extend(std::iter::repeat_n(b'x', KEEP_RECORD_BYTES));
     large.extend(br#""}"#);
-    decoder
-        .decode_in_place(&frame(2, &large), &subject(), &lookup)
+    let decoded = decoder
+        .decode(&frame(2, &large), &subject(), &lookup)
         .expect("valid");
-    decoder.let_go_of_large();
+    assert_eq!(
+        decoded.value()["orderId"].as_str().map(str::len),
+        Some(KEEP_RECORD_BYTES)
+    );
+    drop(decoded);
     assert_eq!(decoder.last, Value::Null);
+    // Nor what a large record that failed to parse left.
+    decoder.decode(&full, &subject(), &lookup).expect("valid");
+    large.truncate(large.len() - 2);
     decoder
-        .decode_in_place(&full, &subject(), &lookup)
-        .expect("valid");
-    decoder.let_go_of_large();
+        .decode(&frame(2, &large), &subject(), &lookup)
+        .expect_err("cut off");
+    assert_eq!(decoder.last, Value::Null);
+    // A small record's value stays, to be written over by the next.
+    decoder.decode(&full, &subject(), &lookup).expect("valid");
     assert_eq!(decoder.last, json!({"orderId": "o-1", "total": 12.5}));
-    // The owned decode hands over the value and starts the next from nothing.
-    let owned = decoder.decode(&full, &subject(), &lookup).expect("valid");
-    assert_eq!(owned.value, json!({"orderId": "o-1", "total": 12.5}));
+    // Taken, it is the caller's, and the decoder starts the next record afresh.
+    let taken = decoder
+        .decode(&full, &subject(), &lookup)
+        .expect("valid")
+        .into_value();
+    assert_eq!(taken, json!({"orderId": "o-1", "total": 12.5}));
+    assert_eq!(decoder.last, Value::Null);
 }
