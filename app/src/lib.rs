@@ -54,9 +54,15 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Stylesheet id="leptos" href="/pkg/meshmart.css"/>
-        <Title formatter=|page: String| {
-            if page.is_empty() { "Meshmart".to_string() } else { format!("{page} · Meshmart") }
-        }/>
+        // With a text of its own: leptos_meta writes the title as soon as this hydrates, and
+        // with no text anywhere yet (the page's own `<Title>` hydrates later, once its route's
+        // code and data are in) it wrote an empty one, which axe-core caught in between.
+        <Title
+            text=""
+            formatter=|page: String| {
+                if page.is_empty() { "Meshmart".to_string() } else { format!("{page} · Meshmart") }
+            }
+        />
         <Router>
             // The first stop of the keyboard. External to the router: the browser's own
             // jump to the fragment is what moves the focus.

@@ -100,3 +100,28 @@ test("the skip link is the first stop of the keyboard and moves it to the conten
     await page.evaluate(() => document.activeElement?.closest("main") !== null),
   ).toBe(true);
 });
+
+test("a page's title never goes blank while it hydrates", async ({ page }) => {
+  test.setTimeout(120_000);
+  await signIn(page, "admin@meshmart.local");
+  // Every change of the document's title from the first parsed byte on.
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { titles: string[] }).titles = seen;
+    new MutationObserver(() => {
+      if (document.title !== seen[seen.length - 1]) seen.push(document.title);
+    }).observe(document, { subtree: true, childList: true, characterData: true });
+  });
+  const blank: string[] = [];
+  for (const path of SIGNED_IN_PAGES) {
+    await page.goto(path);
+    await expect(page.locator("html[data-hydrated]")).toBeAttached();
+    const titles = await page.evaluate(() => (window as unknown as { titles: string[] }).titles);
+    // Blank before the <title> element is parsed; never once the page has had one.
+    const first = titles.findIndex((title) => title.trim() !== "");
+    if (first < 0 || titles.slice(first).some((title) => title.trim() === "")) {
+      blank.push(`${path}: ${JSON.stringify(titles)}`);
+    }
+  }
+  expect(blank).toEqual([]);
+});
