@@ -178,11 +178,13 @@ print(f"{us:.2f}")' "$rust_cpu" "$2")"
 # Throughput reads a one-hour window: windows over two hours read minute rollups, which
 # trail the checker by up to a minute.
 checked() { # checked SLUG COUNT: the checker over the backlog; prints total_s rate
-  # steady_rate cpu_us. "Steady" is the span from the first poll that sees a tenth of the
-  # backlog counted to the first that sees nine tenths: counts reach the health API at each
-  # consumer's flush (once a second), so the first and last second of a few-second run
-  # would otherwise be a joining group and a wait for the last flush. cpu_us is the
-  # server's CPU time (all threads) per record over the same span, in microseconds.
+  # steady_rate cpu_us. Counts reach the health API in steps, at the consumers' flushes
+  # (about once a second), so the count a poll sees is what was checked by the last flush.
+  # "Steady" is the span from the first step at a tenth of the backlog or more to the last
+  # step short of all of it: the first second of a few-second run is a joining group, and
+  # the last step comes at the flush after the backlog ran out, up to a second of waiting
+  # later. Polls are 0.1 s apart. cpu_us is the server's CPU time (all threads) per record
+  # over the same span, in microseconds.
   local slug=$1 count=$2 start now n rss peak=0
   start=$(date +%s.%N)
   : >"$dir/progress"
@@ -194,7 +196,7 @@ checked() { # checked SLUG COUNT: the checker over the backlog; prints total_s r
     ((rss > peak)) && peak=$rss
     if ((n >= count)); then break; fi
     if ((${now%.*} - ${start%.*} > 600)); then echo "timeout at $n of $count" >&2; return 1; fi
-    sleep 0.2
+    sleep 0.1
   done
   # Written before the result line: the caller reads that line and then this file.
   echo "$peak" >"$dir/peak"
@@ -203,9 +205,12 @@ import os, sys
 start, count = float(sys.argv[1]), int(sys.argv[2])
 polls = [tuple(map(float, line.split())) for line in open(sys.argv[3]) if line.strip()]
 end = polls[-1][0]
-def first(share):
-    return next(p for p in polls if p[1] >= share * count)
-(t1, n1, c1), (t2, n2, c2) = first(0.1), first(0.9)
+# Each step at the first poll that saw it.
+steps = [p for i, p in enumerate(polls) if i == 0 or p[1] > polls[i - 1][1]]
+t1, n1, c1 = next(p for p in steps if p[1] >= 0.1 * count)
+before_all = [p for p in steps if n1 < p[1] < count]
+# A run too short for a step between the two ends is measured to its end.
+t2, n2, c2 = before_all[-1] if before_all else steps[-1]
 steady = (n2 - n1) / (t2 - t1) if t2 > t1 else float("nan")
 cpu_us = (c2 - c1) / os.sysconf("SC_CLK_TCK") * 1e6 / (n2 - n1) if n2 > n1 else float("nan")
 print(f"{end - start:.1f} {count / (end - start):.0f} {steady:.0f} {cpu_us:.2f}")
@@ -270,7 +275,7 @@ rows = [
     ("checker, JSON Schema (bench-signups-json)", "$n_json", "$total_json", "$rate_json", "$steady_json", "$plain_json", "$rust_json", "$peak_json", "$cpu_json", "$rust_cpu_json"),
 ]
 print()
-print("| what | records | checker s (from start) | checker rec/s (from start / steady, 10–90%) | kcat rec/s (whole run) | plain rust-rdkafka consumer rec/s (steady) | checker steady / kcat | checker steady / plain rust-rdkafka | CPU µs per record, checker / plain rust-rdkafka | server RSS peak MB |")
+print("| what | records | checker s (from start) | checker rec/s (from start / steady, flushes from 10% to the last before 100%) | kcat rec/s (whole run) | plain rust-rdkafka consumer rec/s (steady) | checker steady / kcat | checker steady / plain rust-rdkafka | CPU µs per record, checker / plain rust-rdkafka | server RSS peak MB |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for name, n, total, rate, steady, plain, rust, peak, cpu, rust_cpu in rows:
     n, steady = int(n), float(steady)

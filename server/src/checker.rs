@@ -42,6 +42,9 @@ use tokio::runtime::Handle;
 
 /// How often counts are added to PostgreSQL.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// Records checked between two readings of the clock while records keep arriving (it is
+/// also read after every wait for one).
+const CLOCK_EVERY: u32 = 16;
 /// How often the ports (contracts, topics, schema ids) are read again.
 const REFRESH_EVERY: Duration = Duration::from_secs(10);
 /// How often the catalog is asked whether a product changed (a new contract version takes
@@ -146,6 +149,28 @@ struct Shared {
     /// Where counting starts per partition, loaded when a partition is first seen after an
     /// assignment.
     floors: FastMap<(Arc<str>, i32), i64>,
+    /// How many times `floors` was cleared: a [`Lane`] from before is looked up again.
+    assignments: u64,
+}
+
+impl Shared {
+    fn forget_floors(&mut self) {
+        self.floors.clear();
+        self.assignments += 1;
+    }
+}
+
+/// The partition the last record came from, as looked up for it. A fetch hands over a run
+/// of records per partition, so most records find their topic's port and their partition's
+/// floor here instead of in three maps (hashing the topic name each time).
+struct Lane {
+    topic: Arc<str>,
+    partition: i32,
+    port_id: uuid::Uuid,
+    policy: Policy,
+    floor: i64,
+    /// [`Shared::assignments`] when it was looked up.
+    assignments: u64,
 }
 
 struct CheckerContext {
@@ -166,7 +191,7 @@ impl ConsumerContext for CheckerContext {
             if let Err(error) = flush(self, consumer, &mut shared) {
                 tracing::warn!(%error, "could not add counts before a rebalance");
             }
-            shared.floors.clear();
+            shared.forget_floors();
         }
     }
 
@@ -176,7 +201,7 @@ impl ConsumerContext for CheckerContext {
                 partitions = partitions.count(),
                 "record checker assigned partitions"
             );
-            lock(&self.shared).floors.clear();
+            lock(&self.shared).forget_floors();
         }
     }
 }
@@ -314,6 +339,7 @@ fn consume(
         shared: Arc::new(Mutex::new(Shared {
             batch: Batch::default(),
             floors: FastMap::default(),
+            assignments: 0,
         })),
         pool: pool.clone(),
         handle: handle.clone(),
@@ -354,16 +380,20 @@ fn consume(
     let mut last_asked: Option<Instant> = None;
     let mut generation = 0;
     let mut last_flush = Instant::now();
-    // One clock read per record: the wall-clock time of a check is the monotonic clock's
-    // reading placed on a wall-clock anchor taken at each flush (about once a second).
+    // The wall-clock time of a check is the monotonic clock's reading placed on a
+    // wall-clock anchor taken at each flush (about once a second).
     let mut anchor = (Instant::now(), Utc::now());
     let mut tick = anchor.0;
+    // Records handled since the clock was last read (see `CLOCK_EVERY`).
+    let mut unclocked = 0;
+    let mut lane: Option<Lane> = None;
     while !stop.load(Ordering::Relaxed) {
         if last_asked.is_none_or(|at| tick.duration_since(at) >= CHANGE_CHECK_EVERY) {
             last_asked = Some(tick);
             let (current, loaded) = catalog.current(pool, handle);
             if current != generation {
                 generation = current;
+                lane = None;
                 refresh(
                     &mut ports,
                     &loaded,
@@ -387,36 +417,76 @@ fn consume(
             continue;
         }
         // Without waiting first: librdkafka reads the clock for a poll that may wait, and a
-        // busy checker polls half a million times a second.
+        // busy checker polls half a million times a second. A record that was already
+        // waiting is checked within microseconds of the one before, so the clock is read
+        // after a wait and every `CLOCK_EVERY` records, not for each.
         let polled = match consumer.poll(Duration::ZERO) {
-            None => consumer.poll(Duration::from_millis(100)),
+            None => {
+                let polled = consumer.poll(Duration::from_millis(100));
+                unclocked = CLOCK_EVERY;
+                polled
+            }
             polled => polled,
         };
-        tick = Instant::now();
+        unclocked += 1;
+        if unclocked >= CLOCK_EVERY {
+            tick = Instant::now();
+            unclocked = 0;
+        }
         match polled {
             Some(Ok(message)) => {
                 let topic = message.topic();
+                let partition = message.partition();
+                let mut shared = lock(&shared);
+                let same_lane = lane.as_ref().is_some_and(|lane| {
+                    lane.partition == partition
+                        && lane.assignments == shared.assignments
+                        && *lane.topic == *topic
+                });
+                if !same_lane {
+                    let Some((key, port)) = ports.by_topic.get_key_value(topic) else {
+                        continue;
+                    };
+                    let key = Arc::clone(key);
+                    let floor = match shared.floors.get(&(Arc::clone(&key), partition)) {
+                        Some(floor) => *floor,
+                        None => {
+                            let floor = handle
+                                .block_on(store::floor(pool, topic, partition))
+                                .map_err(|e| anyhow::anyhow!("reading counted offsets: {e}"))?;
+                            shared.floors.insert((Arc::clone(&key), partition), floor);
+                            floor
+                        }
+                    };
+                    lane = Some(Lane {
+                        topic: key,
+                        partition,
+                        port_id: port.port_id,
+                        policy: port.policy,
+                        floor,
+                        assignments: shared.assignments,
+                    });
+                    // Reading the floor, or a rebalance inside the poll, may have taken a
+                    // while.
+                    tick = Instant::now();
+                    unclocked = 0;
+                }
                 let now = anchor.1
                     + chrono::TimeDelta::from_std(tick.duration_since(anchor.0))
                         .unwrap_or_default();
-                let mut shared = lock(&shared);
-                let Some((key, port)) = ports.by_topic.get_key_value(topic) else {
+                let Some(Lane {
+                    topic: key,
+                    port_id,
+                    policy,
+                    floor,
+                    ..
+                }) = lane.as_ref()
+                else {
                     continue;
                 };
-                let (key, port_id, policy) = (Arc::clone(key), port.port_id, port.policy);
-                let partition = message.partition();
-                let floor = match shared.floors.get(&(Arc::clone(&key), partition)) {
-                    Some(floor) => *floor,
-                    None => {
-                        let floor = handle
-                            .block_on(store::floor(pool, topic, partition))
-                            .map_err(|e| anyhow::anyhow!("reading counted offsets: {e}"))?;
-                        shared.floors.insert((Arc::clone(&key), partition), floor);
-                        floor
-                    }
-                };
-                if message.offset() < floor {
-                    shared.batch.skip(&key, partition, message.offset());
+                let (port_id, policy) = (*port_id, *policy);
+                if message.offset() < *floor {
+                    shared.batch.skip(key, partition, message.offset());
                     continue;
                 }
                 let record = Incoming {
@@ -432,7 +502,7 @@ fn consume(
                 // A dead letter's headers say why; otherwise only sampled records do.
                 let mut wanted = shared.batch.wants(port_id);
                 wanted.messages |= policy == Policy::Quarantine;
-                let Some(judged) = judge(pool, handle, &mut ports, &key, &record, now, wanted)
+                let Some(judged) = judge(pool, handle, &mut ports, key, &record, now, wanted)
                 else {
                     continue;
                 };
@@ -443,7 +513,7 @@ fn consume(
                         *shared.batch.dead_lettered.entry(port_id).or_default() += 1;
                     }
                 }
-                shared.batch.add(port_id, &key, &record, judged, now);
+                shared.batch.add(port_id, key, &record, judged, now);
             }
             Some(Err(error)) => tracing::debug!(%error, "record checker consumer error"),
             None => {}
@@ -455,6 +525,8 @@ fn consume(
             if let Err(error) = flush(consumer.context(), &consumer, &mut shared) {
                 tracing::warn!(%error, "record checker could not add its counts; keeping them");
             }
+            tick = Instant::now();
+            unclocked = 0;
         }
     }
     let mut shared = lock(&shared);
@@ -682,8 +754,8 @@ fn flush(
         .block_on(store::flush(&context.pool, &shared.batch))?;
     let batch = std::mem::take(&mut shared.batch);
     let mut offsets = TopicPartitionList::new();
-    for ((topic, partition), next) in &batch.offsets {
-        offsets.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
+    for (topic, partition, next) in batch.offsets() {
+        offsets.add_partition_offset(topic, partition, Offset::Offset(next))?;
     }
     if let Err(error) = consumer.store_offsets(&offsets) {
         // Partitions no longer ours; PostgreSQL's offsets still keep the counts exact.

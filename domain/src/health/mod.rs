@@ -157,12 +157,16 @@ pub struct Judged {
     /// `None` for a valid record; else the reason ([`WireError::reason`] or
     /// [`QUALITY_REASON`]).
     pub reason: Option<&'static str>,
-    /// What failed: the wire or schema problem, or each failed rule.
-    pub failures: Vec<Failure>,
+    /// What failed: the wire or schema problem, or each failed rule. Most failing records
+    /// fail one or two rules, held without allocating.
+    pub failures: Failures,
     /// The rules the record was checked against, when it decoded; each passed unless it
     /// is among the failures.
     pub rules: Option<Arc<[Arc<str>]>>,
 }
+
+/// The failures of one record.
+pub type Failures = smallvec::SmallVec<[Failure; 2]>;
 
 impl Judged {
     pub fn valid(&self) -> bool {
@@ -217,7 +221,7 @@ impl PortCheck {
             now,
             record_time: record.timestamp,
         };
-        let mut failures = Vec::new();
+        let mut failures = Failures::new();
         let names = Arc::clone(self.checker.names());
         let fields = Arc::clone(self.checker.fields());
         self.checker
@@ -278,7 +282,7 @@ fn wire_failure(error: &WireError, bytes: &[u8]) -> Judged {
         schema_id: wire::split(bytes).ok().map(|(id, _)| id),
         value: None,
         reason: Some(error.reason()),
-        failures: vec![Failure {
+        failures: smallvec::smallvec![Failure {
             rule: Arc::from(error.reason()),
             field: None,
             message: error.to_string(),
@@ -399,8 +403,11 @@ pub struct Sample {
 #[derive(Debug, Default)]
 pub struct Batch {
     pub points: FastMap<(Uuid, DateTime<Utc>), Tally>,
-    /// The next offset to count, per (topic, partition).
-    pub offsets: FastMap<(Arc<str>, i32), i64>,
+    /// The next offset to count, per (topic, partition), but for the partition of the
+    /// latest records: records come in runs from one partition, and the run's offset moves
+    /// in `run` without a look-up ([`Batch::offsets`] reads both).
+    offsets: FastMap<(Arc<str>, i32), i64>,
+    run: Option<(Arc<str>, i32, i64)>,
     /// Samples per port and validity, in the order checked: the first records of the batch,
     /// at most the kept number of each ([`INVALID_SAMPLES`], [`VALID_SAMPLES`]). A batch
     /// spans about a second, so they are recent; the records past the limit are counted
@@ -417,7 +424,21 @@ pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 impl Batch {
     pub fn is_empty(&self) -> bool {
-        self.offsets.is_empty() && self.dead_lettered.is_empty()
+        self.offsets.is_empty() && self.run.is_none() && self.dead_lettered.is_empty()
+    }
+
+    /// The next offset to count of each (topic, partition) the batch covers.
+    pub fn offsets(&self) -> impl Iterator<Item = (&Arc<str>, i32, i64)> {
+        let run = self.run.as_ref();
+        let with_run = move |topic: &Arc<str>, partition: i32, next: i64| match run {
+            Some((t, p, n)) if *p == partition && t == topic => next.max(*n),
+            _ => next,
+        };
+        let run_alone = run.filter(|(t, p, _)| !self.offsets.contains_key(&(Arc::clone(t), *p)));
+        self.offsets
+            .iter()
+            .map(move |((t, p), n)| (t, *p, with_run(t, *p, *n)))
+            .chain(run_alone.map(|(t, p, n)| (t, *p, *n)))
     }
 
     /// Counts one judged record of `port` on `topic`.
@@ -462,7 +483,7 @@ impl Batch {
             value: judged.value,
             raw_hex,
             reason: judged.reason.map(str::to_string),
-            failures: judged.failures,
+            failures: judged.failures.into_vec(),
             record_at: record.timestamp,
             checked_at: now,
         });
@@ -491,13 +512,16 @@ impl Batch {
         self.next_offset(topic, partition, offset + 1);
     }
 
-    /// Moves a partition's next offset forward (the topic's name is copied only the first
-    /// time).
+    /// Moves a partition's next offset forward: in `run` while records keep coming from
+    /// one partition, in the map once another partition's come.
     fn next_offset(&mut self, topic: &Arc<str>, partition: i32, next: i64) {
-        match self.offsets.get_mut(&(Arc::clone(topic), partition)) {
-            Some(offset) => *offset = (*offset).max(next),
-            None => {
-                self.offsets.insert((Arc::clone(topic), partition), next);
+        match &mut self.run {
+            Some((t, p, n)) if *p == partition && Arc::ptr_eq(t, topic) => *n = (*n).max(next),
+            run => {
+                if let Some((t, p, n)) = run.replace((Arc::clone(topic), partition, next)) {
+                    let kept = self.offsets.entry((t, p)).or_insert(n);
+                    *kept = (*kept).max(n);
+                }
             }
         }
     }

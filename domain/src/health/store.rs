@@ -25,9 +25,9 @@ pub const MINUTES_KEPT_DAYS: i64 = 7;
 pub async fn flush(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     // Offsets in a fixed order, so two processes never wait on each other's rows in turn.
-    let mut offsets: Vec<_> = batch.offsets.iter().collect();
+    let mut offsets: Vec<_> = batch.offsets().collect();
     offsets.sort();
-    for ((topic, partition), next) in offsets {
+    for (topic, partition, next) in offsets {
         sqlx::query(
             r#"insert into checker_offsets (topic, partition, next_offset) values ($1, $2, $3)
                on conflict (topic, partition) do update

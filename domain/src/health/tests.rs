@@ -156,7 +156,7 @@ fn a_batch_adds_up_points_offsets_and_bounded_samples() {
     );
     // 30 ms from record to check: the ≤ 50 ms bucket.
     assert_eq!(tally.latency[latency_bucket(30)], VALID_SAMPLES + 6);
-    assert_eq!(batch.offsets[&(Arc::clone(&topic), 1)], 101);
+    assert_eq!(next_offset(&batch, &topic, 1), Some(101));
     // The first records of a batch are its samples; the rest are counted only.
     let kept = &batch.samples[&(Uuid::nil(), true)];
     assert_eq!(kept.len(), VALID_SAMPLES as usize);
@@ -167,7 +167,44 @@ fn a_batch_adds_up_points_offsets_and_bounded_samples() {
 
     // A record another process already counted only moves the offset.
     batch.skip(&topic, 2, 40);
-    assert_eq!(batch.offsets[&(Arc::clone(&topic), 2)], 41);
+    assert_eq!(next_offset(&batch, &topic, 2), Some(41));
+    assert_eq!(next_offset(&batch, &topic, 1), Some(101));
+}
+
+/// The next offset a batch would store for a partition.
+fn next_offset(batch: &Batch, topic: &Arc<str>, partition: i32) -> Option<i64> {
+    let mut found = batch
+        .offsets()
+        .filter(|(t, p, _)| *t == topic && *p == partition)
+        .map(|(_, _, next)| next);
+    let next = found.next();
+    assert_eq!(found.next(), None, "one offset per partition");
+    next
+}
+
+#[test]
+fn offsets_interleaved_across_partitions_and_topics_each_keep_their_highest() {
+    let orders: Arc<str> = Arc::from("sales.order-placed.v1");
+    // The same name from another refresh of the ports: another `Arc`, the same topic.
+    let orders_again: Arc<str> = Arc::from("sales.order-placed.v1");
+    let signups: Arc<str> = Arc::from("crm.customer-signed-up.v1");
+    let mut batch = Batch::default();
+    assert!(batch.is_empty());
+    batch.skip(&orders, 0, 10);
+    assert!(!batch.is_empty());
+    batch.skip(&orders, 0, 11);
+    batch.skip(&orders, 1, 5);
+    batch.skip(&signups, 0, 3);
+    batch.skip(&orders, 0, 12);
+    // A record behind the partition's highest (a redelivery) never moves it back.
+    batch.skip(&orders, 0, 4);
+    batch.skip(&orders_again, 1, 2);
+    batch.skip(&orders_again, 1, 8);
+    assert_eq!(next_offset(&batch, &orders, 0), Some(13));
+    assert_eq!(next_offset(&batch, &orders, 1), Some(9));
+    assert_eq!(next_offset(&batch, &signups, 0), Some(4));
+    assert_eq!(next_offset(&batch, &signups, 1), None);
+    assert_eq!(batch.offsets().count(), 3);
 }
 
 #[test]

@@ -18,6 +18,7 @@
 //! - compiled schemas are cached per id, and only ids of the product's subject are cached,
 //!   so the cache holds at most that subject's versions.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use apache_avro::Schema;
@@ -139,6 +140,7 @@ pub struct Decoder {
     compiled: HashMap<u32, Compiled>,
     /// The last record decoded, written over by the next ([`reuse`]).
     last: Value,
+    json: reuse::JsonReader,
 }
 
 /// A record a [`Decoder`] decoded: its value stays the decoder's, to be written over by
@@ -188,6 +190,7 @@ impl Decoder {
             max_record_bytes,
             compiled: HashMap::new(),
             last: Value::Null,
+            json: reuse::JsonReader::default(),
         }
     }
 
@@ -232,13 +235,16 @@ impl Decoder {
             });
         }
         let (id, payload) = split(bytes)?;
-        if let std::collections::hash_map::Entry::Vacant(slot) = self.compiled.entry(id) {
-            let schema = lookup.schema(id).ok_or(WireError::UnknownSchemaId(id))?;
-            if !subject_ids.contains(&id) {
-                return Err(WireError::SchemaNotOfSubject(id));
+        let compiled = match self.compiled.entry(id) {
+            Entry::Occupied(slot) => slot.into_mut(),
+            Entry::Vacant(slot) => {
+                let schema = lookup.schema(id).ok_or(WireError::UnknownSchemaId(id))?;
+                if !subject_ids.contains(&id) {
+                    return Err(WireError::SchemaNotOfSubject(id));
+                }
+                slot.insert(compile(&schema))
             }
-            slot.insert(compile(&schema));
-        }
+        };
         // Checked again for cached ids: the subject's versions are the caller's to change.
         if !subject_ids.contains(&id) {
             return Err(WireError::SchemaNotOfSubject(id));
@@ -248,18 +254,19 @@ impl Decoder {
             message: cut(message),
         };
         let value = &mut self.last;
-        match self.compiled.get(&id) {
-            Some(Compiled::FastAvro(fast)) => fast
+        match compiled {
+            Compiled::FastAvro(fast) => fast
                 .decode_into(payload, value)
                 .map_err(|e| undecodable(format!("not Avro of this schema ({e})")))?,
-            Some(Compiled::Avro(schema)) => {
+            Compiled::Avro(schema) => {
                 *value = decode_avro(schema, payload).map_err(undecodable)?;
             }
-            Some(Compiled::Json(validator)) => {
+            Compiled::Json(validator) => {
                 // UTF-8 checked once for the whole payload, not string by string.
                 let text = std::str::from_utf8(payload)
                     .map_err(|e| undecodable(format!("the payload is not UTF-8 ({e})")))?;
-                reuse::json_into(text, value)
+                self.json
+                    .read_into(text, value)
                     .map_err(|e| undecodable(format!("the payload is not JSON ({e})")))?;
                 // The error iterator only for a record that fails: it costs more.
                 if !validator.is_valid(value)
@@ -271,8 +278,7 @@ impl Decoder {
                     });
                 }
             }
-            Some(Compiled::Refused(reason)) => return Err(undecodable(reason.clone())),
-            None => return Err(WireError::UnknownSchemaId(id)),
+            Compiled::Refused(reason) => return Err(undecodable(reason.clone())),
         }
         Ok(id)
     }

@@ -29,18 +29,46 @@ const KEEP_BYTES: usize = 4096;
 /// rather than by comparing each pair.
 const PAIRWISE_NAMES: usize = 32;
 
-/// Parses a JSON document over `out`. On an error `out` holds a partial value.
-pub(super) fn json_into(text: &str, out: &mut Value) -> Result<(), serde_json::Error> {
-    // Room for the names of a usual record, so it grows once at most.
-    let mut seen = Vec::with_capacity(32);
-    // From text already known to be UTF-8: parsing bytes would check each string again.
-    let mut parser = serde_json::Deserializer::from_str(text);
-    InPlace {
-        out,
-        seen: &mut seen,
+/// Parses JSON documents over values ([`JsonReader::read_into`]), keeping the room it
+/// needs for the names of an object from one document to the next.
+#[derive(Debug, Default)]
+pub(super) struct JsonReader {
+    /// Empty between documents; only its allocation is kept.
+    names: Vec<Cow<'static, str>>,
+}
+
+impl JsonReader {
+    /// Parses a JSON document over `out`. On an error `out` holds a partial value.
+    pub(super) fn read_into(
+        &mut self,
+        text: &str,
+        out: &mut Value,
+    ) -> Result<(), serde_json::Error> {
+        let mut seen = recycle(std::mem::take(&mut self.names));
+        // From text already known to be UTF-8: parsing bytes would check each string again.
+        let mut parser = serde_json::Deserializer::from_str(text);
+        let read = InPlace {
+            out,
+            seen: &mut seen,
+        }
+        .deserialize(&mut parser)
+        .and_then(|()| parser.end());
+        if seen.capacity() <= KEEP_NAMES {
+            self.names = recycle(seen);
+        }
+        read
     }
-    .deserialize(&mut parser)?;
-    parser.end()
+}
+
+/// Names a [`JsonReader`] keeps room for between documents.
+const KEEP_NAMES: usize = 256;
+
+/// Empties `names` and hands back its allocation for names that live as long as another
+/// document (the standard library collects a mapped `Vec` into the same allocation when
+/// the item types have one layout, as these do).
+fn recycle<'a>(mut names: Vec<Cow<'_, str>>) -> Vec<Cow<'a, str>> {
+    names.clear();
+    names.into_iter().map(|_| unreachable!("emptied")).collect()
 }
 
 /// Writes `text` over `out`, reusing its buffer when it is a string.
