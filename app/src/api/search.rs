@@ -246,6 +246,7 @@ pub async fn search_catalog(query: String) -> Result<Option<SearchPage>, ApiErro
         limit: PER_PAGE as usize,
         offset,
         explain: false,
+        ..SearchRequest::default()
     };
     let results = index
         .search_async(request)

@@ -82,7 +82,7 @@ impl Sort {
 }
 
 /// A search as asked.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct SearchRequest {
     /// The search box's text (words, phrases, filters).
     pub q: String,
@@ -93,6 +93,28 @@ pub struct SearchRequest {
     pub offset: usize,
     /// Whether hits carry their score components.
     pub explain: bool,
+    /// The facet dimensions counted, in the order of [`FACETS`]: all by default (the
+    /// search page shows them); an API caller asks for those it wants. A dimension not
+    /// counted is left out of the results and costs nothing per match.
+    pub facets: [bool; FACETS.len()],
+    /// Whether hits carry highlights (the matched words of their name, description,
+    /// fields and topics); by default they do.
+    pub highlights: bool,
+}
+
+impl Default for SearchRequest {
+    fn default() -> Self {
+        SearchRequest {
+            q: String::new(),
+            filters: Vec::new(),
+            sort: Sort::default(),
+            limit: 0,
+            offset: 0,
+            explain: false,
+            facets: [true; FACETS.len()],
+            highlights: true,
+        }
+    }
 }
 
 /// A page of results.
@@ -209,10 +231,11 @@ impl SearchIndex {
 
         let mut relaxed = false;
         let window = (limit, offset);
-        let mut page = self.collect(&searcher, &plan, true, sort, window)?;
+        let facets = request.facets;
+        let mut page = self.collect(&searcher, &plan, true, sort, window, facets)?;
         if page.total == 0 && plan.words.len() + plan.phrases.len() > 1 {
             relaxed = true;
-            page = self.collect(&searcher, &plan, false, sort, window)?;
+            page = self.collect(&searcher, &plan, false, sort, window, facets)?;
         }
         let suggestion = if page.total == 0 && parsed.has_text() {
             self.suggest(&searcher, &typed, &parsed.filters)?
@@ -233,12 +256,20 @@ impl SearchIndex {
             } else {
                 None
             };
-            hits.push(hit(product, score, &plan, explanation));
+            hits.push(hit(product, score, &plan, request.highlights, explanation));
         }
         Ok(SearchResults {
             hits,
             total: page.total,
-            facets: tally::top_values(&page.facets),
+            facets: tally::top_values(&page.facets)
+                .into_iter()
+                .filter(|(dimension, _)| {
+                    FACETS
+                        .iter()
+                        .position(|d| d == dimension)
+                        .is_some_and(|at| facets[at])
+                })
+                .collect(),
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
             suggestion,
             relaxed,
@@ -528,10 +559,11 @@ impl SearchIndex {
         }
     }
 
-    /// Ranks, counts and tallies the facets of what `plan` matches in one pass. Filters on
-    /// facet dimensions are checked per match rather than in the query, so each such
-    /// dimension is counted without its own filter; owners (matched by name words too) stay
-    /// in the query and their dimension is counted in a second pass without them.
+    /// Ranks, counts and tallies the `facets` asked for of what `plan` matches in one
+    /// pass. Filters on facet dimensions are checked per match rather than in the query,
+    /// so each such dimension is counted without its own filter; owners (matched by name
+    /// words too) stay in the query and their dimension is counted in a second pass
+    /// without them.
     fn collect(
         &self,
         searcher: &Searcher,
@@ -539,9 +571,10 @@ impl SearchIndex {
         all_words: bool,
         sort: Sort,
         window: (usize, usize),
+        facets: [bool; FACETS.len()],
     ) -> Result<Page, SearchError> {
         let (limit, offset) = window;
-        let found = self.tally(searcher, plan, all_words, sort, offset + limit, None)?;
+        let found = self.tally(searcher, plan, all_words, sort, offset + limit, facets)?;
         let mut counts = found.counts;
         let in_query: std::collections::BTreeSet<FilterKey> = plan
             .filters
@@ -553,11 +586,15 @@ impl SearchIndex {
             let Some(dimension) = FACETS.iter().position(|d| *d == key.name()) else {
                 continue;
             };
+            if !facets[dimension] {
+                continue;
+            }
             let mut others = plan.clone();
             others.filters.retain(|(k, _)| *k != key);
             // Counting only: no page, so no order and no scores.
-            let mut recount =
-                self.tally(searcher, &others, all_words, Sort::Name, 0, Some(dimension))?;
+            let mut only = [false; FACETS.len()];
+            only[dimension] = true;
+            let mut recount = self.tally(searcher, &others, all_words, Sort::Name, 0, only)?;
             let values = recount.counts.remove(FACETS[dimension]).unwrap_or_default();
             counts.insert(FACETS[dimension], values);
         }
@@ -573,8 +610,8 @@ impl SearchIndex {
         })
     }
 
-    /// One pass over what `plan` matches, keeping the best `keep`, counting only `only`
-    /// when given.
+    /// One pass over what `plan` matches, keeping the best `keep`, counting the
+    /// dimensions `counted`.
     fn tally(
         &self,
         searcher: &Searcher,
@@ -582,7 +619,7 @@ impl SearchIndex {
         all_words: bool,
         sort: Sort,
         keep: usize,
-        only: Option<usize>,
+        counted: [bool; FACETS.len()],
     ) -> Result<tally::Tallied, SearchError> {
         let mut in_query = plan.clone();
         in_query
@@ -593,9 +630,7 @@ impl SearchIndex {
         for (dimension, values) in tallied_filters(plan) {
             tally = tally.filter(dimension, values);
         }
-        if let Some(dimension) = only {
-            tally = tally.only(dimension);
-        }
+        tally = tally.counting(counted);
         let scoring = if tally.requires_scoring() {
             EnableScoring::enabled_from_searcher(searcher)
         } else {
@@ -884,6 +919,7 @@ fn hit(
     product: ProductDoc,
     score: Option<Score>,
     plan: &Plan,
+    highlighted: bool,
     explanation: Option<ScoreExplanation>,
 ) -> Hit {
     // Phrase words first: the word being typed (a prefix) is the last free word.
@@ -891,7 +927,7 @@ fn hit(
     terms.extend(plan.words.iter().cloned());
     let prefix = plan.prefix_last && !plan.words.is_empty();
     let mut highlights = Vec::new();
-    if !terms.is_empty() {
+    if highlighted && !terms.is_empty() {
         let mut add = |field: &str, text: &str, max: usize| {
             if let Some(segments) = text::highlight(text, &terms, prefix, max) {
                 highlights.push(Highlight {

@@ -14,6 +14,7 @@ mod document;
 mod engine;
 pub mod feed;
 mod query;
+pub mod response;
 mod schema;
 mod segments;
 mod tally;
@@ -36,6 +37,7 @@ pub use engine::{
     SearchResults, Sort,
 };
 pub use query::{FilterKey, MAX_FILTER_CHARS, MAX_TERMS, ParsedQuery, QueryError, STATUSES, parse};
+pub use schema::FACETS;
 use schema::Fields;
 pub use text::Segment;
 

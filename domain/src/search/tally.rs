@@ -337,10 +337,9 @@ impl<'a> Tally<'a> {
         self
     }
 
-    /// Counts only `dimension`.
-    pub(super) fn only(mut self, dimension: usize) -> Tally<'a> {
-        self.counted = [false; FACETS.len()];
-        self.counted[dimension] = true;
+    /// Counts the dimensions marked in `counted` only.
+    pub(super) fn counting(mut self, counted: [bool; FACETS.len()]) -> Tally<'a> {
+        self.counted = counted;
         self
     }
 }

@@ -92,7 +92,12 @@ async fn the_demo_catalog_answers_what_analysts_type(pool: PgPool) {
     let (_, body) = search(
         &app,
         &token,
-        &[("q", "order"), ("domain", "sales"), ("limit", "50")],
+        &[
+            ("q", "order"),
+            ("domain", "sales"),
+            ("limit", "50"),
+            ("facets", "domain,status"),
+        ],
     )
     .await;
     let total = body["total"].as_u64().expect("total");
@@ -122,6 +127,8 @@ async fn the_demo_catalog_answers_what_analysts_type(pool: PgPool) {
         .filter_map(|f| f["count"].as_u64())
         .sum();
     assert_eq!(statuses, total);
+    let counted: Vec<&String> = body["facets"].as_object().expect("facets").keys().collect();
+    assert_eq!(counted, ["domain", "status"], "only the facets asked for");
 
     let (_, body) = search(
         &app,
@@ -154,6 +161,41 @@ async fn the_demo_catalog_answers_what_analysts_type(pool: PgPool) {
         slugs(&body)[4],
         "pages continue where the last ended"
     );
+
+    // By default no facets and no highlights; each on request; `fields=` chooses.
+    let (_, plain) = search(&app, &token, &[("q", "order")]).await;
+    assert_eq!(plain.get("facets"), None, "{plain}");
+    let first = &plain["hits"][0];
+    assert_eq!(first.get("highlights"), None, "{first}");
+    assert!(first["description"].is_string() && first["owners"].is_array());
+    let (_, lit) = search(&app, &token, &[("q", "order"), ("highlight", "true")]).await;
+    assert!(
+        lit["hits"][0]["highlights"]
+            .as_array()
+            .is_some_and(|h| !h.is_empty()),
+        "{lit}"
+    );
+    assert_eq!(slugs(&lit), slugs(&plain), "the same hits either way");
+    let (_, slim) = search(
+        &app,
+        &token,
+        &[
+            ("q", "order"),
+            ("fields", "slug,subscribers"),
+            ("facets", "all"),
+        ],
+    )
+    .await;
+    assert_eq!(slugs(&slim), slugs(&plain));
+    for hit in slim["hits"].as_array().expect("hits") {
+        let keys: Vec<&String> = hit.as_object().expect("hit").keys().collect();
+        assert_eq!(keys, ["slug", "subscribers"], "{hit}");
+    }
+    let dimensions: Vec<&String> = slim["facets"].as_object().expect("facets").keys().collect();
+    assert_eq!(
+        dimensions,
+        ["domain", "format", "owner", "sla", "status", "tag"]
+    );
 }
 
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
@@ -181,6 +223,17 @@ async fn bad_search_input_is_the_callers_and_changes_nothing(pool: PgPool) {
         (vec![("sort", "random")], "sort", "relevance, name"),
         (vec![("status", "gone")], "status", "one of"),
         (vec![("explain", "maybe")], "explain", "true or false"),
+        (vec![("highlight", "yes")], "highlight", "true or false"),
+        (
+            vec![("facets", "domain,colour")],
+            "facets",
+            "domain, tag, owner",
+        ),
+        (
+            vec![("fields", "slug,colour")],
+            "fields",
+            "`colour` is not an attribute",
+        ),
         (
             vec![("tag", long.as_str())],
             "tag",

@@ -1,11 +1,15 @@
 //! `GET /api/v1/search`: the catalog search for scripts — the same index, query language
 //! and ranking as the search page. Filters come in the query text (`domain:sales`) or as
-//! parameters, each parameter taking comma-separated alternatives.
+//! parameters, each parameter taking comma-separated alternatives. Facets and highlights
+//! are counted and written only when asked for (`facets=`, `highlight=true`), and
+//! `fields=` chooses each hit's attributes ([`domain::search::response`]).
 
 use axum::Json;
 use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
 use domain::policy::GLOBAL;
-use domain::search::{FilterKey, SearchRequest, SearchResults, Sort};
+use domain::search::response::{self, HitFields};
+use domain::search::{FACETS, FilterKey, SearchRequest, Sort};
 use serde::Deserialize;
 
 use super::{CallerExt, caller};
@@ -35,6 +39,16 @@ struct Params {
     limit: Option<String>,
     offset: Option<String>,
     explain: Option<String>,
+    facets: Option<String>,
+    highlight: Option<String>,
+    fields: Option<String>,
+}
+
+/// A request as the engine runs it, and how its answer is written.
+struct Asked {
+    request: SearchRequest,
+    fields: HitFields,
+    facets: bool,
 }
 
 // What people search for stays out of the logs.
@@ -43,18 +57,24 @@ async fn search(
     State(state): State<AppState>,
     caller_ext: CallerExt,
     Query(params): Query<Params>,
-) -> Result<Json<SearchResults>, AppError> {
+) -> Result<Response, AppError> {
     let caller = caller(caller_ext);
     state
         .policy
         .authorize(&caller, GLOBAL, Permission::ReadCatalog)
         .await?;
-    let request = request(params)?;
-    Ok(Json(state.search.search_async(request).await?))
+    let asked = request(params)?;
+    let results = state.search.search_async(asked.request).await?;
+    Ok(Json(response::Response::new(
+        &results,
+        asked.fields,
+        asked.facets,
+    ))
+    .into_response())
 }
 
 /// Validates the parameters into a search request.
-fn request(params: Params) -> Result<SearchRequest, AppError> {
+fn request(params: Params) -> Result<Asked, AppError> {
     let mut filters = Vec::new();
     for (key, values) in [
         (FilterKey::Domain, &params.domain),
@@ -121,19 +141,54 @@ fn request(params: Params) -> Result<SearchRequest, AppError> {
             ),
         ));
     }
-    let explain = match params.explain.as_deref() {
-        None | Some("false") | Some("0") => false,
-        Some("true") | Some("1") | Some("") => true,
-        Some(_) => return Err(bad("explain", "use true or false")),
+    let explain = flag(params.explain.as_deref(), "explain")?;
+    let highlights = flag(params.highlight.as_deref(), "highlight")?;
+    let mut facets = [false; FACETS.len()];
+    for name in params.facets.iter().flat_map(|v| v.split(',')) {
+        match name.trim() {
+            "" => {}
+            "all" => facets = [true; FACETS.len()],
+            name => match FACETS.iter().position(|d| *d == name) {
+                Some(at) => facets[at] = true,
+                None => {
+                    return Err(bad(
+                        "facets",
+                        format!("use any of {}, or all", FACETS.join(", ")),
+                    ));
+                }
+            },
+        }
+    }
+    let mut fields = match params.fields.as_deref() {
+        None => HitFields::ALL,
+        Some(list) => HitFields::parse(list).map_err(|message| bad("fields", message))?,
     };
-    Ok(SearchRequest {
-        q: params.q,
-        filters,
-        sort,
-        limit,
-        offset,
-        explain,
+    if !highlights {
+        fields = fields.without("highlights");
+    }
+    Ok(Asked {
+        request: SearchRequest {
+            q: params.q,
+            filters,
+            sort,
+            limit,
+            offset,
+            explain,
+            facets,
+            highlights,
+        },
+        fields,
+        facets: facets.contains(&true),
     })
+}
+
+/// A yes-or-no parameter, no by default.
+fn flag(value: Option<&str>, field: &str) -> Result<bool, AppError> {
+    match value {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") | Some("") => Ok(true),
+        Some(_) => Err(bad(field, "use true or false")),
+    }
 }
 
 fn number(value: Option<&str>, field: &str, default: usize) -> Result<usize, AppError> {
