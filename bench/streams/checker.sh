@@ -180,11 +180,11 @@ print(f"{us:.2f}")' "$rust_cpu" "$2")"
 checked() { # checked SLUG COUNT: the checker over the backlog; prints total_s rate
   # steady_rate cpu_us. Counts reach the health API in steps, at the consumers' flushes
   # (about once a second), so the count a poll sees is what was checked by the last flush.
-  # "Steady" is the span from the first step at a tenth of the backlog or more to the last
-  # step short of all of it: the first second of a few-second run is a joining group, and
-  # the last step comes at the flush after the backlog ran out, up to a second of waiting
-  # later. Polls are 0.1 s apart. cpu_us is the server's CPU time (all threads) per record
-  # over the same span, in microseconds.
+  # "Steady" is the slope of a line fitted through the steps from the first at a tenth of
+  # the backlog or more to the last short of all of it: the first second of a few-second
+  # run is a joining group, and the last step comes at the flush after the backlog ran
+  # out, up to a second of waiting later. Polls are 0.1 s apart. cpu_us is the server's
+  # CPU time (all threads) per record over the same span, in microseconds.
   # The loop competes with the server for the two cores, so it starts one process per
   # poll (curl) and reads the clock and /proc with bash's own builtins.
   local slug=$1 count=$2 start now n body stat field key value rss peak=0
@@ -215,10 +215,18 @@ end = polls[-1][0]
 # Each step at the first poll that saw it.
 steps = [p for i, p in enumerate(polls) if i == 0 or p[1] > polls[i - 1][1]]
 t1, n1, c1 = next(p for p in steps if p[1] >= 0.1 * count)
-before_all = [p for p in steps if n1 < p[1] < count]
-# A run too short for a step between the two ends is measured to its end.
-t2, n2, c2 = before_all[-1] if before_all else steps[-1]
-steady = (n2 - n1) / (t2 - t1) if t2 > t1 else float("nan")
+span = [p for p in steps if n1 <= p[1] < count]
+if len(span) < 3:
+    # A run too short for steps between the two ends is measured to its end.
+    span = [p for p in steps if p[1] >= n1]
+t2, n2, c2 = span[-1]
+# The slope of a least-squares line through the steps: the three consumers flush at
+# their own moments, so the steps come a few times a second, and a line through all of
+# them does not hang on where the first and the last fell.
+mean_t = sum(p[0] for p in span) / len(span)
+mean_n = sum(p[1] for p in span) / len(span)
+spread = sum((p[0] - mean_t) ** 2 for p in span)
+steady = sum((p[0] - mean_t) * (p[1] - mean_n) for p in span) / spread if spread > 0 else float("nan")
 cpu_us = (c2 - c1) / os.sysconf("SC_CLK_TCK") * 1e6 / (n2 - n1) if n2 > n1 else float("nan")
 print(f"{end - start:.1f} {count / (end - start):.0f} {steady:.0f} {cpu_us:.2f}")
 PY
