@@ -366,10 +366,16 @@ impl Collector for Tally<'_> {
         let counted = (0..table.bases[FACETS.len()])
             .map(|code| self.counted[table.dimension(code)])
             .collect();
+        let counting = self.counted.contains(&true);
         Ok(SegmentTally {
             counts: vec![0; table.bases[FACETS.len()] as usize],
-            matched: vec![0; (segment.max_doc() as usize).div_ceil(64)],
+            matched: if counting {
+                vec![0; (segment.max_doc() as usize).div_ceil(64)]
+            } else {
+                Vec::new()
+            },
             counted,
+            counting,
             table,
             ordinal,
             filters,
@@ -506,7 +512,10 @@ pub(super) struct SegmentTally {
     /// Per code, the matches that have it (any dimension; only `counted` ones are reported).
     counts: Vec<u32>,
     counted: Vec<bool>,
-    /// The documents matching every filter (their common codes are counted at harvest).
+    /// Whether any dimension is counted: a search without facets only ranks.
+    counting: bool,
+    /// The documents matching every filter (their common codes are counted at harvest);
+    /// empty when nothing is counted.
     matched: Vec<u64>,
     total: u64,
     top: Best,
@@ -560,11 +569,13 @@ impl SegmentCollector for SegmentTally {
             }
         }
         self.total += 1;
-        if let Some(word) = self.matched.get_mut(doc as usize / 64) {
-            *word |= 1 << (doc % 64);
-        }
-        for code in table.rare_codes(doc) {
-            counts[*code as usize] += 1;
+        if self.counting {
+            if let Some(word) = self.matched.get_mut(doc as usize / 64) {
+                *word |= 1 << (doc % 64);
+            }
+            for code in table.rare_codes(doc) {
+                counts[*code as usize] += 1;
+            }
         }
         if self.top.keep == 0 {
             return;
@@ -591,7 +602,9 @@ impl SegmentCollector for SegmentTally {
         let popcounts = table.common.len() * self.matched.len();
         let per_match = self.total as usize * (table.common_codes.len() / table.docs().max(1) + 1);
         let tallied = &mut self.counts[..];
-        if per_match * bits::words_per_code() < popcounts {
+        if !self.counting {
+            // Nothing to count.
+        } else if per_match * bits::words_per_code() < popcounts {
             for (i, word) in self.matched.iter().enumerate() {
                 let mut bits = *word;
                 while bits != 0 {

@@ -228,6 +228,36 @@ fn explanations_add_up_to_the_score() {
 }
 
 #[test]
+fn a_search_counts_only_the_facets_asked_for_and_ranks_the_same() {
+    let index = index_with(&catalog());
+    let asked = |facets: [bool; FACETS.len()], highlights: bool| {
+        index
+            .search(&SearchRequest {
+                q: "customer".into(),
+                filters: vec![(FilterKey::Domain, "customer-management".into())],
+                limit: 10,
+                facets,
+                highlights,
+                ..SearchRequest::default()
+            })
+            .expect("search")
+    };
+    let full = asked([true; FACETS.len()], true);
+    let bare = asked([false; FACETS.len()], false);
+    let slugs = |r: &SearchResults| r.hits.iter().map(|h| h.slug.clone()).collect::<Vec<_>>();
+    assert_eq!(slugs(&bare), slugs(&full));
+    assert_eq!(bare.total, full.total);
+    assert!(bare.facets.is_empty(), "{:?}", bare.facets);
+    assert!(bare.hits.iter().all(|h| h.highlights.is_empty()));
+    assert!(full.hits.iter().any(|h| !h.highlights.is_empty()));
+    let mut domain_only = [false; FACETS.len()];
+    domain_only[0] = true;
+    let one = asked(domain_only, false);
+    assert_eq!(one.facets.keys().collect::<Vec<_>>(), ["domain"]);
+    assert_eq!(one.facets["domain"], full.facets["domain"]);
+}
+
+#[test]
 fn facets_count_the_matching_products() {
     let index = index_with(&catalog());
     let results = search(&index, "customer");
