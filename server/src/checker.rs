@@ -438,54 +438,50 @@ fn consume(
                 let topic = message.topic();
                 let partition = message.partition();
                 let mut shared = lock(&shared);
-                let same_lane = lane.as_ref().is_some_and(|lane| {
-                    lane.partition == partition
-                        && lane.assignments == shared.assignments
-                        && *lane.topic == *topic
-                });
-                if !same_lane {
-                    let Some((key, port)) = ports.by_topic.get_key_value(topic) else {
-                        continue;
-                    };
-                    let key = Arc::clone(key);
-                    let floor = match shared.floors.get(&(Arc::clone(&key), partition)) {
-                        Some(floor) => *floor,
-                        None => {
-                            let floor = handle
-                                .block_on(store::floor(pool, topic, partition))
-                                .map_err(|e| anyhow::anyhow!("reading counted offsets: {e}"))?;
-                            shared.floors.insert((Arc::clone(&key), partition), floor);
-                            floor
-                        }
-                    };
-                    lane = Some(Lane {
-                        topic: key,
-                        partition,
-                        port_id: port.port_id,
-                        policy: port.policy,
-                        floor,
-                        assignments: shared.assignments,
-                    });
-                    // Reading the floor, or a rebalance inside the poll, may have taken a
-                    // while.
-                    tick = Instant::now();
-                    unclocked = 0;
-                }
+                let lane = match lane {
+                    Some(ref current)
+                        if current.partition == partition
+                            && current.assignments == shared.assignments
+                            && *current.topic == *topic =>
+                    {
+                        current
+                    }
+                    _ => {
+                        let Some((key, port)) = ports.by_topic.get_key_value(topic) else {
+                            continue;
+                        };
+                        let key = Arc::clone(key);
+                        let floor = match shared.floors.get(&(Arc::clone(&key), partition)) {
+                            Some(floor) => *floor,
+                            None => {
+                                let floor = handle
+                                    .block_on(store::floor(pool, topic, partition))
+                                    .map_err(|e| {
+                                    anyhow::anyhow!("reading counted offsets: {e}")
+                                })?;
+                                shared.floors.insert((Arc::clone(&key), partition), floor);
+                                floor
+                            }
+                        };
+                        // Reading the floor, or a rebalance inside the poll, may have taken
+                        // a while.
+                        tick = Instant::now();
+                        unclocked = 0;
+                        &*lane.insert(Lane {
+                            topic: key,
+                            partition,
+                            port_id: port.port_id,
+                            policy: port.policy,
+                            floor,
+                            assignments: shared.assignments,
+                        })
+                    }
+                };
                 let now = anchor.1
                     + chrono::TimeDelta::from_std(tick.duration_since(anchor.0))
                         .unwrap_or_default();
-                let Some(Lane {
-                    topic: key,
-                    port_id,
-                    policy,
-                    floor,
-                    ..
-                }) = lane.as_ref()
-                else {
-                    continue;
-                };
-                let (port_id, policy) = (*port_id, *policy);
-                if message.offset() < *floor {
+                let (key, port_id, policy) = (&lane.topic, lane.port_id, lane.policy);
+                if message.offset() < lane.floor {
                     shared.batch.skip(key, partition, message.offset());
                     continue;
                 }

@@ -393,7 +393,13 @@ impl Collector for Tally<'_> {
     fn merge_fruits(&self, fruits: Vec<Tallied>) -> tantivy::Result<Tallied> {
         let mut merged = Tallied {
             total: 0,
-            counts: FACETS.iter().map(|d| (*d, HashMap::new())).collect(),
+            // Every dimension counted is there, with no values when nothing matched.
+            counts: FACETS
+                .iter()
+                .zip(self.counted)
+                .filter(|(_, counted)| *counted)
+                .map(|(d, _)| (*d, HashMap::new()))
+                .collect(),
             top: Vec::new(),
         };
         for fruit in fruits {
