@@ -6,11 +6,11 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::audit::{self, Actor, Event, user_target};
+use crate::audit::{self, Actor, Event};
 use crate::identity::service_accounts::{self, ServiceAccount};
 use crate::identity::tokens::{self, NewToken, TokenInfo};
 use crate::identity::users::{self, NewUser};
-use crate::identity::{IdentityError, User};
+use crate::identity::{IdentityError, User, user_target};
 use crate::policy::{self, Role};
 use crate::subscriptions;
 
@@ -37,6 +37,22 @@ async fn existing_user(conn: &mut PgConnection, id: Uuid) -> Result<User, Identi
     users::find(conn, id).await?.ok_or(IdentityError::NotFound)
 }
 
+/// Why disabling or enabling a user failed: the account change, or ending the disabled
+/// user's subscriptions (which identity itself knows nothing of).
+#[derive(Debug, thiserror::Error)]
+pub enum DisableError {
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Subscription(#[from] subscriptions::SubscriptionError),
+}
+
+impl From<sqlx::Error> for DisableError {
+    fn from(error: sqlx::Error) -> Self {
+        DisableError::Identity(error.into())
+    }
+}
+
 /// Disables or enables a user. Disabling also revokes their API tokens and ends the live
 /// subscriptions of their own Kafka principal (their ACLs are removed through the outbox).
 pub async fn set_disabled(
@@ -44,14 +60,13 @@ pub async fn set_disabled(
     actor: &Actor,
     id: Uuid,
     disabled: bool,
-) -> Result<User, IdentityError> {
+) -> Result<User, DisableError> {
     let before = users::set_disabled(&mut *conn, id, disabled).await?;
     if disabled {
         // Disabling ends the user's own access on the broker too, not only their sign-in;
         // subscriptions they requested for service accounts serve those and stay.
         subscriptions::end_all_of(&mut *conn, &before.kafka_principal, actor, "user disabled")
-            .await
-            .map_err(|error| IdentityError::Subscription(Box::new(error)))?;
+            .await?;
     }
     let action = if disabled {
         "user.disable"
@@ -65,7 +80,7 @@ pub async fn set_disabled(
             .after(json!({ "disabled": disabled })),
     )
     .await?;
-    existing_user(conn, id).await
+    Ok(existing_user(conn, id).await?)
 }
 
 /// Sets a new password for a user.

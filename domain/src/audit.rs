@@ -43,11 +43,6 @@ pub enum Actor {
 }
 
 impl Actor {
-    /// The signed-in `user`.
-    pub fn user(user: &crate::identity::User) -> Self {
-        Actor::User(user.email.clone())
-    }
-
     /// A background job of the server.
     pub fn system(job: impl Into<String>) -> Self {
         Actor::System(job.into())
@@ -69,11 +64,6 @@ impl std::fmt::Display for Actor {
             Actor::System(job) => write!(f, "system:{job}"),
         }
     }
-}
-
-/// The audit target naming a user: `user:<email>`, as [`Actor::User`] names the actor.
-pub fn user_target(user: &crate::identity::User) -> String {
-    Actor::user(user).to_string()
 }
 
 /// One thing to record.

@@ -279,9 +279,7 @@ impl Classified for crate::identity::IdentityError {
             IdentityError::EmailTaken
             | IdentityError::PrincipalTaken
             | IdentityError::NameTaken => Kind::Conflict,
-            IdentityError::Hashing
-            | IdentityError::Subscription(_)
-            | IdentityError::Database(_) => Kind::Internal,
+            IdentityError::Hashing | IdentityError::Database(_) => Kind::Internal,
         }
     }
 }
@@ -332,6 +330,16 @@ impl Classified for crate::registry::RegistryError {
             | RegistryError::VersionNotSoftDeleted { .. } => Kind::invalid("request"),
             RegistryError::Denied(denied) => denied.kind(),
             RegistryError::Database(_) | RegistryError::Internal(_) => Kind::Internal,
+        }
+    }
+}
+
+impl Classified for crate::accounts::DisableError {
+    fn kind(&self) -> Kind {
+        use crate::accounts::DisableError;
+        match self {
+            DisableError::Identity(error) => error.kind(),
+            DisableError::Subscription(_) => Kind::Internal,
         }
     }
 }

@@ -24,11 +24,13 @@ use std::time::Duration;
 use casbin::{CoreApi, DefaultModel, Enforcer};
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgListener;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use sqlx_adapter::SqlxAdapter;
 use tokio::sync::RwLock;
 use uuid::Uuid;
 
+use crate::identity::roles::user_subject;
+pub use crate::identity::roles::{GLOBAL, Role, grant, grants, revoke, roles_of};
 use crate::identity::{Caller, User};
 
 /// The Casbin model: RBAC with domains, plus global (`*`) role grants and permissions.
@@ -54,9 +56,6 @@ m = (p.obj == "*" || r.obj == p.obj) && (p.act == "*" || r.act == p.act) && (p.d
 
 /// The NOTIFY channel the `casbin_rule` trigger signals on.
 const CHANNEL: &str = "casbin_policy_changed";
-
-/// The request domain for actions that belong to no mesh domain.
-pub const GLOBAL: &str = "*";
 
 /// What a caller may be allowed to do, in a domain or everywhere: one (object, action) pair
 /// of the Casbin model each.
@@ -137,55 +136,6 @@ fn scope(domain: &str) -> String {
     } else {
         format!(" in domain {domain}")
     }
-}
-
-/// A role a user can hold.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "role", content = "domain", rename_all = "lowercase")]
-pub enum Role {
-    Admin,
-    Owner(String),
-    Analyst,
-}
-
-impl Role {
-    fn subject(&self) -> &'static str {
-        match self {
-            Role::Admin => "role:admin",
-            Role::Owner(_) => "role:owner",
-            Role::Analyst => "role:analyst",
-        }
-    }
-
-    fn domain(&self) -> &str {
-        match self {
-            Role::Owner(domain) => domain,
-            Role::Admin | Role::Analyst => GLOBAL,
-        }
-    }
-
-    fn from_row(subject: &str, domain: &str) -> Option<Role> {
-        match subject {
-            "role:admin" => Some(Role::Admin),
-            "role:analyst" => Some(Role::Analyst),
-            "role:owner" if domain != GLOBAL => Some(Role::Owner(domain.to_string())),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Role::Admin => write!(f, "admin"),
-            Role::Owner(domain) => write!(f, "owner of {domain}"),
-            Role::Analyst => write!(f, "analyst"),
-        }
-    }
-}
-
-fn user_subject(id: Uuid) -> String {
-    format!("user:{id}")
 }
 
 /// Decisions remembered per loaded policy. A page asks the same few questions many times
@@ -329,73 +279,6 @@ impl Policy {
             listener.try_recv().await?;
         }
     }
-}
-
-/// Grants `role` to the user; `false` when it was already held.
-pub async fn grant(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-    role: &Role,
-) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
-        r#"insert into casbin_rule (ptype, v0, v1, v2, v3, v4, v5)
-           values ('g', $1, $2, $3, '', '', '')
-           on conflict on constraint unique_key_sqlx_adapter do nothing"#,
-    )
-    .bind(user_subject(user_id))
-    .bind(role.subject())
-    .bind(role.domain())
-    .execute(conn)
-    .await?;
-    Ok(inserted.rows_affected() == 1)
-}
-
-/// Takes `role` from the user; `false` when it was not held.
-pub async fn revoke(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-    role: &Role,
-) -> Result<bool, sqlx::Error> {
-    let deleted = sqlx::query(
-        r#"delete from casbin_rule where ptype = 'g' and v0 = $1 and v1 = $2 and v2 = $3"#,
-    )
-    .bind(user_subject(user_id))
-    .bind(role.subject())
-    .bind(role.domain())
-    .execute(conn)
-    .await?;
-    Ok(deleted.rows_affected() > 0)
-}
-
-/// The roles each user holds, keyed by user id.
-pub async fn grants(pool: &PgPool) -> Result<Vec<(Uuid, Role)>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, (String, String, String)>(
-        r#"select v0, v1, v2 from casbin_rule where ptype = 'g' and v0 like 'user:%'
-           order by v0, v1, v2"#,
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(subject, role, domain)| {
-            let id = subject.strip_prefix("user:")?.parse().ok()?;
-            Some((id, Role::from_row(&role, &domain)?))
-        })
-        .collect())
-}
-
-/// The roles one user holds.
-pub async fn roles_of(pool: &PgPool, user_id: Uuid) -> Result<Vec<Role>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, (String, String)>(
-        r#"select v1, v2 from casbin_rule where ptype = 'g' and v0 = $1 order by v1, v2"#,
-    )
-    .bind(user_subject(user_id))
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(role, domain)| Role::from_row(&role, &domain))
-        .collect())
 }
 
 /// One permission row of the effective policy, for the read-only admin view.

@@ -28,8 +28,8 @@ use crate::identity::Caller;
 use crate::outbox;
 use crate::policy::{Denied, Permission, Policy};
 
-/// The broker's name for the cluster resource (IDEMPOTENT_WRITE is granted on it).
-pub const CLUSTER: &str = "kafka-cluster";
+pub use crate::broker::CLUSTER;
+pub use crate::identity::principals::username;
 
 /// The SASL mechanism producer principals authenticate with.
 pub const MECHANISM: &str = "SCRAM-SHA-512";
@@ -43,11 +43,6 @@ pub const IDEMPOTENT_WRITE: &str = "idempotent_write";
 /// The producer principal of `domain`.
 pub fn principal_of(domain: &str) -> String {
     format!("User:svc-{domain}-producer")
-}
-
-/// The SASL user name of a principal (`User:` removed).
-pub fn username(principal: &str) -> &str {
-    principal.strip_prefix("User:").unwrap_or(principal)
 }
 
 /// The label the password of `username` at `generation` is derived from.

@@ -28,7 +28,8 @@ use uuid::Uuid;
 
 use crate::audit::{self, Event};
 use crate::broker::acl::{AclBinding, AclFilter, Operation, PatternType, Permission, ResourceType};
-use crate::broker::{BrokerAdmin, BrokerError};
+use crate::broker::{BrokerAdmin, BrokerError, CLUSTER};
+use crate::identity::principals::{is_node_username, username};
 use crate::subscriptions::{self, State};
 
 /// The ACLs one Casbin (object, action) grants a principal.
@@ -174,7 +175,7 @@ impl Scope {
     /// The scope with a node principal Meshmart is syncing added: a removed node's ACLs
     /// are still its own to delete.
     pub fn including(mut self, principal: &str) -> Self {
-        if crate::nodes::is_node_username(crate::producers::username(principal)) {
+        if is_node_username(username(principal)) {
             self.nodes.insert(principal.to_string());
         }
         self
@@ -188,7 +189,7 @@ impl Scope {
         // A stream node's principal is Meshmart's alone (the name is reserved): every ACL
         // one of this deployment's nodes holds on topics, groups and transactional ids is
         // the node's policy or stale. Other deployments' nodes are theirs.
-        if crate::nodes::is_node_username(crate::producers::username(&binding.principal)) {
+        if is_node_username(username(&binding.principal)) {
             return self.nodes.contains(&binding.principal)
                 && matches!(
                     binding.resource_type,
@@ -211,8 +212,7 @@ impl Scope {
                     && self.topics.contains(&binding.resource_name)
             }
             (ResourceType::Cluster, PatternType::Literal, Operation::IdempotentWrite) => {
-                self.producers.contains(&binding.principal)
-                    && binding.resource_name == crate::producers::CLUSTER
+                self.producers.contains(&binding.principal) && binding.resource_name == CLUSTER
             }
             _ => false,
         }

@@ -196,7 +196,7 @@ pub async fn set(
         crate::audit::Event::new(
             &caller.audit_actor(),
             "webhook.set",
-            crate::audit::user_target(user),
+            crate::identity::user_target(user),
         )
         .after(serde_json::json!({ "url": url })),
     )
@@ -252,7 +252,7 @@ pub async fn remove(pool: &PgPool, policy: &Policy, caller: &Caller) -> Result<b
             crate::audit::Event::new(
                 &caller.audit_actor(),
                 "webhook.remove",
-                crate::audit::user_target(user),
+                crate::identity::user_target(user),
             ),
         )
         .await?;

@@ -15,6 +15,9 @@
 
 pub use kafka_admin::{acl, scram};
 
+/// The broker's name for the cluster resource (IDEMPOTENT_WRITE is granted on it).
+pub const CLUSTER: &str = "kafka-cluster";
+
 pub mod groups;
 
 use std::sync::Arc;

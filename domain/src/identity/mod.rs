@@ -3,6 +3,8 @@
 //! `Caller` every request is resolved to before the policy decides what it may do.
 
 mod password;
+pub mod principals;
+pub mod roles;
 pub mod service_accounts;
 pub mod throttle;
 pub mod token_cache;
@@ -48,6 +50,20 @@ impl Caller {
             Caller::User { user, .. } => crate::audit::Actor::user(user),
         }
     }
+}
+
+impl crate::audit::Actor {
+    /// The signed-in `user`. (Here rather than in `audit`: the audit log names actors,
+    /// identity knows who they are.)
+    pub fn user(user: &User) -> Self {
+        crate::audit::Actor::User(user.email.clone())
+    }
+}
+
+/// The audit target naming a user: `user:<email>`, as [`crate::audit::Actor::User`] names
+/// the actor.
+pub fn user_target(user: &User) -> String {
+    crate::audit::Actor::user(user).to_string()
 }
 
 /// Keys and values Meshmart keeps in a browser session.
@@ -108,9 +124,6 @@ pub enum IdentityError {
     NotFound,
     #[error("password hashing failed")]
     Hashing,
-    /// Ending a disabled user's subscriptions failed.
-    #[error(transparent)]
-    Subscription(Box<crate::subscriptions::SubscriptionError>),
     #[error(transparent)]
     Database(sqlx::Error),
 }

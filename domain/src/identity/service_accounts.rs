@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::principals::{is_node_username, is_producer_name};
 use super::{IdentityError, invalid};
 use crate::domains;
 
@@ -46,7 +47,7 @@ pub async fn create(
             "names like svc-<domain>-producer are reserved for the domains' producer principals",
         ));
     }
-    if crate::nodes::is_node_username(name) {
+    if is_node_username(name) {
         return Err(invalid(
             "name",
             "names starting svc-node- are reserved for the principals of stream nodes",
@@ -68,13 +69,6 @@ pub async fn create(
     .fetch_one(conn)
     .await?;
     Ok(account)
-}
-
-/// Whether `name` has the form of a domain's producer principal (`svc-<domain>-producer`).
-fn is_producer_name(name: &str) -> bool {
-    name.strip_prefix("svc-")
-        .and_then(|rest| rest.strip_suffix("-producer"))
-        .is_some_and(|domain| !domain.is_empty())
 }
 
 /// The service accounts of one domain, or of all when `domain` is `None`.

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::roles::{self, Role};
 use super::{IdentityError, invalid, password};
-use crate::policy::{self, Role};
 
 /// A person with a login.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
@@ -99,7 +99,7 @@ pub async fn create(conn: &mut PgConnection, new: NewUser) -> Result<User, Ident
     .bind(&principal)
     .fetch_one(&mut *conn)
     .await?;
-    policy::grant(conn, user.id, &Role::Analyst).await?;
+    roles::grant(conn, user.id, &Role::Analyst).await?;
     Ok(user)
 }
 
