@@ -6,10 +6,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context as _;
+use domain::demo::training::{self, Dataset};
 use domain::nodes::enrich::{Enricher, Source};
 use domain::nodes::geo::Geo;
 use domain::nodes::risk::{self, Evaluation, FEATURES, RiskModel};
-use domain::nodes::training::{self, Dataset};
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2};
@@ -131,7 +131,7 @@ fn report_cost(model: &RiskModel, test: &Dataset) -> anyhow::Result<()> {
     let scoring = started.elapsed().as_secs_f64() * 1e6 / (rounds * test.len()).max(1) as f64;
     let geo = Geo::open_default().map_err(anyhow::Error::msg)?;
     let mut enricher = Enricher::new(geo, model.clone());
-    let records: Vec<_> = domain::nodes::training::signups(20_000, 11);
+    let records: Vec<_> = domain::demo::training::signups(20_000, 11);
     let started = Instant::now();
     for (index, record) in records.iter().enumerate() {
         let source = Source {

@@ -11,10 +11,13 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod declaration;
+mod document;
 mod model;
 pub mod quality;
 pub mod sensitivity;
 
+pub use declaration::{Declaration, NodeKind};
 pub use model::{Contract, Field, Member, OutputPort, ProductStatus, Sla, SupportChannel};
 pub use quality::{PortQuality, QualityRule};
 

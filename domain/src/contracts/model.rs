@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::document::{list, port_format, port_topic, text};
 use super::quality::PortQuality;
 use super::{Problem, problem, slugify};
 
@@ -112,23 +113,6 @@ pub struct Contract {
     pub support: Vec<SupportChannel>,
 }
 
-fn text(value: &Value, key: &str) -> Option<String> {
-    match value.get(key)? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn list<'a>(value: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
-    value
-        .get(key)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-}
-
 fn fields(value: &Value) -> Vec<Field> {
     list(value, "properties")
         .map(|property| Field {
@@ -145,24 +129,6 @@ fn fields(value: &Value) -> Vec<Field> {
             fields: fields(property),
         })
         .collect()
-}
-
-/// The format of the contract's records: its Kafka server's `format` (`avro` or `json`),
-/// JSON when it names none.
-pub(super) fn port_format(document: &Value) -> String {
-    list(document, "servers")
-        .find(|server| text(server, "type").as_deref() == Some("kafka"))
-        .and_then(|server| text(server, "format"))
-        .map(|f| f.to_ascii_lowercase())
-        .filter(|f| f == "avro" || f == "json")
-        .unwrap_or_else(|| "json".to_string())
-}
-
-/// A schema object's topic: its `physicalName`, else its `name`.
-pub(super) fn port_topic(object: &Value) -> String {
-    text(object, "physicalName")
-        .or_else(|| text(object, "name"))
-        .unwrap_or_default()
 }
 
 impl Contract {
@@ -267,7 +233,7 @@ impl Contract {
             .map_err(|found| problems.extend(found))
             .unwrap_or_default();
         let topics: Vec<String> = ports.iter().map(|p| p.topic.clone()).collect();
-        if let Err(found) = crate::lineage::declaration(&document, &slug, &topics) {
+        if let Err(found) = super::declaration::declaration(&document, &slug, &topics) {
             problems.extend(found);
         }
         match (version, problems.is_empty()) {

@@ -34,6 +34,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::document::{list, port_format, port_topic};
 use super::{Problem, problem};
 
 /// The sliding window of a counted rule when `arguments.windowSeconds` is not given.
@@ -291,7 +292,7 @@ pub fn compile_pattern(pattern: &str) -> Result<regex::Regex, regex::Error> {
 /// problems are the rules that are malformed.
 pub fn port_rules(document: &Value) -> Result<Vec<PortQuality>, Vec<Problem>> {
     let mut problems = Vec::new();
-    let format = super::model::port_format(document);
+    let format = port_format(document);
     let objects: Vec<&Value> = document
         .get("schema")
         .and_then(Value::as_array)
@@ -319,7 +320,7 @@ pub fn port_rules(document: &Value) -> Result<Vec<PortQuality>, Vec<Problem>> {
             }
         };
         ports.push(PortQuality {
-            topic: super::model::port_topic(object),
+            topic: port_topic(object),
             format: format.clone(),
             rules,
             policy,
@@ -833,14 +834,6 @@ impl Reader<'_> {
         }
         None
     }
-}
-
-fn list<'a>(value: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
-    value
-        .get(key)
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
 }
 
 /// The port's freshness rule from the SLA `latency`, if the contract declares one. An

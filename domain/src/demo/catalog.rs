@@ -1686,7 +1686,8 @@ mod tests {
             let contract = contracts::Contract::from_document(document.clone()).expect("maps");
             let own: Vec<String> = contract.ports.iter().map(|p| p.topic.clone()).collect();
             let Some(declared) =
-                crate::lineage::declaration(document, &contract.slug, &own).expect("valid")
+                crate::contracts::declaration::declaration(document, &contract.slug, &own)
+                    .expect("valid")
             else {
                 continue;
             };

@@ -9,6 +9,7 @@ use sqlx::{PgConnection, PgPool};
 pub mod catalog;
 pub mod lineage;
 pub mod synthetic;
+pub mod training;
 
 use crate::accounts;
 use crate::identity::IdentityError;

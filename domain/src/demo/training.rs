@@ -1,14 +1,14 @@
 //! The data the sign-up risk model is trained and evaluated on: sign-ups from the traffic
 //! generator (labelled by its risky share), turned into features by the enrichment node's
-//! own code ([`super::enrich::Enricher::assess`]) at a steady simulated rate, so that the
+//! own code ([`crate::nodes::enrich::Enricher::assess`]) at a steady simulated rate, so that the
 //! sliding-window counts mean what they mean in the node. Also the single-feature baseline
 //! the model has to beat.
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::enrich::{Enricher, Source};
-use super::risk::{self, FEATURES};
 use crate::contracts::Contract;
+use crate::nodes::enrich::{Enricher, Source};
+use crate::nodes::risk::{self, FEATURES};
 use crate::traffic::generate::{EventKind, Generator};
 
 /// Labelled feature rows, oldest first.
@@ -95,7 +95,7 @@ pub fn signups(samples: usize, seed: u64) -> Vec<serde_json::Map<String, serde_j
 
 /// The demo CustomerSignedUp contract's fields (what the generator fills).
 fn signup_fields() -> Vec<crate::contracts::Field> {
-    crate::demo::catalog::contracts()
+    super::catalog::contracts()
         .into_iter()
         .find(|document| document["name"] == "CustomerSignedUp")
         .and_then(|document| Contract::from_document(document).ok())

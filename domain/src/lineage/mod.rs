@@ -40,7 +40,7 @@ use uuid::Uuid;
 use crate::contracts::Problem;
 use crate::subscriptions::State;
 
-pub use contract::{CONTRACT_NAMESPACE, Declaration, declaration, declare};
+pub use contract::{CONTRACT_NAMESPACE, declare};
 pub use graph::{EdgeSet, graph, graph_with_limit, impact, up_and_down};
 pub use openlineage::{
     IgnoredDataset, Ingested, Reporter, authorize_report, ingest, validate_event,
@@ -283,13 +283,7 @@ pub(crate) fn problem(pointer: impl Into<String>, message: impl Into<String>) ->
     }
 }
 
-/// Whether `topic` is a Kafka topic name (the same rule as output ports).
-pub(crate) fn is_topic(topic: &str) -> bool {
-    (1..=249).contains(&topic.len())
-        && topic
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-}
+pub(crate) use crate::contracts::declaration::is_topic;
 
 #[cfg(test)]
 mod tests {

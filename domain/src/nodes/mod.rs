@@ -1,5 +1,5 @@
 //! Stream nodes: processors Meshmart runs. A contract that declares a `processor` with
-//! `inputPorts` (lineage, [`crate::lineage::contract`]) and a `nodeKind` custom property
+//! `inputPorts` (lineage, [`crate::contracts::declaration`]) and a `nodeKind` custom property
 //! declares a node: `meshmart node run <name>` reads the one input topic and writes the
 //! product's output topic, exactly once, as the node's own principal `User:svc-node-<name>`.
 //!
@@ -19,7 +19,6 @@ pub mod asn;
 pub mod enrich;
 pub mod geo;
 pub mod risk;
-pub mod training;
 pub mod transform;
 
 use serde::{Deserialize, Serialize};
@@ -31,21 +30,14 @@ use crate::outbox;
 
 pub use transform::{Kind, Transformer};
 
-/// The custom property naming a node's kind.
-pub const KIND_PROPERTY: &str = "nodeKind";
+pub use crate::contracts::declaration::KIND_PROPERTY;
 
 /// The principal a node reads and writes as.
 pub fn principal_of(name: &str) -> String {
     format!("User:svc-node-{name}")
 }
 
-/// Whether a SASL user name is a node principal's (`svc-node-…`, reserved: service
-/// accounts cannot take it, and every ACL of such a principal is Meshmart's to manage).
-pub fn is_node_username(username: &str) -> bool {
-    username
-        .strip_prefix("svc-node-")
-        .is_some_and(|name| !name.is_empty())
-}
+pub use crate::identity::principals::is_node_username;
 
 /// The consumer group of a node's instances (also the prefix its READ ACL covers).
 pub fn group_of(name: &str) -> String {

@@ -13,30 +13,11 @@ use super::enrich::{self, Enricher, Source};
 use crate::contracts::{Field, OutputPort};
 use crate::registry::schema::avro_name;
 
-/// The kinds of node Meshmart runs (`nodeKind` in the contract).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// Copies each record's fields that the output contract lists: the runtime with no
-    /// enrichment (the baseline enrichment is measured against).
-    PassThrough,
-    /// A sign-up with geolocation, e-mail domain and risk score added ([`enrich`]).
-    CustomerEnrichment,
-}
+/// The kinds of node Meshmart runs, as the contract declares them (`nodeKind`); a
+/// customer-enrichment node adds [`enrich`]'s fields.
+pub use crate::contracts::NodeKind as Kind;
 
 impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::PassThrough, Kind::CustomerEnrichment];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::PassThrough => "pass-through",
-            Kind::CustomerEnrichment => "customer-enrichment",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|kind| kind.as_str() == text)
-    }
-
     /// Whether the kind keeps state keyed by something other than the input's key (the
     /// sign-up's network, not its customer), so that its records are first repartitioned
     /// by [`Transformer::state_key`] through the node's repartition topic.
