@@ -26,8 +26,10 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, Score, Searcher, SegmentOrdinal, Term};
 
 use super::document::{Owner, ProductDoc};
+pub use super::query::Sort;
 use super::query::{self, FilterKey, ParsedQuery};
 use super::schema::{self, FACETS, Group};
+pub use super::tally::FacetValue;
 use super::tally::{self, Counts, Tally, popularity_factor, status_factor};
 use super::text::{self, Segment};
 use super::vocabulary::{GroupFreqs, Words};
@@ -52,34 +54,6 @@ const PARALLEL_POSTINGS: u64 = 10_000;
 /// How much more common than the rarest word of an intersection a word must be to be
 /// skipped through rather than read.
 const SKIPPED_RATIO: u64 = 8;
-
-/// How hits are ordered.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Sort {
-    /// Best match first (by name when the query has no words).
-    #[default]
-    Relevance,
-    /// Alphabetically by name.
-    Name,
-    /// Most recently updated first.
-    Updated,
-    /// Most subscribers first.
-    Subscribers,
-}
-
-impl Sort {
-    /// The sort called `name`.
-    pub fn parse(name: &str) -> Option<Sort> {
-        match name {
-            "relevance" | "" => Some(Sort::Relevance),
-            "name" => Some(Sort::Name),
-            "updated" => Some(Sort::Updated),
-            "subscribers" => Some(Sort::Subscribers),
-            _ => None,
-        }
-    }
-}
 
 /// A search as asked.
 #[derive(Clone, Debug)]
@@ -131,13 +105,6 @@ pub struct SearchResults {
     pub suggestion: Option<String>,
     /// Whether no product matched every word, so products matching some words are shown.
     pub relaxed: bool,
-}
-
-/// One facet value and how many matching products have it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FacetValue {
-    pub value: String,
-    pub count: u64,
 }
 
 /// One matching product.

@@ -7,7 +7,37 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use super::text;
+
+/// How hits are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    /// Best match first (by name when the query has no words).
+    #[default]
+    Relevance,
+    /// Alphabetically by name.
+    Name,
+    /// Most recently updated first.
+    Updated,
+    /// Most subscribers first.
+    Subscribers,
+}
+
+impl Sort {
+    /// The sort called `name`.
+    pub fn parse(name: &str) -> Option<Sort> {
+        match name {
+            "relevance" | "" => Some(Sort::Relevance),
+            "name" => Some(Sort::Name),
+            "updated" => Some(Sort::Updated),
+            "subscribers" => Some(Sort::Subscribers),
+            _ => None,
+        }
+    }
+}
 
 /// Longest query accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 500;

@@ -16,14 +16,22 @@ use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::StrColumn;
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use super::bits;
-use super::engine::{FacetValue, Sort};
+use super::query::Sort;
 use super::schema::FACETS;
 use super::segments::{PerSegment, Tables};
+
+/// One facet value and how many matching products have it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacetValue {
+    pub value: String,
+    pub count: u64,
+}
 
 /// A facet value on at least 1/COMMON of a segment's documents keeps a bitset of them.
 const COMMON: u32 = 8;
