@@ -128,6 +128,15 @@ pub async fn offers(
         .collect())
 }
 
+/// Actions the detector may take without asking, for a cause.
+pub fn automatic_for(cause: Cause) -> &'static [Action] {
+    match cause {
+        Cause::AclMissing => &[Action::Notify, Action::RepairAcls],
+        Cause::NodeOutputUnwritable => &[Action::Notify, Action::Reroute],
+        _ => &[Action::Notify],
+    }
+}
+
 /// Takes `action` on incident `id` as the caller.
 pub async fn act(
     pool: &PgPool,
@@ -138,8 +147,7 @@ pub async fn act(
     action: Action,
     request: &ActRequest,
 ) -> Result<ActionRecord, IncidentError> {
-    let detail = store::get(pool, policy, caller, id).await?;
-    let incident = detail.incident;
+    let incident = store::seen(pool, policy, caller, id).await?.incident;
     if incident.state != "open" {
         return Err(IncidentError::NotApplicable {
             action: action.as_str(),
@@ -517,7 +525,7 @@ pub async fn automatic(
     incident: &NewIncident,
     _domain: Option<&str>,
 ) {
-    for action in super::detect::automatic_for(incident.cause) {
+    for action in automatic_for(incident.cause) {
         let result = match action {
             Action::Notify => notify(pool, id)
                 .await

@@ -23,7 +23,7 @@ use super::diagnose::{Anomaly, Facts, GroupFacts, NodeFacts, diagnose};
 use super::model::{self, Band};
 use super::signals::{self, Point, last_complete_step};
 use super::store::{self, NewIncident};
-use super::{Action, Cause, Channel, Signal};
+use super::{Cause, Channel, Signal};
 use crate::broker::{BrokerAdmin, BrokerConfig};
 use crate::health::STEP_SECONDS;
 
@@ -955,15 +955,6 @@ fn humane(seconds: f64) -> String {
         format!("{} min", (seconds / 60.0).round())
     } else {
         format!("{} s", seconds.round())
-    }
-}
-
-/// Actions the detector may take without asking, for a cause.
-pub fn automatic_for(cause: Cause) -> &'static [Action] {
-    match cause {
-        Cause::AclMissing => &[Action::Notify, Action::RepairAcls],
-        Cause::NodeOutputUnwritable => &[Action::Notify, Action::Reroute],
-        _ => &[Action::Notify],
     }
 }
 

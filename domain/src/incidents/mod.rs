@@ -16,6 +16,7 @@
 
 pub mod actions;
 pub mod classify;
+pub mod detail;
 pub mod detect;
 pub mod diagnose;
 pub mod model;
@@ -27,7 +28,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use store::{Filter, get, list};
+pub use detail::get;
+pub use store::{Filter, list};
 
 /// What an incident says went wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

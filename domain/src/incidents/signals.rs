@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Channel, Chart, Incident, Signal};
+use super::{Channel, Incident, Signal};
 use crate::contracts::Sla;
 use crate::health::STEP_SECONDS;
 use crate::health::report::declared_seconds;
@@ -374,15 +374,15 @@ fn step() -> Duration {
 }
 
 /// The incident's signal from 30 minutes before it started to now (or shortly after it
-/// was resolved), with the band and forecast saved when it was opened.
-pub async fn chart(pool: &PgPool, incident: &Incident, band: &Value) -> Result<Chart, sqlx::Error> {
+/// was resolved).
+pub async fn around(pool: &PgPool, incident: &Incident) -> Result<Vec<Point>, sqlx::Error> {
     let since = incident.started_at - Duration::minutes(30);
     let until = incident
         .resolved_at
         .map(|at| at + Duration::minutes(5))
         .unwrap_or_else(Utc::now)
         .min(Utc::now());
-    let points: Vec<Point> = match (&incident.channel, incident.signal) {
+    Ok(match (&incident.channel, incident.signal) {
         (Channel::Product { topic, .. }, signal) => {
             let port = sqlx::query_as::<_, Port>(&format!("{PORT} where o.topic = $1"))
                 .bind(topic)
@@ -427,45 +427,7 @@ pub async fn chart(pool: &PgPool, incident: &Incident, band: &Value) -> Result<C
             })
             .collect(),
         (Channel::Broker, _) => Vec::new(),
-    };
-    Ok(Chart {
-        label: incident.signal.label().to_owned(),
-        points,
-        band: super::model::Band::from_json(band)
-            .map(|band| band.points())
-            .unwrap_or_default(),
-        forecast: forecast_points(band),
-        limit: band.get("limit").and_then(Value::as_f64),
     })
-}
-
-fn forecast_points(band: &Value) -> Vec<Point> {
-    let Some(start) = band
-        .get("forecast_start")
-        .and_then(Value::as_str)
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-    else {
-        return Vec::new();
-    };
-    let step = band
-        .get("step_seconds")
-        .and_then(Value::as_i64)
-        .unwrap_or(STEP_SECONDS);
-    band.get("forecast")
-        .and_then(Value::as_array)
-        .map(|values| {
-            values
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| {
-                    Some((
-                        start.with_timezone(&Utc) + Duration::seconds(step * i as i64),
-                        v.as_f64()?,
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// An ACL as (principal, resource, operation).

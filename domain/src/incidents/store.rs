@@ -9,10 +9,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{
-    ActionRecord, Affected, Cause, Channel, Evidence, Incident, IncidentDetail, IncidentError,
-    Signal, TimelineEntry,
-};
+use super::{ActionRecord, Cause, Channel, Evidence, Incident, IncidentError, Signal};
 use crate::identity::{Caller, User};
 use crate::policy::{GLOBAL, Permission, Policy};
 
@@ -256,13 +253,25 @@ async fn actions_of(
     Ok(by_incident)
 }
 
-/// One incident the caller may see (unknown to those who may not), as its page shows it.
-pub async fn get(
+/// One incident the caller may see (unknown to those who may not), with what the page and
+/// the actions need to know of the caller.
+pub struct Seen {
+    pub incident: Incident,
+    /// The model's band and forecast saved when the incident was opened.
+    pub band: Value,
+    /// Whether the caller may act as the incident's owner (an admin, or an owner of its
+    /// domain).
+    pub owner: bool,
+    pub user: User,
+}
+
+/// The incident `id`, if the caller may see it (unknown to those who may not).
+pub async fn seen(
     pool: &PgPool,
     policy: &Policy,
     caller: &Caller,
     id: Uuid,
-) -> Result<IncidentDetail, IncidentError> {
+) -> Result<Seen, IncidentError> {
     let mut sight = Sight::of(pool, policy, caller).await?;
     let row: Row = sqlx::query_as(&format!("{SELECT} where i.id = $1"))
         .bind(id)
@@ -282,60 +291,12 @@ pub async fn get(
         .await?
         .remove(&id)
         .unwrap_or_default();
-    let incident = row.into_incident(actions);
-    let timeline = timeline(pool, id).await?;
-    let chart = super::signals::chart(pool, &incident, &band).await?;
-    let affected = affected(pool, &incident).await?;
-    let offered = super::actions::offers(&incident, owner, &sight.user, pool).await?;
-    Ok(IncidentDetail {
-        incident,
-        timeline,
-        offered,
-        chart,
-        affected,
+    Ok(Seen {
+        incident: row.into_incident(actions),
+        band,
+        owner,
+        user: sight.user,
     })
-}
-
-async fn timeline(pool: &PgPool, id: Uuid) -> Result<Vec<TimelineEntry>, IncidentError> {
-    Ok(sqlx::query_as(
-        "select at, kind, action, actor, outcome, detail from incident_events
-         where incident_id = $1 order by id",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await?)
-}
-
-/// The incident's product and everything downstream of it, with live subscribers.
-async fn affected(pool: &PgPool, incident: &Incident) -> Result<Vec<Affected>, IncidentError> {
-    let Some(slug) = incident.channel.product() else {
-        return Ok(Vec::new());
-    };
-    let mut slugs = vec![slug.to_owned()];
-    if let Ok(impact) = crate::lineage::impact(pool, slug).await {
-        slugs.extend(impact.products.into_iter().map(|p| p.slug));
-    }
-    let rows: Vec<(String, String, Vec<String>)> = sqlx::query_as(
-        "select p.slug, p.name,
-                coalesce(array_agg(distinct s.principal) filter (where s.principal is not null), '{}')
-         from products p
-         left join subscriptions s on s.product_id = p.id and s.state = 'active'
-         where p.slug = any($1)
-         group by p.slug, p.name",
-    )
-    .bind(&slugs)
-    .fetch_all(pool)
-    .await?;
-    let mut affected: Vec<Affected> = rows
-        .into_iter()
-        .map(|(product, name, subscribers)| Affected {
-            product,
-            name,
-            subscribers,
-        })
-        .collect();
-    affected.sort_by_key(|a| slugs.iter().position(|s| *s == a.product));
-    Ok(affected)
 }
 
 /// An incident the detector found, to open.
