@@ -9,8 +9,11 @@
 //! `p, kafka:<principal>, *, group:<prefix>, read` for its consumer-group prefix. A row
 //! stays while any live subscription of the principal needs it.
 
+mod commands;
 mod connection;
 mod lifecycle;
+mod progress;
+mod queries;
 mod replay;
 mod store;
 
@@ -18,10 +21,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use commands::*;
 pub use connection::{ClientAccess, Connection};
 pub use lifecycle::{Action, NotAllowed, Stage};
+pub use progress::*;
+pub use queries::*;
 pub use replay::{Replay, ReplayRequest, TopicReplay, replay};
-pub use store::*;
+pub use store::EXPIRY_WARNING_DAYS;
 
 /// Where a subscription is in its life. Stored as its lowercase name: a stored state
 /// outside these is a decoding error (logged, a 500), never read as some other state.

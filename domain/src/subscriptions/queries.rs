@@ -1,0 +1,231 @@
+//! What lists, pages and the approvals inbox read: one subscription, filtered lists, the
+//! pending count, the principals a requester may choose, the live subscription of a
+//! principal to a product, auto-approval settings, and each user's notifications.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::store::{Row, SELECT, live_of, seen_by};
+use super::{State, Subscription, SubscriptionError};
+use crate::identity::{Caller, User};
+use crate::policy::Permission;
+use crate::policy::{GLOBAL, Policy};
+
+/// One subscription, for its requester, the owners of its product's domain and admins.
+pub async fn get(
+    pool: &PgPool,
+    policy: &Policy,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Subscription, SubscriptionError> {
+    match seen_by(pool, policy, caller, id).await? {
+        (found, true) => Ok(found),
+        // Not even whether it exists.
+        (_, false) => Err(SubscriptionError::NotFound),
+    }
+}
+
+/// What a list shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListFilter {
+    pub state: Option<State>,
+    /// Only the caller's own requests.
+    #[serde(default)]
+    pub mine: bool,
+    /// Only requests the caller may decide (the approvals inbox).
+    #[serde(default)]
+    pub to_decide: bool,
+}
+
+/// Most subscriptions one list returns.
+const LIST_LIMIT: i64 = 2000;
+
+/// The subscriptions the caller may see, newest first (at most [`LIST_LIMIT`]): their
+/// own, plus those of products they may approve (all, for admins). Which domains the
+/// caller decides is asked of the policy per domain (there are few), so the database
+/// returns visible rows only and the limit never hides an older one of the caller's.
+pub async fn list(
+    pool: &PgPool,
+    policy: &Policy,
+    caller: &Caller,
+    filter: &ListFilter,
+) -> Result<Vec<Subscription>, SubscriptionError> {
+    let user = policy
+        .authorize(caller, GLOBAL, Permission::ReadCatalog)
+        .await?;
+    let mut deciding = Vec::new();
+    if !filter.mine {
+        let domains: Vec<String> = sqlx::query_scalar("select slug from domains order by slug")
+            .fetch_all(pool)
+            .await?;
+        for domain in domains {
+            if policy
+                .allows(user, &domain, Permission::ApproveSubscriptions)
+                .await
+            {
+                deciding.push(domain);
+            }
+        }
+    }
+    let own = filter.mine || !filter.to_decide;
+    let rows = sqlx::query_as::<_, Row>(&format!(
+        "{SELECT} where ($1::text is null or s.state = $1)
+                    and (($2 and u.email = $3) or p.domain = any($4))
+                  order by s.created_at desc limit $5"
+    ))
+    .bind(filter.state.map(State::as_str))
+    .bind(own)
+    .bind(&user.email)
+    .bind(&deciding)
+    .bind(LIST_LIMIT)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(Row::into_subscription).collect())
+}
+
+/// How many requests wait for the caller's decision (the header's badge).
+pub async fn pending_count(
+    pool: &PgPool,
+    policy: &Policy,
+    user: &User,
+) -> Result<i64, sqlx::Error> {
+    let per_domain = sqlx::query_as::<_, (String, i64)>(
+        r#"select p.domain, count(*) from subscriptions s join products p on p.id = s.product_id
+           where s.state = 'pending' group by p.domain"#,
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut total = 0;
+    for (domain, count) in per_domain {
+        if policy
+            .allows(user, &domain, Permission::ApproveSubscriptions)
+            .await
+        {
+            total += count;
+        }
+    }
+    Ok(total)
+}
+
+/// A principal the caller may request access for, and the team (domain) it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrincipalChoice {
+    pub principal: String,
+    pub team: Option<String>,
+    pub label: String,
+}
+
+/// The caller's own principal, then the service accounts of the domains they own.
+pub async fn principal_choices(
+    pool: &PgPool,
+    policy: &Policy,
+    user: &User,
+) -> Result<Vec<PrincipalChoice>, sqlx::Error> {
+    let mut choices = vec![PrincipalChoice {
+        principal: user.kafka_principal.clone(),
+        team: None,
+        label: format!("{} (you)", user.kafka_principal),
+    }];
+    let accounts = sqlx::query_as::<_, (String, String, String)>(
+        r#"select s.kafka_principal, s.domain, s.name from service_accounts s
+           where not s.disabled
+             and not exists (select 1 from users u where u.kafka_principal = s.kafka_principal)
+           order by s.domain, s.name"#,
+    )
+    .fetch_all(pool)
+    .await?;
+    for (principal, domain, name) in accounts {
+        if policy
+            .allows(user, &domain, Permission::ManageServiceAccounts)
+            .await
+        {
+            choices.push(PrincipalChoice {
+                label: format!("{principal} (service account {name}, {domain})"),
+                principal,
+                team: Some(domain),
+            });
+        }
+    }
+    Ok(choices)
+}
+
+/// The live subscription (id, state) of `principal` to the product `slug`, if any.
+pub async fn live_subscription(
+    pool: &PgPool,
+    slug: &str,
+    principal: &str,
+) -> Result<Option<(Uuid, State)>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let Some(product_id) = sqlx::query_scalar::<_, Uuid>("select id from products where slug = $1")
+        .bind(slug)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    live_of(&mut conn, product_id, principal).await
+}
+
+/// A user's unread in-app notifications, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Notification {
+    pub id: i64,
+    pub kind: String,
+    pub message: String,
+    pub link: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The most unread notifications a page shows at once.
+pub const NOTIFICATIONS_SHOWN: i64 = 50;
+
+/// Marks exactly the notifications `ids` of `user` read (those they were shown and
+/// dismissed); other users' ids are ignored. Returns how many were unread.
+pub async fn mark_notifications_read(
+    pool: &PgPool,
+    user: &User,
+    ids: &[i64],
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        r#"update notifications set read_at = now(), updated_at = now()
+           where user_id = $1 and id = any($2) and read_at is null"#,
+    )
+    .bind(user.id)
+    .bind(ids)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// How many unread notifications `user` has (the header's count).
+pub async fn unread_notifications(pool: &PgPool, user: &User) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from notifications where user_id = $1 and read_at is null")
+        .bind(user.id)
+        .fetch_one(pool)
+        .await
+}
+
+/// The newest [`NOTIFICATIONS_SHOWN`] unread notifications of `user`, newest first.
+pub async fn notifications(pool: &PgPool, user: &User) -> Result<Vec<Notification>, sqlx::Error> {
+    sqlx::query_as::<_, Notification>(
+        r#"select id, kind, message, link, created_at from notifications
+           where user_id = $1 and read_at is null order by created_at desc, id desc limit $2"#,
+    )
+    .bind(user.id)
+    .bind(NOTIFICATIONS_SHOWN)
+    .fetch_all(pool)
+    .await
+}
+
+/// The roles a product approves automatically.
+pub async fn auto_approve_roles(pool: &PgPool, slug: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        r#"select a.role from product_auto_approve a join products p on p.id = a.product_id
+           where p.slug = $1 order by a.role"#,
+    )
+    .bind(slug)
+    .fetch_all(pool)
+    .await
+}
