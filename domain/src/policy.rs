@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use casbin::{CoreApi, DefaultModel, Enforcer};
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::PgListener;
 use sqlx::PgPool;
+use sqlx::postgres::PgListener;
 use sqlx_adapter::SqlxAdapter;
 use tokio::sync::RwLock;
 use uuid::Uuid;
