@@ -3167,7 +3167,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const VECTORS: &str = include_str!("testdata/diff-schema-examples.json");
+    const VECTORS: &str = include_str!("../testdata/diff-schema-examples.json");
 
     /// Vectors whose change list differs from Confluent's on purpose (the verdict still agrees).
     const KNOWN_KIND_DEVIATIONS: &[(usize, &str)] = &[(
