@@ -1,0 +1,162 @@
+//! Content models: what governs the keys (or tuple positions) nothing else names — open,
+//! partially open (a schema) or closed ([`Rest`]) — as read from `additionalProperties` /
+//! `additionalItems` ([`Additional`]) and `unevaluatedProperties` / `unevaluatedItems`, and
+//! how those keywords compare. Shared by `objects` and `arrays`.
+
+use serde_json::Value;
+
+use super::diff::{Diff, extend_prefixed};
+use super::model::{Loc, seg, trivially_true};
+use super::{ChangeKind, Comparator};
+
+/// What governs the values of keys (or tuple positions) that nothing else names.
+#[derive(Debug, Clone)]
+pub(super) enum Rest<'a> {
+    /// Anything goes.
+    Open,
+    /// Nothing is allowed.
+    Closed,
+    /// Values must match this schema.
+    Partial(Loc<'a>),
+}
+
+/// An `additionalProperties` / `additionalItems` keyword as Confluent reads it.
+#[derive(Debug, Clone)]
+pub(super) struct Additional<'a> {
+    pub(super) present: bool,
+    permits: bool,
+    schema: Option<Loc<'a>>,
+}
+
+pub(super) fn additional<'a>(loc: &Loc<'a>, keyword: &str) -> Additional<'a> {
+    match loc.get(keyword) {
+        Some(Value::Bool(permits)) => Additional {
+            present: true,
+            permits: *permits,
+            schema: None,
+        },
+        Some(value) if trivially_true(value) => Additional {
+            present: true,
+            permits: true,
+            schema: None,
+        },
+        Some(value) if value.is_object() => Additional {
+            present: true,
+            permits: true,
+            schema: Some(loc.child(&seg(&[keyword]), value)),
+        },
+        _ => Additional {
+            present: false,
+            permits: true,
+            schema: None,
+        },
+    }
+}
+
+pub(super) fn rest_of<'a>(additional: &Additional<'a>, unevaluated: Option<&Loc<'a>>) -> Rest<'a> {
+    if additional.present {
+        match (&additional.schema, additional.permits) {
+            (_, false) => Rest::Closed,
+            (Some(schema), true) => Rest::Partial(schema.clone()),
+            (None, true) => Rest::Open,
+        }
+    } else {
+        match unevaluated {
+            None => Rest::Open,
+            Some(loc) if loc.value == &Value::Bool(false) => Rest::Closed,
+            Some(loc) => Rest::Partial(loc.clone()),
+        }
+    }
+}
+
+impl<'a> Comparator<'a> {
+    /// `additionalProperties` / `additionalItems`, as Confluent compares them.
+    pub(super) fn compare_additional(
+        &mut self,
+        keyword: &str,
+        o: &Additional<'a>,
+        u: &Additional<'a>,
+        kinds: [ChangeKind; 4],
+        out: &mut Vec<Diff>,
+    ) {
+        let [added, removed, extended, narrowed] = kinds;
+        let path = seg(&[keyword]);
+        if o.permits != u.permits {
+            out.push(if u.permits {
+                Diff::new(added, path, format!("{} now allowed", noun(keyword)))
+            } else {
+                Diff::new(
+                    removed,
+                    path,
+                    format!("{} no longer allowed", noun(keyword)),
+                )
+            });
+            return;
+        }
+        match (&o.schema, &u.schema) {
+            (None, Some(_)) => out.push(Diff::new(
+                narrowed,
+                path,
+                format!("{} now restricted by a schema", noun(keyword)),
+            )),
+            (Some(_), None) => out.push(Diff::new(
+                extended,
+                path,
+                format!("{} no longer restricted by a schema", noun(keyword)),
+            )),
+            (Some(os), Some(us)) => {
+                let found = self.compare_locs(os, us);
+                extend_prefixed(out, &path, found);
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// `unevaluatedProperties` / `unevaluatedItems` (schemas that accept everything are `None`).
+    pub(super) fn compare_unevaluated(
+        &mut self,
+        keyword: &str,
+        o: Option<&Loc<'a>>,
+        u: Option<&Loc<'a>>,
+        kinds: [ChangeKind; 4],
+        out: &mut Vec<Diff>,
+    ) {
+        let [added, removed, extended, narrowed] = kinds;
+        let path = seg(&[keyword]);
+        let is_false = |l: &Loc<'a>| l.value == &Value::Bool(false);
+        let (kind, message) = match (o, u) {
+            (None, None) => return,
+            (Some(o), Some(u)) if is_false(o) && is_false(u) => return,
+            (None, Some(u)) | (Some(_), Some(u)) if is_false(u) => {
+                (removed, format!("{} no longer allowed", noun(keyword)))
+            }
+            (Some(o), None) | (Some(o), Some(_)) if is_false(o) => {
+                (added, format!("{} now allowed", noun(keyword)))
+            }
+            (None, Some(_)) => (
+                narrowed,
+                format!("{} now restricted by a schema", noun(keyword)),
+            ),
+            (Some(_), None) => (
+                extended,
+                format!("{} no longer restricted by a schema", noun(keyword)),
+            ),
+            (Some(o), Some(u)) => {
+                let found = self.compare_locs(o, u);
+                extend_prefixed(out, &path, found);
+                return;
+            }
+        };
+        out.push(Diff::new(kind, path, message));
+    }
+}
+
+/// What an `additional*` / `unevaluated*` keyword governs, for messages.
+fn noun(keyword: &str) -> &'static str {
+    match keyword {
+        "additionalProperties" => "additional properties",
+        "unevaluatedProperties" => "unevaluated properties",
+        "unevaluatedItems" => "unevaluated items",
+        _ => "additional items",
+    }
+}
