@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use casbin::{CoreApi, DefaultModel, Enforcer};
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
 use sqlx::postgres::PgListener;
+use sqlx::{PgConnection, PgPool};
 use sqlx_adapter::SqlxAdapter;
 use tokio::sync::RwLock;
 use uuid::Uuid;
@@ -279,6 +279,45 @@ impl Policy {
             listener.try_recv().await?;
         }
     }
+}
+
+/// Makes `subject`'s global permission rows (domain `*`) exactly `wanted`, as (object,
+/// action) pairs, in the caller's transaction. Only rows whose action is in `actions` are
+/// replaced (every action when it is `None`), so a principal's other grants stay. Returns
+/// whether anything changed.
+pub async fn set_global_permissions(
+    conn: &mut PgConnection,
+    subject: &str,
+    wanted: &[(String, &str)],
+    actions: Option<&[&str]>,
+) -> Result<bool, sqlx::Error> {
+    let objects: Vec<&str> = wanted.iter().map(|(object, _)| object.as_str()).collect();
+    let wanted_actions: Vec<&str> = wanted.iter().map(|(_, action)| *action).collect();
+    let removed = sqlx::query(
+        r#"delete from casbin_rule
+           where ptype = 'p' and v0 = $1 and v1 = '*'
+             and ($4::text[] is null or v3 = any($4))
+             and (v2, v3) not in (select * from unnest($2::text[], $3::text[]))"#,
+    )
+    .bind(subject)
+    .bind(&objects)
+    .bind(&wanted_actions)
+    .bind(actions)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let added = sqlx::query(
+        r#"insert into casbin_rule (ptype, v0, v1, v2, v3, v4, v5)
+           select 'p', $1, '*', o, a, '', '' from unnest($2::text[], $3::text[]) as t (o, a)
+           on conflict do nothing"#,
+    )
+    .bind(subject)
+    .bind(&objects)
+    .bind(&wanted_actions)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(removed + added > 0)
 }
 
 /// One permission row of the effective policy, for the read-only admin view.

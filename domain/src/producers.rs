@@ -185,31 +185,9 @@ async fn refresh_policy(conn: &mut PgConnection, principal: &str) -> Result<bool
     if !wanted.is_empty() {
         wanted.push((format!("cluster:{CLUSTER}"), IDEMPOTENT_WRITE));
     }
-    let objects: Vec<String> = wanted.iter().map(|(o, _)| o.clone()).collect();
-    let actions: Vec<String> = wanted.iter().map(|(_, a)| a.to_string()).collect();
-    let removed = sqlx::query(
-        r#"delete from casbin_rule
-           where ptype = 'p' and v0 = $1 and v1 = '*' and v3 in ('write', 'idempotent_write')
-             and (v2, v3) not in (select * from unnest($2::text[], $3::text[]))"#,
-    )
-    .bind(&subject)
-    .bind(&objects)
-    .bind(&actions)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    let added = sqlx::query(
-        r#"insert into casbin_rule (ptype, v0, v1, v2, v3, v4, v5)
-           select 'p', $1, '*', o, a, '', '' from unnest($2::text[], $3::text[]) as t (o, a)
-           on conflict do nothing"#,
-    )
-    .bind(&subject)
-    .bind(&objects)
-    .bind(&actions)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok(removed + added > 0)
+    // Only the producer rows: the same principal may hold subscriptions' read rows.
+    crate::policy::set_global_permissions(conn, &subject, &wanted, Some(&[WRITE, IDEMPOTENT_WRITE]))
+        .await
 }
 
 /// Queues a `producer.sync` for the domain unless one is already waiting (not yet leased),

@@ -293,31 +293,8 @@ async fn set_policy(
         }
         None => Vec::new(),
     };
-    let objects: Vec<String> = wanted.iter().map(|(o, _)| o.clone()).collect();
-    let actions: Vec<String> = wanted.iter().map(|(_, a)| a.to_string()).collect();
-    let removed = sqlx::query(
-        r#"delete from casbin_rule
-           where ptype = 'p' and v0 = $1 and v1 = '*'
-             and (v2, v3) not in (select * from unnest($2::text[], $3::text[]))"#,
-    )
-    .bind(&subject)
-    .bind(&objects)
-    .bind(&actions)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    let added = sqlx::query(
-        r#"insert into casbin_rule (ptype, v0, v1, v2, v3, v4, v5)
-           select 'p', $1, '*', o, a, '', '' from unnest($2::text[], $3::text[]) as t (o, a)
-           on conflict do nothing"#,
-    )
-    .bind(&subject)
-    .bind(&objects)
-    .bind(&actions)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok(removed + added > 0)
+    // A node principal is Meshmart's alone: every global row it holds is the node's.
+    crate::policy::set_global_permissions(conn, &subject, &wanted, None).await
 }
 
 /// The node named `name`.
