@@ -118,11 +118,8 @@ pub async fn grant_role(
     }
     let granted = policy::grant(&mut *conn, id, role).await?;
     if granted {
-        let mut event = Event::new(actor, "role.grant", user_target(&user)).after(role);
-        if let Role::Owner(domain) = role {
-            event = event.in_domain(domain);
-        }
-        audit::record(conn, event).await?;
+        let event = Event::new(actor, "role.grant", user_target(&user)).after(role);
+        audit::record(conn, in_role_domain(event, role)).await?;
     }
     Ok(granted)
 }
@@ -137,13 +134,18 @@ pub async fn revoke_role(
     let user = existing_user(&mut *conn, id).await?;
     let revoked = policy::revoke(&mut *conn, id, role).await?;
     if revoked {
-        let mut event = Event::new(actor, "role.revoke", user_target(&user)).before(role);
-        if let Role::Owner(domain) = role {
-            event = event.in_domain(domain);
-        }
-        audit::record(conn, event).await?;
+        let event = Event::new(actor, "role.revoke", user_target(&user)).before(role);
+        audit::record(conn, in_role_domain(event, role)).await?;
     }
     Ok(revoked)
+}
+
+/// A role change's audit entry, filed under the role's domain when it is an owner's.
+fn in_role_domain(event: Event, role: &Role) -> Event {
+    match role {
+        Role::Owner(domain) => event.in_domain(domain),
+        Role::Admin | Role::Analyst => event,
+    }
 }
 
 /// Creates an API token for `user` (the actor is the user).

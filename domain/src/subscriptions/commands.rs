@@ -223,10 +223,7 @@ pub async fn request(
         .await?;
     }
     tx.commit().await?;
-    let mut conn = pool.acquire().await?;
-    load(&mut conn, id)
-        .await?
-        .ok_or(SubscriptionError::NotFound)
+    committed(pool, id).await
 }
 
 /// The first of the requester's roles that the product approves automatically.
@@ -360,10 +357,7 @@ async fn settle(
     )
     .await?;
     tx.commit().await?;
-    let mut conn = pool.acquire().await?;
-    load(&mut conn, id)
-        .await?
-        .ok_or(SubscriptionError::NotFound)
+    committed(pool, id).await
 }
 
 /// Ends a subscription: its requester withdraws or gives it up, or an owner of the
@@ -381,10 +375,7 @@ pub async fn revoke(
     let next = subscription.stage().after(Action::Revoke)?;
     end(&mut tx, &subscription, next, &caller.audit_actor(), comment).await?;
     tx.commit().await?;
-    let mut conn = pool.acquire().await?;
-    load(&mut conn, id)
-        .await?
-        .ok_or(SubscriptionError::NotFound)
+    committed(pool, id).await
 }
 
 /// Ends every live subscription of `principal` as revoked, on `conn` (a disabled user's
@@ -593,4 +584,12 @@ pub async fn set_auto_approve(
     .await?;
     tx.commit().await?;
     Ok(wanted.into_iter().map(str::to_string).collect())
+}
+
+/// The subscription as a change just committed it.
+async fn committed(pool: &PgPool, id: Uuid) -> Result<Subscription, SubscriptionError> {
+    let mut conn = pool.acquire().await?;
+    load(&mut conn, id)
+        .await?
+        .ok_or(SubscriptionError::NotFound)
 }
