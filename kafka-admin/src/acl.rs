@@ -194,27 +194,16 @@ pub fn create_acls(
         .iter()
         .map(NativeAcl::binding)
         .collect::<Result<Vec<_>, _>>()?;
-    let mut ptrs: Vec<*mut rd::rd_kafka_AclBinding_t> = natives.iter().map(|n| n.0).collect();
-    let request = Request::new(
+    let event = send_all(
         client,
-        rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_CREATEACLS,
+        natives,
+        (
+            rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_CREATEACLS,
+            rd::rd_kafka_CreateAcls,
+            rd::RD_KAFKA_EVENT_CREATEACLS_RESULT,
+        ),
         timeout,
     )?;
-    // SAFETY: `request.rk`, `request.options.0` and `request.queue.0` are valid, non-null
-    // handles owned by `request`; `ptrs` holds `ptrs.len()` valid bindings owned by `natives`,
-    // which outlive the call. librdkafka copies the bindings and options before returning and
-    // keeps its own reference to the queue.
-    unsafe {
-        rd::rd_kafka_CreateAcls(
-            request.rk,
-            ptrs.as_mut_ptr(),
-            ptrs.len(),
-            request.options.0,
-            request.queue.0,
-        );
-    }
-    drop(natives);
-    let event = request.wait(rd::RD_KAFKA_EVENT_CREATEACLS_RESULT, BrokerErrors::Read)?;
     // SAFETY: `event.0` is a valid CreateAcls result event (type checked by `wait`).
     let result = unsafe { rd::rd_kafka_event_CreateAcls_result(event.0) };
     if result.is_null() {
@@ -314,6 +303,44 @@ pub fn describe_acls(
     Ok(out)
 }
 
+/// A librdkafka admin call that sends a batch of ACL bindings (`CreateAcls`) or filters
+/// (`DeleteAcls`, whose filters are bindings too): handle, array, count, options, queue.
+type BatchCall = unsafe extern "C" fn(
+    *mut rd::rd_kafka_t,
+    *mut *mut rd::rd_kafka_AclBinding_t,
+    usize,
+    *const rd::rd_kafka_AdminOptions_t,
+    *mut rd::rd_kafka_queue_t,
+);
+
+/// Sends `natives` with `call` as admin operation `op` and waits for its result event, of
+/// type `result`. The natives are freed once librdkafka has copied them.
+fn send_all(
+    client: &AdminClient<DefaultClientContext>,
+    natives: Vec<NativeAcl>,
+    (op, call, result): (rd::rd_kafka_admin_op_t, BatchCall, std::ffi::c_int),
+    timeout: Duration,
+) -> Result<native::Event, AclError> {
+    let mut ptrs: Vec<*mut rd::rd_kafka_AclBinding_t> = natives.iter().map(|n| n.0).collect();
+    let request = Request::new(client, op, timeout)?;
+    // SAFETY: `call` is `rd_kafka_CreateAcls` or `rd_kafka_DeleteAcls` (the only callers);
+    // `request.rk`, `request.options.0` and `request.queue.0` are valid, non-null handles
+    // owned by `request`; `ptrs` holds `ptrs.len()` valid bindings or filters owned by
+    // `natives`, which outlive the call. librdkafka copies them and the options before
+    // returning and keeps its own reference to the queue.
+    unsafe {
+        call(
+            request.rk,
+            ptrs.as_mut_ptr(),
+            ptrs.len(),
+            request.options.0,
+            request.queue.0,
+        );
+    }
+    drop(natives);
+    Ok(request.wait(result, BrokerErrors::Read)?)
+}
+
 /// Deletes every ACL matching any of `filters` and returns the ACLs deleted, sorted and
 /// without duplicates. An empty slice returns `Ok` without a request. Matching nothing is not
 /// an error. Waits at most about `timeout` (capped at 1h).
@@ -335,25 +362,16 @@ pub fn delete_acls(
         .iter()
         .map(NativeAcl::filter)
         .collect::<Result<Vec<_>, _>>()?;
-    let mut ptrs: Vec<*mut rd::rd_kafka_AclBinding_t> = natives.iter().map(|n| n.0).collect();
-    let request = Request::new(
+    let event = send_all(
         client,
-        rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DELETEACLS,
+        natives,
+        (
+            rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DELETEACLS,
+            rd::rd_kafka_DeleteAcls,
+            rd::RD_KAFKA_EVENT_DELETEACLS_RESULT,
+        ),
         timeout,
     )?;
-    // SAFETY: the handles are valid and owned by `request`; `ptrs` holds `ptrs.len()` valid
-    // filters owned by `natives`, which librdkafka copies before returning.
-    unsafe {
-        rd::rd_kafka_DeleteAcls(
-            request.rk,
-            ptrs.as_mut_ptr(),
-            ptrs.len(),
-            request.options.0,
-            request.queue.0,
-        );
-    }
-    drop(natives);
-    let event = request.wait(rd::RD_KAFKA_EVENT_DELETEACLS_RESULT, BrokerErrors::Read)?;
     // SAFETY: `event.0` is a valid DeleteAcls result event (type checked by `wait`).
     let result = unsafe { rd::rd_kafka_event_DeleteAcls_result(event.0) };
     if result.is_null() {
