@@ -310,10 +310,7 @@ async fn get_version(
     Path((subject, version)): Path<(String, String)>,
     query: FlagsQuery,
 ) -> Answer {
-    read_access(&state, caller_ext).await?;
-    let flags = flags(query)?;
-    let which = VersionRef::parse(&version)?;
-    let found = registry::version(&state.pool, &subject, which, flags.deleted).await?;
+    let found = read_version(&state, caller_ext, &subject, &version, query).await?;
     ok(version_json(&found))
 }
 
@@ -323,11 +320,23 @@ async fn get_version_schema(
     Path((subject, version)): Path<(String, String)>,
     query: FlagsQuery,
 ) -> Result<Response, Failure> {
-    read_access(&state, caller_ext).await?;
-    let flags = flags(query)?;
-    let which = VersionRef::parse(&version)?;
-    let found = registry::version(&state.pool, &subject, which, flags.deleted).await?;
+    let found = read_version(&state, caller_ext, &subject, &version, query).await?;
     Ok(raw_schema(found.schema))
+}
+
+/// The version a reader asked for (`latest`, `-1` or a number; `?deleted=true` includes
+/// soft-deleted versions), after the read check.
+async fn read_version(
+    state: &AppState,
+    caller_ext: CallerExt,
+    subject: &str,
+    version: &str,
+    query: FlagsQuery,
+) -> Result<registry::SubjectVersion, Failure> {
+    read_access(state, caller_ext).await?;
+    let flags = flags(query)?;
+    let which = VersionRef::parse(version)?;
+    Ok(registry::version(&state.pool, subject, which, flags.deleted).await?)
 }
 
 /// The bare schema text (Confluent's `/schema` sub-resources).
