@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 
-use super::content::{Additional, Rest, additional, rest_of};
-use super::diff::{Diff, all_compatible, extend_prefixed};
+use super::content::{Additional, MemberKinds, Rest, additional, rest_of};
+use super::diff::{Diff, extend_prefixed};
 use super::model::{Loc, seg};
 use super::numbers::bound;
 use super::{ChangeKind, Comparator};
@@ -95,89 +95,28 @@ impl<'a> Comparator<'a> {
             let found = self.compare_locs(ol, ul);
             extend_prefixed(out, &seg(&[tuple_keyword, &i.to_string()]), found);
         }
+        let kinds = MemberKinds {
+            removed_from_open: K::ItemRemovedFromOpenContentModel,
+            removed_covered: K::ItemRemovedIsCoveredByPartiallyOpenContentModel,
+            removed_not_covered: K::ItemRemovedNotCoveredByPartiallyOpenContentModel,
+            false_removed_from_closed: K::ItemWithFalseRemovedFromClosedContentModel,
+            removed_from_closed: K::ItemRemovedFromClosedContentModel,
+            empty_added_to_open: K::ItemWithEmptySchemaAddedToOpenContentModel,
+            added_to_open: K::ItemAddedToOpenContentModel,
+            added_covered: K::ItemAddedIsCoveredByPartiallyOpenContentModel,
+            added_not_covered: K::ItemAddedNotCoveredByPartiallyOpenContentModel,
+            added_to_closed: K::ItemAddedToClosedContentModel,
+            additional: "items",
+        };
         for (i, ol) in om.tuple.iter().enumerate().skip(common) {
             let path = seg(&[tuple_keyword, &i.to_string()]);
-            match um.rest() {
-                Rest::Open => out.push(Diff::new(
-                    K::ItemRemovedFromOpenContentModel,
-                    path,
-                    format!("tuple item {i} removed from an open content model"),
-                )),
-                Rest::Partial(schema) => {
-                    let found = self.compare_locs(ol, &schema);
-                    let covered = all_compatible(&found);
-                    extend_prefixed(out, &path, found);
-                    out.push(if covered {
-                        Diff::new(
-                            K::ItemRemovedIsCoveredByPartiallyOpenContentModel,
-                            path,
-                            format!("tuple item {i} removed; its values are still accepted as additional items"),
-                        )
-                    } else {
-                        Diff::new(
-                            K::ItemRemovedNotCoveredByPartiallyOpenContentModel,
-                            path,
-                            format!("tuple item {i} removed; the partially open content model rejects its old values"),
-                        )
-                    });
-                }
-                Rest::Closed => out.push(if self.is_false_schema(ol) {
-                    Diff::new(
-                        K::ItemWithFalseRemovedFromClosedContentModel,
-                        path,
-                        format!(
-                            "tuple item {i} (schema false) removed from a closed content model"
-                        ),
-                    )
-                } else {
-                    Diff::new(
-                        K::ItemRemovedFromClosedContentModel,
-                        path,
-                        format!("tuple item {i} removed from a closed content model"),
-                    )
-                }),
-            }
+            let what = format!("tuple item {i}");
+            self.member_removed(&kinds, &what, path, ol, um.rest(), out);
         }
         for (i, ul) in um.tuple.iter().enumerate().skip(common) {
             let path = seg(&[tuple_keyword, &i.to_string()]);
-            match om.rest() {
-                Rest::Open => out.push(if self.is_empty_schema(ul) {
-                    Diff::new(
-                        K::ItemWithEmptySchemaAddedToOpenContentModel,
-                        path,
-                        format!("tuple item {i} with an empty schema added to an open content model"),
-                    )
-                } else {
-                    Diff::new(
-                        K::ItemAddedToOpenContentModel,
-                        path,
-                        format!("tuple item {i} added to an open content model (old data may hold any value there)"),
-                    )
-                }),
-                Rest::Partial(schema) => {
-                    let found = self.compare_locs(&schema, ul);
-                    let covered = all_compatible(&found);
-                    extend_prefixed(out, &path, found);
-                    out.push(if covered {
-                        Diff::new(
-                            K::ItemAddedIsCoveredByPartiallyOpenContentModel,
-                            path,
-                            format!("tuple item {i} added; it accepts what the partially open content model accepted"),
-                        )
-                    } else {
-                        Diff::new(
-                            K::ItemAddedNotCoveredByPartiallyOpenContentModel,
-                            path,
-                            format!("tuple item {i} added; it rejects values the partially open content model accepted"),
-                        )
-                    });
-                }
-                Rest::Closed => out.push(Diff::new(
-                    K::ItemAddedToClosedContentModel,
-                    path,
-                    format!("tuple item {i} added to a closed content model"),
-                )),
-            }
+            let what = format!("tuple item {i}");
+            self.member_added(&kinds, &what, path, ul, om.rest(), out);
         }
 
         let additional_keyword = if om.additional.present || !um.additional.present {

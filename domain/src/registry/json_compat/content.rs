@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::diff::{Diff, extend_prefixed};
+use super::diff::{Diff, all_compatible, extend_prefixed};
 use super::model::{Loc, seg, trivially_true};
 use super::{ChangeKind, Comparator};
 
@@ -18,6 +18,24 @@ pub(super) enum Rest<'a> {
     Closed,
     /// Values must match this schema.
     Partial(Loc<'a>),
+}
+
+/// The change kinds for one sort of member a content model lists by name or position (a
+/// tuple item, a pattern property) when a member is removed or added: what the other
+/// version's [`Rest`] does with the values decides which.
+pub(super) struct MemberKinds {
+    pub(super) removed_from_open: ChangeKind,
+    pub(super) removed_covered: ChangeKind,
+    pub(super) removed_not_covered: ChangeKind,
+    pub(super) false_removed_from_closed: ChangeKind,
+    pub(super) removed_from_closed: ChangeKind,
+    pub(super) empty_added_to_open: ChangeKind,
+    pub(super) added_to_open: ChangeKind,
+    pub(super) added_covered: ChangeKind,
+    pub(super) added_not_covered: ChangeKind,
+    pub(super) added_to_closed: ChangeKind,
+    /// What the members nothing names are called: `items`, `properties`.
+    pub(super) additional: &'static str,
 }
 
 /// An `additionalProperties` / `additionalItems` keyword as Confluent reads it.
@@ -70,6 +88,113 @@ pub(super) fn rest_of<'a>(additional: &Additional<'a>, unevaluated: Option<&Loc<
 }
 
 impl<'a> Comparator<'a> {
+    /// `what` (e.g. "tuple item 2"), at `path`, is gone from the update, whose content model
+    /// `rest` now governs the values the original let through with schema `old`.
+    pub(super) fn member_removed(
+        &mut self,
+        kinds: &MemberKinds,
+        what: &str,
+        path: String,
+        old: &Loc<'a>,
+        rest: Rest<'a>,
+        out: &mut Vec<Diff>,
+    ) {
+        match rest {
+            Rest::Open => out.push(Diff::new(
+                kinds.removed_from_open,
+                path,
+                format!("{what} removed from an open content model"),
+            )),
+            Rest::Partial(schema) => {
+                let found = self.compare_locs(old, &schema);
+                let covered = all_compatible(&found);
+                extend_prefixed(out, &path, found);
+                out.push(if covered {
+                    Diff::new(
+                        kinds.removed_covered,
+                        path,
+                        format!(
+                            "{what} removed; its values are still accepted as additional {}",
+                            kinds.additional
+                        ),
+                    )
+                } else {
+                    Diff::new(
+                        kinds.removed_not_covered,
+                        path,
+                        format!("{what} removed; the partially open content model rejects its old values"),
+                    )
+                });
+            }
+            Rest::Closed => out.push(if self.is_false_schema(old) {
+                Diff::new(
+                    kinds.false_removed_from_closed,
+                    path,
+                    format!("{what} (schema false) removed from a closed content model"),
+                )
+            } else {
+                Diff::new(
+                    kinds.removed_from_closed,
+                    path,
+                    format!("{what} removed from a closed content model"),
+                )
+            }),
+        }
+    }
+
+    /// `what`, at `path`, is new in the update with schema `new`, where the original's
+    /// content model `rest` governed it.
+    pub(super) fn member_added(
+        &mut self,
+        kinds: &MemberKinds,
+        what: &str,
+        path: String,
+        new: &Loc<'a>,
+        rest: Rest<'a>,
+        out: &mut Vec<Diff>,
+    ) {
+        match rest {
+            Rest::Open => out.push(if self.is_empty_schema(new) {
+                Diff::new(
+                    kinds.empty_added_to_open,
+                    path,
+                    format!("{what} with an empty schema added to an open content model"),
+                )
+            } else {
+                Diff::new(
+                    kinds.added_to_open,
+                    path,
+                    format!(
+                        "{what} added to an open content model (old data may hold any value there)"
+                    ),
+                )
+            }),
+            Rest::Partial(schema) => {
+                let found = self.compare_locs(&schema, new);
+                let covered = all_compatible(&found);
+                extend_prefixed(out, &path, found);
+                out.push(if covered {
+                    Diff::new(
+                        kinds.added_covered,
+                        path,
+                        format!("{what} added; it accepts what the partially open content model accepted"),
+                    )
+                } else {
+                    Diff::new(
+                        kinds.added_not_covered,
+                        path,
+                        format!("{what} added; it rejects values the partially open content model accepted"),
+                    )
+                });
+            }
+            Rest::Closed => out.push(Diff::new(
+                kinds.added_to_closed,
+                path,
+                format!("{what} added to a closed content model"),
+            )),
+        }
+    }
+
     /// `additionalProperties` / `additionalItems`, as Confluent compares them.
     pub(super) fn compare_additional(
         &mut self,

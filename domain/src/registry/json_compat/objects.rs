@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::content::{Additional, Rest, additional, rest_of};
+use super::content::{Additional, MemberKinds, Rest, additional, rest_of};
 use super::diff::{Diff, all_compatible, extend_prefixed};
 use super::model::{Loc, is_schema, seg};
 use super::numbers::bound;
@@ -397,6 +397,19 @@ impl<'a> Comparator<'a> {
         use ChangeKind as K;
         // Only `additionalProperties` / `unevaluatedProperties` are consulted here: whether two
         // patterns overlap is not decided.
+        let kinds = MemberKinds {
+            removed_from_open: K::PatternPropertyRemovedFromOpenContentModel,
+            removed_covered: K::PatternPropertyRemovedIsCoveredByPartiallyOpenContentModel,
+            removed_not_covered: K::PatternPropertyRemovedNotCoveredByPartiallyOpenContentModel,
+            false_removed_from_closed: K::PatternPropertyWithFalseRemovedFromClosedContentModel,
+            removed_from_closed: K::PatternPropertyRemovedFromClosedContentModel,
+            empty_added_to_open: K::PatternPropertyWithEmptySchemaAddedToOpenContentModel,
+            added_to_open: K::PatternPropertyAddedToOpenContentModel,
+            added_covered: K::PatternPropertyAddedIsCoveredByPartiallyOpenContentModel,
+            added_not_covered: K::PatternPropertyAddedNotCoveredByPartiallyOpenContentModel,
+            added_to_closed: K::PatternPropertyAddedToClosedContentModel,
+            additional: "properties",
+        };
         for (pattern, ol) in &om.patterns {
             let path = seg(&["patternProperties", pattern]);
             if let Some(ul) = um.pattern(pattern) {
@@ -404,88 +417,16 @@ impl<'a> Comparator<'a> {
                 extend_prefixed(out, &path, found);
                 continue;
             }
-            match um.rest.clone() {
-                Rest::Open => out.push(Diff::new(
-                    K::PatternPropertyRemovedFromOpenContentModel,
-                    path,
-                    format!("pattern property `{pattern}` removed from an open content model"),
-                )),
-                Rest::Partial(schema) => {
-                    let found = self.compare_locs(ol, &schema);
-                    let covered = all_compatible(&found);
-                    extend_prefixed(out, &path, found);
-                    out.push(if covered {
-                        Diff::new(
-                            K::PatternPropertyRemovedIsCoveredByPartiallyOpenContentModel,
-                            path,
-                            format!("pattern property `{pattern}` removed; its values are still accepted as additional properties"),
-                        )
-                    } else {
-                        Diff::new(
-                            K::PatternPropertyRemovedNotCoveredByPartiallyOpenContentModel,
-                            path,
-                            format!("pattern property `{pattern}` removed; the partially open content model rejects its old values"),
-                        )
-                    });
-                }
-                Rest::Closed => out.push(if self.is_false_schema(ol) {
-                    Diff::new(
-                        K::PatternPropertyWithFalseRemovedFromClosedContentModel,
-                        path,
-                        format!("pattern property `{pattern}` (schema false) removed from a closed content model"),
-                    )
-                } else {
-                    Diff::new(
-                        K::PatternPropertyRemovedFromClosedContentModel,
-                        path,
-                        format!("pattern property `{pattern}` removed from a closed content model"),
-                    )
-                }),
-            }
+            let what = format!("pattern property `{pattern}`");
+            self.member_removed(&kinds, &what, path, ol, um.rest.clone(), out);
         }
         for (pattern, ul) in &um.patterns {
             if om.pattern(pattern).is_some() {
                 continue;
             }
             let path = seg(&["patternProperties", pattern]);
-            match om.rest.clone() {
-                Rest::Open => out.push(if self.is_empty_schema(ul) {
-                    Diff::new(
-                        K::PatternPropertyWithEmptySchemaAddedToOpenContentModel,
-                        path,
-                        format!("pattern property `{pattern}` with an empty schema added to an open content model"),
-                    )
-                } else {
-                    Diff::new(
-                        K::PatternPropertyAddedToOpenContentModel,
-                        path,
-                        format!("pattern property `{pattern}` added to an open content model (old data may hold any value there)"),
-                    )
-                }),
-                Rest::Partial(schema) => {
-                    let found = self.compare_locs(&schema, ul);
-                    let covered = all_compatible(&found);
-                    extend_prefixed(out, &path, found);
-                    out.push(if covered {
-                        Diff::new(
-                            K::PatternPropertyAddedIsCoveredByPartiallyOpenContentModel,
-                            path,
-                            format!("pattern property `{pattern}` added; it accepts what the partially open content model accepted"),
-                        )
-                    } else {
-                        Diff::new(
-                            K::PatternPropertyAddedNotCoveredByPartiallyOpenContentModel,
-                            path,
-                            format!("pattern property `{pattern}` added; it rejects values the partially open content model accepted"),
-                        )
-                    });
-                }
-                Rest::Closed => out.push(Diff::new(
-                    K::PatternPropertyAddedToClosedContentModel,
-                    path,
-                    format!("pattern property `{pattern}` added to a closed content model"),
-                )),
-            }
+            let what = format!("pattern property `{pattern}`");
+            self.member_added(&kinds, &what, path, ul, om.rest.clone(), out);
         }
     }
 
