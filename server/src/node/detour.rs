@@ -30,7 +30,8 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
-use super::{COORDINATOR_TIMEOUT, StateReader};
+use super::COORDINATOR_TIMEOUT;
+use super::rebalance::StateReader;
 
 /// How long a process parks its output before it tries the output again.
 pub const PROBE_EVERY: Duration = Duration::from_secs(5);
