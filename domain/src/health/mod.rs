@@ -15,7 +15,7 @@
 //!   who may not see classified fields.
 //!
 //! The consumer group itself (partition assignment, polling, dead-letter copies) is the
-//! server's (`server/src/checker.rs`): Kafka assigns the partitions, never Meshmart.
+//! server's (`server/src/checker/`): Kafka assigns the partitions, never Meshmart.
 
 pub mod lag;
 pub mod report;
