@@ -48,6 +48,15 @@ if [ "$wbg_have" != "$wbg_want" ]; then
   # Not --locked: its lockfile pins a crate version the registry no longer serves.
   cargo install wasm-bindgen-cli --version "$wbg_want" --quiet
 fi
+# sqlx-cli, matching Cargo.lock's sqlx: writes and checks `.sqlx/`, the query data the
+# compile-checked queries build against (scripts/sqlx-prepare.sh).
+sqlx_want=$(awk '/^name = "sqlx"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+sqlx_have=$(cargo sqlx --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$sqlx_have" != "$sqlx_want" ]; then
+  say "installing sqlx-cli $sqlx_want (have: ${sqlx_have:-none}); takes ~5 min once"
+  cargo install sqlx-cli --version "$sqlx_want" --locked --no-default-features \
+    --features postgres,rustls --quiet
+fi
 # The step that cuts the lazily loaded pages out of the browser bundle (tools/wasm-split).
 split_want=$(sed -n 's/^version = "\(.*\)"/\1/p' tools/wasm-split/Cargo.toml | head -1)
 if ! meshmart-wasm-split --version 2>/dev/null | grep -qx "meshmart-wasm-split $split_want"; then

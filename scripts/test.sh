@@ -32,6 +32,9 @@ scripts/stack.sh up test
 # shellcheck disable=SC1091
 source .data/test/env
 
+step "compile-checked SQL: .sqlx/ matches every query (cargo sqlx prepare --check)"
+scripts/sqlx-prepare.sh --check
+
 step "unit and integration tests (real PostgreSQL, real broker)"
 cargo test --workspace --exclude frontend --no-fail-fast
 

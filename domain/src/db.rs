@@ -7,6 +7,12 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+/// The type of every `timestamptz` column. The compile-checked queries name it in a type
+/// override (`created_at as "created_at: Timestamp"`): left to themselves, sqlx's macros map
+/// `timestamptz` to the `time` crate's type whenever sqlx's `time` feature is on (a
+/// dependency, the session store, turns it on), and the domain uses chrono.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
+
 /// The schema migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 

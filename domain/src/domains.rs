@@ -35,9 +35,12 @@ pub fn is_valid_slug(slug: &str) -> bool {
 
 /// Every domain, by slug.
 pub async fn list(pool: &PgPool) -> Result<Vec<Domain>, sqlx::Error> {
-    sqlx::query_as::<_, Domain>(r#"select slug, name, description from domains order by slug"#)
-        .fetch_all(pool)
-        .await
+    sqlx::query_as!(
+        Domain,
+        r#"select slug, name, description from domains order by slug"#
+    )
+    .fetch_all(pool)
+    .await
 }
 
 /// A domain with how many data products it owns.
@@ -51,8 +54,9 @@ pub struct Summary {
 
 /// Every domain with its product count, by name.
 pub async fn summaries(pool: &PgPool) -> Result<Vec<Summary>, sqlx::Error> {
-    sqlx::query_as::<_, Summary>(
-        r#"select d.slug, d.name, d.description, count(p.id) as products
+    sqlx::query_as!(
+        Summary,
+        r#"select d.slug, d.name, d.description, count(p.id) as "products!"
            from domains d left join products p on p.domain = d.slug
            group by d.slug order by d.name"#,
     )
@@ -62,22 +66,25 @@ pub async fn summaries(pool: &PgPool) -> Result<Vec<Summary>, sqlx::Error> {
 
 /// One domain with its product count, if it exists.
 pub async fn summary(pool: &PgPool, slug: &str) -> Result<Option<Summary>, sqlx::Error> {
-    sqlx::query_as::<_, Summary>(
+    sqlx::query_as!(
+        Summary,
         r#"select d.slug, d.name, d.description,
-                  (select count(*) from products p where p.domain = d.slug) as products
+                  (select count(*) from products p where p.domain = d.slug) as "products!"
            from domains d where d.slug = $1"#,
+        slug,
     )
-    .bind(slug)
     .fetch_optional(pool)
     .await
 }
 
 /// Whether the domain exists.
 pub async fn exists(conn: &mut PgConnection, slug: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar::<_, bool>(r#"select exists (select 1 from domains where slug = $1)"#)
-        .bind(slug)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from domains where slug = $1) as "exists!""#,
+        slug,
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Creates the domain, or updates its name and description.
@@ -85,14 +92,14 @@ pub async fn upsert(conn: &mut PgConnection, domain: &Domain) -> Result<(), Doma
     if !is_valid_slug(&domain.slug) {
         return Err(DomainError::InvalidSlug(domain.slug.clone()));
     }
-    sqlx::query(
+    sqlx::query!(
         r#"insert into domains (slug, name, description) values ($1, $2, $3)
            on conflict (slug) do update
            set name = excluded.name, description = excluded.description, updated_at = now()"#,
+        domain.slug,
+        domain.name,
+        domain.description,
     )
-    .bind(&domain.slug)
-    .bind(&domain.name)
-    .bind(&domain.description)
     .execute(conn)
     .await?;
     Ok(())

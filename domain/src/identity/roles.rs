@@ -65,14 +65,14 @@ pub async fn grant(
     user_id: Uuid,
     role: &Role,
 ) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         r#"insert into casbin_rule (ptype, v0, v1, v2, v3, v4, v5)
            values ('g', $1, $2, $3, '', '', '')
            on conflict on constraint unique_key_sqlx_adapter do nothing"#,
+        user_subject(user_id),
+        role.subject(),
+        role.domain(),
     )
-    .bind(user_subject(user_id))
-    .bind(role.subject())
-    .bind(role.domain())
     .execute(conn)
     .await?;
     Ok(inserted.rows_affected() == 1)
@@ -84,12 +84,12 @@ pub async fn revoke(
     user_id: Uuid,
     role: &Role,
 ) -> Result<bool, sqlx::Error> {
-    let deleted = sqlx::query(
+    let deleted = sqlx::query!(
         r#"delete from casbin_rule where ptype = 'g' and v0 = $1 and v1 = $2 and v2 = $3"#,
+        user_subject(user_id),
+        role.subject(),
+        role.domain(),
     )
-    .bind(user_subject(user_id))
-    .bind(role.subject())
-    .bind(role.domain())
     .execute(conn)
     .await?;
     Ok(deleted.rows_affected() > 0)
@@ -97,31 +97,33 @@ pub async fn revoke(
 
 /// The roles each user holds, keyed by user id.
 pub async fn grants(pool: &PgPool) -> Result<Vec<(Uuid, Role)>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, (String, String, String)>(
-        r#"select v0, v1, v2 from casbin_rule where ptype = 'g' and v0 like 'user:%'
+    let rows = sqlx::query!(
+        r#"select v0 as subject, v1 as role, v2 as domain from casbin_rule
+           where ptype = 'g' and v0 like 'user:%'
            order by v0, v1, v2"#,
     )
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(subject, role, domain)| {
-            let id = subject.strip_prefix("user:")?.parse().ok()?;
-            Some((id, Role::from_row(&role, &domain)?))
+        .filter_map(|row| {
+            let id = row.subject.strip_prefix("user:")?.parse().ok()?;
+            Some((id, Role::from_row(&row.role, &row.domain)?))
         })
         .collect())
 }
 
 /// The roles one user holds.
 pub async fn roles_of(pool: &PgPool, user_id: Uuid) -> Result<Vec<Role>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, (String, String)>(
-        r#"select v1, v2 from casbin_rule where ptype = 'g' and v0 = $1 order by v1, v2"#,
+    let rows = sqlx::query!(
+        r#"select v1 as role, v2 as domain from casbin_rule
+           where ptype = 'g' and v0 = $1 order by v1, v2"#,
+        user_subject(user_id),
     )
-    .bind(user_subject(user_id))
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(role, domain)| Role::from_row(&role, &domain))
+        .filter_map(|row| Role::from_row(&row.role, &row.domain))
         .collect())
 }

@@ -2,6 +2,7 @@
 //! used by stream jobs and consumer applications. Owners of the domain and admins manage
 //! them; later, subscriptions can be requested for them.
 
+use crate::db::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -21,8 +22,6 @@ pub struct ServiceAccount {
     pub disabled: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
-
-const COLUMNS: &str = "id, domain, name, description, kafka_principal, disabled, created_at";
 
 /// Creates a service account `name` in `domain`, principal `User:<name>`.
 pub async fn create(
@@ -56,16 +55,18 @@ pub async fn create(
     if !domains::exists(&mut *conn, domain).await? {
         return Err(invalid("domain", format!("no domain `{domain}`")));
     }
-    let account = sqlx::query_as::<_, ServiceAccount>(&format!(
+    let account = sqlx::query_as!(
+        ServiceAccount,
         r#"insert into service_accounts (domain, name, description, kafka_principal, created_by)
            values ($1, $2, $3, $4, $5)
-           returning {COLUMNS}"#
-    ))
-    .bind(domain)
-    .bind(name)
-    .bind(description.trim())
-    .bind(format!("User:{name}"))
-    .bind(created_by)
+           returning id, domain, name, description, kafka_principal, disabled,
+                     created_at as "created_at: Timestamp""#,
+        domain,
+        name,
+        description.trim(),
+        format!("User:{name}"),
+        created_by,
+    )
     .fetch_one(conn)
     .await?;
     Ok(account)
@@ -73,10 +74,13 @@ pub async fn create(
 
 /// The service accounts of one domain, or of all when `domain` is `None`.
 pub async fn list(pool: &PgPool, domain: Option<&str>) -> Result<Vec<ServiceAccount>, sqlx::Error> {
-    sqlx::query_as::<_, ServiceAccount>(&format!(
-        "select {COLUMNS} from service_accounts where $1::text is null or domain = $1 order by domain, name"
-    ))
-    .bind(domain)
+    sqlx::query_as!(
+        ServiceAccount,
+        r#"select id, domain, name, description, kafka_principal, disabled,
+                  created_at as "created_at: Timestamp"
+           from service_accounts where $1::text is null or domain = $1 order by domain, name"#,
+        domain,
+    )
     .fetch_all(pool)
     .await
 }

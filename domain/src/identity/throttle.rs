@@ -127,7 +127,7 @@ impl LoginThrottle {
     /// Deletes budgets that have refilled completely, so the table stays bounded by the keys
     /// that tried to sign in within the last burst window. Returns how many went.
     pub async fn forget_idle(pool: &PgPool) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query("delete from login_budgets where spent_until < now()")
+        let done = sqlx::query!("delete from login_budgets where spent_until < now()")
             .execute(pool)
             .await?;
         Ok(done.rows_affected())

@@ -2,6 +2,7 @@
 //! SHA-256 of the token is stored (the token itself is shown once); the first characters
 //! are kept to recognise it in lists. Revocation takes effect on the next request.
 
+use crate::db::Timestamp;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -34,8 +35,6 @@ pub struct NewToken {
     pub info: TokenInfo,
 }
 
-const TOKEN_COLUMNS: &str = "id, name, prefix, created_at, last_used_at, revoked_at";
-
 fn digest(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
@@ -59,15 +58,18 @@ pub async fn create(
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     );
-    let info = sqlx::query_as::<_, TokenInfo>(&format!(
+    let info = sqlx::query_as!(
+        TokenInfo,
         r#"insert into api_tokens (user_id, name, prefix, token_hash)
            values ($1, $2, $3, $4)
-           returning {TOKEN_COLUMNS}"#
-    ))
-    .bind(user_id)
-    .bind(name)
-    .bind(&token[..SHOWN_PREFIX_LEN])
-    .bind(digest(&token))
+           returning id, name, prefix, created_at as "created_at: Timestamp",
+                     last_used_at as "last_used_at: Timestamp",
+                     revoked_at as "revoked_at: Timestamp""#,
+        user_id,
+        name,
+        &token[..SHOWN_PREFIX_LEN],
+        digest(&token),
+    )
     .fetch_one(conn)
     .await?;
     Ok(NewToken { token, info })
@@ -75,10 +77,14 @@ pub async fn create(
 
 /// The user's tokens, newest first.
 pub async fn list(pool: &PgPool, user_id: Uuid) -> Result<Vec<TokenInfo>, sqlx::Error> {
-    sqlx::query_as::<_, TokenInfo>(&format!(
-        "select {TOKEN_COLUMNS} from api_tokens where user_id = $1 order by created_at desc"
-    ))
-    .bind(user_id)
+    sqlx::query_as!(
+        TokenInfo,
+        r#"select id, name, prefix, created_at as "created_at: Timestamp",
+                  last_used_at as "last_used_at: Timestamp",
+                  revoked_at as "revoked_at: Timestamp"
+           from api_tokens where user_id = $1 order by created_at desc"#,
+        user_id,
+    )
     .fetch_all(pool)
     .await
 }
@@ -89,19 +95,23 @@ pub async fn revoke(
     user_id: Uuid,
     token_id: Uuid,
 ) -> Result<TokenInfo, IdentityError> {
-    let before = sqlx::query_as::<_, TokenInfo>(&format!(
-        "select {TOKEN_COLUMNS} from api_tokens where id = $1 and user_id = $2 for update"
-    ))
-    .bind(token_id)
-    .bind(user_id)
+    let before = sqlx::query_as!(
+        TokenInfo,
+        r#"select id, name, prefix, created_at as "created_at: Timestamp",
+                  last_used_at as "last_used_at: Timestamp",
+                  revoked_at as "revoked_at: Timestamp"
+           from api_tokens where id = $1 and user_id = $2 for update"#,
+        token_id,
+        user_id,
+    )
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(IdentityError::NotFound)?;
-    sqlx::query(
+    sqlx::query!(
         r#"update api_tokens set revoked_at = coalesce(revoked_at, now()), updated_at = now()
            where id = $1"#,
+        token_id,
     )
-    .bind(token_id)
     .execute(&mut *conn)
     .await?;
     Ok(before)
@@ -111,15 +121,6 @@ pub async fn revoke(
 /// when a token was last used to the minute; writing it on every request would make every
 /// API call a write, and registry clients at high rates queue on the token's row.
 const LAST_USED_RESOLUTION_SECONDS: f64 = 60.0;
-
-#[derive(sqlx::FromRow)]
-struct TokenUser {
-    token_id: Uuid,
-    prefix: String,
-    last_used_at: Option<chrono::DateTime<chrono::Utc>>,
-    #[sqlx(flatten)]
-    user: User,
-}
 
 /// The enabled user behind a live token, recording that it was used (to the minute).
 /// Tokens resolved within [`super::token_cache::TTL`] come from `cache` (see there why that
@@ -141,17 +142,26 @@ pub async fn authenticate(
         return Ok(Some((resolved.user, resolved.prefix)));
     }
     let generation = cache.generation();
-    let Some(found) = sqlx::query_as::<_, TokenUser>(
-        r#"select t.id as token_id, t.prefix, t.last_used_at,
-                  u.id, u.email, u.display_name, u.kafka_principal, u.disabled, u.created_at
+    let Some(found) = sqlx::query!(
+        r#"select t.id as token_id, t.prefix, t.last_used_at as "last_used_at: Timestamp",
+                  u.id, u.email, u.display_name, u.kafka_principal, u.disabled,
+                  u.created_at as "created_at: Timestamp"
            from api_tokens t join users u on u.id = t.user_id
            where t.token_hash = $1 and t.revoked_at is null and not u.disabled"#,
+        digest,
     )
-    .bind(&digest)
     .fetch_optional(pool)
     .await?
     else {
         return Ok(None);
+    };
+    let user = User {
+        id: found.id,
+        email: found.email,
+        display_name: found.display_name,
+        kafka_principal: found.kafka_principal,
+        disabled: found.disabled,
+        created_at: found.created_at,
     };
     let mut last_used_at = found.last_used_at;
     if is_stale(last_used_at) {
@@ -164,10 +174,10 @@ pub async fn authenticate(
         Resolved {
             prefix: found.prefix.clone(),
             last_used_at,
-            user: found.user.clone(),
+            user: user.clone(),
         },
     );
-    Ok(Some((found.user, found.prefix)))
+    Ok(Some((user, found.prefix)))
 }
 
 fn is_stale(last_used_at: Option<chrono::DateTime<chrono::Utc>>) -> bool {
@@ -178,14 +188,14 @@ fn is_stale(last_used_at: Option<chrono::DateTime<chrono::Utc>>) -> bool {
 /// Records that a token was used; conditional, so concurrent requests of one token (on any
 /// process) write it once.
 async fn touch(pool: &PgPool, token_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         r#"update api_tokens set last_used_at = now()
            where id = $1
              and (last_used_at is null
                   or last_used_at < now() - make_interval(secs => $2))"#,
+        token_id,
+        LAST_USED_RESOLUTION_SECONDS,
     )
-    .bind(token_id)
-    .bind(LAST_USED_RESOLUTION_SECONDS)
     .execute(pool)
     .await?;
     Ok(())

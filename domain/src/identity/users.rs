@@ -1,6 +1,7 @@
 //! People who use Meshmart: creation, lookup, login, disabling, password resets. Every user
 //! is an analyst from the start (a Casbin grouping row written in the same transaction).
 
+use crate::db::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -28,8 +29,6 @@ pub struct NewUser {
     /// Defaults to `User:<local part of the email>`.
     pub kafka_principal: Option<String>,
 }
-
-const USER_COLUMNS: &str = "id, email, display_name, kafka_principal, disabled, created_at";
 
 /// Normalises and checks an email address; returns it lowercased.
 pub fn normalize_email(email: &str) -> Result<String, IdentityError> {
@@ -88,15 +87,17 @@ pub async fn create(conn: &mut PgConnection, new: NewUser) -> Result<User, Ident
         .unwrap_or_else(|| default_principal(&email));
     check_principal(&principal)?;
     let hash = password::hash(new.password).await?;
-    let user = sqlx::query_as::<_, User>(&format!(
+    let user = sqlx::query_as!(
+        User,
         r#"insert into users (email, display_name, password_hash, kafka_principal)
            values ($1, $2, $3, $4)
-           returning {USER_COLUMNS}"#
-    ))
-    .bind(&email)
-    .bind(&display_name)
-    .bind(&hash)
-    .bind(&principal)
+           returning id, email, display_name, kafka_principal, disabled,
+                     created_at as "created_at: Timestamp""#,
+        email,
+        display_name,
+        hash,
+        principal,
+    )
     .fetch_one(&mut *conn)
     .await?;
     roles::grant(conn, user.id, &Role::Analyst).await?;
@@ -108,10 +109,15 @@ pub async fn find(
     executor: impl sqlx::PgExecutor<'_>,
     id: Uuid,
 ) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as::<_, User>(&format!("select {USER_COLUMNS} from users where id = $1"))
-        .bind(id)
-        .fetch_optional(executor)
-        .await
+    sqlx::query_as!(
+        User,
+        r#"select id, email, display_name, kafka_principal, disabled,
+                  created_at as "created_at: Timestamp"
+           from users where id = $1"#,
+        id,
+    )
+    .fetch_optional(executor)
+    .await
 }
 
 /// The user with this email (case-insensitive), on a pool or inside a transaction.
@@ -119,19 +125,27 @@ pub async fn find_by_email(
     executor: impl sqlx::PgExecutor<'_>,
     email: &str,
 ) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as::<_, User>(&format!(
-        "select {USER_COLUMNS} from users where email = $1"
-    ))
-    .bind(email.trim().to_lowercase())
+    sqlx::query_as!(
+        User,
+        r#"select id, email, display_name, kafka_principal, disabled,
+                  created_at as "created_at: Timestamp"
+           from users where email = $1"#,
+        email.trim().to_lowercase(),
+    )
     .fetch_optional(executor)
     .await
 }
 
 /// Every user, by email.
 pub async fn list(pool: &PgPool) -> Result<Vec<User>, sqlx::Error> {
-    sqlx::query_as::<_, User>(&format!("select {USER_COLUMNS} from users order by email"))
-        .fetch_all(pool)
-        .await
+    sqlx::query_as!(
+        User,
+        r#"select id, email, display_name, kafka_principal, disabled,
+                  created_at as "created_at: Timestamp"
+           from users order by email"#,
+    )
+    .fetch_all(pool)
+    .await
 }
 
 /// Why a login failed. The messages are what the person sees.
@@ -147,12 +161,13 @@ pub enum LoginError {
 /// wrong password, and take as long.
 #[tracing::instrument(skip_all)]
 pub async fn authenticate(pool: &PgPool, email: &str, password: &str) -> Result<User, LoginError> {
-    let row = sqlx::query_as::<_, (Uuid, String, bool)>(
+    let row = sqlx::query!(
         r#"select id, password_hash, disabled from users where email = $1"#,
+        email.trim().to_lowercase(),
     )
-    .bind(email.trim().to_lowercase())
     .fetch_optional(pool)
-    .await?;
+    .await?
+    .map(|row| (row.id, row.password_hash, row.disabled));
     let Some((id, hash, disabled)) = row else {
         password::verify(password::decoy_hash().await, password.to_string()).await;
         return Err(LoginError::InvalidCredentials);
@@ -169,25 +184,30 @@ pub async fn set_disabled(
     id: Uuid,
     disabled: bool,
 ) -> Result<User, IdentityError> {
-    let before = sqlx::query_as::<_, User>(&format!(
-        "select {USER_COLUMNS} from users where id = $1 for update"
-    ))
-    .bind(id)
+    let before = sqlx::query_as!(
+        User,
+        r#"select id, email, display_name, kafka_principal, disabled,
+                  created_at as "created_at: Timestamp"
+           from users where id = $1 for update"#,
+        id,
+    )
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(IdentityError::NotFound)?;
-    sqlx::query(r#"update users set disabled = $2, updated_at = now() where id = $1"#)
-        .bind(id)
-        .bind(disabled)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        r#"update users set disabled = $2, updated_at = now() where id = $1"#,
+        id,
+        disabled,
+    )
+    .execute(&mut *conn)
+    .await?;
     if disabled {
         // A disabled user's API tokens stop working at once, and stay revoked.
-        sqlx::query(
+        sqlx::query!(
             r#"update api_tokens set revoked_at = now(), updated_at = now()
                where user_id = $1 and revoked_at is null"#,
+            id,
         )
-        .bind(id)
         .execute(&mut *conn)
         .await?;
     }
@@ -202,12 +222,13 @@ pub async fn reset_password(
 ) -> Result<(), IdentityError> {
     password::check_rules(&new_password)?;
     let hash = password::hash(new_password).await?;
-    let updated =
-        sqlx::query(r#"update users set password_hash = $2, updated_at = now() where id = $1"#)
-            .bind(id)
-            .bind(hash)
-            .execute(conn)
-            .await?;
+    let updated = sqlx::query!(
+        r#"update users set password_hash = $2, updated_at = now() where id = $1"#,
+        id,
+        hash,
+    )
+    .execute(conn)
+    .await?;
     if updated.rows_affected() == 0 {
         return Err(IdentityError::NotFound);
     }
