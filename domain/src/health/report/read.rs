@@ -1,0 +1,127 @@
+//! What a report reads from PostgreSQL: the product with its declared SLAs and rules, the
+//! points of a window (10-second points or minute rollups) and its subscribers' lag.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{Lag, LagScope, PointRow};
+use crate::contracts::Sla;
+use crate::contracts::quality::Policy;
+use crate::health::HealthError;
+
+pub(super) struct Measured {
+    pub(super) id: Uuid,
+    pub(super) slas: Vec<Sla>,
+    pub(super) ports: Vec<(Uuid, String, i64)>,
+    pub(super) rules: Vec<(String, Option<String>)>,
+    pub(super) policy: Policy,
+}
+
+pub(super) async fn product(pool: &PgPool, slug: &str) -> Result<Measured, HealthError> {
+    let row = crate::health::product_row(pool, slug).await?;
+    let ports = sqlx::query_as::<_, (Uuid, String, i64)>(
+        "select id, topic, retention_ms from output_ports where product_id = $1 order by topic",
+    )
+    .bind(row.id)
+    .fetch_all(pool)
+    .await?;
+    let quality = crate::contracts::quality::port_rules(&row.document).unwrap_or_default();
+    let rules = quality
+        .iter()
+        .flat_map(|port| port.rules.iter())
+        .map(|rule| {
+            (
+                rule.name.clone(),
+                rule.field
+                    .as_deref()
+                    .map(crate::contracts::quality::display_path),
+            )
+        })
+        .collect();
+    let policy = quality.first().map(|q| q.policy).unwrap_or_default();
+    Ok(Measured {
+        id: row.id,
+        slas: serde_json::from_value(row.slas).unwrap_or_default(),
+        ports,
+        rules,
+        policy,
+    })
+}
+/// Whether a window reads 10-second points (they are kept a few hours), not minute rollups.
+pub(super) fn fine(window_seconds: i64) -> bool {
+    window_seconds <= crate::health::store::POINTS_KEPT_HOURS * 3600
+}
+/// The points of the ports since `start`: 10-second points when `fine`, else minute
+/// rollups (with the last ten minutes from the 10-second points, not rolled up yet).
+pub(super) async fn points(
+    pool: &PgPool,
+    port_ids: &[Uuid],
+    start: DateTime<Utc>,
+    fine: bool,
+) -> Result<Vec<PointRow>, sqlx::Error> {
+    sqlx::query_as::<_, PointRow>(
+        r#"with raw as (
+               select at, records, valid, bytes, invalid, rule_passed, rule_failed,
+                   last_event_at, latency
+               from health_points
+               where port_id = any($1) and at >= $2
+                   and ($3 or at >= date_trunc('minute', now()) - interval '10 minutes')
+               union all
+               select at, records, valid, bytes, invalid, rule_passed, rule_failed,
+                   last_event_at, latency
+               from health_minutes
+               where port_id = any($1) and at >= $2 and not $3
+                   and at < date_trunc('minute', now()) - interval '10 minutes')
+           select case when $3 then at else date_trunc('minute', at) end as at,
+               sum(records)::bigint as records, sum(valid)::bigint as valid,
+               sum(bytes)::bigint as bytes, health_counts_sum(invalid) as invalid,
+               health_counts_sum(rule_passed) as rule_passed,
+               health_counts_sum(rule_failed) as rule_failed,
+               max(last_event_at) as last_event_at, health_buckets_sum(latency) as latency
+           from raw group by 1 order by 1"#,
+    )
+    .bind(port_ids)
+    .bind(start)
+    .bind(fine)
+    .fetch_all(pool)
+    .await
+}
+/// The newest measured lag of the product's live subscriptions in scope.
+pub(super) async fn lags(
+    pool: &PgPool,
+    product: Uuid,
+    scope: LagScope,
+) -> Result<Vec<Lag>, sqlx::Error> {
+    let (all, user) = match scope {
+        LagScope::None => return Ok(Vec::new()),
+        LagScope::All => (true, None),
+        LagScope::RequestedBy(user) => (false, Some(user)),
+    };
+    let rows = sqlx::query_as::<_, (Uuid, String, i64, f64, DateTime<Utc>)>(
+        r#"select distinct on (l.subscription_id, l.consumer_group)
+               l.subscription_id, l.consumer_group, l.messages, l.seconds, l.at
+           from lag_points l join subscriptions s on s.id = l.subscription_id
+           where s.product_id = $1 and s.state = 'active'
+             and ($2 or s.requested_by = $3)
+             and l.at > now() - interval '10 minutes'
+           order by l.subscription_id, l.consumer_group, l.at desc"#,
+    )
+    .bind(product)
+    .bind(all)
+    .bind(user)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(subscription, group, messages, seconds, measured_at)| Lag {
+                subscription,
+                group,
+                messages,
+                seconds,
+                measured_at,
+            },
+        )
+        .collect())
+}
