@@ -263,11 +263,12 @@ pub async fn issue_scram_credential(
         .strip_prefix("User:")
         .unwrap_or(&account.kafka_principal)
         .to_string();
-    let shadows_a_person: bool =
-        sqlx::query_scalar("select exists (select 1 from users where kafka_principal = $1)")
-            .bind(&account.kafka_principal)
-            .fetch_one(pool)
-            .await?;
+    let shadows_a_person = sqlx::query_scalar!(
+        r#"select exists (select 1 from users where kafka_principal = $1) as "exists!""#,
+        account.kafka_principal,
+    )
+    .fetch_one(pool)
+    .await?;
     if shadows_a_person {
         return Err(CredentialError::Refused(format!(
             "{} is also a person's principal; a service account cannot get its credential",

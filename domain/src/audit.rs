@@ -122,18 +122,18 @@ impl Event {
 
 /// Appends `event`, in the caller's transaction.
 pub async fn record(conn: &mut PgConnection, event: Event) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         r#"insert into audit_log (actor, action, target, domain, outcome, before, after, client_ip)
            values ($1, $2, $3, $4, $5, $6, $7, $8)"#,
+        event.actor,
+        event.action,
+        event.target,
+        event.domain,
+        event.outcome.as_str(),
+        event.before,
+        event.after,
+        event.client_ip,
     )
-    .bind(&event.actor)
-    .bind(event.action)
-    .bind(&event.target)
-    .bind(&event.domain)
-    .bind(event.outcome.as_str())
-    .bind(&event.before)
-    .bind(&event.after)
-    .bind(&event.client_ip)
     .execute(conn)
     .await?;
     Ok(())
@@ -172,6 +172,8 @@ pub const MAX_LIMIT: i64 = 10_000;
 
 /// Entries matching `filter`, newest first.
 pub async fn search(pool: &PgPool, filter: &Filter) -> Result<Vec<Entry>, sqlx::Error> {
+    // Built, not a `query_as!`: each filter given adds its condition, and only the given
+    // ones; every value is a bind.
     let mut query = QueryBuilder::<Postgres>::new(
         "select id, occurred_at, actor, action, target, domain, outcome, before, after, client_ip \
          from audit_log where true",
@@ -203,7 +205,7 @@ pub async fn search(pool: &PgPool, filter: &Filter) -> Result<Vec<Entry>, sqlx::
 
 /// Every action the log holds, for a filter's choice.
 pub async fn actions(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("select distinct action from audit_log order by action")
+    sqlx::query_scalar!("select distinct action from audit_log order by action")
         .fetch_all(pool)
         .await
 }

@@ -73,11 +73,13 @@ pub async fn enqueue(conn: &mut PgConnection, message: &Message) -> Result<(), s
     let (kind, payload) = message
         .to_row()
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query("insert into outbox (kind, payload) values ($1, $2)")
-        .bind(kind)
-        .bind(payload)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "insert into outbox (kind, payload) values ($1, $2)",
+        kind,
+        payload,
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -90,7 +92,6 @@ pub struct Pending {
     pub attempts: i32,
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     id: i64,
     kind: String,
@@ -142,7 +143,8 @@ where
 
 /// Leases due rows for `lease` in one statement (its own short transaction).
 async fn lease(pool: &PgPool, limit: i64, lease: Duration) -> Result<Vec<Row>, sqlx::Error> {
-    sqlx::query_as::<_, Row>(
+    sqlx::query_as!(
+        Row,
         r#"update outbox set locked_until = now() + make_interval(secs => $2), updated_at = now()
            where id in (
                select id from outbox
@@ -151,9 +153,9 @@ async fn lease(pool: &PgPool, limit: i64, lease: Duration) -> Result<Vec<Row>, s
                order by id limit $1
                for update skip locked)
            returning id, kind, payload, attempts"#,
+        limit,
+        lease.as_secs_f64(),
     )
-    .bind(limit)
-    .bind(lease.as_secs_f64())
     .fetch_all(pool)
     .await
     .map(|mut rows| {
@@ -163,12 +165,12 @@ async fn lease(pool: &PgPool, limit: i64, lease: Duration) -> Result<Vec<Row>, s
 }
 
 async fn mark_done(pool: &PgPool, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         r#"update outbox set done_at = now(), attempts = attempts + 1, last_error = null,
                locked_until = null, updated_at = now()
            where id = $1"#,
+        id,
     )
-    .bind(id)
     .execute(pool)
     .await?;
     Ok(())
@@ -180,14 +182,14 @@ async fn retry_later(
     error: &str,
     delay: Duration,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         r#"update outbox set attempts = attempts + 1, last_error = $2, locked_until = null,
                next_attempt_at = now() + make_interval(secs => $3), updated_at = now()
            where id = $1"#,
+        id,
+        error,
+        delay.as_secs_f64(),
     )
-    .bind(id)
-    .bind(error)
-    .bind(delay.as_secs_f64())
     .execute(pool)
     .await?;
     Ok(())
@@ -195,13 +197,13 @@ async fn retry_later(
 
 /// Keeps a row that can never succeed out of the queue, with its error for whoever looks.
 async fn park(pool: &PgPool, id: i64, error: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         r#"update outbox set attempts = attempts + 1, last_error = $2, locked_until = null,
                next_attempt_at = 'infinity', updated_at = now()
            where id = $1"#,
+        id,
+        error,
     )
-    .bind(id)
-    .bind(error)
     .execute(pool)
     .await?;
     Ok(())

@@ -293,27 +293,27 @@ pub async fn set_global_permissions(
 ) -> Result<bool, sqlx::Error> {
     let objects: Vec<&str> = wanted.iter().map(|(object, _)| object.as_str()).collect();
     let wanted_actions: Vec<&str> = wanted.iter().map(|(_, action)| *action).collect();
-    let removed = sqlx::query(
+    let removed = sqlx::query!(
         r#"delete from casbin_rule
            where ptype = 'p' and v0 = $1 and v1 = '*'
              and ($4::text[] is null or v3 = any($4))
              and (v2, v3) not in (select * from unnest($2::text[], $3::text[]))"#,
+        subject,
+        &objects as &[&str],
+        &wanted_actions as &[&str],
+        actions as Option<&[&str]>,
     )
-    .bind(subject)
-    .bind(&objects)
-    .bind(&wanted_actions)
-    .bind(actions)
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let added = sqlx::query(
+    let added = sqlx::query!(
         r#"insert into casbin_rule (ptype, v0, v1, v2, v3, v4, v5)
            select 'p', $1, '*', o, a, '', '' from unnest($2::text[], $3::text[]) as t (o, a)
            on conflict do nothing"#,
+        subject,
+        &objects as &[&str],
+        &wanted_actions as &[&str],
     )
-    .bind(subject)
-    .bind(&objects)
-    .bind(&wanted_actions)
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -331,20 +331,13 @@ pub struct PolicyRow {
 
 /// Every permission (`p`) row.
 pub async fn permissions(pool: &PgPool) -> Result<Vec<PolicyRow>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, (String, String, String, String)>(
-        r#"select v0, v1, v2, v3 from casbin_rule where ptype = 'p' order by v0, v1, v2, v3"#,
+    sqlx::query_as!(
+        PolicyRow,
+        r#"select v0 as subject, v1 as domain, v2 as object, v3 as action
+           from casbin_rule where ptype = 'p' order by v0, v1, v2, v3"#,
     )
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(subject, domain, object, action)| PolicyRow {
-            subject,
-            domain,
-            object,
-            action,
-        })
-        .collect())
+    .await
 }
 
 #[cfg(test)]

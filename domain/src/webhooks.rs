@@ -21,6 +21,7 @@ use sha2::Sha256;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::db::Timestamp;
 use crate::identity::Caller;
 use crate::policy::{GLOBAL, Permission, Policy};
 
@@ -41,7 +42,7 @@ pub enum WebhookError {
 }
 
 /// A user's webhook as they see it (never the secret, after it was shown).
-#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Webhook {
     pub url: String,
     pub created_at: DateTime<Utc>,
@@ -181,14 +182,14 @@ pub async fn set(
     let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let secret = format!("whsec_{secret}");
     let mut tx = pool.begin().await?;
-    sqlx::query(
+    sqlx::query!(
         "insert into webhooks (user_id, url, secret) values ($1, $2, $3)
          on conflict (user_id) do update set url = excluded.url, secret = excluded.secret,
              updated_at = now()",
+        user.id,
+        url,
+        secret,
     )
-    .bind(user.id)
-    .bind(url)
-    .bind(&secret)
     .execute(&mut *tx)
     .await?;
     crate::audit::record(
@@ -217,15 +218,18 @@ pub async fn get(
     let user = policy
         .authorize(caller, GLOBAL, Permission::ManageOwnAccount)
         .await?;
-    Ok(sqlx::query_as(
-        "select w.url, w.created_at,
-                count(d.id) filter (where d.delivered_at is not null) as delivered,
-                count(d.id) filter (where d.delivered_at is null and d.attempts > 0) as failing,
-                (array_agg(d.last_error order by d.id desc) filter (where d.last_error is not null))[1] as last_error
+    Ok(sqlx::query_as!(
+        Webhook,
+        r#"select w.url, w.created_at as "created_at: Timestamp",
+                count(d.id) filter (where d.delivered_at is not null) as "delivered!",
+                count(d.id) filter (where d.delivered_at is null and d.attempts > 0)
+                    as "failing!",
+                (array_agg(d.last_error order by d.id desc)
+                    filter (where d.last_error is not null))[1] as last_error
          from webhooks w left join webhook_deliveries d on d.user_id = w.user_id
-         where w.user_id = $1 group by w.url, w.created_at",
+         where w.user_id = $1 group by w.url, w.created_at"#,
+        user.id,
     )
-    .bind(user.id)
     .fetch_optional(pool)
     .await?)
 }
@@ -236,12 +240,13 @@ pub async fn remove(pool: &PgPool, policy: &Policy, caller: &Caller) -> Result<b
         .authorize(caller, GLOBAL, Permission::ManageOwnAccount)
         .await?;
     let mut tx = pool.begin().await?;
-    sqlx::query("delete from webhook_deliveries where user_id = $1 and delivered_at is null")
-        .bind(user.id)
-        .execute(&mut *tx)
-        .await?;
-    let removed = sqlx::query("delete from webhooks where user_id = $1")
-        .bind(user.id)
+    sqlx::query!(
+        "delete from webhook_deliveries where user_id = $1 and delivered_at is null",
+        user.id,
+    )
+    .execute(&mut *tx)
+    .await?;
+    let removed = sqlx::query!("delete from webhooks where user_id = $1", user.id)
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -269,13 +274,13 @@ pub async fn enqueue(
     event: &str,
     payload: &serde_json::Value,
 ) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "insert into webhook_deliveries (user_id, event, payload)
          select w.user_id, $2, $3 from webhooks w where w.user_id = any($1)",
+        users,
+        event,
+        payload,
     )
-    .bind(users)
-    .bind(event)
-    .bind(payload)
     .execute(conn)
     .await?
     .rows_affected())
@@ -292,14 +297,14 @@ pub async fn tell(
     link: &str,
     payload: &serde_json::Value,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "insert into notifications (user_id, kind, message, link)
          select u, $2, $3, $4 from unnest($1::uuid[]) as u",
+        users,
+        event,
+        message,
+        link,
     )
-    .bind(users)
-    .bind(event)
-    .bind(message)
-    .bind(link)
     .execute(&mut *conn)
     .await?;
     enqueue(conn, users, event, payload).await?;
@@ -307,7 +312,7 @@ pub async fn tell(
 }
 
 /// A delivery to send now.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct Due {
     pub id: i64,
     pub url: String,
@@ -319,7 +324,8 @@ pub struct Due {
 
 /// Up to `limit` deliveries due now, leased for a minute (another worker skips them).
 pub async fn due(pool: &PgPool, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Due,
         "update webhook_deliveries d set next_at = now() + interval '1 minute'
          from webhooks w
          where d.id in (select id from webhook_deliveries
@@ -327,8 +333,8 @@ pub async fn due(pool: &PgPool, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
                         order by id limit $1 for update skip locked)
            and w.user_id = d.user_id
          returning d.id, w.url, w.secret, d.event, d.payload, d.attempts",
+        limit,
     )
-    .bind(limit)
     .fetch_all(pool)
     .await
 }
@@ -342,26 +348,26 @@ pub async fn outcome(
 ) -> Result<(), sqlx::Error> {
     match result {
         Ok(status) => {
-            sqlx::query(
+            sqlx::query!(
                 "update webhook_deliveries set delivered_at = now(), attempts = attempts + 1,
                      last_status = $2, last_error = null where id = $1",
+                id,
+                i32::from(status),
             )
-            .bind(id)
-            .bind(i32::from(status))
             .execute(pool)
             .await?;
         }
         Err(error) => {
-            sqlx::query(
+            sqlx::query!(
                 "update webhook_deliveries set attempts = attempts + 1, last_error = $2,
                      next_at = now() + least(interval '10 minutes',
                                               interval '1 second' * power(2, attempts + 1)),
                      given_up_at = case when attempts + 1 >= $3 then now() end
                  where id = $1",
+                id,
+                error,
+                MAX_ATTEMPTS,
             )
-            .bind(id)
-            .bind(error)
-            .bind(MAX_ATTEMPTS)
             .execute(pool)
             .await?;
         }
