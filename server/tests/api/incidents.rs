@@ -77,6 +77,8 @@ async fn a_silent_product_opens_one_diagnosed_incident_its_owner_acts_on(pool: P
         .await
         .expect("a round");
     assert!(first.trained >= 1, "{first:?}");
+    // What /metrics reports as meshmart_detector_training_seconds.
+    assert!(first.training_seconds > 0.0, "{first:?}");
     assert!(first.opened.is_empty(), "{first:?}");
 
     // Then the producer stops: three steps without records.

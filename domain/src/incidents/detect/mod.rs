@@ -373,6 +373,7 @@ impl Detector {
             report.trained = self
                 .train(pool, &ports, &groups, &nodes, &busy, step)
                 .await?;
+            report.training_seconds = self.training_seconds;
             self.trained_at = Some(now);
             signals::forget_old(pool).await?;
         }
