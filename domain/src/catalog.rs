@@ -7,7 +7,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
-use uuid::Uuid;
 
 use crate::audit::{self, Actor, Event};
 use crate::contracts::{Contract, Problem, ProductStatus};
@@ -245,12 +244,13 @@ pub async fn register(
 
     // Compared before the product row is locked, re-verified under the subject's lock.
     let port_schemas = precheck_port_schemas(&mut *conn, &domain, contract).await?;
-    let existing = sqlx::query_as::<_, (Uuid, String, String)>(
+    let existing = sqlx::query!(
         r#"select id, domain, current_version from products where slug = $1 for update"#,
+        contract.slug,
     )
-    .bind(&contract.slug)
     .fetch_optional(&mut *conn)
-    .await?;
+    .await?
+    .map(|row| (row.id, row.domain, row.current_version));
     let version = contract.version.to_string();
     let (outcome, before) = match existing {
         None => (Registration::Created, None),
@@ -263,11 +263,11 @@ pub async fn register(
             }
             let current = semver::Version::parse(&current_version).ok();
             if current.as_ref() == Some(&contract.version) {
-                let published = sqlx::query_scalar::<_, Value>(
+                let published = sqlx::query_scalar!(
                     r#"select document from contract_versions where product_id = $1 and version = $2"#,
+                    id,
+                    version,
                 )
-                .bind(id)
-                .bind(&version)
                 .fetch_optional(&mut *conn)
                 .await?;
                 return if published.as_ref() == Some(&contract.document) {
@@ -290,7 +290,7 @@ pub async fn register(
         }
     };
     // The row is locked (or new); one upsert writes the product either way.
-    let product_id = sqlx::query_scalar::<_, Uuid>(
+    let product_id = sqlx::query_scalar!(
         r#"insert into products (slug, domain, name, description, status, tags, contract_id,
                                  current_version, slas, team, support)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -300,31 +300,33 @@ pub async fn register(
                current_version = excluded.current_version, slas = excluded.slas,
                team = excluded.team, support = excluded.support, updated_at = now()
            returning id"#,
+        contract.slug,
+        domain,
+        contract.name,
+        contract.description,
+        contract.status.as_str(),
+        &contract.tags,
+        contract.id,
+        version,
+        json!(contract.slas),
+        json!(contract.team),
+        json!(contract.support),
     )
-    .bind(&contract.slug)
-    .bind(&domain)
-    .bind(&contract.name)
-    .bind(&contract.description)
-    .bind(contract.status.as_str())
-    .bind(&contract.tags)
-    .bind(&contract.id)
-    .bind(&version)
-    .bind(json!(contract.slas))
-    .bind(json!(contract.team))
-    .bind(json!(contract.support))
     .fetch_one(&mut *conn)
     .await?;
 
     // Ports are kept by topic across versions: what was measured on a topic (its health,
     // kept per port) outlives a new contract version. Ports no longer declared go.
     let topics: Vec<&str> = contract.ports.iter().map(|p| p.topic.as_str()).collect();
-    sqlx::query(r#"delete from output_ports where product_id = $1 and topic <> all($2)"#)
-        .bind(product_id)
-        .bind(&topics)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        r#"delete from output_ports where product_id = $1 and topic <> all($2)"#,
+        product_id,
+        &topics as &[&str],
+    )
+    .execute(&mut *conn)
+    .await?;
     for port in &contract.ports {
-        let kept = sqlx::query_scalar::<_, Uuid>(
+        let kept = sqlx::query_scalar!(
             r#"insert into output_ports (product_id, event_type, topic, format, description, fields)
                values ($1, $2, $3, $4, $5, $6)
                on conflict (topic) do update
@@ -333,13 +335,13 @@ pub async fn register(
                    updated_at = now()
                where output_ports.product_id = excluded.product_id
                returning id"#,
+            product_id,
+            port.event_type,
+            port.topic,
+            port.format,
+            port.description,
+            json!(port.fields),
         )
-        .bind(product_id)
-        .bind(&port.event_type)
-        .bind(&port.topic)
-        .bind(&port.format)
-        .bind(&port.description)
-        .bind(json!(port.fields))
         .fetch_optional(&mut *conn)
         .await?;
         if kept.is_none() {
@@ -384,14 +386,14 @@ pub async fn register(
             crate::nodes::on_undeclared(&mut *conn, product_id, None).await?;
         }
     }
-    sqlx::query(
+    sqlx::query!(
         r#"insert into contract_versions (product_id, version, document, published_by)
            values ($1, $2, $3, $4)"#,
+        product_id,
+        version,
+        contract.document,
+        actor.to_string(),
     )
-    .bind(product_id)
-    .bind(&version)
-    .bind(&contract.document)
-    .bind(actor.to_string())
     .execute(&mut *conn)
     .await?;
     let action = match outcome {
@@ -501,6 +503,8 @@ pub async fn list(
     pool: &PgPool,
     filter: &ProductQuery,
 ) -> Result<(Vec<ProductSummary>, i64), sqlx::Error> {
+    // Built, not a `query_as!`: each filter given adds its condition (push_filters), and
+    // only the given ones; every value is a bind.
     let mut count = QueryBuilder::<Postgres>::new("select count(*) from products where true");
     push_filters(&mut count, filter);
     let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
@@ -583,21 +587,21 @@ pub async fn contract_document(
     slug: &str,
     version: Option<&str>,
 ) -> Result<Option<(String, Value)>, sqlx::Error> {
-    sqlx::query_as::<_, (String, Value)>(
+    Ok(sqlx::query!(
         r#"select v.version, v.document
            from products p join contract_versions v on v.product_id = p.id
            where p.slug = $1 and v.version = coalesce($2, p.current_version)"#,
+        slug,
+        version,
     )
-    .bind(slug)
-    .bind(version)
     .fetch_optional(pool)
-    .await
+    .await?
+    .map(|row| (row.version, row.document)))
 }
 
 /// The domain that owns a product, if it exists.
 pub async fn domain_of(pool: &PgPool, slug: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar::<_, String>("select domain from products where slug = $1")
-        .bind(slug)
+    sqlx::query_scalar!("select domain from products where slug = $1", slug)
         .fetch_optional(pool)
         .await
 }

@@ -24,6 +24,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::audit::{self, Actor, Event};
+use crate::db::Timestamp;
 use crate::identity::Caller;
 use crate::outbox;
 use crate::policy::{Denied, Permission, Policy};
@@ -123,20 +124,20 @@ pub async fn on_register(
     slug: &str,
 ) -> Result<(), sqlx::Error> {
     let principal = principal_of(domain);
-    sqlx::query(
+    sqlx::query!(
         r#"insert into producer_principals (domain, principal) values ($1, $2)
            on conflict (domain) do nothing"#,
+        domain,
+        principal,
     )
-    .bind(domain)
-    .bind(&principal)
     .execute(&mut *conn)
     .await?;
-    let created = sqlx::query(
+    let created = sqlx::query!(
         r#"insert into producer_grants (product_id, principal) values ($1, $2)
            on conflict (product_id) do nothing"#,
+        product_id,
+        principal,
     )
-    .bind(product_id)
-    .bind(&principal)
     .execute(&mut *conn)
     .await?
     .rows_affected()
@@ -159,10 +160,10 @@ pub async fn on_register(
 }
 
 async fn topics_of(conn: &mut PgConnection, product_id: Uuid) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar::<_, String>(
+    sqlx::query_scalar!(
         "select topic from output_ports where product_id = $1 order by topic",
+        product_id,
     )
-    .bind(product_id)
     .fetch_all(conn)
     .await
 }
@@ -171,12 +172,12 @@ async fn topics_of(conn: &mut PgConnection, product_id: Uuid) -> Result<Vec<Stri
 /// anything changed.
 async fn refresh_policy(conn: &mut PgConnection, principal: &str) -> Result<bool, sqlx::Error> {
     let subject = crate::subscriptions::kafka_subject(principal);
-    let mut wanted: Vec<(String, &str)> = sqlx::query_scalar::<_, String>(
-        r#"select distinct 'topic:' || o.topic from producer_grants g
+    let mut wanted: Vec<(String, &str)> = sqlx::query_scalar!(
+        r#"select distinct 'topic:' || o.topic as "object!" from producer_grants g
              join output_ports o on o.product_id = g.product_id
            where g.principal = $1 and g.revoked_at is null"#,
+        principal,
     )
-    .bind(principal)
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
@@ -193,12 +194,12 @@ async fn refresh_policy(conn: &mut PgConnection, principal: &str) -> Result<bool
 /// Queues a `producer.sync` for the domain unless one is already waiting (not yet leased),
 /// which will see this transaction's changes anyway.
 async fn enqueue_sync(conn: &mut PgConnection, domain: &str) -> Result<(), sqlx::Error> {
-    let waiting: bool = sqlx::query_scalar(
+    let waiting = sqlx::query_scalar!(
         r#"select exists (select 1 from outbox
            where kind = 'producer.sync' and payload->>'domain' = $1 and done_at is null
-             and locked_until is null and attempts = 0)"#,
+             and locked_until is null and attempts = 0) as "waiting!""#,
+        domain,
     )
-    .bind(domain)
     .fetch_one(&mut *conn)
     .await?;
     if !waiting {
@@ -218,11 +219,12 @@ pub async fn principal(
     conn: &mut PgConnection,
     domain: &str,
 ) -> Result<Option<Principal>, sqlx::Error> {
-    sqlx::query_as::<_, Principal>(
-        r#"select domain, principal, generation, rotated_at from producer_principals
-           where domain = $1"#,
+    sqlx::query_as!(
+        Principal,
+        r#"select domain, principal, generation, rotated_at as "rotated_at: Timestamp"
+           from producer_principals where domain = $1"#,
+        domain,
     )
-    .bind(domain)
     .fetch_optional(conn)
     .await
 }
@@ -232,27 +234,29 @@ pub async fn principal_of_product(
     pool: &PgPool,
     slug: &str,
 ) -> Result<Option<Principal>, sqlx::Error> {
-    sqlx::query_as::<_, Principal>(
-        r#"select pp.domain, pp.principal, pp.generation, pp.rotated_at
+    sqlx::query_as!(
+        Principal,
+        r#"select pp.domain, pp.principal, pp.generation,
+                  pp.rotated_at as "rotated_at: Timestamp"
            from products p
              join producer_grants g on g.product_id = p.id and g.revoked_at is null
              join producer_principals pp on pp.principal = g.principal
            where p.slug = $1"#,
+        slug,
     )
-    .bind(slug)
     .fetch_optional(pool)
     .await
 }
 
 /// The domains among `domains` whose producer credential or ACLs still wait in the outbox.
 pub async fn pending_syncs(pool: &PgPool, domains: &[String]) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar::<_, String>(
-        r#"select distinct payload->>'domain' from outbox
+    sqlx::query_scalar!(
+        r#"select distinct payload->>'domain' as "domain!" from outbox
            where kind = 'producer.sync' and done_at is null
              and next_attempt_at <> 'infinity' and payload->>'domain' = any($1)
            order by 1"#,
+        domains,
     )
-    .bind(domains)
     .fetch_all(pool)
     .await
 }
@@ -271,19 +275,20 @@ pub async fn view(
     let Some(principal) = principal(&mut conn, domain).await? else {
         return Ok(None);
     };
-    let grants = sqlx::query_as::<_, Grant>(
+    let grants = sqlx::query_as!(
+        Grant,
         r#"select p.slug as product, p.name as product_name,
                   coalesce(array_agg(o.topic order by o.topic) filter (where o.topic is not null),
-                           '{}') as topics,
-                  g.granted_at, g.revoked_at
+                           '{}') as "topics!",
+                  g.granted_at as "granted_at: Timestamp", g.revoked_at as "revoked_at: Timestamp"
            from producer_grants g
              join products p on p.id = g.product_id
              left join output_ports o on o.product_id = p.id
            where g.principal = $1
            group by p.slug, p.name, g.granted_at, g.revoked_at
            order by p.slug"#,
+        principal.principal,
     )
-    .bind(&principal.principal)
     .fetch_all(&mut *conn)
     .await?;
     Ok(Some(ProducerView {
@@ -313,13 +318,14 @@ pub async fn rotate(
         .authorize(caller, domain, Permission::ManageServiceAccounts)
         .await?;
     let mut tx = pool.begin().await?;
-    let rotated = sqlx::query_as::<_, Principal>(
+    let rotated = sqlx::query_as!(
+        Principal,
         r#"update producer_principals
            set generation = generation + 1, rotated_at = now(), updated_at = now()
            where domain = $1
-           returning domain, principal, generation, rotated_at"#,
+           returning domain, principal, generation, rotated_at as "rotated_at: Timestamp""#,
+        domain,
     )
-    .bind(domain)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| ProducerError::NoPrincipal(domain.to_string()))?;
@@ -363,14 +369,15 @@ pub async fn set_granted(
     granted: bool,
 ) -> Result<bool, ProducerError> {
     let mut tx = pool.begin().await?;
-    let row = sqlx::query_as::<_, (Uuid, String, String, bool)>(
-        r#"select g.product_id, p.domain, g.principal, g.revoked_at is null
+    let row = sqlx::query!(
+        r#"select g.product_id, p.domain, g.principal, g.revoked_at is null as "live!"
            from producer_grants g join products p on p.id = g.product_id
            where p.slug = $1 for update of g"#,
+        slug,
     )
-    .bind(slug)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await?
+    .map(|row| (row.product_id, row.domain, row.principal, row.live));
     let Some((product_id, domain, principal, live)) = row else {
         // Say "no such product" only to someone who could see it at all.
         policy
@@ -384,15 +391,15 @@ pub async fn set_granted(
     if live == granted {
         return Ok(false);
     }
-    sqlx::query(
+    sqlx::query!(
         r#"update producer_grants
            set revoked_at = case when $2 then null else now() end,
                granted_at = case when $2 then now() else granted_at end,
                updated_at = now()
            where product_id = $1"#,
+        product_id,
+        granted,
     )
-    .bind(product_id)
-    .bind(granted)
     .execute(&mut *tx)
     .await?;
     refresh_policy(&mut tx, &principal).await?;

@@ -107,18 +107,18 @@ pub async fn desired(
     conn: &mut sqlx::PgConnection,
     principal: Option<&str>,
 ) -> Result<BTreeSet<AclBinding>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, (String, String, String)>(
-        r#"select substr(v0, 7), v2, v3 from casbin_rule
+    let rows = sqlx::query!(
+        r#"select substr(v0, 7) as "principal!", v2 as object, v3 as action from casbin_rule
            where ptype = 'p' and v0 like 'kafka:%' and v1 = '*'
              and v3 in ('read', 'write', 'idempotent_write')
              and ($1::text is null or v0 = 'kafka:' || $1)"#,
+        principal,
     )
-    .bind(principal)
     .fetch_all(conn)
     .await?;
     Ok(rows
         .iter()
-        .flat_map(|(principal, object, action)| bindings(principal, object, action))
+        .flat_map(|row| bindings(&row.principal, &row.object, &row.action))
         .collect())
 }
 
@@ -137,13 +137,13 @@ pub struct Scope {
 
 impl Scope {
     pub async fn load(conn: &mut sqlx::PgConnection) -> Result<Self, sqlx::Error> {
-        let topics = sqlx::query_scalar::<_, String>("select topic from output_ports")
+        let topics = sqlx::query_scalar!("select topic from output_ports")
             .fetch_all(&mut *conn)
             .await?
             .into_iter()
             .collect();
-        let groups = sqlx::query_as::<_, (String, String)>(
-            r#"select principal, consumer_group from subscriptions
+        let groups = sqlx::query!(
+            r#"select principal as "principal!", consumer_group as "group!" from subscriptions
                where state in ('approved', 'provisioning', 'active', 'revoked', 'expired')
                  and decided_at is not null
                union select substr(v0, 7), substr(v2, 7) from casbin_rule
@@ -152,14 +152,14 @@ impl Scope {
         .fetch_all(&mut *conn)
         .await?
         .into_iter()
+        .map(|row| (row.principal, row.group))
         .collect();
-        let producers =
-            sqlx::query_scalar::<_, String>("select principal from producer_principals")
-                .fetch_all(&mut *conn)
-                .await?
-                .into_iter()
-                .collect();
-        let nodes = sqlx::query_scalar::<_, String>("select principal from nodes")
+        let producers = sqlx::query_scalar!("select principal from producer_principals")
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
+        let nodes = sqlx::query_scalar!("select principal from nodes")
             .fetch_all(&mut *conn)
             .await?
             .into_iter()
@@ -282,7 +282,7 @@ async fn provisioning_lock(
     pool: &PgPool,
 ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("select pg_advisory_xact_lock(hashtext('meshmart-provisioning'))")
+    sqlx::query!("select pg_advisory_xact_lock(hashtext('meshmart-provisioning'))")
         .execute(&mut *tx)
         .await?;
     Ok(tx)

@@ -29,24 +29,24 @@ pub async fn declare(
     if let Some(declared) = &declared {
         let processor = processor_id(CONTRACT_NAMESPACE, &declared.processor);
         let ports: Vec<String> = declared.inputs.iter().chain(&own).cloned().collect();
-        sqlx::query(
+        sqlx::query!(
             r#"insert into lineage_nodes (id, kind, name)
                select 'port:' || topic, 'port', topic from unnest($1::text[]) as t(topic)
                on conflict (id) do update set last_seen = now(), updated_at = now()"#,
+            &ports,
         )
-        .bind(&ports)
         .execute(&mut *conn)
         .await?;
-        sqlx::query(
+        sqlx::query!(
             r#"insert into lineage_nodes (id, kind, name, namespace, domain)
                values ($1, 'processor', $2, $3, $4)
                on conflict (id) do update
                set domain = excluded.domain, last_seen = now(), updated_at = now()"#,
+            processor,
+            declared.processor,
+            CONTRACT_NAMESPACE,
+            domain,
         )
-        .bind(&processor)
-        .bind(&declared.processor)
-        .bind(CONTRACT_NAMESPACE)
-        .bind(domain)
         .execute(&mut *conn)
         .await?;
         for input in &declared.inputs {
@@ -58,27 +58,27 @@ pub async fn declare(
             targets.push(port_id(topic));
         }
     }
-    sqlx::query(
+    sqlx::query!(
         r#"delete from lineage_edges e
            where e.product_id = $1 and e.origin = 'contract'
              and not exists (select 1 from unnest($2::text[], $3::text[]) as w(source, target)
                              where w.source = e.source and w.target = e.target)"#,
+        product_id,
+        &sources,
+        &targets,
     )
-    .bind(product_id)
-    .bind(&sources)
-    .bind(&targets)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         r#"insert into lineage_edges (source, target, origin, product_id)
            select source, target, 'contract', $1
            from unnest($2::text[], $3::text[]) as w(source, target)
            on conflict on constraint lineage_edges_key
            do update set last_seen = now(), updated_at = now()"#,
+        product_id,
+        &sources,
+        &targets,
     )
-    .bind(product_id)
-    .bind(&sources)
-    .bind(&targets)
     .execute(&mut *conn)
     .await?;
     Ok(declared)
