@@ -32,9 +32,6 @@ scripts/stack.sh up test
 # shellcheck disable=SC1091
 source .data/test/env
 
-step "compile-checked SQL: .sqlx/ matches every query (cargo sqlx prepare --check)"
-scripts/sqlx-prepare.sh --check
-
 step "unit and integration tests (real PostgreSQL, real broker)"
 cargo test --workspace --exclude frontend --no-fail-fast
 
@@ -46,5 +43,10 @@ scripts/scale-out-drill.sh "$target_dir/debug/meshmart" .data/test/kafka/admin.k
 
 step "browser tests (Playwright + Chromium), then the broker outage drill"
 scripts/e2e.sh "$target_dir"
+
+# Last: sqlx-cli touches the crates' sources to recompile their queries, which would make
+# every step after it build them again.
+step "compile-checked SQL: .sqlx/ matches every query (cargo sqlx prepare --check)"
+scripts/sqlx-prepare.sh --check
 
 step "all checks passed in $(( $(date +%s) - started )) s"

@@ -285,7 +285,7 @@ impl Policy {
 /// action) pairs, in the caller's transaction. Only rows whose action is in `actions` are
 /// replaced (every action when it is `None`), so a principal's other grants stay. Returns
 /// whether anything changed.
-pub async fn set_global_permissions(
+pub(crate) async fn set_global_permissions(
     conn: &mut PgConnection,
     subject: &str,
     wanted: &[(String, &str)],

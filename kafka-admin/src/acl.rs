@@ -194,16 +194,7 @@ pub fn create_acls(
         .iter()
         .map(NativeAcl::binding)
         .collect::<Result<Vec<_>, _>>()?;
-    let event = send_all(
-        client,
-        natives,
-        (
-            rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_CREATEACLS,
-            rd::rd_kafka_CreateAcls,
-            rd::RD_KAFKA_EVENT_CREATEACLS_RESULT,
-        ),
-        timeout,
-    )?;
+    let event = send_all(client, natives, Batch::Create, timeout)?;
     // SAFETY: `event.0` is a valid CreateAcls result event (type checked by `wait`).
     let result = unsafe { rd::rd_kafka_event_CreateAcls_result(event.0) };
     if result.is_null() {
@@ -303,39 +294,55 @@ pub fn describe_acls(
     Ok(out)
 }
 
-/// A librdkafka admin call that sends a batch of ACL bindings (`CreateAcls`) or filters
-/// (`DeleteAcls`, whose filters are bindings too): handle, array, count, options, queue.
-type BatchCall = unsafe extern "C" fn(
-    *mut rd::rd_kafka_t,
-    *mut *mut rd::rd_kafka_AclBinding_t,
-    usize,
-    *const rd::rd_kafka_AdminOptions_t,
-    *mut rd::rd_kafka_queue_t,
-);
+/// The two admin calls that send a batch of ACL bindings: `CreateAcls` (bindings) and
+/// `DeleteAcls` (filters, which librdkafka types as bindings too).
+#[derive(Clone, Copy)]
+enum Batch {
+    Create,
+    Delete,
+}
 
-/// Sends `natives` with `call` as admin operation `op` and waits for its result event, of
-/// type `result`. The natives are freed once librdkafka has copied them.
+/// Sends `natives` with `batch`'s call and waits for its result event. The natives are freed
+/// once librdkafka has copied them.
 fn send_all(
     client: &AdminClient<DefaultClientContext>,
     natives: Vec<NativeAcl>,
-    (op, call, result): (rd::rd_kafka_admin_op_t, BatchCall, std::ffi::c_int),
+    batch: Batch,
     timeout: Duration,
 ) -> Result<native::Event, AclError> {
+    let (op, result) = match batch {
+        Batch::Create => (
+            rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_CREATEACLS,
+            rd::RD_KAFKA_EVENT_CREATEACLS_RESULT,
+        ),
+        Batch::Delete => (
+            rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DELETEACLS,
+            rd::RD_KAFKA_EVENT_DELETEACLS_RESULT,
+        ),
+    };
     let mut ptrs: Vec<*mut rd::rd_kafka_AclBinding_t> = natives.iter().map(|n| n.0).collect();
     let request = Request::new(client, op, timeout)?;
-    // SAFETY: `call` is `rd_kafka_CreateAcls` or `rd_kafka_DeleteAcls` (the only callers);
-    // `request.rk`, `request.options.0` and `request.queue.0` are valid, non-null handles
-    // owned by `request`; `ptrs` holds `ptrs.len()` valid bindings or filters owned by
-    // `natives`, which outlive the call. librdkafka copies them and the options before
-    // returning and keeps its own reference to the queue.
+    // SAFETY: `request.rk`, `request.options.0` and `request.queue.0` are valid, non-null
+    // handles owned by `request`; `ptrs` holds `ptrs.len()` valid bindings (or filters, the
+    // same C type) owned by `natives`, which outlive the call. librdkafka copies them and
+    // the options before returning and keeps its own reference to the queue.
     unsafe {
-        call(
-            request.rk,
-            ptrs.as_mut_ptr(),
-            ptrs.len(),
-            request.options.0,
-            request.queue.0,
-        );
+        match batch {
+            Batch::Create => rd::rd_kafka_CreateAcls(
+                request.rk,
+                ptrs.as_mut_ptr(),
+                ptrs.len(),
+                request.options.0,
+                request.queue.0,
+            ),
+            Batch::Delete => rd::rd_kafka_DeleteAcls(
+                request.rk,
+                ptrs.as_mut_ptr(),
+                ptrs.len(),
+                request.options.0,
+                request.queue.0,
+            ),
+        }
     }
     drop(natives);
     Ok(request.wait(result, BrokerErrors::Read)?)
@@ -362,16 +369,7 @@ pub fn delete_acls(
         .iter()
         .map(NativeAcl::filter)
         .collect::<Result<Vec<_>, _>>()?;
-    let event = send_all(
-        client,
-        natives,
-        (
-            rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DELETEACLS,
-            rd::rd_kafka_DeleteAcls,
-            rd::RD_KAFKA_EVENT_DELETEACLS_RESULT,
-        ),
-        timeout,
-    )?;
+    let event = send_all(client, natives, Batch::Delete, timeout)?;
     // SAFETY: `event.0` is a valid DeleteAcls result event (type checked by `wait`).
     let result = unsafe { rd::rd_kafka_event_DeleteAcls_result(event.0) };
     if result.is_null() {

@@ -2,13 +2,13 @@
 //! used by stream jobs and consumer applications. Owners of the domain and admins manage
 //! them; later, subscriptions can be requested for them.
 
-use crate::db::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::principals::{is_node_username, is_producer_name};
 use super::{IdentityError, invalid};
+use crate::db::Timestamp;
 use crate::domains;
 
 /// A domain's service account.

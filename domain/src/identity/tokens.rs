@@ -2,7 +2,6 @@
 //! SHA-256 of the token is stored (the token itself is shown once); the first characters
 //! are kept to recognise it in lists. Revocation takes effect on the next request.
 
-use crate::db::Timestamp;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -11,6 +10,7 @@ use uuid::Uuid;
 
 use super::token_cache::{Resolved, TokenCache};
 use super::{IdentityError, User, invalid};
+use crate::db::Timestamp;
 
 const TOKEN_PREFIX: &str = "mmt_";
 /// Characters of the token kept in clear to recognise it: `mmt_` + 8.

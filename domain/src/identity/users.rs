@@ -1,13 +1,13 @@
 //! People who use Meshmart: creation, lookup, login, disabling, password resets. Every user
 //! is an analyst from the start (a Casbin grouping row written in the same transaction).
 
-use crate::db::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::roles::{self, Role};
 use super::{IdentityError, invalid, password};
+use crate::db::Timestamp;
 
 /// A person with a login.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
