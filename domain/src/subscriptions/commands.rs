@@ -266,16 +266,16 @@ async fn decide(
     let state = pending.stage().after(decision)?.state;
     let id = pending.id;
     lock_principal(&mut *conn, &pending.principal).await?;
-    sqlx::query(
+    sqlx::query!(
         r#"update subscriptions set state = $2, decided_by = $3, decided_at = now(),
                decision_comment = $4, ended_at = case when $2 = 'rejected' then now() end,
                updated_at = now()
            where id = $1"#,
+        id,
+        state.as_str(),
+        decided_by,
+        comment,
     )
-    .bind(id)
-    .bind(state.as_str())
-    .bind(decided_by)
-    .bind(comment)
     .execute(&mut *conn)
     .await?;
     let subscription = load(&mut *conn, id)
@@ -421,19 +421,19 @@ async fn end(
     lock_principal(&mut *conn, &subscription.principal).await?;
     // Access that was granted is removed by the outbox worker, which records when the
     // broker agrees (attempts count afresh); a request never approved had none to remove.
-    sqlx::query(
+    sqlx::query!(
         r#"update subscriptions set state = $2, ended_at = now(), ended_by = $3,
                decision_comment = coalesce($4, decision_comment),
                access_removed_at = case when $5 then null else now() end,
                provision_attempts = case when $5 then 0 else provision_attempts end,
                last_error = null, updated_at = now()
            where id = $1"#,
+        subscription.id,
+        state.as_str(),
+        actor.to_string(),
+        comment,
+        next.removing_access,
     )
-    .bind(subscription.id)
-    .bind(state.as_str())
-    .bind(actor.to_string())
-    .bind(comment)
-    .bind(next.removing_access)
     .execute(&mut *conn)
     .await?;
     if next.removing_access {
@@ -447,7 +447,7 @@ async fn end(
         } else {
             "Access of %s to %s expired on %s"
         };
-        sqlx::query(
+        sqlx::query!(
             r#"insert into notifications (user_id, kind, message, link)
                select s.requested_by, 'subscription.expired',
                       format($2, s.principal, p.name,
@@ -456,9 +456,9 @@ async fn end(
                       '/subscriptions#' || s.id
                from subscriptions s join products p on p.id = s.product_id
                where s.id = $1"#,
+            subscription.id,
+            message,
         )
-        .bind(subscription.id)
-        .bind(message)
         .execute(&mut *conn)
         .await?;
     }
@@ -508,7 +508,7 @@ pub async fn expire_due(pool: &PgPool) -> Result<usize, SubscriptionError> {
 /// Warns requesters, in the app, of subscriptions ending within three days (once each);
 /// returns how many warnings were written.
 pub async fn warn_expiring(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         r#"with due as (
              update subscriptions s set expiry_warned_at = now(), updated_at = now()
              where s.expiry_warned_at is null and s.until > now()
@@ -521,8 +521,8 @@ pub async fn warn_expiring(pool: &PgPool) -> Result<u64, sqlx::Error> {
                          to_char(due.until at time zone 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')),
                   '/subscriptions#' || due.id
            from due join products p on p.id = due.product_id"#,
+        EXPIRY_WARNING_DAYS as i32,
     )
-    .bind(EXPIRY_WARNING_DAYS as i32)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())

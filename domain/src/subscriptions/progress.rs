@@ -49,15 +49,15 @@ pub async fn record_attempt_failed(
     let Some(next) = lock_for_provisioner(&mut tx, id, Action::ProvisioningFailed).await? else {
         return Ok(());
     };
-    sqlx::query(
+    sqlx::query!(
         r#"update subscriptions
            set state = $2, provision_attempts = $3, last_error = $4, updated_at = now()
            where id = $1"#,
+        id,
+        next.state.as_str(),
+        attempt,
+        error,
     )
-    .bind(id)
-    .bind(next.state.as_str())
-    .bind(attempt)
-    .bind(error)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -71,14 +71,14 @@ pub async fn record_active(pool: &PgPool, id: Uuid, attempt: i32) -> Result<bool
     let Some(next) = lock_for_provisioner(&mut tx, id, Action::Provisioned).await? else {
         return Ok(false);
     };
-    sqlx::query(
+    sqlx::query!(
         r#"update subscriptions set state = $2, activated_at = now(),
                provision_attempts = $3, last_error = null, updated_at = now()
            where id = $1"#,
+        id,
+        next.state.as_str(),
+        attempt,
     )
-    .bind(id)
-    .bind(next.state.as_str())
-    .bind(attempt)
     .execute(&mut *tx)
     .await?;
     audit::record(
@@ -109,13 +109,13 @@ pub async fn record_access_removed(
     {
         return Ok(false);
     }
-    sqlx::query(
+    sqlx::query!(
         r#"update subscriptions set access_removed_at = now(), provision_attempts = $2,
                last_error = null, updated_at = now()
            where id = $1"#,
+        id,
+        attempt,
     )
-    .bind(id)
-    .bind(attempt)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -188,12 +188,12 @@ pub async fn mark_notifications_read(
     user: &User,
     ids: &[i64],
 ) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         r#"update notifications set read_at = now(), updated_at = now()
            where user_id = $1 and id = any($2) and read_at is null"#,
+        user.id,
+        ids,
     )
-    .bind(user.id)
-    .bind(ids)
     .execute(pool)
     .await?;
     Ok(done.rows_affected())

@@ -229,12 +229,12 @@ pub(super) async fn grant(
 ) -> Result<(), sqlx::Error> {
     let subject = kafka_subject(&subscription.principal);
     for object in objects(subscription) {
-        sqlx::query(
+        sqlx::query!(
             r#"insert into casbin_rule (ptype, v0, v1, v2, v3, v4, v5)
                values ('p', $1, '*', $2, 'read', '', '') on conflict do nothing"#,
+            subject,
+            object,
         )
-        .bind(&subject)
-        .bind(object)
         .execute(&mut *conn)
         .await?;
     }
@@ -268,12 +268,12 @@ pub(super) async fn ungrant(
         if still_needed.contains(&object) {
             continue;
         }
-        sqlx::query(
+        sqlx::query!(
             r#"delete from casbin_rule
                where ptype = 'p' and v0 = $1 and v1 = '*' and v2 = $2 and v3 = 'read'"#,
+            subject,
+            object,
         )
-        .bind(&subject)
-        .bind(object)
         .execute(&mut *conn)
         .await?;
     }
