@@ -187,13 +187,14 @@ pub async fn request(
         }
         Err(error) => return Err(error.into()),
     };
-    for topic in &topics {
-        sqlx::query("insert into subscription_ports (subscription_id, topic) values ($1, $2)")
-            .bind(id)
-            .bind(topic)
-            .execute(&mut *tx)
-            .await?;
-    }
+    let ports: Vec<&str> = topics.iter().map(String::as_str).collect();
+    sqlx::query!(
+        "insert into subscription_ports (subscription_id, topic) select $1, unnest($2::text[])",
+        id,
+        &ports as &[&str],
+    )
+    .execute(&mut *tx)
+    .await?;
     audit::record(
         &mut tx,
         Event::new(
@@ -563,13 +564,14 @@ pub async fn set_auto_approve(
         .bind(target.id)
         .execute(&mut *tx)
         .await?;
-    for role in &wanted {
-        sqlx::query("insert into product_auto_approve (product_id, role) values ($1, $2)")
-            .bind(target.id)
-            .bind(role)
-            .execute(&mut *tx)
-            .await?;
-    }
+    let roles: Vec<&str> = wanted.iter().copied().collect();
+    sqlx::query!(
+        "insert into product_auto_approve (product_id, role) select $1, unnest($2::text[])",
+        target.id,
+        &roles as &[&str],
+    )
+    .execute(&mut *tx)
+    .await?;
     audit::record(
         &mut tx,
         Event::new(

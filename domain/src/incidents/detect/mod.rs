@@ -73,8 +73,6 @@ pub struct Detector {
     trained_at: Option<DateTime<Utc>>,
     /// Whether the last training left a channel without a model.
     learning: bool,
-    /// How long the last training's fitting took (seconds of one core).
-    training_seconds: f64,
     clear: HashMap<Uuid, u32>,
     /// High watermarks per topic and partition, per round (`SKEW_WINDOW` of them).
     watermarks: VecDeque<(DateTime<Utc>, Marks)>,
@@ -370,10 +368,9 @@ impl Detector {
             .is_none_or(|at| now - at >= Duration::seconds(every));
         if due && reachable {
             let busy: HashSet<String> = open.iter().map(|i| i.channel.clone()).collect();
-            report.trained = self
+            (report.trained, report.training_seconds) = self
                 .train(pool, &ports, &groups, &nodes, &busy, step)
                 .await?;
-            report.training_seconds = self.training_seconds;
             self.trained_at = Some(now);
             signals::forget_old(pool).await?;
         }

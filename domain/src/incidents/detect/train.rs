@@ -21,7 +21,7 @@ impl Detector {
         nodes: &[signals::NodeNow],
         busy: &HashSet<String>,
         step: DateTime<Utc>,
-    ) -> Result<usize, sqlx::Error> {
+    ) -> Result<(usize, f64), sqlx::Error> {
         let since = step - Duration::seconds(STEP_SECONDS * model::MAX_POINTS as i64);
         // A fault is never learned as normal: the time of every incident of a channel (and
         // 30 s after it) is left out of its history.
@@ -111,13 +111,12 @@ impl Detector {
         .await
         .unwrap_or_default();
         let (trained, seconds) = trained;
-        self.training_seconds = seconds;
         let count = trained.len();
         self.learning = count < wanted;
         for (key, signal, points, band) in trained {
             model::save(pool, &key, signal, &band, points).await?;
             self.bands.insert((key, signal), band);
         }
-        Ok(count)
+        Ok((count, seconds))
     }
 }
