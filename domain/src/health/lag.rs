@@ -16,6 +16,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use uuid::Uuid;
 
 use crate::broker::BrokerConfig;
+use crate::db::Timestamp;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -41,8 +42,8 @@ pub struct Measured {
 
 /// Active subscriptions and their topics.
 pub async fn watched(pool: &sqlx::PgPool) -> Result<Vec<Watched>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, (Uuid, String, Vec<String>)>(
-        r#"select s.id, s.consumer_group, array_agg(sp.topic order by sp.topic)
+    let rows = sqlx::query!(
+        r#"select s.id, s.consumer_group, array_agg(sp.topic order by sp.topic) as "topics!"
            from subscriptions s join subscription_ports sp on sp.subscription_id = s.id
            where s.state = 'active' group by s.id, s.consumer_group"#,
     )
@@ -50,10 +51,10 @@ pub async fn watched(pool: &sqlx::PgPool) -> Result<Vec<Watched>, sqlx::Error> {
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(subscription, group_prefix, topics)| Watched {
-            subscription,
-            group_prefix,
-            topics,
+        .map(|row| Watched {
+            subscription: row.id,
+            group_prefix: row.consumer_group,
+            topics: row.topics,
         })
         .collect())
 }
@@ -62,20 +63,20 @@ pub async fn watched(pool: &sqlx::PgPool) -> Result<Vec<Watched>, sqlx::Error> {
 pub async fn record(pool: &sqlx::PgPool, measured: &[Measured]) -> Result<(), sqlx::Error> {
     let at = super::step_of(Utc::now());
     for lag in measured {
-        sqlx::query(
+        sqlx::query!(
             r#"insert into lag_points (subscription_id, consumer_group, at, messages, seconds,
                    committed)
                values ($1, $2, $3, $4, $5, $6)
                on conflict (subscription_id, consumer_group, at) do update
                set messages = excluded.messages, seconds = excluded.seconds,
                    committed = excluded.committed"#,
+            lag.subscription,
+            lag.group,
+            at as Timestamp,
+            lag.messages,
+            lag.seconds,
+            lag.committed,
         )
-        .bind(lag.subscription)
-        .bind(&lag.group)
-        .bind(at)
-        .bind(lag.messages)
-        .bind(lag.seconds)
-        .bind(lag.committed)
         .execute(pool)
         .await?;
     }

@@ -82,20 +82,20 @@ pub(crate) async fn product_row(
     pool: &sqlx::PgPool,
     slug: &str,
 ) -> Result<ProductRow, HealthError> {
-    let (id, domain, slas, document) = sqlx::query_as::<_, (Uuid, String, Value, Value)>(
+    let row = sqlx::query!(
         r#"select p.id, p.domain, p.slas, c.document from products p
            join contract_versions c on c.product_id = p.id and c.version = p.current_version
            where p.slug = $1"#,
+        slug,
     )
-    .bind(slug)
     .fetch_optional(pool)
     .await?
     .ok_or(HealthError::NotFound)?;
     Ok(ProductRow {
-        id,
-        domain,
-        slas,
-        document,
+        id: row.id,
+        domain: row.domain,
+        slas: row.slas,
+        document: row.document,
     })
 }
 

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::HealthError;
 use crate::contracts::{Contract, Field};
+use crate::db::Timestamp;
 use crate::identity::Caller;
 use crate::policy::{Denied, Permission, Policy};
 
@@ -85,13 +86,13 @@ async fn access(
     if policy.allows(user, domain, Permission::WriteProduct).await {
         return Ok(Access::Full);
     }
-    let subscribed: bool = sqlx::query_scalar(
+    let subscribed: bool = sqlx::query_scalar!(
         r#"select exists(select 1 from subscriptions where product_id = $1 and state = 'active'
-               and (requested_by = $2 or principal = $3))"#,
+               and (requested_by = $2 or principal = $3)) as "subscribed!""#,
+        product,
+        user.id,
+        user.kafka_principal,
     )
-    .bind(product)
-    .bind(user.id)
-    .bind(&user.kafka_principal)
     .fetch_one(pool)
     .await?;
     if subscribed {
@@ -129,16 +130,18 @@ pub async fn samples(
         ..
     } = super::product_row(pool, slug).await?;
     let access = access(pool, policy, caller, product, &domain).await?;
-    let rows = sqlx::query_as::<_, Row>(
-        r#"select s.partition, s."offset", s.valid, s.schema_id::bigint as schema_id, s.key,
-               s.value, s.raw_hex, s.reason, s.failures, s.record_at, s.checked_at
+    let rows = sqlx::query_as!(
+        Row,
+        r#"select s.partition, s."offset", s.valid, s.schema_id, s.key,
+               s.value, s.raw_hex, s.reason, s.failures,
+               s.record_at as "record_at: Timestamp", s.checked_at as "checked_at: Timestamp"
            from health_samples s join output_ports o on o.id = s.port_id
            where o.product_id = $1 and (not $2 or not s.valid)
            order by s.id desc limit $3"#,
+        product,
+        invalid_only,
+        limit,
     )
-    .bind(product)
-    .bind(invalid_only)
-    .bind(limit)
     .fetch_all(pool)
     .await?;
     let classified = match Contract::from_document(document) {
@@ -170,7 +173,6 @@ pub async fn samples(
     })
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     partition: i32,
     offset: i64,
@@ -181,8 +183,8 @@ struct Row {
     raw_hex: Option<String>,
     reason: Option<String>,
     failures: Value,
-    record_at: Option<DateTime<Utc>>,
-    checked_at: DateTime<Utc>,
+    record_at: Option<Timestamp>,
+    checked_at: Timestamp,
 }
 
 impl Row {

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::{Batch, INVALID_SAMPLES, VALID_SAMPLES};
 use crate::contracts::Contract;
 use crate::contracts::quality::PortQuality;
+use crate::db::Timestamp;
 use crate::registry::schema::value_subject;
 
 /// How long 10-second points are kept.
@@ -28,15 +29,15 @@ pub async fn flush(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {
     let mut offsets: Vec<_> = batch.offsets().collect();
     offsets.sort();
     for (topic, partition, next) in offsets {
-        sqlx::query(
+        sqlx::query!(
             r#"insert into checker_offsets (topic, partition, next_offset) values ($1, $2, $3)
                on conflict (topic, partition) do update
                set next_offset = greatest(checker_offsets.next_offset, excluded.next_offset),
                    updated_at = now()"#,
+            topic.as_ref(),
+            partition,
+            next,
         )
-        .bind(topic.as_ref())
-        .bind(partition)
-        .bind(next)
         .execute(&mut *tx)
         .await?;
     }
@@ -44,7 +45,7 @@ pub async fn flush(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {
     points.sort_by_key(|((port, at), _)| (*port, *at));
     let mut per_port: HashMap<Uuid, (i64, i64, Option<DateTime<Utc>>)> = HashMap::new();
     for ((port, at), tally) in points {
-        sqlx::query(
+        sqlx::query!(
             r#"insert into health_points (port_id, at, records, valid, bytes, invalid,
                    rule_passed, rule_failed, last_event_at, latency)
                select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
@@ -58,17 +59,17 @@ pub async fn flush(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {
                    rule_failed = health_counts_add(health_points.rule_failed, excluded.rule_failed),
                    last_event_at = greatest(health_points.last_event_at, excluded.last_event_at),
                    latency = health_buckets_add(health_points.latency, excluded.latency)"#,
+            port,
+            *at as Timestamp,
+            tally.records,
+            tally.valid,
+            tally.bytes,
+            json!(tally.invalid),
+            json!(tally.rule_passed()),
+            json!(tally.rule_failed),
+            tally.last_event_at as Option<Timestamp>,
+            &tally.latency,
         )
-        .bind(port)
-        .bind(at)
-        .bind(tally.records)
-        .bind(tally.valid)
-        .bind(tally.bytes)
-        .bind(json!(tally.invalid))
-        .bind(json!(tally.rule_passed()))
-        .bind(json!(tally.rule_failed))
-        .bind(tally.last_event_at)
-        .bind(&tally.latency)
         .execute(&mut *tx)
         .await?;
         let entry = per_port.entry(*port).or_default();
@@ -86,7 +87,7 @@ pub async fn flush(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {
     for port in ports {
         let (records, invalid, last) = per_port.get(&port).copied().unwrap_or_default();
         let dead = batch.dead_lettered.get(&port).copied().unwrap_or_default();
-        sqlx::query(
+        sqlx::query!(
             r#"insert into port_health (port_id, last_event_at, last_checked_at, records,
                    invalid, dlq_records)
                select $1, $2, now(), $3, $4, $5
@@ -97,35 +98,35 @@ pub async fn flush(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {
                    records = port_health.records + excluded.records,
                    invalid = port_health.invalid + excluded.invalid,
                    dlq_records = port_health.dlq_records + excluded.dlq_records"#,
+            port,
+            last as Option<Timestamp>,
+            records,
+            invalid,
+            dead,
         )
-        .bind(port)
-        .bind(last)
-        .bind(records)
-        .bind(invalid)
-        .bind(dead)
         .execute(&mut *tx)
         .await?;
     }
     for ((port, valid), samples) in &batch.samples {
         for sample in samples {
-            sqlx::query(
+            sqlx::query!(
                 r#"insert into health_samples (port_id, partition, "offset", valid, schema_id,
                        key, value, raw_hex, reason, failures, record_at, checked_at)
                    select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
                    where exists (select 1 from output_ports where id = $1)"#,
+                sample.port_id,
+                sample.partition,
+                sample.offset,
+                sample.valid,
+                sample.schema_id.map(i64::from),
+                sample.key,
+                sample.value,
+                sample.raw_hex,
+                sample.reason,
+                json!(sample.failures),
+                sample.record_at as Option<Timestamp>,
+                sample.checked_at as Timestamp,
             )
-            .bind(sample.port_id)
-            .bind(sample.partition)
-            .bind(sample.offset)
-            .bind(sample.valid)
-            .bind(sample.schema_id.map(i64::from))
-            .bind(&sample.key)
-            .bind(&sample.value)
-            .bind(&sample.raw_hex)
-            .bind(&sample.reason)
-            .bind(json!(sample.failures))
-            .bind(sample.record_at)
-            .bind(sample.checked_at)
             .execute(&mut *tx)
             .await?;
         }
@@ -134,15 +135,15 @@ pub async fn flush(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {
         } else {
             INVALID_SAMPLES
         };
-        sqlx::query(
+        sqlx::query!(
             r#"delete from health_samples where port_id = $1 and valid = $2 and id < (
                    select coalesce(min(id), 0) from (
                        select id from health_samples where port_id = $1 and valid = $2
                        order by id desc limit $3) as newest)"#,
+            port,
+            valid,
+            kept,
         )
-        .bind(port)
-        .bind(valid)
-        .bind(kept)
         .execute(&mut *tx)
         .await?;
     }
@@ -151,11 +152,11 @@ pub async fn flush(pool: &PgPool, batch: &Batch) -> Result<(), sqlx::Error> {
 
 /// The first offset of a partition not yet counted (0 when none was).
 pub async fn floor(pool: &PgPool, topic: &str, partition: i32) -> Result<i64, sqlx::Error> {
-    let next: Option<i64> = sqlx::query_scalar(
+    let next: Option<i64> = sqlx::query_scalar!(
         "select next_offset from checker_offsets where topic = $1 and partition = $2",
+        topic,
+        partition,
     )
-    .bind(topic)
-    .bind(partition)
     .fetch_optional(pool)
     .await?;
     Ok(next.unwrap_or(0))
@@ -174,17 +175,7 @@ pub struct CheckedPort {
 /// Every output port of a product that is not retired, with its current rules and the ids
 /// of the schemas under its value subject.
 pub async fn ports(pool: &PgPool) -> Result<Vec<CheckedPort>, sqlx::Error> {
-    let rows = sqlx::query_as::<
-        _,
-        (
-            Uuid,
-            String,
-            String,
-            String,
-            serde_json::Value,
-            Option<String>,
-        ),
-    >(
+    let rows = sqlx::query!(
         r#"select o.id, p.slug, p.domain, o.topic, c.document, o.policy_override
            from output_ports o
            join products p on p.id = o.product_id
@@ -193,22 +184,31 @@ pub async fn ports(pool: &PgPool) -> Result<Vec<CheckedPort>, sqlx::Error> {
     )
     .fetch_all(pool)
     .await?;
-    let topics: Vec<String> = rows.iter().map(|r| value_subject(&r.3)).collect();
-    let ids = sqlx::query_as::<_, (String, i32)>(
+    let topics: Vec<String> = rows.iter().map(|r| value_subject(&r.topic)).collect();
+    let ids = sqlx::query!(
         r#"select subject, schema_id from registry_versions
            where subject = any($1) and deleted_at is null"#,
+        &topics,
     )
-    .bind(&topics)
     .fetch_all(pool)
     .await?;
     let mut by_subject: HashMap<String, HashSet<u32>> = HashMap::new();
-    for (subject, id) in ids {
+    for row in ids {
+        let (subject, id) = (row.subject, row.schema_id);
         if let Ok(id) = u32::try_from(id) {
             by_subject.entry(subject).or_default().insert(id);
         }
     }
     let mut ports = Vec::with_capacity(rows.len());
-    for (port_id, product, domain, topic, document, policy_override) in rows {
+    for row in rows {
+        let (port_id, product, domain, topic, document, policy_override) = (
+            row.id,
+            row.slug,
+            row.domain,
+            row.topic,
+            row.document,
+            row.policy_override,
+        );
         let Ok(contract) = Contract::from_document(document) else {
             tracing::warn!(%product, "current contract does not map; its port is not checked");
             continue;
@@ -244,22 +244,23 @@ pub async fn ports(pool: &PgPool) -> Result<Vec<CheckedPort>, sqlx::Error> {
 }
 
 /// What changes when any product or port changes: their number and newest change.
-pub async fn catalog_stamp(pool: &PgPool) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
-    sqlx::query_as(
-        r#"select (select count(*) from output_ports),
+pub async fn catalog_stamp(pool: &PgPool) -> Result<(i64, Option<Timestamp>), sqlx::Error> {
+    let stamp = sqlx::query!(
+        r#"select (select count(*) from output_ports) as "ports!",
                   greatest((select max(updated_at) from products),
-                           (select max(updated_at) from output_ports))"#,
+                           (select max(updated_at) from output_ports)) as "changed: Timestamp""#,
     )
     .fetch_one(pool)
-    .await
+    .await?;
+    Ok((stamp.ports, stamp.changed))
 }
 
 /// The ids of the schemas under one subject (registered since the ports were loaded).
 pub async fn subject_ids(pool: &PgPool, topic: &str) -> Result<HashSet<u32>, sqlx::Error> {
-    let ids: Vec<i32> = sqlx::query_scalar(
+    let ids: Vec<i32> = sqlx::query_scalar!(
         "select schema_id from registry_versions where subject = $1 and deleted_at is null",
+        value_subject(topic),
     )
-    .bind(value_subject(topic))
     .fetch_all(pool)
     .await?;
     Ok(ids
@@ -273,7 +274,7 @@ pub async fn subject_ids(pool: &PgPool, topic: &str) -> Result<HashSet<u32>, sql
 /// (recomputed, so running it twice or in two processes changes nothing), then drops points
 /// and minutes past their retention. Returns the rows dropped.
 pub async fn roll_up(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         r#"insert into health_minutes (port_id, at, records, valid, bytes, invalid, rule_passed,
                rule_failed, last_event_at, latency)
            select port_id, date_trunc('minute', at), sum(records), sum(valid), sum(bytes),
@@ -291,7 +292,7 @@ pub async fn roll_up(pool: &PgPool) -> Result<u64, sqlx::Error> {
     )
     .execute(pool)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         r#"insert into lag_minutes (subscription_id, consumer_group, at, messages, seconds)
            select subscription_id, consumer_group, date_trunc('minute', at), max(messages),
                max(seconds)
@@ -305,28 +306,34 @@ pub async fn roll_up(pool: &PgPool) -> Result<u64, sqlx::Error> {
     .execute(pool)
     .await?;
     let mut dropped = 0;
-    dropped +=
-        sqlx::query("delete from health_points where at < now() - make_interval(hours => $1)")
-            .bind(POINTS_KEPT_HOURS as i32)
-            .execute(pool)
-            .await?
-            .rows_affected();
-    dropped +=
-        sqlx::query("delete from health_minutes where at < now() - make_interval(days => $1)")
-            .bind(MINUTES_KEPT_DAYS as i32)
-            .execute(pool)
-            .await?
-            .rows_affected();
-    dropped += sqlx::query("delete from lag_minutes where at < now() - make_interval(days => $1)")
-        .bind(MINUTES_KEPT_DAYS as i32)
-        .execute(pool)
-        .await?
-        .rows_affected();
-    dropped += sqlx::query("delete from lag_points where at < now() - make_interval(hours => $1)")
-        .bind(POINTS_KEPT_HOURS as i32)
-        .execute(pool)
-        .await?
-        .rows_affected();
+    dropped += sqlx::query!(
+        "delete from health_points where at < now() - make_interval(hours => $1)",
+        POINTS_KEPT_HOURS as i32,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    dropped += sqlx::query!(
+        "delete from health_minutes where at < now() - make_interval(days => $1)",
+        MINUTES_KEPT_DAYS as i32,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    dropped += sqlx::query!(
+        "delete from lag_minutes where at < now() - make_interval(days => $1)",
+        MINUTES_KEPT_DAYS as i32,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    dropped += sqlx::query!(
+        "delete from lag_points where at < now() - make_interval(hours => $1)",
+        POINTS_KEPT_HOURS as i32,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
     Ok(dropped)
 }
 
@@ -343,7 +350,7 @@ mod tests {
         crate::demo::seed_parts(&pool, &[Part::Identities, Part::Catalog], false)
             .await
             .expect("demo catalog");
-        let port: Uuid = sqlx::query_scalar("select id from output_ports limit 1")
+        let port: Uuid = sqlx::query_scalar!("select id from output_ports limit 1")
             .fetch_one(&pool)
             .await
             .expect("a port");
@@ -351,16 +358,16 @@ mod tests {
             .duration_trunc(TimeDelta::minutes(1))
             .expect("a minute");
         let insert = |at, records: i64, invalid: serde_json::Value, latency: Vec<i64>| {
-            sqlx::query(
+            sqlx::query!(
                 r#"insert into health_points (port_id, at, records, valid, bytes, invalid,
                        rule_passed, rule_failed, last_event_at, latency)
-                   values ($1, $2, $3, $3 - 1, 10, $4, '{"r": 1}', '{"r": 1}', $2, $5)"#,
+                   values ($1, $2, $3::bigint, $3::bigint - 1, 10, $4, '{"r": 1}', '{"r": 1}', $2, $5)"#,
+                port,
+                at as Timestamp,
+                records,
+                invalid,
+                &latency,
             )
-            .bind(port)
-            .bind(at)
-            .bind(records)
-            .bind(invalid)
-            .bind(latency)
             .execute(&pool)
         };
         insert(minute, 5, json!({"quality": 1}), vec![1, 2])
@@ -382,22 +389,24 @@ mod tests {
         assert_eq!(dropped, 1, "the point past its 2 hours");
         // Twice changes nothing: the minute is recomputed, not added to again.
         roll_up(&pool).await.expect("rollup again");
-        let (records, valid, invalid, passed, latency, last): (
-            i64,
-            i64,
-            serde_json::Value,
-            serde_json::Value,
-            Vec<i64>,
-            Option<chrono::DateTime<Utc>>,
-        ) = sqlx::query_as(
-            "select records, valid, invalid, rule_passed, latency, last_event_at
-             from health_minutes where port_id = $1 and at = $2",
+        let row = sqlx::query!(
+            r#"select records, valid, invalid, rule_passed, latency,
+                      last_event_at as "last_event_at: Timestamp"
+               from health_minutes where port_id = $1 and at = $2"#,
+            port,
+            minute as Timestamp,
         )
-        .bind(port)
-        .bind(minute)
         .fetch_one(&pool)
         .await
         .expect("the minute");
+        let (records, valid, invalid, passed, latency, last) = (
+            row.records,
+            row.valid,
+            row.invalid,
+            row.rule_passed,
+            row.latency,
+            row.last_event_at,
+        );
         assert_eq!((records, valid), (12, 10));
         assert_eq!(invalid, json!({"quality": 1, "truncated": 1}));
         assert_eq!(passed, json!({"r": 2}));

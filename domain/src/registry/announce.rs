@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::{ParsedSchema, RegistryError};
 use crate::audit::{self, Actor, Event};
+use crate::db::Timestamp;
 
 /// What an announcement did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -37,12 +38,13 @@ pub async fn announced_at(
     pool: &PgPool,
     subject: &str,
     schema: &ParsedSchema,
-) -> Result<Option<chrono::DateTime<chrono::Utc>>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select announced_at from schema_proposals where subject = $1 and fingerprint = $2",
+) -> Result<Option<Timestamp>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select announced_at as "announced_at: Timestamp" from schema_proposals
+           where subject = $1 and fingerprint = $2"#,
+        subject,
+        fingerprint(schema),
     )
-    .bind(subject)
-    .bind(fingerprint(schema))
     .fetch_optional(pool)
     .await
 }
@@ -78,18 +80,18 @@ pub async fn announce(
     }
     let fingerprint = fingerprint(schema);
     let mut tx = pool.begin().await?;
-    let first: Option<i64> = sqlx::query_scalar(
+    let first: Option<i64> = sqlx::query_scalar!(
         "insert into schema_proposals (subject, fingerprint, product, version, breaking, announced_by)
          values ($1, $2, $3, $4, $5, $6)
          on conflict (subject, fingerprint) do nothing
          returning id",
+        target.subject,
+        fingerprint,
+        target.product,
+        proposal.version,
+        json!(proposal.diff.breaking),
+        actor.to_string(),
     )
-    .bind(target.subject)
-    .bind(&fingerprint)
-    .bind(target.product)
-    .bind(proposal.version)
-    .bind(json!(proposal.diff.breaking))
-    .bind(actor.to_string())
     .fetch_optional(&mut *tx)
     .await?;
     if first.is_none() {
@@ -99,11 +101,11 @@ pub async fn announce(
             already: true,
         });
     }
-    let users: Vec<Uuid> = sqlx::query_scalar(
+    let users: Vec<Uuid> = sqlx::query_scalar!(
         "select distinct s.requested_by from subscriptions s join users u on u.id = s.requested_by
          where s.id = any($1) and not u.disabled",
+        &subscriptions,
     )
-    .bind(&subscriptions)
     .fetch_all(&mut *tx)
     .await?;
     let version = proposal
@@ -203,24 +205,26 @@ mod tests {
         pool: PgPool,
     ) {
         crate::demo::seed(&pool, false).await.expect("demo");
-        let topic: String = sqlx::query_scalar(
+        let topic: String = sqlx::query_scalar!(
             "select o.topic from output_ports o join products p on p.id = o.product_id where p.slug = $1",
+            PRODUCT,
         )
-        .bind(PRODUCT)
         .fetch_one(&pool)
         .await
         .expect("port");
         let subject = registry::schema::value_subject(&topic);
-        let requester: Uuid = sqlx::query_scalar(
+        let requester: Uuid = sqlx::query_scalar!(
             "select s.requested_by from subscriptions s join products p on p.id = s.product_id
              where p.slug = $1",
+            PRODUCT,
         )
-        .bind(PRODUCT)
         .fetch_one(&pool)
         .await
         .expect("the demo subscription");
-        sqlx::query("insert into webhooks (user_id, url, secret) values ($1, 'https://hooks.example/x', 's')")
-            .bind(requester)
+        sqlx::query!(
+            "insert into webhooks (user_id, url, secret) values ($1, 'https://hooks.example/x', 's')",
+            requester,
+        )
             .execute(&pool)
             .await
             .expect("webhook");
@@ -250,22 +254,23 @@ mod tests {
                 already: false
             }
         );
-        let (kind, message): (String, String) = sqlx::query_as(
+        let told = sqlx::query!(
             "select kind, message from notifications where user_id = $1 and kind = 'schema.proposal'",
+            requester,
         )
-        .bind(requester)
         .fetch_one(&pool)
         .await
         .expect("told in the app");
+        let (kind, message) = (told.kind, told.message);
         assert_eq!(kind, "schema.proposal");
         assert!(
             message.contains(&subject) && message.contains(PRODUCT),
             "{message}"
         );
-        let payload: serde_json::Value = sqlx::query_scalar(
+        let payload: serde_json::Value = sqlx::query_scalar!(
             "select payload from webhook_deliveries where user_id = $1 and event = 'schema.proposal'",
+            requester,
         )
-        .bind(requester)
         .fetch_one(&pool)
         .await
         .expect("a webhook delivery");
@@ -285,8 +290,8 @@ mod tests {
             .await
             .expect("again");
         assert!(again.already && again.told == 0, "{again:?}");
-        let deliveries: i64 = sqlx::query_scalar(
-            "select count(*) from webhook_deliveries where event = 'schema.proposal'",
+        let deliveries: i64 = sqlx::query_scalar!(
+            r#"select count(*) as "count!" from webhook_deliveries where event = 'schema.proposal'"#,
         )
         .fetch_one(&pool)
         .await

@@ -7,8 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
+use crate::db::Timestamp;
+
 /// One subject as the browser lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubjectRow {
     pub subject: String,
     pub schema_type: String,
@@ -26,20 +28,46 @@ pub struct SubjectRow {
 /// How many subjects a page lists at most; a search narrows the rest.
 pub const PAGE: i64 = 200;
 
-const SELECT: &str = r#"
+/// `sqlx::query!` over every subject with a live version, filtered by the rest of the query
+/// (string literals, joined with `+` as the macro allows) with its arguments, mapped to
+/// `(SubjectRow, how many rows matched before any limit)`.
+macro_rules! select_subjects {
+    ($($tail:literal)+ $(, $arg:expr)* $(,)?) => {
+        sqlx::query!(
+            r#"
     with latest as (
         select subject, max(version) as latest, count(*) as versions, max(created_at) as updated_at
         from registry_versions where deleted_at is null group by subject)
-    select l.subject, s.schema_type, l.latest, l.versions,
-           coalesce(rs.compatibility, (select compatibility from registry_config)) as mode,
-           p.slug as product, p.name as product_name, p.domain, l.updated_at
+    select l.subject as "subject!", s.schema_type, l.latest as "latest!",
+           l.versions as "versions!",
+           coalesce(rs.compatibility, (select compatibility from registry_config)) as "mode!",
+           p.slug as "product?", p.name as "product_name?", p.domain as "domain?",
+           l.updated_at as "updated_at!: Timestamp", count(*) over () as "total!"
     from latest l
     join registry_subjects rs on rs.name = l.subject
     join registry_versions v on v.subject = l.subject and v.version = l.latest
     join registry_schemas s on s.id = v.schema_id
     left join output_ports o on o.topic = regexp_replace(l.subject, '-(value|key)$', '')
     left join products p on p.id = o.product_id
-"#;
+"# $(+ $tail)+
+            $(, $arg)*
+        )
+        .map(|row| {
+            let subject = SubjectRow {
+                subject: row.subject,
+                schema_type: row.schema_type,
+                latest: row.latest,
+                versions: row.versions,
+                mode: row.mode,
+                product: row.product,
+                product_name: row.product_name,
+                domain: row.domain,
+                updated_at: row.updated_at,
+            };
+            (subject, row.total)
+        })
+    };
+}
 
 /// Subjects whose name, product (slug or name) or domain contains `q` (any case; every
 /// subject without one), products' first, at most [`PAGE`]; and how many match in all.
@@ -49,35 +77,36 @@ pub async fn subjects(
     q: Option<&str>,
     orphans: bool,
 ) -> Result<(Vec<SubjectRow>, i64), sqlx::Error> {
-    let filter = r#"
+    let q = q.map(str::trim).filter(|q| !q.is_empty());
+    let rows = select_subjects!(
+        r#"
         where (p.slug is null) = $2
           and ($1::text is null
                or strpos(lower(l.subject), lower($1)) > 0
                or strpos(lower(coalesce(p.slug, '')), lower($1)) > 0
                or strpos(lower(coalesce(p.name, '')), lower($1)) > 0
-               or strpos(lower(coalesce(p.domain, '')), lower($1)) > 0)"#;
-    let q = q.map(str::trim).filter(|q| !q.is_empty());
-    let rows = sqlx::query_as::<_, SubjectRow>(&format!(
-        "{SELECT} {filter} order by l.subject limit {PAGE}"
-    ))
-    .bind(q)
-    .bind(orphans)
+               or strpos(lower(coalesce(p.domain, '')), lower($1)) > 0)
+        order by l.subject limit $3"#,
+        q,
+        orphans,
+        PAGE,
+    )
     .fetch_all(pool)
     .await?;
-    let total: i64 = sqlx::query_scalar(&format!("select count(*) from ({SELECT} {filter}) t"))
-        .bind(q)
-        .bind(orphans)
-        .fetch_one(pool)
-        .await?;
-    Ok((rows, total))
+    // Counted over every matching row, before the limit; none matched when there is no row.
+    let total = rows.first().map_or(0, |(_, total)| *total);
+    Ok((
+        rows.into_iter().map(|(subject, _)| subject).collect(),
+        total,
+    ))
 }
 
 /// The subject `name`, if it has a live version.
 pub async fn subject(pool: &PgPool, name: &str) -> Result<Option<SubjectRow>, sqlx::Error> {
-    sqlx::query_as::<_, SubjectRow>(&format!("{SELECT} where l.subject = $1"))
-        .bind(name)
+    let found = select_subjects!("where l.subject = $1", name)
         .fetch_optional(pool)
-        .await
+        .await?;
+    Ok(found.map(|(subject, _)| subject))
 }
 
 #[cfg(test)]

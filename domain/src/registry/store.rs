@@ -29,7 +29,6 @@ pub struct Registered {
     pub created: bool,
 }
 
-#[derive(sqlx::FromRow)]
 struct VersionRow {
     subject: String,
     version: i32,
@@ -51,22 +50,21 @@ impl VersionRow {
     }
 }
 
-const VERSION_COLUMNS: &str = r#"v.subject, v.version, v.schema_id, s.schema_type, s.schema,
-    v.deleted_at is not null as deleted"#;
-
 async fn rows(
     conn: &mut PgConnection,
     subject: &str,
     include_deleted: bool,
 ) -> Result<Vec<VersionRow>, sqlx::Error> {
-    sqlx::query_as::<_, VersionRow>(&format!(
-        r#"select {VERSION_COLUMNS}
+    sqlx::query_as!(
+        VersionRow,
+        r#"select v.subject, v.version, v.schema_id, s.schema_type as "schema_type: SchemaType",
+                  s.schema, v.deleted_at is not null as "deleted!"
            from registry_versions v join registry_schemas s on s.id = v.schema_id
            where v.subject = $1 and ($2 or v.deleted_at is null)
-           order by v.version"#
-    ))
-    .bind(subject)
-    .bind(include_deleted)
+           order by v.version"#,
+        subject,
+        include_deleted,
+    )
     .fetch_all(conn)
     .await
 }
@@ -76,11 +74,11 @@ pub async fn owning_domain(pool: &PgPool, subject: &str) -> Result<Option<String
     let Some(topic) = schema::topic_of_subject(subject) else {
         return Ok(None);
     };
-    sqlx::query_scalar::<_, String>(
+    sqlx::query_scalar!(
         r#"select p.domain from output_ports o join products p on p.id = o.product_id
            where o.topic = $1"#,
+        topic,
     )
-    .bind(topic)
     .fetch_optional(pool)
     .await
 }
@@ -189,10 +187,12 @@ pub async fn register_checked(
     actor: &Actor,
 ) -> Result<Registered, RegistryError> {
     super::check_subject(subject)?;
-    sqlx::query("insert into registry_subjects (name) values ($1) on conflict do nothing")
-        .bind(subject)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "insert into registry_subjects (name) values ($1) on conflict do nothing",
+        subject,
+    )
+    .execute(&mut *conn)
+    .await?;
     // One registration per subject at a time, so versions are numbered without gaps.
     lock_subject(conn, subject).await?;
     let live = rows(conn, subject, false).await?;
@@ -222,15 +222,15 @@ pub async fn register_checked(
         });
     }
     let id = schema_id(conn, schema).await?;
-    let version = sqlx::query_scalar::<_, i32>(
+    let version = sqlx::query_scalar!(
         r#"insert into registry_versions (subject, version, schema_id, registered_by)
            select $1, coalesce(max(version), 0) + 1, $2, $3
            from registry_versions where subject = $1
            returning version"#,
+        subject,
+        id,
+        actor.to_string(),
     )
-    .bind(subject)
-    .bind(id)
-    .bind(actor.to_string())
     .fetch_one(&mut *conn)
     .await?;
     audit::record(
@@ -260,34 +260,36 @@ fn compared(mode: Mode, live: &[VersionRow]) -> &[VersionRow] {
 
 /// Serialises writers of one subject (registrations and deletes) for their transaction.
 async fn lock_subject(conn: &mut PgConnection, subject: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("select name from registry_subjects where name = $1 for update")
-        .bind(subject)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "select name from registry_subjects where name = $1 for update",
+        subject,
+    )
+    .fetch_optional(conn)
+    .await?;
     Ok(())
 }
 
 /// The global id of a schema, created on first use.
 async fn schema_id(conn: &mut PgConnection, schema: &ParsedSchema) -> Result<i32, sqlx::Error> {
     let fingerprint = schema.fingerprint();
-    if let Some(id) = sqlx::query_scalar::<_, i32>(
+    if let Some(id) = sqlx::query_scalar!(
         "select id from registry_schemas where schema_type = $1 and fingerprint = $2",
+        schema.schema_type.as_str(),
+        fingerprint,
     )
-    .bind(schema.schema_type.as_str())
-    .bind(&fingerprint)
     .fetch_optional(&mut *conn)
     .await?
     {
         return Ok(id);
     }
-    sqlx::query_scalar::<_, i32>(
+    sqlx::query_scalar!(
         r#"insert into registry_schemas (schema_type, schema, fingerprint) values ($1, $2, $3)
            on conflict (schema_type, fingerprint) do update set updated_at = registry_schemas.updated_at
            returning id"#,
+        schema.schema_type.as_str(),
+        schema.canonical,
+        fingerprint,
     )
-    .bind(schema.schema_type.as_str())
-    .bind(&schema.canonical)
-    .bind(&fingerprint)
     .fetch_one(conn)
     .await
 }
@@ -317,13 +319,13 @@ pub async fn subjects(
     include_deleted: bool,
     prefix: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar::<_, String>(
+    sqlx::query_scalar!(
         r#"select distinct subject from registry_versions
            where ($1 or deleted_at is null) and starts_with(subject, $2)
            order by subject"#,
+        include_deleted,
+        prefix,
     )
-    .bind(include_deleted)
-    .bind(prefix)
     .fetch_all(pool)
     .await
 }
@@ -377,13 +379,14 @@ pub async fn version(
 
 /// A schema by its global id, while some version (live or soft-deleted) uses it.
 pub async fn schema_by_id(pool: &PgPool, id: i32) -> Result<(SchemaType, String), RegistryError> {
-    sqlx::query_as::<_, (SchemaType, String)>(
-        r#"select s.schema_type, s.schema from registry_schemas s
+    sqlx::query!(
+        r#"select s.schema_type as "schema_type: SchemaType", s.schema from registry_schemas s
            where s.id = $1 and exists (select 1 from registry_versions v where v.schema_id = s.id)"#,
+        id,
     )
-    .bind(id)
     .fetch_optional(pool)
     .await?
+    .map(|row| (row.schema_type, row.schema))
     .ok_or(RegistryError::SchemaNotFound)
 }
 
@@ -393,11 +396,11 @@ pub async fn versions_of_schema(
     id: i32,
     include_deleted: bool,
 ) -> Result<Vec<(String, i32)>, RegistryError> {
-    let found = sqlx::query_as::<_, (String, i32, bool)>(
-        r#"select subject, version, deleted_at is not null from registry_versions
+    let found = sqlx::query!(
+        r#"select subject, version, deleted_at is not null as "deleted!" from registry_versions
            where schema_id = $1 order by subject, version"#,
+        id,
     )
-    .bind(id)
     .fetch_all(pool)
     .await?;
     if found.is_empty() {
@@ -405,8 +408,8 @@ pub async fn versions_of_schema(
     }
     Ok(found
         .into_iter()
-        .filter(|(_, _, deleted)| include_deleted || !deleted)
-        .map(|(subject, version, _)| (subject, version))
+        .filter(|row| include_deleted || !row.deleted)
+        .map(|row| (row.subject, row.version))
         .collect())
 }
 
@@ -446,20 +449,22 @@ pub async fn delete_version(
             });
         }
         (false, false) => {
-            sqlx::query(
+            sqlx::query!(
                 "update registry_versions set deleted_at = now(), updated_at = now() where subject = $1 and version = $2",
+                subject,
+                version,
             )
-            .bind(subject)
-            .bind(version)
             .execute(&mut *conn)
             .await?;
         }
         (true, true) => {
-            sqlx::query("delete from registry_versions where subject = $1 and version = $2")
-                .bind(subject)
-                .bind(version)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query!(
+                "delete from registry_versions where subject = $1 and version = $2",
+                subject,
+                version,
+            )
+            .execute(&mut *conn)
+            .await?;
         }
     }
     audit::record(
@@ -493,8 +498,7 @@ pub async fn delete_subject(
         if !live.is_empty() {
             return Err(RegistryError::SubjectNotSoftDeleted(subject.to_string()));
         }
-        sqlx::query("delete from registry_subjects where name = $1")
-            .bind(subject)
+        sqlx::query!("delete from registry_subjects where name = $1", subject,)
             .execute(&mut *conn)
             .await?;
         all.iter().map(|r| r.version).collect()
@@ -502,10 +506,10 @@ pub async fn delete_subject(
         if live.is_empty() {
             return Err(RegistryError::SubjectSoftDeleted(subject.to_string()));
         }
-        sqlx::query(
+        sqlx::query!(
             "update registry_versions set deleted_at = now(), updated_at = now() where subject = $1 and deleted_at is null",
+            subject,
         )
-        .bind(subject)
         .execute(&mut *conn)
         .await?;
         live
@@ -521,10 +525,10 @@ pub async fn delete_subject(
 
 /// The mode that applies to a subject: its own, else the global one.
 pub async fn subject_mode(conn: &mut PgConnection, subject: &str) -> Result<Mode, sqlx::Error> {
-    let own = sqlx::query_scalar::<_, Option<String>>(
+    let own = sqlx::query_scalar!(
         "select compatibility from registry_subjects where name = $1",
+        subject,
     )
-    .bind(subject)
     .fetch_optional(&mut *conn)
     .await?
     .flatten();
@@ -536,7 +540,7 @@ pub async fn subject_mode(conn: &mut PgConnection, subject: &str) -> Result<Mode
 
 /// The global default mode.
 pub async fn global_mode(conn: &mut PgConnection) -> Result<Mode, sqlx::Error> {
-    let text = sqlx::query_scalar::<_, String>("select compatibility from registry_config")
+    let text = sqlx::query_scalar!("select compatibility from registry_config")
         .fetch_optional(conn)
         .await?;
     Ok(text
@@ -547,10 +551,10 @@ pub async fn global_mode(conn: &mut PgConnection) -> Result<Mode, sqlx::Error> {
 
 /// A subject's own mode, if it has one.
 pub async fn own_mode(pool: &PgPool, subject: &str) -> Result<Option<Mode>, sqlx::Error> {
-    let own = sqlx::query_scalar::<_, Option<String>>(
+    let own = sqlx::query_scalar!(
         "select compatibility from registry_subjects where name = $1",
+        subject,
     )
-    .bind(subject)
     .fetch_optional(pool)
     .await?
     .flatten();
@@ -565,11 +569,11 @@ pub async fn set_global_mode(
 ) -> Result<Mode, sqlx::Error> {
     let before = global_mode(conn).await?;
     let after = mode.unwrap_or(Mode::Backward);
-    sqlx::query(
+    sqlx::query!(
         r#"insert into registry_config (id, compatibility) values (true, $1)
            on conflict (id) do update set compatibility = $1, updated_at = now()"#,
+        after.as_str(),
     )
-    .bind(after.as_str())
     .execute(&mut *conn)
     .await?;
     audit::record(
@@ -590,10 +594,10 @@ pub async fn set_subject_mode(
     actor: &Actor,
 ) -> Result<Option<Mode>, RegistryError> {
     super::check_subject(subject)?;
-    let before = sqlx::query_scalar::<_, Option<String>>(
+    let before = sqlx::query_scalar!(
         "select compatibility from registry_subjects where name = $1",
+        subject,
     )
-    .bind(subject)
     .fetch_optional(&mut *conn)
     .await?
     .flatten()
@@ -602,12 +606,12 @@ pub async fn set_subject_mode(
     if mode.is_none() && before.is_none() {
         return Err(RegistryError::SubjectConfigNotFound(subject.to_string()));
     }
-    sqlx::query(
+    sqlx::query!(
         r#"insert into registry_subjects (name, compatibility) values ($1, $2)
            on conflict (name) do update set compatibility = $2, updated_at = now()"#,
+        subject,
+        mode.map(Mode::as_str),
     )
-    .bind(subject)
-    .bind(mode.map(Mode::as_str))
     .execute(&mut *conn)
     .await?;
     audit::record(

@@ -12,9 +12,10 @@ use super::compat::{self, Mode};
 use super::schema::{ParsedSchema, SchemaType};
 use super::store::{self, SubjectVersion};
 use super::{RegistryError, VersionRef};
+use crate::db::Timestamp;
 
 /// One version in a subject's history.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VersionEntry {
     pub subject: String,
     pub version: i32,
@@ -23,7 +24,7 @@ pub struct VersionEntry {
     /// The schema, pretty-printed.
     pub schema: String,
     pub registered_by: String,
-    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub created_at: Timestamp,
 }
 
 /// A field that differs between two schema versions.
@@ -48,7 +49,7 @@ pub struct SchemaDiff {
 }
 
 /// A live subscription that reads a topic, directly or downstream of it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Consumer {
     pub subscription: uuid::Uuid,
     pub principal: String,
@@ -56,7 +57,6 @@ pub struct Consumer {
     pub requested_by: String,
     pub state: String,
     /// For a downstream reader: the product it subscribes to, computed from this topic.
-    #[sqlx(default)]
     pub via: Option<String>,
 }
 
@@ -238,14 +238,16 @@ fn json_fields(schema: &Value, prefix: &str, out: &mut BTreeMap<String, String>,
 
 /// The live versions of a subject, newest first.
 pub async fn history(pool: &PgPool, subject: &str) -> Result<Vec<VersionEntry>, sqlx::Error> {
-    let mut entries = sqlx::query_as::<_, VersionEntry>(
-        r#"select v.subject, v.version, v.schema_id as id, s.schema_type, s.schema,
-                  v.registered_by, v.created_at
+    let mut entries = sqlx::query_as!(
+        VersionEntry,
+        r#"select v.subject, v.version, v.schema_id as id,
+                  s.schema_type as "schema_type: SchemaType", s.schema,
+                  v.registered_by, v.created_at as "created_at: Timestamp"
            from registry_versions v join registry_schemas s on s.id = v.schema_id
            where v.subject = $1 and v.deleted_at is null
            order by v.version desc"#,
+        subject,
     )
-    .bind(subject)
     .fetch_all(pool)
     .await?;
     for entry in &mut entries {
@@ -288,7 +290,8 @@ fn non_transitive(mode: Mode) -> Mode {
 
 /// The live subscriptions (approved, provisioning or active) that read `topic`.
 pub async fn consumers(pool: &PgPool, topic: &str) -> Result<Vec<Consumer>, sqlx::Error> {
-    sqlx::query_as::<_, Consumer>(
+    sqlx::query_as!(
+        Consumer,
         r#"select s.id as subscription, s.principal, s.team, u.email as requested_by, s.state,
                   null::text as via
            from subscriptions s
@@ -296,8 +299,8 @@ pub async fn consumers(pool: &PgPool, topic: &str) -> Result<Vec<Consumer>, sqlx
            join users u on u.id = s.requested_by
            where sp.topic = $1 and s.state in ('approved', 'provisioning', 'active')
            order by s.principal"#,
+        topic,
     )
-    .bind(topic)
     .fetch_all(pool)
     .await
 }
@@ -306,10 +309,10 @@ pub async fn consumers(pool: &PgPool, topic: &str) -> Result<Vec<Consumer>, sqlx
 /// every product computed from it (transitively, through the lineage graph).
 async fn at_risk(pool: &PgPool, topic: &str) -> Result<Vec<Consumer>, RegistryError> {
     let mut found = consumers(pool, topic).await?;
-    let owner = sqlx::query_scalar::<_, String>(
+    let owner = sqlx::query_scalar!(
         "select p.slug from output_ports o join products p on p.id = o.product_id where o.topic = $1",
+        topic,
     )
-    .bind(topic)
     .fetch_optional(pool)
     .await?;
     let Some(slug) = owner else {

@@ -20,6 +20,7 @@ use super::{
     invalid, max_days,
 };
 use crate::audit::{self, Actor, Event};
+use crate::db::Timestamp;
 use crate::identity::{Caller, User};
 use crate::outbox;
 use crate::policy::Permission;
@@ -34,22 +35,23 @@ struct Target {
 }
 
 async fn product(conn: &mut PgConnection, slug: &str) -> Result<Option<Target>, sqlx::Error> {
-    let row = sqlx::query_as::<_, (Uuid, String, String, serde_json::Value)>(
+    let row = sqlx::query!(
         r#"select p.id, p.domain, p.status, v.document
            from products p join contract_versions v
              on v.product_id = p.id and v.version = p.current_version
            where p.slug = $1"#,
+        slug
     )
-    .bind(slug)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((id, domain, status, contract)) = row else {
+    let Some(row) = row else {
         return Ok(None);
     };
-    let topics = sqlx::query_scalar::<_, String>(
+    let (id, domain, status, contract) = (row.id, row.domain, row.status, row.document);
+    let topics = sqlx::query_scalar!(
         "select topic from output_ports where product_id = $1 order by topic",
+        id
     )
-    .bind(id)
     .fetch_all(&mut *conn)
     .await?;
     Ok(Some(Target {
@@ -157,18 +159,19 @@ pub async fn request(
             state,
         });
     }
-    let inserted = sqlx::query_scalar::<_, Uuid>(
+    let inserted = sqlx::query_scalar!(
         r#"insert into subscriptions (product_id, principal, team, requested_by, consumer_group,
                                       purpose, until)
            values ($1, $2, $3, $4, $5, $6, $7) returning id"#,
+        target.id,
+        principal,
+        choice.team,
+        user.id,
+        group,
+        purpose,
+        // A type override: the macros would expect the `time` crate's type (see `Timestamp`).
+        until as Option<Timestamp>,
     )
-    .bind(target.id)
-    .bind(principal)
-    .bind(&choice.team)
-    .bind(user.id)
-    .bind(&group)
-    .bind(purpose)
-    .bind(until)
     .fetch_one(&mut *tx)
     .await;
     let id = match inserted {
@@ -233,10 +236,10 @@ async fn auto_approval(
     user: &User,
     product_id: Uuid,
 ) -> Result<Option<String>, sqlx::Error> {
-    let roles: Vec<String> = sqlx::query_scalar(
+    let roles: Vec<String> = sqlx::query_scalar!(
         "select role from product_auto_approve where product_id = $1 order by role",
+        product_id
     )
-    .bind(product_id)
     .fetch_all(pool)
     .await?;
     if roles.is_empty() {
@@ -388,13 +391,13 @@ pub async fn end_all_of(
     actor: &Actor,
     reason: &str,
 ) -> Result<usize, SubscriptionError> {
-    let live: Vec<Uuid> = sqlx::query_scalar(
+    let live: Vec<Uuid> = sqlx::query_scalar!(
         r#"select id from subscriptions
            where principal = $1 and state in ('pending', 'approved', 'provisioning', 'active')
            order by id
            for update"#,
+        principal
     )
-    .bind(principal)
     .fetch_all(&mut *conn)
     .await?;
     let mut ended = 0;
@@ -480,7 +483,7 @@ async fn end(
 
 /// Ends every live subscription whose end date has passed; returns how many.
 pub async fn expire_due(pool: &PgPool) -> Result<usize, SubscriptionError> {
-    let due: Vec<Uuid> = sqlx::query_scalar(
+    let due: Vec<Uuid> = sqlx::query_scalar!(
         r#"select id from subscriptions
            where until <= now() and state in ('pending', 'approved', 'provisioning', 'active')"#,
     )
@@ -489,9 +492,8 @@ pub async fn expire_due(pool: &PgPool) -> Result<usize, SubscriptionError> {
     let mut ended = 0;
     for id in due {
         let mut tx = pool.begin().await?;
-        sqlx::query("select id from subscriptions where id = $1 for update")
-            .bind(id)
-            .execute(&mut *tx)
+        sqlx::query!("select id from subscriptions where id = $1 for update", id)
+            .fetch_optional(&mut *tx)
             .await?;
         let Some(subscription) = load(&mut tx, id).await? else {
             continue;
@@ -560,10 +562,12 @@ pub async fn set_auto_approve(
     }
     let mut tx = pool.begin().await?;
     let before = auto_approve_roles_in(&mut tx, target.id).await?;
-    sqlx::query("delete from product_auto_approve where product_id = $1")
-        .bind(target.id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "delete from product_auto_approve where product_id = $1",
+        target.id
+    )
+    .execute(&mut *tx)
+    .await?;
     let roles: Vec<&str> = wanted.iter().copied().collect();
     sqlx::query!(
         "insert into product_auto_approve (product_id, role) select $1, unnest($2::text[])",

@@ -1,23 +1,26 @@
 //! The progress the provisioner records on a subscription: its state, a failed attempt
 //! (kept for the retry), the ACLs in place (active), and access removed after it ended.
 
-use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{Action, Stage, State};
 use crate::audit::{self, Actor, Event};
+use crate::db::Timestamp;
 
 /// The provisioner's view of a subscription: its state and principal.
 pub async fn provisioning_state(
     pool: &PgPool,
     id: Uuid,
 ) -> Result<Option<(State, String)>, sqlx::Error> {
-    sqlx::query_as::<_, (State, String)>("select state, principal from subscriptions where id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    let row = sqlx::query!(
+        r#"select state as "state: State", principal from subscriptions where id = $1"#,
+        id
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|row| (row.state, row.principal)))
 }
 
 /// Locks a subscription row for the provisioner and says where `action` leads from its
@@ -28,13 +31,18 @@ async fn lock_for_provisioner(
     id: Uuid,
     action: Action,
 ) -> Result<Option<Stage>, sqlx::Error> {
-    let row = sqlx::query_as::<_, (State, Option<DateTime<Utc>>)>(
-        "select state, access_removed_at from subscriptions where id = $1 for update",
+    let row = sqlx::query!(
+        r#"select state as "state: State", access_removed_at as "access_removed_at: Timestamp"
+           from subscriptions where id = $1 for update"#,
+        id
     )
-    .bind(id)
     .fetch_optional(conn)
     .await?;
-    Ok(row.and_then(|(state, removed)| Stage::of(state, removed).after(action).ok()))
+    Ok(row.and_then(|row| {
+        Stage::of(row.state, row.access_removed_at)
+            .after(action)
+            .ok()
+    }))
 }
 
 /// Records a failed provisioning attempt (the subscription shows `provisioning — attempt n,
@@ -137,7 +145,7 @@ mod tests {
         )
         .await
         .expect("demo");
-        let id: Uuid = sqlx::query_scalar("select id from subscriptions limit 1")
+        let id: Uuid = sqlx::query_scalar!("select id from subscriptions limit 1")
             .fetch_one(&pool)
             .await
             .expect("the demo subscription");

@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::store::{Row, SELECT, live_of, seen_by};
+use super::store::{Row, live_of, seen_by, select_rows};
 use super::{State, Subscription, SubscriptionError};
+use crate::db::Timestamp;
 use crate::identity::{Caller, User};
 use crate::policy::Permission;
 use crate::policy::{GLOBAL, Policy};
@@ -57,7 +58,7 @@ pub async fn list(
         .await?;
     let mut deciding = Vec::new();
     if !filter.mine {
-        let domains: Vec<String> = sqlx::query_scalar("select slug from domains order by slug")
+        let domains: Vec<String> = sqlx::query_scalar!("select slug from domains order by slug")
             .fetch_all(pool)
             .await?;
         for domain in domains {
@@ -70,16 +71,16 @@ pub async fn list(
         }
     }
     let own = filter.mine || !filter.to_decide;
-    let rows = sqlx::query_as::<_, Row>(&format!(
-        "{SELECT} where ($1::text is null or s.state = $1)
-                    and (($2 and u.email = $3) or p.domain = any($4))
-                  order by s.created_at desc limit $5"
-    ))
-    .bind(filter.state.map(State::as_str))
-    .bind(own)
-    .bind(&user.email)
-    .bind(&deciding)
-    .bind(LIST_LIMIT)
+    let rows = select_rows!(
+        "where ($1::text is null or s.state = $1)
+           and (($2 and u.email = $3) or p.domain = any($4))
+         order by s.created_at desc limit $5",
+        filter.state.map(State::as_str),
+        own,
+        user.email,
+        &deciding,
+        LIST_LIMIT,
+    )
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(Row::into_subscription).collect())
@@ -91,14 +92,16 @@ pub async fn pending_count(
     policy: &Policy,
     user: &User,
 ) -> Result<i64, sqlx::Error> {
-    let per_domain = sqlx::query_as::<_, (String, i64)>(
-        r#"select p.domain, count(*) from subscriptions s join products p on p.id = s.product_id
+    let per_domain = sqlx::query!(
+        r#"select p.domain, count(*) as "count!" from subscriptions s
+             join products p on p.id = s.product_id
            where s.state = 'pending' group by p.domain"#,
     )
     .fetch_all(pool)
     .await?;
     let mut total = 0;
-    for (domain, count) in per_domain {
+    for row in per_domain {
+        let (domain, count) = (row.domain, row.count);
         if policy
             .allows(user, &domain, Permission::ApproveSubscriptions)
             .await
@@ -128,7 +131,7 @@ pub async fn principal_choices(
         team: None,
         label: format!("{} (you)", user.kafka_principal),
     }];
-    let accounts = sqlx::query_as::<_, (String, String, String)>(
+    let accounts = sqlx::query!(
         r#"select s.kafka_principal, s.domain, s.name from service_accounts s
            where not s.disabled
              and not exists (select 1 from users u where u.kafka_principal = s.kafka_principal)
@@ -136,7 +139,8 @@ pub async fn principal_choices(
     )
     .fetch_all(pool)
     .await?;
-    for (principal, domain, name) in accounts {
+    for row in accounts {
+        let (principal, domain, name) = (row.kafka_principal, row.domain, row.name);
         if policy
             .allows(user, &domain, Permission::ManageServiceAccounts)
             .await
@@ -158,8 +162,7 @@ pub async fn live_subscription(
     principal: &str,
 ) -> Result<Option<(Uuid, State)>, sqlx::Error> {
     let mut conn = pool.acquire().await?;
-    let Some(product_id) = sqlx::query_scalar::<_, Uuid>("select id from products where slug = $1")
-        .bind(slug)
+    let Some(product_id) = sqlx::query_scalar!("select id from products where slug = $1", slug)
         .fetch_optional(&mut *conn)
         .await?
     else {
@@ -169,7 +172,7 @@ pub async fn live_subscription(
 }
 
 /// A user's unread in-app notifications, newest first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
     pub id: i64,
     pub kind: String,
@@ -201,31 +204,36 @@ pub async fn mark_notifications_read(
 
 /// How many unread notifications `user` has (the header's count).
 pub async fn unread_notifications(pool: &PgPool, user: &User) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("select count(*) from notifications where user_id = $1 and read_at is null")
-        .bind(user.id)
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from notifications
+           where user_id = $1 and read_at is null"#,
+        user.id
+    )
+    .fetch_one(pool)
+    .await
 }
 
 /// The newest [`NOTIFICATIONS_SHOWN`] unread notifications of `user`, newest first.
 pub async fn notifications(pool: &PgPool, user: &User) -> Result<Vec<Notification>, sqlx::Error> {
-    sqlx::query_as::<_, Notification>(
-        r#"select id, kind, message, link, created_at from notifications
+    sqlx::query_as!(
+        Notification,
+        r#"select id, kind, message, link, created_at as "created_at: Timestamp"
+           from notifications
            where user_id = $1 and read_at is null order by created_at desc, id desc limit $2"#,
+        user.id,
+        NOTIFICATIONS_SHOWN,
     )
-    .bind(user.id)
-    .bind(NOTIFICATIONS_SHOWN)
     .fetch_all(pool)
     .await
 }
 
 /// The roles a product approves automatically.
 pub async fn auto_approve_roles(pool: &PgPool, slug: &str) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         r#"select a.role from product_auto_approve a join products p on p.id = a.product_id
            where p.slug = $1 order by a.role"#,
+        slug
     )
-    .bind(slug)
     .fetch_all(pool)
     .await
 }

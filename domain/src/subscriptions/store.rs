@@ -10,6 +10,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{State, Subscription, SubscriptionError, kafka_subject};
+use crate::db::Timestamp;
 use crate::identity::{Caller, User};
 use crate::outbox;
 use crate::policy::Permission;
@@ -18,29 +19,29 @@ use crate::policy::{self, GLOBAL, Policy};
 /// Days before the end date when the requester is warned.
 pub const EXPIRY_WARNING_DAYS: i64 = 3;
 
-#[derive(sqlx::FromRow)]
+/// A subscription as [`select_rows`] reads it.
 pub(super) struct Row {
-    id: Uuid,
-    product: String,
-    product_name: String,
-    domain: String,
-    topics: Vec<String>,
-    principal: String,
-    team: Option<String>,
-    consumer_group: String,
-    purpose: String,
-    state: State,
-    until: Option<DateTime<Utc>>,
-    requested_by: String,
-    requested_at: DateTime<Utc>,
-    decided_by: Option<String>,
-    decided_at: Option<DateTime<Utc>>,
-    decision_comment: Option<String>,
-    provision_attempts: i32,
-    last_error: Option<String>,
-    activated_at: Option<DateTime<Utc>>,
-    ended_at: Option<DateTime<Utc>>,
-    access_removed_at: Option<DateTime<Utc>>,
+    pub(super) id: Uuid,
+    pub(super) product: String,
+    pub(super) product_name: String,
+    pub(super) domain: String,
+    pub(super) topics: Vec<String>,
+    pub(super) principal: String,
+    pub(super) team: Option<String>,
+    pub(super) consumer_group: String,
+    pub(super) purpose: String,
+    pub(super) state: State,
+    pub(super) until: Option<DateTime<Utc>>,
+    pub(super) requested_by: String,
+    pub(super) requested_at: DateTime<Utc>,
+    pub(super) decided_by: Option<String>,
+    pub(super) decided_at: Option<DateTime<Utc>>,
+    pub(super) decision_comment: Option<String>,
+    pub(super) provision_attempts: i32,
+    pub(super) last_error: Option<String>,
+    pub(super) activated_at: Option<DateTime<Utc>>,
+    pub(super) ended_at: Option<DateTime<Utc>>,
+    pub(super) access_removed_at: Option<DateTime<Utc>>,
 }
 
 impl Row {
@@ -71,31 +72,42 @@ impl Row {
     }
 }
 
-pub(super) const SELECT: &str = r#"
+/// `sqlx::query_as!(Row, …)` over the shared SELECT, with the rest of the query (string
+/// literals, joined with `+` as the macro allows) and its arguments: one SELECT for every
+/// read of whole subscriptions, compile-checked with each tail.
+macro_rules! select_rows {
+    ($($tail:literal)+ $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            $crate::subscriptions::store::Row,
+            r#"
     select s.id, p.slug as product, p.name as product_name, p.domain,
            array(select sp.topic from subscription_ports sp
-                 where sp.subscription_id = s.id order by sp.topic) as topics,
-           s.principal, s.team, s.consumer_group, s.purpose, s.state, s.until,
-           u.email as requested_by, s.created_at as requested_at,
-           d.email as decided_by, s.decided_at, s.decision_comment,
-           s.provision_attempts, s.last_error, s.activated_at, s.ended_at,
-           s.access_removed_at
+                 where sp.subscription_id = s.id order by sp.topic) as "topics!",
+           s.principal, s.team, s.consumer_group, s.purpose, s.state as "state: State",
+           s.until as "until: Timestamp", u.email as requested_by,
+           s.created_at as "requested_at: Timestamp",
+           d.email as "decided_by?", s.decided_at as "decided_at: Timestamp",
+           s.decision_comment, s.provision_attempts, s.last_error,
+           s.activated_at as "activated_at: Timestamp", s.ended_at as "ended_at: Timestamp",
+           s.access_removed_at as "access_removed_at: Timestamp"
     from subscriptions s
     join products p on p.id = s.product_id
     join users u on u.id = s.requested_by
-    left join users d on d.id = s.decided_by"#;
+    left join users d on d.id = s.decided_by "# $(+ $tail)+
+            $(, $arg)*
+        )
+    };
+}
+pub(super) use select_rows;
 
 pub(super) async fn load(
     conn: &mut PgConnection,
     id: Uuid,
 ) -> Result<Option<Subscription>, sqlx::Error> {
-    Ok(
-        sqlx::query_as::<_, Row>(&format!("{SELECT} where s.id = $1"))
-            .bind(id)
-            .fetch_optional(conn)
-            .await?
-            .map(Row::into_subscription),
-    )
+    Ok(select_rows!("where s.id = $1", id)
+        .fetch_optional(conn)
+        .await?
+        .map(Row::into_subscription))
 }
 
 /// Subscription `id`, and whether the caller may see it (its requester, the owners of its
@@ -136,9 +148,8 @@ pub(super) async fn lock_for(
         .authorize(caller, GLOBAL, Permission::ReadCatalog)
         .await?
         .clone();
-    sqlx::query("select id from subscriptions where id = $1 for update")
-        .bind(id)
-        .execute(&mut *conn)
+    sqlx::query!("select id from subscriptions where id = $1 for update", id)
+        .fetch_optional(&mut *conn)
         .await?;
     let subscription = load(&mut *conn, id)
         .await?
@@ -190,15 +201,16 @@ pub(super) async fn live_of(
     product_id: Uuid,
     principal: &str,
 ) -> Result<Option<(Uuid, State)>, sqlx::Error> {
-    sqlx::query_as::<_, (Uuid, State)>(
-        r#"select id, state from subscriptions
+    let live = sqlx::query!(
+        r#"select id, state as "state: State" from subscriptions
            where product_id = $1 and principal = $2
              and state in ('pending', 'approved', 'provisioning', 'active')"#,
+        product_id,
+        principal,
     )
-    .bind(product_id)
-    .bind(principal)
     .fetch_optional(conn)
-    .await
+    .await?;
+    Ok(live.map(|row| (row.id, row.state)))
 }
 
 /// The outbox message that makes the provisioner bring the principal's broker ACLs in line
@@ -247,8 +259,8 @@ pub(super) async fn ungrant(
     conn: &mut PgConnection,
     subscription: &Subscription,
 ) -> Result<(), sqlx::Error> {
-    let still_needed: BTreeSet<String> = sqlx::query_scalar::<_, String>(
-        r#"select 'topic:' || sp.topic from subscriptions s
+    let still_needed: BTreeSet<String> = sqlx::query_scalar!(
+        r#"select 'topic:' || sp.topic as "object!" from subscriptions s
              join subscription_ports sp on sp.subscription_id = s.id
            where s.principal = $1 and s.id <> $2
              and s.state in ('approved', 'provisioning', 'active')
@@ -256,9 +268,9 @@ pub(super) async fn ungrant(
            select 'group:' || s.consumer_group from subscriptions s
            where s.principal = $1 and s.id <> $2
              and s.state in ('approved', 'provisioning', 'active')"#,
+        subscription.principal,
+        subscription.id,
     )
-    .bind(&subscription.principal)
-    .bind(subscription.id)
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
@@ -287,10 +299,12 @@ pub(super) async fn lock_principal(
     conn: &mut PgConnection,
     principal: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("select pg_advisory_xact_lock(hashtext('subscription-principal:' || $1))")
-        .bind(principal)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtext('subscription-principal:' || $1))",
+        principal
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -298,8 +312,10 @@ pub(super) async fn auto_approve_roles_in(
     conn: &mut PgConnection,
     product_id: Uuid,
 ) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("select role from product_auto_approve where product_id = $1 order by role")
-        .bind(product_id)
-        .fetch_all(conn)
-        .await
+    sqlx::query_scalar!(
+        "select role from product_auto_approve where product_id = $1 order by role",
+        product_id
+    )
+    .fetch_all(conn)
+    .await
 }

@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use super::HealthError;
 use crate::contracts::quality::Policy;
+use crate::db::Timestamp;
 use measure::{Moments, measure};
 pub use publish::{publish_statuses, published_statuses};
 use read::{fine, lags, points, product};
@@ -202,23 +203,21 @@ pub async fn reader(
 
 /// What every window of one product shares: the newest event, when checking began, and
 /// the records copied to its dead-letter topics.
-#[derive(sqlx::FromRow)]
 struct Shared {
-    last_event_at: Option<DateTime<Utc>>,
-    first_checked: Option<DateTime<Utc>>,
+    last_event_at: Option<Timestamp>,
+    first_checked: Option<Timestamp>,
     dead_lettered: i64,
 }
 
-#[derive(sqlx::FromRow)]
 struct PointRow {
-    at: DateTime<Utc>,
+    at: Timestamp,
     records: i64,
     valid: i64,
     bytes: i64,
     invalid: Value,
     rule_passed: Value,
     rule_failed: Value,
-    last_event_at: Option<DateTime<Utc>>,
+    last_event_at: Option<Timestamp>,
     latency: Vec<i64>,
 }
 
@@ -254,25 +253,27 @@ pub async fn healths(
         .iter()
         .map(|w| now - TimeDelta::seconds(*w))
         .collect();
-    let shared: Shared = sqlx::query_as(
-        r#"select max(last_event_at) as last_event_at, min(first_checked_at) as first_checked,
-                  coalesce(sum(dlq_records), 0)::bigint as dead_lettered
+    let shared = sqlx::query_as!(
+        Shared,
+        r#"select max(last_event_at) as "last_event_at: Timestamp",
+                  min(first_checked_at) as "first_checked: Timestamp",
+                  coalesce(sum(dlq_records), 0)::bigint as "dead_lettered!"
            from port_health where port_id = any($1)"#,
+        &port_ids,
     )
-    .bind(&port_ids)
     .fetch_one(pool)
     .await?;
     // The newest event before each window's start (for the ages at its beginning).
-    let before: Vec<Option<DateTime<Utc>>> = sqlx::query_scalar(
+    let before: Vec<Option<Timestamp>> = sqlx::query_scalar!(
         r#"select greatest(
                       (select max(last_event_at) from health_points
                        where port_id = any($1) and at < s.start),
                       (select max(last_event_at) from health_minutes
-                       where port_id = any($1) and at < s.start))
+                       where port_id = any($1) and at < s.start)) as "before: Timestamp"
            from unnest($2::timestamptz[]) with ordinality as s(start, n) order by s.n"#,
+        &port_ids,
+        &starts as &[Timestamp],
     )
-    .bind(&port_ids)
-    .bind(&starts)
     .fetch_all(pool)
     .await?;
     // The windows that read 10-second points share the widest one's points.
@@ -437,7 +438,7 @@ mod tests {
         )
         .await
         .expect("demo catalog");
-        let port: Uuid = sqlx::query_scalar(
+        let port: Uuid = sqlx::query_scalar!(
             "select o.id from output_ports o join products p on p.id = o.product_id
              where p.slug = 'customer-signed-up'",
         )
@@ -448,16 +449,31 @@ mod tests {
         let insert = |table: &'static str, at: DateTime<Utc>, records: i64| {
             let pool = pool.clone();
             async move {
-                sqlx::query(&format!(
-                    "insert into {table} (port_id, at, records, valid, last_event_at)
-                     values ($1, $2, $3, $3, $2)"
-                ))
-                .bind(port)
-                .bind(at)
-                .bind(records)
-                .execute(&pool)
-                .await
-                .expect("row");
+                let inserted = match table {
+                    "health_minutes" => {
+                        sqlx::query!(
+                        "insert into health_minutes (port_id, at, records, valid, last_event_at)
+                         values ($1, $2, $3, $3, $2)",
+                        port,
+                        at as Timestamp,
+                        records,
+                    )
+                        .execute(&pool)
+                        .await
+                    }
+                    _ => {
+                        sqlx::query!(
+                            "insert into health_points (port_id, at, records, valid, last_event_at)
+                         values ($1, $2, $3, $3, $2)",
+                            port,
+                            at as Timestamp,
+                            records,
+                        )
+                        .execute(&pool)
+                        .await
+                    }
+                };
+                inserted.expect("row");
             }
         };
         // An hour ago, rolled up; two minutes ago and just now, only points so far.
@@ -474,13 +490,13 @@ mod tests {
         )
         .await;
         insert("health_points", super::super::step_of(now), 3).await;
-        sqlx::query(
+        sqlx::query!(
             "insert into port_health (port_id, last_event_at, first_checked_at, last_checked_at)
              values ($1, $2, $3, $2)",
+            port,
+            now as Timestamp,
+            (now - TimeDelta::hours(2)) as Timestamp,
         )
-        .bind(port)
-        .bind(now)
-        .bind(now - TimeDelta::hours(2))
         .execute(&pool)
         .await
         .expect("port health");

@@ -3,35 +3,35 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
-use serde_json::Value;
+use chrono::Utc;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use super::verdicts::{declared_seconds, status};
 use crate::contracts::Sla;
+use crate::db::Timestamp;
 
 /// The statuses last published for these products, by slug (none: no data yet).
 pub async fn published_statuses(
     pool: &PgPool,
     slugs: &[String],
 ) -> Result<HashMap<String, String>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, (String, String)>(
+    let rows = sqlx::query!(
         r#"select p.slug, s.status from products p
            join product_stream_status s on s.product_id = p.id where p.slug = any($1)"#,
+        slugs,
     )
-    .bind(slugs)
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().collect())
+    Ok(rows.into_iter().map(|row| (row.slug, row.status)).collect())
 }
 
 /// Stores each measured product's status where it changed and tells the search feed, so
 /// search filters (`health:stale`) and result badges follow the streams. Returns the
 /// products whose status changed.
 pub async fn publish_statuses(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, (Uuid, String, Value, Option<DateTime<Utc>>, Option<String>)>(
-        r#"select p.id, p.slug, p.slas, max(h.last_event_at), s.status
+    let rows = sqlx::query!(
+        r#"select p.id, p.slug, p.slas, max(h.last_event_at) as "last: Timestamp",
+                  s.status as "stored?"
            from products p join output_ports o on o.product_id = p.id
            join port_health h on h.port_id = o.id
            left join product_stream_status s on s.product_id = p.id
@@ -41,19 +41,20 @@ pub async fn publish_statuses(pool: &PgPool) -> Result<Vec<String>, sqlx::Error>
     .await?;
     let now = Utc::now();
     let mut changed = Vec::new();
-    for (id, slug, slas, last, stored) in rows {
+    for row in rows {
+        let (id, slug, slas, last, stored) = (row.id, row.slug, row.slas, row.last, row.stored);
         let slas: Vec<Sla> = serde_json::from_value(slas).unwrap_or_default();
         let declared = declared_seconds(&slas, &["latency", "freshness"]);
         let current = status(last, declared, now).as_str();
         if stored.as_deref() == Some(current) {
             continue;
         }
-        sqlx::query(
+        sqlx::query!(
             r#"insert into product_stream_status (product_id, status) values ($1, $2)
                on conflict (product_id) do update set status = excluded.status, changed_at = now()"#,
+            id,
+            current,
         )
-        .bind(id)
-        .bind(current)
         .execute(pool)
         .await?;
         changed.push(slug);
@@ -65,8 +66,7 @@ pub async fn publish_statuses(pool: &PgPool) -> Result<Vec<String>, sqlx::Error>
         } else {
             joined
         };
-        sqlx::query("select pg_notify('search_changed', $1)")
-            .bind(payload)
+        sqlx::query!("select pg_notify('search_changed', $1)", payload,)
             .execute(pool)
             .await?;
     }

@@ -1,13 +1,13 @@
 //! What a report reads from PostgreSQL: the product with its declared SLAs and rules, the
 //! points of a window (10-second points or minute rollups) and its subscribers' lag.
 
-use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{Lag, LagScope, PointRow};
 use crate::contracts::Sla;
 use crate::contracts::quality::Policy;
+use crate::db::Timestamp;
 use crate::health::HealthError;
 
 pub(super) struct Measured {
@@ -20,12 +20,15 @@ pub(super) struct Measured {
 
 pub(super) async fn product(pool: &PgPool, slug: &str) -> Result<Measured, HealthError> {
     let row = crate::health::product_row(pool, slug).await?;
-    let ports = sqlx::query_as::<_, (Uuid, String, i64)>(
+    let ports = sqlx::query!(
         "select id, topic, retention_ms from output_ports where product_id = $1 order by topic",
+        row.id,
     )
-    .bind(row.id)
     .fetch_all(pool)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|port| (port.id, port.topic, port.retention_ms))
+    .collect();
     let quality = crate::contracts::quality::port_rules(&row.document).unwrap_or_default();
     let rules = quality
         .iter()
@@ -57,10 +60,11 @@ pub(super) fn fine(window_seconds: i64) -> bool {
 pub(super) async fn points(
     pool: &PgPool,
     port_ids: &[Uuid],
-    start: DateTime<Utc>,
+    start: Timestamp,
     fine: bool,
 ) -> Result<Vec<PointRow>, sqlx::Error> {
-    sqlx::query_as::<_, PointRow>(
+    sqlx::query_as!(
+        PointRow,
         r#"with raw as (
                select at, records, valid, bytes, invalid, rule_passed, rule_failed,
                    last_event_at, latency
@@ -73,17 +77,18 @@ pub(super) async fn points(
                from health_minutes
                where port_id = any($1) and at >= $2 and not $3
                    and at < date_trunc('minute', now()) - interval '10 minutes')
-           select case when $3 then at else date_trunc('minute', at) end as at,
-               sum(records)::bigint as records, sum(valid)::bigint as valid,
-               sum(bytes)::bigint as bytes, health_counts_sum(invalid) as invalid,
-               health_counts_sum(rule_passed) as rule_passed,
-               health_counts_sum(rule_failed) as rule_failed,
-               max(last_event_at) as last_event_at, health_buckets_sum(latency) as latency
+           select case when $3 then at else date_trunc('minute', at) end as "at!: Timestamp",
+               sum(records)::bigint as "records!", sum(valid)::bigint as "valid!",
+               sum(bytes)::bigint as "bytes!", health_counts_sum(invalid) as "invalid!",
+               health_counts_sum(rule_passed) as "rule_passed!",
+               health_counts_sum(rule_failed) as "rule_failed!",
+               max(last_event_at) as "last_event_at: Timestamp",
+               health_buckets_sum(latency) as "latency!"
            from raw group by 1 order by 1"#,
+        port_ids,
+        start as Timestamp,
+        fine,
     )
-    .bind(port_ids)
-    .bind(start)
-    .bind(fine)
     .fetch_all(pool)
     .await
 }
@@ -98,30 +103,29 @@ pub(super) async fn lags(
         LagScope::All => (true, None),
         LagScope::RequestedBy(user) => (false, Some(user)),
     };
-    let rows = sqlx::query_as::<_, (Uuid, String, i64, f64, DateTime<Utc>)>(
+    let rows = sqlx::query!(
         r#"select distinct on (l.subscription_id, l.consumer_group)
-               l.subscription_id, l.consumer_group, l.messages, l.seconds, l.at
+               l.subscription_id, l.consumer_group, l.messages, l.seconds,
+               l.at as "at: Timestamp"
            from lag_points l join subscriptions s on s.id = l.subscription_id
            where s.product_id = $1 and s.state = 'active'
              and ($2 or s.requested_by = $3)
              and l.at > now() - interval '10 minutes'
            order by l.subscription_id, l.consumer_group, l.at desc"#,
+        product,
+        all,
+        user,
     )
-    .bind(product)
-    .bind(all)
-    .bind(user)
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(subscription, group, messages, seconds, measured_at)| Lag {
-                subscription,
-                group,
-                messages,
-                seconds,
-                measured_at,
-            },
-        )
+        .map(|row| Lag {
+            subscription: row.subscription_id,
+            group: row.consumer_group,
+            messages: row.messages,
+            seconds: row.seconds,
+            measured_at: row.at,
+        })
         .collect())
 }
