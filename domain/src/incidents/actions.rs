@@ -17,6 +17,7 @@ use super::store::{self, NewIncident};
 use super::{Action, ActionRecord, Cause, Channel, Incident, IncidentError, Offer};
 use crate::audit::{self, Actor, Event};
 use crate::broker::BrokerAdmin;
+use crate::db::Timestamp;
 use crate::identity::{Caller, User};
 use crate::policy::Policy;
 
@@ -93,11 +94,12 @@ pub async fn offers(
     }
     let subscriber =
         match &incident.channel {
-            Channel::Subscription { subscription, .. } => sqlx::query_scalar::<_, bool>(
-                "select exists (select 1 from subscriptions where id = $1 and requested_by = $2)",
+            Channel::Subscription { subscription, .. } => sqlx::query_scalar!(
+                r#"select exists (select 1 from subscriptions where id = $1 and requested_by = $2)
+                     as "mine!""#,
+                subscription,
+                user.id,
             )
-            .bind(subscription)
-            .bind(user.id)
             .fetch_one(pool)
             .await?,
             _ => false,
@@ -211,16 +213,16 @@ async fn record(
 ) -> Result<Option<ActionRecord>, IncidentError> {
     let mut tx = pool.begin().await?;
     if outcome == "done" {
-        let inserted = sqlx::query(
+        let inserted = sqlx::query!(
             "insert into incident_events (incident_id, kind, action, actor, outcome, detail)
              values ($1, 'action', $2, $3, 'done', $4)
              on conflict (incident_id, action) where kind = 'action' and outcome = 'done'
              do nothing",
+            id,
+            action.as_str(),
+            actor,
+            detail,
         )
-        .bind(id)
-        .bind(action.as_str())
-        .bind(actor)
-        .bind(detail)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -327,11 +329,11 @@ async fn run(
                     },
                 });
             }
-            sqlx::query(
+            sqlx::query!(
                 "update output_ports set policy_override = $2, updated_at = now() where topic = $1",
+                topic,
+                value,
             )
-            .bind(topic)
-            .bind(value)
             .execute(pool)
             .await?;
             Ok(json!({ "topic": topic, "policy": value.unwrap_or("as the contract declares") }))
@@ -385,14 +387,14 @@ async fn replay_point(
     group: &str,
     started_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<chrono::DateTime<chrono::Utc>, IncidentError> {
-    let lag: Option<f64> = sqlx::query_scalar(
+    let lag: Option<f64> = sqlx::query_scalar!(
         "select seconds from lag_points
          where subscription_id = $1 and consumer_group = $2 and at <= $3
          order by at desc limit 1",
+        subscription,
+        group,
+        started_at as Timestamp,
     )
-    .bind(subscription)
-    .bind(group)
-    .bind(started_at)
     .fetch_optional(pool)
     .await?;
     let behind = chrono::Duration::milliseconds((lag.unwrap_or(0.0).max(0.0) * 1000.0) as i64);
@@ -429,10 +431,10 @@ async fn owner_of(
     caller: &Caller,
     product: &str,
 ) -> Result<(), IncidentError> {
-    let domain: Option<String> = sqlx::query_scalar("select domain from products where slug = $1")
-        .bind(product)
-        .fetch_optional(pool)
-        .await?;
+    let domain: Option<String> =
+        sqlx::query_scalar!("select domain from products where slug = $1", product,)
+            .fetch_optional(pool)
+            .await?;
     policy
         .authorize(
             caller,
@@ -467,7 +469,7 @@ async fn repair(pool: &PgPool, broker: &BrokerAdmin) -> Result<serde_json::Value
 /// those of them who set one (`incident.opened`); how many people were told.
 async fn notify(pool: &PgPool, id: Uuid) -> Result<u64, IncidentError> {
     let mut tx = pool.begin().await?;
-    let users: Vec<Uuid> = sqlx::query_scalar(
+    let users: Vec<Uuid> = sqlx::query_scalar!(
         "select distinct u.id
          from incidents i
          join products p on p.id = i.product_id
@@ -480,17 +482,26 @@ async fn notify(pool: &PgPool, id: Uuid) -> Result<u64, IncidentError> {
              where s.product_id = p.id and s.state = 'active'
          )
          where i.id = $1 and not u.disabled",
+        id,
     )
-    .bind(id)
     .fetch_all(&mut *tx)
     .await?;
-    let incident: Option<(String, String, f64, String, chrono::DateTime<chrono::Utc>)> =
-        sqlx::query_as(
-            "select summary, cause, confidence, channel, opened_at from incidents where id = $1",
+    let incident = sqlx::query!(
+        r#"select summary, cause, confidence, channel, opened_at as "opened_at: Timestamp"
+           from incidents where id = $1"#,
+        id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(|row| {
+        (
+            row.summary,
+            row.cause,
+            row.confidence,
+            row.channel,
+            row.opened_at,
         )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    });
     let Some((summary, cause, confidence, channel, opened_at)) = incident else {
         return Err(IncidentError::Unknown(id));
     };
@@ -558,13 +569,13 @@ pub async fn automatic(
 
 /// The policy a port's owner switched it to, overriding its contract's (`quarantine`).
 async fn policy_override(pool: &PgPool, topic: &str) -> Result<Option<String>, sqlx::Error> {
-    Ok(
-        sqlx::query_scalar("select policy_override from output_ports where topic = $1")
-            .bind(topic)
-            .fetch_optional(pool)
-            .await?
-            .flatten(),
+    Ok(sqlx::query_scalar!(
+        "select policy_override from output_ports where topic = $1",
+        topic,
     )
+    .fetch_optional(pool)
+    .await?
+    .flatten())
 }
 
 /// What the node of a node channel reports about its reroute, if a live process of it
@@ -576,11 +587,11 @@ async fn rerouted(
     let Channel::Node { node, .. } = channel else {
         return Ok(None);
     };
-    let since: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
-        "select min(rerouted_since) from node_instances
-         where node = $1 and heartbeat_at > now() - interval '30 seconds'",
+    let since: Option<Timestamp> = sqlx::query_scalar!(
+        r#"select min(rerouted_since) as "since: Timestamp" from node_instances
+           where node = $1 and heartbeat_at > now() - interval '30 seconds'"#,
+        node,
     )
-    .bind(node)
     .fetch_one(pool)
     .await?;
     Ok(since.map(|since| {

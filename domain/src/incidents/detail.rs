@@ -10,6 +10,7 @@ use super::model::Band;
 use super::signals::{self, Point};
 use super::{Affected, Chart, Incident, IncidentDetail, IncidentError, TimelineEntry};
 use super::{actions, store};
+use crate::db::Timestamp;
 use crate::health::STEP_SECONDS;
 use crate::identity::Caller;
 use crate::policy::Policy;
@@ -78,11 +79,12 @@ fn forecast_points(band: &Value) -> Vec<Point> {
 }
 
 async fn timeline(pool: &PgPool, id: Uuid) -> Result<Vec<TimelineEntry>, IncidentError> {
-    Ok(sqlx::query_as(
-        "select at, kind, action, actor, outcome, detail from incident_events
-         where incident_id = $1 order by id",
+    Ok(sqlx::query_as!(
+        TimelineEntry,
+        r#"select at as "at: Timestamp", kind, action, actor, outcome, detail
+           from incident_events where incident_id = $1 order by id"#,
+        id,
     )
-    .bind(id)
     .fetch_all(pool)
     .await?)
 }
@@ -96,23 +98,24 @@ async fn affected(pool: &PgPool, incident: &Incident) -> Result<Vec<Affected>, I
     if let Ok(impact) = crate::lineage::impact(pool, slug).await {
         slugs.extend(impact.products.into_iter().map(|p| p.slug));
     }
-    let rows: Vec<(String, String, Vec<String>)> = sqlx::query_as(
-        "select p.slug, p.name,
+    let rows = sqlx::query!(
+        r#"select p.slug, p.name,
                 coalesce(array_agg(distinct s.principal) filter (where s.principal is not null), '{}')
-         from products p
-         left join subscriptions s on s.product_id = p.id and s.state = 'active'
-         where p.slug = any($1)
-         group by p.slug, p.name",
+                  as "subscribers!"
+           from products p
+           left join subscriptions s on s.product_id = p.id and s.state = 'active'
+           where p.slug = any($1)
+           group by p.slug, p.name"#,
+        &slugs,
     )
-    .bind(&slugs)
     .fetch_all(pool)
     .await?;
     let mut affected: Vec<Affected> = rows
         .into_iter()
-        .map(|(product, name, subscribers)| Affected {
-            product,
-            name,
-            subscribers,
+        .map(|row| Affected {
+            product: row.slug,
+            name: row.name,
+            subscribers: row.subscribers,
         })
         .collect();
     affected.sort_by_key(|a| slugs.iter().position(|s| *s == a.product));

@@ -367,7 +367,7 @@ pub struct Incident {
 }
 
 /// One entry of an incident's timeline.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TimelineEntry {
     pub at: DateTime<Utc>,
     /// `opened`, `diagnosed`, `action`, `notified`, `resolved`.

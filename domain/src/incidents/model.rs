@@ -19,6 +19,7 @@ use sqlx::PgPool;
 
 use super::Signal;
 use super::signals::Point;
+use crate::db::Timestamp;
 
 /// The prediction interval of every band.
 pub const LEVEL: f64 = 0.99;
@@ -246,18 +247,18 @@ pub async fn save(
     band: &Band,
     points: usize,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "insert into signal_models (channel, signal, trained_at, points, step_seconds, band)
          values ($1, $2, now(), $3, $4, $5)
          on conflict (channel, signal) do update set trained_at = now(),
              points = excluded.points, step_seconds = excluded.step_seconds,
              band = excluded.band",
+        channel,
+        signal.as_str(),
+        i32::try_from(points).unwrap_or(i32::MAX),
+        band.step_seconds as i32,
+        band.to_json(),
     )
-    .bind(channel)
-    .bind(signal.as_str())
-    .bind(i32::try_from(points).unwrap_or(i32::MAX))
-    .bind(band.step_seconds as i32)
-    .bind(band.to_json())
     .execute(pool)
     .await?;
     Ok(())
@@ -267,13 +268,16 @@ pub async fn save(
 pub async fn load_all(
     pool: &PgPool,
 ) -> Result<Vec<(String, Signal, DateTime<Utc>, Band)>, sqlx::Error> {
-    let rows: Vec<(String, String, DateTime<Utc>, Value)> =
-        sqlx::query_as("select channel, signal, trained_at, band from signal_models")
-            .fetch_all(pool)
-            .await?;
+    let rows = sqlx::query!(
+        r#"select channel, signal, trained_at as "trained_at: Timestamp", band
+           from signal_models"#,
+    )
+    .fetch_all(pool)
+    .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(channel, signal, at, band)| {
+        .filter_map(|row| {
+            let (channel, signal, at, band) = (row.channel, row.signal, row.trained_at, row.band);
             Some((
                 channel,
                 Signal::parse(&signal)?,

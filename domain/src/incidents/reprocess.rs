@@ -104,18 +104,18 @@ pub async fn reprocess(
     .map_err(IncidentError::Broker)?;
     let mut tx = pool.begin().await?;
     for outcome in &outcomes {
-        sqlx::query(
+        sqlx::query!(
             "insert into dead_letter_outcomes (incident_id, dead_letters, partition, \"offset\",
                  outcome, reason)
              values ($1, $2, $3, $4, $5, $6)
              on conflict (dead_letters, partition, \"offset\", incident_id) do nothing",
+            incident,
+            summary.dead_letters,
+            outcome.partition,
+            outcome.offset,
+            outcome.outcome,
+            outcome.reason,
         )
-        .bind(incident)
-        .bind(&summary.dead_letters)
-        .bind(outcome.partition)
-        .bind(outcome.offset)
-        .bind(outcome.outcome)
-        .bind(&outcome.reason)
         .execute(&mut *tx)
         .await?;
     }

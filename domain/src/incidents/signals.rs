@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{Channel, Incident, Signal};
 use crate::contracts::Sla;
+use crate::db::Timestamp;
 use crate::health::STEP_SECONDS;
 use crate::health::report::declared_seconds;
 
@@ -25,7 +26,7 @@ pub fn last_complete_step(now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// A product's output port the checker measures.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct Port {
     pub port_id: Uuid,
     pub product: String,
@@ -57,19 +58,27 @@ pub fn freshness_of(slas: &Value) -> Option<f64> {
     declared_seconds(&slas, &["freshness", "latency"])
 }
 
-/// A measured port as [`Port`] reads it; callers add the condition.
-const PORT: &str = "select o.id as port_id, p.slug as product, p.domain, o.topic, o.partitions,
-        h.first_checked_at, h.last_event_at, p.slas
-     from output_ports o join products p on p.id = o.product_id
-     join port_health h on h.port_id = o.id";
+/// `sqlx::query_as!(Port, …)` over the measured ports, with the condition (string literals
+/// joined with `+`, as the macro allows) and its arguments.
+macro_rules! select_ports {
+    ($($tail:literal)+ $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            Port,
+            r#"select o.id as port_id, p.slug as product, p.domain, o.topic, o.partitions,
+                   h.first_checked_at as "first_checked_at: Timestamp",
+                   h.last_event_at as "last_event_at: Timestamp", p.slas
+               from output_ports o join products p on p.id = o.product_id
+               join port_health h on h.port_id = o.id "# $(+ $tail)+
+            $(, $arg)*
+        )
+    };
+}
 
 /// Every port the checker has measured.
 pub async fn ports(pool: &PgPool) -> Result<Vec<Port>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{PORT} where p.status = 'active' or p.status = 'deprecated'"
-    ))
-    .fetch_all(pool)
-    .await
+    select_ports!("where p.status = 'active' or p.status = 'deprecated'")
+        .fetch_all(pool)
+        .await
 }
 
 /// A port's records-in rate (per second) and invalid ratio per step, from `since` to
@@ -81,15 +90,18 @@ pub async fn port_series(
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<(Vec<Point>, Vec<Point>), sqlx::Error> {
-    let rows: Vec<(DateTime<Utc>, i64, i64)> = sqlx::query_as(
-        "select at, records, valid from health_points
-         where port_id = $1 and at >= $2 and at <= $3 order by at",
+    let rows: Vec<(Timestamp, i64, i64)> = sqlx::query!(
+        r#"select at as "at: Timestamp", records, valid from health_points
+           where port_id = $1 and at >= $2 and at <= $3 order by at"#,
+        port.port_id,
+        since as Timestamp,
+        until as Timestamp,
     )
-    .bind(port.port_id)
-    .bind(since)
-    .bind(until)
     .fetch_all(pool)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|row| (row.at, row.records, row.valid))
+    .collect();
     let start = since.max(crate::health::step_of(port.first_checked_at) + step());
     let mut rate = Vec::new();
     let mut invalid = Vec::new();
@@ -116,13 +128,16 @@ pub async fn port_series(
 /// A port's records-in rate per minute over the last 7 days (zero-filled between its first
 /// and last minute), for the daily-seasonal model; empty with under two days of minutes.
 pub async fn port_minutes(pool: &PgPool, port: &Port) -> Result<Vec<Point>, sqlx::Error> {
-    let rows: Vec<(DateTime<Utc>, i64)> = sqlx::query_as(
-        "select at, records from health_minutes
-         where port_id = $1 and at > now() - interval '7 days' order by at",
+    let rows: Vec<(Timestamp, i64)> = sqlx::query!(
+        r#"select at as "at: Timestamp", records from health_minutes
+           where port_id = $1 and at > now() - interval '7 days' order by at"#,
+        port.port_id,
     )
-    .bind(port.port_id)
     .fetch_all(pool)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|row| (row.at, row.records))
+    .collect();
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
         return Ok(Vec::new());
     };
@@ -152,14 +167,16 @@ pub async fn invalid_reasons(
     port_id: Uuid,
     since: DateTime<Utc>,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "select key, sum(value::bigint)::bigint from health_points, jsonb_each_text(invalid)
-         where port_id = $1 and at >= $2 group by key order by 2 desc",
+    let rows = sqlx::query!(
+        r#"select key as "key!", sum(value::bigint)::bigint as "records!"
+           from health_points, jsonb_each_text(invalid)
+           where port_id = $1 and at >= $2 group by key order by 2 desc"#,
+        port_id,
+        since as Timestamp,
     )
-    .bind(port_id)
-    .bind(since)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.key, row.records)).collect())
 }
 
 /// The newest invalid records' reasons and failures the checker kept (its log lines).
@@ -168,18 +185,19 @@ pub async fn checker_errors(
     port_id: Uuid,
     since: DateTime<Utc>,
 ) -> Result<Vec<(DateTime<Utc>, String)>, sqlx::Error> {
-    let rows: Vec<(DateTime<Utc>, Option<String>, Value)> = sqlx::query_as(
-        "select checked_at, reason, failures from health_samples
-         where port_id = $1 and not valid and checked_at >= $2
-         order by id desc limit 3",
+    let rows = sqlx::query!(
+        r#"select checked_at as "checked_at: Timestamp", reason, failures from health_samples
+           where port_id = $1 and not valid and checked_at >= $2
+           order by id desc limit 3"#,
+        port_id,
+        since as Timestamp,
     )
-    .bind(port_id)
-    .bind(since)
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(at, reason, failures)| {
+        .map(|row| {
+            let (at, reason, failures) = (row.checked_at, row.reason, row.failures);
             let first = failures
                 .as_array()
                 .and_then(|f| f.first())
@@ -193,7 +211,7 @@ pub async fn checker_errors(
 }
 
 /// A live subscription's consumer group whose lag is measured.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct Group {
     pub subscription: Uuid,
     pub group: String,
@@ -215,14 +233,15 @@ impl Group {
 
 /// Groups with lag measured in the last `window`.
 pub async fn groups(pool: &PgPool, since: DateTime<Utc>) -> Result<Vec<Group>, sqlx::Error> {
-    sqlx::query_as(
-        "select distinct l.subscription_id as subscription, l.consumer_group as group,
-                p.slug as product, p.domain, s.principal, p.slas
-         from lag_points l join subscriptions s on s.id = l.subscription_id
-         join products p on p.id = s.product_id
-         where l.at >= $1 and s.state = 'active'",
+    sqlx::query_as!(
+        Group,
+        r#"select distinct l.subscription_id as subscription, l.consumer_group as group,
+                  p.slug as product, p.domain, s.principal, p.slas
+           from lag_points l join subscriptions s on s.id = l.subscription_id
+           join products p on p.id = s.product_id
+           where l.at >= $1 and s.state = 'active'"#,
+        since as Timestamp,
     )
-    .bind(since)
     .fetch_all(pool)
     .await
 }
@@ -233,20 +252,24 @@ pub async fn lag_series(
     subscription: Uuid,
     group: &str,
     since: DateTime<Utc>,
-) -> Result<Vec<(DateTime<Utc>, f64, i64, Option<i64>)>, sqlx::Error> {
-    sqlx::query_as(
-        "select at, seconds, messages, committed from lag_points
-         where subscription_id = $1 and consumer_group = $2 and at >= $3 order by at",
+) -> Result<Vec<(Timestamp, f64, i64, Option<i64>)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select at as "at: Timestamp", seconds, messages, committed from lag_points
+           where subscription_id = $1 and consumer_group = $2 and at >= $3 order by at"#,
+        subscription,
+        group,
+        since as Timestamp,
     )
-    .bind(subscription)
-    .bind(group)
-    .bind(since)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.at, row.seconds, row.messages, row.committed))
+        .collect())
 }
 
 /// A stream node as the detector sees it this round.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct NodeNow {
     pub node: String,
     pub product: String,
@@ -279,23 +302,24 @@ impl NodeNow {
 
 /// Every node's present state, and a `node_points` row for `step` (idempotent).
 pub async fn nodes_now(pool: &PgPool, step: DateTime<Utc>) -> Result<Vec<NodeNow>, sqlx::Error> {
-    let nodes: Vec<NodeNow> = sqlx::query_as(
-        "select n.name as node, p.slug as product, p.domain, n.input_topic, n.output_topic,
+    let nodes: Vec<NodeNow> = sqlx::query_as!(
+        NodeNow,
+        r#"select n.name as node, p.slug as product, p.domain, n.input_topic, n.output_topic,
                 n.paused,
                 count(i.instance) filter (where i.heartbeat_at > now() - interval '30 seconds'
-                                            and i.state <> 'stopped')::int as live,
-                count(i.instance)::int as known,
-                coalesce(sum(i.rate) filter (where i.heartbeat_at > now() - interval '30 seconds'), 0)::float8 as rate,
-                coalesce(sum(i.dead_letters), 0)::bigint as dead_letters,
+                                            and i.state <> 'stopped')::int as "live!",
+                count(i.instance)::int as "known!",
+                coalesce(sum(i.rate) filter (where i.heartbeat_at > now() - interval '30 seconds'), 0)::float8 as "rate!",
+                coalesce(sum(i.dead_letters), 0)::bigint as "dead_letters!",
                 (array_agg(i.last_error order by i.last_error_at desc nulls last))[1] as last_error,
-                max(i.last_error_at) as last_error_at,
-                max(i.started_at) as newest_start,
-                max(i.heartbeat_at) as newest_heartbeat,
+                max(i.last_error_at) as "last_error_at: Timestamp",
+                max(i.started_at) as "newest_start: Timestamp",
+                max(i.heartbeat_at) as "newest_heartbeat: Timestamp",
                 min(i.rerouted_since) filter (where i.heartbeat_at > now() - interval '30 seconds'
-                                                and i.state <> 'stopped') as rerouted_since
+                                                and i.state <> 'stopped') as "rerouted_since: Timestamp"
          from nodes n join products p on p.id = n.product_id
          left join node_instances i on i.node = n.name
-         group by n.name, p.slug, p.domain, n.input_topic, n.output_topic, n.paused",
+         group by n.name, p.slug, p.domain, n.input_topic, n.output_topic, n.paused"#,
     )
     .fetch_all(pool)
     .await?;
@@ -303,21 +327,21 @@ pub async fn nodes_now(pool: &PgPool, step: DateTime<Utc>) -> Result<Vec<NodeNow
     for node in &nodes {
         let errors = i32::from(node.last_error_at.is_some_and(|at| at >= since));
         let restarts = i32::from(node.newest_start.is_some_and(|at| at >= since));
-        sqlx::query(
+        sqlx::query!(
             "insert into node_points (node, at, rate, dead_letters, instances, errors, restarts)
              values ($1, $2, $3, $4, $5, $6, $7)
              on conflict (node, at) do update set rate = excluded.rate,
                  dead_letters = excluded.dead_letters, instances = excluded.instances,
                  errors = greatest(node_points.errors, excluded.errors),
                  restarts = greatest(node_points.restarts, excluded.restarts)",
+            node.node,
+            step as Timestamp,
+            node.rate,
+            node.dead_letters,
+            node.live,
+            errors,
+            restarts,
         )
-        .bind(&node.node)
-        .bind(step)
-        .bind(node.rate)
-        .bind(node.dead_letters)
-        .bind(node.live)
-        .bind(errors)
-        .bind(restarts)
         .execute(pool)
         .await?;
     }
@@ -325,7 +349,7 @@ pub async fn nodes_now(pool: &PgPool, step: DateTime<Utc>) -> Result<Vec<NodeNow
 }
 
 /// One process of a node as its heartbeats left it.
-#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct InstanceNow {
     pub node: String,
     pub instance: i32,
@@ -338,8 +362,11 @@ pub struct InstanceNow {
 
 /// Every node process's row now.
 pub async fn instances_now(pool: &PgPool) -> Result<Vec<InstanceNow>, sqlx::Error> {
-    sqlx::query_as(
-        "select node, instance, host, pid, state, started_at, heartbeat_at from node_instances",
+    sqlx::query_as!(
+        InstanceNow,
+        r#"select node, instance, host, pid, state, started_at as "started_at: Timestamp",
+                  heartbeat_at as "heartbeat_at: Timestamp"
+           from node_instances"#,
     )
     .fetch_all(pool)
     .await
@@ -350,20 +377,24 @@ pub async fn node_series(
     pool: &PgPool,
     node: &str,
     since: DateTime<Utc>,
-) -> Result<Vec<(DateTime<Utc>, f64, i32, i32)>, sqlx::Error> {
-    sqlx::query_as(
-        "select at, rate, errors, restarts from node_points
-         where node = $1 and at >= $2 order by at",
+) -> Result<Vec<(Timestamp, f64, i32, i32)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select at as "at: Timestamp", rate, errors, restarts from node_points
+           where node = $1 and at >= $2 order by at"#,
+        node,
+        since as Timestamp,
     )
-    .bind(node)
-    .bind(since)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.at, row.rate, row.errors, row.restarts))
+        .collect())
 }
 
 /// Drops node points past 2 hours.
 pub async fn forget_old(pool: &PgPool) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from node_points where at < now() - interval '2 hours'")
+    sqlx::query!("delete from node_points where at < now() - interval '2 hours'")
         .execute(pool)
         .await?;
     Ok(())
@@ -384,8 +415,7 @@ pub async fn around(pool: &PgPool, incident: &Incident) -> Result<Vec<Point>, sq
         .min(Utc::now());
     Ok(match (&incident.channel, incident.signal) {
         (Channel::Product { topic, .. }, signal) => {
-            let port = sqlx::query_as::<_, Port>(&format!("{PORT} where o.topic = $1"))
-                .bind(topic)
+            let port = select_ports!("where o.topic = $1", topic)
                 .fetch_optional(pool)
                 .await?;
             match port {
@@ -443,14 +473,15 @@ pub async fn acl_channels(
     let mut found: Vec<(Channel, String, Vec<Acl>)> = Vec::new();
     for triple in missing {
         let (principal, resource, _) = triple;
-        let subscription: Option<(Uuid, String, String, String)> = sqlx::query_as(
+        let subscription = sqlx::query!(
             "select s.id, s.consumer_group, p.slug, p.domain from subscriptions s
              join products p on p.id = s.product_id
              where s.principal = $1 and s.state = 'active' order by s.created_at limit 1",
+            principal,
         )
-        .bind(principal)
         .fetch_optional(pool)
-        .await?;
+        .await?
+        .map(|row| (row.id, row.consumer_group, row.slug, row.domain));
         let channel = match subscription {
             Some((subscription, group, product, domain)) => Some((
                 Channel::Subscription {
@@ -461,28 +492,30 @@ pub async fn acl_channels(
                 domain,
             )),
             None => {
-                let node: Option<(String, String, String)> = sqlx::query_as(
+                let node = sqlx::query!(
                     "select n.name, p.slug, p.domain from nodes n
                      join products p on p.id = n.product_id where n.principal = $1",
+                    principal,
                 )
-                .bind(principal)
                 .fetch_optional(pool)
-                .await?;
+                .await?
+                .map(|row| (row.name, row.slug, row.domain));
                 match node {
                     Some((node, product, domain)) => {
                         Some((Channel::Node { node, product }, domain))
                     }
-                    None => sqlx::query_as::<_, (String, String)>(
+                    None => sqlx::query!(
                         "select p.slug, p.domain from output_ports o
                          join products p on p.id = o.product_id
                          join producer_principals pp on pp.principal = $1
                          where o.topic = $2",
+                        principal,
+                        resource,
                     )
-                    .bind(principal)
-                    .bind(resource)
                     .fetch_optional(pool)
                     .await?
-                    .map(|(product, domain)| {
+                    .map(|row| {
+                        let (product, domain) = (row.slug, row.domain);
                         (
                             Channel::Product {
                                 product,

@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{ActionRecord, Cause, Channel, Evidence, Incident, IncidentError, Signal};
+use crate::db::Timestamp;
 use crate::identity::{Caller, User};
 use crate::policy::{GLOBAL, Permission, Policy};
 
@@ -29,7 +30,6 @@ pub struct Filter {
     pub limit: i64,
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     id: Uuid,
     state: String,
@@ -44,20 +44,32 @@ struct Row {
     predicted: bool,
     evidence: Value,
     band: Value,
-    started_at: DateTime<Utc>,
-    opened_at: DateTime<Utc>,
-    last_seen_at: DateTime<Utc>,
-    resolved_at: Option<DateTime<Utc>>,
+    started_at: Timestamp,
+    opened_at: Timestamp,
+    last_seen_at: Timestamp,
+    resolved_at: Option<Timestamp>,
     product_id: Option<Uuid>,
     product: Option<String>,
     domain: Option<String>,
 }
 
-const SELECT: &str = "select i.id, i.state, i.channel, i.channel_kind, i.subscription_id, i.node,
-        i.signal, i.cause, i.confidence, i.summary, i.predicted, i.evidence, i.band,
-        i.started_at, i.opened_at, i.last_seen_at, i.resolved_at, i.product_id,
-        p.slug as product, p.domain
-     from incidents i left join products p on p.id = i.product_id";
+/// `sqlx::query_as!(Row, …)` over every incident, with the condition (string literals
+/// joined with `+`, as the macro allows) and its arguments.
+macro_rules! select_rows {
+    ($($tail:literal)+ $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            Row,
+            r#"select i.id, i.state, i.channel, i.channel_kind, i.subscription_id, i.node,
+                   i.signal, i.cause, i.confidence, i.summary, i.predicted, i.evidence, i.band,
+                   i.started_at as "started_at: Timestamp", i.opened_at as "opened_at: Timestamp",
+                   i.last_seen_at as "last_seen_at: Timestamp",
+                   i.resolved_at as "resolved_at: Timestamp", i.product_id,
+                   p.slug as "product?", p.domain as "domain?"
+               from incidents i left join products p on p.id = i.product_id "# $(+ $tail)+
+            $(, $arg)*
+        )
+    };
+}
 
 impl Row {
     fn channel(&self) -> Channel {
@@ -117,11 +129,11 @@ impl Sight {
             .await?
             .clone();
         let all = policy.allows(&user, GLOBAL, Permission::ManageRoles).await;
-        let subscribed = sqlx::query_scalar::<_, Uuid>(
+        let subscribed = sqlx::query_scalar!(
             "select product_id from subscriptions
              where requested_by = $1 and state in ('approved', 'provisioning', 'active')",
+            user.id,
         )
-        .bind(user.id)
         .fetch_all(pool)
         .await?
         .into_iter()
@@ -183,17 +195,16 @@ pub async fn list(
         n if n <= 0 => MAX_LIMIT,
         n => n.min(MAX_LIMIT),
     };
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "{SELECT}
-         where ($1::text is null or i.state = $1)
+    let rows: Vec<Row> = select_rows!(
+        "where ($1::text is null or i.state = $1)
            and ($2::text is null or p.slug = $2)
            and ($3::text is null or i.node = $3)
          order by i.opened_at desc
-         limit 1000"
-    ))
-    .bind(&filter.state)
-    .bind(&filter.product)
-    .bind(&filter.node)
+         limit 1000",
+        filter.state,
+        filter.product,
+        filter.node,
+    )
     .fetch_all(pool)
     .await?;
     let mut visible = Vec::new();
@@ -221,20 +232,21 @@ async fn actions_of(
     pool: &PgPool,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<ActionRecord>>, IncidentError> {
-    #[derive(sqlx::FromRow)]
     struct Done {
         incident_id: Uuid,
         action: String,
-        at: DateTime<Utc>,
+        at: Timestamp,
         actor: String,
         outcome: Option<String>,
         detail: Value,
     }
-    let rows: Vec<Done> = sqlx::query_as(
-        "select incident_id, action, at, actor, outcome, detail from incident_events
-         where incident_id = any($1) and kind = 'action' order by id",
+    let rows: Vec<Done> = sqlx::query_as!(
+        Done,
+        r#"select incident_id, action as "action!", at as "at: Timestamp", actor, outcome, detail
+           from incident_events
+           where incident_id = any($1) and kind = 'action' order by id"#,
+        ids,
     )
-    .bind(ids)
     .fetch_all(pool)
     .await?;
     let mut by_incident: HashMap<Uuid, Vec<ActionRecord>> = HashMap::new();
@@ -273,8 +285,7 @@ pub async fn seen(
     id: Uuid,
 ) -> Result<Seen, IncidentError> {
     let mut sight = Sight::of(pool, policy, caller).await?;
-    let row: Row = sqlx::query_as(&format!("{SELECT} where i.id = $1"))
-        .bind(id)
+    let row: Row = select_rows!("where i.id = $1", id)
         .fetch_optional(pool)
         .await?
         .ok_or(IncidentError::Unknown(id))?;
@@ -314,7 +325,7 @@ pub struct NewIncident {
 }
 
 /// An open incident as the detector tracks it.
-#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct OpenIncident {
     pub id: Uuid,
     pub channel: String,
@@ -326,9 +337,11 @@ pub struct OpenIncident {
 
 /// Every open incident.
 pub async fn open_incidents(pool: &PgPool) -> Result<Vec<OpenIncident>, sqlx::Error> {
-    sqlx::query_as(
-        "select id, channel, signal, cause, started_at, opened_at from incidents
-         where state = 'open'",
+    sqlx::query_as!(
+        OpenIncident,
+        r#"select id, channel, signal, cause, started_at as "started_at: Timestamp",
+                  opened_at as "opened_at: Timestamp"
+           from incidents where state = 'open'"#,
     )
     .fetch_all(pool)
     .await
@@ -355,26 +368,26 @@ pub async fn open(pool: &PgPool, new: &NewIncident) -> Result<Option<Uuid>, sqlx
         ),
         Channel::Broker => (None, None, None),
     };
-    let id: Option<Uuid> = sqlx::query_scalar(
+    let id: Option<Uuid> = sqlx::query_scalar!(
         "insert into incidents (state, channel, channel_kind, product_id, subscription_id, node,
              signal, cause, confidence, summary, predicted, evidence, band, started_at)
          values ('open', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          on conflict (channel, signal) where state = 'open' do nothing
          returning id",
+        new.channel.key(),
+        new.channel.kind(),
+        product_id,
+        subscription_id,
+        node,
+        new.signal.as_str(),
+        new.cause.as_str(),
+        new.confidence,
+        new.summary,
+        new.predicted,
+        serde_json::to_value(&new.evidence).unwrap_or_default(),
+        new.band,
+        new.started_at as Timestamp,
     )
-    .bind(new.channel.key())
-    .bind(new.channel.kind())
-    .bind(product_id)
-    .bind(subscription_id)
-    .bind(node)
-    .bind(new.signal.as_str())
-    .bind(new.cause.as_str())
-    .bind(new.confidence)
-    .bind(&new.summary)
-    .bind(new.predicted)
-    .bind(serde_json::to_value(&new.evidence).unwrap_or_default())
-    .bind(&new.band)
-    .bind(new.started_at)
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(id) = id {
@@ -401,8 +414,7 @@ async fn product_id(
     conn: &mut sqlx::PgConnection,
     slug: &str,
 ) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("select id from products where slug = $1")
-        .bind(slug)
+    sqlx::query_scalar!("select id from products where slug = $1", slug,)
         .fetch_optional(conn)
         .await
 }
@@ -417,16 +429,16 @@ pub async fn event(
     outcome: Option<&str>,
     detail: Value,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "insert into incident_events (incident_id, kind, action, actor, outcome, detail)
          values ($1, $2, $3, $4, $5, $6)",
+        id,
+        kind,
+        action,
+        actor,
+        outcome,
+        detail,
     )
-    .bind(id)
-    .bind(kind)
-    .bind(action)
-    .bind(actor)
-    .bind(outcome)
-    .bind(detail)
     .execute(conn)
     .await?;
     Ok(())
@@ -442,18 +454,18 @@ pub async fn still_open(
     evidence: &[Evidence],
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let before: Option<String> = sqlx::query_scalar(
+    let before: Option<String> = sqlx::query_scalar!(
         "update incidents i set last_seen_at = now(), updated_at = now(), cause = $2,
              confidence = $3, summary = $4, evidence = $5
          from (select cause from incidents where id = $1 for update) old
          where i.id = $1 and i.state = 'open'
          returning old.cause",
+        id,
+        cause.as_str(),
+        confidence,
+        summary,
+        serde_json::to_value(evidence).unwrap_or_default(),
     )
-    .bind(id)
-    .bind(cause.as_str())
-    .bind(confidence)
-    .bind(summary)
-    .bind(serde_json::to_value(evidence).unwrap_or_default())
     .fetch_optional(&mut *tx)
     .await?;
     if before.is_some_and(|before| before != cause.as_str()) {
@@ -474,11 +486,11 @@ pub async fn still_open(
 /// The signal is back to normal: resolves the incident.
 pub async fn resolve(pool: &PgPool, id: Uuid, why: &str) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update incidents set state = 'resolved', resolved_at = now(), updated_at = now()
          where id = $1 and state = 'open'",
+        id,
     )
-    .bind(id)
     .execute(&mut *tx)
     .await?
     .rows_affected()

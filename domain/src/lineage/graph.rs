@@ -12,15 +12,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use super::{
     Direction, Edge, Graph, Impact, ImpactedConsumer, ImpactedProcessor, ImpactedProduct,
     ImpactedSubscription, LineageError, MAX_DEPTH, MAX_NODES, Node, NodeKind, port_id,
 };
 use crate::contracts::Member;
+use crate::db::Timestamp;
 use crate::subscriptions::State;
 
 /// Lineage edges (all of them, or the neighbourhood a walk can reach), indexed for walking.
@@ -84,15 +83,28 @@ impl Way {
 impl EdgeSet {
     /// Loads every stored and derived edge.
     pub async fn load(pool: &PgPool) -> Result<EdgeSet, sqlx::Error> {
-        let rows = sqlx::query_as::<_, EdgeRow>(
-            r#"select source, target, origin, min(first_seen), max(last_seen), null::text
+        let rows = sqlx::query!(
+            r#"select source as "source!", target as "target!", origin as "origin!",
+                      min(first_seen) as "first_seen!: Timestamp",
+                      max(last_seen) as "last_seen!: Timestamp", null::text as team
                from lineage_edges group by source, target, origin
                union all
                select source, target, origin, first_seen, last_seen, team
                from lineage_subscription_edges"#,
         )
         .fetch_all(pool)
-        .await?;
+        .await?
+        .into_iter()
+        .map(|row| {
+            (
+                row.source,
+                row.target,
+                row.origin,
+                row.first_seen,
+                row.last_seen,
+                row.team,
+            )
+        });
         let mut set = EdgeSet::default();
         for (source, target, origin, first_seen, last_seen, team) in rows {
             if let Some(team) = team {
@@ -179,17 +191,32 @@ impl EdgeSet {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        sqlx::query_as::<_, EdgeRow>(
-            r#"select source, target, origin, min(first_seen), max(last_seen), null::text
+        let rows = sqlx::query!(
+            r#"select source as "source!", target as "target!", origin as "origin!",
+                      min(first_seen) as "first_seen!: Timestamp",
+                      max(last_seen) as "last_seen!: Timestamp", null::text as team
                from lineage_edges where source = any($1) or target = any($1)
                group by source, target, origin
                union all
                select source, target, origin, first_seen, last_seen, team
                from lineage_subscription_edges where source = any($1) or target = any($1)"#,
+            ids as &[&String],
         )
-        .bind(ids)
         .fetch_all(pool)
-        .await
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                (
+                    row.source,
+                    row.target,
+                    row.origin,
+                    row.first_seen,
+                    row.last_seen,
+                    row.team,
+                )
+            })
+            .collect())
     }
 
     /// Orders every node's edges by the node at their other end (then origin), so that a
@@ -366,28 +393,27 @@ impl EdgeSet {
 
 /// The product's ports and the processors its contract declares, as node ids.
 async fn roots_of(pool: &PgPool, slug: &str) -> Result<(Vec<String>, Vec<String>), LineageError> {
-    let Some(product_id) = sqlx::query_scalar::<_, Uuid>("select id from products where slug = $1")
-        .bind(slug)
+    let Some(product_id) = sqlx::query_scalar!("select id from products where slug = $1", slug,)
         .fetch_optional(pool)
         .await?
     else {
         return Err(LineageError::NotFound);
     };
-    let ports: Vec<String> = sqlx::query_scalar::<_, String>(
+    let ports: Vec<String> = sqlx::query_scalar!(
         "select topic from output_ports where product_id = $1 order by topic",
+        product_id,
     )
-    .bind(product_id)
     .fetch_all(pool)
     .await?
     .iter()
     .map(|topic| port_id(topic))
     .collect();
-    let processors = sqlx::query_scalar::<_, String>(
+    let processors = sqlx::query_scalar!(
         r#"select distinct source from lineage_edges
            where product_id = $1 and origin = 'contract' and source like 'processor:%'
            order by source"#,
+        product_id,
     )
-    .bind(product_id)
     .fetch_all(pool)
     .await?;
     Ok((ports, processors))
@@ -400,14 +426,16 @@ struct Details {
 }
 
 async fn details(pool: &PgPool, ids: &[String]) -> Result<Details, sqlx::Error> {
-    let nodes = sqlx::query_as::<_, (String, String, String, String, Option<String>)>(
+    let nodes = sqlx::query!(
         r#"select id, kind, name, namespace, domain from lineage_nodes where id = any($1)"#,
+        ids,
     )
-    .bind(ids)
     .fetch_all(pool)
     .await?
     .into_iter()
-    .filter_map(|(id, kind, name, namespace, domain)| {
+    .filter_map(|row| {
+        let (id, kind, name, namespace, domain) =
+            (row.id, row.kind, row.name, row.namespace, row.domain);
         let kind = NodeKind::of_id(&id).filter(|k| k.as_str() == kind)?;
         Some((id, (kind, name, namespace, domain)))
     })
@@ -416,16 +444,16 @@ async fn details(pool: &PgPool, ids: &[String]) -> Result<Details, sqlx::Error> 
         .iter()
         .filter_map(|id| id.strip_prefix("port:"))
         .collect();
-    let products = sqlx::query_as::<_, (String, String, String, String)>(
+    let products = sqlx::query!(
         r#"select op.topic, p.slug, p.name, p.domain
            from output_ports op join products p on p.id = op.product_id
            where op.topic = any($1)"#,
+        &topics as &[&str],
     )
-    .bind(&topics)
     .fetch_all(pool)
     .await?
     .into_iter()
-    .map(|(topic, slug, name, domain)| (topic, (slug, name, domain)))
+    .map(|row| (row.topic, (row.slug, row.name, row.domain)))
     .collect();
     Ok(Details { nodes, products })
 }
@@ -628,16 +656,16 @@ pub async fn impact(pool: &PgPool, slug: &str) -> Result<Impact, LineageError> {
         }
     }
     let slugs: Vec<&String> = products.keys().collect();
-    let owners: HashMap<String, Vec<String>> = sqlx::query_as::<_, (String, Value)>(
+    let owners: HashMap<String, Vec<String>> = sqlx::query!(
         "select slug, team from products where slug = any($1)",
+        &slugs as &[&String],
     )
-    .bind(&slugs)
     .fetch_all(pool)
     .await?
     .into_iter()
-    .map(|(slug, team)| {
-        let members: Vec<Member> = serde_json::from_value(team).unwrap_or_default();
-        (slug, members.into_iter().map(|m| m.username).collect())
+    .map(|row| {
+        let members: Vec<Member> = serde_json::from_value(row.team).unwrap_or_default();
+        (row.slug, members.into_iter().map(|m| m.username).collect())
     })
     .collect();
     let mut products: Vec<ImpactedProduct> = products
@@ -654,22 +682,12 @@ pub async fn impact(pool: &PgPool, slug: &str) -> Result<Impact, LineageError> {
     processors.sort_by(|a, b| (a.depth, &a.id).cmp(&(b.depth, &b.id)));
     consumers.sort_by(|a, b| (a.depth, &a.principal).cmp(&(b.depth, &b.principal)));
 
-    let subscriptions = sqlx::query_as::<
-        _,
-        (
-            Uuid,
-            String,
-            Vec<String>,
-            String,
-            Option<String>,
-            String,
-            State,
-        ),
-    >(
-        r#"select s.id, p.slug,
+    let subscriptions = sqlx::query_as!(
+        ImpactedSubscription,
+        r#"select s.id, p.slug as product,
                   array(select sp.topic from subscription_ports sp
-                        where sp.subscription_id = s.id order by sp.topic),
-                  s.principal, s.team, u.email, s.state
+                        where sp.subscription_id = s.id order by sp.topic) as "topics!",
+                  s.principal, s.team, u.email as requested_by, s.state as "state: State"
            from subscriptions s
            join products p on p.id = s.product_id
            join users u on u.id = s.requested_by
@@ -677,23 +695,10 @@ pub async fn impact(pool: &PgPool, slug: &str) -> Result<Impact, LineageError> {
              and exists (select 1 from subscription_ports sp
                          where sp.subscription_id = s.id and sp.topic = any($1))
            order by p.slug, s.principal"#,
+        &downstream_topics,
     )
-    .bind(&downstream_topics)
     .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(
-        |(id, product, topics, principal, team, requested_by, state)| ImpactedSubscription {
-            id,
-            product,
-            topics,
-            principal,
-            team,
-            requested_by,
-            state,
-        },
-    )
-    .collect();
+    .await?;
     Ok(Impact {
         product: slug.to_string(),
         products,

@@ -21,6 +21,7 @@ use sqlx::PgPool;
 use super::{LineageError, MAX_DATASETS, MAX_EVENT_BYTES, is_topic, port_id, problem};
 use crate::audit::{self, Event};
 use crate::contracts::Problem;
+use crate::db::Timestamp;
 use crate::identity::Caller;
 use crate::policy::{Denied, GLOBAL, Permission, Policy};
 
@@ -272,19 +273,19 @@ pub async fn ingest(
     let processor = super::processor_id(&observed.namespace, &observed.name);
 
     let mut tx = pool.begin().await?;
-    let processor_new: bool = sqlx::query_scalar(
+    let processor_new: bool = sqlx::query_scalar!(
         r#"insert into lineage_nodes (id, kind, name, namespace, first_seen, last_seen)
            values ($1, 'processor', $2, $3, $4, $4)
            on conflict (id) do update
            set first_seen = least(lineage_nodes.first_seen, excluded.first_seen),
                last_seen = greatest(lineage_nodes.last_seen, excluded.last_seen),
                updated_at = now()
-           returning (xmax = 0)"#,
+           returning (xmax = 0) as "inserted!""#,
+        processor,
+        observed.name,
+        observed.namespace,
+        observed.at as Timestamp,
     )
-    .bind(&processor)
-    .bind(&observed.name)
-    .bind(&observed.namespace)
-    .bind(observed.at)
     .fetch_one(&mut *tx)
     .await?;
     let (topics, namespaces): (Vec<String>, Vec<String>) = observed
@@ -293,7 +294,7 @@ pub async fn ingest(
         .chain(&observed.outputs)
         .cloned()
         .unzip();
-    sqlx::query(
+    sqlx::query!(
         r#"insert into lineage_nodes (id, kind, name, namespace, first_seen, last_seen)
            select distinct on (topic) 'port:' || topic, 'port', topic, namespace, $3, $3
            from unnest($1::text[], $2::text[]) as d(topic, namespace)
@@ -302,10 +303,10 @@ pub async fn ingest(
                first_seen = least(lineage_nodes.first_seen, excluded.first_seen),
                last_seen = greatest(lineage_nodes.last_seen, excluded.last_seen),
                updated_at = now()"#,
+        &topics,
+        &namespaces,
+        observed.at as Timestamp,
     )
-    .bind(&topics)
-    .bind(&namespaces)
-    .bind(observed.at)
     .execute(&mut *tx)
     .await?;
     let mut sources = Vec::new();
@@ -318,7 +319,7 @@ pub async fn ingest(
         sources.push(processor.clone());
         targets.push(port_id(topic));
     }
-    let inserted: Vec<bool> = sqlx::query_scalar(
+    let inserted: Vec<bool> = sqlx::query_scalar!(
         r#"insert into lineage_edges (source, target, origin, first_seen, last_seen)
            select source, target, 'openlineage', $3, $3
            from unnest($1::text[], $2::text[]) as w(source, target)
@@ -326,11 +327,11 @@ pub async fn ingest(
            set first_seen = least(lineage_edges.first_seen, excluded.first_seen),
                last_seen = greatest(lineage_edges.last_seen, excluded.last_seen),
                updated_at = now()
-           returning (xmax = 0)"#,
+           returning (xmax = 0) as "inserted!""#,
+        &sources,
+        &targets,
+        observed.at as Timestamp,
     )
-    .bind(&sources)
-    .bind(&targets)
-    .bind(observed.at)
     .fetch_all(&mut *tx)
     .await?;
     let created = processor_new || inserted.iter().any(|new| *new);

@@ -26,6 +26,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::audit::{self, Actor, Event};
+use crate::db::Timestamp;
 use crate::outbox;
 
 pub use transform::{Kind, Transformer};
@@ -75,7 +76,7 @@ pub fn password_label(username: &str, generation: i32) -> String {
 }
 
 /// A node as its runtime needs it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Node {
     pub name: String,
     pub product_id: Uuid,
@@ -147,13 +148,14 @@ pub async fn on_declare(
     product_id: Uuid,
     declared: &Declared<'_>,
 ) -> Result<(), NodeError> {
-    let owner: Option<(Uuid, String)> = sqlx::query_as(
+    let owner = sqlx::query!(
         r#"select n.product_id, p.slug from nodes n join products p on p.id = n.product_id
            where n.name = $1"#,
+        declared.name,
     )
-    .bind(declared.name)
     .fetch_optional(&mut *conn)
-    .await?;
+    .await?
+    .map(|row| (row.product_id, row.slug));
     if let Some((owner, product)) = owner
         && owner != product_id
     {
@@ -163,7 +165,7 @@ pub async fn on_declare(
         });
     }
     let principal = principal_of(declared.name);
-    let changed = sqlx::query(
+    let changed = sqlx::query!(
         r#"insert into nodes (name, product_id, kind, input_topic, output_topic, principal)
            values ($1, $2, $3, $4, $5, $6)
            on conflict (name) do update
@@ -171,13 +173,13 @@ pub async fn on_declare(
                output_topic = excluded.output_topic, updated_at = now()
            where (nodes.kind, nodes.input_topic, nodes.output_topic)
                  is distinct from (excluded.kind, excluded.input_topic, excluded.output_topic)"#,
+        declared.name,
+        product_id,
+        declared.kind.as_str(),
+        declared.input_topic,
+        declared.output_topic,
+        principal,
     )
-    .bind(declared.name)
-    .bind(product_id)
-    .bind(declared.kind.as_str())
-    .bind(declared.input_topic)
-    .bind(declared.output_topic)
-    .bind(&principal)
     .execute(&mut *conn)
     .await?
     .rows_affected()
@@ -238,12 +240,12 @@ pub async fn on_undeclared(
     product_id: Uuid,
     keep: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
-    let gone: Vec<String> = sqlx::query_scalar(
+    let gone: Vec<String> = sqlx::query_scalar!(
         r#"delete from nodes where product_id = $1 and ($2::text is null or name <> $2)
            returning principal"#,
+        product_id,
+        keep,
     )
-    .bind(product_id)
-    .bind(keep)
     .fetch_all(&mut *conn)
     .await?;
     for principal in &gone {
@@ -299,12 +301,13 @@ async fn set_policy(
 
 /// The node named `name`.
 pub async fn load(pool: &PgPool, name: &str) -> Result<Node, NodeError> {
-    sqlx::query_as::<_, Node>(
+    sqlx::query_as!(
+        Node,
         r#"select n.name, n.product_id, p.slug as product, p.domain, n.kind, n.input_topic,
                   n.output_topic, n.principal, n.generation, n.paused
            from nodes n join products p on p.id = n.product_id where n.name = $1"#,
+        name,
     )
-    .bind(name)
     .fetch_optional(pool)
     .await?
     .ok_or_else(|| NodeError::Unknown(name.to_string()))
@@ -312,10 +315,10 @@ pub async fn load(pool: &PgPool, name: &str) -> Result<Node, NodeError> {
 
 /// The product whose output port is `topic`, by slug.
 pub async fn product_of_topic(pool: &PgPool, topic: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select p.slug from output_ports o join products p on p.id = o.product_id where o.topic = $1",
+        topic,
     )
-    .bind(topic)
     .fetch_optional(pool)
     .await
 }
@@ -323,11 +326,12 @@ pub async fn product_of_topic(pool: &PgPool, topic: &str) -> Result<Option<Strin
 /// Whether the node's policy has reached the broker: no `node.sync` of its principal is
 /// waiting in the outbox.
 pub async fn synced(pool: &PgPool, principal: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         r#"select not exists (select 1 from outbox
-           where kind = 'node.sync' and payload->>'principal' = $1 and done_at is null)"#,
+           where kind = 'node.sync' and payload->>'principal' = $1 and done_at is null)
+             as "synced!""#,
+        principal,
     )
-    .bind(principal)
     .fetch_one(pool)
     .await
 }
@@ -354,11 +358,12 @@ pub async fn sync(
     use crate::broker::scram::ScramError;
     use secrecy::ExposeSecret;
 
-    let generation: Option<i32> =
-        sqlx::query_scalar("select generation from nodes where principal = $1")
-            .bind(principal)
-            .fetch_optional(pool)
-            .await?;
+    let generation: Option<i32> = sqlx::query_scalar!(
+        "select generation from nodes where principal = $1",
+        principal,
+    )
+    .fetch_optional(pool)
+    .await?;
     if let Some(generation) = generation {
         let username = crate::producers::username(principal);
         let password = broker.derived_password(&password_label(username, generation));
@@ -407,7 +412,7 @@ pub struct Beat {
 }
 
 /// What a node's processes should do, as the catalog says.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Orders {
     pub paused: bool,
     /// Changes when someone asks the node to restart.
@@ -416,7 +421,8 @@ pub struct Orders {
 
 /// Records a node process's heartbeat; returns what the process should be doing.
 pub async fn heartbeat(pool: &PgPool, name: &str, beat: &Beat) -> Result<Orders, sqlx::Error> {
-    sqlx::query_as::<_, Orders>(
+    sqlx::query_as!(
+        Orders,
         r#"with beat as (
              insert into node_instances (node, instance, host, pid, started_at, heartbeat_at,
                                          state, partitions, records, dead_letters, rate,
@@ -436,20 +442,20 @@ pub async fn heartbeat(pool: &PgPool, name: &str, beat: &Beat) -> Result<Orders,
                  last_error_at = coalesce(excluded.last_error_at, node_instances.last_error_at)
              returning node)
            select n.paused, n.restart_generation from nodes n join beat on beat.node = n.name"#,
+        name,
+        beat.instance,
+        beat.host,
+        beat.pid,
+        beat.started_at as Timestamp,
+        beat.state,
+        &beat.partitions,
+        beat.records,
+        beat.dead_letters,
+        beat.rate,
+        beat.error,
+        beat.lag,
+        beat.rerouted,
     )
-    .bind(name)
-    .bind(beat.instance)
-    .bind(&beat.host)
-    .bind(beat.pid)
-    .bind(beat.started_at)
-    .bind(beat.state)
-    .bind(&beat.partitions)
-    .bind(beat.records)
-    .bind(beat.dead_letters)
-    .bind(beat.rate)
-    .bind(&beat.error)
-    .bind(beat.lag)
-    .bind(beat.rerouted)
     .fetch_optional(pool)
     .await
     .map(Option::unwrap_or_default)
@@ -459,7 +465,7 @@ pub async fn heartbeat(pool: &PgPool, name: &str, beat: &Beat) -> Result<Orders,
 pub const INSTANCE_TIMEOUT_SECONDS: i64 = 15;
 
 /// One process of a node, as its page shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Instance {
     pub instance: i32,
     pub host: String,
@@ -511,21 +517,23 @@ pub async fn view(
         )
         .await?;
     let node = load(pool, name).await?;
-    let instances = sqlx::query_as::<_, Instance>(
-        r#"select instance, host, pid, started_at, heartbeat_at,
+    let instances = sqlx::query_as!(
+        Instance,
+        r#"select instance, host, pid, started_at as "started_at: Timestamp",
+                  heartbeat_at as "heartbeat_at: Timestamp",
                   case when heartbeat_at < now() - make_interval(secs => $2) and state <> 'stopped'
-                       then 'gone' else state end as state,
-                  partitions, records, dead_letters, rate, lag, last_error, last_error_at,
-                  rerouted_since
+                       then 'gone' else state end as "state!",
+                  partitions, records, dead_letters, rate, lag, last_error,
+                  last_error_at as "last_error_at: Timestamp",
+                  rerouted_since as "rerouted_since: Timestamp"
            from node_instances where node = $1 order by instance"#,
+        name,
+        INSTANCE_TIMEOUT_SECONDS as f64,
     )
-    .bind(name)
-    .bind(INSTANCE_TIMEOUT_SECONDS as f64)
     .fetch_all(pool)
     .await?;
     let restart_generation: i32 =
-        sqlx::query_scalar("select restart_generation from nodes where name = $1")
-            .bind(name)
+        sqlx::query_scalar!("select restart_generation from nodes where name = $1", name,)
             .fetch_optional(pool)
             .await?
             .unwrap_or_default();
@@ -545,13 +553,14 @@ pub async fn of_product(
     pool: &PgPool,
     slug: &str,
 ) -> Result<Option<(String, String)>, sqlx::Error> {
-    sqlx::query_as(
+    let found = sqlx::query!(
         "select n.name, n.kind from nodes n join products p on p.id = n.product_id
          where p.slug = $1",
+        slug,
     )
-    .bind(slug)
     .fetch_optional(pool)
-    .await
+    .await?;
+    Ok(found.map(|row| (row.name, row.kind)))
 }
 
 /// What the lineage page shows of each of `names` that is a node: (state, records per
@@ -560,25 +569,26 @@ pub async fn summaries(
     pool: &PgPool,
     names: &[String],
 ) -> Result<Vec<(String, Summary)>, sqlx::Error> {
-    let rows: Vec<SummaryRow> = sqlx::query_as(
+    let rows = sqlx::query!(
         r#"select n.name, n.paused,
                       count(i.instance) filter (where i.state in ('running', 'paused')
-                          and i.heartbeat_at >= now() - make_interval(secs => $2)),
+                          and i.heartbeat_at >= now() - make_interval(secs => $2)) as "live!",
                       sum(i.rate) filter (where i.state in ('running', 'paused')
-                          and i.heartbeat_at >= now() - make_interval(secs => $2)),
-                      max(i.heartbeat_at)
+                          and i.heartbeat_at >= now() - make_interval(secs => $2)) as rate,
+                      max(i.heartbeat_at) as "heartbeat_at: Timestamp"
                from nodes n left join node_instances i on i.node = n.name
                where n.name = any($1)
                group by n.name, n.paused"#,
+        names,
+        INSTANCE_TIMEOUT_SECONDS as f64,
     )
-    .bind(names)
-    .bind(INSTANCE_TIMEOUT_SECONDS as f64)
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(name, paused, live, rate, heartbeat_at)| {
-            let live = live.unwrap_or(0);
+        .map(|row| {
+            let (name, paused, live, rate, heartbeat_at) =
+                (row.name, row.paused, row.live, row.rate, row.heartbeat_at);
             let state = match (live, paused) {
                 (0, _) => "not running",
                 (_, true) => "paused",
@@ -596,15 +606,6 @@ pub async fn summaries(
         })
         .collect())
 }
-
-/// (name, paused, live instances, their summed rate, latest heartbeat).
-type SummaryRow = (
-    String,
-    bool,
-    Option<i64>,
-    Option<f64>,
-    Option<chrono::DateTime<chrono::Utc>>,
-);
 
 /// A node at a glance.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -626,11 +627,11 @@ pub async fn request_restart(
 ) -> Result<i32, NodeError> {
     let node = operable(pool, policy, caller, name).await?;
     let mut tx = pool.begin().await?;
-    let generation: i32 = sqlx::query_scalar(
+    let generation: i32 = sqlx::query_scalar!(
         "update nodes set restart_generation = restart_generation + 1, updated_at = now()
          where name = $1 returning restart_generation",
+        name,
     )
-    .bind(name)
     .fetch_one(&mut *tx)
     .await?;
     audit::record(
@@ -687,11 +688,11 @@ pub async fn set_paused(
 ) -> Result<bool, NodeError> {
     let node = operable(pool, policy, caller, name).await?;
     let mut tx = pool.begin().await?;
-    let changed = sqlx::query(
+    let changed = sqlx::query!(
         "update nodes set paused = $2, updated_at = now() where name = $1 and paused <> $2",
+        name,
+        paused,
     )
-    .bind(name)
-    .bind(paused)
     .execute(&mut *tx)
     .await?
     .rows_affected()

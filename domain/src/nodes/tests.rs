@@ -184,13 +184,16 @@ async fn declare_node(pool: &sqlx::PgPool, slug: &str, name: &str, kind: &str) -
 }
 
 async fn policy(pool: &sqlx::PgPool, principal: &str) -> Vec<(String, String)> {
-    sqlx::query_as(
+    sqlx::query!(
         "select v2, v3 from casbin_rule where ptype = 'p' and v0 = 'kafka:' || $1 order by v2, v3",
+        principal,
     )
-    .bind(principal)
     .fetch_all(pool)
     .await
     .expect("rows")
+    .into_iter()
+    .map(|row| (row.v2, row.v3))
+    .collect()
 }
 
 #[sqlx::test(migrator = "crate::db::MIGRATOR")]
@@ -235,8 +238,9 @@ async fn a_contract_declaring_a_node_gives_it_a_principal_and_its_policy(pool: s
             ),
         ]
     );
-    let queued: Vec<String> = sqlx::query_scalar(
-        "select kind || ' ' || payload::text from outbox where kind in ('node.sync', 'topic.create') order by id",
+    let queued: Vec<String> = sqlx::query_scalar!(
+        r#"select kind || ' ' || payload::text as "queued!" from outbox
+           where kind in ('node.sync', 'topic.create') order by id"#,
     )
     .fetch_all(&pool)
     .await
@@ -364,8 +368,8 @@ async fn an_enrichment_node_gets_a_repartition_topic_it_reads_and_writes(pool: s
         "{rows:?}"
     );
     assert!(rows.contains(&(internal, "write".to_string())), "{rows:?}");
-    let created: Vec<String> = sqlx::query_scalar(
-        "select payload->>'topic' from outbox where kind = 'topic.create' order by id",
+    let created: Vec<String> = sqlx::query_scalar!(
+        r#"select payload->>'topic' as "topic!" from outbox where kind = 'topic.create' order by id"#,
     )
     .fetch_all(&pool)
     .await

@@ -207,9 +207,10 @@ impl Detector {
                 .cloned()
                 .collect();
             self.missing_before = missing.iter().cloned().collect();
-            let provisioning: bool = sqlx::query_scalar(
-                "select exists (select 1 from outbox
-                 where done_at is null and created_at > now() - interval '2 minutes')",
+            let provisioning: bool = sqlx::query_scalar!(
+                r#"select exists (select 1 from outbox
+                   where done_at is null and created_at > now() - interval '2 minutes')
+                     as "provisioning!""#,
             )
             .fetch_one(pool)
             .await?;

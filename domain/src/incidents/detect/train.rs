@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 
 use super::Detector;
+use crate::db::Timestamp;
 use crate::health::STEP_SECONDS;
 use crate::incidents::Signal;
 use crate::incidents::model;
@@ -25,14 +26,17 @@ impl Detector {
         let since = step - Duration::seconds(STEP_SECONDS * model::MAX_POINTS as i64);
         // A fault is never learned as normal: the time of every incident of a channel (and
         // 30 s after it) is left out of its history.
-        let faults: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
-            "select channel, started_at - interval '10 seconds',
-                    coalesce(resolved_at, now()) + interval '30 seconds'
-             from incidents where coalesce(resolved_at, now()) > $1",
+        let faults: Vec<(String, Timestamp, Timestamp)> = sqlx::query!(
+            r#"select channel, started_at - interval '10 seconds' as "from!: Timestamp",
+                      coalesce(resolved_at, now()) + interval '30 seconds' as "until!: Timestamp"
+               from incidents where coalesce(resolved_at, now()) > $1"#,
+            since as Timestamp,
         )
-        .bind(since)
         .fetch_all(pool)
-        .await?;
+        .await?
+        .into_iter()
+        .map(|row| (row.channel, row.from, row.until))
+        .collect();
         let mut series: Vec<(String, Signal, Vec<Point>)> = Vec::new();
         // Rates with two days of minutes or more get the daily season (MSTL).
         let mut seasonal: Vec<(String, Vec<Point>)> = Vec::new();
