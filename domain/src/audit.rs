@@ -310,11 +310,11 @@ mod tests {
         .expect("search");
         assert!(none.is_empty(), "wildcards in filters are literal");
 
-        let update = sqlx::query("update audit_log set actor = 'someone else'")
+        let update = sqlx::query!("update audit_log set actor = 'someone else'",)
             .execute(&pool)
             .await;
         assert!(update.is_err(), "the log is append-only");
-        let delete = sqlx::query("delete from audit_log").execute(&pool).await;
+        let delete = sqlx::query!("delete from audit_log").execute(&pool).await;
         assert!(delete.is_err(), "the log is append-only");
 
         let csv = to_csv(&all).expect("csv");

@@ -10,6 +10,7 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 
 use crate::audit::{self, Actor, Event};
 use crate::contracts::{Contract, Problem, ProductStatus};
+use crate::db::Timestamp;
 use crate::domains::{self, Domain};
 use crate::outbox;
 use crate::policy::Permission;
@@ -528,44 +529,40 @@ pub async fn list(
 /// The product with this slug, with ports, SLAs, team, support and versions: one query
 /// (the product page and its sections read it several times per page).
 pub async fn get(pool: &PgPool, slug: &str) -> Result<Option<ProductDetail>, sqlx::Error> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        contract_id: String,
-        slas: Value,
-        team: Value,
-        support: Value,
-        ports: sqlx::types::Json<Vec<PortView>>,
-        versions: sqlx::types::Json<Vec<VersionInfo>>,
-        #[sqlx(flatten)]
-        summary: ProductSummary,
-    }
-    let Some(Row {
-        contract_id,
-        slas,
-        team,
-        support,
-        ports,
-        versions,
-        summary,
-    }) = sqlx::query_as::<_, Row>(
+    let Some(row) = sqlx::query!(
         r#"select p.contract_id, p.slas, p.team, p.support, p.slug, p.name, p.domain, p.status,
-                  p.description, p.tags, p.current_version, p.updated_at,
+                  p.description, p.tags, p.current_version,
+                  p.updated_at as "updated_at: Timestamp",
                   (select coalesce(json_agg(o order by o.event_type), '[]')
                    from (select event_type, topic, format, partitions, retention_ms,
                                 description, fields
-                         from output_ports where product_id = p.id) o) as ports,
+                         from output_ports where product_id = p.id) o)
+                    as "ports!: sqlx::types::Json<Vec<PortView>>",
                   (select coalesce(json_agg(v), '[]')
                    from (select version, published_by, created_at
-                         from contract_versions where product_id = p.id) v) as versions
+                         from contract_versions where product_id = p.id) v)
+                    as "versions!: sqlx::types::Json<Vec<VersionInfo>>"
            from products p where p.slug = $1"#,
+        slug,
     )
-    .bind(slug)
     .fetch_optional(pool)
     .await?
     else {
         return Ok(None);
     };
-    let mut versions = versions.0;
+    let summary = ProductSummary {
+        slug: row.slug,
+        name: row.name,
+        domain: row.domain,
+        status: row.status,
+        description: row.description,
+        tags: row.tags,
+        current_version: row.current_version,
+        updated_at: row.updated_at,
+    };
+    let (contract_id, slas, team, support, ports) =
+        (row.contract_id, row.slas, row.team, row.support, row.ports);
+    let mut versions = row.versions.0;
     versions.sort_by(|a, b| {
         let parse = |v: &str| semver::Version::parse(v).ok();
         parse(&b.version).cmp(&parse(&a.version))

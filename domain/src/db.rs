@@ -40,5 +40,8 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 
 /// Succeeds when the database answers a trivial query.
 pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
-    sqlx::query("select 1").execute(pool).await.map(|_| ())
+    sqlx::query!("select 1 as one")
+        .fetch_one(pool)
+        .await
+        .map(|_| ())
 }

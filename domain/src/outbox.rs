@@ -286,7 +286,7 @@ mod tests {
                 .await
                 .expect("enqueue");
         }
-        sqlx::query("insert into outbox (kind, payload) values ('topic.create', '{}')")
+        sqlx::query!("insert into outbox (kind, payload) values ('topic.create', '{}')",)
             .execute(&mut *conn)
             .await
             .expect("a row no handler can read");
@@ -297,14 +297,15 @@ mod tests {
         let handled = run_due(&pool, 10, |row| {
             let pool = pool.clone();
             async move {
-                let (done, leased): (i64, i64) = sqlx::query_as(
-                    r#"select count(*) filter (where done_at is not null),
-                              count(*) filter (where locked_until > now())
+                let counted = sqlx::query!(
+                    r#"select count(*) filter (where done_at is not null) as "done!",
+                              count(*) filter (where locked_until > now()) as "leased!"
                        from outbox"#,
                 )
                 .fetch_one(&pool)
                 .await
                 .map_err(|e| e.to_string())?;
+                let (done, leased) = (counted.done, counted.leased);
                 let Message::CreateTopic { topic, .. } = row.message else {
                     return Err("unexpected message".into());
                 };
@@ -325,14 +326,26 @@ mod tests {
         .expect("run");
         assert_eq!(handled, 4);
 
-        let rows: Vec<(String, bool, i32, Option<String>, bool)> = sqlx::query_as(
-            r#"select coalesce(payload->>'topic', '?'), done_at is not null, attempts, last_error,
-                      next_attempt_at = 'infinity'
+        let rows: Vec<(String, bool, i32, Option<String>, bool)> = sqlx::query!(
+            r#"select coalesce(payload->>'topic', '?') as "topic!",
+                      done_at is not null as "done!", attempts, last_error,
+                      next_attempt_at = 'infinity' as "given_up!"
                from outbox order by id"#,
         )
         .fetch_all(&pool)
         .await
-        .expect("rows");
+        .expect("rows")
+        .into_iter()
+        .map(|row| {
+            (
+                row.topic,
+                row.done,
+                row.attempts,
+                row.last_error,
+                row.given_up,
+            )
+        })
+        .collect();
         assert_eq!(rows[0], ("a".into(), true, 1, None, false));
         assert_eq!(
             rows[1],
@@ -376,7 +389,7 @@ mod tests {
         assert!(lease(&pool, 10, LEASE).await.expect("lease").is_empty());
 
         // A worker that died holding the row: once its lease ends, the row comes back.
-        sqlx::query("update outbox set locked_until = now() - interval '1 second'")
+        sqlx::query!("update outbox set locked_until = now() - interval '1 second'",)
             .execute(&pool)
             .await
             .expect("expire the lease");

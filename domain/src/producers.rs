@@ -527,14 +527,17 @@ mod tests {
     }
 
     async fn producer_rows(pool: &PgPool, principal: &str) -> Vec<(String, String)> {
-        sqlx::query_as(
+        sqlx::query!(
             r#"select v2, v3 from casbin_rule where ptype = 'p' and v0 = 'kafka:' || $1
                order by v2, v3"#,
+            principal,
         )
-        .bind(principal)
         .fetch_all(pool)
         .await
         .expect("rows")
+        .into_iter()
+        .map(|row| (row.v2, row.v3))
+        .collect()
     }
 
     #[sqlx::test(migrator = "crate::db::MIGRATOR")]
@@ -555,8 +558,8 @@ mod tests {
                 .all(|(o, _)| o.starts_with("topic:sales.") || o.starts_with("cluster:")),
             "only the domain's own topics: {rows:?}"
         );
-        let syncs: i64 = sqlx::query_scalar(
-            "select count(*) from outbox where kind = 'producer.sync' and payload->>'domain' = 'sales'",
+        let syncs: i64 = sqlx::query_scalar!(
+            r#"select count(*) as "count!" from outbox where kind = 'producer.sync' and payload->>'domain' = 'sales'"#,
         )
         .fetch_one(&pool)
         .await
@@ -610,7 +613,7 @@ mod tests {
         // Publishing a new version does not quietly give a revoked grant back.
         let mut conn = pool.acquire().await.expect("conn");
         let product_id: Uuid =
-            sqlx::query_scalar("select id from products where slug = 'order-placed'")
+            sqlx::query_scalar!("select id from products where slug = 'order-placed'",)
                 .fetch_one(&mut *conn)
                 .await
                 .expect("id");
@@ -641,12 +644,13 @@ mod tests {
                 .await
                 .contains(&("topic:sales.order-placed.v1".into(), WRITE.into()))
         );
-        let actions: Vec<String> =
-            sqlx::query_scalar("select action from audit_log where target = $1 order by id")
-                .bind(&sales)
-                .fetch_all(&pool)
-                .await
-                .expect("audit");
+        let actions: Vec<String> = sqlx::query_scalar!(
+            "select action from audit_log where target = $1 order by id",
+            sales,
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("audit");
         assert_eq!(
             actions
                 .iter()

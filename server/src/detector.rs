@@ -106,12 +106,13 @@ impl Cost {
         if let Some(seconds) = cpu_seconds("/proc/thread-self/stat") {
             metrics::gauge!("meshmart_detector_cpu_seconds", "part" => "detector").set(seconds);
         }
-        let pids: Vec<i32> =
-            sqlx::query_scalar("select pid from pg_stat_activity where application_name = $1")
-                .bind(APPLICATION)
-                .fetch_all(pool)
-                .await
-                .unwrap_or_default();
+        let pids: Vec<i32> = sqlx::query_scalar!(
+            r#"select pid as "pid!" from pg_stat_activity where application_name = $1"#,
+            APPLICATION,
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap_or_default();
         for pid in pids {
             let Some(now) = cpu_seconds(&format!("/proc/{pid}/stat")) else {
                 continue;

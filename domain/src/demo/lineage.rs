@@ -8,6 +8,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
 
+use crate::db::Timestamp;
 use crate::lineage::{self, LineageError};
 
 /// The namespace of synthetic processors (`processor:synthetic/job-…`).
@@ -158,11 +159,11 @@ fn plan(root: &str, nodes: usize) -> Plan {
 /// Replaces the synthetic lineage with about `nodes` nodes downstream of the first output
 /// port of product `slug`.
 pub async fn generate(pool: &PgPool, slug: &str, nodes: usize) -> Result<Report, LineageError> {
-    let root_topic = sqlx::query_scalar::<_, String>(
+    let root_topic = sqlx::query_scalar!(
         r#"select op.topic from output_ports op join products p on p.id = op.product_id
            where p.slug = $1 order by op.topic limit 1"#,
+        slug,
     )
-    .bind(slug)
     .fetch_optional(pool)
     .await?
     .ok_or(LineageError::NotFound)?;
@@ -183,44 +184,46 @@ pub async fn generate(pool: &PgPool, slug: &str, nodes: usize) -> Result<Report,
 
     let mut tx = pool.begin().await?;
     // Edges go with their nodes (on delete cascade).
-    sqlx::query("delete from lineage_nodes where namespace in ($1, $2)")
-        .bind(PROCESSOR_NAMESPACE)
-        .bind(TOPIC_NAMESPACE)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        r#"insert into lineage_nodes (id, kind, name) values ($1, 'port', $2)
-           on conflict (id) do nothing"#,
+    sqlx::query!(
+        "delete from lineage_nodes where namespace in ($1, $2)",
+        PROCESSOR_NAMESPACE,
+        TOPIC_NAMESPACE,
     )
-    .bind(&root)
-    .bind(&root_topic)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
+    sqlx::query!(
+        r#"insert into lineage_nodes (id, kind, name) values ($1, 'port', $2)
+           on conflict (id) do nothing"#,
+        root,
+        root_topic,
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
         r#"insert into lineage_nodes (id, kind, name, namespace, first_seen, last_seen)
            select * from unnest($1::text[], $2::text[], $3::text[], $4::text[],
                                 $5::timestamptz[], $6::timestamptz[])
            on conflict (id) do nothing"#,
+        &column(|n| n.0.clone()),
+        &column(|n| n.1.to_string()),
+        &column(|n| n.2.clone()),
+        &column(|n| n.3.to_string()),
+        &node_first as &[Timestamp],
+        &node_last as &[Timestamp],
     )
-    .bind(column(|n| n.0.clone()))
-    .bind(column(|n| n.1.to_string()))
-    .bind(column(|n| n.2.clone()))
-    .bind(column(|n| n.3.to_string()))
-    .bind(&node_first)
-    .bind(&node_last)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         r#"insert into lineage_edges (source, target, origin, first_seen, last_seen)
            select source, target, 'openlineage', first_seen, last_seen
            from unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])
                 as e(source, target, first_seen, last_seen)
            on conflict on constraint lineage_edges_key do nothing"#,
+        &plan.edges.iter().map(|e| e.0.clone()).collect::<Vec<_>>(),
+        &plan.edges.iter().map(|e| e.1.clone()).collect::<Vec<_>>(),
+        &edge_first as &[Timestamp],
+        &edge_last as &[Timestamp],
     )
-    .bind(plan.edges.iter().map(|e| e.0.clone()).collect::<Vec<_>>())
-    .bind(plan.edges.iter().map(|e| e.1.clone()).collect::<Vec<_>>())
-    .bind(&edge_first)
-    .bind(&edge_last)
     .execute(&mut *tx)
     .await?;
     crate::audit::record(

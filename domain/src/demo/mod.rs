@@ -89,14 +89,14 @@ pub async fn seed_parts(
     let mut tx = pool.begin().await?;
     let mut loaded = false;
     for &part in parts.iter().filter(|p| **p != Part::Subscriptions) {
-        let fresh = sqlx::query(
+        let fresh = sqlx::query!(
             r#"insert into demo_seed (name) values ($1)
                on conflict (name) do update set updated_at = now()
                where $2
                returning name"#,
+            part.name(),
+            force,
         )
-        .bind(part.name())
-        .bind(force)
         .fetch_optional(&mut *tx)
         .await?
         .is_some();
@@ -120,19 +120,19 @@ pub async fn seed_parts(
     // Subscriptions go through the subscription workflow, which commits on its own; the
     // marker is written once they are in (a rerun after a crash finds them and goes on).
     if parts.contains(&Part::Subscriptions) {
-        let done = sqlx::query_scalar::<_, bool>(
-            "select exists (select 1 from demo_seed where name = $1)",
+        let done = sqlx::query_scalar!(
+            r#"select exists (select 1 from demo_seed where name = $1) as "done!""#,
+            Part::Subscriptions.name(),
         )
-        .bind(Part::Subscriptions.name())
         .fetch_one(pool)
         .await?;
         if !done || force {
             seed_subscriptions(pool).await?;
-            sqlx::query(
+            sqlx::query!(
                 r#"insert into demo_seed (name) values ($1)
                    on conflict (name) do update set updated_at = now()"#,
+                Part::Subscriptions.name(),
             )
-            .bind(Part::Subscriptions.name())
             .execute(pool)
             .await?;
             loaded = true;
@@ -191,15 +191,16 @@ async fn publish_demo(conn: &mut PgConnection, mut document: Value) -> Result<()
     {
         Ok(_) => Ok(()),
         Err(CatalogError::Conflict(message)) => {
-            let published = sqlx::query_as::<_, (String, Value)>(
-                r#"select p.current_version, v.document
+            let published = sqlx::query!(
+                r#"select v.version, v.document
                    from products p join contract_versions v
                      on v.product_id = p.id and v.version = p.current_version
                    where p.slug = $1"#,
+                contract.slug,
             )
-            .bind(&contract.slug)
             .fetch_optional(&mut *conn)
-            .await?;
+            .await?
+            .map(|row| (row.version, row.document));
             let Some((current, mut published)) = published else {
                 return Err(failed(&contract.slug, CatalogError::Conflict(message)));
             };
@@ -325,10 +326,10 @@ async fn seed_identities(conn: &mut PgConnection) -> Result<(), IdentityError> {
         }
     }
     for (domain, name, description) in DEMO_SERVICE_ACCOUNTS {
-        let exists = sqlx::query_scalar::<_, bool>(
-            "select exists (select 1 from service_accounts where name = $1)",
+        let exists = sqlx::query_scalar!(
+            r#"select exists (select 1 from service_accounts where name = $1) as "exists!""#,
+            name,
         )
-        .bind(name)
         .fetch_one(&mut *conn)
         .await?;
         if !exists {
@@ -388,7 +389,7 @@ mod tests {
             "{up:?}"
         );
         let versions = || async {
-            sqlx::query_scalar::<_, String>(
+            sqlx::query_scalar!(
                 r#"select v.version from contract_versions v join products p on p.id = v.product_id
                    where p.slug = 'enriched-customer-signed-up' order by v.version"#,
             )
@@ -406,8 +407,8 @@ mod tests {
             vec!["1.0.0", "1.1.0"],
             "no version per run"
         );
-        let subscribed: i64 = sqlx::query_scalar(
-            "select count(*) from subscriptions where principal = 'User:svc-marketing-campaigns'",
+        let subscribed: i64 = sqlx::query_scalar!(
+            r#"select count(*) as "count!" from subscriptions where principal = 'User:svc-marketing-campaigns'"#,
         )
         .fetch_one(&pool)
         .await

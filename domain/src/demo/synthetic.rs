@@ -208,9 +208,11 @@ pub async fn generate(pool: &PgPool, count: usize) -> Result<usize, sqlx::Error>
     let mut conn = pool.acquire().await?;
     super::catalog::upsert_domains(&mut conn).await?;
     // Continue numbering after earlier runs, so slugs stay unique.
-    let start: i64 = sqlx::query_scalar("select count(*) from products where slug like 'syn-%'")
-        .fetch_one(&mut *conn)
-        .await?;
+    let start: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from products where slug like 'syn-%'"#,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     let start = usize::try_from(start).unwrap_or(0);
     let mut mix = Mix(0x6d65_7368_6d61_7274 ^ start as u64);
     let mut done = 0;
@@ -252,13 +254,13 @@ fn joined(
 /// generated data, so the commit does not wait for the disk.
 async fn insert_batch(pool: PgPool, rows: Vec<Row>) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("set local synchronous_commit = off")
+    sqlx::query!("set local synchronous_commit = off",)
         .execute(&mut *tx)
         .await?;
     let column = |f: fn(&Row) -> String| rows.iter().map(f).collect::<Vec<String>>();
     // One statement per batch: the products, then their port and first contract
     // version from the ids the insert returns.
-    sqlx::query(
+    sqlx::query!(
             r#"with input as (
                    select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                                         $6::text[], $7::text[], $8::jsonb[], $9::jsonb[])
@@ -276,16 +278,16 @@ async fn insert_batch(pool: PgPool, rows: Vec<Row>) -> Result<(), sqlx::Error> {
                insert into contract_versions (product_id, version, document, published_by)
                select i.id, '1.0.0', u.document, 'seed-demo'
                from inserted i join input u using (slug)"#,
+            &column(|r| r.slug.clone()),
+            &column(|r| r.domain.to_string()),
+            &column(|r| r.name.clone()),
+            &column(|r| r.description.clone()),
+            &column(|r| r.document["status"].as_str().unwrap_or("draft").to_string()),
+            &column(|r| r.tags.clone()),
+            &column(|r| r.topic.clone()),
+            &rows.iter().map(|r| r.fields.clone()).collect::<Vec<Value>>(),
+            &rows.iter().map(|r| r.document.clone()).collect::<Vec<Value>>(),
         )
-        .bind(column(|r| r.slug.clone()))
-        .bind(column(|r| r.domain.to_string()))
-        .bind(column(|r| r.name.clone()))
-        .bind(column(|r| r.description.clone()))
-        .bind(column(|r| r.document["status"].as_str().unwrap_or("draft").to_string()))
-        .bind(column(|r| r.tags.clone()))
-        .bind(column(|r| r.topic.clone()))
-        .bind(rows.iter().map(|r| r.fields.clone()).collect::<Vec<Value>>())
-        .bind(rows.iter().map(|r| r.document.clone()).collect::<Vec<Value>>())
         .execute(&mut *tx)
         .await?;
     tx.commit().await

@@ -99,8 +99,8 @@ impl LoginThrottle {
         let tolerance = period * (burst - 1);
         // `wait` is how far `spent_until` lies beyond what the budget tolerates: positive
         // means refused (the row is then left as it was).
-        let (allowed, wait): (bool, f64) = sqlx::query_as(
-            "with spent as (
+        let spent = sqlx::query!(
+            r#"with spent as (
                  insert into login_budgets as b (key, spent_until)
                  values ($1, now() + $2)
                  on conflict (key) do update
@@ -108,15 +108,18 @@ impl LoginThrottle {
                      where b.spent_until - now() <= $3
                  returning key
              )
-             select exists (select 1 from spent),
+             select exists (select 1 from spent) as "allowed!",
                     coalesce((select extract(epoch from b.spent_until - now() - $3)::float8
-                              from login_budgets b where b.key = $1), 0)",
+                              from login_budgets b where b.key = $1), 0) as "wait!""#,
+            key,
+            // Overrides: std's Duration encodes as an interval; the macros would ask for
+            // sqlx's own interval type.
+            period as Duration,
+            tolerance as Duration,
         )
-        .bind(key)
-        .bind(period)
-        .bind(tolerance)
         .fetch_one(pool)
         .await?;
+        let (allowed, wait) = (spent.allowed, spent.wait);
         if allowed {
             Ok(Ok(()))
         } else {
@@ -227,7 +230,7 @@ mod tests {
             .expect("allowed");
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(LoginThrottle::forget_idle(&pool).await.expect("deleted"), 2);
-        let left: Vec<String> = sqlx::query_scalar("select key from login_budgets order by key")
+        let left: Vec<String> = sqlx::query_scalar!("select key from login_budgets order by key",)
             .fetch_all(&pool)
             .await
             .expect("read");

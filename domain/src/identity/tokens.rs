@@ -296,7 +296,7 @@ mod tests {
             "requests within a minute write nothing"
         );
 
-        sqlx::query("update api_tokens set last_used_at = now() - interval '2 minutes'")
+        sqlx::query!("update api_tokens set last_used_at = now() - interval '2 minutes'",)
             .execute(&mut *conn)
             .await
             .expect("age the token");
@@ -337,11 +337,13 @@ mod tests {
         assert_eq!(cache.len(), 1, "the token is cached");
 
         // Revoked by another process: this one only hears of it through the trigger.
-        sqlx::query("update api_tokens set revoked_at = now() where id = $1")
-            .bind(new.info.id)
-            .execute(&mut *conn)
-            .await
-            .expect("revoked elsewhere");
+        sqlx::query!(
+            "update api_tokens set revoked_at = now() where id = $1",
+            new.info.id,
+        )
+        .execute(&mut *conn)
+        .await
+        .expect("revoked elsewhere");
         let started = std::time::Instant::now();
         while resolves().await.is_some() {
             assert!(
@@ -357,8 +359,7 @@ mod tests {
             .await
             .expect("db")
             .expect("valid");
-        sqlx::query("update users set disabled = true where id = $1")
-            .bind(user.id)
+        sqlx::query!("update users set disabled = true where id = $1", user.id,)
             .execute(&mut *conn)
             .await
             .expect("disabled elsewhere");

@@ -8,6 +8,8 @@ use serde_json::Value;
 use sqlx::PgPool;
 use sqlx::types::Json;
 
+use crate::db::Timestamp;
+
 /// One data product as search sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProductDoc {
@@ -78,7 +80,6 @@ impl ProductDoc {
     }
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     slug: String,
     name: String,
@@ -117,21 +118,31 @@ struct RawField {
     fields: Vec<RawField>,
 }
 
-/// The columns of a product's search document; a `where` clause may follow.
+/// `sqlx::query_as!(Row, …)` over every product's search document, with the rest of the
+/// query (string literals joined with `+`, as the macro allows) and its arguments.
 macro_rules! select_documents {
-    () => {
-        r#"select p.slug, p.name, p.description, p.domain, d.name as domain_name, p.status,
-                  p.tags, p.slas, p.team, p.updated_at, h.status as health,
-                  h.changed_at as health_changed_at, (select count(*) from subscriptions s
+    ($($tail:literal)* $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            Row,
+            r#"select p.slug as "slug!", p.name as "name!", p.description as "description!",
+                  p.domain as "domain!", d.name as "domain_name!", p.status as "status!",
+                  p.tags as "tags!", p.slas as "slas!: Json<Value>",
+                  p.team as "team!: Json<Value>",
+                  p.updated_at as "updated_at!: Timestamp", h.status as "health?",
+                  h.changed_at as "health_changed_at?: Timestamp",
+                  (select count(*) from subscriptions s
                    where s.product_id = p.id
-                     and s.state in ('approved', 'provisioning', 'active')) as subscribers,
+                     and s.state in ('approved', 'provisioning', 'active')) as "subscribers!",
                   coalesce((select json_agg(json_build_object(
                                 'topic', o.topic, 'event_type', o.event_type,
                                 'format', o.format, 'description', o.description,
                                 'fields', o.fields) order by o.event_type)
-                            from output_ports o where o.product_id = p.id), '[]'::json) as ports
+                            from output_ports o where o.product_id = p.id), '[]'::json)
+                    as "ports!: Json<Vec<RawPort>>"
            from products p join domains d on d.slug = p.domain
-           left join product_stream_status h on h.product_id = p.id"#
+           left join product_stream_status h on h.product_id = p.id "# $(+ $tail)*
+            $(, $arg)*
+        )
     };
 }
 
@@ -144,31 +155,26 @@ pub async fn load(pool: &PgPool, slugs: Option<&[String]>) -> Result<Vec<Product
     // Live subscriptions (approved, provisioning, active) count as subscribers.
     let rows = match slugs {
         Some(slugs) => {
-            sqlx::query_as::<_, Row>(concat!(select_documents!(), " where p.slug = any($1)"))
-                .bind(slugs)
+            select_documents!("where p.slug = any($1)", slugs)
                 .fetch_all(pool)
                 .await?
         }
-        None => {
-            sqlx::query_as::<_, Row>(select_documents!())
-                .fetch_all(pool)
-                .await?
-        }
+        None => select_documents!().fetch_all(pool).await?,
     };
     Ok(rows.into_iter().map(ProductDoc::from).collect())
 }
 
 /// The change stamp of every product, by slug.
 pub async fn versions(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let rows = sqlx::query_as::<_, (String, DateTime<Utc>)>(
-        r#"select p.slug, greatest(p.updated_at, h.changed_at) from products p
-           left join product_stream_status h on h.product_id = p.id"#,
+    let rows = sqlx::query!(
+        r#"select p.slug as "slug!", greatest(p.updated_at, h.changed_at) as "updated!: Timestamp"
+           from products p left join product_stream_status h on h.product_id = p.id"#,
     )
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(slug, updated)| (slug, updated.timestamp_micros()))
+        .map(|row| (row.slug, row.updated.timestamp_micros()))
         .collect())
 }
 

@@ -161,10 +161,11 @@ pub async fn product(pool: &PgPool, slug: &str) -> Result<Product, TrafficError>
         schema_id,
         schema,
     } = registered(pool, slug).await?;
-    let highest: i64 =
-        sqlx::query_scalar("select coalesce(max(id), 0)::bigint from registry_schemas")
-            .fetch_one(pool)
-            .await?;
+    let highest: i64 = sqlx::query_scalar!(
+        r#"select coalesce(max(id), 0)::bigint as "value!" from registry_schemas"#,
+    )
+    .fetch_one(pool)
+    .await?;
     let mut product = Product::new(slug, port, schema_id, schema)?
         .with_unregistered_ids_above(u32::try_from(highest).unwrap_or(schema_id));
     product.producer = crate::producers::principal_of_product(pool, slug).await?;

@@ -43,13 +43,13 @@ impl Stack {
             }
             Scenario::NodeOutputUnwritable | Scenario::NodeCrashed => {
                 if let Some(node) = &self.node {
-                    let error: Option<String> = sqlx::query_scalar(
-                        r#"select last_error from node_instances
+                    let error: Option<String> = sqlx::query_scalar!(
+                        r#"select last_error as "last_error!" from node_instances
                            where node = $1 and last_error_at >= $2 and last_error is not null
                            order by last_error_at desc limit 1"#,
+                        node.name,
+                        at as domain::db::Timestamp,
                     )
-                    .bind(&node.name)
-                    .bind(at)
                     .fetch_optional(&self.pool)
                     .await
                     .ok()
@@ -57,25 +57,26 @@ impl Stack {
                     if error.is_some() {
                         observed.node_error = error;
                     }
-                    let live: i64 = sqlx::query_scalar(
-                        r#"select count(*) from node_instances
+                    let live: i64 = sqlx::query_scalar!(
+                        r#"select count(*) as "count!" from node_instances
                            where node = $1 and state = 'running'
                              and heartbeat_at > now() - make_interval(secs => $2)"#,
+                        node.name,
+                        LIVE_SECONDS,
                     )
-                    .bind(&node.name)
-                    .bind(LIVE_SECONDS)
                     .fetch_one(&self.pool)
                     .await
                     .unwrap_or(-1);
                     if live == 0 {
                         observed.node_absent = true;
                     }
-                    let pids: Vec<i32> =
-                        sqlx::query_scalar("select pid from node_instances where node = $1")
-                            .bind(&node.name)
-                            .fetch_all(&self.pool)
-                            .await
-                            .unwrap_or_default();
+                    let pids: Vec<i32> = sqlx::query_scalar!(
+                        "select pid from node_instances where node = $1",
+                        node.name,
+                    )
+                    .fetch_all(&self.pool)
+                    .await
+                    .unwrap_or_default();
                     for pid in pids {
                         if !observed.node_pids.contains(&pid) {
                             observed.node_pids.push(pid);
@@ -108,14 +109,14 @@ impl Stack {
             }
             Scenario::NodeCrashed => {
                 let node = self.node.as_ref()?;
-                let back: i64 = sqlx::query_scalar(
-                    r#"select count(*) from node_instances
+                let back: i64 = sqlx::query_scalar!(
+                    r#"select count(*) as "count!" from node_instances
                        where node = $1 and state = 'running' and started_at > $2
                          and heartbeat_at > now() - make_interval(secs => $3)"#,
+                    node.name,
+                    at as domain::db::Timestamp,
+                    LIVE_SECONDS,
                 )
-                .bind(&node.name)
-                .bind(at)
-                .bind(LIVE_SECONDS)
                 .fetch_one(&self.pool)
                 .await
                 .ok()?;

@@ -2,13 +2,14 @@
 //! `incident_events`), so the harness judges the detector from the outside.
 
 use chrono::{DateTime, Utc};
+use domain::db::Timestamp;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::report::Seen;
 
 /// An incident row, as far as the harness cares.
-#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Incident {
     pub id: Uuid,
     pub state: String,
@@ -41,7 +42,9 @@ impl Incident {
 
 /// The database's clock: incidents are stamped with it, so delays are measured on it.
 pub async fn now(pool: &PgPool) -> Result<DateTime<Utc>, sqlx::Error> {
-    sqlx::query_scalar("select now()").fetch_one(pool).await
+    sqlx::query_scalar!(r#"select now() as "now!: Timestamp""#)
+        .fetch_one(pool)
+        .await
 }
 
 /// Incidents opened at or after `since`, oldest first.
@@ -49,43 +52,48 @@ pub async fn opened_since(
     pool: &PgPool,
     since: DateTime<Utc>,
 ) -> Result<Vec<Incident>, sqlx::Error> {
-    sqlx::query_as(
-        r#"select id, state, channel, signal, cause, confidence, opened_at, resolved_at
+    sqlx::query_as!(
+        Incident,
+        r#"select id, state, channel, signal, cause, confidence,
+                  opened_at as "opened_at: Timestamp", resolved_at as "resolved_at: Timestamp"
            from incidents
            where opened_at >= $1
            order by opened_at, id"#,
+        since as Timestamp,
     )
-    .bind(since)
     .fetch_all(pool)
     .await
 }
 
 /// One incident as it is now.
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Incident>, sqlx::Error> {
-    sqlx::query_as(
-        r#"select id, state, channel, signal, cause, confidence, opened_at, resolved_at
+    sqlx::query_as!(
+        Incident,
+        r#"select id, state, channel, signal, cause, confidence,
+                  opened_at as "opened_at: Timestamp", resolved_at as "resolved_at: Timestamp"
            from incidents
            where id = $1"#,
+        id,
     )
-    .bind(id)
     .fetch_optional(pool)
     .await
 }
 
 /// The actions recorded on an incident, as `action:outcome`, in order.
 pub async fn actions(pool: &PgPool, id: Uuid) -> Result<Vec<String>, sqlx::Error> {
-    let rows: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
+    let rows = sqlx::query!(
         r#"select action, outcome
            from incident_events
            where incident_id = $1 and kind = 'action'
            order by id"#,
+        id,
     )
-    .bind(id)
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(action, outcome)| {
+        .map(|row| {
+            let (action, outcome) = (row.action, row.outcome);
             format!(
                 "{}:{}",
                 action.unwrap_or_else(|| "?".to_string()),
@@ -97,8 +105,9 @@ pub async fn actions(pool: &PgPool, id: Uuid) -> Result<Vec<String>, sqlx::Error
 
 /// Whether the detector's tables exist (the incidents migration is applied).
 pub async fn tables_exist(pool: &PgPool) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "select to_regclass('incidents') is not null and to_regclass('incident_events') is not null",
+    sqlx::query_scalar!(
+        r#"select to_regclass('incidents') is not null
+                  and to_regclass('incident_events') is not null as "ready!""#,
     )
     .fetch_one(pool)
     .await

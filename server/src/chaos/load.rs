@@ -58,12 +58,14 @@ impl Stack {
             ))
             .into());
         }
-        let node: Option<(String, String, String)> =
-            sqlx::query_as("select name, input_topic, output_topic from nodes where name = $1")
-                .bind(&options.node)
-                .fetch_optional(&pool)
-                .await
-                .context("failed to reach the database")?;
+        let node = sqlx::query!(
+            "select name, input_topic, output_topic from nodes where name = $1",
+            options.node,
+        )
+        .fetch_optional(&pool)
+        .await
+        .context("failed to reach the database")?
+        .map(|row| (row.name, row.input_topic, row.output_topic));
         let node = node.map(|(name, input_topic, output_topic)| NodeInfo {
             dead_letter_topic: format!("{input_topic}.{name}.dlq"),
             name,
@@ -173,10 +175,10 @@ async fn producer(
 
 /// The subscription the consumer scenarios use: `id`, or the demo's campaign engine's.
 async fn subscription(pool: &PgPool, id: Option<Uuid>) -> anyhow::Result<Option<Subscribed>> {
-    let row: Option<(Uuid, String, String, String, Vec<String>)> = sqlx::query_as(
+    let row = sqlx::query!(
         r#"select s.id, s.principal, s.consumer_group, p.slug,
                   coalesce(array_agg(sp.topic order by sp.topic)
-                           filter (where sp.topic is not null), '{}')
+                           filter (where sp.topic is not null), '{}') as "topics!"
            from subscriptions s
            join products p on p.id = s.product_id
            left join subscription_ports sp on sp.subscription_id = s.id
@@ -185,11 +187,20 @@ async fn subscription(pool: &PgPool, id: Option<Uuid>) -> anyhow::Result<Option<
            group by s.id, p.slug
            order by s.activated_at nulls last
            limit 1"#,
+        id,
     )
-    .bind(id)
     .fetch_optional(pool)
     .await
-    .context("failed to reach the database")?;
+    .context("failed to reach the database")?
+    .map(|row| {
+        (
+            row.id,
+            row.principal,
+            row.consumer_group,
+            row.slug,
+            row.topics,
+        )
+    });
     Ok(row.filter(|(.., topics)| !topics.is_empty()).map(
         |(id, principal, group_prefix, product, topics)| Subscribed {
             id,

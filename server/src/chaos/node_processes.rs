@@ -18,16 +18,20 @@ impl Stack {
     /// Live node processes: (instance, host, pid).
     async fn live_node_processes(&self) -> anyhow::Result<Vec<(i32, String, i32)>> {
         let node = self.node.as_ref().context("no node")?;
-        Ok(sqlx::query_as(
+        let rows = sqlx::query!(
             r#"select instance, host, pid from node_instances
                where node = $1 and state = 'running'
                  and heartbeat_at > now() - make_interval(secs => $2)
                order by instance"#,
+            node.name,
+            LIVE_SECONDS,
         )
-        .bind(&node.name)
-        .bind(LIVE_SECONDS)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.instance, row.host, row.pid))
+            .collect())
     }
 
     /// Makes sure a node process runs: when none is live, starts the harness's own and

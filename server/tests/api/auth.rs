@@ -230,7 +230,7 @@ async fn a_forged_cross_site_post_is_refused_and_changes_nothing(pool: PgPool) {
             .expect("request");
         assert_eq!(forged_fn.status(), 403, "{header}: {value}");
     }
-    let count: i64 = sqlx::query_scalar("select count(*) from api_tokens")
+    let count: i64 = sqlx::query_scalar!(r#"select count(*) as "count!" from api_tokens"#,)
         .fetch_one(&pool)
         .await
         .expect("count");

@@ -837,20 +837,20 @@ async fn every_persona_gets_exactly_what_the_matrix_says(pool: PgPool) {
     )
     .await
     .expect("schema product");
-    sqlx::query(
+    sqlx::query!(
         r#"with s as (
              insert into subscriptions (id, product_id, principal, requested_by, consumer_group, purpose)
-             select $1::uuid, p.id, 'User:analyst2', u.id, 'matrix-decide.', 'matrix'
+             select $1::text::uuid, p.id, 'User:analyst2', u.id, 'matrix-decide.', 'matrix'
              from products p, users u
              where p.slug = 'matrix-schema' and u.email = 'analyst2@meshmart.local'
              returning id)
            insert into subscription_ports (subscription_id, topic) select id, 'matrix.schema' from s"#,
+        MATRIX_SUBSCRIPTION,
     )
-    .bind(MATRIX_SUBSCRIPTION)
     .execute(&mut *conn)
     .await
     .expect("pending subscription");
-    sqlx::query(
+    sqlx::query!(
         "insert into incidents (id, state, channel, channel_kind, signal, cause, confidence,
              summary, started_at)
          values ('00000000-0000-0000-0000-0000000000c1', 'open', 'broker', 'broker',

@@ -48,7 +48,7 @@ fn an_unknown_log_format_stops_with_one_line_naming_it() {
 
 /// The URL of the test's own database, for running the binary against it.
 async fn database_url(pool: &sqlx::PgPool) -> String {
-    let name: String = sqlx::query_scalar("select current_database()")
+    let name: String = sqlx::query_scalar!(r#"select current_database() as "value!""#,)
         .fetch_one(pool)
         .await
         .expect("database name");
@@ -75,7 +75,7 @@ async fn contract_push_publishes_a_file_and_reports_problems(pool: sqlx::PgPool)
         "{stdout}"
     );
     let domain: String =
-        sqlx::query_scalar("select domain from products where slug = 'orders-event-stream'")
+        sqlx::query_scalar!("select domain from products where slug = 'orders-event-stream'",)
             .fetch_one(&pool)
             .await
             .expect("product stored");

@@ -382,11 +382,21 @@ async fn bad_contracts_get_a_clear_4xx_and_store_nothing(pool: PgPool) {
         );
         assert!(!text.contains("panicked"), "{name}: {text}");
     }
-    for table in ["products", "output_ports", "contract_versions", "outbox"] {
-        let count: i64 = sqlx::query_scalar(&format!("select count(*) from {table}"))
-            .fetch_one(&pool)
-            .await
-            .expect("count");
+    let stored = sqlx::query!(
+        r#"select (select count(*) from products) as "products!",
+                  (select count(*) from output_ports) as "output_ports!",
+                  (select count(*) from contract_versions) as "contract_versions!",
+                  (select count(*) from outbox) as "outbox!""#,
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    for (table, count) in [
+        ("products", stored.products),
+        ("output_ports", stored.output_ports),
+        ("contract_versions", stored.contract_versions),
+        ("outbox", stored.outbox),
+    ] {
         assert_eq!(count, 0, "{table} stays empty");
     }
     // The server is still healthy after all of it.
@@ -414,15 +424,17 @@ async fn a_topic_of_another_product_is_refused_and_nothing_is_stored(pool: PgPoo
             .is_some_and(|m| m.contains("belongs to another data product")),
         "{body}"
     );
-    let stored: i64 = sqlx::query_scalar("select count(*) from products where slug = 'order-copy'")
-        .fetch_one(&pool)
-        .await
-        .expect("count");
-    assert_eq!(stored, 0);
-    let owner: String = sqlx::query_scalar(
-        "select p.slug from output_ports o join products p on p.id = o.product_id where o.topic = $1",
+    let stored: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from products where slug = 'order-copy'"#,
     )
-    .bind(&topic)
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!(stored, 0);
+    let owner: String = sqlx::query_scalar!(
+        "select p.slug from output_ports o join products p on p.id = o.product_id where o.topic = $1",
+        topic,
+    )
     .fetch_one(&pool)
     .await
     .expect("the port");

@@ -22,35 +22,35 @@ const PRODUCT: &str = "customer-signed-up";
 /// Two hours of 10-second points at about 5 records/s for the product's port, ending
 /// `silent_steps` steps before the newest complete one, which are left without records.
 async fn history(pool: &PgPool, silent_steps: i64) -> Uuid {
-    let port: Uuid = sqlx::query_scalar(
+    let port: Uuid = sqlx::query_scalar!(
         "select o.id from output_ports o join products p on p.id = o.product_id where p.slug = $1",
+        PRODUCT,
     )
-    .bind(PRODUCT)
     .fetch_one(pool)
     .await
     .expect("the demo port");
     let newest = domain::incidents::signals::last_complete_step(Utc::now());
     let start = newest - Duration::hours(2);
-    sqlx::query(
+    sqlx::query!(
         "insert into port_health (port_id, last_event_at, first_checked_at, last_checked_at, records)
          values ($1, $2, $3, now(), 0)
          on conflict (port_id) do update set last_event_at = excluded.last_event_at",
+        port,
+        (Utc::now() - Duration::seconds(10 * silent_steps)) as domain::db::Timestamp,
+        (start - Duration::seconds(10)) as domain::db::Timestamp,
     )
-    .bind(port)
-    .bind(Utc::now() - Duration::seconds(10 * silent_steps))
-    .bind(start - Duration::seconds(10))
     .execute(pool)
     .await
     .expect("port health");
-    sqlx::query(
+    sqlx::query!(
         "insert into health_points (port_id, at, records, valid)
          select $1, t, 45 + (extract(epoch from t)::bigint / 10) % 11, 45 + (extract(epoch from t)::bigint / 10) % 11
          from generate_series($2::timestamptz, $3::timestamptz, interval '10 seconds') t
          on conflict do nothing",
+        port,
+        start as domain::db::Timestamp,
+        (newest - Duration::seconds(10 * silent_steps)) as domain::db::Timestamp,
     )
-    .bind(port)
-    .bind(start)
-    .bind(newest - Duration::seconds(10 * silent_steps))
     .execute(pool)
     .await
     .expect("points");
@@ -82,12 +82,15 @@ async fn a_silent_product_opens_one_diagnosed_incident_its_owner_acts_on(pool: P
     assert!(first.opened.is_empty(), "{first:?}");
 
     // Then the producer stops: three steps without records.
-    sqlx::query("delete from health_points where port_id = $1 and at > $2")
-        .bind(port)
-        .bind(domain::incidents::signals::last_complete_step(Utc::now()) - Duration::seconds(30))
-        .execute(&pool)
-        .await
-        .expect("silence");
+    sqlx::query!(
+        "delete from health_points where port_id = $1 and at > $2",
+        port,
+        (domain::incidents::signals::last_complete_step(Utc::now()) - Duration::seconds(30))
+            as domain::db::Timestamp,
+    )
+    .execute(&pool)
+    .await
+    .expect("silence");
     let round = detector
         .round(&pool, &admin, &config, Utc::now())
         .await
@@ -181,10 +184,10 @@ async fn a_silent_product_opens_one_diagnosed_incident_its_owner_acts_on(pool: P
     );
 
     // The detector notified on opening; an owner cannot run it a second time.
-    let notified: i64 = sqlx::query_scalar(
-        "select count(*) from notifications where kind = 'incident.opened' and link = $1",
+    let notified: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from notifications where kind = 'incident.opened' and link = $1"#,
+        format!("/incidents/{id}"),
     )
-    .bind(format!("/incidents/{id}"))
     .fetch_one(&pool)
     .await
     .expect("count");
@@ -221,8 +224,7 @@ async fn a_silent_product_opens_one_diagnosed_incident_its_owner_acts_on(pool: P
             .await
             .expect("a round");
     }
-    let state: String = sqlx::query_scalar("select state from incidents where id = $1")
-        .bind(id)
+    let state: String = sqlx::query_scalar!("select state from incidents where id = $1", id,)
         .fetch_one(&pool)
         .await
         .expect("state");
@@ -264,10 +266,10 @@ async fn quarantine_and_monitor_are_offered_by_the_ports_state_and_a_failed_acti
     let app = spawn_app(pool.clone()).await;
     let owner = token_for(&pool, OWNER).await;
     let overridden = || async {
-        sqlx::query_scalar::<_, Option<String>>(
+        sqlx::query_scalar!(
             "select policy_override from output_ports where topic = $1",
+            product.topic,
         )
-        .bind(&product.topic)
         .fetch_one(&pool)
         .await
         .expect("port")
@@ -310,14 +312,17 @@ async fn quarantine_and_monitor_are_offered_by_the_ports_state_and_a_failed_acti
         "{body}"
     );
     assert_eq!(overridden().await, None);
-    let outcomes: Vec<(String, String)> = sqlx::query_as(
-        "select action, outcome from incident_events
-         where incident_id = $1 and kind = 'action' order by at, id",
+    let outcomes: Vec<(String, String)> = sqlx::query!(
+        r#"select action as "action!", outcome as "outcome!" from incident_events
+           where incident_id = $1 and kind = 'action' order by at, id"#,
+        id,
     )
-    .bind(id)
     .fetch_all(&pool)
     .await
-    .expect("timeline");
+    .expect("timeline")
+    .into_iter()
+    .map(|row| (row.action, row.outcome))
+    .collect();
     assert_eq!(
         outcomes,
         [
@@ -350,16 +355,16 @@ async fn keyed(
 /// An open schema-drift incident on the demo product's port `topic`, as the detector
 /// would open it.
 async fn drift_incident(pool: &PgPool, topic: &str) -> Uuid {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "insert into incidents (state, channel, channel_kind, product_id, signal, cause,
              confidence, summary, started_at)
          select 'open', 'product:' || p.slug || '/' || $2, 'product', p.id, 'invalid_ratio',
              'schema_drift', 0.9, 'Records use a schema the registry does not know', now()
          from products p where p.slug = $1
          returning id",
+        PRODUCT,
+        topic,
     )
-    .bind(PRODUCT)
-    .bind(topic)
     .fetch_one(pool)
     .await
     .expect("incident")
@@ -439,12 +444,16 @@ async fn dead_letters_that_pass_now_are_published_again_exactly_once(pool: PgPoo
     let (status, done) = app.call(reqwest::Method::POST, &path, &owner).await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["outcome"], "done", "{done}");
-    let reasons: Vec<(String, Option<String>)> =
-        sqlx::query_as("select outcome, reason from dead_letter_outcomes where incident_id = $1")
-            .bind(id)
-            .fetch_all(&pool)
-            .await
-            .expect("outcomes");
+    let reasons: Vec<(String, Option<String>)> = sqlx::query!(
+        "select outcome, reason from dead_letter_outcomes where incident_id = $1",
+        id,
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("outcomes")
+    .into_iter()
+    .map(|row| (row.outcome, row.reason))
+    .collect();
     assert!(
         done["detail"]["republished"].as_u64().expect("count") >= 3,
         "{done} {reasons:?}"
@@ -475,14 +484,17 @@ async fn dead_letters_that_pass_now_are_published_again_exactly_once(pool: PgPoo
         assert!(headers.contains_key(domain::incidents::reprocess::FROM_HEADER));
         assert!(!headers.contains_key("meshmart.reason"), "{headers:?}");
     }
-    let outcomes: Vec<(String, i64)> = sqlx::query_as(
-        "select outcome, count(*) from dead_letter_outcomes where incident_id = $1
-         group by outcome order by outcome",
+    let outcomes: Vec<(String, i64)> = sqlx::query!(
+        r#"select outcome, count(*) as "count!" from dead_letter_outcomes where incident_id = $1
+           group by outcome order by outcome"#,
+        id,
     )
-    .bind(id)
     .fetch_all(&pool)
     .await
-    .expect("outcomes");
+    .expect("outcomes")
+    .into_iter()
+    .map(|row| (row.outcome, row.count))
+    .collect();
     assert!(
         outcomes.iter().any(|(o, n)| o == "republished" && *n >= 3),
         "{outcomes:?}"
@@ -599,14 +611,14 @@ async fn incident_notifications_reach_a_signed_webhook_and_failures_are_retried(
         "the secret is not shown again"
     );
 
-    let id: Uuid = sqlx::query_scalar(
+    let id: Uuid = sqlx::query_scalar!(
         "insert into incidents (state, channel, channel_kind, product_id, signal, cause,
              confidence, summary, started_at)
          select 'open', 'product:' || p.slug || '/x', 'product', p.id, 'rate_in',
              'producer_stopped', 0.9, 'The producer stopped sending records: ' || p.slug, now()
          from products p where p.slug = $1 returning id",
+        PRODUCT,
     )
-    .bind(PRODUCT)
     .fetch_one(&pool)
     .await
     .expect("incident");
@@ -642,14 +654,14 @@ async fn incident_notifications_reach_a_signed_webhook_and_failures_are_retried(
     // A receiver that fails is retried, with the error kept, not dropped.
     let (failing, failed) = receiver(500).await;
     put(&app, failing).await.expect("put");
-    let second: Uuid = sqlx::query_scalar(
+    let second: Uuid = sqlx::query_scalar!(
         "insert into incidents (state, channel, channel_kind, product_id, signal, cause,
              confidence, summary, started_at)
          select 'open', 'product:' || p.slug || '/y', 'product', p.id, 'rate_in',
              'producer_stopped', 0.9, 'again', now()
          from products p where p.slug = $1 returning id",
+        PRODUCT,
     )
-    .bind(PRODUCT)
     .fetch_one(&pool)
     .await
     .expect("incident");
@@ -661,15 +673,19 @@ async fn incident_notifications_reach_a_signed_webhook_and_failures_are_retried(
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let (attempts, error, delivered): (i32, Option<String>, Option<chrono::DateTime<Utc>>) =
-        sqlx::query_as(
-            "select attempts, last_error, delivered_at from webhook_deliveries
-             where payload ->> 'incident' = $1",
-        )
-        .bind(second.to_string())
-        .fetch_one(&pool)
-        .await
-        .expect("delivery");
+    let delivery = sqlx::query!(
+        r#"select attempts, last_error, delivered_at as "delivered_at: domain::db::Timestamp"
+           from webhook_deliveries where payload ->> 'incident' = $1"#,
+        second.to_string(),
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("delivery");
+    let (attempts, error, delivered) = (
+        delivery.attempts,
+        delivery.last_error,
+        delivery.delivered_at,
+    );
     assert!(attempts >= 1, "tried");
     assert_eq!(error.as_deref(), Some("HTTP 500"));
     assert!(delivered.is_none(), "not counted as delivered");

@@ -154,11 +154,12 @@ async fn a_run_event_reading_customer_signed_up_adds_its_job_and_both_edges(pool
     assert_eq!(edge["last_seen"], "2026-11-26T10:00:00Z");
     assert_eq!(graph["truncated"], false);
 
-    let audited: i64 =
-        sqlx::query_scalar("select count(*) from audit_log where action = 'lineage.openlineage'")
-            .fetch_one(&pool)
-            .await
-            .expect("audit");
+    let audited: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from audit_log where action = 'lineage.openlineage'"#,
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("audit");
     assert_eq!(audited, 2);
 }
 
@@ -219,8 +220,9 @@ async fn invalid_events_are_refused_naming_the_pointer_and_store_nothing(pool: P
     .await;
     assert_eq!(status, 401);
 
-    let stored: i64 = sqlx::query_scalar(
-        "select (select count(*) from lineage_edges) + (select count(*) from lineage_nodes)",
+    let stored: i64 = sqlx::query_scalar!(
+        r#"select (select count(*) from lineage_edges) + (select count(*) from lineage_nodes)
+             as "stored!""#,
     )
     .fetch_one(&pool)
     .await
@@ -347,13 +349,13 @@ async fn impact_of_customer_signed_up_reaches_marketing_and_every_active_subscri
         subscribers.contains(&("customer-signed-up", "User:analyst2")),
         "{impact}"
     );
-    let live: i64 = sqlx::query_scalar(
-        r#"select count(*) from subscriptions s
+    let live: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from subscriptions s
            join subscription_ports sp on sp.subscription_id = s.id
            where s.state in ('approved', 'provisioning', 'active')
              and sp.topic in ($1, 'customer-intelligence.enriched-customer-signed-up.v1')"#,
+        SIGNED_UP_TOPIC,
     )
-    .bind(SIGNED_UP_TOPIC)
     .fetch_one(&pool)
     .await
     .expect("count");

@@ -280,8 +280,8 @@ async fn a_declared_node_copies_each_record_once_and_its_owner_pauses_and_resume
     );
     let view = wait_for_state(&app, &owner, &node, "running").await;
     assert_eq!(view["instances"][0]["records"], 60, "{view}");
-    let audited: i64 = sqlx::query_scalar(
-        "select count(*) from audit_log where action in ('node.pause', 'node.resume')",
+    let audited: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from audit_log where action in ('node.pause', 'node.resume')"#,
     )
     .fetch_one(&pool)
     .await
@@ -289,10 +289,10 @@ async fn a_declared_node_copies_each_record_once_and_its_owner_pauses_and_resume
     assert_eq!(audited, 2);
 
     // The node's runs are observed lineage of its processor (OpenLineage START events).
-    let observed: Vec<String> = sqlx::query_scalar(
+    let observed: Vec<String> = sqlx::query_scalar!(
         "select target from lineage_edges where origin = 'openlineage' and source = $1",
+        format!("processor:contract/{node}"),
     )
-    .bind(format!("processor:contract/{node}"))
     .fetch_all(&pool)
     .await
     .expect("lineage");
@@ -332,11 +332,12 @@ async fn a_declared_node_copies_each_record_once_and_its_owner_pauses_and_resume
         70,
         "exactly once across the restart"
     );
-    let restarts: i64 =
-        sqlx::query_scalar("select count(*) from audit_log where action = 'node.restart'")
-            .fetch_one(&pool)
-            .await
-            .expect("audit");
+    let restarts: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from audit_log where action = 'node.restart'"#,
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("audit");
     assert_eq!(restarts, 1);
     let (status, _) = call(&app, reqwest::Method::GET, "/nodes/no-such-node", &analyst).await;
     assert_eq!(status, 404);

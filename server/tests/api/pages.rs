@@ -90,7 +90,7 @@ async fn the_audit_log_pages_back_through_older_entries(pool: PgPool) {
     domain::demo::seed_parts(&pool, &[domain::demo::Part::Identities], false)
         .await
         .expect("demo identities");
-    sqlx::query(
+    sqlx::query!(
         "insert into audit_log (actor, action, target, outcome, after)
          select 'cli', 'test.paging', 'target-' || n, 'success',
                 jsonb_build_object('n', n, 'note', repeat('long text ', 20))

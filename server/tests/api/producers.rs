@@ -423,15 +423,17 @@ async fn the_reconciler_repairs_producer_acls_and_leaves_others_alone(pool: PgPo
     );
 
     // A revoked grant leaves the principal's WRITE unexplained: the reconciler removes it.
-    sqlx::query("update producer_grants set revoked_at = now()")
+    sqlx::query!("update producer_grants set revoked_at = now()",)
         .execute(&pool)
         .await
         .expect("revoke behind the worker's back");
-    sqlx::query("delete from casbin_rule where v0 = 'kafka:' || $1")
-        .bind(&principal)
-        .execute(&pool)
-        .await
-        .expect("policy rows");
+    sqlx::query!(
+        "delete from casbin_rule where v0 = 'kafka:' || $1",
+        principal,
+    )
+    .execute(&pool)
+    .await
+    .expect("policy rows");
     let repairs = domain::provisioning::reconcile(&pool, &admin, false)
         .await
         .expect("reconcile");

@@ -519,7 +519,7 @@ async fn a_proposed_breaking_schema_names_the_subscriptions_it_breaks(pool: PgPo
         ("User:svc-fulfilment", "provisioning"),
         ("User:analyst2", "revoked"),
     ] {
-        sqlx::query(
+        sqlx::query!(
             r#"with s as (
                  insert into subscriptions (product_id, principal, requested_by, consumer_group, purpose, state)
                  select p.id, $1, u.id, 'g', 'reporting', $2
@@ -528,9 +528,9 @@ async fn a_proposed_breaking_schema_names_the_subscriptions_it_breaks(pool: PgPo
                  returning id)
                insert into subscription_ports (subscription_id, topic)
                select id, 'sales.order-shipped.v1' from s"#,
+            principal,
+            state,
         )
-        .bind(principal)
-        .bind(state)
         .execute(&pool)
         .await
         .expect("subscription");

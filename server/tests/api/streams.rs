@@ -465,11 +465,13 @@ async fn two_servers_share_the_partitions_and_count_each_record_once(pool: PgPoo
         "no record counted twice: {settled}"
     );
     assert_eq!(end_offsets(&topic).await, 450);
-    let owners: i64 = sqlx::query_scalar("select count(*) from checker_offsets where topic = $1")
-        .bind(&topic)
-        .fetch_one(&pool)
-        .await
-        .expect("offsets");
+    let owners: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from checker_offsets where topic = $1"#,
+        topic,
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("offsets");
     assert_eq!(owners, 3, "every partition's counted offset is kept");
     second.stop().await;
 }

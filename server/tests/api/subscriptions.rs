@@ -390,12 +390,13 @@ async fn a_consumer_reads_only_while_its_subscription_is_active(pool: PgPool) {
         refused.as_ref().is_err_and(|e| e.contains("uthoriz")),
         "after revocation the broker refuses again: {refused:?}"
     );
-    let events: Vec<String> =
-        sqlx::query_scalar("select action from audit_log where target = $1 order by id")
-            .bind(format!("subscription:{id}"))
-            .fetch_all(&pool)
-            .await
-            .expect("audit");
+    let events: Vec<String> = sqlx::query_scalar!(
+        "select action from audit_log where target = $1 order by id",
+        format!("subscription:{id}"),
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("audit");
     assert_eq!(
         events,
         vec![
@@ -461,13 +462,17 @@ async fn disabling_a_user_ends_their_subscriptions_and_removes_their_acls(pool: 
     )
     .await;
     assert_eq!(status, 401, "the disabled user's token stopped working");
-    let ended: Vec<(String, String, Option<String>)> = sqlx::query_as(
-        "select actor, action, after->>'comment' from audit_log where target = $1 order by id",
+    let ended: Vec<(String, String, Option<String>)> = sqlx::query!(
+        r#"select actor, action, after->>'comment' as comment from audit_log
+           where target = $1 order by id"#,
+        format!("subscription:{active}"),
     )
-    .bind(format!("subscription:{active}"))
     .fetch_all(&pool)
     .await
-    .expect("audit");
+    .expect("audit")
+    .into_iter()
+    .map(|row| (row.actor, row.action, row.comment))
+    .collect();
     assert_eq!(
         ended.last(),
         Some(&(
@@ -484,15 +489,15 @@ async fn a_list_shows_the_callers_subscriptions_however_many_others_exist(pool: 
     let s = setup(&pool).await;
     let own = request_access(&s).await;
     // 2,500 newer subscriptions of another analyst, which analyst3 may not see.
-    sqlx::query(
+    sqlx::query!(
         r#"insert into subscriptions
              (product_id, principal, requested_by, consumer_group, purpose, state, created_at)
            select p.id, 'User:analyst1', u.id, 'analyst1.load.', 'load', 'revoked',
                   now() + make_interval(secs => g)
            from products p, users u, generate_series(1, 2500) g
            where p.slug = $1 and u.email = 'analyst1@meshmart.local'"#,
+        s.slug,
     )
-    .bind(&s.slug)
     .execute(&pool)
     .await
     .expect("others");
@@ -765,8 +770,9 @@ async fn the_reconciler_restores_deleted_acls_and_removes_unexplained_ones(pool:
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let repairs: Vec<String> = sqlx::query_scalar(
-        "select action || ' ' || target from audit_log where actor = 'system:reconciler' order by id",
+    let repairs: Vec<String> = sqlx::query_scalar!(
+        r#"select action || ' ' || target as "repair!" from audit_log
+           where actor = 'system:reconciler' order by id"#,
     )
     .fetch_all(&pool)
     .await
@@ -874,8 +880,8 @@ async fn in_dry_run_the_reconciler_only_reports(pool: PgPool) {
         .expect("unexplained ACL");
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let reported: i64 = sqlx::query_scalar(
-            "select count(*) from audit_log where action = 'acl.drift.unexplained'",
+        let reported: i64 = sqlx::query_scalar!(
+            r#"select count(*) as "count!" from audit_log where action = 'acl.drift.unexplained'"#,
         )
         .fetch_one(&pool)
         .await
@@ -1021,7 +1027,7 @@ async fn bad_requests_name_the_field_and_store_nothing(pool: PgPool) {
     )
     .await;
     assert_eq!(status, 404);
-    let stored: i64 = sqlx::query_scalar("select count(*) from subscriptions")
+    let stored: i64 = sqlx::query_scalar!(r#"select count(*) as "count!" from subscriptions"#,)
         .fetch_one(&pool)
         .await
         .expect("count");
@@ -1058,17 +1064,19 @@ async fn subscriptions_end_at_their_end_date_after_a_warning(pool: PgPool) {
         0,
         "once"
     );
-    let message: String = sqlx::query_scalar("select message from notifications")
+    let message: String = sqlx::query_scalar!("select message from notifications",)
         .fetch_one(&pool)
         .await
         .expect("notification");
     assert!(message.contains("User:analyst3"), "{message}");
 
-    sqlx::query("update subscriptions set until = now() - interval '1 second' where id = $1::uuid")
-        .bind(&id)
-        .execute(&pool)
-        .await
-        .expect("time passes");
+    sqlx::query!(
+        "update subscriptions set until = now() - interval '1 second' where id = $1::text::uuid",
+        id,
+    )
+    .execute(&pool)
+    .await
+    .expect("time passes");
     assert_eq!(
         domain::subscriptions::expire_due(&pool)
             .await
@@ -1097,11 +1105,13 @@ async fn subscriptions_end_at_their_end_date_after_a_warning(pool: PgPool) {
     .await;
     assert_eq!(status, 201, "{body}");
     let undecided = body["id"].as_str().expect("id").to_string();
-    sqlx::query("update subscriptions set until = now() - interval '1 second' where id = $1::uuid")
-        .bind(&undecided)
-        .execute(&pool)
-        .await
-        .expect("time passes");
+    sqlx::query!(
+        "update subscriptions set until = now() - interval '1 second' where id = $1::text::uuid",
+        undecided,
+    )
+    .execute(&pool)
+    .await
+    .expect("time passes");
     assert_eq!(
         domain::subscriptions::expire_due(&pool)
             .await
@@ -1109,13 +1119,17 @@ async fn subscriptions_end_at_their_end_date_after_a_warning(pool: PgPool) {
         1
     );
     wait_for_state(&s, &undecided, "expired", Duration::from_secs(1)).await;
-    let ended: Vec<(String, String, String)> = sqlx::query_as(
-        r#"select n.message, n.link, u.email from notifications n join users u on u.id = n.user_id
+    let ended: Vec<(String, String, String)> = sqlx::query!(
+        r#"select n.message, n.link as "link!", u.email
+           from notifications n join users u on u.id = n.user_id
            where n.kind = 'subscription.expired' order by n.id"#,
     )
     .fetch_all(&pool)
     .await
-    .expect("notifications");
+    .expect("notifications")
+    .into_iter()
+    .map(|row| (row.message, row.link, row.email))
+    .collect();
     assert_eq!(ended.len(), 2, "{ended:?}");
     assert!(
         ended[0].0.starts_with("Access of User:analyst3 to ")
@@ -1222,19 +1236,20 @@ async fn owners_issue_scram_credentials_for_their_service_accounts(pool: PgPool)
             .await
             .is_err()
     );
-    let audited: i64 = sqlx::query_scalar(
-        "select count(*) from audit_log where action = 'service_account.credential'",
+    let audited: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from audit_log where action = 'service_account.credential'"#,
     )
     .fetch_one(&pool)
     .await
     .expect("audit");
     assert_eq!(audited, 2);
-    let leaked: i64 =
-        sqlx::query_scalar("select count(*) from audit_log where after::text like $1")
-            .bind(format!("%{password}%"))
-            .fetch_one(&pool)
-            .await
-            .expect("audit");
+    let leaked: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from audit_log where after::text like $1"#,
+        format!("%{password}%"),
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("audit");
     assert_eq!(leaked, 0, "the password is never stored");
 }
 
@@ -1259,13 +1274,13 @@ async fn notifications_stay_unread_until_the_ones_shown_are_dismissed(pool: PgPo
     let notify = |user: uuid::Uuid, n: i32| {
         let pool = pool.clone();
         async move {
-            sqlx::query_scalar::<_, i64>(
+            sqlx::query_scalar!(
                 r#"insert into notifications (user_id, kind, message, created_at)
-                   values ($1, 'subscription.expiring', 'note ' || $2, now() - make_interval(secs => 1000 - $2))
+                   values ($1, 'subscription.expiring', 'note ' || $2::int, now() - make_interval(secs => 1000 - $2::int))
                    returning id"#,
+                user,
+                n,
             )
-            .bind(user)
-            .bind(n)
             .fetch_one(&pool)
             .await
             .expect("notification")
@@ -1517,10 +1532,10 @@ async fn a_subscriber_replays_its_group_from_a_time_but_not_while_it_runs(pool: 
         assert_eq!(status, 200, "{body}");
         assert_eq!(committed_total(&group, &s.topic).await, 0);
     }
-    let replays: i64 = sqlx::query_scalar(
-        "select count(*) from audit_log where target = $1 and action = 'subscription.replay'",
+    let replays: i64 = sqlx::query_scalar!(
+        r#"select count(*) as "count!" from audit_log where target = $1 and action = 'subscription.replay'"#,
+        format!("subscription:{id}"),
     )
-    .bind(format!("subscription:{id}"))
     .fetch_one(&pool)
     .await
     .expect("audit");
