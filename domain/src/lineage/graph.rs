@@ -34,16 +34,15 @@ pub struct EdgeSet {
     teams: HashMap<String, String>,
 }
 
-/// An edge as queried: source, target, origin, first and last seen, and the subscribing
-/// team of a subscription edge.
-type EdgeRow = (
-    String,
-    String,
-    String,
-    DateTime<Utc>,
-    DateTime<Utc>,
-    Option<String>,
-);
+/// An edge as queried, with the subscribing team of a subscription edge.
+struct EdgeRow {
+    source: String,
+    target: String,
+    origin: String,
+    first_seen: Timestamp,
+    last_seen: Timestamp,
+    team: Option<String>,
+}
 
 /// One edge, its ends by node index.
 #[derive(Clone, Debug)]
@@ -83,7 +82,8 @@ impl Way {
 impl EdgeSet {
     /// Loads every stored and derived edge.
     pub async fn load(pool: &PgPool) -> Result<EdgeSet, sqlx::Error> {
-        let rows = sqlx::query!(
+        let rows = sqlx::query_as!(
+            EdgeRow,
             r#"select source as "source!", target as "target!", origin as "origin!",
                       min(first_seen) as "first_seen!: Timestamp",
                       max(last_seen) as "last_seen!: Timestamp", null::text as team
@@ -93,20 +93,17 @@ impl EdgeSet {
                from lineage_subscription_edges"#,
         )
         .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(|row| {
-            (
-                row.source,
-                row.target,
-                row.origin,
-                row.first_seen,
-                row.last_seen,
-                row.team,
-            )
-        });
+        .await?;
         let mut set = EdgeSet::default();
-        for (source, target, origin, first_seen, last_seen, team) in rows {
+        for EdgeRow {
+            source,
+            target,
+            origin,
+            first_seen,
+            last_seen,
+            team,
+        } in rows
+        {
             if let Some(team) = team {
                 set.teams.insert(target.clone(), team);
             }
@@ -154,7 +151,15 @@ impl EdgeSet {
                 .collect();
             let rows = Self::touching(pool, &ask).await?;
             queried.extend(ask.into_iter().cloned());
-            for (source, target, origin, first_seen, last_seen, team) in rows {
+            for EdgeRow {
+                source,
+                target,
+                origin,
+                first_seen,
+                last_seen,
+                team,
+            } in rows
+            {
                 if let Some(team) = team {
                     set.teams.insert(target.clone(), team);
                 }
@@ -191,7 +196,8 @@ impl EdgeSet {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query!(
+        sqlx::query_as!(
+            EdgeRow,
             r#"select source as "source!", target as "target!", origin as "origin!",
                       min(first_seen) as "first_seen!: Timestamp",
                       max(last_seen) as "last_seen!: Timestamp", null::text as team
@@ -203,20 +209,7 @@ impl EdgeSet {
             ids as &[&String],
         )
         .fetch_all(pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                (
-                    row.source,
-                    row.target,
-                    row.origin,
-                    row.first_seen,
-                    row.last_seen,
-                    row.team,
-                )
-            })
-            .collect())
+        .await
     }
 
     /// Orders every node's edges by the node at their other end (then origin), so that a
