@@ -430,7 +430,7 @@ pub async fn set_granted(
     Ok(true)
 }
 
-/// Why a producer sync failed (the outbox retries it).
+/// Why a producer or node sync failed (the outbox retries it).
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("database: {0}")]
@@ -449,32 +449,47 @@ pub async fn sync(
     broker: &crate::broker::BrokerAdmin,
     domain: &str,
 ) -> Result<(), SyncError> {
-    use crate::broker::scram::ScramError;
-    use secrecy::ExposeSecret;
-
     let mut conn = pool.acquire().await?;
     let Some(principal) = principal(&mut conn, domain).await? else {
         return Ok(());
     };
     drop(conn);
-    let password =
-        broker.derived_password(&password_label(principal.username(), principal.generation));
-    match broker
-        .upsert_scram(principal.username(), password.expose_secret())
-        .await
-    {
-        Ok(()) => {}
-        Err(ScramError::Unsupported(why)) => {
-            tracing::warn!(principal = %principal.principal, %why, "the broker cannot store SCRAM credentials; producer ACLs only");
-        }
-        Err(other) => {
-            return Err(SyncError::Credential {
-                principal: principal.principal.clone(),
-                message: other.to_string(),
-            });
+    let label = password_label(principal.username(), principal.generation);
+    sync_principal(pool, broker, &principal.principal, Some(&label)).await
+}
+
+/// Sets the SCRAM credential of a principal Meshmart runs (its password derived with
+/// `label`; none to set without one) and brings its ACLs in line with the policy: the
+/// part of a producer sync and a node sync that is the same. A broker without SCRAM gets
+/// the ACLs only, with a warning.
+pub(crate) async fn sync_principal(
+    pool: &PgPool,
+    broker: &crate::broker::BrokerAdmin,
+    principal: &str,
+    label: Option<&str>,
+) -> Result<(), SyncError> {
+    use crate::broker::scram::ScramError;
+    use secrecy::ExposeSecret;
+
+    if let Some(label) = label {
+        let password = broker.derived_password(label);
+        match broker
+            .upsert_scram(username(principal), password.expose_secret())
+            .await
+        {
+            Ok(()) => {}
+            Err(ScramError::Unsupported(why)) => {
+                tracing::warn!(%principal, %why, "the broker cannot store SCRAM credentials; ACLs only");
+            }
+            Err(other) => {
+                return Err(SyncError::Credential {
+                    principal: principal.to_string(),
+                    message: other.to_string(),
+                });
+            }
         }
     }
-    crate::provisioning::sync_principal(pool, broker, &principal.principal)
+    crate::provisioning::sync_principal(pool, broker, principal)
         .await
         .map_err(SyncError::Acls)
 }

@@ -336,16 +336,8 @@ pub async fn synced(pool: &PgPool, principal: &str) -> Result<bool, sqlx::Error>
     .await
 }
 
-/// Why a node sync failed (the outbox retries it).
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("setting the SCRAM credential of {principal}: {message}")]
-    Credential { principal: String, message: String },
-    #[error("{0}")]
-    Acls(String),
-}
+/// Why a node sync failed (the outbox retries it): a producer sync's reasons.
+pub use crate::producers::SyncError;
 
 /// Carries out a `node.sync`: sets the principal's SCRAM credential when the node exists
 /// (the password of its generation; setting it again changes nothing) and brings its ACLs
@@ -355,37 +347,15 @@ pub async fn sync(
     broker: &crate::broker::BrokerAdmin,
     principal: &str,
 ) -> Result<(), SyncError> {
-    use crate::broker::scram::ScramError;
-    use secrecy::ExposeSecret;
-
     let generation: Option<i32> = sqlx::query_scalar!(
         "select generation from nodes where principal = $1",
         principal,
     )
     .fetch_optional(pool)
     .await?;
-    if let Some(generation) = generation {
-        let username = crate::producers::username(principal);
-        let password = broker.derived_password(&password_label(username, generation));
-        match broker
-            .upsert_scram(username, password.expose_secret())
-            .await
-        {
-            Ok(()) => {}
-            Err(ScramError::Unsupported(why)) => {
-                tracing::warn!(%principal, %why, "the broker cannot store SCRAM credentials; node ACLs only");
-            }
-            Err(other) => {
-                return Err(SyncError::Credential {
-                    principal: principal.to_string(),
-                    message: other.to_string(),
-                });
-            }
-        }
-    }
-    crate::provisioning::sync_principal(pool, broker, principal)
-        .await
-        .map_err(SyncError::Acls)
+    let label = generation
+        .map(|generation| password_label(crate::producers::username(principal), generation));
+    crate::producers::sync_principal(pool, broker, principal, label.as_deref()).await
 }
 
 /// What a node process reports about itself.
