@@ -95,19 +95,8 @@ impl EdgeSet {
         .fetch_all(pool)
         .await?;
         let mut set = EdgeSet::default();
-        for EdgeRow {
-            source,
-            target,
-            origin,
-            first_seen,
-            last_seen,
-            team,
-        } in rows
-        {
-            if let Some(team) = team {
-                set.teams.insert(target.clone(), team);
-            }
-            set.add(&source, &target, &origin, first_seen, last_seen);
+        for row in rows {
+            set.add_row(row);
         }
         set.settle_order();
         Ok(set)
@@ -151,22 +140,9 @@ impl EdgeSet {
                 .collect();
             let rows = Self::touching(pool, &ask).await?;
             queried.extend(ask.into_iter().cloned());
-            for EdgeRow {
-                source,
-                target,
-                origin,
-                first_seen,
-                last_seen,
-                team,
-            } in rows
-            {
-                if let Some(team) = team {
-                    set.teams.insert(target.clone(), team);
-                }
-                let key = (source, target, origin);
-                if !loaded.contains(&key) {
-                    set.add(&key.0, &key.1, &key.2, first_seen, last_seen);
-                    loaded.insert(key);
+            for row in rows {
+                if loaded.insert((row.source.clone(), row.target.clone(), row.origin.clone())) {
+                    set.add_row(row);
                 }
             }
             let next = |frontier: &[String], seen: &mut HashSet<String>, way: Way| {
@@ -251,6 +227,20 @@ impl EdgeSet {
     }
 
     /// Adds an edge (and its nodes).
+    /// Adds a queried edge, and the subscribing team of a subscription edge.
+    fn add_row(&mut self, row: EdgeRow) {
+        if let Some(team) = row.team {
+            self.teams.insert(row.target.clone(), team);
+        }
+        self.add(
+            &row.source,
+            &row.target,
+            &row.origin,
+            row.first_seen,
+            row.last_seen,
+        );
+    }
+
     pub fn add(
         &mut self,
         source: &str,
