@@ -9,6 +9,15 @@ use super::diff::{Diff, all_compatible, extend_prefixed, json_eq};
 use super::model::{Crit, Sub};
 use super::{ChangeKind, Comparator};
 
+/// The rule Confluent's registry applies to a change of keyword (its `CombinedSchemaDiff`):
+/// any combination may become `anyOf`; only a singleton may become `oneOf`; only a
+/// singleton may become a singleton `allOf`. Anything else is COMBINED_TYPE_CHANGED, and
+/// the subschemas are then not compared. With the keyword kept or extended, the subschemas
+/// (duplicates collapsed) are counted: more under `allOf` is PRODUCT_TYPE_EXTENDED
+/// (breaking), fewer PRODUCT_TYPE_NARROWED; more under `anyOf`/`oneOf` is SUM_TYPE_EXTENDED,
+/// fewer SUM_TYPE_NARROWED (breaking). Then every subschema of the smaller side must pair
+/// with a compatible one of the other (a maximum matching), else
+/// COMBINED_TYPE_SUBSCHEMAS_CHANGED. `tests.rs` walks every transition.
 fn criteria_change(o: Crit, u: Crit, o_single: bool, u_single: bool) -> Option<ChangeKind> {
     if o == u {
         None

@@ -365,6 +365,17 @@ fn extensions_beyond_confluent() {
         .is_err()
     );
 
+    // Dropping a conjunct of an intersection keeps every old record valid: compatible here
+    // (PRODUCT_TYPE_NARROWED, as when an allOf loses a subschema), where Confluent's
+    // registry compares an allOf of two with a plain schema as a change of type.
+    assert!(
+        check_backward(
+            &json!({"allOf": [{"type": "string"}, {"maxLength": 5}]}),
+            &json!({"type": "string"})
+        )
+        .is_ok()
+    );
+
     // Changing `if`/`then`/`else` is not analysed, so it counts as breaking.
     assert!(
         check_backward(
@@ -373,4 +384,205 @@ fn extensions_beyond_confluent() {
         )
         .is_err()
     );
+}
+
+/// Every transition between `allOf`, `anyOf` and `oneOf`, with subschemas kept, added and
+/// removed, and the singleton cases, each with the verdict Confluent's registry gives and
+/// the difference that decides it (its `CombinedSchemaDiff` and `SchemaDiff`, described in
+/// `combined.rs` and `walk.rs`). The subschemas are three unrelated types, so a pairing
+/// exists exactly for the subschemas both sides share.
+#[test]
+fn every_transition_between_combined_keywords() {
+    let a = json!({"type": "string"});
+    let b = json!({"type": "integer"});
+    let c = json!({"type": "boolean"});
+    let two = [a.clone(), b.clone()];
+    let three = [a.clone(), b.clone(), c.clone()];
+    let one = [a.clone()];
+    // (original keyword, its subschemas, updated keyword, its subschemas, compatible, why)
+    let cases: [(&str, &[Value], &str, &[Value], bool, &str); 36] = [
+        // Same subschemas.
+        ("allOf", &two, "allOf", &two, true, "unchanged"),
+        ("allOf", &two, "anyOf", &two, true, "COMBINED_TYPE_EXTENDED"),
+        (
+            "allOf",
+            &two,
+            "oneOf",
+            &two,
+            false,
+            "COMBINED_TYPE_CHANGED: only a singleton may become oneOf",
+        ),
+        ("anyOf", &two, "allOf", &two, false, "COMBINED_TYPE_CHANGED"),
+        ("anyOf", &two, "anyOf", &two, true, "unchanged"),
+        ("anyOf", &two, "oneOf", &two, false, "COMBINED_TYPE_CHANGED"),
+        ("oneOf", &two, "allOf", &two, false, "COMBINED_TYPE_CHANGED"),
+        ("oneOf", &two, "anyOf", &two, true, "COMBINED_TYPE_EXTENDED"),
+        ("oneOf", &two, "oneOf", &two, true, "unchanged"),
+        // A subschema added.
+        (
+            "allOf",
+            &two,
+            "allOf",
+            &three,
+            false,
+            "PRODUCT_TYPE_EXTENDED",
+        ),
+        (
+            "allOf",
+            &two,
+            "anyOf",
+            &three,
+            true,
+            "COMBINED_TYPE_EXTENDED, SUM_TYPE_EXTENDED",
+        ),
+        (
+            "allOf",
+            &two,
+            "oneOf",
+            &three,
+            false,
+            "COMBINED_TYPE_CHANGED",
+        ),
+        (
+            "anyOf",
+            &two,
+            "allOf",
+            &three,
+            false,
+            "COMBINED_TYPE_CHANGED",
+        ),
+        ("anyOf", &two, "anyOf", &three, true, "SUM_TYPE_EXTENDED"),
+        (
+            "anyOf",
+            &two,
+            "oneOf",
+            &three,
+            false,
+            "COMBINED_TYPE_CHANGED",
+        ),
+        (
+            "oneOf",
+            &two,
+            "allOf",
+            &three,
+            false,
+            "COMBINED_TYPE_CHANGED",
+        ),
+        (
+            "oneOf",
+            &two,
+            "anyOf",
+            &three,
+            true,
+            "COMBINED_TYPE_EXTENDED, SUM_TYPE_EXTENDED",
+        ),
+        ("oneOf", &two, "oneOf", &three, true, "SUM_TYPE_EXTENDED"),
+        // A subschema removed.
+        (
+            "allOf",
+            &three,
+            "allOf",
+            &two,
+            true,
+            "PRODUCT_TYPE_NARROWED",
+        ),
+        ("allOf", &three, "anyOf", &two, false, "SUM_TYPE_NARROWED"),
+        (
+            "allOf",
+            &three,
+            "oneOf",
+            &two,
+            false,
+            "COMBINED_TYPE_CHANGED",
+        ),
+        (
+            "anyOf",
+            &three,
+            "allOf",
+            &two,
+            false,
+            "COMBINED_TYPE_CHANGED",
+        ),
+        ("anyOf", &three, "anyOf", &two, false, "SUM_TYPE_NARROWED"),
+        (
+            "anyOf",
+            &three,
+            "oneOf",
+            &two,
+            false,
+            "COMBINED_TYPE_CHANGED",
+        ),
+        (
+            "oneOf",
+            &three,
+            "allOf",
+            &two,
+            false,
+            "COMBINED_TYPE_CHANGED",
+        ),
+        ("oneOf", &three, "anyOf", &two, false, "SUM_TYPE_NARROWED"),
+        ("oneOf", &three, "oneOf", &two, false, "SUM_TYPE_NARROWED"),
+        // Singletons: any singleton may become oneOf, and a singleton allOf is the only
+        // allOf a criterion change may reach.
+        ("allOf", &one, "oneOf", &one, true, "COMBINED_TYPE_EXTENDED"),
+        (
+            "anyOf",
+            &one,
+            "oneOf",
+            &two,
+            true,
+            "COMBINED_TYPE_EXTENDED, SUM_TYPE_EXTENDED",
+        ),
+        (
+            "allOf",
+            &one,
+            "oneOf",
+            &two,
+            true,
+            "COMBINED_TYPE_EXTENDED, SUM_TYPE_EXTENDED",
+        ),
+        ("oneOf", &one, "allOf", &one, true, "COMBINED_TYPE_EXTENDED"),
+        ("anyOf", &one, "allOf", &one, true, "COMBINED_TYPE_EXTENDED"),
+        (
+            "oneOf",
+            &one,
+            "allOf",
+            &two,
+            false,
+            "COMBINED_TYPE_CHANGED: the update is no singleton",
+        ),
+        (
+            "anyOf",
+            &two,
+            "allOf",
+            &one,
+            false,
+            "COMBINED_TYPE_CHANGED: the original is no singleton",
+        ),
+        ("oneOf", &two, "oneOf", &one, false, "SUM_TYPE_NARROWED"),
+        ("allOf", &two, "allOf", &one, true, "PRODUCT_TYPE_NARROWED"),
+    ];
+    let mut wrong = Vec::new();
+    for (from, original, to, update, compatible, why) in cases {
+        let original = json!({ from: original });
+        let update = json!({ to: update });
+        let verdict = check_backward(&original, &update);
+        if verdict.is_ok() != compatible {
+            wrong.push(format!(
+                "{original} → {update}: expected {why}, got {verdict:?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    // A plain schema against a combination (Confluent's `SchemaDiff`): a union in the
+    // update that has a matching branch widens it; a singleton on either side is its one
+    // subschema; anything else is a change of type.
+    assert!(check_backward(&a, &json!({"anyOf": [b.clone(), a.clone()]})).is_ok());
+    assert!(check_backward(&a, &json!({"oneOf": [b.clone(), a.clone()]})).is_ok());
+    assert!(check_backward(&a, &json!({"allOf": [a.clone()]})).is_ok());
+    assert!(check_backward(&json!({"anyOf": [a.clone()]}), &a).is_ok());
+    assert!(check_backward(&a, &json!({"allOf": [a.clone(), b.clone()]})).is_err());
+    assert!(check_backward(&json!({"anyOf": [a.clone(), b.clone()]}), &a).is_err());
+    assert!(check_backward(&json!({"oneOf": [a.clone(), b.clone()]}), &a).is_err());
 }
