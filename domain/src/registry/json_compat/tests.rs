@@ -586,3 +586,79 @@ fn every_transition_between_combined_keywords() {
     assert!(check_backward(&json!({"anyOf": [a.clone(), b.clone()]}), &a).is_err());
     assert!(check_backward(&json!({"oneOf": [a.clone(), b.clone()]}), &a).is_err());
 }
+
+/// Keyword changes while the subschemas' properties change too: each subschema pair is
+/// judged by the object rules (Confluent's `ObjectSchemaDiff`), and the combination by
+/// the keyword and count rules above.
+#[test]
+fn combined_keywords_with_changing_properties() {
+    let open_a = json!({"type": "object", "properties": {"a": {"type": "string"}}});
+    let open_b = json!({"type": "object", "properties": {"b": {"type": "integer"}}});
+    let open_c = json!({"type": "object", "properties": {"c": {"type": "boolean"}}});
+    // A typed property added to an open model may clash with what old records hold.
+    let open_a_plus = json!({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}});
+    let closed_a = json!({"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": false});
+    let closed_a_optional_b = json!({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}, "additionalProperties": false});
+    let closed_a_required_b = json!({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}, "required": ["b"], "additionalProperties": false});
+    let number = json!({"type": "integer"});
+    let cases: [(Value, Value, bool, &str); 8] = [
+        (
+            json!({"allOf": [open_a, open_b]}),
+            json!({"anyOf": [open_a, open_b, open_c]}),
+            true,
+            "COMBINED_TYPE_EXTENDED, SUM_TYPE_EXTENDED, every pair unchanged",
+        ),
+        (
+            json!({"allOf": [open_a, open_b]}),
+            json!({"anyOf": [open_a]}),
+            false,
+            "SUM_TYPE_NARROWED",
+        ),
+        (
+            json!({"oneOf": [closed_a]}),
+            json!({"anyOf": [closed_a_optional_b]}),
+            true,
+            "COMBINED_TYPE_EXTENDED, OPTIONAL_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL",
+        ),
+        (
+            json!({"anyOf": [closed_a, number]}),
+            json!({"oneOf": [closed_a_optional_b, number]}),
+            false,
+            "COMBINED_TYPE_CHANGED: two subschemas may not become oneOf",
+        ),
+        (
+            json!({"anyOf": [open_a]}),
+            json!({"anyOf": [open_a_plus]}),
+            false,
+            "PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL, so no compatible pair: COMBINED_TYPE_SUBSCHEMAS_CHANGED",
+        ),
+        (
+            json!({"anyOf": [closed_a, number]}),
+            json!({"anyOf": [number, closed_a_optional_b]}),
+            true,
+            "reordered; OPTIONAL_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL",
+        ),
+        (
+            json!({"oneOf": [closed_a, number]}),
+            json!({"oneOf": [closed_a_required_b]}),
+            false,
+            "SUM_TYPE_NARROWED, REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL",
+        ),
+        (
+            json!({"allOf": [closed_a, open_b]}),
+            json!({"allOf": [closed_a_optional_b]}),
+            true,
+            "PRODUCT_TYPE_NARROWED, OPTIONAL_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (original, update, compatible, why) in &cases {
+        let verdict = check_backward(original, update);
+        if verdict.is_ok() != *compatible {
+            wrong.push(format!(
+                "{original} → {update}: expected {why}, got {verdict:?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
