@@ -20,6 +20,7 @@
 //! reconciliation never acts on a broker view older than a sync that finished meanwhile.
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::json;
@@ -315,15 +316,60 @@ async fn apply(pool: &PgPool, broker: &BrokerAdmin, principal: &str) -> Result<(
     let wanted = desired(&mut lock, Some(principal)).await?;
     let scope = Scope::load(&mut lock).await?.including(principal);
     let missing: Vec<AclBinding> = wanted.difference(&actual).cloned().collect();
-    let extra: Vec<AclFilter> = actual
+    let extra: Vec<AclBinding> = actual
         .iter()
         .filter(|b| scope.contains(b) && !wanted.contains(*b))
-        .map(AclFilter::exact)
+        .cloned()
         .collect();
-    broker.create_acls(missing).await?;
-    broker.delete_acls(extra).await?;
+    broker.create_acls(missing.clone()).await?;
+    broker
+        .delete_acls(extra.iter().map(AclFilter::exact).collect())
+        .await?;
+    let filter = AclFilter {
+        principal: Some(principal.to_string()),
+        ..AclFilter::default()
+    };
+    settle(broker, filter, &missing, &extra).await;
     lock.commit().await?;
     Ok(())
+}
+
+/// How long a change of ACLs may take to show in the broker's answers.
+const SETTLE_WITHIN: Duration = Duration::from_secs(5);
+
+/// Waits, still holding the provisioning lock, until DescribeAcls (under `filter`) shows
+/// the ACLs just created and no longer the ones just deleted. The broker answers a change
+/// once its controller committed it and applies it to its own answers a moment later; the
+/// next holder of the lock (this process or another) would otherwise find the same drift
+/// and repair it again (a second repair in the audit log). Gives up after
+/// [`SETTLE_WITHIN`] with a warning: the broker has the change either way.
+async fn settle(
+    broker: &BrokerAdmin,
+    filter: AclFilter,
+    created: &[AclBinding],
+    deleted: &[AclBinding],
+) {
+    if created.is_empty() && deleted.is_empty() {
+        return;
+    }
+    let deadline = Instant::now() + SETTLE_WITHIN;
+    loop {
+        if let Ok(now) = broker.describe_acls(filter.clone()).await {
+            let now: BTreeSet<AclBinding> = now.into_iter().collect();
+            if created.iter().all(|b| now.contains(b)) && !deleted.iter().any(|b| now.contains(b)) {
+                return;
+            }
+        }
+        if Instant::now() >= deadline {
+            tracing::warn!(
+                created = created.len(),
+                deleted = deleted.len(),
+                "the broker's ACL answers did not show the change within 5 s"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// One difference the reconciler found (and repaired, unless in dry-run mode).
@@ -387,6 +433,7 @@ pub async fn reconcile(
             .delete_acls(extra.iter().map(AclFilter::exact).collect())
             .await
             .map_err(|e| e.to_string())?;
+        settle(broker, AclFilter::default(), &missing, &extra).await;
     }
     lock.commit().await.map_err(|e| e.to_string())?;
     let repairs: Vec<Repair> = missing
