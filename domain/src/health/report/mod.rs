@@ -449,29 +449,27 @@ mod tests {
         let insert = |table: &'static str, at: DateTime<Utc>, records: i64| {
             let pool = pool.clone();
             async move {
-                let inserted = match table {
-                    "health_minutes" => {
-                        sqlx::query!(
+                // One checked query per table: a table name cannot be a parameter.
+                let inserted = if table == "health_minutes" {
+                    sqlx::query!(
                         "insert into health_minutes (port_id, at, records, valid, last_event_at)
                          values ($1, $2, $3, $3, $2)",
                         port,
                         at as Timestamp,
                         records,
                     )
-                        .execute(&pool)
-                        .await
-                    }
-                    _ => {
-                        sqlx::query!(
-                            "insert into health_points (port_id, at, records, valid, last_event_at)
+                    .execute(&pool)
+                    .await
+                } else {
+                    sqlx::query!(
+                        "insert into health_points (port_id, at, records, valid, last_event_at)
                          values ($1, $2, $3, $3, $2)",
-                            port,
-                            at as Timestamp,
-                            records,
-                        )
-                        .execute(&pool)
-                        .await
-                    }
+                        port,
+                        at as Timestamp,
+                        records,
+                    )
+                    .execute(&pool)
+                    .await
                 };
                 inserted.expect("row");
             }
