@@ -400,7 +400,8 @@ fn every_transition_between_combined_keywords() {
     let three = [a.clone(), b.clone(), c.clone()];
     let one = [a.clone()];
     // (original keyword, its subschemas, updated keyword, its subschemas, compatible, why)
-    let cases: [(&str, &[Value], &str, &[Value], bool, &str); 36] = [
+    type Transition<'a> = (&'a str, &'a [Value], &'a str, &'a [Value], bool, &'a str);
+    let cases: [Transition; 36] = [
         // Same subschemas.
         ("allOf", &two, "allOf", &two, true, "unchanged"),
         ("allOf", &two, "anyOf", &two, true, "COMBINED_TYPE_EXTENDED"),
