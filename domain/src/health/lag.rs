@@ -42,21 +42,15 @@ pub struct Measured {
 
 /// Active subscriptions and their topics.
 pub async fn watched(pool: &sqlx::PgPool) -> Result<Vec<Watched>, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"select s.id, s.consumer_group, array_agg(sp.topic order by sp.topic) as "topics!"
+    sqlx::query_as!(
+        Watched,
+        r#"select s.id as subscription, s.consumer_group as group_prefix,
+                  array_agg(sp.topic order by sp.topic) as "topics!"
            from subscriptions s join subscription_ports sp on sp.subscription_id = s.id
            where s.state = 'active' group by s.id, s.consumer_group"#,
     )
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| Watched {
-            subscription: row.id,
-            group_prefix: row.consumer_group,
-            topics: row.topics,
-        })
-        .collect())
+    .await
 }
 
 /// Stores measured lags as this step's points.

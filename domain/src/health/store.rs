@@ -194,48 +194,39 @@ pub async fn ports(pool: &PgPool) -> Result<Vec<CheckedPort>, sqlx::Error> {
     .await?;
     let mut by_subject: HashMap<String, HashSet<u32>> = HashMap::new();
     for row in ids {
-        let (subject, id) = (row.subject, row.schema_id);
-        if let Ok(id) = u32::try_from(id) {
-            by_subject.entry(subject).or_default().insert(id);
+        if let Ok(id) = u32::try_from(row.schema_id) {
+            by_subject.entry(row.subject).or_default().insert(id);
         }
     }
     let mut ports = Vec::with_capacity(rows.len());
     for row in rows {
-        let (port_id, product, domain, topic, document, policy_override) = (
-            row.id,
-            row.slug,
-            row.domain,
-            row.topic,
-            row.document,
-            row.policy_override,
-        );
-        let Ok(contract) = Contract::from_document(document) else {
-            tracing::warn!(%product, "current contract does not map; its port is not checked");
+        let Ok(contract) = Contract::from_document(row.document) else {
+            tracing::warn!(product = %row.slug, "current contract does not map; its port is not checked");
             continue;
         };
         let quality = contract
             .quality
             .into_iter()
-            .find(|q| q.topic == topic)
+            .find(|q| q.topic == row.topic)
             .unwrap_or_else(|| PortQuality {
-                topic: topic.clone(),
+                topic: row.topic.clone(),
                 format: String::new(),
                 rules: Vec::new(),
                 policy: Default::default(),
             });
         // An owner's override (an incident's quarantine action) wins over the contract.
         let mut quality = quality;
-        match policy_override.as_deref() {
+        match row.policy_override.as_deref() {
             Some("quarantine") => quality.policy = crate::contracts::quality::Policy::Quarantine,
             Some("monitor") => quality.policy = crate::contracts::quality::Policy::Monitor,
             _ => {}
         }
         ports.push(CheckedPort {
-            port_id,
-            product,
-            domain,
+            port_id: row.id,
+            product: row.slug,
+            domain: row.domain,
             subject_ids: by_subject
-                .remove(&value_subject(&topic))
+                .remove(&value_subject(&row.topic))
                 .unwrap_or_default(),
             quality,
         });

@@ -98,8 +98,9 @@ async fn affected(pool: &PgPool, incident: &Incident) -> Result<Vec<Affected>, I
     if let Ok(impact) = crate::lineage::impact(pool, slug).await {
         slugs.extend(impact.products.into_iter().map(|p| p.slug));
     }
-    let rows = sqlx::query!(
-        r#"select p.slug, p.name,
+    let mut affected = sqlx::query_as!(
+        Affected,
+        r#"select p.slug as product, p.name,
                 coalesce(array_agg(distinct s.principal) filter (where s.principal is not null), '{}')
                   as "subscribers!"
            from products p
@@ -110,14 +111,6 @@ async fn affected(pool: &PgPool, incident: &Incident) -> Result<Vec<Affected>, I
     )
     .fetch_all(pool)
     .await?;
-    let mut affected: Vec<Affected> = rows
-        .into_iter()
-        .map(|row| Affected {
-            product: row.slug,
-            name: row.name,
-            subscribers: row.subscribers,
-        })
-        .collect();
     affected.sort_by_key(|a| slugs.iter().position(|s| *s == a.product));
     Ok(affected)
 }

@@ -103,10 +103,11 @@ pub(super) async fn lags(
         LagScope::All => (true, None),
         LagScope::RequestedBy(user) => (false, Some(user)),
     };
-    let rows = sqlx::query!(
+    sqlx::query_as!(
+        Lag,
         r#"select distinct on (l.subscription_id, l.consumer_group)
-               l.subscription_id, l.consumer_group, l.messages, l.seconds,
-               l.at as "at: Timestamp"
+               l.subscription_id as subscription, l.consumer_group as group, l.messages,
+               l.seconds, l.at as "measured_at: Timestamp"
            from lag_points l join subscriptions s on s.id = l.subscription_id
            where s.product_id = $1 and s.state = 'active'
              and ($2 or s.requested_by = $3)
@@ -117,15 +118,5 @@ pub(super) async fn lags(
         user,
     )
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| Lag {
-            subscription: row.subscription_id,
-            group: row.consumer_group,
-            messages: row.messages,
-            seconds: row.seconds,
-            measured_at: row.at,
-        })
-        .collect())
+    .await
 }
