@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
 use super::document;
-use super::{SearchError, SearchIndex};
+use super::{SearchError, SearchIndex, Staging};
 
 /// The channel the trigger notifies.
 pub const CHANNEL: &str = "search_changed";
@@ -42,11 +42,12 @@ pub async fn sync(index: &Arc<SearchIndex>, pool: &PgPool) -> Result<SyncReport,
         let index = Arc::clone(index);
         blocking(move || index.versions()).await?
     };
-    let stale: Vec<String> = truth
+    // Products the index lacks are only added; those it has in another version replaced.
+    let (missing, changed): (Vec<String>, Vec<String>) = truth
         .iter()
         .filter(|(slug, version)| indexed.get(slug) != Some(version))
         .map(|(slug, _)| slug.clone())
-        .collect();
+        .partition(|slug| !indexed.contains_key(slug));
     let live: BTreeSet<&str> = truth.iter().map(|(slug, _)| slug.as_str()).collect();
     let removed: Vec<String> = indexed
         .keys()
@@ -54,14 +55,15 @@ pub async fn sync(index: &Arc<SearchIndex>, pool: &PgPool) -> Result<SyncReport,
         .cloned()
         .collect();
     let report = SyncReport {
-        updated: stale.len(),
+        updated: missing.len() + changed.len(),
         removed: removed.len(),
         elapsed: Duration::ZERO,
     };
-    if !stale.is_empty() || !removed.is_empty() {
+    if report.updated > 0 || !removed.is_empty() {
         let target = Arc::clone(index);
-        blocking(move || target.stage(&[], &removed)).await?;
-        stage_in_batches(index, pool, &stale).await?;
+        blocking(move || target.stage(&[], &removed, Staging::Replace)).await?;
+        let batches = [(&changed, Staging::Replace), (&missing, Staging::Add)];
+        stage_in_batches(index, pool, &batches).await?;
     }
     index.mark_ready();
     Ok(SyncReport {
@@ -82,7 +84,7 @@ pub async fn rebuild(index: &Arc<SearchIndex>, pool: &PgPool) -> Result<SyncRepo
     let updated = slugs.len();
     let target = Arc::clone(index);
     blocking(move || target.stage_removal_of_all()).await?;
-    stage_in_batches(index, pool, &slugs).await?;
+    stage_in_batches(index, pool, &[(&slugs, Staging::Add)]).await?;
     index.mark_ready();
     Ok(SyncReport {
         updated,
@@ -91,19 +93,21 @@ pub async fn rebuild(index: &Arc<SearchIndex>, pool: &PgPool) -> Result<SyncRepo
     })
 }
 
-/// Reads the products named by `slugs` from PostgreSQL and stages them [`LOAD_BATCH`] at a
-/// time, then commits everything staged (with what the caller staged before) at once; on
-/// any failure nothing staged lands.
+/// Reads the products named by each list of slugs from PostgreSQL and stages them
+/// [`LOAD_BATCH`] at a time as the list says, then commits everything staged (with what the
+/// caller staged before) at once; on any failure nothing staged lands.
 async fn stage_in_batches(
     index: &Arc<SearchIndex>,
     pool: &PgPool,
-    slugs: &[String],
+    lists: &[(&Vec<String>, Staging)],
 ) -> Result<(), SearchError> {
     let staged = async {
-        for batch in slugs.chunks(LOAD_BATCH) {
-            let products = document::load(pool, Some(batch)).await?;
-            let target = Arc::clone(index);
-            blocking(move || target.stage(&products, &[])).await?;
+        for &(slugs, staging) in lists {
+            for batch in slugs.chunks(LOAD_BATCH) {
+                let products = document::load(pool, Some(batch)).await?;
+                let target = Arc::clone(index);
+                blocking(move || target.stage(&products, &[], staging)).await?;
+            }
         }
         let target = Arc::clone(index);
         blocking(move || target.commit()).await

@@ -582,16 +582,22 @@ fn staged_changes_are_seen_only_once_committed_and_a_rollback_drops_them() {
     let index = index_with(&products[..2]);
     // A rebuild staged in two batches: searches keep seeing the old index meanwhile.
     index.stage_removal_of_all().expect("staged");
-    index.stage(&products[2..4], &[]).expect("staged");
+    index
+        .stage(&products[2..4], &[], Staging::Add)
+        .expect("staged");
     assert_eq!(index.len(), 2);
-    index.stage(&products[4..], &[]).expect("staged");
+    index
+        .stage(&products[4..], &[], Staging::Add)
+        .expect("staged");
     index.commit().expect("committed");
     assert_eq!(index.len(), (products.len() - 2) as u64);
     assert!(slugs(&search(&index, "order placed")).contains(&"order-placed"));
 
     // A change abandoned half-way never lands with a later commit.
     index.stage_removal_of_all().expect("staged");
-    index.stage(&products[..1], &[]).expect("staged");
+    index
+        .stage(&products[..1], &[], Staging::Replace)
+        .expect("staged");
     index.roll_back();
     index.apply(&products[..1], &[]).expect("applied");
     assert_eq!(index.len(), (products.len() - 1) as u64);

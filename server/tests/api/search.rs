@@ -418,6 +418,57 @@ async fn a_deleted_index_folder_is_rebuilt_at_start_up(pool: PgPool) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A server that reuses its index folder catches up at start-up with what changed while it
+/// was down: a product changed is replaced, a product new is added, each found once (new
+/// products are added without a delete each, so a mistake here would show as duplicates).
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn a_reused_index_catches_up_with_changes_made_while_down_each_product_once(pool: PgPool) {
+    demo_catalog(&pool).await;
+    let dir = std::env::temp_dir().join(format!("meshmart-catch-up-{}", uuid::Uuid::new_v4()));
+    let settings_dir = dir.clone();
+    let app = spawn_app_with(pool.clone(), |s| s.search.index_dir = settings_dir).await;
+    let token = token_for(&pool, "analyst1@meshmart.local").await;
+    let (_, before) = search(&app, &token, &[("q", "OrderPlaced")]).await;
+    assert_eq!(slugs(&before).first(), Some(&"order-placed"), "{before}");
+    app.stop().await;
+
+    // While it is down: another server (its own index) registers a new product, and an
+    // existing product's description changes.
+    let other = spawn_app(pool.clone()).await;
+    let owner = token_for(&pool, "owner.logistics@meshmart.local").await;
+    push(&other, &owner, "1.0.0", "active").await;
+    other.stop().await;
+    sqlx::query!(
+        "update products set description = description || ' Zeppelin deliveries included.',
+           updated_at = now() where slug = 'order-placed'"
+    )
+    .execute(&pool)
+    .await
+    .expect("description changed");
+
+    let settings_dir = dir.clone();
+    let app = spawn_app_with(pool.clone(), |s| s.search.index_dir = settings_dir).await;
+    // A reused index serves at once and catches up in the background.
+    let is_it = |hit: &Value| hit["slug"] == "parcel-weighed";
+    let caught_up =
+        searchable_within(&app, &token, "ParcelWeighed", PROPAGATION_CEILING, is_it).await;
+    assert!(
+        caught_up.is_some(),
+        "the new product never became searchable"
+    );
+    let (_, changed) = search(&app, &token, &[("q", "zeppelin")]).await;
+    assert_eq!(slugs(&changed), ["order-placed"], "{changed}");
+    let (_, after) = search(&app, &token, &[("q", "OrderPlaced")]).await;
+    assert_eq!(after["total"], before["total"], "{after}");
+    let placed = slugs(&after)
+        .iter()
+        .filter(|s| **s == "order-placed")
+        .count();
+    assert_eq!(placed, 1, "{after}");
+    app.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]
 async fn a_new_subscription_moves_a_product_up_the_most_subscribed_order_promptly(pool: PgPool) {
     demo_catalog(&pool).await;
