@@ -99,8 +99,10 @@ MESHMART__CHECKER__ENABLED=false MESHMART__SEARCH__INDEX_DIR=.data/test/bench-se
   MESHMART__SERVER__PORT=3198 "$bin" serve >/dev/null 2>&1 &
 server=$!
 took=$(ready 3198)
-sleep 5
-echo "ready after ${took} s; 5 s later: $(rss "$server")"
+sleep 15
+# VmHWM: the process's peak RSS, the build's included (the target is about the peak).
+hwm=$(awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$server/status")
+echo "ready after ${took} s; peak ${hwm} MB RSS (VmHWM; target < 300 MB); 15 s later: $(rss "$server")"
 kill -TERM "$server"; wait "$server" 2>/dev/null || true
 rm -rf .data/test/bench-search-fresh
 MESHMART__CHECKER__ENABLED=false MESHMART__SERVER__PORT=3199 "$bin" serve >/dev/null 2>&1 &
