@@ -10,7 +10,7 @@ use anyhow::Context;
 use app::{App, shell};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::MatchedPath;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::{HeaderValue, Request, Response, StatusCode, header};
 use axum::middleware;
 use axum::serve::ListenerExt as _;
@@ -363,6 +363,8 @@ fn router(state: AppState, secure_cookies: bool) -> Router {
             auth::resolve_caller,
         ))
         .layer(middleware::from_fn(auth::cross_site_guard))
+        .layer(middleware::from_fn(http::forms::limit_declared_length))
+        .layer(DefaultBodyLimit::max(http::forms::MAX_FORM_BODY_BYTES))
         .layer(sessions)
         .layer(middleware::from_fn(http::metrics::track))
         .layer(compression())

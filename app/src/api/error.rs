@@ -45,9 +45,18 @@ impl FromServerFnError for ApiError {
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
             ServerFnErrorErr::Args(message) | ServerFnErrorErr::Deserialization(message) => {
-                ApiError::invalid("request", message)
+                unreadable(message)
             }
             other => ApiError::Transport(other.to_string()),
         }
     }
+}
+
+/// A request whose arguments could not be read (a field missing, a body over the limit):
+/// the caller's to fix, so 422 on the server (a plain form post keeps its redirect back).
+fn unreadable(message: String) -> ApiError {
+    #[cfg(feature = "ssr")]
+    return crate::ssr::unprocessable("request", message);
+    #[cfg(not(feature = "ssr"))]
+    ApiError::invalid("request", message)
 }

@@ -4,6 +4,8 @@
 //! compares that list with its own, so no route goes unchecked.
 
 mod api;
+pub mod forms;
+pub use api::MAX_JSON_BODY_BYTES;
 mod health;
 pub mod metrics;
 mod registry;

@@ -9,6 +9,7 @@ mod contracts;
 mod health;
 mod helpers;
 mod incidents;
+mod limits;
 mod lineage;
 mod metrics;
 mod nodes;

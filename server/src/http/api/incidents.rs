@@ -4,7 +4,6 @@
 //! takes an action (`{"to": ...}` for a replay). The domain asks the policy.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use domain::incidents::actions::{self, ActRequest};
 use domain::incidents::{self, Action, ActionRecord, Filter, IncidentDetail, IncidentError};
@@ -12,8 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::subscriptions::body;
-use super::{CallerExt, caller};
+use super::{CallerExt, JsonBody, body, caller};
 use crate::error::AppError;
 use crate::http::Routes;
 use crate::state::AppState;
@@ -89,7 +87,7 @@ async fn act(
     State(state): State<AppState>,
     caller_ext: CallerExt,
     Path((raw, action)): Path<(String, String)>,
-    bytes: Bytes,
+    JsonBody(bytes): JsonBody,
 ) -> Result<Json<ActionRecord>, AppError> {
     let caller = caller(caller_ext);
     let id = id(&raw)?;

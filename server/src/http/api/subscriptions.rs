@@ -11,7 +11,7 @@ use domain::subscriptions::{self, Connection, ListFilter, Request, Subscription}
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{CallerExt, caller};
+use super::{CallerExt, JsonBody, body, caller};
 use crate::error::AppError;
 use crate::http::Routes;
 use crate::state::AppState;
@@ -42,24 +42,10 @@ fn view(state: &AppState, subscription: Subscription) -> View {
     }
 }
 
-/// Parses a JSON body into `T`, naming the field that is wrong.
-pub(super) fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, AppError> {
-    if bytes.is_empty() {
-        return serde_json::from_slice(b"{}")
-            .map_err(|e| AppError::unprocessable("body", e.to_string()));
-    }
-    serde_json::from_slice(bytes).map_err(|e| {
-        AppError::unprocessable(
-            "body",
-            format!("{e} (line {}, column {})", e.line(), e.column()),
-        )
-    })
-}
-
 async fn create(
     State(state): State<AppState>,
     caller_ext: CallerExt,
-    bytes: Bytes,
+    JsonBody(bytes): JsonBody,
 ) -> Result<(StatusCode, Json<View>), AppError> {
     let caller = caller(caller_ext);
     let request: Request = body(&bytes)?;
@@ -148,7 +134,7 @@ async fn approve(
     State(state): State<AppState>,
     caller_ext: CallerExt,
     Path(raw): Path<String>,
-    bytes: Bytes,
+    JsonBody(bytes): JsonBody,
 ) -> Result<Json<View>, AppError> {
     act(state, caller_ext, &raw, &bytes, Action::Approve).await
 }
@@ -157,7 +143,7 @@ async fn reject(
     State(state): State<AppState>,
     caller_ext: CallerExt,
     Path(raw): Path<String>,
-    bytes: Bytes,
+    JsonBody(bytes): JsonBody,
 ) -> Result<Json<View>, AppError> {
     act(state, caller_ext, &raw, &bytes, Action::Reject).await
 }
@@ -166,7 +152,7 @@ async fn revoke(
     State(state): State<AppState>,
     caller_ext: CallerExt,
     Path(raw): Path<String>,
-    bytes: Bytes,
+    JsonBody(bytes): JsonBody,
 ) -> Result<Json<View>, AppError> {
     act(state, caller_ext, &raw, &bytes, Action::Revoke).await
 }
@@ -202,7 +188,7 @@ async fn replay(
     State(state): State<AppState>,
     caller_ext: CallerExt,
     Path(raw): Path<String>,
-    bytes: Bytes,
+    JsonBody(bytes): JsonBody,
 ) -> Result<Json<subscriptions::Replay>, AppError> {
     let caller = caller(caller_ext);
     let request: subscriptions::ReplayRequest = body(&bytes)?;

@@ -3,14 +3,12 @@
 //! the new signing secret once, `DELETE` removes it.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use domain::webhooks::{self, NewWebhook};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::subscriptions::body;
-use super::{CallerExt, caller};
+use super::{CallerExt, JsonBody, body, caller};
 use crate::error::AppError;
 use crate::http::Routes;
 use crate::state::AppState;
@@ -39,7 +37,7 @@ async fn get(
 async fn set(
     State(state): State<AppState>,
     caller_ext: CallerExt,
-    bytes: Bytes,
+    JsonBody(bytes): JsonBody,
 ) -> Result<Json<NewWebhook>, AppError> {
     let caller = caller(caller_ext);
     let request: SetWebhook = body(&bytes)?;

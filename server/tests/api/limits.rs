@@ -1,0 +1,99 @@
+//! Size limits of request bodies, over HTTP as a client meets them: a body over its limit
+//! is refused with 413 naming the limit and changes nothing, and a server function whose
+//! arguments cannot be read answers 422 naming the request, never 500.
+
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::helpers::{spawn_app, token_for};
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn bodies_over_their_limit_are_refused_naming_it_and_change_nothing(pool: PgPool) {
+    domain::demo::seed(&pool, false).await.expect("demo data");
+    let app = spawn_app(pool.clone()).await;
+    let analyst = token_for(&pool, "analyst1@meshmart.local").await;
+    let count = || async {
+        sqlx::query_scalar!(r#"select count(*) as "n!" from subscriptions"#)
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+    };
+    let before = count().await;
+
+    // A REST request's JSON body: 64 KiB.
+    let purpose = "x".repeat(server::http::MAX_JSON_BODY_BYTES);
+    let response = app
+        .client
+        .post(format!("{}/api/v1/subscriptions", app.address))
+        .bearer_auth(&analyst)
+        .json(&serde_json::json!({"product": "order-placed", "purpose": purpose}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 413);
+    let body: Value = response.json().await.expect("a JSON error");
+    assert_eq!(body["error"]["code"], "too_large", "{body}");
+    let limit = server::http::MAX_JSON_BODY_BYTES.to_string();
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&limit), "{body}");
+    assert_eq!(count().await, before, "nothing was requested");
+
+    // Just under it, the same request is read (and judged on its content).
+    let response = app
+        .client
+        .post(format!("{}/api/v1/subscriptions", app.address))
+        .bearer_auth(&analyst)
+        .json(&serde_json::json!({"product": "order-placed", "purpose": "x".repeat(60_000)}))
+        .send()
+        .await
+        .expect("request");
+    assert_ne!(response.status().as_u16(), 413);
+
+    // A server function (the browser's forms): 2 MiB, refused from the declared length.
+    let form = format!(
+        "email={}&password=x",
+        "a".repeat(server::http::forms::MAX_FORM_BODY_BYTES)
+    );
+    let response = app
+        .client
+        .post(format!("{}/api/fn/login", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 413);
+    let body: Value = response
+        .json()
+        .await
+        .expect("the server functions' error shape");
+    assert_eq!(body["Invalid"]["field"], "request", "{body}");
+    let limit = server::http::forms::MAX_FORM_BODY_BYTES.to_string();
+    let message = body["Invalid"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&limit), "{body}");
+    app.stop().await;
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn a_server_function_whose_arguments_cannot_be_read_answers_422(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    // As the browser's server-function client posts (not a plain form post).
+    let response = app
+        .client
+        .post(format!("{}/api/fn/login", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body("username=someone")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 422);
+    let body: Value = response
+        .json()
+        .await
+        .expect("the server functions' error shape");
+    assert_eq!(body["Invalid"]["field"], "request", "{body}");
+    let message = body["Invalid"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("email"), "names the missing field: {body}");
+    app.stop().await;
+}
