@@ -295,6 +295,27 @@ mod tests {
     }
 
     #[test]
+    fn an_alias_bomb_is_refused_naming_the_limit_not_expanded() {
+        // Nine levels of nine aliases each: a billion strings once expanded.
+        let mut text = String::from(
+            "a: &a [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n",
+        );
+        for level in b'b'..=b'i' {
+            let previous = (level - 1) as char;
+            let aliases = vec![format!("*{previous}"); 9].join(", ");
+            text.push_str(&format!(
+                "{}: &{} [{aliases}]\n",
+                level as char, level as char
+            ));
+        }
+        // The YAML library counts what aliases expand to and stops at its limit.
+        let Err(ContractError::Syntax(problem)) = parse_yaml(&text) else {
+            panic!("an alias bomb was accepted");
+        };
+        assert!(problem.message.contains("repetition limit"), "{problem:?}");
+    }
+
+    #[test]
     fn schema_violations_name_the_pointer() {
         let error = import("apiVersion: v3.0.2\nkind: DataContract\nid: x\nversion: 1.0.0\nstatus: active\nschema: 5\n")
             .expect_err("schema must be a list");
