@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO_TARGET_DIR ?= $(HOME)/.cache/meshmart/target
 export CARGO_TARGET_DIR
 
-.PHONY: run test bench setup build release stack-up stack-down clean-data
+.PHONY: run test bench fuzz setup build release stack-up stack-down clean-data
 
 ## Start PostgreSQL, Kafka and the server with demo data at http://127.0.0.1:3000.
 run: setup build
@@ -17,6 +17,11 @@ test: setup
 ## Benchmarks (release build): catalog load rate, product page server time.
 bench: setup
 	@scripts/bench.sh
+
+## Coverage-guided fuzzing of every network parser (FUZZ_SECONDS per target, default 300;
+## nightly toolchain; not part of `make test`).
+fuzz:
+	@scripts/fuzz.sh
 
 ## Install the toolchain pieces (idempotent, registry downloads only).
 setup:

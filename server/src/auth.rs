@@ -18,7 +18,6 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
 use domain::identity::session::{AUTH_KEY, ClientIp, SessionAuth};
 use domain::identity::{Caller, Via, tokens, users};
 use ipnet::IpNet;
@@ -27,24 +26,14 @@ use tower_sessions::Session;
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// The API token of an `Authorization` header: `Bearer <token>`, or `Basic` with the token
-/// as the password (what Confluent's registry clients send; the user name is ignored).
+/// The API token of an `Authorization` header ([`tokens::from_authorization`]).
 fn api_token(request: &Request) -> Option<String> {
     let value = request
         .headers()
         .get(header::AUTHORIZATION)?
         .to_str()
         .ok()?;
-    if let Some(token) = value.strip_prefix("Bearer ") {
-        return Some(token.trim().to_string());
-    }
-    let encoded = value.strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let pair = String::from_utf8(decoded).ok()?;
-    let (_user, token) = pair.split_once(':')?;
-    Some(token.to_string())
+    tokens::from_authorization(value)
 }
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";

@@ -35,6 +35,30 @@ pub struct NewToken {
     pub info: TokenInfo,
 }
 
+/// The API token an `Authorization` header's value carries: `Bearer <token>`, or `Basic`
+/// with the token as the password (what Confluent's registry clients send; the user name
+/// is ignored). `None` for anything else. Untrusted input, fuzzed
+/// (`fuzz/fuzz_targets/headers.rs`).
+pub fn from_authorization(value: &str) -> Option<String> {
+    use base64::Engine as _;
+    if let Some(token) = value.strip_prefix("Bearer ") {
+        return Some(token.trim().to_string());
+    }
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let pair = String::from_utf8(decoded).ok()?;
+    let (_user, token) = pair.split_once(':')?;
+    Some(token.to_string())
+}
+
+/// Whether `token` has the shape of a Meshmart token (`mmt_` and 64 more characters): only
+/// those are looked up.
+pub fn well_formed(token: &str) -> bool {
+    token.starts_with(TOKEN_PREFIX) && token.len() == TOKEN_PREFIX.len() + 64
+}
+
 fn digest(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
@@ -130,7 +154,7 @@ pub async fn authenticate(
     cache: &TokenCache,
     token: &str,
 ) -> Result<Option<(User, String)>, sqlx::Error> {
-    if !token.starts_with(TOKEN_PREFIX) || token.len() != TOKEN_PREFIX.len() + 64 {
+    if !well_formed(token) {
         return Ok(None);
     }
     let digest = digest(token);
@@ -206,6 +230,39 @@ mod tests {
     use super::*;
     use crate::identity::users::{self, NewUser};
     use std::time::Duration;
+
+    #[test]
+    fn a_token_comes_from_bearer_or_the_basic_password_and_nothing_else() {
+        let token = format!("{TOKEN_PREFIX}{}", "ab".repeat(32));
+        assert_eq!(
+            from_authorization(&format!("Bearer {token} ")),
+            Some(token.clone())
+        );
+        // Confluent's clients: user name and token as a Basic pair.
+        let basic = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("someone:{token}"),
+        );
+        assert_eq!(
+            from_authorization(&format!("Basic {basic}")),
+            Some(token.clone())
+        );
+        assert!(well_formed(&token));
+        for value in [
+            "",
+            "Bearer",
+            "bearer x",
+            "Basic !!!",
+            "Basic Zm9v",
+            "Digest x",
+        ] {
+            let read = from_authorization(value);
+            assert!(
+                read.as_deref().is_none_or(|t| !well_formed(t)),
+                "{value}: {read:?}"
+            );
+        }
+    }
 
     #[sqlx::test(migrator = "crate::db::MIGRATOR")]
     async fn a_token_works_until_it_is_revoked(pool: PgPool) {

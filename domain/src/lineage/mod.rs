@@ -43,7 +43,8 @@ use crate::subscriptions::State;
 pub use contract::{CONTRACT_NAMESPACE, declare};
 pub use graph::{EdgeSet, graph, graph_with_limit, impact, up_and_down};
 pub use openlineage::{
-    IgnoredDataset, Ingested, Reporter, authorize_report, ingest, validate_event,
+    IgnoredDataset, Ingested, Observed, Reporter, authorize_report, ingest, read_event,
+    validate_event,
 };
 
 /// Hops a lineage request walks when it names none.
