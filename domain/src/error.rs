@@ -328,6 +328,7 @@ impl Classified for crate::registry::RegistryError {
             | RegistryError::SubjectNotSoftDeleted(_)
             | RegistryError::VersionSoftDeleted { .. }
             | RegistryError::VersionNotSoftDeleted { .. } => Kind::invalid("request"),
+            RegistryError::ReferenceExists { .. } => Kind::invalid("version"),
             RegistryError::Denied(denied) => denied.kind(),
             RegistryError::Database(_) | RegistryError::Internal(_) => Kind::Internal,
         }

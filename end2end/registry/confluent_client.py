@@ -5,10 +5,13 @@ What it proves: an unmodified `confluent-kafka[schemaregistry,avro]` client (the
 scripts/setup.sh pins), authenticating with HTTP Basic `<email>:<Meshmart API token>` (a wrong
 token gets 401; the token also works as a Bearer token), can
 register, fetch, look up, version, compatibility-check, configure and delete Avro and JSON
-schemas on Meshmart, reading the response fields and error codes it expects; and that its
+schemas on Meshmart, reading the response fields and error codes it expects; that its
 AvroSerializer / AvroDeserializer (default subject-name strategy, so including its
 association lookup and fallback to `<topic>-value`) round-trip a record through Meshmart's
-schema ids, with no Kafka involved.
+schema ids, with no Kafka involved; and that an Avro schema referencing another subject's
+named type (`references`) registers, reads back, is found by `get_referenced_by`, evolves
+compatibly and incompatibly as the referenced type changes, protects the referenced version
+from deletion, and round-trips a record through the serializer, which resolves the reference.
 
 Every check prints `ok  <what>`; the first failure prints `FAIL <what>: <why>` to stderr and
 exits 1. Every check that must reach the server uses a client with empty caches, because the
@@ -17,7 +20,8 @@ client answers many calls from its cache without any request.
 Usage:
   python end2end/registry/confluent_client.py --url http://127.0.0.1:PORT/registry \
       --user alice@example.com --token mm_... [--subject-prefix TOPIC]
-Subjects used: `<TOPIC>-value` (Avro) and `<TOPIC>-key` (JSON Schema); they must not exist
+Subjects used: `<TOPIC>-value` (Avro), `<TOPIC>-key` (JSON Schema), `<TOPIC>-address` and
+`<TOPIC>-shipments-value` (references); they must not exist
 yet, so TOPIC defaults to a fresh `e2e-registry-<random>` name. Default compatibility is
 expected to be BACKWARD (Confluent's default); no Kafka broker is needed.
 """
@@ -28,7 +32,9 @@ import sys
 import traceback
 import uuid
 
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, SchemaRegistryError
+from confluent_kafka.schema_registry import (
+    Schema, SchemaReference, SchemaRegistryClient, SchemaRegistryError,
+)
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
@@ -53,6 +59,24 @@ JSON_SCHEMA = {
     "type": "object",
     "properties": {"sku": {"type": "string"}},
     "required": ["sku"],
+}
+
+# A shared named type in its own subject, and a record that uses it by reference.
+ADDRESS = {
+    "type": "record",
+    "name": "Address",
+    "namespace": "meshmart.shared",
+    "fields": [{"name": "city", "type": "string"}],
+}
+ADDRESS_V2 = {**ADDRESS, "fields": ADDRESS["fields"] + [{"name": "country", "type": "string", "default": "NL"}]}
+# v3 adds a field WITHOUT a default: a reader using it cannot read v2 data.
+ADDRESS_V3_BAD_FIELD = "zip"
+ADDRESS_V3 = {**ADDRESS, "fields": ADDRESS_V2["fields"] + [{"name": ADDRESS_V3_BAD_FIELD, "type": "string"}]}
+SHIPMENT = {
+    "type": "record",
+    "name": "Shipment",
+    "namespace": "meshmart.e2e",
+    "fields": [{"name": "id", "type": "string"}, {"name": "to", "type": "meshmart.shared.Address"}],
 }
 
 COMPAT_LEVELS = {
@@ -270,11 +294,78 @@ def main():
     subjects = client().get_subjects(deleted=True)
     expect(json_subject not in subjects, "get_subjects(deleted=True) no longer lists it", repr(subjects))
 
+    # --- references: a record using another subject's named type -------------------------------
+    references(client, topic)
+
     # --- unknown subject ----------------------------------------------------------------------------
     expect_error("an unknown subject is HTTP 404 / error_code 40401",
                  lambda: client().get_latest_version(f"{topic}-no-such-subject-value"), 404, 40401)
 
     print("all registry checks passed", flush=True)
+
+
+def references(client, topic):
+    address_subject = f"{topic}-address"
+    ship_topic = f"{topic}-shipments"
+    ship_subject = f"{ship_topic}-value"
+    address_id = client().register_schema(address_subject, avro(ADDRESS))
+    expect(isinstance(address_id, int), f"register Address under {address_subject} -> id {address_id}")
+
+    def shipment(address_version):
+        ref = SchemaReference("meshmart.shared.Address", address_subject, address_version)
+        return Schema(json.dumps(SHIPMENT), schema_type="AVRO", references=[ref])
+
+    sid = client().register_schema(ship_subject, shipment(1))
+    expect(isinstance(sid, int) and sid != address_id,
+           f"register Shipment referencing Address v1 under {ship_subject} -> id {sid}", repr(sid))
+
+    got = client().get_schema(sid)
+    refs = [(r.name, r.subject, r.version) for r in got.references or []]
+    expect(refs == [("meshmart.shared.Address", address_subject, 1)],
+           "get_schema(id) returns the schema's references", repr(refs))
+
+    latest = client().get_latest_version(ship_subject)
+    refs = [(r.name, r.subject, r.version) for r in latest.schema.references or []]
+    expect(latest.schema_id == sid and refs == [("meshmart.shared.Address", address_subject, 1)],
+           "get_latest_version returns the references too", f"{latest!r}")
+
+    found = client().lookup_schema(ship_subject, shipment(1))
+    expect(found.version == 1 and found.schema_id == sid,
+           "lookup_schema with the same references finds version 1", f"{found!r}")
+
+    by = client().get_referenced_by(address_subject, 1)
+    expect(by == [sid], f"get_referenced_by({address_subject}, 1) is [{sid}]", repr(by))
+
+    expect_error("deleting the referenced Address v1 is refused with error_code 42206",
+                 lambda: client().delete_version(address_subject, 1), 422, 42206)
+
+    # Address evolves compatibly; the shipment follows it.
+    client().register_schema(address_subject, avro(ADDRESS_V2))
+    expect(client().test_compatibility(ship_subject, shipment(2)) is True,
+           "Shipment using Address v2 (a field with a default) is compatible")
+    sid2 = client().register_schema(ship_subject, shipment(2))
+    expect(sid2 not in (sid, address_id), f"register Shipment referencing Address v2 -> id {sid2}", repr(sid2))
+
+    # Address v3 (its own subject set to NONE) adds a field without a default: a Shipment using
+    # it breaks BACKWARD, seen only through the reference.
+    client().set_compatibility(address_subject, "NONE")
+    client().register_schema(address_subject, avro(ADDRESS_V3))
+    compatible = client().test_compatibility(ship_subject, shipment(3), verbose=True)
+    expect(compatible is False, "Shipment using Address v3 (a field without a default) is not compatible",
+           repr(compatible))
+    expect_error("registering it is error_code 409 naming the field",
+                 lambda: client().register_schema(ship_subject, shipment(3)), 409, 409, ADDRESS_V3_BAD_FIELD)
+
+    # The serializer resolves the reference (it fetches Address v2) and the deserializer too.
+    record = {"id": "ship-1", "to": {"city": "Utrecht", "country": "NL"}}
+    ctx = SerializationContext(ship_topic, MessageField.VALUE)
+    serializer = AvroSerializer(client(), shipment(2),
+                                conf={"auto.register.schemas": False, "use.latest.version": True})
+    data = serializer(record, ctx)
+    expect(isinstance(data, bytes) and int.from_bytes(data[1:5], "big") == sid2,
+           f"AvroSerializer frames a Shipment with the referencing schema's id {sid2}", repr(data))
+    back = AvroDeserializer(client())(data, ctx)
+    expect(back == record, "AvroDeserializer resolves the reference and reads the record back", repr(back))
 
 
 if __name__ == "__main__":

@@ -99,3 +99,45 @@ test("the registry browser finds a product's subject and opens its page", async 
   await page.goto("/schemas?subject=no-such-subject-value");
   await expect(page.locator("h1")).toHaveText("No subject “no-such-subject-value”");
 });
+
+test("a schema's references link both ways between the subjects' pages", async ({ page }) => {
+  await signIn(page, "admin@meshmart.local");
+  const address = `shared.address.${suffix}`;
+  const order = `sales.referencing-orders.${suffix}`;
+  const register = async (subject: string, body: object) => {
+    const response = await page.request.post(`/registry/subjects/${subject}/versions`, {
+      headers: { "content-type": "application/vnd.schemaregistry.v1+json" },
+      data: JSON.stringify(body),
+    });
+    expect(response.status(), await response.text()).toBe(200);
+  };
+  await register(address, {
+    schema: JSON.stringify({
+      type: "record",
+      name: "Address",
+      namespace: "shared",
+      fields: [{ name: "city", type: "string" }],
+    }),
+  });
+  await register(order, {
+    schema: JSON.stringify({
+      type: "record",
+      name: "Order",
+      namespace: "sales",
+      fields: [{ name: "shipTo", type: "shared.Address" }],
+    }),
+    references: [{ name: "shared.Address", subject: address, version: 1 }],
+  });
+
+  await page.goto(`/schemas?subject=${encodeURIComponent(order)}`);
+  const uses = page.locator('[data-references="1"]');
+  await expect(uses).toContainText("as shared.Address");
+  await uses.getByRole("link", { name: `${address} v1` }).click();
+  await expect(page.locator("h1")).toHaveText(address);
+  const usedBy = page.locator('[data-referenced-by="1"]');
+  await expect(usedBy.getByRole("link", { name: `${order} v1` })).toHaveAttribute(
+    "href",
+    `/schemas?subject=${encodeURIComponent(order)}`,
+  );
+  expect(await seriousViolations(page)).toEqual([]);
+});

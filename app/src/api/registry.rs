@@ -29,6 +29,22 @@ pub struct SchemaVersionRow {
     pub schema: String,
     pub registered_by: String,
     pub registered_at: String,
+    /// The other subjects' versions this schema uses.
+    #[serde(default)]
+    pub references: Vec<VersionLink>,
+    /// The live subject versions whose schemas use this version.
+    #[serde(default)]
+    pub referenced_by: Vec<VersionLink>,
+}
+
+/// A subject version one schema uses through a reference (or is used by).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionLink {
+    /// The name the referencing schema gives it (an Avro type, a `$ref` URL); none for
+    /// the "used by" side.
+    pub name: Option<String>,
+    pub subject: String,
+    pub version: i32,
 }
 
 /// A port's subject in the registry.
@@ -78,9 +94,39 @@ pub struct SchemaDiffView {
 
 #[cfg(feature = "ssr")]
 mod convert {
+    use domain::registry::view::VersionEntry;
     use domain::registry::{Consumer, SchemaDiff};
 
     use super::*;
+
+    pub fn version(entry: VersionEntry) -> SchemaVersionRow {
+        SchemaVersionRow {
+            version: entry.version,
+            id: entry.id,
+            schema_type: entry.schema_type.as_str().to_string(),
+            schema: entry.schema,
+            registered_by: entry.registered_by,
+            registered_at: crate::ssr::time::timestamp(entry.created_at),
+            references: entry
+                .references
+                .into_iter()
+                .map(|r| VersionLink {
+                    name: Some(r.name),
+                    subject: r.subject,
+                    version: r.version,
+                })
+                .collect(),
+            referenced_by: entry
+                .referenced_by
+                .into_iter()
+                .map(|u| VersionLink {
+                    name: None,
+                    subject: u.subject,
+                    version: u.version,
+                })
+                .collect(),
+        }
+    }
 
     pub fn consumer(consumer: Consumer) -> ConsumerRow {
         ConsumerRow {
@@ -159,14 +205,7 @@ pub async fn product_schemas(slug: String) -> Result<Vec<PortSchemas>, ApiError>
             .await
             .map_err(internal)?
             .into_iter()
-            .map(|entry| SchemaVersionRow {
-                version: entry.version,
-                id: entry.id,
-                schema_type: entry.schema_type.as_str().to_string(),
-                schema: entry.schema,
-                registered_by: entry.registered_by,
-                registered_at: crate::ssr::time::timestamp(entry.created_at),
-            })
+            .map(convert::version)
             .collect();
         let consumers = registry::view::consumers(&pool, &port.topic)
             .await
@@ -480,13 +519,6 @@ pub async fn orphan_versions(subject: String) -> Result<Vec<SchemaVersionRow>, A
         .await
         .map_err(internal)?
         .into_iter()
-        .map(|entry| SchemaVersionRow {
-            version: entry.version,
-            id: entry.id,
-            schema_type: entry.schema_type.as_str().to_string(),
-            schema: convert::pretty(&entry.schema),
-            registered_by: entry.registered_by,
-            registered_at: crate::ssr::time::timestamp(entry.created_at),
-        })
+        .map(convert::version)
         .collect())
 }

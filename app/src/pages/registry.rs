@@ -16,7 +16,7 @@ use crate::api::registry::{
 };
 use crate::components::loading::Loading;
 use crate::components::problem::PageProblem;
-use crate::pages::schemas::RegistrySection;
+use crate::pages::schemas::{ReferenceLinks, RegistrySection};
 use crate::words::counted;
 
 #[component]
@@ -232,12 +232,14 @@ fn OrphanVersions(subject: String) -> impl IntoView {
                         Ok(versions) => versions
                             .into_iter()
                             .map(|v| {
+                                let summary = format!("v{} · schema id {} · {} · {} · {}", v.version, v.id, v.schema_type, v.registered_by, v.registered_at);
+                                let schema = v.schema.clone();
+                                let number = v.version.to_string();
                                 view! {
-                                    <details class="registry-latest" data-schema-version=v.version.to_string()>
-                                        <summary>
-                                            {format!("v{} · schema id {} · {} · {} · {}", v.version, v.id, v.schema_type, v.registered_by, v.registered_at)}
-                                        </summary>
-                                        <pre tabindex="0"><code>{v.schema}</code></pre>
+                                    <ReferenceLinks version=v/>
+                                    <details class="registry-latest" data-schema-version=number>
+                                        <summary>{summary}</summary>
+                                        <pre tabindex="0"><code>{schema}</code></pre>
                                     </details>
                                 }
                             })

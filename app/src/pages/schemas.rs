@@ -14,8 +14,8 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::ApiError;
 use crate::api::registry::{
-    AnnounceSchema, ConsumerRow, PortSchemas, SchemaDiffView, check_schema, product_schemas,
-    schema_diff,
+    AnnounceSchema, ConsumerRow, PortSchemas, SchemaDiffView, SchemaVersionRow, VersionLink,
+    check_schema, product_schemas, schema_diff,
 };
 use crate::components::loading::Loading;
 use crate::components::problem::ErrorMessage;
@@ -195,6 +195,7 @@ fn PortRegistry(
         .first()
         .map(|v| v.schema.clone())
         .unwrap_or_default();
+    let latest_links = versions.first().cloned();
     let comparable = versions.len() > 1;
     let from_options = options(from);
     let to_options = options(to);
@@ -225,6 +226,7 @@ fn PortRegistry(
                             <tbody>{rows}</tbody>
                         </table>
                     </div>
+                    {latest_links.map(|v| view! { <ReferenceLinks version=v/> })}
                     <details class="registry-latest">
                         <summary>"Latest schema"</summary>
                         <pre tabindex="0"><code>{latest}</code></pre>
@@ -520,5 +522,45 @@ fn Announce(
             {result}
         }
         .into_any(),
+    }
+}
+
+/// The subject versions a schema version uses through references, and those that use it,
+/// each a link to its subject's page; nothing when there are neither.
+#[component]
+pub fn ReferenceLinks(version: SchemaVersionRow) -> impl IntoView {
+    let link = |link: VersionLink| {
+        let href = format!(
+            "/schemas?subject={}",
+            form_urlencoded::byte_serialize(link.subject.as_bytes()).collect::<String>()
+        );
+        view! {
+            <li>
+                <a href=href>{format!("{} v{}", link.subject, link.version)}</a>
+                {link.name.map(|name| view! { " as " <code>{name}</code> })}
+            </li>
+        }
+    };
+    let uses = (!version.references.is_empty()).then(|| {
+        let items = version.references.into_iter().map(link).collect_view();
+        view! {
+            <div class="registry-references" data-references=version.version.to_string()>
+                <p><strong>{format!("v{} uses", version.version)}</strong></p>
+                <ul>{items}</ul>
+            </div>
+        }
+    });
+    let used_by = (!version.referenced_by.is_empty()).then(|| {
+        let items = version.referenced_by.into_iter().map(link).collect_view();
+        view! {
+            <div class="registry-references" data-referenced-by=version.version.to_string()>
+                <p><strong>{format!("v{} is used by", version.version)}</strong></p>
+                <ul>{items}</ul>
+            </div>
+        }
+    });
+    view! {
+        {uses}
+        {used_by}
     }
 }

@@ -91,11 +91,10 @@ pub async fn reprocess(
     let handle = tokio::runtime::Handle::current();
     let lookup_pool = pool.clone();
     let (summary, outcomes) = tokio::task::spawn_blocking(move || {
-        let lookup = |id: u32| {
-            let (kind, text) = handle
-                .block_on(crate::registry::schema_by_id(&lookup_pool, id as i32))
-                .ok()?;
-            ParsedSchema::parse_stored(kind, &text).ok()
+        let lookup = |id: u32| -> Option<ParsedSchema> {
+            handle
+                .block_on(crate::registry::stored_schema(&lookup_pool, id as i32))
+                .ok()
         };
         run(&config, incident, &topic, since, check, lookup)
     })

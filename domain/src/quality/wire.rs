@@ -320,7 +320,7 @@ fn compile(schema: &ParsedSchema) -> Compiled {
             },
             None => Compiled::Refused("the Avro schema did not parse".to_string()),
         },
-        SchemaType::Json => match jsonschema::validator_for(&schema.document) {
+        SchemaType::Json => match jsonschema::validator_for(schema.resolved()) {
             Ok(validator) => Compiled::Json(Box::new(validator)),
             Err(error) => Compiled::Refused(format!("the JSON Schema does not compile: {error}")),
         },

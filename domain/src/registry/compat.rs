@@ -140,7 +140,8 @@ pub fn can_read(reader: &ParsedSchema, writer: &ParsedSchema) -> Vec<String> {
         )];
     }
     match reader.schema_type {
-        SchemaType::Json => match json_compat::check_backward(&writer.document, &reader.document) {
+        SchemaType::Json => match json_compat::check_backward(writer.resolved(), reader.resolved())
+        {
             Ok(()) => Vec::new(),
             Err(changes) => changes.iter().map(ToString::to_string).collect(),
         },

@@ -1,6 +1,6 @@
 //! The schema registry: subjects with numbered versions of Avro and JSON Schema schemas,
-//! global schema ids shared by identical schemas, compatibility modes (global and per
-//! subject), soft and hard deletes — the model behind Meshmart's Confluent-compatible REST
+//! global schema ids shared by identical schemas, references between schemas of different
+//! subjects, compatibility modes (global and per subject), soft and hard deletes — the model behind Meshmart's Confluent-compatible REST
 //! API, and the path every contract push registers its ports' schemas through.
 //!
 //! A subject named `<topic>-value` (or `-key`) belongs to the data product that owns the
@@ -10,11 +10,13 @@ pub mod announce;
 pub mod browse;
 pub mod compat;
 pub mod json_compat;
+pub mod references;
 pub mod schema;
 mod store;
 pub mod view;
 
 pub use compat::{Breaking, Mode};
+pub use references::{Dependencies, Dependency, Reference};
 pub use schema::{InvalidSchema, MAX_SCHEMA_BYTES, ParsedSchema, SchemaType};
 pub use store::*;
 pub use view::{Consumer, FieldChange, Proposal, SchemaDiff, VersionEntry, diff};
@@ -44,6 +46,16 @@ pub enum RegistryError {
         "Subject '{subject}' Version {version} was not deleted first before being permanently deleted"
     )]
     VersionNotSoftDeleted { subject: String, version: i32 },
+    #[error(
+        "One or more references exist to the schema {{magic=1,keytype=SCHEMA,subject={subject},version={version}}}: schema ids {}",
+        ids(.referenced_by)
+    )]
+    ReferenceExists {
+        subject: String,
+        version: i32,
+        /// The ids of the schemas that reference it.
+        referenced_by: Vec<i32>,
+    },
     #[error("Subject '{0}' does not have subject-level compatibility configured")]
     SubjectConfigNotFound(String),
     #[error("Schema being registered is incompatible with an earlier schema for subject \"{subject}\": {}", list(.breaking))]
@@ -71,6 +83,13 @@ pub enum RegistryError {
     /// Something failed that no request can fix (details are logged, not sent).
     #[error("Internal server error")]
     Internal(String),
+}
+
+fn ids(ids: &[i32]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn list(breaking: &[Breaking]) -> String {
@@ -102,6 +121,7 @@ impl RegistryError {
             RegistryError::Incompatible { .. } => 409,
             RegistryError::InvalidSchema(_) => 42201,
             RegistryError::InvalidVersion(_) => 42202,
+            RegistryError::ReferenceExists { .. } => 42206,
             RegistryError::InvalidCompatibility(_) => 42203,
             RegistryError::InvalidSubject(_) => 42208,
             RegistryError::Denied(Denied::Unauthenticated) => 401,

@@ -1,6 +1,7 @@
-//! What a registered schema is: its type (Avro or JSON Schema), parsing with limits,
-//! the canonical text that decides identity (keys sorted, no insignificant whitespace) and
-//! its fingerprint, and the schemas a contract's output port implies.
+//! What a registered schema is: its type (Avro or JSON Schema), parsing with limits (with
+//! its references resolved, see [`super::references`]), the canonical text and references
+//! that decide identity (keys sorted, no insignificant whitespace) and their fingerprint,
+//! and the schemas a contract's output port implies.
 
 use std::fmt::Write as _;
 
@@ -9,6 +10,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::json_compat;
+use super::references::{self, Dependencies, Reference};
 use crate::contracts::{Field, OutputPort};
 
 /// The largest schema accepted, in bytes of its text.
@@ -54,18 +56,34 @@ impl SchemaType {
 #[error("{0}")]
 pub struct InvalidSchema(pub String);
 
-/// A schema that parsed: the language, the document, and its canonical text.
+/// A schema that parsed: the language, the document, its canonical text, its references,
+/// and its resolved form (the references' definitions written in).
 #[derive(Clone, Debug)]
 pub struct ParsedSchema {
     pub schema_type: SchemaType,
     pub document: Value,
     pub canonical: String,
+    /// The other subjects' versions it uses, in the order given.
+    pub references: Vec<Reference>,
+    /// A JSON Schema with its references' copies (`None`: it has none).
+    resolved: Option<Value>,
+    /// An Avro schema, its references resolved.
     avro: Option<apache_avro::Schema>,
 }
 
 impl ParsedSchema {
-    /// Parses and checks schema text of the given type.
+    /// Parses and checks schema text of the given type that has no references.
     pub fn parse(schema_type: SchemaType, text: &str) -> Result<Self, InvalidSchema> {
+        Self::parse_with(schema_type, text, Vec::new(), &Dependencies::default())
+    }
+
+    /// Parses and checks schema text with its references and every schema they reach.
+    pub fn parse_with(
+        schema_type: SchemaType,
+        text: &str,
+        references: Vec<Reference>,
+        dependencies: &Dependencies,
+    ) -> Result<Self, InvalidSchema> {
         if text.len() > MAX_SCHEMA_BYTES {
             return Err(InvalidSchema(format!(
                 "the schema is {} bytes; the limit is {MAX_SCHEMA_BYTES}",
@@ -78,55 +96,108 @@ impl ParsedSchema {
                 "the schema nests deeper than {MAX_DEPTH} levels"
             )));
         }
-        let avro = match schema_type {
-            SchemaType::Avro => Some(
-                apache_avro::Schema::parse(&document)
-                    .map_err(|e| InvalidSchema(format!("not a valid Avro schema: {e}")))?,
-            ),
-            SchemaType::Json => {
-                check_json_schema(&document)?;
-                None
-            }
-        };
+        let (resolved, avro) = resolve(schema_type, &document, &references, dependencies)?;
+        if schema_type == SchemaType::Json {
+            check_json_schema(resolved.as_ref().unwrap_or(&document))?;
+        }
         let mut canonical = String::with_capacity(text.len());
         write_canonical(&document, &mut canonical);
         Ok(Self {
             schema_type,
             document,
             canonical,
+            references,
+            resolved,
             avro,
         })
     }
 
-    /// A schema read back from the registry's own table: it was checked when registered, so
-    /// only what comparisons need is rebuilt (no JSON Schema meta-validation or compile).
+    /// A schema without references read back from the registry's own table.
     pub fn parse_stored(schema_type: SchemaType, text: &str) -> Result<Self, InvalidSchema> {
+        Self::parse_stored_with(schema_type, text, Vec::new(), &Dependencies::default())
+    }
+
+    /// A schema read back from the registry's own table, with its references: it was
+    /// checked when registered, so only what comparisons need is rebuilt (no JSON Schema
+    /// meta-validation or compile).
+    pub fn parse_stored_with(
+        schema_type: SchemaType,
+        text: &str,
+        references: Vec<Reference>,
+        dependencies: &Dependencies,
+    ) -> Result<Self, InvalidSchema> {
         let document = parse_json(schema_type, text)?;
-        let avro = match schema_type {
-            SchemaType::Avro => Some(
-                apache_avro::Schema::parse(&document)
-                    .map_err(|e| InvalidSchema(format!("not a valid Avro schema: {e}")))?,
-            ),
-            SchemaType::Json => None,
-        };
+        let (resolved, avro) = resolve(schema_type, &document, &references, dependencies)?;
         Ok(Self {
             schema_type,
             document,
             canonical: text.to_string(),
+            references,
+            resolved,
             avro,
         })
     }
 
-    /// The SHA-256 of the canonical text: equal for schemas that differ only in key order
-    /// or whitespace.
+    /// The SHA-256 of the canonical text (and of the references, when there are any):
+    /// equal for schemas that differ only in key order or whitespace.
     pub fn fingerprint(&self) -> Vec<u8> {
-        Sha256::digest(self.canonical.as_bytes()).to_vec()
+        let mut digest = Sha256::new();
+        digest.update(self.canonical.as_bytes());
+        if !self.references.is_empty() {
+            digest.update(b"\nreferences:");
+            for reference in &self.references {
+                digest.update(
+                    serde_json::to_string(reference)
+                        .unwrap_or_default()
+                        .as_bytes(),
+                );
+            }
+        }
+        digest.finalize().to_vec()
+    }
+
+    /// The document comparisons and record validation work on: a JSON Schema with its
+    /// references' definitions copied in (the document itself when it has none).
+    pub fn resolved(&self) -> &Value {
+        self.resolved.as_ref().unwrap_or(&self.document)
     }
 
     /// The parsed Avro schema (Avro schemas only).
     pub fn avro(&self) -> Option<&apache_avro::Schema> {
         self.avro.as_ref()
     }
+}
+
+/// The resolved forms of a document: a JSON Schema's copy with its references (when it has
+/// any) and an Avro schema's parse.
+fn resolve(
+    schema_type: SchemaType,
+    document: &Value,
+    references: &[Reference],
+    dependencies: &Dependencies,
+) -> Result<(Option<Value>, Option<apache_avro::Schema>), InvalidSchema> {
+    Ok(match schema_type {
+        SchemaType::Avro if references.is_empty() => (
+            None,
+            Some(
+                apache_avro::Schema::parse(document)
+                    .map_err(|e| InvalidSchema(format!("not a valid Avro schema: {e}")))?,
+            ),
+        ),
+        SchemaType::Avro => (
+            None,
+            Some(references::resolve_avro(document, dependencies)?),
+        ),
+        SchemaType::Json if references.is_empty() => (None, None),
+        SchemaType::Json => (
+            Some(references::resolve_json(
+                document,
+                references,
+                dependencies,
+            )?),
+            None,
+        ),
+    })
 }
 
 fn parse_json(schema_type: SchemaType, text: &str) -> Result<Value, InvalidSchema> {

@@ -1,11 +1,15 @@
 //! The registry's operations on PostgreSQL: register (deduplicated, checked, numbered under
-//! a lock on the subject), look up, list, delete (soft, then permanent) and configure.
+//! a lock on the subject), look up, list, delete (soft, then permanent; never a version
+//! another schema references) and configure; loading the schemas a schema's references
+//! reach, and who references a version.
 
 use serde::Serialize;
 use serde_json::json;
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 
 use super::compat::{self, Mode};
+use super::references::{self, Dependencies, Dependency, Reference};
 use super::schema::{self, ParsedSchema, SchemaType};
 use super::{RegistryError, VersionRef};
 use crate::audit::{self, Actor, Event};
@@ -18,6 +22,8 @@ pub struct SubjectVersion {
     pub id: i32,
     pub schema_type: SchemaType,
     pub schema: String,
+    /// The other subjects' versions the schema uses (empty for most).
+    pub references: Vec<Reference>,
 }
 
 /// What a registration did.
@@ -35,6 +41,7 @@ struct VersionRow {
     schema_id: i32,
     schema_type: SchemaType,
     schema: String,
+    references: Json<Vec<Reference>>,
     deleted: bool,
 }
 
@@ -46,6 +53,7 @@ impl VersionRow {
             id: self.schema_id,
             schema_type: self.schema_type,
             schema: self.schema,
+            references: self.references.0,
         }
     }
 }
@@ -58,7 +66,11 @@ async fn rows(
     sqlx::query_as!(
         VersionRow,
         r#"select v.subject, v.version, v.schema_id, s.schema_type as "schema_type: SchemaType",
-                  s.schema, v.deleted_at is not null as "deleted!"
+                  s.schema, v.deleted_at is not null as "deleted!",
+                  coalesce((select jsonb_agg(jsonb_build_object('name', r.name,
+                                'subject', r.subject, 'version', r.version) order by r.position)
+                            from registry_references r where r.schema_id = s.id), '[]')
+                    as "references!: Json<Vec<Reference>>"
            from registry_versions v join registry_schemas s on s.id = v.schema_id
            where v.subject = $1 and ($2 or v.deleted_at is null)
            order by v.version"#,
@@ -107,10 +119,11 @@ pub async fn precheck(
     super::check_subject(subject)?;
     let mode = subject_mode(&mut *conn, subject).await?;
     let live = rows(conn, subject, false).await?;
-    verdict(mode, schema, &live).await
+    verdict(conn, mode, schema, &live).await
 }
 
 async fn verdict(
+    conn: &mut PgConnection,
     mode: Mode,
     schema: &ParsedSchema,
     live: &[VersionRow],
@@ -120,7 +133,7 @@ async fn verdict(
     let breaking = if existing(live, schema).is_some() {
         None
     } else {
-        Some(check_off_runtime(mode, schema, against).await?)
+        Some(check_off_runtime(conn, mode, schema, against).await?)
     };
     Ok(Precheck {
         mode,
@@ -129,22 +142,32 @@ async fn verdict(
     })
 }
 
-/// Parses the stored versions and compares `schema` with them on a blocking thread.
+/// Loads what the stored versions reference, then parses them and compares `schema` with
+/// them on a blocking thread.
 async fn check_off_runtime(
+    conn: &mut PgConnection,
     mode: Mode,
     schema: &ParsedSchema,
     against: &[VersionRow],
 ) -> Result<Vec<compat::Breaking>, RegistryError> {
     let schema = schema.clone();
-    let stored: Vec<(i32, SchemaType, String)> = against
-        .iter()
-        .map(|row| (row.version, row.schema_type, row.schema.clone()))
-        .collect();
+    let mut stored = Vec::with_capacity(against.len());
+    for row in against {
+        let reached = dependencies(&mut *conn, &row.references.0).await?;
+        stored.push((
+            row.version,
+            row.schema_type,
+            row.schema.clone(),
+            row.references.0.clone(),
+            reached,
+        ));
+    }
     tokio::task::spawn_blocking(move || {
         let earlier = stored
-            .iter()
-            .map(|(version, kind, text)| {
-                ParsedSchema::parse_stored(*kind, text).map(|parsed| (*version, parsed))
+            .into_iter()
+            .map(|(version, kind, text, references, reached)| {
+                ParsedSchema::parse_stored_with(kind, &text, references, &reached)
+                    .map(|parsed| (version, parsed))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(compat::check(mode, &schema, &earlier))
@@ -159,7 +182,9 @@ fn existing<'a>(live: &'a [VersionRow], schema: &ParsedSchema) -> Option<&'a Ver
 }
 
 fn same_schema(row: &VersionRow, schema: &ParsedSchema) -> bool {
-    row.schema == schema.canonical && row.schema_type == schema.schema_type
+    row.schema == schema.canonical
+        && row.schema_type == schema.schema_type
+        && row.references.0 == schema.references
 }
 
 /// Registers `schema` under `subject` in the caller's transaction: the existing version
@@ -193,7 +218,9 @@ pub async fn register_checked(
     )
     .execute(&mut *conn)
     .await?;
-    // One registration per subject at a time, so versions are numbered without gaps.
+    // The referenced subjects first (shared: a delete there waits for this transaction),
+    // then one registration per subject at a time, so versions are numbered without gaps.
+    hold_references(conn, &schema.references).await?;
     lock_subject(conn, subject).await?;
     let live = rows(conn, subject, false).await?;
     if let Some(existing) = existing(&live, schema) {
@@ -212,7 +239,7 @@ pub async fn register_checked(
                 .collect::<Vec<_>>();
     let breaking = match checked.breaking {
         Some(breaking) if still_valid => breaking,
-        _ => check_off_runtime(mode, schema, compared(mode, &live)).await?,
+        _ => check_off_runtime(conn, mode, schema, compared(mode, &live)).await?,
     };
     if !breaking.is_empty() {
         return Err(RegistryError::Incompatible {
@@ -269,7 +296,185 @@ async fn lock_subject(conn: &mut PgConnection, subject: &str) -> Result<(), sqlx
     Ok(())
 }
 
-/// The global id of a schema, created on first use.
+/// Keeps the versions `references` name from being deleted until the caller's transaction
+/// ends, and checks that each is still there (a delete may have come first).
+async fn hold_references(
+    conn: &mut PgConnection,
+    references: &[Reference],
+) -> Result<(), RegistryError> {
+    if references.is_empty() {
+        return Ok(());
+    }
+    let mut subjects: Vec<&str> = references.iter().map(|r| r.subject.as_str()).collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    sqlx::query!(
+        "select name from registry_subjects where name = any($1) order by name for share",
+        &subjects as &[&str],
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for reference in references {
+        live_version(&mut *conn, reference).await?;
+    }
+    Ok(())
+}
+
+/// The version a new schema's reference names, which must be live.
+async fn live_version(
+    conn: &mut PgConnection,
+    reference: &Reference,
+) -> Result<i32, RegistryError> {
+    sqlx::query_scalar!(
+        r#"select version from registry_versions
+           where subject = $1 and ($2 = -1 or version = $2) and deleted_at is null
+           order by version desc limit 1"#,
+        reference.subject,
+        reference.version,
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| {
+        RegistryError::InvalidSchema(format!(
+            "reference `{}`: subject '{}' has no {}",
+            reference.name,
+            reference.subject,
+            if reference.version == references::LATEST {
+                "live version".to_string()
+            } else {
+                format!("live version {}", reference.version)
+            }
+        ))
+    })
+}
+
+/// Every schema `references` reach, directly or through the references of those, loaded
+/// from the registry (soft-deleted versions included: a stored schema may still use one).
+/// Refused past [`references::MAX_REFERENCE_DEPTH`] or [`references::MAX_DEPENDENCIES`].
+pub async fn dependencies(
+    conn: &mut PgConnection,
+    references: &[Reference],
+) -> Result<Dependencies, RegistryError> {
+    let mut reached = Dependencies::default();
+    let mut pending: Vec<(Reference, usize)> = references.iter().map(|r| (r.clone(), 1)).collect();
+    while let Some((reference, depth)) = pending.pop() {
+        if reached.contains(&reference.subject, reference.version) {
+            continue;
+        }
+        if depth > references::MAX_REFERENCE_DEPTH {
+            return Err(RegistryError::InvalidSchema(format!(
+                "references nest deeper than {} levels (at subject '{}' version {})",
+                references::MAX_REFERENCE_DEPTH,
+                reference.subject,
+                reference.version
+            )));
+        }
+        if reached.len() >= references::MAX_DEPENDENCIES {
+            return Err(RegistryError::InvalidSchema(format!(
+                "the references reach more than {} schemas",
+                references::MAX_DEPENDENCIES
+            )));
+        }
+        let found = sqlx::query!(
+            r#"select s.schema_type as "schema_type: SchemaType", s.schema,
+                      coalesce((select jsonb_agg(jsonb_build_object('name', r.name,
+                                    'subject', r.subject, 'version', r.version) order by r.position)
+                                from registry_references r where r.schema_id = s.id), '[]')
+                        as "references!: Json<Vec<Reference>>"
+               from registry_versions v join registry_schemas s on s.id = v.schema_id
+               where v.subject = $1 and v.version = $2"#,
+            reference.subject,
+            reference.version,
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| {
+            RegistryError::InvalidSchema(format!(
+                "reference `{}`: subject '{}' has no version {}",
+                reference.name, reference.subject, reference.version
+            ))
+        })?;
+        pending.extend(found.references.0.iter().map(|r| (r.clone(), depth + 1)));
+        reached.insert(
+            &reference.subject,
+            reference.version,
+            Dependency {
+                schema_type: found.schema_type,
+                schema: found.schema,
+                references: found.references.0,
+            },
+        );
+    }
+    Ok(reached)
+}
+
+/// Reads a schema a client sent with its references: checks them, pins `-1` to the
+/// subject's latest live version, loads everything they reach and parses the schema
+/// against it.
+pub async fn prepare(
+    pool: &PgPool,
+    schema_type: SchemaType,
+    text: &str,
+    mut references: Vec<Reference>,
+) -> Result<ParsedSchema, RegistryError> {
+    if references.is_empty() {
+        return Ok(ParsedSchema::parse(schema_type, text)?);
+    }
+    references::check(&references)?;
+    let mut conn = pool.acquire().await?;
+    for reference in &mut references {
+        reference.version = live_version(&mut conn, reference).await?;
+    }
+    let reached = dependencies(&mut conn, &references).await?;
+    Ok(ParsedSchema::parse_with(
+        schema_type,
+        text,
+        references,
+        &reached,
+    )?)
+}
+
+/// A stored version parsed with its references resolved.
+pub async fn parse_version(
+    pool: &PgPool,
+    version: &SubjectVersion,
+) -> Result<ParsedSchema, RegistryError> {
+    parse_stored(
+        pool,
+        version.schema_type,
+        &version.schema,
+        version.references.clone(),
+    )
+    .await
+}
+
+async fn parse_stored(
+    pool: &PgPool,
+    schema_type: SchemaType,
+    text: &str,
+    references: Vec<Reference>,
+) -> Result<ParsedSchema, RegistryError> {
+    let reached = if references.is_empty() {
+        Dependencies::default()
+    } else {
+        dependencies(&mut *pool.acquire().await?, &references).await?
+    };
+    Ok(ParsedSchema::parse_stored_with(
+        schema_type,
+        text,
+        references,
+        &reached,
+    )?)
+}
+
+/// The schema with a global id, parsed with its references resolved (for the readers of
+/// records that carry the id).
+pub async fn stored_schema(pool: &PgPool, id: i32) -> Result<ParsedSchema, RegistryError> {
+    let found = schema_by_id(pool, id).await?;
+    parse_stored(pool, found.schema_type, &found.schema, found.references).await
+}
+
+/// The global id of a schema, created on first use (with its references).
 async fn schema_id(conn: &mut PgConnection, schema: &ParsedSchema) -> Result<i32, sqlx::Error> {
     let fingerprint = schema.fingerprint();
     if let Some(id) = sqlx::query_scalar!(
@@ -282,7 +487,7 @@ async fn schema_id(conn: &mut PgConnection, schema: &ParsedSchema) -> Result<i32
     {
         return Ok(id);
     }
-    sqlx::query_scalar!(
+    let id = sqlx::query_scalar!(
         r#"insert into registry_schemas (schema_type, schema, fingerprint) values ($1, $2, $3)
            on conflict (schema_type, fingerprint) do update set updated_at = registry_schemas.updated_at
            returning id"#,
@@ -290,8 +495,93 @@ async fn schema_id(conn: &mut PgConnection, schema: &ParsedSchema) -> Result<i32
         schema.canonical,
         fingerprint,
     )
-    .fetch_one(conn)
+    .fetch_one(&mut *conn)
+    .await?;
+    if !schema.references.is_empty() {
+        let names: Vec<&str> = schema.references.iter().map(|r| r.name.as_str()).collect();
+        let subjects: Vec<&str> = schema
+            .references
+            .iter()
+            .map(|r| r.subject.as_str())
+            .collect();
+        let versions: Vec<i32> = schema.references.iter().map(|r| r.version).collect();
+        sqlx::query!(
+            r#"insert into registry_references (schema_id, position, name, subject, version)
+               select $1, (t.position - 1)::int, t.name, t.subject, t.version
+               from unnest($2::text[], $3::text[], $4::int[])
+                    with ordinality as t(name, subject, version, position)
+               on conflict do nothing"#,
+            id,
+            &names as &[&str],
+            &subjects as &[&str],
+            &versions,
+        )
+        .execute(conn)
+        .await?;
+    }
+    Ok(id)
+}
+
+/// The ids of the schemas (used by some version) that reference `subject`'s version.
+async fn referencing(
+    conn: &mut PgConnection,
+    subject: &str,
+    version: i32,
+) -> Result<Vec<i32>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select distinct r.schema_id from registry_references r
+           where r.subject = $1 and r.version = $2
+             and exists (select 1 from registry_versions v where v.schema_id = r.schema_id)
+           order by r.schema_id"#,
+        subject,
+        version,
+    )
+    .fetch_all(conn)
     .await
+}
+
+/// The ids of the schemas that reference a version of a subject (Confluent's
+/// `referencedby`).
+pub async fn referenced_by(
+    pool: &PgPool,
+    subject: &str,
+    which: VersionRef,
+) -> Result<Vec<i32>, RegistryError> {
+    let found = version(pool, subject, which, true).await?;
+    Ok(referencing(&mut *pool.acquire().await?, subject, found.version).await?)
+}
+
+/// The ids of the schemas that reference any subject version using the schema `id`.
+pub async fn referenced_by_schema(pool: &PgPool, id: i32) -> Result<Vec<i32>, RegistryError> {
+    schema_by_id(pool, id).await?;
+    Ok(sqlx::query_scalar!(
+        r#"select distinct r.schema_id from registry_references r
+           join registry_versions t on t.subject = r.subject and t.version = r.version
+           where t.schema_id = $1
+             and exists (select 1 from registry_versions v where v.schema_id = r.schema_id)
+           order by r.schema_id"#,
+        id,
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Refuses to delete a version another registered schema references.
+async fn refuse_if_referenced(
+    conn: &mut PgConnection,
+    subject: &str,
+    version: i32,
+) -> Result<(), RegistryError> {
+    let referenced_by = referencing(conn, subject, version).await?;
+    if referenced_by.is_empty() {
+        Ok(())
+    } else {
+        Err(RegistryError::ReferenceExists {
+            subject: subject.to_string(),
+            version,
+            referenced_by,
+        })
+    }
 }
 
 /// The version of `subject` that has `schema` (Confluent's lookup).
@@ -377,16 +667,33 @@ pub async fn version(
         })
 }
 
+/// A schema by its global id, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredSchema {
+    pub schema_type: SchemaType,
+    pub schema: String,
+    pub references: Vec<Reference>,
+}
+
 /// A schema by its global id, while some version (live or soft-deleted) uses it.
-pub async fn schema_by_id(pool: &PgPool, id: i32) -> Result<(SchemaType, String), RegistryError> {
+pub async fn schema_by_id(pool: &PgPool, id: i32) -> Result<StoredSchema, RegistryError> {
     sqlx::query!(
-        r#"select s.schema_type as "schema_type: SchemaType", s.schema from registry_schemas s
+        r#"select s.schema_type as "schema_type: SchemaType", s.schema,
+                  coalesce((select jsonb_agg(jsonb_build_object('name', r.name,
+                                'subject', r.subject, 'version', r.version) order by r.position)
+                            from registry_references r where r.schema_id = s.id), '[]')
+                    as "references!: Json<Vec<Reference>>"
+           from registry_schemas s
            where s.id = $1 and exists (select 1 from registry_versions v where v.schema_id = s.id)"#,
         id,
     )
     .fetch_optional(pool)
     .await?
-    .map(|row| (row.schema_type, row.schema))
+    .map(|row| StoredSchema {
+        schema_type: row.schema_type,
+        schema: row.schema,
+        references: row.references.0,
+    })
     .ok_or(RegistryError::SchemaNotFound)
 }
 
@@ -435,6 +742,7 @@ pub async fn delete_version(
         version: which.to_string(),
     })?;
     let version = target.version;
+    refuse_if_referenced(conn, subject, version).await?;
     match (permanent, target.deleted) {
         (false, true) => {
             return Err(RegistryError::VersionSoftDeleted {
@@ -494,6 +802,9 @@ pub async fn delete_subject(
         .filter(|r| !r.deleted)
         .map(|r| r.version)
         .collect();
+    for row in &all {
+        refuse_if_referenced(conn, subject, row.version).await?;
+    }
     let deleted = if permanent {
         if !live.is_empty() {
             return Err(RegistryError::SubjectNotSoftDeleted(subject.to_string()));
@@ -636,7 +947,7 @@ pub async fn check_compatibility(
     let mode = subject_mode(&mut conn, subject).await?;
     let live = rows(&mut conn, subject, false).await?;
     let Some(which) = which else {
-        return check_off_runtime(mode, schema, compared(mode, &live)).await;
+        return check_off_runtime(&mut conn, mode, schema, compared(mode, &live)).await;
     };
     if live.is_empty() {
         return Err(RegistryError::SubjectNotFound(subject.to_string()));
@@ -656,7 +967,7 @@ pub async fn check_compatibility(
         Mode::FullTransitive => Mode::Full,
         other => other,
     };
-    check_off_runtime(single, schema, std::slice::from_ref(target)).await
+    check_off_runtime(&mut conn, single, schema, std::slice::from_ref(target)).await
 }
 
 #[cfg(test)]

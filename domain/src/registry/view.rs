@@ -7,10 +7,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgPool;
+use sqlx::types::Json;
 
 use super::compat::{self, Mode};
+use super::references::Reference;
 use super::schema::{ParsedSchema, SchemaType};
-use super::store::{self, SubjectVersion};
+use super::store;
 use super::{RegistryError, VersionRef};
 use crate::db::Timestamp;
 
@@ -25,6 +27,17 @@ pub struct VersionEntry {
     pub schema: String,
     pub registered_by: String,
     pub created_at: Timestamp,
+    /// The other subjects' versions this schema uses.
+    pub references: Vec<Reference>,
+    /// The live subject versions whose schemas use this version.
+    pub referenced_by: Vec<Using>,
+}
+
+/// A subject version that uses another through a reference.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Using {
+    pub subject: String,
+    pub version: i32,
 }
 
 /// A field that differs between two schema versions.
@@ -238,11 +251,21 @@ fn json_fields(schema: &Value, prefix: &str, out: &mut BTreeMap<String, String>,
 
 /// The live versions of a subject, newest first.
 pub async fn history(pool: &PgPool, subject: &str) -> Result<Vec<VersionEntry>, sqlx::Error> {
-    let mut entries = sqlx::query_as!(
-        VersionEntry,
+    let rows = sqlx::query!(
         r#"select v.subject, v.version, v.schema_id as id,
                   s.schema_type as "schema_type: SchemaType", s.schema,
-                  v.registered_by, v.created_at as "created_at: Timestamp"
+                  v.registered_by, v.created_at as "created_at: Timestamp",
+                  coalesce((select jsonb_agg(jsonb_build_object('name', r.name,
+                                'subject', r.subject, 'version', r.version) order by r.position)
+                            from registry_references r where r.schema_id = s.id), '[]')
+                    as "references!: Json<Vec<Reference>>",
+                  coalesce((select jsonb_agg(jsonb_build_object('subject', u.subject,
+                                'version', u.version) order by u.subject, u.version)
+                            from registry_references r
+                            join registry_versions u on u.schema_id = r.schema_id
+                                 and u.deleted_at is null
+                            where r.subject = v.subject and r.version = v.version), '[]')
+                    as "referenced_by!: Json<Vec<Using>>"
            from registry_versions v join registry_schemas s on s.id = v.schema_id
            where v.subject = $1 and v.deleted_at is null
            order by v.version desc"#,
@@ -250,12 +273,23 @@ pub async fn history(pool: &PgPool, subject: &str) -> Result<Vec<VersionEntry>, 
     )
     .fetch_all(pool)
     .await?;
-    for entry in &mut entries {
-        if let Ok(value) = serde_json::from_str::<Value>(&entry.schema) {
-            entry.schema = serde_json::to_string_pretty(&value).unwrap_or_default();
-        }
-    }
-    Ok(entries)
+    Ok(rows
+        .into_iter()
+        .map(|row| VersionEntry {
+            subject: row.subject,
+            version: row.version,
+            id: row.id,
+            schema_type: row.schema_type,
+            schema: serde_json::from_str::<Value>(&row.schema)
+                .ok()
+                .and_then(|value| serde_json::to_string_pretty(&value).ok())
+                .unwrap_or(row.schema),
+            registered_by: row.registered_by,
+            created_at: row.created_at,
+            references: row.references.0,
+            referenced_by: row.referenced_by.0,
+        })
+        .collect())
 }
 
 /// The diff between two versions of a subject, under the subject's mode.
@@ -265,18 +299,12 @@ pub async fn diff_versions(
     from: VersionRef,
     to: VersionRef,
 ) -> Result<SchemaDiff, RegistryError> {
-    let old = parsed(store::version(pool, subject, from, false).await?)?;
-    let new = parsed(store::version(pool, subject, to, false).await?)?;
+    let old =
+        store::parse_version(pool, &store::version(pool, subject, from, false).await?).await?;
+    let new = store::parse_version(pool, &store::version(pool, subject, to, false).await?).await?;
     let mut conn = pool.acquire().await?;
     let mode = store::subject_mode(&mut conn, subject).await?;
     Ok(diff(non_transitive(mode), &old, &new))
-}
-
-fn parsed(version: SubjectVersion) -> Result<ParsedSchema, RegistryError> {
-    Ok(ParsedSchema::parse_stored(
-        version.schema_type,
-        &version.schema,
-    )?)
 }
 
 fn non_transitive(mode: Mode) -> Mode {
@@ -359,12 +387,18 @@ pub async fn propose(
         Err(RegistryError::SubjectNotFound(_)) => None,
         Err(other) => return Err(other),
     };
-    let same = latest
-        .as_ref()
-        .is_some_and(|v| v.schema == schema.canonical && v.schema_type == schema.schema_type);
+    let same = latest.as_ref().is_some_and(|v| {
+        v.schema == schema.canonical
+            && v.schema_type == schema.schema_type
+            && v.references == schema.references
+    });
+    let latest_parsed = match &latest {
+        Some(latest) => Some(store::parse_version(pool, latest).await?),
+        None => None,
+    };
     let breaking = store::check_compatibility(pool, subject, None, schema).await?;
-    let mut diff = match &latest {
-        Some(latest) => diff(mode, &parsed(latest.clone())?, schema),
+    let mut diff = match &latest_parsed {
+        Some(latest) => diff(mode, latest, schema),
         None => SchemaDiff {
             mode: mode.as_str().to_string(),
             compatible: true,
@@ -376,8 +410,8 @@ pub async fn propose(
     diff.compatible = breaking.is_empty();
     // Today's consumers read with the latest schema: they break when it cannot read data
     // written with the proposal, whatever the subject's mode lets through.
-    let readers_break = match &latest {
-        Some(latest) => !compat::can_read(&parsed(latest.clone())?, schema).is_empty(),
+    let readers_break = match &latest_parsed {
+        Some(latest) => !compat::can_read(latest, schema).is_empty(),
         None => false,
     };
     let consumers_at_risk = if readers_break {

@@ -216,8 +216,15 @@ pub async fn registered(pool: &PgPool, slug: &str) -> Result<Registered, Traffic
         Err(RegistryError::Database(error)) => return Err(TrafficError::Database(error)),
         Err(other) => return Err(unusable(other.to_string())),
     };
-    let schema = ParsedSchema::parse_stored(version.schema_type, &version.schema)
-        .map_err(|e| unusable(format!("its registered schema does not parse: {e}")))?;
+    let schema = match registry::parse_version(pool, &version).await {
+        Ok(schema) => schema,
+        Err(RegistryError::Database(error)) => return Err(TrafficError::Database(error)),
+        Err(e) => {
+            return Err(unusable(format!(
+                "its registered schema does not parse: {e}"
+            )));
+        }
+    };
     let schema_id = u32::try_from(version.id)
         .map_err(|_| unusable(format!("schema id {} is out of range", version.id)))?;
     Ok(Registered {

@@ -91,9 +91,8 @@ pub(super) fn judge(
     if let Some(id) = id {
         if !ports.schemas.contains_key(&id) && ports.schemas.len() < MAX_CACHED_SCHEMAS * 2 {
             let schema = handle
-                .block_on(domain::registry::schema_by_id(pool, id as i32))
-                .ok()
-                .and_then(|(kind, text)| ParsedSchema::parse_stored(kind, &text).ok());
+                .block_on(domain::registry::stored_schema(pool, id as i32))
+                .ok();
             ports.schemas.insert(id, schema);
         }
         let outside = ports

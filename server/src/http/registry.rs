@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::registry::{
-    self, Mode, ParsedSchema, RegistryError, SchemaType, SubjectVersion, VersionRef,
+    self, Mode, ParsedSchema, Reference, RegistryError, SchemaType, SubjectVersion, VersionRef,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -40,11 +40,19 @@ pub fn routes() -> Routes {
             "/registry/subjects/{subject}/versions/{version}",
             delete_version,
         )
+        .get(
+            "/registry/subjects/{subject}/versions/{version}/referencedby",
+            get_version_referenced_by,
+        )
         .post("/registry/subjects/{subject}", lookup)
         .delete("/registry/subjects/{subject}", delete_subject)
         .get("/registry/schemas/ids/{id}", get_schema)
         .get("/registry/schemas/ids/{id}/schema", get_schema_text)
         .get("/registry/schemas/ids/{id}/versions", get_schema_versions)
+        .get(
+            "/registry/schemas/ids/{id}/referencedby",
+            get_schema_referenced_by,
+        )
         .get("/registry/schemas/types", schema_types)
         .post(
             "/registry/compatibility/subjects/{subject}/versions/{version}",
@@ -173,24 +181,27 @@ async fn read_json<T: serde::de::DeserializeOwned>(body: Body) -> Result<T, Fail
 struct SchemaRequest {
     schema: Option<String>,
     schema_type: Option<String>,
+    /// Other subjects' versions the schema uses (`version` -1: the latest).
     #[serde(default)]
-    references: Option<Vec<Value>>,
+    references: Option<Vec<Reference>>,
 }
 
 impl SchemaRequest {
-    fn parse(&self) -> Result<ParsedSchema, RegistryError> {
-        let Some(text) = &self.schema else {
+    /// The schema, with its references loaded and resolved.
+    async fn parse(self, state: &AppState) -> Result<ParsedSchema, RegistryError> {
+        let Some(text) = self.schema else {
             return Err(RegistryError::InvalidSchema(
                 "the body has no `schema` field".to_string(),
             ));
         };
-        if self.references.as_ref().is_some_and(|r| !r.is_empty()) {
-            return Err(RegistryError::InvalidSchema(
-                "schema references are not supported; inline the referenced types".to_string(),
-            ));
-        }
         let kind = SchemaType::parse(self.schema_type.as_deref())?;
-        Ok(ParsedSchema::parse(kind, text)?)
+        registry::prepare(
+            &state.pool,
+            kind,
+            &text,
+            self.references.unwrap_or_default(),
+        )
+        .await
     }
 }
 
@@ -203,6 +214,9 @@ fn version_json(found: &SubjectVersion) -> Value {
     });
     if found.schema_type != SchemaType::Avro {
         value["schemaType"] = json!(found.schema_type.as_str());
+    }
+    if !found.references.is_empty() {
+        value["references"] = json!(found.references);
     }
     value
 }
@@ -297,7 +311,7 @@ async fn register(
     let caller = caller(caller_ext);
     registry::authorize_write(&state.pool, &state.policy, &caller, &subject).await?;
     let request: SchemaRequest = read_json(body).await?;
-    let schema = request.parse()?;
+    let schema = request.parse(&state).await?;
     let mut tx = state.pool.begin().await?;
     let registered = registry::register(&mut tx, &subject, &schema, &caller.audit_actor()).await?;
     tx.commit().await?;
@@ -381,7 +395,7 @@ async fn lookup(
     read_access(&state, caller_ext).await?;
     let flags = flags(query)?;
     let request: SchemaRequest = read_json(body).await?;
-    let schema = request.parse()?;
+    let schema = request.parse(&state).await?;
     let found = registry::lookup(&state.pool, &subject, &schema, flags.deleted).await?;
     ok(version_json(&found))
 }
@@ -415,12 +429,40 @@ async fn get_schema(
     Path(id): Path<String>,
 ) -> Answer {
     read_access(&state, caller_ext).await?;
-    let (kind, text) = registry::schema_by_id(&state.pool, schema_id(&id)?).await?;
-    let mut value = json!({ "schema": text });
-    if kind != SchemaType::Avro {
-        value["schemaType"] = json!(kind.as_str());
+    let found = registry::schema_by_id(&state.pool, schema_id(&id)?).await?;
+    let mut value = json!({ "schema": found.schema });
+    if found.schema_type != SchemaType::Avro {
+        value["schemaType"] = json!(found.schema_type.as_str());
+    }
+    if !found.references.is_empty() {
+        value["references"] = json!(found.references);
     }
     ok(value)
+}
+
+/// The ids of the schemas that reference a subject's version.
+async fn get_version_referenced_by(
+    State(state): State<AppState>,
+    caller_ext: CallerExt,
+    Path((subject, version)): Path<(String, String)>,
+) -> Answer {
+    read_access(&state, caller_ext).await?;
+    let which = VersionRef::parse(&version)?;
+    ok(json!(
+        registry::referenced_by(&state.pool, &subject, which).await?
+    ))
+}
+
+/// The ids of the schemas that reference a subject version using schema `id`.
+async fn get_schema_referenced_by(
+    State(state): State<AppState>,
+    caller_ext: CallerExt,
+    Path(id): Path<String>,
+) -> Answer {
+    read_access(&state, caller_ext).await?;
+    ok(json!(
+        registry::referenced_by_schema(&state.pool, schema_id(&id)?).await?
+    ))
 }
 
 async fn get_schema_text(
@@ -429,8 +471,8 @@ async fn get_schema_text(
     Path(id): Path<String>,
 ) -> Result<Response, Failure> {
     read_access(&state, caller_ext).await?;
-    let (_, text) = registry::schema_by_id(&state.pool, schema_id(&id)?).await?;
-    Ok(raw_schema(text))
+    let found = registry::schema_by_id(&state.pool, schema_id(&id)?).await?;
+    Ok(raw_schema(found.schema))
 }
 
 async fn get_schema_versions(
@@ -471,7 +513,7 @@ async fn check(
     read_access(state, caller_ext).await?;
     let flags = flags(query)?;
     let request: SchemaRequest = read_json(body).await?;
-    let schema = request.parse()?;
+    let schema = request.parse(state).await?;
     let breaking = registry::check_compatibility(&state.pool, subject, which, &schema).await?;
     let mut value = json!({ "is_compatible": breaking.is_empty() });
     if flags.verbose {

@@ -564,3 +564,373 @@ async fn a_proposed_breaking_schema_names_the_subscriptions_it_breaks(pool: PgPo
     assert_eq!(proposal.diff.fields.len(), 1);
     assert_eq!(proposal.diff.fields[0].change, "changed");
 }
+
+/// A registry call as the admin: status and body.
+async fn admin_call(
+    app: &TestApp,
+    admin: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    call(app, method, path, Some(admin), body).await
+}
+
+fn address(extra: Value) -> Value {
+    let mut fields = vec![json!({"name": "city", "type": "string"})];
+    if !extra.is_null() {
+        fields.push(extra);
+    }
+    json!({
+        "schema": json!({
+            "type": "record", "name": "Address", "namespace": "shared", "fields": fields
+        }).to_string(),
+    })
+}
+
+/// An order that uses `shared.Address` from version `version` of the `shared.Address`
+/// subject.
+fn order_using_address(version: i32) -> Value {
+    json!({
+        "schema": json!({"type": "record", "name": "Order", "namespace": "sales", "fields": [
+            {"name": "id", "type": "string"},
+            {"name": "shipTo", "type": "shared.Address"}
+        ]}).to_string(),
+        "references": [{"name": "shared.Address", "subject": "shared.Address", "version": version}],
+    })
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn an_avro_subject_references_another_subjects_named_type(pool: PgPool) {
+    use reqwest::Method;
+    let app = setup(&pool).await;
+    let admin = token_for(&pool, "admin@meshmart.local").await;
+    let orders = "/subjects/sales.orders-value/versions";
+    let (status, address_v1) = admin_call(
+        &app,
+        &admin,
+        Method::POST,
+        "/subjects/shared.Address/versions",
+        Some(address(Value::Null)),
+    )
+    .await;
+    assert_eq!(status, 200, "{address_v1}");
+
+    // The referencing schema registers, and reads back with its references.
+    let (status, order_v1) = admin_call(
+        &app,
+        &admin,
+        Method::POST,
+        orders,
+        Some(order_using_address(1)),
+    )
+    .await;
+    assert_eq!(status, 200, "{order_v1}");
+    let reference = json!([{"name": "shared.Address", "subject": "shared.Address", "version": 1}]);
+    let (_, fetched) = admin_call(&app, &admin, Method::GET, &format!("{orders}/1"), None).await;
+    assert_eq!(fetched["references"], reference, "{fetched}");
+    let (_, by_id) = admin_call(
+        &app,
+        &admin,
+        Method::GET,
+        &format!("/schemas/ids/{}", order_v1["id"]),
+        None,
+    )
+    .await;
+    assert_eq!(by_id["references"], reference, "{by_id}");
+    // Registered again (the latest version given as -1): the same id; looked up: version 1.
+    let mut latest = order_using_address(1);
+    latest["references"][0]["version"] = json!(-1);
+    let (_, again) = admin_call(&app, &admin, Method::POST, orders, Some(latest.clone())).await;
+    assert_eq!(again["id"], order_v1["id"]);
+    let (status, found) = admin_call(
+        &app,
+        &admin,
+        Method::POST,
+        "/subjects/sales.orders-value",
+        Some(latest),
+    )
+    .await;
+    assert_eq!((status, &found["version"]), (200, &json!(1)), "{found}");
+    // Without its reference the type it uses is unknown.
+    let mut bare = order_using_address(1);
+    bare.as_object_mut().expect("object").remove("references");
+    let (status, error) = admin_call(&app, &admin, Method::POST, orders, Some(bare)).await;
+    assert_eq!(
+        (status, &error["error_code"]),
+        (422, &json!(42201)),
+        "{error}"
+    );
+
+    // Who references Address v1: by subject version and by schema id.
+    for path in [
+        "/subjects/shared.Address/versions/1/referencedby".to_string(),
+        format!("/schemas/ids/{}/referencedby", address_v1["id"]),
+    ] {
+        let (status, ids) = admin_call(&app, &admin, Method::GET, &path, None).await;
+        assert_eq!((status, ids), (200, json!([order_v1["id"]])), "{path}");
+    }
+
+    // Address evolves compatibly (a field with a default); the order follows it.
+    let (status, _) = admin_call(
+        &app,
+        &admin,
+        Method::POST,
+        "/subjects/shared.Address/versions",
+        Some(address(
+            json!({"name": "country", "type": "string", "default": "NL"}),
+        )),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, order_v2) = admin_call(
+        &app,
+        &admin,
+        Method::POST,
+        orders,
+        Some(order_using_address(2)),
+    )
+    .await;
+    assert_eq!(status, 200, "{order_v2}");
+    assert_ne!(order_v2["id"], order_v1["id"]);
+
+    // Address v3 adds a field without a default (its own subject allows anything): an
+    // order using it cannot read orders written with v2 — seen only through the reference.
+    let (status, _) = admin_call(
+        &app,
+        &admin,
+        Method::PUT,
+        "/config/shared.Address",
+        Some(json!({"compatibility": "NONE"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = admin_call(
+        &app,
+        &admin,
+        Method::POST,
+        "/subjects/shared.Address/versions",
+        Some(address(json!({"name": "zip", "type": "string"}))),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, verdict) = admin_call(
+        &app,
+        &admin,
+        Method::POST,
+        "/compatibility/subjects/sales.orders-value/versions/latest?verbose=true",
+        Some(order_using_address(3)),
+    )
+    .await;
+    assert_eq!(status, 200, "{verdict}");
+    assert_eq!(verdict["is_compatible"], false, "{verdict}");
+    assert!(verdict["messages"].to_string().contains("zip"), "{verdict}");
+    let (status, refused) = admin_call(
+        &app,
+        &admin,
+        Method::POST,
+        orders,
+        Some(order_using_address(3)),
+    )
+    .await;
+    assert_eq!(
+        (status, &refused["error_code"]),
+        (409, &json!(409)),
+        "{refused}"
+    );
+    assert!(
+        refused["message"].as_str().unwrap_or("").contains("zip"),
+        "{refused}"
+    );
+
+    // A referenced version is not deleted, softly or with its subject (Confluent's 42206).
+    for path in [
+        "/subjects/shared.Address/versions/1",
+        "/subjects/shared.Address",
+    ] {
+        let (status, error) = admin_call(&app, &admin, Method::DELETE, path, None).await;
+        assert_eq!(
+            (status, &error["error_code"]),
+            (422, &json!(42206)),
+            "{path}: {error}"
+        );
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("version=1"),
+            "{error}"
+        );
+    }
+    // v3 is referenced by nothing registered, so it may go.
+    let (status, _) = admin_call(
+        &app,
+        &admin,
+        Method::DELETE,
+        "/subjects/shared.Address/versions/3",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // Bad references are named and change nothing.
+    let cases = [
+        (json!(9), "subject 'shared.Address' has no live version 9"),
+        (json!(0), "references/0/version"),
+        (json!(3), "no live version 3"),
+    ];
+    for (version, expected) in cases {
+        let mut body = order_using_address(1);
+        body["references"][0]["version"] = version;
+        let (status, error) = admin_call(&app, &admin, Method::POST, orders, Some(body)).await;
+        assert_eq!(
+            (status, &error["error_code"]),
+            (422, &json!(42201)),
+            "{error}"
+        );
+        assert!(
+            error["message"].as_str().unwrap_or("").contains(expected),
+            "{expected}: {error}"
+        );
+    }
+    let (_, versions) = admin_call(&app, &admin, Method::GET, orders, None).await;
+    assert_eq!(versions, json!([1, 2]));
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn a_json_schema_refers_to_another_subjects_schema_by_name(pool: PgPool) {
+    use reqwest::Method;
+    let app = setup(&pool).await;
+    let admin = token_for(&pool, "admin@meshmart.local").await;
+    let address = |street: &str| {
+        json!({
+            "schemaType": "JSON",
+            "schema": json!({
+                "$schema": "http://json-schema.org/draft-07/schema#",
+                "type": "object",
+                "properties": {"street": {"type": street}},
+                "additionalProperties": false
+            }).to_string(),
+        })
+    };
+    let customer = |version: i32| {
+        json!({
+            "schemaType": "JSON",
+            "schema": json!({
+                "$schema": "http://json-schema.org/draft-07/schema#",
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "home": {"$ref": "address.json"}},
+                "additionalProperties": false
+            }).to_string(),
+            "references": [{"name": "address.json", "subject": "shared-address", "version": version}],
+        })
+    };
+    let (status, _) = admin_call(
+        &app,
+        &admin,
+        Method::PUT,
+        "/config/shared-address",
+        Some(json!({"compatibility": "NONE"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for street in ["string", "integer"] {
+        let (status, body) = admin_call(
+            &app,
+            &admin,
+            Method::POST,
+            "/subjects/shared-address/versions",
+            Some(address(street)),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let customers = "/subjects/crm.customers-value/versions";
+    let (status, body) = admin_call(&app, &admin, Method::POST, customers, Some(customer(1))).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, fetched) = admin_call(
+        &app,
+        &admin,
+        Method::GET,
+        &format!("{customers}/latest"),
+        None,
+    )
+    .await;
+    assert_eq!(fetched["schemaType"], "JSON");
+    assert_eq!(fetched["references"][0]["name"], "address.json");
+    // The referenced street turned from string to integer: breaking through the `$ref`.
+    let (status, refused) =
+        admin_call(&app, &admin, Method::POST, customers, Some(customer(2))).await;
+    assert_eq!(status, 409, "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap_or("").contains("street"),
+        "{refused}"
+    );
+    // A `$ref` to a name no reference gives does not resolve.
+    let mut unnamed = customer(1);
+    unnamed["references"][0]["name"] = json!("other.json");
+    let (status, error) = admin_call(&app, &admin, Method::POST, customers, Some(unnamed)).await;
+    assert_eq!(
+        (status, &error["error_code"]),
+        (422, &json!(42201)),
+        "{error}"
+    );
+}
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn a_chain_of_references_deeper_than_the_limit_is_refused(pool: PgPool) {
+    use reqwest::Method;
+    let app = setup(&pool).await;
+    let admin = token_for(&pool, "admin@meshmart.local").await;
+    let depth = domain::registry::references::MAX_REFERENCE_DEPTH as i32;
+    // Link i holds link i-1: registering link i reaches i schemas through references.
+    for i in 0..=depth + 1 {
+        let mut fields = vec![json!({"name": "n", "type": "int"})];
+        let mut body = json!({});
+        if i > 0 {
+            fields.push(json!({"name": "inner", "type": format!("chain.Link{}", i - 1)}));
+            body["references"] = json!([{
+                "name": format!("chain.Link{}", i - 1),
+                "subject": format!("link-{}", i - 1),
+                "version": 1
+            }]);
+        }
+        body["schema"] = json!(
+            json!({"type": "record", "name": format!("Link{i}"), "namespace": "chain", "fields": fields})
+                .to_string()
+        );
+        let (status, answer) = admin_call(
+            &app,
+            &admin,
+            Method::POST,
+            &format!("/subjects/link-{i}/versions"),
+            Some(body),
+        )
+        .await;
+        if i <= depth {
+            assert_eq!(status, 200, "link {i}: {answer}");
+        } else {
+            assert_eq!(
+                (status, &answer["error_code"]),
+                (422, &json!(42201)),
+                "{answer}"
+            );
+            assert!(
+                answer["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains(&format!("references nest deeper than {depth} levels")),
+                "{answer}"
+            );
+        }
+    }
+    let (status, _) = admin_call(
+        &app,
+        &admin,
+        Method::GET,
+        &format!("/subjects/link-{}/versions", depth + 1),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "nothing was registered");
+}

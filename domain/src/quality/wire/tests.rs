@@ -528,3 +528,84 @@ fn a_large_record_is_not_kept_once_read() {
     assert_eq!(taken, json!({"orderId": "o-1", "total": 12.5}));
     assert_eq!(decoder.last, Value::Null);
 }
+
+#[test]
+fn records_of_schemas_with_references_are_read_with_the_referenced_types() {
+    use crate::registry::references::{Dependencies, Dependency, Reference};
+    let reference = |name: &str, subject: &str| Reference {
+        name: name.to_string(),
+        subject: subject.to_string(),
+        version: 1,
+    };
+    // Avro: a shipment whose `to` is `shared.Address` from another subject.
+    let address = r#"{"type": "record", "name": "Address", "namespace": "shared",
+        "fields": [{"name": "city", "type": "string"}]}"#;
+    let mut reached = Dependencies::default();
+    reached.insert(
+        "shared.Address",
+        1,
+        Dependency {
+            schema_type: SchemaType::Avro,
+            schema: address.to_string(),
+            references: Vec::new(),
+        },
+    );
+    let shipment = ParsedSchema::parse_with(
+        SchemaType::Avro,
+        r#"{"type": "record", "name": "Shipment", "fields": [
+            {"name": "id", "type": "string"}, {"name": "to", "type": "shared.Address"}]}"#,
+        vec![reference("shared.Address", "shared.Address")],
+        &reached,
+    )
+    .expect("resolves");
+    let record = Avro::Record(vec![
+        ("id".into(), Avro::String("s-1".into())),
+        (
+            "to".into(),
+            Avro::Record(vec![("city".into(), Avro::String("Utrecht".into()))]),
+        ),
+    ]);
+    let payload = apache_avro::writer::datum::GenericDatumWriter::builder(
+        shipment.avro().expect("an Avro schema"),
+    )
+    .build()
+    .expect("a writer")
+    .write_value_to_vec(record)
+    .expect("encodes");
+    // JSON Schema: a customer whose `home` is `address.json` from another subject.
+    let mut reached = Dependencies::default();
+    reached.insert(
+        "shared-address",
+        1,
+        Dependency {
+            schema_type: SchemaType::Json,
+            schema: r#"{"type": "object", "properties": {"street": {"type": "string"}},
+                "required": ["street"]}"#
+                .to_string(),
+            references: Vec::new(),
+        },
+    );
+    let customer = ParsedSchema::parse_with(
+        SchemaType::Json,
+        r#"{"type": "object", "properties": {"home": {"$ref": "address.json"}}}"#,
+        vec![reference("address.json", "shared-address")],
+        &reached,
+    )
+    .expect("resolves");
+    let schemas = HashMap::from([(7, shipment), (8, customer)]);
+    let ids = HashSet::from([7, 8]);
+    let decoded = decode(&frame(7, &payload), &schemas, &ids).expect("decodes");
+    assert_eq!(
+        decoded.value,
+        json!({"id": "s-1", "to": {"city": "Utrecht"}})
+    );
+    decode(
+        &frame(8, br#"{"home": {"street": "Main 1"}}"#),
+        &schemas,
+        &ids,
+    )
+    .expect("valid");
+    let invalid = decode(&frame(8, br#"{"home": {"street": 7}}"#), &schemas, &ids)
+        .expect_err("the referenced street is a string");
+    assert_eq!(invalid.reason(), "invalid", "{invalid}");
+}
