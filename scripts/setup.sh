@@ -91,6 +91,14 @@ if [ "$kv_have" != "$kv_want" ]; then
   say "installing kubernetes-validate $kv_want into $venv (have: ${kv_have:-none})"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==$kv_want"
 fi
+# Protobuf for the client's ProtobufSerializer / ProtobufDeserializer (the `protobuf` extra
+# of confluent-kafka, pinned: the versions the registry's Protobuf test was written against).
+pb_want=7.36.2
+pb_have=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("protobuf"))' 2>/dev/null || true)
+if [ "$pb_have" != "$pb_want" ]; then
+  say "installing protobuf $pb_want into $venv (have: ${pb_have:-none})"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "protobuf==$pb_want" "googleapis-common-protos==1.76.0"
+fi
 
 
 # --- IP geolocation database (npm registry, cached outside the clone) ---------------------

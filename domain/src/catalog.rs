@@ -91,8 +91,8 @@ async fn precheck_port_schemas(
     let mut checked = Vec::with_capacity(contract.ports.len());
     for (index, port) in contract.ports.iter().enumerate() {
         let pointer = format!("/schema/{index}");
-        let (kind, document) = schema::port_schema(&namespace, port);
-        let parsed = ParsedSchema::parse(kind, &document.to_string())
+        let (kind, text) = schema::port_schema_text(&namespace, port);
+        let parsed = ParsedSchema::parse(kind, &text)
             .map_err(|e| invalid(&pointer, format!("the port's schema is not valid: {e}")))?;
         let subject = schema::value_subject(&port.topic);
         let precheck = registry::precheck(&mut *conn, &subject, &parsed)

@@ -11,7 +11,11 @@ association lookup and fallback to `<topic>-value`) round-trip a record through 
 schema ids, with no Kafka involved; and that an Avro schema referencing another subject's
 named type (`references`) registers, reads back, is found by `get_referenced_by`, evolves
 compatibly and incompatibly as the referenced type changes, protects the referenced version
-from deletion, and round-trips a record through the serializer, which resolves the reference.
+from deletion, and round-trips a record through the serializer, which resolves the reference;
+and that Protobuf schemas with an import (a reference) register as .proto text, read back
+(also as `format=serialized`), look up, answer a compatible and a breaking change as
+Confluent's registry would, and round-trip a record through ProtobufSerializer /
+ProtobufDeserializer, which register and read the schemas as serialized descriptors.
 
 Every check prints `ok  <what>`; the first failure prints `FAIL <what>: <why>` to stderr and
 exits 1. Every check that must reach the server uses a client with empty caches, because the
@@ -21,7 +25,8 @@ Usage:
   python end2end/registry/confluent_client.py --url http://127.0.0.1:PORT/registry \
       --user alice@example.com --token mm_... [--subject-prefix TOPIC]
 Subjects used: `<TOPIC>-value` (Avro), `<TOPIC>-key` (JSON Schema), `<TOPIC>-address` and
-`<TOPIC>-shipments-value` (references); they must not exist
+`<TOPIC>-shipments-value` (references), `meshmart/address.proto` and `<TOPIC>-parcels-value`
+(Protobuf); they must not exist
 yet, so TOPIC defaults to a fresh `e2e-registry-<random>` name. Default compatibility is
 expected to be BACKWARD (Confluent's default); no Kafka broker is needed.
 """
@@ -36,6 +41,9 @@ from confluent_kafka.schema_registry import (
     Schema, SchemaReference, SchemaRegistryClient, SchemaRegistryError,
 )
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer, ProtobufSerializer
+from google.protobuf import descriptor_pb2, descriptor_pool, timestamp_pb2
+from google.protobuf.message_factory import GetMessageClass
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 V1 = {
@@ -78,6 +86,27 @@ SHIPMENT = {
     "namespace": "meshmart.e2e",
     "fields": [{"name": "id", "type": "string"}, {"name": "to", "type": "meshmart.shared.Address"}],
 }
+
+# Protobuf: a shared Address in its own file (subject = import path, as the serializer's
+# default reference naming has it) and a Parcel that imports it and a well-known type.
+PROTO_ADDRESS = """syntax = "proto3";
+package meshmart;
+message Address { string street = 1; string city = 2; }
+"""
+PROTO_PARCEL = """// What a parcel is.
+syntax = "proto3";
+package meshmart;
+import "meshmart/address.proto";
+import "google/protobuf/timestamp.proto";
+message Parcel {
+  string id = 1;
+  meshmart.Address to = 2;
+  google.protobuf.Timestamp shipped_at = 3;
+}
+"""
+# Compatible: a new field. Breaking: `id` from string to int64.
+PROTO_PARCEL_ADDED = PROTO_PARCEL.replace("shipped_at = 3;", "shipped_at = 3;\n  string carrier = 4;")
+PROTO_PARCEL_BROKEN = PROTO_PARCEL.replace("string id = 1;", "int64 id = 1;")
 
 COMPAT_LEVELS = {
     "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE",
@@ -297,6 +326,9 @@ def main():
     # --- references: a record using another subject's named type -------------------------------
     references(client, topic)
 
+    # --- Protobuf with an import --------------------------------------------------------------------
+    protobuf(client, topic)
+
     # --- unknown subject ----------------------------------------------------------------------------
     expect_error("an unknown subject is HTTP 404 / error_code 40401",
                  lambda: client().get_latest_version(f"{topic}-no-such-subject-value"), 404, 40401)
@@ -366,6 +398,88 @@ def references(client, topic):
            f"AvroSerializer frames a Shipment with the referencing schema's id {sid2}", repr(data))
     back = AvroDeserializer(client())(data, ctx)
     expect(back == record, "AvroDeserializer resolves the reference and reads the record back", repr(back))
+
+
+def parcel_classes():
+    """The Parcel message class as generated code would give it, built without protoc."""
+    F = descriptor_pb2.FieldDescriptorProto
+    address = descriptor_pb2.FileDescriptorProto(name="meshmart/address.proto", package="meshmart", syntax="proto3")
+    a = address.message_type.add(name="Address")
+    a.field.add(name="street", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    a.field.add(name="city", number=2, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    parcel = descriptor_pb2.FileDescriptorProto(
+        name="meshmart/parcel.proto", package="meshmart", syntax="proto3",
+        dependency=["meshmart/address.proto", "google/protobuf/timestamp.proto"])
+    p = parcel.message_type.add(name="Parcel")
+    p.field.add(name="id", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    p.field.add(name="to", number=2, type=F.TYPE_MESSAGE, type_name=".meshmart.Address", label=F.LABEL_OPTIONAL)
+    p.field.add(name="shipped_at", number=3, type=F.TYPE_MESSAGE, type_name=".google.protobuf.Timestamp",
+                label=F.LABEL_OPTIONAL)
+    pool = descriptor_pool.DescriptorPool()
+    pool.AddSerializedFile(timestamp_pb2.DESCRIPTOR.serialized_pb)
+    pool.Add(address)
+    pool.Add(parcel)
+    return (GetMessageClass(pool.FindMessageTypeByName("meshmart.Parcel")),
+            GetMessageClass(pool.FindMessageTypeByName("meshmart.Address")))
+
+
+def protobuf(client, topic):
+    address_subject = "meshmart/address.proto"
+    parcel_topic = f"{topic}-parcels"
+    parcel_subject = f"{parcel_topic}-value"
+    ref = SchemaReference("meshmart/address.proto", address_subject, 1)
+
+    def proto(text, refs=None):
+        return Schema(text, schema_type="PROTOBUF", references=refs or [])
+
+    address_id = client().register_schema(address_subject, proto(PROTO_ADDRESS))
+    expect(isinstance(address_id, int), f"register a Protobuf Address under {address_subject} -> id {address_id}")
+    pid = client().register_schema(parcel_subject, proto(PROTO_PARCEL, [ref]))
+    expect(isinstance(pid, int) and pid != address_id,
+           f"register a Protobuf Parcel importing it under {parcel_subject} -> id {pid}", repr(pid))
+
+    got = client().get_schema(pid)
+    refs = [(r.name, r.subject, r.version) for r in got.references or []]
+    expect(got.schema_type == "PROTOBUF" and "message Parcel" in got.schema_str
+           and "import \"meshmart/address.proto\";" in got.schema_str and "What a parcel is" not in got.schema_str,
+           "get_schema(id) returns the canonical .proto text (no comments) with schemaType PROTOBUF",
+           got.schema_str)
+    expect(refs == [("meshmart/address.proto", address_subject, 1)], "... and the import as a reference", repr(refs))
+
+    serialized = client().get_schema(pid, fmt="serialized")
+    parsed = descriptor_pb2.FileDescriptorProto.FromString(__import__("base64").b64decode(serialized.schema_str))
+    expect([m.name for m in parsed.message_type] == ["Parcel"]
+           and list(parsed.dependency) == ["meshmart/address.proto", "google/protobuf/timestamp.proto"],
+           "get_schema(id, fmt=serialized) is a FileDescriptorProto importing the reference by its name",
+           repr(parsed))
+
+    again = client().register_schema(parcel_subject, proto(PROTO_PARCEL.replace("\n", "\n\n"), [ref]))
+    expect(again == pid, "the same schema with other whitespace gets the same id", repr(again))
+    found = client().lookup_schema(parcel_subject, proto(PROTO_PARCEL, [ref]))
+    expect(found.version == 1 and found.schema_id == pid, "lookup_schema finds version 1", f"{found!r}")
+
+    expect(client().test_compatibility(parcel_subject, proto(PROTO_PARCEL_ADDED, [ref])) is True,
+           "adding a field to the Protobuf Parcel is BACKWARD compatible")
+    compatible = client().test_compatibility(parcel_subject, proto(PROTO_PARCEL_BROKEN, [ref]), verbose=True)
+    expect(compatible is False, "changing `id` from string to int64 is not", repr(compatible))
+    expect_error("registering the breaking Parcel is error_code 409 naming the field",
+                 lambda: client().register_schema(parcel_subject, proto(PROTO_PARCEL_BROKEN, [ref])),
+                 409, 409, "id")
+    expect_error("an import no reference names is error_code 42201 naming it",
+                 lambda: client().register_schema(parcel_subject, proto(PROTO_PARCEL)), 422, 42201,
+                 "meshmart/address.proto")
+
+    # The serializer registers both files as serialized descriptors: the same schemas, so the
+    # same ids; the deserializer reads them back with format=serialized.
+    Parcel, Address = parcel_classes()
+    message = Parcel(id="p-1", to=Address(street="Oudegracht 1", city="Utrecht"))
+    message.shipped_at.seconds = 1_700_000_000
+    ctx = SerializationContext(parcel_topic, MessageField.VALUE)
+    data = ProtobufSerializer(Parcel, client())(message, ctx)
+    expect(isinstance(data, bytes) and int.from_bytes(data[1:5], "big") == pid and data[5] == 0,
+           f"ProtobufSerializer frames a Parcel with schema id {pid} and message index [0]", data.hex())
+    back = ProtobufDeserializer(Parcel, None, client())(data, ctx)
+    expect(back == message, "ProtobufDeserializer resolves the import and reads the Parcel back", repr(back))
 
 
 if __name__ == "__main__":

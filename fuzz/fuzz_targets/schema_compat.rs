@@ -12,8 +12,12 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
-    let kind = if selector % 2 == 0 { SchemaType::Avro } else { SchemaType::Json };
-    let mode = Mode::ALL[usize::from(selector / 2) % Mode::ALL.len()];
+    let kind = match selector % 3 {
+        0 => SchemaType::Avro,
+        1 => SchemaType::Json,
+        _ => SchemaType::Protobuf,
+    };
+    let mode = Mode::ALL[usize::from(selector / 3) % Mode::ALL.len()];
     let Ok(text) = std::str::from_utf8(rest) else {
         return;
     };

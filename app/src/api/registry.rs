@@ -308,6 +308,7 @@ async fn proposed(slug: &str, topic: &str, schema: &str) -> Result<Proposed, Api
     let kind = match &latest {
         Some(latest) => latest.schema_type,
         None if port.format.eq_ignore_ascii_case("avro") => SchemaType::Avro,
+        None if port.format.eq_ignore_ascii_case("protobuf") => SchemaType::Protobuf,
         None => SchemaType::Json,
     };
     let parsed = ParsedSchema::parse(kind, schema)

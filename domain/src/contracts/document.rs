@@ -23,14 +23,14 @@ pub(super) fn list<'a>(value: &'a Value, key: &str) -> impl Iterator<Item = &'a 
         .flatten()
 }
 
-/// The format of the contract's records: its Kafka server's `format` (`avro` or `json`),
-/// JSON when it names none.
+/// The format of the contract's records: its Kafka server's `format` (`avro`, `protobuf`
+/// or `json`), JSON when it names none.
 pub(super) fn port_format(document: &Value) -> String {
     list(document, "servers")
         .find(|server| text(server, "type").as_deref() == Some("kafka"))
         .and_then(|server| text(server, "format"))
         .map(|f| f.to_ascii_lowercase())
-        .filter(|f| f == "avro" || f == "json")
+        .filter(|f| f == "avro" || f == "json" || f == "protobuf")
         .unwrap_or_else(|| "json".to_string())
 }
 

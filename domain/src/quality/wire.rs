@@ -1,6 +1,7 @@
 //! Confluent's wire format: a record is the magic byte `0`, the big-endian 4-byte id of
-//! its schema in the registry, then the payload in that schema's language (Avro binary, or
-//! UTF-8 JSON for JSON Schema). This module turns bytes into the JSON the quality checker
+//! its schema in the registry, then the payload in that schema's language (Avro binary,
+//! UTF-8 JSON for JSON Schema, or Protobuf's message indexes and message, see
+//! [`protobuf`]). This module turns bytes into the JSON the quality checker
 //! reads, or into a [`WireError`] whose [`reason`](WireError::reason) is a stable name to
 //! count by.
 //!
@@ -121,6 +122,7 @@ pub fn frame(schema_id: u32, payload: &[u8]) -> Vec<u8> {
 }
 
 mod avro;
+pub mod protobuf;
 mod reuse;
 
 /// A schema ready to decode with.
@@ -130,6 +132,7 @@ enum Compiled {
     /// Read by Apache Avro.
     Avro(Box<Schema>),
     Json(Box<jsonschema::Validator>),
+    Protobuf(Box<crate::registry::protobuf::Protobuf>),
     /// The schema cannot be decoded safely or at all; every record with it is undecodable.
     Refused(String),
 }
@@ -261,6 +264,9 @@ impl Decoder {
             Compiled::Avro(schema) => {
                 *value = decode_avro(schema, payload).map_err(undecodable)?;
             }
+            Compiled::Protobuf(schema) => {
+                *value = protobuf::decode(schema, payload).map_err(undecodable)?;
+            }
             Compiled::Json(validator) => {
                 // UTF-8 checked once for the whole payload, not string by string.
                 let text = std::str::from_utf8(payload)
@@ -323,6 +329,10 @@ fn compile(schema: &ParsedSchema) -> Compiled {
         SchemaType::Json => match jsonschema::validator_for(schema.resolved()) {
             Ok(validator) => Compiled::Json(Box::new(validator)),
             Err(error) => Compiled::Refused(format!("the JSON Schema does not compile: {error}")),
+        },
+        SchemaType::Protobuf => match schema.protobuf() {
+            Some(compiled) => Compiled::Protobuf(Box::new(compiled.clone())),
+            None => Compiled::Refused("the Protobuf schema did not compile".to_string()),
         },
     }
 }

@@ -1,7 +1,8 @@
 //! Compatibility between schema versions: the seven Confluent modes, and the check of a new
 //! schema against the versions a mode compares it with. Avro uses the Apache Avro crate's
 //! reader/writer resolution rules; JSON Schema uses [`super::json_compat`], which follows
-//! Confluent's JSON Schema rules.
+//! Confluent's JSON Schema rules; Protobuf [`super::protobuf::compat`], which follows
+//! Confluent's Protobuf rules.
 
 use serde::{Deserialize, Serialize};
 
@@ -145,6 +146,12 @@ pub fn can_read(reader: &ParsedSchema, writer: &ParsedSchema) -> Vec<String> {
             Ok(()) => Vec::new(),
             Err(changes) => changes.iter().map(ToString::to_string).collect(),
         },
+        SchemaType::Protobuf => {
+            let (Some(reader), Some(writer)) = (reader.protobuf(), writer.protobuf()) else {
+                return vec!["the schema could not be read as Protobuf".to_string()];
+            };
+            super::protobuf::compat::can_read(reader, writer)
+        }
         SchemaType::Avro => {
             let (Some(reader), Some(writer)) = (reader.avro(), writer.avro()) else {
                 return vec!["the schema could not be read as Avro".to_string()];

@@ -1,4 +1,4 @@
-//! The schema registry: subjects with numbered versions of Avro and JSON Schema schemas,
+//! The schema registry: subjects with numbered versions of Avro, JSON Schema and Protobuf schemas,
 //! global schema ids shared by identical schemas, references between schemas of different
 //! subjects, compatibility modes (global and per subject), soft and hard deletes — the model behind Meshmart's Confluent-compatible REST
 //! API, and the path every contract push registers its ports' schemas through.
@@ -10,6 +10,7 @@ pub mod announce;
 pub mod browse;
 pub mod compat;
 pub mod json_compat;
+pub mod protobuf;
 pub mod references;
 pub mod schema;
 mod store;

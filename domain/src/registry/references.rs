@@ -75,9 +75,15 @@ impl Dependencies {
         self.found.is_empty()
     }
 
-    fn get(&self, reference: &Reference) -> Option<&Dependency> {
+    /// The schema a reference names, if it was loaded.
+    pub fn get(&self, reference: &Reference) -> Option<&Dependency> {
         self.found
             .get(&(reference.subject.clone(), reference.version))
+    }
+
+    /// Every schema reached.
+    pub fn all(&self) -> impl Iterator<Item = &Dependency> {
+        self.found.values()
     }
 }
 

@@ -1,4 +1,4 @@
-//! What a registered schema is: its type (Avro or JSON Schema), parsing with limits (with
+//! What a registered schema is: its type (Avro, JSON Schema or Protobuf), parsing with limits (with
 //! its references resolved, see [`super::references`]), the canonical text and references
 //! that decide identity (keys sorted, no insignificant whitespace) and their fingerprint,
 //! and the schemas a contract's output port implies.
@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::json_compat;
+use super::protobuf::Protobuf;
 use super::references::{self, Dependencies, Reference};
 use crate::contracts::{Field, OutputPort};
 
@@ -27,15 +28,18 @@ pub enum SchemaType {
     Avro,
     #[serde(rename = "JSON")]
     Json,
+    #[serde(rename = "PROTOBUF")]
+    Protobuf,
 }
 
 impl SchemaType {
-    pub const ALL: [SchemaType; 2] = [SchemaType::Json, SchemaType::Avro];
+    pub const ALL: [SchemaType; 3] = [SchemaType::Json, SchemaType::Protobuf, SchemaType::Avro];
 
     pub fn as_str(self) -> &'static str {
         match self {
             SchemaType::Avro => "AVRO",
             SchemaType::Json => "JSON",
+            SchemaType::Protobuf => "PROTOBUF",
         }
     }
 
@@ -44,8 +48,9 @@ impl SchemaType {
         match name.map(str::to_ascii_uppercase).as_deref() {
             None | Some("AVRO") => Ok(SchemaType::Avro),
             Some("JSON") => Ok(SchemaType::Json),
+            Some("PROTOBUF") => Ok(SchemaType::Protobuf),
             Some(other) => Err(InvalidSchema(format!(
-                "unknown schema type `{other}`; use AVRO or JSON"
+                "unknown schema type `{other}`; use AVRO, JSON or PROTOBUF"
             ))),
         }
     }
@@ -69,6 +74,8 @@ pub struct ParsedSchema {
     resolved: Option<Value>,
     /// An Avro schema, its references resolved.
     avro: Option<apache_avro::Schema>,
+    /// A Protobuf schema compiled with its imports.
+    protobuf: Option<Protobuf>,
 }
 
 impl ParsedSchema {
@@ -90,6 +97,9 @@ impl ParsedSchema {
                 text.len()
             )));
         }
+        if schema_type == SchemaType::Protobuf {
+            return Self::compile_protobuf(text, references, dependencies);
+        }
         let document = parse_json(schema_type, text)?;
         if depth(&document) > MAX_DEPTH {
             return Err(InvalidSchema(format!(
@@ -109,10 +119,29 @@ impl ParsedSchema {
             references,
             resolved,
             avro,
+            protobuf: None,
         })
     }
 
-    /// A schema without references read back from the registry's own table.
+    /// A Protobuf schema: compiled with its imports; its canonical text is the compiled
+    /// file printed back (so text and serialized descriptors of one schema are one).
+    fn compile_protobuf(
+        text: &str,
+        references: Vec<Reference>,
+        dependencies: &Dependencies,
+    ) -> Result<Self, InvalidSchema> {
+        let compiled = Protobuf::compile(text, &references, dependencies)?;
+        let canonical = compiled.canonical();
+        Ok(Self {
+            schema_type: SchemaType::Protobuf,
+            document: Value::String(canonical.clone()),
+            canonical,
+            references,
+            resolved: None,
+            avro: None,
+            protobuf: Some(compiled),
+        })
+    }
     pub fn parse_stored(schema_type: SchemaType, text: &str) -> Result<Self, InvalidSchema> {
         Self::parse_stored_with(schema_type, text, Vec::new(), &Dependencies::default())
     }
@@ -126,6 +155,11 @@ impl ParsedSchema {
         references: Vec<Reference>,
         dependencies: &Dependencies,
     ) -> Result<Self, InvalidSchema> {
+        if schema_type == SchemaType::Protobuf {
+            let mut parsed = Self::compile_protobuf(text, references, dependencies)?;
+            parsed.canonical = text.to_string();
+            return Ok(parsed);
+        }
         let document = parse_json(schema_type, text)?;
         let (resolved, avro) = resolve(schema_type, &document, &references, dependencies)?;
         Ok(Self {
@@ -135,6 +169,7 @@ impl ParsedSchema {
             references,
             resolved,
             avro,
+            protobuf: None,
         })
     }
 
@@ -165,6 +200,11 @@ impl ParsedSchema {
     /// The parsed Avro schema (Avro schemas only).
     pub fn avro(&self) -> Option<&apache_avro::Schema> {
         self.avro.as_ref()
+    }
+
+    /// The compiled Protobuf schema (Protobuf schemas only).
+    pub fn protobuf(&self) -> Option<&Protobuf> {
+        self.protobuf.as_ref()
     }
 }
 
@@ -197,6 +237,8 @@ fn resolve(
             )?),
             None,
         ),
+        // Compiled by `ParsedSchema::protobuf`, never through here.
+        SchemaType::Protobuf => (None, None),
     })
 }
 
@@ -316,10 +358,26 @@ pub fn topic_of_subject(subject: &str) -> Option<&str> {
         .or_else(|| subject.strip_suffix("-key"))
 }
 
+/// The schema a contract's output port implies, as the text to register.
+pub fn port_schema_text(namespace: &str, port: &OutputPort) -> (SchemaType, String) {
+    match port_schema(namespace, port) {
+        (SchemaType::Protobuf, Value::String(text)) => (SchemaType::Protobuf, text),
+        (kind, document) => (kind, document.to_string()),
+    }
+}
+
 /// The schema a contract's output port implies, in the port's format: an Avro record
-/// (optional fields are `null` unions defaulting to null) or a closed draft-07 JSON Schema
-/// (so adding an optional field stays backward compatible and removing one does not).
+/// (optional fields are `null` unions defaulting to null), a proto3 message (as a JSON
+/// string of its `.proto` text; optional fields are `optional`, timestamps
+/// `google.protobuf.Timestamp`) or a closed draft-07 JSON Schema (so adding an optional
+/// field stays backward compatible and removing one does not).
 pub fn port_schema(namespace: &str, port: &OutputPort) -> (SchemaType, Value) {
+    if port.format.eq_ignore_ascii_case("protobuf") {
+        return (
+            SchemaType::Protobuf,
+            Value::String(proto_message(namespace, port)),
+        );
+    }
     if port.format.eq_ignore_ascii_case("avro") {
         let mut names = NameGen::default();
         (
@@ -401,6 +459,73 @@ fn json_type(field: &Field) -> Value {
         }
         _ if physical == "uuid" => json!({ "type": "string", "format": "uuid" }),
         _ => json!({ "type": "string" }),
+    }
+}
+
+/// A proto3 file with the port's event as its first message (nested objects as nested
+/// messages), in package `namespace`.
+fn proto_message(namespace: &str, port: &OutputPort) -> String {
+    let mut body = String::new();
+    let mut timestamps = false;
+    proto_fields(&port.fields, 1, &mut body, &mut timestamps);
+    let mut out = String::from("syntax = \"proto3\";\n");
+    if !namespace.is_empty() {
+        let _ = writeln!(out, "package {namespace};");
+    }
+    if timestamps {
+        out.push_str("import \"google/protobuf/timestamp.proto\";\n");
+    }
+    if let Some(description) = &port.description {
+        for line in description.lines() {
+            let _ = writeln!(out, "// {line}");
+        }
+    }
+    let _ = write!(
+        out,
+        "message {} {{\n{body}}}\n",
+        avro_name(&port.event_type)
+    );
+    out
+}
+
+fn proto_fields(fields: &[Field], depth: usize, out: &mut String, timestamps: &mut bool) {
+    let indent = "  ".repeat(depth);
+    for (i, field) in fields.iter().enumerate() {
+        let name = avro_name(&field.name);
+        let physical = field
+            .physical_type
+            .as_deref()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let kind = match kind_of(field).as_str() {
+            "object" | "record" | "struct" => {
+                let mut message = name.clone();
+                if let Some(first) = message.get_mut(0..1) {
+                    first.make_ascii_uppercase();
+                }
+                let _ = writeln!(out, "{indent}message {message} {{");
+                proto_fields(&field.fields, depth + 1, out, timestamps);
+                let _ = writeln!(out, "{indent}}}");
+                message
+            }
+            "array" => "repeated string".to_string(),
+            "integer" | "int" | "long" | "bigint" if physical == "int" => "int32".to_string(),
+            "integer" | "int" | "long" | "bigint" => "int64".to_string(),
+            "number" | "double" | "float" | "decimal" if physical == "float" => "float".to_string(),
+            "number" | "double" | "float" | "decimal" => "double".to_string(),
+            "boolean" | "bool" => "bool".to_string(),
+            "timestamp" | "datetime" | "timestamp-millis" => {
+                *timestamps = true;
+                "google.protobuf.Timestamp".to_string()
+            }
+            _ => "string".to_string(),
+        };
+        let label = if field.required || kind.starts_with("repeated") {
+            ""
+        } else {
+            "optional "
+        };
+        let _ = writeln!(out, "{indent}{label}{kind} {name} = {};", i + 1);
     }
 }
 
@@ -576,8 +701,8 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
         assert!(ParsedSchema::parse(SchemaType::Json, &deep).is_err());
         assert_eq!(
-            SchemaType::parse(Some("PROTOBUF")).expect_err("unknown").0,
-            "unknown schema type `PROTOBUF`; use AVRO or JSON"
+            SchemaType::parse(Some("XML")).expect_err("unknown").0,
+            "unknown schema type `XML`; use AVRO, JSON or PROTOBUF"
         );
     }
 
@@ -614,5 +739,24 @@ mod tests {
         ParsedSchema::parse(kind, &schema.to_string()).expect("valid JSON Schema");
         assert_eq!(schema["required"], json!(["customerID"]));
         assert_eq!(schema["properties"]["age"]["type"], "integer");
+        port.format = "protobuf".to_string();
+        port.fields.push(field("signedUpAt", "timestamp", true));
+        let (kind, text) = port_schema_text("meshmart.crm", &port);
+        assert_eq!(kind, SchemaType::Protobuf);
+        let parsed = ParsedSchema::parse(kind, &text).expect("valid Protobuf");
+        for line in [
+            "package meshmart.crm;",
+            "message CustomerSignedUp {",
+            "string customerID = 1;",
+            "optional string signup_source = 2;",
+            "optional int64 age = 3;",
+            ".google.protobuf.Timestamp signedUpAt = 4;",
+        ] {
+            assert!(
+                parsed.canonical.contains(line),
+                "{line}: {}",
+                parsed.canonical
+            );
+        }
     }
 }

@@ -1031,7 +1031,7 @@ mod tests {
         .expect("v1");
         sqlx::raw_sql(
             r#"alter table registry_schemas drop constraint registry_schemas_schema_type_check;
-               update registry_schemas set schema_type = 'PROTOBUF'"#,
+               update registry_schemas set schema_type = 'XML'"#,
         )
         .execute(&mut *conn)
         .await

@@ -141,8 +141,54 @@ fn fields(schema: &ParsedSchema) -> BTreeMap<String, String> {
     match schema.schema_type {
         SchemaType::Avro => avro_fields(&schema.document, "", &mut out, 0),
         SchemaType::Json => json_fields(&schema.document, "", &mut out, 0),
+        SchemaType::Protobuf => {
+            if let Some(message) = schema.protobuf().and_then(|p| p.message(&[0])) {
+                protobuf_fields(&message, "", &mut out, 0);
+            }
+        }
     }
     out
+}
+
+/// The fields of a Protobuf schema's first message (the one records carry by default).
+fn protobuf_fields(
+    message: &prost_reflect::MessageDescriptor,
+    prefix: &str,
+    out: &mut BTreeMap<String, String>,
+    depth: usize,
+) {
+    use prost_reflect::{Cardinality, Kind};
+    if depth > MAX_FIELD_DEPTH {
+        return;
+    }
+    for field in message.fields() {
+        let path = join(prefix, field.name());
+        let kind = |kind: &Kind| match kind {
+            Kind::Message(nested) => nested.full_name().to_string(),
+            Kind::Enum(values) => format!("enum {}", values.full_name()),
+            scalar => format!("{scalar:?}").to_ascii_lowercase(),
+        };
+        let mut text = match field.kind() {
+            Kind::Message(entry) if field.is_map() => format!(
+                "map<{}, {}>",
+                kind(&entry.map_entry_key_field().kind()),
+                kind(&entry.map_entry_value_field().kind())
+            ),
+            other => kind(&other),
+        };
+        match field.cardinality() {
+            Cardinality::Repeated if !field.is_map() => text = format!("repeated {text}"),
+            Cardinality::Required => text.push_str(", required"),
+            _ => {}
+        }
+        text.push_str(&format!(" = {}", field.number()));
+        out.insert(path.clone(), text);
+        if let Kind::Message(nested) = field.kind()
+            && !field.is_map()
+        {
+            protobuf_fields(&nested, &path, out, depth + 1);
+        }
+    }
 }
 
 const MAX_FIELD_DEPTH: usize = 16;

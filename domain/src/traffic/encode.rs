@@ -1,5 +1,6 @@
 //! A generated value (JSON, with the contract's field names) in the registered schema's
-//! language: UTF-8 JSON text for a JSON Schema, Avro binary for Avro. The header of the
+//! language: UTF-8 JSON text for a JSON Schema, Avro binary for Avro, the first message
+//! (after its message indexes) for Protobuf. The header of the
 //! Confluent wire format is [`crate::quality::wire::frame`]'s, the same code the checker
 //! reads it with.
 //!
@@ -47,7 +48,43 @@ pub fn payload(schema: &ParsedSchema, value: &Value) -> Result<Vec<u8>, EncodeEr
         (SchemaType::Avro, None) => Err(EncodeError::Unsupported(
             "an Avro schema that did not parse".to_string(),
         )),
+        (SchemaType::Protobuf, _) => protobuf(schema, value),
     }
+}
+
+/// `value` with every object key as the port schema names the field ([`avro_name`]).
+fn proto_names(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| (avro_name(key), proto_names(value)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(proto_names).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The first message of a Protobuf schema from its JSON form (field names as in the
+/// `.proto`), after the message indexes `[0]`.
+fn protobuf(schema: &ParsedSchema, value: &Value) -> Result<Vec<u8>, EncodeError> {
+    use prost::Message as _;
+    let message = schema
+        .protobuf()
+        .and_then(|compiled| compiled.message(&[0]))
+        .ok_or_else(|| EncodeError::Unsupported("a Protobuf schema without a message".into()))?;
+    let decoded =
+        prost_reflect::DynamicMessage::deserialize(message, proto_names(value)).map_err(|e| {
+            EncodeError::Mismatch {
+                field: "the record".to_string(),
+                expected: format!("message ({e})"),
+            }
+        })?;
+    let mut bytes = wire::protobuf::indexes_prefix(&[0]);
+    decoded
+        .encode(&mut bytes)
+        .map_err(|e| EncodeError::Unsupported(format!("an unencodable message ({e})")))?;
+    Ok(bytes)
 }
 
 /// `value` as a Confluent wire-format record of schema `schema_id`.

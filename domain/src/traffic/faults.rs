@@ -180,6 +180,9 @@ impl Product {
                     .ok_or_else(|| unsupported("no required field to leave out"))?;
                 encode::record(self.schema_id, schema, value)?
             }
+            (BadKind::WrongType | BadKind::MissingRequired, SchemaType::Protobuf) => {
+                return Err(unsupported("a mistyped or incomplete Protobuf record"));
+            }
         }))
     }
 
@@ -198,7 +201,7 @@ impl Product {
         let payload = match (self.schema.schema_type, &self.shapes.drift) {
             (SchemaType::Json, _) => encode::payload(&self.schema, &value)?,
             (SchemaType::Avro, Some(drift)) => encode::payload(drift, &value)?,
-            (SchemaType::Avro, None) => {
+            (SchemaType::Avro | SchemaType::Protobuf, _) => {
                 return Err(EncodeError::Unsupported(format!(
                     "a drifted version of {}",
                     self.subject

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::quality::wire;
 use crate::quality::{Checker, Limits, Moment};
-use crate::registry::schema::{avro_namespace, port_schema};
+use crate::registry::schema::{avro_namespace, port_schema_text};
 
 const SCHEMA_ID: u32 = 7;
 
@@ -76,8 +76,8 @@ fn product(slug: &str, format: &str) -> (Product, ParsedSchema, Contract) {
     port.format = format.to_string();
     contract.quality[0].format = format.to_string();
     let domain = contract.domain.clone().expect("a domain");
-    let (kind, document) = port_schema(&avro_namespace(&["meshmart", &domain]), &port);
-    let schema = ParsedSchema::parse(kind, &document.to_string()).expect("a valid schema");
+    let (kind, text) = port_schema_text(&avro_namespace(&["meshmart", &domain]), &port);
+    let schema = ParsedSchema::parse(kind, &text).expect("a valid schema");
     let product = Product::new(slug, port, SCHEMA_ID, schema.clone()).expect("known");
     (product, schema, contract)
 }
@@ -157,6 +157,27 @@ fn json_records_round_trip_unchanged_and_pass_the_contract() {
         for (event, _, decoded) in round_trip(slug, "json", &mut generator, 300, &[]) {
             assert_eq!(decoded, event.value);
         }
+    }
+}
+
+#[test]
+fn protobuf_records_round_trip_and_pass_the_contract() {
+    let mut generator = Generator::new(3, DEFAULT_RISKY_SHARE);
+    for (event, record, decoded) in
+        round_trip("customer-signed-up", "protobuf", &mut generator, 300, &[])
+    {
+        assert_eq!(record.key, event.value["customerID"]);
+        assert_eq!(record.value[5], 0, "message indexes [0]");
+        for field in ["eventId", "customerID", "sourceChannel", "email"] {
+            assert_eq!(decoded[field], event.value[field], "{field}");
+        }
+        let instant = |value: &Value| {
+            DateTime::parse_from_rfc3339(value.as_str().expect("RFC 3339 text")).expect("a time")
+        };
+        assert_eq!(
+            instant(&decoded["signupTimestamp"]),
+            instant(&event.value["signupTimestamp"])
+        );
     }
 }
 

@@ -233,6 +233,9 @@ struct RawFlags {
     verbose: Option<String>,
     default_to_global: Option<String>,
     subject_prefix: Option<String>,
+    /// `serialized`: a Protobuf schema as base64 of its `FileDescriptorProto`, as
+    /// Confluent's Protobuf deserializers ask for it.
+    format: Option<String>,
 }
 
 #[derive(Default)]
@@ -242,6 +245,7 @@ struct Flags {
     verbose: bool,
     default_to_global: bool,
     subject_prefix: String,
+    serialized: bool,
 }
 
 fn flag(name: &str, value: Option<&str>) -> Result<bool, Failure> {
@@ -270,6 +274,9 @@ fn flags(query: FlagsQuery) -> Result<Flags, Failure> {
         verbose: flag("verbose", raw.verbose.as_deref())?,
         default_to_global: flag("defaultToGlobal", raw.default_to_global.as_deref())?,
         subject_prefix: raw.subject_prefix.unwrap_or_default(),
+        serialized: raw
+            .format
+            .is_some_and(|format| format.eq_ignore_ascii_case("serialized")),
     })
 }
 
@@ -324,8 +331,29 @@ async fn get_version(
     Path((subject, version)): Path<(String, String)>,
     query: FlagsQuery,
 ) -> Answer {
-    let found = read_version(&state, caller_ext, &subject, &version, query).await?;
+    let flags = flags(query)?;
+    let mut found = read_version(&state, caller_ext, &subject, &version, &flags).await?;
+    if flags.serialized {
+        found.schema = serialized(&state, found.schema_type, found.id, found.schema).await?;
+    }
     ok(version_json(&found))
+}
+
+/// A Protobuf schema's text as `format=serialized` asks for it (other types as they are).
+async fn serialized(
+    state: &AppState,
+    schema_type: SchemaType,
+    id: i32,
+    text: String,
+) -> Result<String, Failure> {
+    if schema_type != SchemaType::Protobuf {
+        return Ok(text);
+    }
+    let parsed = registry::stored_schema(&state.pool, id).await?;
+    Ok(parsed
+        .protobuf()
+        .map(|compiled| compiled.serialized())
+        .unwrap_or(text))
 }
 
 async fn get_version_schema(
@@ -334,7 +362,8 @@ async fn get_version_schema(
     Path((subject, version)): Path<(String, String)>,
     query: FlagsQuery,
 ) -> Result<Response, Failure> {
-    let found = read_version(&state, caller_ext, &subject, &version, query).await?;
+    let flags = flags(query)?;
+    let found = read_version(&state, caller_ext, &subject, &version, &flags).await?;
     Ok(raw_schema(found.schema))
 }
 
@@ -345,10 +374,9 @@ async fn read_version(
     caller_ext: CallerExt,
     subject: &str,
     version: &str,
-    query: FlagsQuery,
+    flags: &Flags,
 ) -> Result<registry::SubjectVersion, Failure> {
     read_access(state, caller_ext).await?;
-    let flags = flags(query)?;
     let which = VersionRef::parse(version)?;
     Ok(registry::version(&state.pool, subject, which, flags.deleted).await?)
 }
@@ -427,10 +455,18 @@ async fn get_schema(
     State(state): State<AppState>,
     caller_ext: CallerExt,
     Path(id): Path<String>,
+    query: FlagsQuery,
 ) -> Answer {
     read_access(&state, caller_ext).await?;
-    let found = registry::schema_by_id(&state.pool, schema_id(&id)?).await?;
-    let mut value = json!({ "schema": found.schema });
+    let flags = flags(query)?;
+    let id = schema_id(&id)?;
+    let found = registry::schema_by_id(&state.pool, id).await?;
+    let text = if flags.serialized {
+        serialized(&state, found.schema_type, id, found.schema).await?
+    } else {
+        found.schema
+    };
+    let mut value = json!({ "schema": text });
     if found.schema_type != SchemaType::Avro {
         value["schemaType"] = json!(found.schema_type.as_str());
     }

@@ -354,6 +354,20 @@ fn matrix() -> Vec<Entry> {
         ),
         entry(
             Method::GET,
+            "/registry/schemas/ids/{id}/referencedby",
+            "/registry/schemas/ids/1/referencedby",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::GET,
+            "/registry/subjects/{subject}/versions/{version}/referencedby",
+            "/registry/subjects/matrix.schema-value/versions/1/referencedby",
+            Body::None,
+            Rule::SignedIn,
+        ),
+        entry(
+            Method::GET,
             "/registry/associations/resources/{namespace}/{resource}",
             "/registry/associations/resources/-/matrix.schema",
             Body::None,

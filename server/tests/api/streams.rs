@@ -602,3 +602,63 @@ async fn a_stopped_consumers_lag_grows_by_what_is_produced(pool: PgPool) {
     assert_eq!(health(&app, &other).await["lag"], serde_json::json!([]));
     app.stop().await;
 }
+
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn protobuf_records_are_decoded_and_judged_by_their_contract(pool: PgPool) {
+    let app = checking_app(&pool, &format!("meshmart-test-checker-{}", unique())).await;
+    let topic = format!("sales.order-placed.{}", unique());
+    let owner = token_for(&pool, "owner.sales@meshmart.local").await;
+    let (status, body) = app
+        .put_contract(
+            &owner,
+            "order-placed",
+            contract(&topic, "quarantine").replace("format: json", "format: protobuf"),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let version = registry::version(&pool, &format!("{topic}-value"), VersionRef::Latest, false)
+        .await
+        .expect("the port's schema is registered");
+    assert_eq!(version.schema_type, registry::SchemaType::Protobuf);
+    assert!(
+        version.schema.contains("double totalValue = 3;"),
+        "{}",
+        version.schema
+    );
+    let schema = registry::stored_schema(&pool, version.id)
+        .await
+        .expect("compiles");
+    let id = u32::try_from(version.id).expect("id");
+    let order = |n: usize, total: f64| {
+        let value = serde_json::json!({
+            "orderId": format!("o-{n}"), "email": format!("buyer{n}@example.com"), "totalValue": total
+        });
+        let bytes = domain::traffic::encode::record(id, &schema, &value).expect("encodes");
+        (format!("o-{n}"), bytes)
+    };
+    let mut records: Vec<(String, Vec<u8>)> = (0..10).map(|n| order(n, 10.0 + n as f64)).collect();
+    records.push(order(10, -5.0)); // breaks the minimum
+    // Message indexes naming a third message the schema does not have.
+    records.push(("far".into(), wire::frame(id, &[0x02, 0x04, 0x0a, 0x00])));
+    // A field's length running past the end of the record.
+    records.push(("cut".into(), wire::frame(id, &[0x00, 0x0a, 0x09, b'o'])));
+    produce(&topic, records).await;
+
+    let body = counted(&app, &owner, 13).await;
+    assert_eq!(body["events_total"], 13, "{body}");
+    assert_eq!(body["invalid_total"], 3, "{body}");
+    assert_eq!(body["invalid_by_reason"]["quality"], 1, "{body}");
+    assert_eq!(body["invalid_by_reason"]["undecodable"], 2, "{body}");
+    let range = body["quality"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .find(|r| r["rule"] == "totalValue:range")
+        .expect("the range rule is reported");
+    assert_eq!(
+        (range["passed"].as_i64(), range["failed"].as_i64()),
+        (Some(10), Some(1)),
+        "the decoded Protobuf fields reach the quality rules"
+    );
+    assert_eq!(dead_letters(&topic, 3).await.len(), 3);
+}

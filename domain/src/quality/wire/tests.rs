@@ -609,3 +609,52 @@ fn records_of_schemas_with_references_are_read_with_the_referenced_types() {
         .expect_err("the referenced street is a string");
     assert_eq!(invalid.reason(), "invalid", "{invalid}");
 }
+
+#[test]
+fn protobuf_records_decode_by_their_message_indexes() {
+    let schema = ParsedSchema::parse(
+        SchemaType::Protobuf,
+        r#"syntax = "proto3";
+        package meshmart;
+        message Parcel { string parcel_id = 1; int64 grams = 2; Depot depot = 3; }
+        message Depot { string city = 1; message Dock { int32 number = 1; } }"#,
+    )
+    .expect("compiles");
+    let compiled = schema.protobuf().expect("Protobuf").clone();
+    let encode = |indexes: &[i32], json: serde_json::Value| {
+        let message = compiled.message(indexes).expect("a message");
+        let value = prost_reflect::DynamicMessage::deserialize(message, json).expect("fits");
+        let mut payload = protobuf::indexes_prefix(indexes);
+        prost::Message::encode(&value, &mut payload).expect("encodes");
+        frame(9, &payload)
+    };
+    let schemas = HashMap::from([(9, schema.clone())]);
+    let ids = HashSet::from([9]);
+    let parcel = encode(
+        &[0],
+        json!({"parcel_id": "p-1", "grams": 1200, "depot": {"city": "Utrecht"}}),
+    );
+    assert_eq!(parcel[5], 0, "the first message is the single index byte 0");
+    let decoded = decode(&parcel, &schemas, &ids).expect("decodes");
+    assert_eq!(
+        decoded.value,
+        json!({"parcel_id": "p-1", "grams": 1200, "depot": {"city": "Utrecht"}}),
+        "field names as in the .proto, 64-bit numbers as numbers"
+    );
+    let dock = encode(&[1, 0], json!({"number": 4}));
+    assert_eq!(
+        decode(&dock, &schemas, &ids).expect("nested").value,
+        json!({"number": 4})
+    );
+    for (bytes, why) in [
+        (
+            frame(9, &[0x02, 0x0a, 0xff]),
+            "an index past the file's messages",
+        ),
+        (frame(9, &[0x00, 0x0a, 0x05, b'a']), "a length past the end"),
+        (frame(9, &[0x80]), "cut-short indexes"),
+    ] {
+        let error = decode(&bytes, &schemas, &ids).expect_err(why);
+        assert_eq!(error.reason(), "undecodable", "{why}: {error}");
+    }
+}
