@@ -36,7 +36,10 @@ pub use engine::{
     Component, FacetValue, Highlight, Hit, MAX_LIMIT, MAX_OFFSET, ScoreExplanation, SearchRequest,
     SearchResults, Sort,
 };
-pub use query::{FilterKey, MAX_FILTER_CHARS, MAX_TERMS, ParsedQuery, QueryError, STATUSES, parse};
+pub use query::{
+    FilterKey, MAX_FILTER_CHARS, MAX_QUERY_CHARS, MAX_TERMS, ParsedQuery, QueryError, STATUSES,
+    parse,
+};
 pub use schema::FACETS;
 use schema::Fields;
 pub use text::Segment;

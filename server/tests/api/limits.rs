@@ -97,3 +97,104 @@ async fn a_server_function_whose_arguments_cannot_be_read_answers_422(pool: PgPo
     assert!(message.contains("email"), "names the missing field: {body}");
     app.stop().await;
 }
+
+/// Each count and length limit of the README's "Limits on input" that a request can reach
+/// directly: the answer is a 4xx whose body names the parameter (and the bound).
+#[sqlx::test(migrator = "domain::db::MIGRATOR")]
+async fn count_and_length_limits_answer_a_4xx_naming_them(pool: PgPool) {
+    domain::demo::seed(&pool, false).await.expect("demo data");
+    let app = spawn_app(pool.clone()).await;
+    let admin = token_for(&pool, "admin@meshmart.local").await;
+    let long_query = "a".repeat(domain::search::MAX_QUERY_CHARS + 1);
+    let get_cases = [
+        (format!("/api/v1/search?q={long_query}"), 400, "500"),
+        ("/api/v1/search?q=order&limit=101".to_string(), 400, "limit"),
+        (
+            "/api/v1/search?q=order&offset=10001".to_string(),
+            400,
+            "offset",
+        ),
+        (
+            "/api/v1/products/order-placed/samples?limit=101".to_string(),
+            400,
+            "limit",
+        ),
+        (
+            "/api/v1/products/order-placed/samples?limit=0".to_string(),
+            400,
+            "limit",
+        ),
+        (
+            "/api/v1/products/customer-signed-up/lineage?depth=11".to_string(),
+            400,
+            "depth",
+        ),
+    ];
+    for (path, status, named) in get_cases {
+        let response = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("request");
+        let got = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(body.contains(named), "{path} names {named}: {body}");
+    }
+
+    // An OpenLineage event listing more datasets than an event may.
+    let datasets: Vec<Value> = (0..=domain::lineage::MAX_DATASETS)
+        .map(|i| serde_json::json!({"namespace": "kafka://meshmart", "name": format!("t{i}")}))
+        .collect();
+    let event = serde_json::json!({
+        "eventType": "COMPLETE",
+        "eventTime": "2026-12-06T12:00:00Z",
+        "producer": "https://example.com/limits",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": "0192f2a0-0000-7000-8000-000000000001"},
+        "job": {"namespace": "limits", "name": "many"},
+        "inputs": datasets,
+        "outputs": [],
+    });
+    let response = app
+        .client
+        .post(format!("{}/api/v1/lineage/openlineage", app.address))
+        .bearer_auth(&admin)
+        .json(&event)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("1000"), "names the limit: {body}");
+
+    // A contract over its size limit, refused before it is read.
+    let owner = token_for(&pool, "owner.sales@meshmart.local").await;
+    let huge = format!(
+        "description: {}\n",
+        "x".repeat(domain::contracts::MAX_CONTRACT_BYTES)
+    );
+    let response = app
+        .client
+        .put(format!(
+            "{}/api/v1/products/order-placed/contract",
+            app.address
+        ))
+        .bearer_auth(&owner)
+        .header("content-type", "application/yaml")
+        .body(huge)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    assert_eq!(status, 413, "{body}");
+    assert!(
+        body.contains(&domain::contracts::MAX_CONTRACT_BYTES.to_string()),
+        "names the limit: {body}"
+    );
+    app.stop().await;
+}

@@ -218,6 +218,17 @@ async fn counted(app: &TestApp, token: &str, expected: i64) -> Value {
     }
 }
 
+/// How many records passed and failed a quality rule, as the health API reports it.
+fn rule_counts(body: &Value, rule: &str) -> (Option<i64>, Option<i64>) {
+    let found = body["quality"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .find(|r| r["rule"] == rule)
+        .unwrap_or_else(|| panic!("the rule {rule} is reported: {body}"));
+    (found["passed"].as_i64(), found["failed"].as_i64())
+}
+
 /// The sum of the topic's end offsets: every record it holds.
 async fn end_offsets(topic: &str) -> i64 {
     let topic = topic.to_string();
@@ -320,16 +331,7 @@ async fn every_record_is_judged_counted_once_and_failing_ones_are_quarantined(po
     assert_eq!(reasons["undecodable"], 1, "{body}");
     let ratio = body["valid_ratio"].as_f64().expect("a ratio");
     assert!((ratio - 20.0 / 26.0).abs() < 1e-9, "{body}");
-    let range = body["quality"]
-        .as_array()
-        .expect("rules")
-        .iter()
-        .find(|r| r["rule"] == "totalValue:range")
-        .expect("the range rule is reported");
-    assert_eq!(
-        (range["passed"].as_i64(), range["failed"].as_i64()),
-        (Some(20), Some(2))
-    );
+    assert_eq!(rule_counts(&body, "totalValue:range"), (Some(20), Some(2)));
     assert_eq!(body["freshness"]["declared_seconds"], 30.0);
     assert_eq!(body["status"], "fresh");
     assert!(body["last_event_at"].is_string());
@@ -649,14 +651,8 @@ async fn protobuf_records_are_decoded_and_judged_by_their_contract(pool: PgPool)
     assert_eq!(body["invalid_total"], 3, "{body}");
     assert_eq!(body["invalid_by_reason"]["quality"], 1, "{body}");
     assert_eq!(body["invalid_by_reason"]["undecodable"], 2, "{body}");
-    let range = body["quality"]
-        .as_array()
-        .expect("rules")
-        .iter()
-        .find(|r| r["rule"] == "totalValue:range")
-        .expect("the range rule is reported");
     assert_eq!(
-        (range["passed"].as_i64(), range["failed"].as_i64()),
+        rule_counts(&body, "totalValue:range"),
         (Some(10), Some(1)),
         "the decoded Protobuf fields reach the quality rules"
     );
