@@ -408,6 +408,21 @@ fn modes_run_the_diff_in_their_direction() {
     );
     assert_eq!(check(Mode::Full, &new, &earlier).len(), 1);
     assert!(check(Mode::None, &new, &earlier).is_empty());
+
+    // Transitive modes compare every version: a number freed in v2 and reused with
+    // another type in v3 passes against v2 alone, not against v1.
+    let v1 = parse("syntax = \"proto3\"; message A { int32 a = 1; }");
+    let v2 = parse("syntax = \"proto3\"; message A { }");
+    let v3 = parse("syntax = \"proto3\"; message A { string a = 1; }");
+    let history = [(1, v1), (2, v2)];
+    assert!(check(Mode::Backward, &v3, &history).is_empty());
+    let transitive = check(Mode::BackwardTransitive, &v3, &history);
+    assert_eq!(transitive.len(), 1, "{transitive:?}");
+    assert_eq!(transitive[0].version, 1);
+    assert!(
+        transitive[0].message.contains("FIELD_SCALAR_KIND_CHANGED"),
+        "{transitive:?}"
+    );
 }
 
 /// An imported file, registered as `name` under subject `name` at `version`.
