@@ -10,6 +10,7 @@ pub mod announce;
 pub mod browse;
 pub mod compat;
 pub mod json_compat;
+mod kind;
 pub mod protobuf;
 pub mod references;
 pub mod schema;

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::schema::{InvalidSchema, SchemaType};
+use super::kind::{InvalidSchema, SchemaType};
 
 /// The most references one schema may make.
 pub const MAX_REFERENCES: usize = 64;

@@ -5,11 +5,11 @@
 
 use std::fmt::Write as _;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::json_compat;
+pub use super::kind::{InvalidSchema, SchemaType};
 use super::protobuf::Protobuf;
 use super::references::{self, Dependencies, Reference};
 use crate::contracts::{Field, OutputPort};
@@ -18,48 +18,6 @@ use crate::contracts::{Field, OutputPort};
 pub const MAX_SCHEMA_BYTES: usize = 1024 * 1024;
 /// The deepest nesting accepted in a schema document.
 const MAX_DEPTH: usize = 64;
-
-/// The schema languages the registry speaks (Confluent's names), stored as that text: a
-/// stored name outside these is a decoding error, never read as some other type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
-#[sqlx(type_name = "text", rename_all = "UPPERCASE")]
-pub enum SchemaType {
-    #[serde(rename = "AVRO")]
-    Avro,
-    #[serde(rename = "JSON")]
-    Json,
-    #[serde(rename = "PROTOBUF")]
-    Protobuf,
-}
-
-impl SchemaType {
-    pub const ALL: [SchemaType; 3] = [SchemaType::Json, SchemaType::Protobuf, SchemaType::Avro];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SchemaType::Avro => "AVRO",
-            SchemaType::Json => "JSON",
-            SchemaType::Protobuf => "PROTOBUF",
-        }
-    }
-
-    /// Confluent's `schemaType`, absent meaning Avro.
-    pub fn parse(name: Option<&str>) -> Result<Self, InvalidSchema> {
-        match name.map(str::to_ascii_uppercase).as_deref() {
-            None | Some("AVRO") => Ok(SchemaType::Avro),
-            Some("JSON") => Ok(SchemaType::Json),
-            Some("PROTOBUF") => Ok(SchemaType::Protobuf),
-            Some(other) => Err(InvalidSchema(format!(
-                "unknown schema type `{other}`; use AVRO, JSON or PROTOBUF"
-            ))),
-        }
-    }
-}
-
-/// Why schema text was refused (Confluent's 42201).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidSchema(pub String);
 
 /// A schema that parsed: the language, the document, its canonical text, its references,
 /// and its resolved form (the references' definitions written in).

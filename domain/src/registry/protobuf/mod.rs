@@ -18,8 +18,8 @@ use prost::Message as _;
 use prost_reflect::{DescriptorPool, FileDescriptor, MessageDescriptor};
 use protox::file::{File, FileResolver, GoogleFileResolver};
 
+use super::kind::{InvalidSchema, SchemaType};
 use super::references::{Dependencies, Reference};
-use super::schema::{InvalidSchema, SchemaType};
 
 /// The file name a schema sent as text is compiled under (imports never use it).
 const MAIN_FILE: &str = "meshmart/registered-schema.proto";
@@ -208,7 +208,7 @@ fn describe(error: &protox::Error, text: &str) -> String {
         .and_then(|mut labels| labels.next())
         .filter(|_| error.file().is_none_or(|file| file == MAIN_FILE))
         .map(|label| {
-            let before = &text[..label.offset().min(text.len())];
+            let before = text.get(..label.offset()).unwrap_or(text);
             let line = before.matches('\n').count() + 1;
             let column = before.chars().rev().take_while(|c| *c != '\n').count() + 1;
             format!(" (line {line}, column {column})")

@@ -315,7 +315,9 @@ fn print_field(
     let mut options = Vec::new();
     if let Some(default) = &field.default_value {
         let value = match field.r#type() {
-            Type::String | Type::Bytes => quoted(default),
+            Type::String => quoted(default),
+            // A bytes default is kept C-escaped in the descriptor already.
+            Type::Bytes => format!("\"{default}\""),
             _ => default.clone(),
         };
         options.push(format!("default = {value}"));

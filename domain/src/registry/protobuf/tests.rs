@@ -160,3 +160,32 @@ fn bad_schemas_are_refused_with_where_and_why() {
     let error = Protobuf::compile(SHIPMENT, &references, &reached).expect_err("an Avro import");
     assert!(error.0.contains("can only import Protobuf"), "{}", error.0);
 }
+
+#[test]
+fn proto2_defaults_labels_and_extensions_survive_the_canonical_form() {
+    let text = r#"syntax = "proto2";
+package legacy;
+message M {
+  optional bytes b = 1 [default = "\001x"];
+  optional string s = 2 [default = "say \"hi\""];
+  optional int32 n = 3 [default = -4];
+  optional E e = 4 [default = TWO];
+  required string r = 5;
+  repeated int32 packed = 6 [packed = true];
+  optional string renamed = 7 [json_name = "other"];
+  extensions 100 to 199;
+  enum E { ONE = 1; TWO = 2; }
+}
+extend M { optional string note = 100; }
+service Orders { rpc Place(M) returns (stream M); }
+"#;
+    let compiled = Protobuf::compile(text, &[], &Dependencies::default()).expect("compiles");
+    let canonical = compiled.canonical();
+    let again = Protobuf::compile(&canonical, &[], &Dependencies::default()).expect("recompiles");
+    assert_eq!(again.canonical(), canonical);
+    let mut first = compiled.file().file_descriptor_proto().clone();
+    let mut second = again.file().file_descriptor_proto().clone();
+    first.name = None;
+    second.name = None;
+    assert_eq!(first, second, "{canonical}");
+}
