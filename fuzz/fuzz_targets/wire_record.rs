@@ -1,8 +1,9 @@
 //! The record checker (every record on a product topic): the Confluent wire format, the
-//! schema id, Avro or JSON decoding over the previous record's value (as the checker does,
-//! so one decoder reads every input in turn), JSON Schema validation and the contract's
-//! quality rules. The contract is the demo's customer-signed-up with more rule kinds
-//! (`fuzz/contracts/`), registered twice: schema id 1 as JSON Schema, 2 as Avro.
+//! schema id, Avro, JSON or Protobuf decoding over the previous record's value (as the
+//! checker does, so one decoder reads every input in turn), JSON Schema validation,
+//! Protobuf message indexes, and the contract's quality rules. The contract is the demo's
+//! customer-signed-up with more rule kinds (`fuzz/contracts/`), registered three times:
+//! schema id 1 as JSON Schema, 2 as Avro, 3 as Protobuf.
 #![no_main]
 
 use std::collections::{HashMap, HashSet};
@@ -12,7 +13,7 @@ use domain::contracts::{self, Contract};
 use domain::quality::wire::Decoder;
 use domain::quality::{Checker, Limits, Moment};
 use domain::registry::ParsedSchema;
-use domain::registry::schema::port_schema;
+use domain::registry::schema::port_schema_text;
 use libfuzzer_sys::fuzz_target;
 
 const CONTRACT: &str = include_str!("../contracts/customer-signed-up.json");
@@ -35,10 +36,10 @@ fn contract(format: &str) -> Contract {
 fn setup() -> Mutex<Setup> {
     let mut schemas = HashMap::new();
     let mut checkers = HashMap::new();
-    for (id, format) in [(1, "json"), (2, "avro")] {
+    for (id, format) in [(1, "json"), (2, "avro"), (3, "protobuf")] {
         let contract = contract(format);
-        let (kind, schema) = port_schema("meshmart.fuzz", &contract.ports[0]);
-        let parsed = ParsedSchema::parse(kind, &schema.to_string()).expect("port schema");
+        let (kind, schema) = port_schema_text("meshmart.fuzz", &contract.ports[0]);
+        let parsed = ParsedSchema::parse(kind, &schema).expect("port schema");
         schemas.insert(id, parsed);
         checkers.insert(id, Checker::new(&contract.quality[0], Limits::default()));
     }
