@@ -60,6 +60,20 @@ fn address_import() -> (Vec<Reference>, Dependencies) {
     (vec![reference], reached)
 }
 
+/// The canonical text of `compiled` compiles to the same file (its name aside) and prints
+/// the same text again.
+#[track_caller]
+fn assert_round_trips(compiled: &Protobuf, references: &[Reference], reached: &Dependencies) {
+    let canonical = compiled.canonical();
+    let again = Protobuf::compile(&canonical, references, reached).expect("recompiles");
+    assert_eq!(again.canonical(), canonical);
+    let mut first = compiled.file().file_descriptor_proto().clone();
+    let mut second = again.file().file_descriptor_proto().clone();
+    first.name = None;
+    second.name = None;
+    assert_eq!(first, second, "{canonical}");
+}
+
 #[test]
 fn the_canonical_text_compiles_to_the_same_file_and_prints_the_same() {
     let (references, reached) = address_import();
@@ -80,13 +94,7 @@ fn the_canonical_text_compiles_to_the_same_file_and_prints_the_same() {
         canonical.contains(".meshmart.shared.Address to = 2;"),
         "{canonical}"
     );
-    let again = Protobuf::compile(&canonical, &references, &reached).expect("recompiles");
-    assert_eq!(again.canonical(), canonical);
-    let mut first = compiled.file().file_descriptor_proto().clone();
-    let mut second = again.file().file_descriptor_proto().clone();
-    first.name = None;
-    second.name = None;
-    assert_eq!(first, second, "{canonical}");
+    assert_round_trips(&compiled, &references, &reached);
 }
 
 #[test]
@@ -180,12 +188,5 @@ extend M { optional string note = 100; }
 service Orders { rpc Place(M) returns (stream M); }
 "#;
     let compiled = Protobuf::compile(text, &[], &Dependencies::default()).expect("compiles");
-    let canonical = compiled.canonical();
-    let again = Protobuf::compile(&canonical, &[], &Dependencies::default()).expect("recompiles");
-    assert_eq!(again.canonical(), canonical);
-    let mut first = compiled.file().file_descriptor_proto().clone();
-    let mut second = again.file().file_descriptor_proto().clone();
-    first.name = None;
-    second.name = None;
-    assert_eq!(first, second, "{canonical}");
+    assert_round_trips(&compiled, &[], &Dependencies::default());
 }
