@@ -1,7 +1,8 @@
 -- wrk script of `make bench`'s HTTP load (bench/http/load.sh): each thread cycles through
 -- the request paths of the file named by the environment variable WRK_PATHS (one per
--- line, a thread starting at its own offset), sends `Authorization: Bearer $WRK_TOKEN`,
--- and at the end prints one JSON line with what wrk measured.
+-- line, a thread starting at its own offset), sends `Authorization: Bearer $WRK_TOKEN`
+-- (and `Cache-Control: no-cache` when WRK_NO_CACHE is set), and at the end prints one JSON
+-- line with what wrk measured.
 local paths = {}
 local next_path = 1
 local token = os.getenv("WRK_TOKEN")
@@ -21,6 +22,9 @@ function init(args)
     wrk.headers["Authorization"] = "Bearer " .. token
   end
   wrk.headers["Accept-Encoding"] = "gzip"
+  if os.getenv("WRK_NO_CACHE") then
+    wrk.headers["Cache-Control"] = "no-cache"
+  end
 end
 
 function request()

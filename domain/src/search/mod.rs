@@ -10,6 +10,7 @@
 //! async callers use: it takes one of a few turns and then searches on the blocking pool.
 
 mod bits;
+mod cache;
 mod document;
 mod engine;
 pub mod feed;
@@ -33,8 +34,8 @@ use tantivy::{Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Tant
 
 pub use document::{FieldDoc, Owner, PortDoc, ProductDoc, load, sla_tier, versions};
 pub use engine::{
-    Component, FacetValue, Highlight, Hit, MAX_LIMIT, MAX_OFFSET, ScoreExplanation, SearchRequest,
-    SearchResults, Sort,
+    Component, FacetValue, Highlight, Hit, MAX_LIMIT, MAX_OFFSET, Reuse, ScoreExplanation,
+    SearchRequest, SearchResults, Sort,
 };
 pub use query::{
     FilterKey, MAX_FILTER_CHARS, MAX_QUERY_CHARS, MAX_TERMS, ParsedQuery, QueryError, STATUSES,
@@ -128,6 +129,8 @@ pub struct SearchIndex {
     tables: segments::Tables<tally::SegmentTable>,
     /// Each segment's words, for expanding typed words.
     vocabularies: segments::Tables<vocabulary::Vocabulary>,
+    /// Recent answers on the current contents.
+    answers: cache::ResultCache,
     /// The threads that search segments beside the calling one.
     helpers: rayon::ThreadPool,
     /// Turns to search ([`SEARCHES_PER_CORE`]), taken by [`SearchIndex::search_async`].
@@ -206,6 +209,7 @@ impl SearchIndex {
             _lock: lock,
             tables: segments::Tables::default(),
             vocabularies: segments::Tables::default(),
+            answers: cache::ResultCache::new(),
             helpers: rayon::ThreadPoolBuilder::new()
                 .num_threads(SEARCH_THREADS - 1)
                 .thread_name(|i| format!("search-helper-{i}"))
@@ -242,13 +246,30 @@ impl SearchIndex {
         self: &Arc<Self>,
         request: SearchRequest,
     ) -> Result<SearchResults, SearchError> {
+        self.search_async_with(request, Reuse::Kept).await
+    }
+
+    /// [`SearchIndex::search_async`], answering from the kept answers only when `reuse`
+    /// allows. A kept answer is returned at once, without a turn.
+    pub async fn search_async_with(
+        self: &Arc<Self>,
+        request: SearchRequest,
+        reuse: Reuse,
+    ) -> Result<SearchResults, SearchError> {
+        if reuse == Reuse::Kept && self.is_ready() {
+            let started = std::time::Instant::now();
+            let generation = self.reader.searcher().generation().generation_id();
+            if let Some(kept) = self.kept(generation, &request, started) {
+                return Ok(kept);
+            }
+        }
         let _turn = self
             .turns
             .acquire()
             .await
             .map_err(|_| TantivyError::SystemError("search turns closed".to_string()))?;
         let index = Arc::clone(self);
-        tokio::task::spawn_blocking(move || index.search(&request))
+        tokio::task::spawn_blocking(move || index.search_with(&request, reuse))
             .await
             .map_err(|error| TantivyError::SystemError(format!("search task failed: {error}")))?
     }

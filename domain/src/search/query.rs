@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::text;
 
 /// How hits are ordered.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sort {
     /// Best match first (by name when the query has no words).

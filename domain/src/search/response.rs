@@ -79,6 +79,8 @@ pub struct Response<'a> {
     took_ms: f64,
     suggestion: Option<&'a str>,
     relaxed: bool,
+    /// Whether the answer was kept from the same question on the same index contents.
+    cached: bool,
 }
 
 impl<'a> Response<'a> {
@@ -95,6 +97,7 @@ impl<'a> Response<'a> {
             took_ms: results.took_ms,
             suggestion: results.suggestion.as_deref(),
             relaxed: results.relaxed,
+            cached: results.cached,
         }
     }
 }
@@ -174,6 +177,7 @@ mod tests {
             took_ms: 0.5,
             suggestion: None,
             relaxed: false,
+            cached: false,
         }
     }
 

@@ -602,3 +602,65 @@ fn staged_changes_are_seen_only_once_committed_and_a_rollback_drops_them() {
     index.apply(&products[..1], &[]).expect("applied");
     assert_eq!(index.len(), (products.len() - 1) as u64);
 }
+
+#[test]
+fn an_answer_is_kept_until_the_index_changes() {
+    let index = index_with(&catalog());
+    let asked = SearchRequest {
+        q: "customer".to_string(),
+        limit: 10,
+        ..SearchRequest::default()
+    };
+    let first = index.search(&asked).expect("search");
+    assert!(!first.cached);
+    let again = index.search(&asked).expect("search");
+    assert!(
+        again.cached,
+        "the same question on the same contents is kept"
+    );
+    assert_eq!(slugs(&again), slugs(&first));
+    assert_eq!(again.total, first.total);
+    assert_eq!(again.facets, first.facets);
+    assert_eq!(index.answers.size().0, 1);
+
+    // Another page, another sort or other facets are other questions.
+    let second_page = SearchRequest {
+        offset: 2,
+        ..asked.clone()
+    };
+    assert!(!index.search(&second_page).expect("search").cached);
+    // Asked to compute, it does, and keeps the fresh answer.
+    assert!(
+        !index
+            .search_with(&asked, Reuse::Compute)
+            .expect("search")
+            .cached
+    );
+    // Explanations are computed every time and not kept.
+    let explained = SearchRequest {
+        explain: true,
+        ..asked.clone()
+    };
+    index.search(&explained).expect("search");
+    assert!(!index.search(&explained).expect("search").cached);
+
+    // A new matching product: the kept answers were computed without it.
+    let newcomer = product(
+        "customer-churned",
+        "CustomerChurned",
+        "customer-management",
+        "A customer closed their account.",
+        &["customerID"],
+    );
+    index.apply(&[newcomer], &[]).expect("applied");
+    let after = index.search(&asked).expect("search");
+    assert!(!after.cached);
+    assert_eq!(after.total, first.total + 1);
+    assert!(slugs(&after).contains(&"customer-churned"));
+    assert_eq!(
+        index.answers.size().0,
+        1,
+        "the older contents' answers are gone"
+    );
+    assert!(index.search(&asked).expect("search").cached);
+}

@@ -352,6 +352,35 @@ async fn a_registered_product_is_searchable_promptly_in_every_server(pool: PgPoo
     for app in [&one, &other] {
         let (status, body) = search(app, &analyst, &[("q", "parcel")]).await;
         assert_eq!((status, body["total"].as_u64()), (200, Some(0)));
+        assert_eq!(body["cached"], false, "{body}");
+        // Asked again on the same contents, the answer is the kept one (unless a commit
+        // came between: a third ask then finds the second's)…
+        let mut kept = false;
+        for _ in 0..3 {
+            let (_, again) = search(app, &analyst, &[("q", "parcel")]).await;
+            assert_eq!(again["total"], 0);
+            kept |= again["cached"] == true;
+        }
+        assert!(
+            kept,
+            "the same question was never answered from the kept answers"
+        );
+        // …unless the client asks for it computed.
+        let fresh: Value = app
+            .client
+            .get(format!("{}/api/v1/search?q=parcel", app.address))
+            .header("Cache-Control", "no-cache")
+            .bearer_auth(&analyst)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            (&fresh["cached"], &fresh["total"]),
+            (&Value::Bool(false), &Value::from(0))
+        );
     }
 
     push(&one, &owner, "1.0.0", "active").await;
@@ -387,6 +416,12 @@ async fn a_registered_product_is_searchable_promptly_in_every_server(pool: PgPoo
         there.is_some(),
         "the deprecation did not reach the other server"
     );
+    // The answers kept before the product existed went with the contents they were
+    // computed on: the first question, asked again, finds it in both servers.
+    for app in [&one, &other] {
+        let (_, body) = search(app, &analyst, &[("q", "parcel")]).await;
+        assert_eq!(slugs(&body), vec!["parcel-weighed"], "{body}");
+    }
 }
 
 #[sqlx::test(migrator = "domain::db::MIGRATOR")]

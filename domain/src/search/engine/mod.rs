@@ -45,7 +45,7 @@ pub const MAX_LIMIT: usize = 100;
 pub const MAX_OFFSET: usize = 10_000;
 
 /// A search as asked.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SearchRequest {
     /// The search box's text (words, phrases, filters).
     pub q: String,
@@ -80,6 +80,16 @@ impl Default for SearchRequest {
     }
 }
 
+/// Whether a search may be answered from the answers kept for the index's current
+/// contents (see `cache`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reuse {
+    /// A kept answer will do: it is what computing would give.
+    Kept,
+    /// Compute it (an HTTP client's `Cache-Control: no-cache`); the answer is kept.
+    Compute,
+}
+
 /// A page of results.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SearchResults {
@@ -94,6 +104,10 @@ pub struct SearchResults {
     pub suggestion: Option<String>,
     /// Whether no product matched every word, so products matching some words are shown.
     pub relaxed: bool,
+    /// Whether this is a kept answer of the same question on the same index contents
+    /// (see `cache`); `took_ms` is then the time to find it.
+    #[serde(default)]
+    pub cached: bool,
 }
 
 /// One matching product.
@@ -167,17 +181,57 @@ pub(super) struct Plan {
 impl SearchIndex {
     /// Runs `request`.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResults, SearchError> {
+        self.search_with(request, Reuse::Kept)
+    }
+
+    /// Runs `request`, answering from the kept answers when `reuse` allows and one is kept
+    /// for the index's current contents; a computed answer is kept for the next asker.
+    pub fn search_with(
+        &self,
+        request: &SearchRequest,
+        reuse: Reuse,
+    ) -> Result<SearchResults, SearchError> {
         let started = Instant::now();
         if !self.is_ready() {
             return Err(SearchError::NotReady);
         }
+        let searcher = self.reader.searcher();
+        let generation = searcher.generation().generation_id();
+        if reuse == Reuse::Kept
+            && let Some(kept) = self.kept(generation, request, started)
+        {
+            return Ok(kept);
+        }
+        let results = self.compute(&searcher, request, started)?;
+        self.answers.put(generation, request, &results);
+        Ok(results)
+    }
+
+    /// The kept answer to `request` on `generation`, timed from `started`.
+    pub(crate) fn kept(
+        &self,
+        generation: u64,
+        request: &SearchRequest,
+        started: Instant,
+    ) -> Option<SearchResults> {
+        let mut kept = self.answers.get(generation, request)?;
+        kept.cached = true;
+        kept.took_ms = started.elapsed().as_secs_f64() * 1000.0;
+        Some(kept)
+    }
+
+    fn compute(
+        &self,
+        searcher: &tantivy::Searcher,
+        request: &SearchRequest,
+        started: Instant,
+    ) -> Result<SearchResults, SearchError> {
         let typed = query::parse(&request.q)?;
         let mut parsed = typed.clone();
         for (key, value) in &request.filters {
             parsed.add_filter(*key, value)?;
         }
         let plan = self.plan(&parsed);
-        let searcher = self.reader.searcher();
         let limit = request.limit.clamp(1, MAX_LIMIT);
         let offset = request.offset.min(MAX_OFFSET);
         let sort = match request.sort {
@@ -188,27 +242,27 @@ impl SearchIndex {
         let mut relaxed = false;
         let window = (limit, offset);
         let facets = request.facets;
-        let mut page = self.collect(&searcher, &plan, true, sort, window, facets)?;
+        let mut page = self.collect(searcher, &plan, true, sort, window, facets)?;
         if page.total == 0 && plan.words.len() + plan.phrases.len() > 1 {
             relaxed = true;
-            page = self.collect(&searcher, &plan, false, sort, window, facets)?;
+            page = self.collect(searcher, &plan, false, sort, window, facets)?;
         }
         let suggestion = if page.total == 0 && parsed.has_text() {
-            self.suggest(&searcher, &typed, &parsed.filters)?
+            self.suggest(searcher, &typed, &parsed.filters)?
         } else {
             None
         };
 
         let parts = if request.explain {
-            self.explain_parts(&searcher, &plan)?
+            self.explain_parts(searcher, &plan)?
         } else {
             Vec::new()
         };
         let mut hits = Vec::with_capacity(page.docs.len());
         for (score, address) in page.docs {
-            let product = self.product(&searcher, address)?;
+            let product = self.product(searcher, address)?;
             let explanation = if request.explain && score.is_some() {
-                Some(self.explain(&searcher, &parts, &product)?)
+                Some(self.explain(searcher, &parts, &product)?)
             } else {
                 None
             };
@@ -222,6 +276,7 @@ impl SearchIndex {
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
             suggestion,
             relaxed,
+            cached: false,
         })
     }
 }

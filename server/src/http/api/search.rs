@@ -2,14 +2,17 @@
 //! and ranking as the search page. Filters come in the query text (`domain:sales`) or as
 //! parameters, each parameter taking comma-separated alternatives. Facets and highlights
 //! are counted and written only when asked for (`facets=`, `highlight=true`), and
-//! `fields=` chooses each hit's attributes ([`domain::search::response`]).
+//! `fields=` chooses each hit's attributes ([`domain::search::response`]). A question asked
+//! again on unchanged index contents is answered from the kept answers (`"cached": true`)
+//! unless the request says `Cache-Control: no-cache`.
 
 use axum::Json;
 use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use domain::policy::GLOBAL;
 use domain::search::response::{self, HitFields};
-use domain::search::{FACETS, FilterKey, SearchRequest, Sort};
+use domain::search::{FACETS, FilterKey, Reuse, SearchRequest, Sort};
 use serde::Deserialize;
 
 use super::{CallerExt, caller};
@@ -56,6 +59,7 @@ struct Asked {
 async fn search(
     State(state): State<AppState>,
     caller_ext: CallerExt,
+    headers: HeaderMap,
     Query(params): Query<Params>,
 ) -> Result<Response, AppError> {
     let caller = caller(caller_ext);
@@ -64,13 +68,32 @@ async fn search(
         .authorize(&caller, GLOBAL, Permission::ReadCatalog)
         .await?;
     let asked = request(params)?;
-    let results = state.search.search_async(asked.request).await?;
+    let results = state
+        .search
+        .search_async_with(asked.request, reuse(&headers))
+        .await?;
     Ok(Json(response::Response::new(
         &results,
         asked.fields,
         asked.facets,
     ))
     .into_response())
+}
+
+/// `Cache-Control: no-cache` asks for an answer computed now rather than one kept for the
+/// index's current contents (which would be the same answer, only found faster).
+fn reuse(headers: &HeaderMap) -> Reuse {
+    let no_cache = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|directive| directive.trim().eq_ignore_ascii_case("no-cache"));
+    if no_cache {
+        Reuse::Compute
+    } else {
+        Reuse::Kept
+    }
 }
 
 /// Validates the parameters into a search request.
