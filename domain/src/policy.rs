@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use casbin::{CoreApi, DefaultModel, Enforcer};
+use casbin::{CoreApi, DefaultModel, Enforcer, MgmtApi};
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
@@ -232,6 +232,25 @@ impl Policy {
                 false
             }
         }
+    }
+
+    /// The roles `user_id` holds in the loaded policy — what [`Policy::allows`] decides
+    /// with, without asking PostgreSQL (the policy reloads on every change, in any
+    /// process). None until the first load.
+    pub async fn roles_held(&self, user_id: Uuid) -> Vec<Role> {
+        let slot = self.enforcer.read().await;
+        let Some(loaded) = slot.as_ref() else {
+            return Vec::new();
+        };
+        let mut roles: Vec<Role> = loaded
+            .enforcer
+            .get_filtered_grouping_policy(0, vec![user_subject(user_id)])
+            .iter()
+            .filter_map(|rule| Role::from_row(rule.get(1)?, rule.get(2)?))
+            .collect();
+        roles.sort_by_cached_key(ToString::to_string);
+        roles.dedup();
+        roles
     }
 
     /// The one authorization check: the signed-in user when allowed, else why not.
@@ -451,6 +470,11 @@ mod tests {
         );
         assert_eq!(
             roles_of(&pool, owner.id).await.expect("roles"),
+            vec![Role::Analyst, Role::Owner("sales".into())]
+        );
+        // The roles the loaded policy decides with are the stored ones.
+        assert_eq!(
+            policy.roles_held(owner.id).await,
             vec![Role::Analyst, Role::Owner("sales".into())]
         );
     }

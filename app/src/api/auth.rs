@@ -138,19 +138,14 @@ pub async fn current_user() -> Result<Option<Me>, ApiError> {
         return Ok(None);
     };
     let services = services()?;
-    let roles = domain::policy::roles_of(&services.pool, user.id)
-        .await
-        .map_err(internal)?;
-    let approvals_pending =
-        domain::subscriptions::pending_count(&services.pool, &services.policy, &user)
-            .await
-            .map_err(internal)?;
-    let notifications = domain::subscriptions::unread_notifications(&services.pool, &user)
+    // As the loaded policy holds them: it decides every request with these.
+    let roles = services.policy.roles_held(user.id).await;
+    let badges = domain::subscriptions::badge_counts(&services.pool, &services.policy, &user)
         .await
         .map_err(internal)?;
     Ok(Some(Me {
-        approvals_pending,
-        notifications,
+        approvals_pending: badges.pending,
+        notifications: badges.unread,
         is_admin: roles.contains(&Role::Admin),
         roles: roles.iter().map(ToString::to_string).collect(),
         email: user.email,

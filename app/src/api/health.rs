@@ -179,7 +179,7 @@ pub async fn product_health(slug: String) -> Result<HealthView, ApiError> {
         ));
     };
     let may_see_samples = reader.owner
-        || samples::may_read(pool, policy, &caller, &slug)
+        || samples::may_read(pool, policy, &caller, reader.product, &reader.domain)
             .await
             .map_err(error)?;
     let measured = hour.last_event_at.is_some() || day.events_total > 0;

@@ -69,11 +69,10 @@ pub enum HealthError {
     Database(#[from] sqlx::Error),
 }
 
-/// A product as health reads it: its id, domain, declared SLAs and current contract.
+/// A product as samples read it: its id, domain and current contract.
 pub(crate) struct ProductRow {
     pub id: Uuid,
     pub domain: String,
-    pub slas: Value,
     pub document: Value,
 }
 
@@ -83,7 +82,7 @@ pub(crate) async fn product_row(
     slug: &str,
 ) -> Result<ProductRow, HealthError> {
     let row = sqlx::query!(
-        r#"select p.id, p.domain, p.slas, c.document from products p
+        r#"select p.id, p.domain, c.document from products p
            join contract_versions c on c.product_id = p.id and c.version = p.current_version
            where p.slug = $1"#,
         slug,
@@ -94,7 +93,6 @@ pub(crate) async fn product_row(
     Ok(ProductRow {
         id: row.id,
         domain: row.domain,
-        slas: row.slas,
         document: row.document,
     })
 }

@@ -58,16 +58,16 @@ pub enum Access {
     Masked,
 }
 
-/// Whether the caller may see the records of the product `slug` at all (for offering a
-/// link to them); unknown products and refusals are `false`.
+/// Whether the caller may see the records of the product `product` of `domain` at all
+/// (for offering a link to them); refusals are `false`.
 pub async fn may_read(
     pool: &PgPool,
     policy: &Policy,
     caller: &Caller,
-    slug: &str,
+    product: Uuid,
+    domain: &str,
 ) -> Result<bool, HealthError> {
-    let product = super::product_row(pool, slug).await?;
-    match access(pool, policy, caller, product.id, &product.domain).await {
+    match access(pool, policy, caller, product, domain).await {
         Ok(_) => Ok(true),
         Err(HealthError::Denied(_)) => Ok(false),
         Err(error) => Err(error),

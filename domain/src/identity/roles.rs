@@ -35,7 +35,7 @@ impl Role {
         }
     }
 
-    fn from_row(subject: &str, domain: &str) -> Option<Role> {
+    pub(crate) fn from_row(subject: &str, domain: &str) -> Option<Role> {
         match subject {
             "role:admin" => Some(Role::Admin),
             "role:analyst" => Some(Role::Analyst),

@@ -9,7 +9,7 @@
 //! A plain adjacency list over interned ids is all a bounded BFS needs; petgraph would add
 //! a dependency and a conversion for no algorithm we use.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -376,30 +376,23 @@ impl EdgeSet {
 
 /// The product's ports and the processors its contract declares, as node ids.
 async fn roots_of(pool: &PgPool, slug: &str) -> Result<(Vec<String>, Vec<String>), LineageError> {
-    let Some(product_id) = sqlx::query_scalar!("select id from products where slug = $1", slug,)
-        .fetch_optional(pool)
-        .await?
+    let Some(row) = sqlx::query!(
+        r#"select array(select topic from output_ports where product_id = p.id
+                        order by topic) as "topics!",
+                  array(select distinct source from lineage_edges
+                        where product_id = p.id and origin = 'contract'
+                          and source like 'processor:%'
+                        order by source) as "processors!"
+           from products p where p.slug = $1"#,
+        slug,
+    )
+    .fetch_optional(pool)
+    .await?
     else {
         return Err(LineageError::NotFound);
     };
-    let ports: Vec<String> = sqlx::query_scalar!(
-        "select topic from output_ports where product_id = $1 order by topic",
-        product_id,
-    )
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|topic| port_id(topic))
-    .collect();
-    let processors = sqlx::query_scalar!(
-        r#"select distinct source from lineage_edges
-           where product_id = $1 and origin = 'contract' and source like 'processor:%'
-           order by source"#,
-        product_id,
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok((ports, processors))
+    let ports = row.topics.iter().map(|topic| port_id(topic)).collect();
+    Ok((ports, row.processors))
 }
 
 /// Names, kinds and products of the reached nodes.
@@ -532,29 +525,33 @@ pub async fn up_and_down(
     }
     let (ports, processors) = roots_of(pool, slug).await?;
     // The neighbourhood both ways holds what each one-way walk reaches, and the edges
-    // around it.
+    // around it; the nodes of both walks are described by one read.
     let mut set = EdgeSet::load_around(pool, &ports, &processors, Direction::Both, depth).await?;
-    let up = walked(
-        pool,
+    let up = Walk::new(
         &mut set,
         &ports,
         &processors,
         Direction::Up,
         depth,
         MAX_NODES,
-    )
-    .await?;
-    let down = walked(
-        pool,
+    );
+    let down = Walk::new(
         &mut set,
         &ports,
         &processors,
         Direction::Down,
         depth,
         MAX_NODES,
-    )
-    .await?;
-    Ok((up, down))
+    );
+    let ids: BTreeSet<String> = up
+        .reached
+        .depth
+        .keys()
+        .chain(down.reached.depth.keys())
+        .map(|&i| set.ids[i].clone())
+        .collect();
+    let details = details(pool, &ids.into_iter().collect::<Vec<_>>()).await?;
+    Ok((up.graph(&set, &details), down.graph(&set, &details)))
 }
 
 /// The graph a walk over `set` reaches from a product's ports and processors (interned
@@ -568,25 +565,61 @@ async fn walked(
     depth: u32,
     max_nodes: usize,
 ) -> Result<Graph, LineageError> {
-    let roots: Vec<usize> = ports.iter().map(|id| set.intern(id)).collect();
-    let upstream_roots: Vec<usize> = processors.iter().map(|id| set.intern(id)).collect();
-    let reached = set.walk(&roots, &upstream_roots, direction, depth, max_nodes.max(1));
-    let ids: Vec<String> = reached.depth.keys().map(|&i| set.ids[i].clone()).collect();
-    let details = details(pool, &ids).await?;
-    let mut nodes: Vec<Node> = reached
+    let walk = Walk::new(set, ports, processors, direction, depth, max_nodes);
+    let ids: Vec<String> = walk
+        .reached
         .depth
-        .iter()
-        .map(|(&index, &hops)| {
-            let root = roots.contains(&index) || upstream_roots.contains(&index);
-            details.node(set, &set.ids[index], root, hops)
-        })
+        .keys()
+        .map(|&i| set.ids[i].clone())
         .collect();
-    nodes.sort_by(|a, b| (a.depth, &a.id).cmp(&(b.depth, &b.id)));
-    Ok(Graph {
-        edges: set.edges_within(&reached.depth),
-        nodes,
-        truncated: reached.truncated,
-    })
+    let details = details(pool, &ids).await?;
+    Ok(walk.graph(set, &details))
+}
+
+/// What one walk from a product's roots reached.
+struct Walk {
+    roots: Vec<usize>,
+    upstream_roots: Vec<usize>,
+    reached: Reached,
+}
+
+impl Walk {
+    fn new(
+        set: &mut EdgeSet,
+        ports: &[String],
+        processors: &[String],
+        direction: Direction,
+        depth: u32,
+        max_nodes: usize,
+    ) -> Walk {
+        let roots: Vec<usize> = ports.iter().map(|id| set.intern(id)).collect();
+        let upstream_roots: Vec<usize> = processors.iter().map(|id| set.intern(id)).collect();
+        let reached = set.walk(&roots, &upstream_roots, direction, depth, max_nodes.max(1));
+        Walk {
+            roots,
+            upstream_roots,
+            reached,
+        }
+    }
+
+    /// The walk's nodes, described by `details`, and the edges between them.
+    fn graph(&self, set: &EdgeSet, details: &Details) -> Graph {
+        let mut nodes: Vec<Node> = self
+            .reached
+            .depth
+            .iter()
+            .map(|(&index, &hops)| {
+                let root = self.roots.contains(&index) || self.upstream_roots.contains(&index);
+                details.node(set, &set.ids[index], root, hops)
+            })
+            .collect();
+        nodes.sort_by(|a, b| (a.depth, &a.id).cmp(&(b.depth, &b.id)));
+        Graph {
+            edges: set.edges_within(&self.reached.depth),
+            nodes,
+            truncated: self.reached.truncated,
+        }
+    }
 }
 
 /// Everything downstream of a product, however far: products with their owners,

@@ -836,17 +836,20 @@ pub async fn delete_subject(
 
 /// The mode that applies to a subject: its own, else the global one.
 pub async fn subject_mode(conn: &mut PgConnection, subject: &str) -> Result<Mode, sqlx::Error> {
-    let own = sqlx::query_scalar!(
-        "select compatibility from registry_subjects where name = $1",
+    // Both in one round trip: the subject's own mode, else the global one.
+    let row = sqlx::query!(
+        r#"select (select compatibility from registry_subjects where name = $1) as own,
+                  (select compatibility from registry_config) as global"#,
         subject,
     )
-    .fetch_optional(&mut *conn)
-    .await?
-    .flatten();
-    match own.as_deref().and_then(Mode::parse) {
-        Some(mode) => Ok(mode),
-        None => global_mode(conn).await,
-    }
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row
+        .own
+        .as_deref()
+        .and_then(Mode::parse)
+        .or_else(|| row.global.as_deref().and_then(Mode::parse))
+        .unwrap_or(Mode::Backward))
 }
 
 /// The global default mode.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::store::{Row, live_of, seen_by, select_rows};
+use super::store::{Row, seen_by, select_rows};
 use super::{State, Subscription, SubscriptionError};
 use crate::db::Timestamp;
 use crate::identity::{Caller, User};
@@ -86,30 +86,48 @@ pub async fn list(
     Ok(rows.into_iter().map(Row::into_subscription).collect())
 }
 
-/// How many requests wait for the caller's decision (the header's badge).
-pub async fn pending_count(
+/// The header's two badges of `user`: how many requests wait for their decision, and how
+/// many of their notifications are unread — read in one round trip, as every page asks.
+pub async fn badge_counts(
     pool: &PgPool,
     policy: &Policy,
     user: &User,
-) -> Result<i64, sqlx::Error> {
-    let per_domain = sqlx::query!(
-        r#"select p.domain, count(*) as "count!" from subscriptions s
-             join products p on p.id = s.product_id
-           where s.state = 'pending' group by p.domain"#,
+) -> Result<Badges, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"with pending as (
+               select p.domain, count(*) as waiting from subscriptions s
+                 join products p on p.id = s.product_id
+               where s.state = 'pending' group by p.domain)
+           select (select count(*) from notifications
+                   where user_id = $1 and read_at is null) as "unread!",
+                  array(select domain from pending order by domain) as "domains!",
+                  array(select waiting from pending order by domain) as "counts!""#,
+        user.id,
     )
-    .fetch_all(pool)
+    .fetch_one(pool)
     .await?;
-    let mut total = 0;
-    for row in per_domain {
-        let (domain, count) = (row.domain, row.count);
+    let mut pending = 0;
+    for (domain, count) in row.domains.iter().zip(&row.counts) {
         if policy
-            .allows(user, &domain, Permission::ApproveSubscriptions)
+            .allows(user, domain, Permission::ApproveSubscriptions)
             .await
         {
-            total += count;
+            pending += count;
         }
     }
-    Ok(total)
+    Ok(Badges {
+        pending,
+        unread: row.unread,
+    })
+}
+
+/// What the header's badges count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Badges {
+    /// Requests waiting for the user's decision.
+    pub pending: i64,
+    /// The user's unread notifications.
+    pub unread: i64,
 }
 
 /// A principal the caller may request access for, and the team (domain) it belongs to.
@@ -161,14 +179,17 @@ pub async fn live_subscription(
     slug: &str,
     principal: &str,
 ) -> Result<Option<(Uuid, State)>, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    let Some(product_id) = sqlx::query_scalar!("select id from products where slug = $1", slug)
-        .fetch_optional(&mut *conn)
-        .await?
-    else {
-        return Ok(None);
-    };
-    live_of(&mut conn, product_id, principal).await
+    let live = sqlx::query!(
+        r#"select s.id, s.state as "state: State" from subscriptions s
+           join products p on p.id = s.product_id
+           where p.slug = $1 and s.principal = $2
+             and s.state in ('pending', 'approved', 'provisioning', 'active')"#,
+        slug,
+        principal,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(live.map(|row| (row.id, row.state)))
 }
 
 /// A user's unread in-app notifications, newest first.
@@ -200,17 +221,6 @@ pub async fn mark_notifications_read(
     .execute(pool)
     .await?;
     Ok(done.rows_affected())
-}
-
-/// How many unread notifications `user` has (the header's count).
-pub async fn unread_notifications(pool: &PgPool, user: &User) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"select count(*) as "count!" from notifications
-           where user_id = $1 and read_at is null"#,
-        user.id
-    )
-    .fetch_one(pool)
-    .await
 }
 
 /// The newest [`NOTIFICATIONS_SHOWN`] unread notifications of `user`, newest first.

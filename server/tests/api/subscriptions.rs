@@ -1293,9 +1293,11 @@ async fn notifications_stay_unread_until_the_ones_shown_are_dismissed(pool: PgPo
     let unread = |user: domain::identity::User| {
         let pool = pool.clone();
         async move {
-            domain::subscriptions::unread_notifications(&pool, &user)
+            let policy = domain::policy::Policy::load(&pool).await.expect("policy");
+            domain::subscriptions::badge_counts(&pool, &policy, &user)
                 .await
                 .expect("count")
+                .unread
         }
     };
     let app = spawn_app(pool.clone()).await;

@@ -167,11 +167,14 @@ pub enum LagScope {
     None,
 }
 /// Who reads a product's health, and whose lag they see.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Reader {
     /// An owner of the product's domain, or an admin.
     pub owner: bool,
     pub lag: LagScope,
+    /// The product read: its id and domain.
+    pub product: Uuid,
+    pub domain: String,
 }
 
 /// Whether `caller` may read the product's health (anyone who may read the catalog), and
@@ -187,10 +190,13 @@ pub async fn reader(
     let user = policy
         .authorize(caller, GLOBAL, Permission::ReadCatalog)
         .await?;
-    let domain = crate::catalog::domain_of(pool, slug)
+    let product = sqlx::query!("select id, domain from products where slug = $1", slug)
+        .fetch_optional(pool)
         .await?
         .ok_or(HealthError::NotFound)?;
-    let owner = policy.allows(user, &domain, Permission::WriteProduct).await;
+    let owner = policy
+        .allows(user, &product.domain, Permission::WriteProduct)
+        .await;
     Ok(Reader {
         owner,
         lag: if owner {
@@ -198,6 +204,8 @@ pub async fn reader(
         } else {
             LagScope::RequestedBy(user.id)
         },
+        product: product.id,
+        domain: product.domain,
     })
 }
 

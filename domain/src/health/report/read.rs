@@ -19,16 +19,30 @@ pub(super) struct Measured {
 }
 
 pub(super) async fn product(pool: &PgPool, slug: &str) -> Result<Measured, HealthError> {
-    let row = crate::health::product_row(pool, slug).await?;
-    let ports = sqlx::query!(
-        "select id, topic, retention_ms from output_ports where product_id = $1 order by topic",
-        row.id,
+    // The product, its current contract and its ports in one round trip.
+    let row = sqlx::query!(
+        r#"select p.id, p.slas, c.document,
+                  array(select op.id from output_ports op where op.product_id = p.id
+                        order by op.topic) as "port_ids!",
+                  array(select op.topic from output_ports op where op.product_id = p.id
+                        order by op.topic) as "topics!",
+                  array(select op.retention_ms from output_ports op where op.product_id = p.id
+                        order by op.topic) as "retention_ms!"
+           from products p
+           join contract_versions c on c.product_id = p.id and c.version = p.current_version
+           where p.slug = $1"#,
+        slug,
     )
-    .fetch_all(pool)
+    .fetch_optional(pool)
     .await?
-    .into_iter()
-    .map(|port| (port.id, port.topic, port.retention_ms))
-    .collect();
+    .ok_or(HealthError::NotFound)?;
+    let ports = row
+        .port_ids
+        .into_iter()
+        .zip(row.topics)
+        .zip(row.retention_ms)
+        .map(|((id, topic), retention_ms)| (id, topic, retention_ms))
+        .collect();
     let quality = crate::contracts::quality::port_rules(&row.document).unwrap_or_default();
     let rules = quality
         .iter()
