@@ -102,19 +102,19 @@ impl EdgeSet {
         Ok(set)
     }
 
-    /// Loads the edges a walk from `roots` (both ways as `direction` says) and from
-    /// `upstream_roots` (upstream only) can meet within `depth` hops: one query per hop,
+    /// Loads the edges a walk from a product's ports (both ways as `direction` says) and
+    /// from its processors (upstream only) can meet within `depth` hops: one query per hop,
     /// each for every edge touching the nodes first reached at that hop. Edges are loaded
     /// both ways round every reached node, so [`EdgeSet::edges_within`] and the walk's
     /// "stopped short" check see what they would in the whole set; the frontier only moves
     /// the way the walk does.
-    pub async fn load_around(
+    pub(crate) async fn load_around(
         pool: &PgPool,
-        roots: &[String],
-        upstream_roots: &[String],
+        from: &Roots,
         direction: Direction,
         depth: u32,
     ) -> Result<EdgeSet, sqlx::Error> {
+        let (roots, upstream_roots) = (&from.ports, &from.processors);
         let ways = Way::of(direction);
         let (up, down) = (ways.contains(&Way::Up), ways.contains(&Way::Down));
         let mut up_frontier: Vec<String> = if up {
@@ -374,8 +374,14 @@ impl EdgeSet {
     }
 }
 
-/// The product's ports and the processors its contract declares, as node ids.
-async fn roots_of(pool: &PgPool, slug: &str) -> Result<(Vec<String>, Vec<String>), LineageError> {
+/// A product's ports and the processors its contract declares, as node ids: where its
+/// walks start.
+pub(crate) struct Roots {
+    ports: Vec<String>,
+    processors: Vec<String>,
+}
+
+async fn roots_of(pool: &PgPool, slug: &str) -> Result<Roots, LineageError> {
     let Some(row) = sqlx::query!(
         r#"select array(select topic from output_ports where product_id = p.id
                         order by topic) as "topics!",
@@ -391,8 +397,10 @@ async fn roots_of(pool: &PgPool, slug: &str) -> Result<(Vec<String>, Vec<String>
     else {
         return Err(LineageError::NotFound);
     };
-    let ports = row.topics.iter().map(|topic| port_id(topic)).collect();
-    Ok((ports, row.processors))
+    Ok(Roots {
+        ports: row.topics.iter().map(|topic| port_id(topic)).collect(),
+        processors: row.processors,
+    })
 }
 
 /// Names, kinds and products of the reached nodes.
@@ -495,18 +503,9 @@ pub async fn graph_with_limit(
             message: format!("must be 0 to {MAX_DEPTH}"),
         });
     }
-    let (ports, processors) = roots_of(pool, slug).await?;
-    let mut set = EdgeSet::load_around(pool, &ports, &processors, direction, depth).await?;
-    walked(
-        pool,
-        &mut set,
-        &ports,
-        &processors,
-        direction,
-        depth,
-        max_nodes,
-    )
-    .await
+    let roots = roots_of(pool, slug).await?;
+    let mut set = EdgeSet::load_around(pool, &roots, direction, depth).await?;
+    walked(pool, &mut set, &roots, direction, depth, max_nodes).await
 }
 
 /// What lies `depth` hops upstream of a product and what lies `depth` hops downstream,
@@ -523,26 +522,12 @@ pub async fn up_and_down(
             message: format!("must be 0 to {MAX_DEPTH}"),
         });
     }
-    let (ports, processors) = roots_of(pool, slug).await?;
+    let roots = roots_of(pool, slug).await?;
     // The neighbourhood both ways holds what each one-way walk reaches, and the edges
     // around it; the nodes of both walks are described by one read.
-    let mut set = EdgeSet::load_around(pool, &ports, &processors, Direction::Both, depth).await?;
-    let up = Walk::new(
-        &mut set,
-        &ports,
-        &processors,
-        Direction::Up,
-        depth,
-        MAX_NODES,
-    );
-    let down = Walk::new(
-        &mut set,
-        &ports,
-        &processors,
-        Direction::Down,
-        depth,
-        MAX_NODES,
-    );
+    let mut set = EdgeSet::load_around(pool, &roots, Direction::Both, depth).await?;
+    let up = Walk::new(&mut set, &roots, Direction::Up, depth, MAX_NODES);
+    let down = Walk::new(&mut set, &roots, Direction::Down, depth, MAX_NODES);
     let ids: BTreeSet<String> = up
         .reached
         .depth
@@ -559,13 +544,12 @@ pub async fn up_and_down(
 async fn walked(
     pool: &PgPool,
     set: &mut EdgeSet,
-    ports: &[String],
-    processors: &[String],
+    roots: &Roots,
     direction: Direction,
     depth: u32,
     max_nodes: usize,
 ) -> Result<Graph, LineageError> {
-    let walk = Walk::new(set, ports, processors, direction, depth, max_nodes);
+    let walk = Walk::new(set, roots, direction, depth, max_nodes);
     let ids: Vec<String> = walk
         .reached
         .depth
@@ -584,17 +568,10 @@ struct Walk {
 }
 
 impl Walk {
-    fn new(
-        set: &mut EdgeSet,
-        ports: &[String],
-        processors: &[String],
-        direction: Direction,
-        depth: u32,
-        max_nodes: usize,
-    ) -> Walk {
-        let roots: Vec<usize> = ports.iter().map(|id| set.intern(id)).collect();
-        let upstream_roots: Vec<usize> = processors.iter().map(|id| set.intern(id)).collect();
-        let reached = set.walk(&roots, &upstream_roots, direction, depth, max_nodes.max(1));
+    fn new(set: &mut EdgeSet, from: &Roots, direction: Direction, depth: u32, cap: usize) -> Walk {
+        let roots: Vec<usize> = from.ports.iter().map(|id| set.intern(id)).collect();
+        let upstream_roots: Vec<usize> = from.processors.iter().map(|id| set.intern(id)).collect();
+        let reached = set.walk(&roots, &upstream_roots, direction, depth, cap.max(1));
         Walk {
             roots,
             upstream_roots,
@@ -626,7 +603,7 @@ impl Walk {
 /// processors, consumers, and the subscriptions reading its ports or any downstream port.
 #[tracing::instrument(skip(pool))]
 pub async fn impact(pool: &PgPool, slug: &str) -> Result<Impact, LineageError> {
-    let (ports, _) = roots_of(pool, slug).await?;
+    let Roots { ports, .. } = roots_of(pool, slug).await?;
     let mut set = EdgeSet::load(pool).await?;
     let roots: Vec<usize> = ports.iter().map(|id| set.intern(id)).collect();
     let reached = set.walk(&roots, &[], Direction::Down, u32::MAX, usize::MAX);
@@ -759,7 +736,7 @@ mod tests {
                     settled(alone(Direction::Down).await.expect("down"))
                 );
             }
-            let (ports, processors) = super::roots_of(&pool, slug).await.expect("roots");
+            let roots = super::roots_of(&pool, slug).await.expect("roots");
             for direction in [Direction::Up, Direction::Down, Direction::Both] {
                 for (depth, cap) in [
                     (0, MAX_NODES),
@@ -768,13 +745,13 @@ mod tests {
                     (4, 40),
                     (10, MAX_NODES),
                 ] {
-                    let near = EdgeSet::load_around(&pool, &ports, &processors, direction, depth)
+                    let near = EdgeSet::load_around(&pool, &roots, direction, depth)
                         .await
                         .expect("neighbourhood");
                     let every = EdgeSet::load(&pool).await.expect("every edge");
                     assert!(near.edges.len() <= every.edges.len());
                     let (mut near, mut every) = (near, every);
-                    let walk = |set| walked(&pool, set, &ports, &processors, direction, depth, cap);
+                    let walk = |set| walked(&pool, set, &roots, direction, depth, cap);
                     let near = settled(walk(&mut near).await.expect("near"));
                     let every = settled(walk(&mut every).await.expect("every"));
                     assert!(!near.nodes.is_empty());

@@ -14,11 +14,7 @@ use crate::helpers::{TestApp, spawn_app, spawn_app_with, token_for};
 async fn search(app: &TestApp, token: &str, params: &[(&str, &str)]) -> (u16, Value) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let response = app
-            .client
-            .get(format!("{}/api/v1/search", app.address))
-            .query(params)
-            .bearer_auth(token)
+        let response = search_request(app, token, params)
             .send()
             .await
             .expect("request");
@@ -29,6 +25,13 @@ async fn search(app: &TestApp, token: &str, params: &[(&str, &str)]) -> (u16, Va
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+fn search_request(app: &TestApp, token: &str, params: &[(&str, &str)]) -> reqwest::RequestBuilder {
+    app.client
+        .get(format!("{}/api/v1/search", app.address))
+        .query(params)
+        .bearer_auth(token)
 }
 
 fn slugs(body: &Value) -> Vec<&str> {
@@ -366,17 +369,10 @@ async fn a_registered_product_is_searchable_promptly_in_every_server(pool: PgPoo
             "the same question was never answered from the kept answers"
         );
         // …unless the client asks for it computed.
-        let fresh: Value = app
-            .client
-            .get(format!("{}/api/v1/search?q=parcel", app.address))
+        let no_cache = search_request(app, &analyst, &[("q", "parcel")])
             .header("Cache-Control", "no-cache")
-            .bearer_auth(&analyst)
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("json");
+            .send();
+        let fresh: Value = no_cache.await.expect("request").json().await.expect("json");
         assert_eq!(
             (&fresh["cached"], &fresh["total"]),
             (&Value::Bool(false), &Value::from(0))
