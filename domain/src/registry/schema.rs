@@ -56,7 +56,7 @@ impl ParsedSchema {
             )));
         }
         if schema_type == SchemaType::Protobuf {
-            return Self::compile_protobuf(text, references, dependencies);
+            return Self::compile_protobuf(text, references, dependencies, false);
         }
         let document = parse_json(schema_type, text)?;
         if depth(&document) > MAX_DEPTH {
@@ -82,14 +82,20 @@ impl ParsedSchema {
     }
 
     /// A Protobuf schema: compiled with its imports; its canonical text is the compiled
-    /// file printed back (so text and serialized descriptors of one schema are one).
+    /// file printed back (so text and serialized descriptors of one schema are one), unless
+    /// it is a stored schema whose text is already canonical (`stored`).
     fn compile_protobuf(
         text: &str,
         references: Vec<Reference>,
         dependencies: &Dependencies,
+        stored: bool,
     ) -> Result<Self, InvalidSchema> {
         let compiled = Protobuf::compile(text, &references, dependencies)?;
-        let canonical = compiled.canonical();
+        let canonical = if stored {
+            text.to_string()
+        } else {
+            compiled.canonical()
+        };
         Ok(Self {
             schema_type: SchemaType::Protobuf,
             document: Value::String(canonical.clone()),
@@ -100,6 +106,8 @@ impl ParsedSchema {
             protobuf: Some(compiled),
         })
     }
+
+    /// A schema without references read back from the registry's own table.
     pub fn parse_stored(schema_type: SchemaType, text: &str) -> Result<Self, InvalidSchema> {
         Self::parse_stored_with(schema_type, text, Vec::new(), &Dependencies::default())
     }
@@ -114,9 +122,7 @@ impl ParsedSchema {
         dependencies: &Dependencies,
     ) -> Result<Self, InvalidSchema> {
         if schema_type == SchemaType::Protobuf {
-            let mut parsed = Self::compile_protobuf(text, references, dependencies)?;
-            parsed.canonical = text.to_string();
-            return Ok(parsed);
+            return Self::compile_protobuf(text, references, dependencies, true);
         }
         let document = parse_json(schema_type, text)?;
         let (resolved, avro) = resolve(schema_type, &document, &references, dependencies)?;

@@ -73,13 +73,8 @@ fn protobuf(schema: &ParsedSchema, value: &Value) -> Result<Vec<u8>, EncodeError
         .protobuf()
         .and_then(|compiled| compiled.message(&[0]))
         .ok_or_else(|| EncodeError::Unsupported("a Protobuf schema without a message".into()))?;
-    let decoded =
-        prost_reflect::DynamicMessage::deserialize(message, proto_names(value)).map_err(|e| {
-            EncodeError::Mismatch {
-                field: "the record".to_string(),
-                expected: format!("message ({e})"),
-            }
-        })?;
+    let decoded = prost_reflect::DynamicMessage::deserialize(message, proto_names(value))
+        .map_err(|e| mismatch("", &format!("message ({e})")))?;
     let mut bytes = wire::protobuf::indexes_prefix(&[0]);
     decoded
         .encode(&mut bytes)

@@ -106,8 +106,13 @@ async fn count_and_length_limits_answer_a_4xx_naming_them(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let admin = token_for(&pool, "admin@meshmart.local").await;
     let long_query = "a".repeat(domain::search::MAX_QUERY_CHARS + 1);
+    let query_limit = domain::search::MAX_QUERY_CHARS.to_string();
     let get_cases = [
-        (format!("/api/v1/search?q={long_query}"), 400, "500"),
+        (
+            format!("/api/v1/search?q={long_query}"),
+            400,
+            query_limit.as_str(),
+        ),
         ("/api/v1/search?q=order&limit=101".to_string(), 400, "limit"),
         (
             "/api/v1/search?q=order&offset=10001".to_string(),
@@ -131,15 +136,12 @@ async fn count_and_length_limits_answer_a_4xx_naming_them(pool: PgPool) {
         ),
     ];
     for (path, status, named) in get_cases {
-        let response = app
-            .client
-            .get(format!("{}{path}", app.address))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .expect("request");
-        let got = response.status().as_u16();
-        let body = response.text().await.unwrap_or_default();
+        let (got, body) = answered(
+            app.client
+                .get(format!("{}{path}", app.address))
+                .bearer_auth(&admin),
+        )
+        .await;
         assert_eq!(got, status, "{path}: {body}");
         assert!(body.contains(named), "{path} names {named}: {body}");
     }
@@ -158,18 +160,18 @@ async fn count_and_length_limits_answer_a_4xx_naming_them(pool: PgPool) {
         "inputs": datasets,
         "outputs": [],
     });
-    let response = app
-        .client
-        .post(format!("{}/api/v1/lineage/openlineage", app.address))
-        .bearer_auth(&admin)
-        .json(&event)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let body = response.text().await.unwrap_or_default();
+    let (status, body) = answered(
+        app.client
+            .post(format!("{}/api/v1/lineage/openlineage", app.address))
+            .bearer_auth(&admin)
+            .json(&event),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
-    assert!(body.contains("1000"), "names the limit: {body}");
+    assert!(
+        body.contains(&domain::lineage::MAX_DATASETS.to_string()),
+        "names the limit: {body}"
+    );
 
     // A contract over its size limit, refused before it is read.
     let owner = token_for(&pool, "owner.sales@meshmart.local").await;
@@ -177,24 +179,28 @@ async fn count_and_length_limits_answer_a_4xx_naming_them(pool: PgPool) {
         "description: {}\n",
         "x".repeat(domain::contracts::MAX_CONTRACT_BYTES)
     );
-    let response = app
-        .client
-        .put(format!(
-            "{}/api/v1/products/order-placed/contract",
-            app.address
-        ))
-        .bearer_auth(&owner)
-        .header("content-type", "application/yaml")
-        .body(huge)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let body = response.text().await.unwrap_or_default();
+    let (status, body) = answered(
+        app.client
+            .put(format!(
+                "{}/api/v1/products/order-placed/contract",
+                app.address
+            ))
+            .bearer_auth(&owner)
+            .header("content-type", "application/yaml")
+            .body(huge),
+    )
+    .await;
     assert_eq!(status, 413, "{body}");
     assert!(
         body.contains(&domain::contracts::MAX_CONTRACT_BYTES.to_string()),
         "names the limit: {body}"
     );
     app.stop().await;
+}
+
+/// The status and body text of `request`'s answer.
+async fn answered(request: reqwest::RequestBuilder) -> (u16, String) {
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
 }

@@ -221,8 +221,9 @@ fn take<'a>(input: &mut &'a [u8], len: usize) -> Result<&'a [u8], String> {
     Ok(head)
 }
 
-/// A zig-zag variable-length long.
-fn long(input: &mut &[u8]) -> Result<i64, String> {
+/// A zig-zag variable-length long (Avro's `long`, and Protobuf's message indexes in
+/// Confluent's wire format).
+pub(super) fn long(input: &mut &[u8]) -> Result<i64, String> {
     let mut raw: u64 = 0;
     for shift in (0..64).step_by(7) {
         let [byte, rest @ ..] = *input else {

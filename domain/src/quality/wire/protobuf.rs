@@ -7,6 +7,7 @@
 use prost_reflect::{DynamicMessage, SerializeOptions};
 use serde_json::Value;
 
+use super::avro::long;
 use crate::registry::protobuf::Protobuf;
 
 /// The most message indexes a record may carry (deeper nesting than any schema has).
@@ -15,7 +16,7 @@ const MAX_INDEXES: u64 = 64;
 /// The message indexes at the start of a payload, and the message after them.
 pub fn split_indexes(payload: &[u8]) -> Result<(Vec<i32>, &[u8]), String> {
     let mut rest = payload;
-    let count = zigzag(read_varint(&mut rest)?);
+    let count = long(&mut rest)?;
     if count == 0 {
         return Ok((vec![0], rest));
     }
@@ -27,7 +28,7 @@ pub fn split_indexes(payload: &[u8]) -> Result<(Vec<i32>, &[u8]), String> {
     }
     let mut indexes = Vec::with_capacity(count as usize);
     for _ in 0..count {
-        let index = zigzag(read_varint(&mut rest)?);
+        let index = long(&mut rest)?;
         indexes.push(i32::try_from(index).map_err(|_| format!("message index {index}"))?);
     }
     Ok((indexes, rest))
@@ -60,25 +61,6 @@ pub(super) fn decode(schema: &Protobuf, payload: &[u8]) -> Result<Value, String>
     decoded
         .serialize_with_options(serde_json::value::Serializer, &options)
         .map_err(|e| format!("the record has no JSON form ({e})"))
-}
-
-fn read_varint(bytes: &mut &[u8]) -> Result<u64, String> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let Some((byte, rest)) = bytes.split_first() else {
-            return Err("the message indexes are cut short".to_string());
-        };
-        *bytes = rest;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err("a message index is longer than a varint".to_string())
-}
-
-fn zigzag(value: u64) -> i64 {
-    ((value >> 1) as i64) ^ -((value & 1) as i64)
 }
 
 fn zigzag_encode(value: i64) -> u64 {

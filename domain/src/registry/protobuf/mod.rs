@@ -110,11 +110,6 @@ impl Protobuf {
         }
         Some(message)
     }
-
-    /// The pool of descriptors (the schema's file and its imports).
-    pub fn pool(&self) -> &DescriptorPool {
-        &self.pool
-    }
 }
 
 /// The schema's own file: `.proto` text, or a base64 `FileDescriptorProto`.

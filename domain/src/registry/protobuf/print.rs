@@ -395,13 +395,14 @@ fn print_extensions(
     proto3: bool,
     depth: usize,
 ) {
-    let mut extendees: Vec<&str> = extensions.iter().map(|e| e.extendee()).collect();
-    extendees.dedup();
+    // One `extend` block per run of extensions of the same message, in declaration order:
+    // the file compiled again lists its extensions as this one does.
     let empty = DescriptorProto::default();
-    for extendee in extendees {
+    for run in extensions.chunk_by(|a, b| a.extendee() == b.extendee()) {
+        let extendee = run.first().map_or("", FieldDescriptorProto::extendee);
         indent(out, depth);
         let _ = writeln!(out, "extend {extendee} {{");
-        for extension in extensions.iter().filter(|e| e.extendee() == extendee) {
+        for extension in run {
             print_field(out, extension, &empty, proto3, false, depth + 1);
         }
         indent(out, depth);

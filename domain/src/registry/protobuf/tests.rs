@@ -184,7 +184,10 @@ message M {
   extensions 100 to 199;
   enum E { ONE = 1; TWO = 2; }
 }
+message N { extensions 10 to 19; }
 extend M { optional string note = 100; }
+extend N { optional int32 size = 10; }
+extend M { optional int32 more = 101; }
 service Orders { rpc Place(M) returns (stream M); }
 "#;
     let compiled = Protobuf::compile(text, &[], &Dependencies::default()).expect("compiles");

@@ -208,7 +208,7 @@ impl SearchIndex {
     }
 
     /// The kept answer to `request` on `generation`, timed from `started`.
-    pub(crate) fn kept(
+    pub(super) fn kept(
         &self,
         generation: u64,
         request: &SearchRequest,
