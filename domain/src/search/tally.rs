@@ -19,6 +19,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::StrColumn;
+use tantivy::query::Weight;
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use super::bits;
@@ -78,6 +79,8 @@ pub(super) struct SegmentTable {
     names: Vec<Option<(&'static str, String)>>,
     /// Status factor × popularity factor.
     factor: Vec<Score>,
+    /// The largest factor, which bounds what a text score can become.
+    most: Score,
     updated: Vec<i64>,
     subscribers: Vec<u64>,
     /// Ordinal of the lower-cased name in this segment (ordinals sort like the names).
@@ -137,6 +140,7 @@ impl SegmentTable {
             .zip(&subscribers)
             .map(|(rank, subs)| status_factor(*rank) * popularity_factor(*subs))
             .collect();
+        let most = factor.iter().copied().fold(1.0, Score::max);
         let updated_column = fast.i64("updated")?.first_or_default_col(0);
         let updated = (0..docs).map(|doc| updated_column.get_val(doc)).collect();
         let sort_names = fast.str("name_sort")?;
@@ -160,6 +164,7 @@ impl SegmentTable {
             columns,
             names,
             factor,
+            most,
             updated,
             subscribers,
             name_ord,
@@ -352,6 +357,44 @@ impl<'a> Tally<'a> {
     }
 }
 
+impl Tally<'_> {
+    /// Whether a segment may be ranked with pruning ([`Tally::collect_pruned`]): in
+    /// relevance order, counting no facet and checking no filter per match, a match that
+    /// cannot reach the page changes nothing but the total.
+    pub(super) fn prunes(&self) -> bool {
+        self.sort == Sort::Relevance
+            && self.keep > 0
+            && self.filters.is_empty()
+            && !self.counted.contains(&true)
+    }
+
+    /// One segment's page and total when [`Tally::prunes`]: `scored` ranks with Tantivy's
+    /// pruning (block-max WAND for a word's union of terms, which skips blocks of postings
+    /// that cannot beat the page's last score divided by the segment's largest status ×
+    /// popularity factor), and `counter`, the same query without scores, counts every
+    /// match. The page is the one a full pass finds; the pruned documents are never scored.
+    pub(super) fn collect_pruned(
+        &self,
+        scored: &dyn Weight,
+        counter: &dyn Weight,
+        ordinal: SegmentOrdinal,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<Tallied> {
+        let mut child = self.for_segment(ordinal, segment)?;
+        let alive = segment.alive_bitset();
+        // Just below the bound, so a rounding in the division loses no match.
+        let bound = (1.0 + 1e-5) * child.table.most;
+        scored.for_each_pruning(Score::MIN, segment, &mut |doc, score| {
+            if alive.is_none_or(|alive| alive.is_alive(doc)) {
+                child.rank(doc, score);
+            }
+            child.floor.map_or(Score::MIN, |floor| floor / bound)
+        })?;
+        child.total = u64::from(counter.count(segment)?);
+        Ok(child.harvest())
+    }
+}
+
 /// What a tally found.
 pub(super) struct Tallied {
     pub(super) total: u64,
@@ -539,6 +582,18 @@ pub(super) struct SegmentTally {
 }
 
 impl SegmentTally {
+    /// Offers a match with text score `score` to the page in relevance order. Most matches
+    /// score below the page: they are settled with one comparison (an equal score loses
+    /// too, to the earlier document).
+    fn rank(&mut self, doc: DocId, score: Score) {
+        let score = score * self.table.factor(doc);
+        if self.floor.is_some_and(|floor| score <= floor) {
+            return;
+        }
+        self.top.offer(Key::Score(score), doc);
+        self.floor = self.top.worst_score();
+    }
+
     fn key(&self, doc: DocId, score: Score) -> Key {
         let at = doc as usize;
         match self.sort {
@@ -595,14 +650,7 @@ impl SegmentCollector for SegmentTally {
             return;
         }
         if self.sort == Sort::Relevance {
-            // Most matches score below the page: settle them with one comparison (an equal
-            // score loses too, to the earlier document).
-            let score = score * table.factor(doc);
-            if self.floor.is_some_and(|floor| score <= floor) {
-                return;
-            }
-            self.top.offer(Key::Score(score), doc);
-            self.floor = self.top.worst_score();
+            self.rank(doc, score);
             return;
         }
         let key = self.key(doc, score);

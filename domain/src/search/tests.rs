@@ -664,3 +664,93 @@ fn an_answer_is_kept_until_the_index_changes() {
     );
     assert!(index.search(&asked).expect("search").cached);
 }
+
+#[test]
+fn a_page_ranked_with_pruning_is_the_page_a_full_pass_finds() {
+    // Thousands of products with the word `parcel` once to many times in descriptions of
+    // varied lengths, in the name of some, with every status and subscriber counts from
+    // none to many: a search counting no facet skips blocks of postings that cannot reach
+    // the page (block-max WAND), one counting facets scores every match.
+    let statuses = ["active", "draft", "deprecated", "retired"];
+    let products: Vec<ProductDoc> = (0..3000)
+        .map(|i| {
+            let repeats = 1 + (i * 7919) % 9;
+            let filler = "shipment ".repeat((i * 31) % 40);
+            let name = if i % 97 == 0 {
+                "ParcelScanned"
+            } else {
+                "ShipmentScanned"
+            };
+            let mut p = product(
+                &format!("scan-{i}"),
+                name,
+                "logistics",
+                &format!("{}{filler}", "parcel ".repeat(repeats)),
+                &["scanID"],
+            );
+            p.status = statuses[i % statuses.len()].to_string();
+            p.subscribers = ((i * 104_729) % 1000) as u64;
+            p
+        })
+        .collect();
+    let index = index_with(&products);
+    // Updated products leave deleted documents behind in the first segment.
+    let updated: Vec<ProductDoc> = products
+        .iter()
+        .step_by(11)
+        .map(|p| ProductDoc {
+            description: format!("{} parcel parcel", p.description),
+            ..p.clone()
+        })
+        .collect();
+    index.apply(&updated, &[]).expect("applied");
+    let asked = |q: &str, offset: usize, facets: bool| {
+        index
+            .search_with(
+                &SearchRequest {
+                    q: q.to_string(),
+                    limit: 20,
+                    offset,
+                    facets: [facets; FACETS.len()],
+                    highlights: false,
+                    ..SearchRequest::default()
+                },
+                Reuse::Compute,
+            )
+            .expect("search")
+    };
+    let ranked = |r: &SearchResults| {
+        r.hits
+            .iter()
+            .map(|h| (h.slug.clone(), h.score.unwrap_or(0.0)))
+            .collect::<Vec<_>>()
+    };
+    for q in ["parcel", "parcels", "parcel ", "shipment", "scanned"] {
+        for offset in [0, 20, 400] {
+            let pruned = asked(q, offset, false);
+            let full = asked(q, offset, true);
+            assert_eq!(pruned.total, full.total, "{q:?} at {offset}");
+            assert_eq!(pruned.hits.len(), 20, "{q:?} at {offset}");
+            // The same scores in the same places; equal scores may be summed in another
+            // order, so the products sharing one may trade places.
+            let (pruned, full) = (ranked(&pruned), ranked(&full));
+            let near = |a: f32, b: f32| (a - b).abs() <= 1e-4 * b.abs();
+            for (at, ((slug, score), (full_slug, full_score))) in
+                pruned.iter().zip(&full).enumerate()
+            {
+                assert!(
+                    near(*score, *full_score),
+                    "{q:?} at {offset}+{at}: {score} vs {full_score}"
+                );
+                let tied = full
+                    .iter()
+                    .any(|(other, s)| other != full_slug && near(*s, *full_score));
+                assert!(
+                    slug == full_slug || tied,
+                    "{q:?} at {offset}+{at}: {slug} vs {full_slug}"
+                );
+            }
+        }
+    }
+    assert_eq!(asked("parcel", 0, false).total, 3000);
+}

@@ -66,15 +66,15 @@ impl SearchIndex {
 
     /// The whole query: words (each required when `all_words`, else at least one), phrases,
     /// the exact-match bonus and the filters.
-    /// The query, and roughly how many postings searching it walks through.
     pub(in crate::search) fn build(
         &self,
         searcher: &Searcher,
         plan: &Plan,
         all_words: bool,
-    ) -> Result<(Box<dyn Query>, u64), SearchError> {
+    ) -> Result<Built, SearchError> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let (text, mut walked) = self.text_clauses(searcher, plan, &Group::ALL, all_words)?;
+        let mut one_word = text.len() == 1 && plan.phrases.is_empty();
         if text.is_empty() && plan.had_text {
             let only_exact = match &plan.exact {
                 Some(exact) => self.exact_query(exact),
@@ -93,9 +93,7 @@ impl SearchIndex {
             } else {
                 Occur::Should
             };
-            let words: Vec<(Occur, Box<dyn Query>)> =
-                text.into_iter().map(|q| (occur, q)).collect();
-            let words: Box<dyn Query> = Box::new(BooleanQuery::new(words));
+            let words = one_or_all(text.into_iter().map(|q| (occur, q)).collect());
             // The words match, or the whole text names the product exactly
             // (`orderplaced` is no word of `OrderPlaced`, but its exact key). Most texts
             // name no product: their words are then searched alone, one union less.
@@ -105,6 +103,7 @@ impl SearchIndex {
             };
             match &plan.exact {
                 Some(exact) if named => {
+                    one_word = false;
                     let either = vec![
                         (Occur::Should, words),
                         (Occur::Should, self.exact_query(exact)),
@@ -115,9 +114,14 @@ impl SearchIndex {
             }
         }
         for filter in self.filter_queries(&plan.filters) {
+            one_word = false;
             clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
         }
-        Ok((Box::new(BooleanQuery::new(clauses)), walked))
+        Ok(Built {
+            query: one_or_all(clauses),
+            walked,
+            one_word,
+        })
     }
 
     /// One query per word and per phrase, each matching in any field of `groups`, and how
@@ -330,6 +334,30 @@ fn in_group(found: &BTreeMap<String, GroupFreqs>, group: Group) -> Vec<(String, 
         words.truncate(MAX_EXPANSIONS);
     }
     words
+}
+
+/// A search's query as built.
+pub(in crate::search) struct Built {
+    pub(in crate::search) query: Box<dyn Query>,
+    /// Roughly how many postings searching it walks through.
+    pub(in crate::search) walked: u64,
+    /// Whether the query is one word's union of terms and nothing else, which Tantivy
+    /// ranks with block-max WAND.
+    pub(in crate::search) one_word: bool,
+}
+
+/// The clauses as one query: a lone clause that must (or alone should) match is itself the
+/// query, with the same matches and scores. A single word is then its own union of terms,
+/// which Tantivy can rank with block-max WAND (see `collect`).
+fn one_or_all(mut clauses: Vec<(Occur, Box<dyn Query>)>) -> Box<dyn Query> {
+    match clauses.pop() {
+        Some((Occur::Must | Occur::Should, only)) if clauses.is_empty() => only,
+        Some(last) => {
+            clauses.push(last);
+            Box::new(BooleanQuery::new(clauses))
+        }
+        None => Box::new(BooleanQuery::new(clauses)),
+    }
 }
 
 fn boost(query: Box<dyn Query>, weight: Score) -> Box<dyn Query> {

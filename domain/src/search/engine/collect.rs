@@ -1,13 +1,14 @@
 //! Collecting what a query matches: the page, the total and the facet counts in one pass
 //! over the index's segments (spread over threads for large searches), with filters on
-//! facet dimensions checked per match.
+//! facet dimensions checked per match. A large one-word search that counts no facet ranks
+//! its page with block-max WAND instead and counts its matches apart, without scores.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::query::{EnableScoring, Weight};
-use tantivy::{DocAddress, Score, Searcher, SegmentOrdinal};
+use tantivy::query::EnableScoring;
+use tantivy::{DocAddress, Score, Searcher, SegmentOrdinal, SegmentReader};
 
 use super::{Plan, Sort};
 use crate::search::query::FilterKey;
@@ -18,6 +19,13 @@ use crate::search::{SearchError, SearchIndex};
 /// Postings a search walks through, roughly, from which it spreads the index's segments
 /// over threads.
 const PARALLEL_POSTINGS: u64 = 10_000;
+/// Postings of a one-word search from which its page is ranked with pruning and its
+/// matches counted apart (see `Tally::collect_pruned`). The unit tests' catalogs are
+/// smaller, and they check that both ways find the same page.
+#[cfg(not(test))]
+const PRUNED_POSTINGS: u64 = 20_000;
+#[cfg(test)]
+const PRUNED_POSTINGS: u64 = 1_000;
 
 impl SearchIndex {
     /// Ranks, counts and tallies the `facets` asked for of what `plan` matches in one
@@ -86,7 +94,8 @@ impl SearchIndex {
         in_query
             .filters
             .retain(|(key, _)| tallied_dimension(*key).is_none());
-        let (query, walked) = self.build(searcher, &in_query, all_words)?;
+        let built = self.build(searcher, &in_query, all_words)?;
+        let (query, walked) = (built.query, built.walked);
         let mut tally = Tally::new(&self.tables, sort, keep);
         for (dimension, values) in tallied_filters(plan) {
             tally = tally.filter(dimension, values);
@@ -99,23 +108,31 @@ impl SearchIndex {
         };
         let weight = query.weight(scoring)?;
         // Handing a small search to another thread costs more than it saves.
-        self.search_segments(
-            searcher,
-            weight.as_ref(),
-            &tally,
-            walked >= PARALLEL_POSTINGS,
-        )
+        let spread = walked >= PARALLEL_POSTINGS;
+        // Ranking with pruning and counting apart pays off only for one word's large
+        // union: otherwise Tantivy would walk every match twice, or the count alone would
+        // cost what one pass does.
+        if built.one_word && walked >= PRUNED_POSTINGS && tally.prunes() {
+            let counter = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
+            return self.search_segments(searcher, &tally, spread, |ordinal, segment| {
+                tally.collect_pruned(weight.as_ref(), counter.as_ref(), ordinal, segment)
+            });
+        }
+        self.search_segments(searcher, &tally, spread, |ordinal, segment| {
+            tally.collect_segment(weight.as_ref(), ordinal, segment)
+        })
     }
 
-    /// Runs `collector` over every segment: on this thread alone, or `spread` over this
-    /// thread and the helper threads, each taking the next segment not yet searched
-    /// (largest first, so the last to finish has little left).
+    /// Runs `search` over every segment and merges what it finds with `collector`: on this
+    /// thread alone, or `spread` over this thread and the helper threads, each taking the
+    /// next segment not yet searched (largest first, so the last to finish has little
+    /// left).
     fn search_segments<C: Collector>(
         &self,
         searcher: &Searcher,
-        weight: &dyn Weight,
         collector: &C,
         spread: bool,
+        search: impl Fn(SegmentOrdinal, &SegmentReader) -> tantivy::Result<SegmentFruit<C>> + Sync,
     ) -> Result<C::Fruit, SearchError> {
         let segments = searcher.segment_readers();
         let mut order: Vec<usize> = (0..segments.len()).collect();
@@ -125,7 +142,7 @@ impl SearchIndex {
         let next = AtomicUsize::new(0);
         let work = || {
             while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-                let fruit = collector.collect_segment(weight, i as SegmentOrdinal, &segments[i]);
+                let fruit = search(i as SegmentOrdinal, &segments[i]);
                 *fruits[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(fruit);
             }
         };

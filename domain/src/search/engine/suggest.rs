@@ -56,8 +56,8 @@ impl SearchIndex {
             prefix_last: false,
         };
         let plan = self.plan(&corrected);
-        let (query, _) = self.build(searcher, &plan, false)?;
-        Ok((query.count(searcher)? > 0).then_some(suggestion))
+        let built = self.build(searcher, &plan, false)?;
+        Ok((built.query.count(searcher)? > 0).then_some(suggestion))
     }
 
     /// The most frequent indexed word within two typos of `word` (closest first), or `None`
