@@ -461,6 +461,18 @@ pub struct ProductDetail {
     pub team: Value,
     pub support: Value,
     pub versions: Vec<VersionInfo>,
+    /// The owning domain's display name (its slug if it has none).
+    pub domain_name: String,
+    /// The stream node that computes the product, if one does.
+    pub computed_by: Option<ComputedBy>,
+}
+
+/// A stream node computing a product.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComputedBy {
+    pub node: String,
+    /// `enrichment`, `filter`, ….
+    pub kind: String,
 }
 
 /// One published contract version.
@@ -526,8 +538,9 @@ pub async fn list(
     Ok((items, total))
 }
 
-/// The product with this slug, with ports, SLAs, team, support and versions: one query
-/// (the product page and its sections read it several times per page).
+/// The product with this slug, with ports, SLAs, team, support, versions, its domain's name
+/// and the node computing it: one query (the product page and its sections read it several
+/// times per page).
 pub async fn get(pool: &PgPool, slug: &str) -> Result<Option<ProductDetail>, sqlx::Error> {
     let Some(row) = sqlx::query!(
         r#"select p.contract_id, p.slas, p.team, p.support, p.slug, p.name, p.domain, p.status,
@@ -541,7 +554,12 @@ pub async fn get(pool: &PgPool, slug: &str) -> Result<Option<ProductDetail>, sql
                   (select coalesce(json_agg(v), '[]')
                    from (select version, published_by, created_at
                          from contract_versions where product_id = p.id) v)
-                    as "versions!: sqlx::types::Json<Vec<VersionInfo>>"
+                    as "versions!: sqlx::types::Json<Vec<VersionInfo>>",
+                  coalesce((select d.name from domains d where d.slug = p.domain), p.domain)
+                    as "domain_name!",
+                  (select json_build_object('node', n.name, 'kind', n.kind) from nodes n
+                   where n.product_id = p.id order by n.name limit 1)
+                    as "computed_by: sqlx::types::Json<ComputedBy>"
            from products p where p.slug = $1"#,
         slug,
     )
@@ -575,6 +593,8 @@ pub async fn get(pool: &PgPool, slug: &str) -> Result<Option<ProductDetail>, sql
         team,
         support,
         versions,
+        domain_name: row.domain_name,
+        computed_by: row.computed_by.map(|node| node.0),
     }))
 }
 

@@ -491,11 +491,10 @@ pub async fn list_products(
 /// The data product `slug` with its ports, schemas, SLAs, team, support and versions.
 #[server(prefix = "/api/fn", endpoint = "catalog_product")]
 pub async fn product_detail(slug: String) -> Result<ProductView, ApiError> {
-    use crate::ssr::{authorize, fail, internal, services};
+    use crate::ssr::{authorize, fail, services};
 
     let user = authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     let services = services()?;
-    let pool = services.pool.clone();
     let Some(detail) = crate::ssr::product(&slug).await? else {
         return Err(fail(http::StatusCode::NOT_FOUND, ApiError::NotFound));
     };
@@ -503,12 +502,6 @@ pub async fn product_detail(slug: String) -> Result<ProductView, ApiError> {
         .policy
         .allows(&user, &detail.summary.domain, Permission::WriteProduct)
         .await;
-    let domain_name = domain::domains::list(&pool)
-        .await
-        .map_err(internal)?
-        .into_iter()
-        .find(|d| d.slug == detail.summary.domain)
-        .map_or_else(|| detail.summary.domain.clone(), |d| d.name);
     let ports: Vec<PortRow> = detail
         .ports
         .into_iter()
@@ -522,7 +515,7 @@ pub async fn product_detail(slug: String) -> Result<ProductView, ApiError> {
         domain::contracts::sensitivity::most_sensitive(classes.iter().map(String::as_str))
             .map(str::to_string);
     Ok(ProductView {
-        domain_name,
+        domain_name: detail.domain_name,
         contract_id: detail.contract_id,
         classification,
         can_publish,
@@ -540,9 +533,7 @@ pub async fn product_detail(slug: String) -> Result<ProductView, ApiError> {
             .map(convert::support)
             .collect(),
         versions: detail.versions.into_iter().map(convert::version).collect(),
-        computed_by: domain::nodes::of_product(&pool, &slug)
-            .await
-            .map_err(internal)?,
+        computed_by: detail.computed_by.map(|by| (by.node, by.kind)),
         product: convert::product(detail.summary),
     })
 }

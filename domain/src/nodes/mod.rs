@@ -518,21 +518,6 @@ pub async fn view(
     })
 }
 
-/// The node that computes the product `slug`, if any: (name, kind).
-pub async fn of_product(
-    pool: &PgPool,
-    slug: &str,
-) -> Result<Option<(String, String)>, sqlx::Error> {
-    let found = sqlx::query!(
-        "select n.name, n.kind from nodes n join products p on p.id = n.product_id
-         where p.slug = $1",
-        slug,
-    )
-    .fetch_optional(pool)
-    .await?;
-    Ok(found.map(|row| (row.name, row.kind)))
-}
-
 /// What the lineage page shows of each of `names` that is a node: (state, records per
 /// second over its live instances, latest heartbeat).
 pub async fn summaries(

@@ -253,6 +253,29 @@ async fn a_declared_node_copies_each_record_once_and_its_owner_pauses_and_resume
     assert_eq!(view["paused"], false);
     let instance = &view["instances"][0];
     assert_eq!(instance["partitions"], json!([0, 1, 2]), "{view}");
+    // The product says which node computes it, and its domain's name.
+    let (status, detail) = call(
+        &app,
+        reqwest::Method::GET,
+        &format!("/products/{output}"),
+        &analyst,
+    )
+    .await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(
+        detail["computed_by"],
+        json!({ "node": node, "kind": "pass-through" }),
+        "{detail}"
+    );
+    assert_eq!(detail["domain_name"], "Customer Management", "{detail}");
+    let (_, input_detail) = call(
+        &app,
+        reqwest::Method::GET,
+        &format!("/products/{input}"),
+        &analyst,
+    )
+    .await;
+    assert_eq!(input_detail["computed_by"], Value::Null, "{input_detail}");
 
     let (status, _) = order(&app, &node, "pause", &analyst).await;
     assert_eq!(status, 403, "an analyst may not pause a node");
