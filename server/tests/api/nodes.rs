@@ -129,6 +129,12 @@ async fn order(app: &TestApp, node: &str, action: &str, token: &str) -> (u16, Va
     .await
 }
 
+/// `GET /api/v1/products/{slug}`.
+async fn product(app: &TestApp, slug: &str, token: &str) -> (u16, Value) {
+    let path = format!("/products/{slug}");
+    call(app, reqwest::Method::GET, &path, token).await
+}
+
 async fn call(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -> (u16, Value) {
     app.call(method, &format!("/api/v1{path}"), token).await
 }
@@ -254,13 +260,7 @@ async fn a_declared_node_copies_each_record_once_and_its_owner_pauses_and_resume
     let instance = &view["instances"][0];
     assert_eq!(instance["partitions"], json!([0, 1, 2]), "{view}");
     // The product says which node computes it, and its domain's name.
-    let (status, detail) = call(
-        &app,
-        reqwest::Method::GET,
-        &format!("/products/{output}"),
-        &analyst,
-    )
-    .await;
+    let (status, detail) = product(&app, &output, &analyst).await;
     assert_eq!(status, 200, "{detail}");
     assert_eq!(
         detail["computed_by"],
@@ -268,13 +268,7 @@ async fn a_declared_node_copies_each_record_once_and_its_owner_pauses_and_resume
         "{detail}"
     );
     assert_eq!(detail["domain_name"], "Customer Management", "{detail}");
-    let (_, input_detail) = call(
-        &app,
-        reqwest::Method::GET,
-        &format!("/products/{input}"),
-        &analyst,
-    )
-    .await;
+    let (_, input_detail) = product(&app, &input, &analyst).await;
     assert_eq!(input_detail["computed_by"], Value::Null, "{input_detail}");
 
     let (status, _) = order(&app, &node, "pause", &analyst).await;
