@@ -414,12 +414,18 @@ impl Collector for Tally<'_> {
     ) -> tantivy::Result<SegmentTally> {
         let table = self.tables.get(segment)?;
         let filters = table.filter_codes(&self.filters);
-        let counted = (0..table.bases[FACETS.len()])
+        // A search counting nothing (most API searches) allocates nothing per code.
+        let counting = self.counted.contains(&true);
+        let codes = if counting {
+            table.bases[FACETS.len()]
+        } else {
+            0
+        };
+        let counted = (0..codes)
             .map(|code| self.counted[table.dimension(code)])
             .collect();
-        let counting = self.counted.contains(&true);
         Ok(SegmentTally {
-            counts: vec![0; table.bases[FACETS.len()] as usize],
+            counts: vec![0; codes as usize],
             matched: if counting {
                 vec![0; (segment.max_doc() as usize).div_ceil(64)]
             } else {
@@ -566,8 +572,10 @@ pub(super) struct SegmentTally {
     table: Arc<SegmentTable>,
     ordinal: SegmentOrdinal,
     filters: Vec<(usize, Vec<u32>)>,
-    /// Per code, the matches that have it (any dimension; only `counted` ones are reported).
+    /// Per code, the matches that have it (any dimension; only `counted` ones are reported);
+    /// empty when nothing is counted.
     counts: Vec<u32>,
+    /// Per code, whether its dimension is counted; empty when nothing is counted.
     counted: Vec<bool>,
     /// Whether any dimension is counted: a search without facets only ranks.
     counting: bool,
@@ -622,7 +630,8 @@ impl SegmentCollector for SegmentTally {
             let mut failed = None;
             for (i, (_, accepted)) in self.filters.iter().enumerate() {
                 if !codes.iter().any(|code| accepted.contains(code)) {
-                    if failed.is_some() {
+                    // Two failed filters, or one when nothing is counted, settle it.
+                    if failed.is_some() || !self.counting {
                         return;
                     }
                     failed = Some(i);
