@@ -82,10 +82,12 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/admin/audit") view={Lazy::<routes::Audit>::new()}/>
                         <Route path=path!("/domains") view={Lazy::<routes::Domains>::new()}/>
                         <Route path=path!("/domains/:slug") view={Lazy::<routes::Domain>::new()}/>
-                        // In order: the page's later sections (health, lineage, registry)
-                        // arrive in the HTML where they stand, so it reads without
-                        // JavaScript; out of order they would wait in <template>s.
-                        <Route path=path!("/products/:slug") view={Lazy::<routes::Product>::new()} ssr=SsrMode::InOrder/>
+                        // Whole: the page's later sections (health, lineage, registry)
+                        // stand where they belong in the HTML, so it reads without
+                        // JavaScript (out of order they would wait in <template>s), and
+                        // it leaves as one piece. Streamed in order, the response
+                        // compressor flushed a block at every wait for a section's query.
+                        <Route path=path!("/products/:slug") view={Lazy::<routes::Product>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("/products/:slug/lineage") view={Lazy::<routes::Lineage>::new()}/>
                         <Route path=path!("/products/:slug/samples") view={Lazy::<routes::Samples>::new()}/>
                         <Route path=path!("/nodes/:name") view={Lazy::<routes::Node>::new()}/>
