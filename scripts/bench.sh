@@ -70,6 +70,13 @@ psql "$DATABASE_URL" -q -c "set client_min_messages = warning" \
 export DATABASE_URL="${DATABASE_URL%/*}/bench"
 "$bin" migrate >/dev/null
 "$bin" seed-demo >/dev/null
+# Per-statement planning and execution times (the stack preloads pg_stat_statements), for
+# the product page's breakdown below; set before any server connects.
+statements=false
+if psql "$DATABASE_URL" -q -c "create extension if not exists pg_stat_statements" \
+  -c "alter database bench set pg_stat_statements.track_planning = on" 2>/dev/null; then
+  statements=true
+fi
 echo "== seed-demo --products $products"
 "$bin" seed-demo --products "$products" | tail -1
 
@@ -111,8 +118,7 @@ ready 3199 >/dev/null
 echo "== server memory, a start that reuses the index: $(rss "$server")"
 slugs=$(psql "$DATABASE_URL" -At -c "select slug from products order by random() limit 200")
 echo "== product page (/products/{slug}) server time over 200 random products of $(psql "$DATABASE_URL" -At -c 'select count(*) from products')"
-# The page streams (its later sections arrive in order): the first byte comes early, and
-# the whole page is what a reader waits for.
+# The page leaves whole (SsrMode::Async), so its first byte and its last come together.
 for slug in $slugs; do
   curl -s -o /dev/null -w '%{time_starttransfer} %{time_total}\n' -H "Authorization: Bearer $token" \
     "http://127.0.0.1:3199/products/$slug"
@@ -123,6 +129,27 @@ for column in 1 2; do
     { t[NR] = $1 } END {
     printf "%s p50 %.1f ms   p99 %.1f ms   max %.1f ms\n", label, t[int(NR*0.5)]*1000, t[int(NR*0.99)]*1000, t[NR]*1000 }'
 done
+
+if $statements; then
+  echo "== product page: its statements in PostgreSQL (pg_stat_statements over 5 s of pages at one connection)"
+  WRK_PATHS=<(awk '{ print "/products/" $0 }' <<<"$slugs") WRK_TOKEN=$token \
+    wrk -t1 -c1 -d2s -s bench/http/paths.lua http://127.0.0.1:3199 >/dev/null
+  psql "$DATABASE_URL" -qAt -c "select pg_stat_statements_reset()" >/dev/null
+  pages=$(WRK_PATHS=<(awk '{ print "/products/" $0 }' <<<"$slugs") WRK_TOKEN=$token \
+    wrk -t1 -c1 -d5s -s bench/http/paths.lua http://127.0.0.1:3199 | tail -1 |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["requests"])')
+  psql "$DATABASE_URL" -q -P footer=off -v pages="$pages" <<'SQL'
+select round(calls::numeric / :pages, 1) as "per page",
+       round((total_plan_time / calls * 1000)::numeric) as "plan µs",
+       round((total_exec_time / calls * 1000)::numeric) as "exec µs",
+       round(((total_plan_time + total_exec_time) * 1000 / :pages)::numeric) as "µs per page",
+       left(regexp_replace(query, '\s+', ' ', 'g'), 70) as statement
+from pg_stat_statements
+where dbid = (select oid from pg_database where datname = current_database())
+  and calls >= :pages / 2
+order by total_plan_time + total_exec_time desc;
+SQL
+fi
 
 echo "== HTTP load (bench/http/load.sh: wrk on the same 2 cores, product pages and the search benchmark's $(($(wc -l <bench/search/queries.tsv) - 1)) queries)"
 awk '{ print "/products/" $0 }' <<<"$slugs" >"$target_dir/bench-product-paths.txt"

@@ -159,8 +159,15 @@ cmd_start() {
     log "starting on 127.0.0.1:$PG_PORT (data $PG_DATA, log $PG_LOG)"
     # Port, socket dir and listen address are passed on every start so that
     # a changed PG_PORT applies; the socket lives inside the data directory.
+    # pg_stat_statements (in Debian's server package) is loaded so that `make bench` can
+    # say which statements a page's database time goes to (read through the extension,
+    # which only the bench database creates).
+    local preload=""
+    if [[ -f $PG_BIN/../lib/pg_stat_statements.so ]]; then
+      preload="-c shared_preload_libraries=pg_stat_statements"
+    fi
     as_owner "$PG_BIN/pg_ctl" start -D "$PG_DATA" -W -l "$PG_LOG" \
-      -o "-p $PG_PORT -k '$PG_DATA' -c listen_addresses=127.0.0.1" >/dev/null
+      -o "-p $PG_PORT -k '$PG_DATA' -c listen_addresses=127.0.0.1 $preload" >/dev/null
   fi
   wait_ready
   ensure_database
