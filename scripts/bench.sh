@@ -2,7 +2,8 @@
 # `make bench`: catalog benchmarks on this machine, with release builds against the test
 # stack's PostgreSQL and broker, in a database of its own (`bench`):
 #   1. seed-demo --products 100000: load time and products/s;
-#   2. the product page's server time (time to first byte, p50/p99 over 200 requests); the
+#   2. the product page's server time (time to first byte, p50/p99 over 200 requests) and
+#      its statements' planning and execution times in PostgreSQL (pg_stat_statements); the
 #      server's memory after a start that builds the search index and one that reuses it;
 #      an HTTP load with wrk (bench/http/load.sh): product pages at 1 and 8 connections,
 #      the search API at 1, 16 and 200, summed up beside the in-process search figures at
@@ -130,14 +131,16 @@ for column in 1 2; do
     printf "%s p50 %.1f ms   p99 %.1f ms   max %.1f ms\n", label, t[int(NR*0.5)]*1000, t[int(NR*0.99)]*1000, t[NR]*1000 }'
 done
 
+awk '{ print "/products/" $0 }' <<<"$slugs" >"$target_dir/bench-product-paths.txt"
 if $statements; then
   echo "== product page: its statements in PostgreSQL (pg_stat_statements over 5 s of pages at one connection)"
-  WRK_PATHS=<(awk '{ print "/products/" $0 }' <<<"$slugs") WRK_TOKEN=$token \
-    wrk -t1 -c1 -d2s -s bench/http/paths.lua http://127.0.0.1:3199 >/dev/null
+  load_pages() {
+    WRK_PATHS=$target_dir/bench-product-paths.txt WRK_TOKEN=$token \
+      wrk -t1 -c1 -d"$1" -s bench/http/paths.lua http://127.0.0.1:3199 | tail -1
+  }
+  load_pages 2s >/dev/null
   psql "$DATABASE_URL" -qAt -c "select pg_stat_statements_reset()" >/dev/null
-  pages=$(WRK_PATHS=<(awk '{ print "/products/" $0 }' <<<"$slugs") WRK_TOKEN=$token \
-    wrk -t1 -c1 -d5s -s bench/http/paths.lua http://127.0.0.1:3199 | tail -1 |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["requests"])')
+  pages=$(load_pages 5s | python3 -c 'import json, sys; print(json.load(sys.stdin)["requests"])')
   psql "$DATABASE_URL" -q -P footer=off -v pages="$pages" <<'SQL'
 select round(calls::numeric / :pages, 1) as "per page",
        round((total_plan_time / calls * 1000)::numeric) as "plan µs",
@@ -152,7 +155,6 @@ SQL
 fi
 
 echo "== HTTP load (bench/http/load.sh: wrk on the same 2 cores, product pages and the search benchmark's $(($(wc -l <bench/search/queries.tsv) - 1)) queries)"
-awk '{ print "/products/" $0 }' <<<"$slugs" >"$target_dir/bench-product-paths.txt"
 python3 -c 'import sys, urllib.parse
 for line in list(sys.stdin)[1:]:
     print("/api/v1/search?q=" + urllib.parse.quote(line.rstrip("\n").split("\t", 1)[1]))' \
