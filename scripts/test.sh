@@ -11,6 +11,11 @@ target_dir=${CARGO_TARGET_DIR:-target}
 step() { printf '\n==> %s\n' "$*"; }
 started=$(date +%s)
 
+# CI builds each fresh clone once: incremental caches are never read again there, and in the
+# target dir that clones share they only pile up (scripts/prune-target.sh).
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
+scripts/prune-target.sh "$target_dir"
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
