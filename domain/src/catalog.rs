@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
 
 use crate::audit::{self, Actor, Event};
 use crate::contracts::{Contract, Problem, ProductStatus};
@@ -453,6 +454,9 @@ pub struct PortView {
 /// Everything the product page shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProductDetail {
+    /// The row's id, for the reads that follow (never part of an answer).
+    #[serde(skip)]
+    pub id: Uuid,
     #[serde(flatten)]
     pub summary: ProductSummary,
     pub contract_id: String,
@@ -543,7 +547,7 @@ pub async fn list(
 /// times per page).
 pub async fn get(pool: &PgPool, slug: &str) -> Result<Option<ProductDetail>, sqlx::Error> {
     let Some(row) = sqlx::query!(
-        r#"select p.contract_id, p.slas, p.team, p.support, p.slug, p.name, p.domain, p.status,
+        r#"select p.id, p.contract_id, p.slas, p.team, p.support, p.slug, p.name, p.domain, p.status,
                   p.description, p.tags, p.current_version,
                   p.updated_at as "updated_at: Timestamp",
                   (select coalesce(json_agg(o order by o.event_type), '[]')
@@ -586,6 +590,7 @@ pub async fn get(pool: &PgPool, slug: &str) -> Result<Option<ProductDetail>, sql
         parse(&b.version).cmp(&parse(&a.version))
     });
     Ok(Some(ProductDetail {
+        id: row.id,
         summary,
         contract_id,
         ports: ports.0,

@@ -163,8 +163,20 @@ pub async fn product_health(slug: String) -> Result<HealthView, ApiError> {
 
     let services = services()?;
     let (pool, policy, caller) = (&services.pool, &services.policy, caller());
-    // Asks the policy (reading the catalog; owners see every subscription's lag).
-    let reader = report::reader(pool, policy, &caller, &slug)
+    // Asks the policy (reading the catalog; owners see every subscription's lag) before
+    // saying whether the product exists, then about the product the page has read.
+    crate::ssr::authorize(
+        domain::policy::GLOBAL,
+        domain::policy::Permission::ReadCatalog,
+    )
+    .await?;
+    let Some(product) = crate::ssr::product(&slug).await? else {
+        return Err(crate::ssr::fail(
+            http::StatusCode::NOT_FOUND,
+            ApiError::NotFound,
+        ));
+    };
+    let reader = report::reader_of(policy, &caller, product.id, product.summary.domain)
         .await
         .map_err(error)?;
     // Now, the last hour and the last day, the product read once.

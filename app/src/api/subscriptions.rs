@@ -167,15 +167,10 @@ pub async fn subscription_form(slug: String) -> Result<RequestForm, ApiError> {
             label: c.label,
         })
         .collect();
-    let contract = domain::catalog::contract_document(pool, &slug, None)
+    let facts = subscriptions::form_facts(pool, &slug, &user.kafka_principal)
         .await
         .map_err(internal)?
-        .map(|(_, document)| document)
-        .unwrap_or_default();
-    let existing = subscriptions::live_subscription(pool, &slug, &user.kafka_principal)
-        .await
-        .map_err(internal)?
-        .map(|(id, state)| (id.to_string(), state.as_str().to_string()));
+        .ok_or_else(|| fail(http::StatusCode::NOT_FOUND, ApiError::NotFound))?;
     let can_decide = services
         .policy
         .allows(
@@ -189,12 +184,12 @@ pub async fn subscription_form(slug: String) -> Result<RequestForm, ApiError> {
         ports: detail.ports.into_iter().map(|p| p.topic).collect(),
         principals,
         default_group: subscriptions::default_group(&user.kafka_principal),
-        max_days: subscriptions::max_days(&contract),
-        existing,
+        max_days: facts.max_days,
+        existing: facts
+            .live
+            .map(|(id, state)| (id.to_string(), state.as_str().to_string())),
         can_decide,
-        auto_approve: subscriptions::auto_approve_roles(pool, &slug)
-            .await
-            .map_err(internal)?,
+        auto_approve: facts.auto_approve,
     })
 }
 

@@ -119,30 +119,23 @@ struct Sight {
     user: User,
     all: bool,
     domains: HashMap<String, bool>,
-    subscribed: HashSet<Uuid>,
+    /// The products the caller subscribes to, read when a row first needs them (most
+    /// lists, a product page's above all, have no row to ask about).
+    subscribed: Option<HashSet<Uuid>>,
 }
 
 impl Sight {
-    async fn of(pool: &PgPool, policy: &Policy, caller: &Caller) -> Result<Self, IncidentError> {
+    async fn of(policy: &Policy, caller: &Caller) -> Result<Self, IncidentError> {
         let user = policy
             .authorize(caller, GLOBAL, Permission::ReadCatalog)
             .await?
             .clone();
         let all = policy.allows(&user, GLOBAL, Permission::ManageRoles).await;
-        let subscribed = sqlx::query_scalar!(
-            "select product_id from subscriptions
-             where requested_by = $1 and state in ('approved', 'provisioning', 'active')",
-            user.id,
-        )
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .collect();
         Ok(Sight {
             user,
             all,
             domains: HashMap::new(),
-            subscribed,
+            subscribed: None,
         })
     }
 
@@ -158,19 +151,42 @@ impl Sight {
         owns
     }
 
-    async fn sees(&mut self, policy: &Policy, row: &Row) -> bool {
+    /// Whether the caller subscribes to `product`.
+    async fn subscribes(&mut self, pool: &PgPool, product: Uuid) -> Result<bool, IncidentError> {
+        if self.subscribed.is_none() {
+            let products = sqlx::query_scalar!(
+                "select product_id from subscriptions
+                 where requested_by = $1 and state in ('approved', 'provisioning', 'active')",
+                self.user.id,
+            )
+            .fetch_all(pool)
+            .await?;
+            self.subscribed = Some(products.into_iter().collect());
+        }
+        Ok(self
+            .subscribed
+            .as_ref()
+            .is_some_and(|products| products.contains(&product)))
+    }
+
+    async fn sees(
+        &mut self,
+        pool: &PgPool,
+        policy: &Policy,
+        row: &Row,
+    ) -> Result<bool, IncidentError> {
         if self.all || row.channel_kind == "broker" {
-            return true;
+            return Ok(true);
         }
-        if row
-            .product_id
-            .is_some_and(|id| self.subscribed.contains(&id))
+        // The policy first: it answers from memory, the subscriptions from PostgreSQL.
+        if let Some(domain) = &row.domain
+            && self.owns(policy, domain).await
         {
-            return true;
+            return Ok(true);
         }
-        match &row.domain {
-            Some(domain) => self.owns(policy, domain).await,
-            None => false,
+        match row.product_id {
+            Some(product) => self.subscribes(pool, product).await,
+            None => Ok(false),
         }
     }
 }
@@ -190,7 +206,7 @@ pub async fn list(
             "state `{state}` is not one of open, resolved"
         )));
     }
-    let mut sight = Sight::of(pool, policy, caller).await?;
+    let mut sight = Sight::of(policy, caller).await?;
     let limit = match filter.limit {
         n if n <= 0 => MAX_LIMIT,
         n => n.min(MAX_LIMIT),
@@ -212,12 +228,16 @@ pub async fn list(
         if visible.len() as i64 >= limit {
             break;
         }
-        if sight.sees(policy, &row).await {
+        if sight.sees(pool, policy, &row).await? {
             visible.push(row);
         }
     }
     let ids: Vec<Uuid> = visible.iter().map(|row| row.id).collect();
-    let mut actions = actions_of(pool, &ids).await?;
+    let mut actions = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        actions_of(pool, &ids).await?
+    };
     Ok(visible
         .into_iter()
         .map(|row| {
@@ -284,12 +304,12 @@ pub async fn seen(
     caller: &Caller,
     id: Uuid,
 ) -> Result<Seen, IncidentError> {
-    let mut sight = Sight::of(pool, policy, caller).await?;
+    let mut sight = Sight::of(policy, caller).await?;
     let row: Row = select_rows!("where i.id = $1", id)
         .fetch_optional(pool)
         .await?
         .ok_or(IncidentError::Unknown(id))?;
-    if !sight.sees(policy, &row).await {
+    if !sight.sees(pool, policy, &row).await? {
         return Err(IncidentError::Unknown(id));
     }
     let owner = sight.all

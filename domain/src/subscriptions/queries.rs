@@ -173,23 +173,49 @@ pub async fn principal_choices(
     Ok(choices)
 }
 
-/// The live subscription (id, state) of `principal` to the product `slug`, if any.
-pub async fn live_subscription(
+/// What the request form of a product needs beyond the product itself, read in one round
+/// trip: the principal's live subscription, the roles approved on request, and the
+/// contract's longest subscription.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FormFacts {
+    pub live: Option<(Uuid, State)>,
+    pub auto_approve: Vec<String>,
+    /// `maxSubscriptionDays` of the current contract ([`super::max_days`]).
+    pub max_days: Option<i64>,
+}
+
+/// The [`FormFacts`] of the product `slug` for `principal`; `None` when no such product.
+pub async fn form_facts(
     pool: &PgPool,
     slug: &str,
     principal: &str,
-) -> Result<Option<(Uuid, State)>, sqlx::Error> {
-    let live = sqlx::query!(
-        r#"select s.id, s.state as "state: State" from subscriptions s
-           join products p on p.id = s.product_id
-           where p.slug = $1 and s.principal = $2
-             and s.state in ('pending', 'approved', 'provisioning', 'active')"#,
+) -> Result<Option<FormFacts>, sqlx::Error> {
+    let Some(row) = sqlx::query!(
+        r#"select c.document -> 'customProperties' as "custom_properties: serde_json::Value",
+                  live.id as "live_id?", live.state as "live_state?: State",
+                  array(select a.role from product_auto_approve a where a.product_id = p.id
+                        order by a.role) as "auto_approve!"
+           from products p
+           left join contract_versions c
+             on c.product_id = p.id and c.version = p.current_version
+           left join subscriptions live
+             on live.product_id = p.id and live.principal = $2
+            and live.state in ('pending', 'approved', 'provisioning', 'active')
+           where p.slug = $1"#,
         slug,
         principal,
     )
     .fetch_optional(pool)
-    .await?;
-    Ok(live.map(|row| (row.id, row.state)))
+    .await?
+    else {
+        return Ok(None);
+    };
+    let contract = serde_json::json!({ "customProperties": row.custom_properties });
+    Ok(Some(FormFacts {
+        live: row.live_id.zip(row.live_state),
+        auto_approve: row.auto_approve,
+        max_days: super::max_days(&contract),
+    }))
 }
 
 /// A user's unread in-app notifications, newest first.
@@ -232,17 +258,6 @@ pub async fn notifications(pool: &PgPool, user: &User) -> Result<Vec<Notificatio
            where user_id = $1 and read_at is null order by created_at desc, id desc limit $2"#,
         user.id,
         NOTIFICATIONS_SHOWN,
-    )
-    .fetch_all(pool)
-    .await
-}
-
-/// The roles a product approves automatically.
-pub async fn auto_approve_roles(pool: &PgPool, slug: &str) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"select a.role from product_auto_approve a join products p on p.id = a.product_id
-           where p.slug = $1 order by a.role"#,
-        slug
     )
     .fetch_all(pool)
     .await

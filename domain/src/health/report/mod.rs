@@ -194,19 +194,43 @@ pub async fn reader(
         .fetch_optional(pool)
         .await?
         .ok_or(HealthError::NotFound)?;
+    Ok(reader_for(policy, user, product.id, product.domain).await)
+}
+
+/// [`reader`] of a product the caller has already read (its id and domain), without
+/// reading it again: the product page has it.
+pub async fn reader_of(
+    policy: &crate::policy::Policy,
+    caller: &crate::identity::Caller,
+    product: Uuid,
+    domain: String,
+) -> Result<Reader, HealthError> {
+    use crate::policy::{GLOBAL, Permission};
+    let user = policy
+        .authorize(caller, GLOBAL, Permission::ReadCatalog)
+        .await?;
+    Ok(reader_for(policy, user, product, domain).await)
+}
+
+async fn reader_for(
+    policy: &crate::policy::Policy,
+    user: &crate::identity::User,
+    product: Uuid,
+    domain: String,
+) -> Reader {
     let owner = policy
-        .allows(user, &product.domain, Permission::WriteProduct)
+        .allows(user, &domain, crate::policy::Permission::WriteProduct)
         .await;
-    Ok(Reader {
+    Reader {
         owner,
         lag: if owner {
             LagScope::All
         } else {
             LagScope::RequestedBy(user.id)
         },
-        product: product.id,
-        domain: product.domain,
-    })
+        product,
+        domain,
+    }
 }
 
 /// What every window of one product shares: the newest event, when checking began, and
@@ -254,36 +278,13 @@ pub async fn healths(
     {
         return Err(HealthError::BadWindow);
     }
-    let row = product(pool, slug).await?;
     let now = Utc::now();
-    let port_ids: Vec<Uuid> = row.ports.iter().map(|p| p.0).collect();
-    let starts: Vec<DateTime<Utc>> = windows
+    let starts: Vec<Timestamp> = windows
         .iter()
         .map(|w| now - TimeDelta::seconds(*w))
         .collect();
-    let shared = sqlx::query_as!(
-        Shared,
-        r#"select max(last_event_at) as "last_event_at: Timestamp",
-                  min(first_checked_at) as "first_checked: Timestamp",
-                  coalesce(sum(dlq_records), 0)::bigint as "dead_lettered!"
-           from port_health where port_id = any($1)"#,
-        &port_ids,
-    )
-    .fetch_one(pool)
-    .await?;
-    // The newest event before each window's start (for the ages at its beginning).
-    let before: Vec<Option<Timestamp>> = sqlx::query_scalar!(
-        r#"select greatest(
-                      (select max(last_event_at) from health_points
-                       where port_id = any($1) and at < s.start),
-                      (select max(last_event_at) from health_minutes
-                       where port_id = any($1) and at < s.start)) as "before: Timestamp"
-           from unnest($2::timestamptz[]) with ordinality as s(start, n) order by s.n"#,
-        &port_ids,
-        &starts as &[Timestamp],
-    )
-    .fetch_all(pool)
-    .await?;
+    let row = product(pool, slug, &starts).await?;
+    let port_ids: Vec<Uuid> = row.ports.iter().map(|p| p.0).collect();
     // The windows that read 10-second points share the widest one's points.
     let widest_fine = windows.iter().copied().filter(|w| fine(*w)).max();
     let fine_points = match widest_fine {
@@ -306,8 +307,8 @@ pub async fn healths(
         let moments = Moments {
             now,
             start,
-            before: before.get(index).copied().flatten(),
-            shared: &shared,
+            before: row.before.get(index).copied().flatten(),
+            shared: &row.shared,
         };
         found.push(measure(slug, &row, *window, points, moments, lag));
     }

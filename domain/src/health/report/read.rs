@@ -4,7 +4,7 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Lag, LagScope, PointRow};
+use super::{Lag, LagScope, PointRow, Shared};
 use crate::contracts::Sla;
 use crate::contracts::quality::Policy;
 use crate::db::Timestamp;
@@ -16,22 +16,55 @@ pub(super) struct Measured {
     pub(super) ports: Vec<(Uuid, String, i64)>,
     pub(super) rules: Vec<(String, Option<String>)>,
     pub(super) policy: Policy,
+    /// What every window shares.
+    pub(super) shared: Shared,
+    /// The newest event before each window's start, in the order of the starts asked.
+    pub(super) before: Vec<Option<Timestamp>>,
 }
 
-pub(super) async fn product(pool: &PgPool, slug: &str) -> Result<Measured, HealthError> {
-    // The product, its current contract and its ports in one round trip.
+/// The product, its current contract, its ports, what every window shares and the newest
+/// event before each of `starts`: one round trip (a product page reads three windows).
+/// The starts pass through `array(select unnest(..))` so that the planner cannot count
+/// them: with a countable array every custom plan looked cheaper than the generic one,
+/// and PostgreSQL planned the statement anew on every call (0.6 ms, seven times its
+/// execution).
+pub(super) async fn product(
+    pool: &PgPool,
+    slug: &str,
+    starts: &[Timestamp],
+) -> Result<Measured, HealthError> {
     let row = sqlx::query!(
-        r#"select p.id, p.slas, c.document,
-                  array(select op.id from output_ports op where op.product_id = p.id
-                        order by op.topic) as "port_ids!",
+        r#"with product as (
+               select p.id, p.slas, c.document,
+                      array(select op.id from output_ports op where op.product_id = p.id
+                            order by op.topic) as port_ids
+               from products p
+               join contract_versions c on c.product_id = p.id and c.version = p.current_version
+               where p.slug = $1)
+           select p.id, p.slas, p.document, p.port_ids as "port_ids!",
                   array(select op.topic from output_ports op where op.product_id = p.id
                         order by op.topic) as "topics!",
                   array(select op.retention_ms from output_ports op where op.product_id = p.id
-                        order by op.topic) as "retention_ms!"
-           from products p
-           join contract_versions c on c.product_id = p.id and c.version = p.current_version
-           where p.slug = $1"#,
+                        order by op.topic) as "retention_ms!",
+                  h.last_event_at as "last_event_at: Timestamp",
+                  h.first_checked as "first_checked: Timestamp",
+                  h.dead_lettered as "dead_lettered!",
+                  array(select greatest(
+                                   (select max(last_event_at) from health_points
+                                    where port_id = any(p.port_ids) and at < s.start),
+                                   (select max(last_event_at) from health_minutes
+                                    where port_id = any(p.port_ids) and at < s.start))
+                        from unnest(array(select unnest($2::timestamptz[])))
+                             with ordinality as s(start, n)
+                        order by s.n) as "before!: Vec<Option<Timestamp>>"
+           from product p
+           cross join lateral (
+               select max(last_event_at) as last_event_at,
+                      min(first_checked_at) as first_checked,
+                      coalesce(sum(dlq_records), 0)::bigint as dead_lettered
+               from port_health where port_id = any(p.port_ids)) h"#,
         slug,
+        &starts as &[Timestamp],
     )
     .fetch_optional(pool)
     .await?
@@ -63,6 +96,12 @@ pub(super) async fn product(pool: &PgPool, slug: &str) -> Result<Measured, Healt
         ports,
         rules,
         policy,
+        shared: Shared {
+            last_event_at: row.last_event_at,
+            first_checked: row.first_checked,
+            dead_lettered: row.dead_lettered,
+        },
+        before: row.before,
     })
 }
 /// Whether a window reads 10-second points (they are kept a few hours), not minute rollups.
