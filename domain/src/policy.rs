@@ -17,7 +17,7 @@
 //! large body does so with the domain operation's own check function, which returns the
 //! proof the operation takes, so nothing is checked twice.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -253,6 +253,47 @@ impl Policy {
         roles
     }
 
+    /// Whether `user` may have `permission` in some domain: whether any rule of the user
+    /// or of a role they hold (directly or through other roles, in any domain) grants it.
+    /// When not, [`Policy::allows`] says no in every domain, so a caller can skip reading
+    /// what it would have asked about per domain.
+    pub async fn may_somewhere(&self, user: &User, permission: Permission) -> bool {
+        let slot = self.enforcer.read().await;
+        let Some(loaded) = slot.as_ref() else {
+            return false;
+        };
+        let (object, action) = permission.object_action();
+        let grants = |rule: &Vec<String>| {
+            let matches = |granted: Option<&String>, asked: &str| {
+                granted.is_some_and(|granted| granted == "*" || granted == asked)
+            };
+            matches(rule.get(2), object) && matches(rule.get(3), action)
+        };
+        let mut subjects = vec![user_subject(user.id)];
+        let mut seen: HashSet<String> = subjects.iter().cloned().collect();
+        while let Some(subject) = subjects.pop() {
+            if loaded
+                .enforcer
+                .get_filtered_policy(0, vec![subject.clone()])
+                .iter()
+                .any(grants)
+            {
+                return true;
+            }
+            for rule in loaded
+                .enforcer
+                .get_filtered_grouping_policy(0, vec![subject])
+            {
+                if let Some(role) = rule.get(1)
+                    && seen.insert(role.clone())
+                {
+                    subjects.push(role.clone());
+                }
+            }
+        }
+        false
+    }
+
     /// The one authorization check: the signed-in user when allowed, else why not.
     pub async fn authorize<'a>(
         &self,
@@ -432,6 +473,45 @@ mod tests {
                 .await,
             Err(Denied::Unauthenticated)
         );
+    }
+
+    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+    async fn may_somewhere_holds_where_some_domain_allows(pool: PgPool) {
+        let analyst = user(&pool, "analyst@example.com").await;
+        let owner = user(&pool, "owner@example.com").await;
+        let admin = user(&pool, "admin@example.com").await;
+        let mut conn = pool.acquire().await.expect("conn");
+        grant(&mut conn, owner.id, &Role::Owner("sales".into()))
+            .await
+            .expect("grant");
+        grant(&mut conn, admin.id, &Role::Admin)
+            .await
+            .expect("grant");
+        let policy = Policy::load(&pool).await.expect("policy");
+        let manage = Permission::ManageServiceAccounts;
+        assert!(!policy.may_somewhere(&analyst, manage).await);
+        assert!(!policy.allows(&analyst, "sales", manage).await);
+        assert!(policy.may_somewhere(&owner, manage).await);
+        assert!(policy.allows(&owner, "sales", manage).await);
+        assert!(policy.may_somewhere(&admin, manage).await);
+        assert!(
+            policy
+                .may_somewhere(&analyst, Permission::ReadCatalog)
+                .await
+        );
+
+        // A rule written for the user alone counts too.
+        sqlx::query(
+            "insert into casbin_rule (ptype, v0, v1, v2, v3, v4, v5)
+             values ('p', $1, 'ops', 'service-account', 'manage', '', '')",
+        )
+        .bind(user_subject(analyst.id))
+        .execute(&pool)
+        .await
+        .expect("rule");
+        policy.reload().await.expect("reload");
+        assert!(policy.allows(&analyst, "ops", manage).await);
+        assert!(policy.may_somewhere(&analyst, manage).await);
     }
 
     #[sqlx::test(migrator = "crate::db::MIGRATOR")]

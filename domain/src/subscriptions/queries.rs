@@ -149,6 +149,13 @@ pub async fn principal_choices(
         team: None,
         label: format!("{} (you)", user.kafka_principal),
     }];
+    // Most people manage no service account anywhere: nothing to read for them.
+    if !policy
+        .may_somewhere(user, Permission::ManageServiceAccounts)
+        .await
+    {
+        return Ok(choices);
+    }
     let accounts = sqlx::query!(
         r#"select s.kafka_principal, s.domain, s.name from service_accounts s
            where not s.disabled
