@@ -428,11 +428,11 @@ mod tests {
         }
     }
 
-    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
-    async fn roles_scope_permissions_to_their_domain(pool: PgPool) {
-        let analyst = user(&pool, "analyst@example.com").await;
-        let owner = user(&pool, "owner@example.com").await;
-        let admin = user(&pool, "admin@example.com").await;
+    /// An analyst, an owner of `sales` and an admin.
+    async fn three_users(pool: &PgPool) -> (User, User, User) {
+        let analyst = user(pool, "analyst@example.com").await;
+        let owner = user(pool, "owner@example.com").await;
+        let admin = user(pool, "admin@example.com").await;
         let mut conn = pool.acquire().await.expect("conn");
         grant(&mut conn, owner.id, &Role::Owner("sales".into()))
             .await
@@ -440,6 +440,12 @@ mod tests {
         grant(&mut conn, admin.id, &Role::Admin)
             .await
             .expect("grant");
+        (analyst, owner, admin)
+    }
+
+    #[sqlx::test(migrator = "crate::db::MIGRATOR")]
+    async fn roles_scope_permissions_to_their_domain(pool: PgPool) {
+        let (analyst, owner, admin) = three_users(&pool).await;
         let policy = Policy::load(&pool).await.expect("policy");
 
         let check = |u: &User, d: &'static str, permission: Permission| {
@@ -477,16 +483,7 @@ mod tests {
 
     #[sqlx::test(migrator = "crate::db::MIGRATOR")]
     async fn may_somewhere_holds_where_some_domain_allows(pool: PgPool) {
-        let analyst = user(&pool, "analyst@example.com").await;
-        let owner = user(&pool, "owner@example.com").await;
-        let admin = user(&pool, "admin@example.com").await;
-        let mut conn = pool.acquire().await.expect("conn");
-        grant(&mut conn, owner.id, &Role::Owner("sales".into()))
-            .await
-            .expect("grant");
-        grant(&mut conn, admin.id, &Role::Admin)
-            .await
-            .expect("grant");
+        let (analyst, owner, admin) = three_users(&pool).await;
         let policy = Policy::load(&pool).await.expect("policy");
         let manage = Permission::ManageServiceAccounts;
         assert!(!policy.may_somewhere(&analyst, manage).await);
