@@ -269,6 +269,8 @@ impl Policy {
             };
             matches(rule.get(2), object) && matches(rule.get(3), action)
         };
+        // Casbin's `get_implicit_permissions_for_user` looks in one domain; this walks the
+        // user's roles held in any.
         let mut subjects = vec![user_subject(user.id)];
         let mut seen: HashSet<String> = subjects.iter().cloned().collect();
         while let Some(subject) = subjects.pop() {

@@ -165,7 +165,7 @@ pub async fn product_health(slug: String) -> Result<HealthView, ApiError> {
     let (pool, policy, caller) = (&services.pool, &services.policy, caller());
     // Asks the policy (reading the catalog; owners see every subscription's lag) before
     // saying whether the product exists, then about the product the page has read.
-    crate::ssr::authorize(
+    let user = crate::ssr::authorize(
         domain::policy::GLOBAL,
         domain::policy::Permission::ReadCatalog,
     )
@@ -176,9 +176,7 @@ pub async fn product_health(slug: String) -> Result<HealthView, ApiError> {
             ApiError::NotFound,
         ));
     };
-    let reader = report::reader_of(policy, &caller, product.id, product.summary.domain)
-        .await
-        .map_err(error)?;
+    let reader = report::reader_of(policy, &user, product.id, product.summary.domain).await;
     // Now, the last hour and the last day, the product read once.
     let mut windows = report::healths(pool, &slug, &[300, 3600, 86_400], reader.lag)
         .await
