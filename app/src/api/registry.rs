@@ -181,7 +181,7 @@ mod convert {
 #[server(prefix = "/api/fn", endpoint = "product_schemas")]
 pub async fn product_schemas(slug: String) -> Result<Vec<PortSchemas>, ApiError> {
     use crate::ssr::{authorize, fail, internal, services};
-    use domain::registry::{self, schema};
+    use domain::registry;
 
     let user = authorize(domain::policy::GLOBAL, Permission::ReadCatalog).await?;
     let services = services()?;
@@ -193,44 +193,35 @@ pub async fn product_schemas(slug: String) -> Result<Vec<PortSchemas>, ApiError>
         .policy
         .allows(&user, &detail.summary.domain, Permission::WriteProduct)
         .await;
-    let mut ports = Vec::with_capacity(detail.ports.len());
-    for port in detail.ports {
-        let subject = schema::value_subject(&port.topic);
-        let mut conn = pool.acquire().await.map_err(internal)?;
-        let mode = registry::subject_mode(&mut conn, &subject)
-            .await
-            .map_err(internal)?;
-        drop(conn);
-        let versions = registry::view::history(&pool, &subject)
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .map(convert::version)
-            .collect();
-        let consumers = registry::view::consumers(&pool, &port.topic)
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .map(convert::consumer)
-            // Who asked is for the product's owners; readers see principal and team.
-            .map(|mut row| {
-                if !can_propose {
-                    row.requested_by = String::new();
-                }
-                row
-            })
-            .collect();
-        ports.push(PortSchemas {
+    let topics: Vec<String> = detail.ports.iter().map(|port| port.topic.clone()).collect();
+    let found = registry::view::port_registries(&pool, &topics)
+        .await
+        .map_err(internal)?;
+    Ok(detail
+        .ports
+        .into_iter()
+        .zip(found)
+        .map(|(port, found)| PortSchemas {
             event_type: port.event_type,
-            topic: port.topic,
-            subject,
-            mode: mode.to_string(),
-            versions,
-            consumers,
+            topic: found.topic,
+            subject: found.subject,
+            mode: found.mode.to_string(),
+            versions: found.versions.into_iter().map(convert::version).collect(),
+            consumers: found
+                .consumers
+                .into_iter()
+                .map(convert::consumer)
+                // Who asked is for the product's owners; readers see principal and team.
+                .map(|mut row| {
+                    if !can_propose {
+                        row.requested_by = String::new();
+                    }
+                    row
+                })
+                .collect(),
             can_propose,
-        });
-    }
-    Ok(ports)
+        })
+        .collect())
 }
 
 /// The field-level diff between versions `from` and `to` of `subject`.

@@ -65,13 +65,10 @@ async fn rows(
 ) -> Result<Vec<VersionRow>, sqlx::Error> {
     sqlx::query_as!(
         VersionRow,
-        r#"select v.subject, v.version, v.schema_id, s.schema_type as "schema_type: SchemaType",
-                  s.schema, v.deleted_at is not null as "deleted!",
-                  coalesce((select jsonb_agg(jsonb_build_object('name', r.name,
-                                'subject', r.subject, 'version', r.version) order by r.position)
-                            from registry_references r where r.schema_id = s.id), '[]')
-                    as "references!: Json<Vec<Reference>>"
-           from registry_versions v join registry_schemas s on s.id = v.schema_id
+        r#"select v.subject, v.version, v.schema_id, s.schema_type as "schema_type!: SchemaType",
+                  s.schema as "schema!", v.deleted_at is not null as "deleted!",
+                  s.reference_list as "references!: Json<Vec<Reference>>"
+           from registry_versions v join registry_schemas_with_references s on s.id = v.schema_id
            where v.subject = $1 and ($2 or v.deleted_at is null)
            order by v.version"#,
         subject,
@@ -376,12 +373,9 @@ pub async fn dependencies(
             )));
         }
         let found = sqlx::query!(
-            r#"select s.schema_type as "schema_type: SchemaType", s.schema,
-                      coalesce((select jsonb_agg(jsonb_build_object('name', r.name,
-                                    'subject', r.subject, 'version', r.version) order by r.position)
-                                from registry_references r where r.schema_id = s.id), '[]')
-                        as "references!: Json<Vec<Reference>>"
-               from registry_versions v join registry_schemas s on s.id = v.schema_id
+            r#"select s.schema_type as "schema_type!: SchemaType", s.schema as "schema!",
+                      s.reference_list as "references!: Json<Vec<Reference>>"
+               from registry_versions v join registry_schemas_with_references s on s.id = v.schema_id
                where v.subject = $1 and v.version = $2"#,
             reference.subject,
             reference.version,
@@ -678,12 +672,9 @@ pub struct StoredSchema {
 /// A schema by its global id, while some version (live or soft-deleted) uses it.
 pub async fn schema_by_id(pool: &PgPool, id: i32) -> Result<StoredSchema, RegistryError> {
     sqlx::query!(
-        r#"select s.schema_type as "schema_type: SchemaType", s.schema,
-                  coalesce((select jsonb_agg(jsonb_build_object('name', r.name,
-                                'subject', r.subject, 'version', r.version) order by r.position)
-                            from registry_references r where r.schema_id = s.id), '[]')
-                    as "references!: Json<Vec<Reference>>"
-           from registry_schemas s
+        r#"select s.schema_type as "schema_type!: SchemaType", s.schema as "schema!",
+                  s.reference_list as "references!: Json<Vec<Reference>>"
+           from registry_schemas_with_references s
            where s.id = $1 and exists (select 1 from registry_versions v where v.schema_id = s.id)"#,
         id,
     )
@@ -844,12 +835,14 @@ pub async fn subject_mode(conn: &mut PgConnection, subject: &str) -> Result<Mode
     )
     .fetch_one(&mut *conn)
     .await?;
-    Ok(row
-        .own
-        .as_deref()
-        .and_then(Mode::parse)
-        .or_else(|| row.global.as_deref().and_then(Mode::parse))
-        .unwrap_or(Mode::Backward))
+    Ok(mode_of(row.own.as_deref(), row.global.as_deref()))
+}
+
+/// The mode a subject is checked under: its own, else the global default, else BACKWARD.
+pub(crate) fn mode_of(own: Option<&str>, global: Option<&str>) -> Mode {
+    own.and_then(Mode::parse)
+        .or_else(|| global.and_then(Mode::parse))
+        .unwrap_or(Mode::Backward)
 }
 
 /// The global default mode.

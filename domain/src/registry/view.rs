@@ -11,7 +11,7 @@ use sqlx::types::Json;
 
 use super::compat::{self, Mode};
 use super::references::Reference;
-use super::schema::{ParsedSchema, SchemaType};
+use super::schema::{self, ParsedSchema, SchemaType};
 use super::store;
 use super::{RegistryError, VersionRef};
 use crate::db::Timestamp;
@@ -297,43 +297,75 @@ fn json_fields(schema: &Value, prefix: &str, out: &mut BTreeMap<String, String>,
 
 /// The live versions of a subject, newest first.
 pub async fn history(pool: &PgPool, subject: &str) -> Result<Vec<VersionEntry>, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"select v.subject, v.version, v.schema_id as id,
-                  s.schema_type as "schema_type: SchemaType", s.schema,
-                  v.registered_by, v.created_at as "created_at: Timestamp",
-                  coalesce((select jsonb_agg(jsonb_build_object('name', r.name,
-                                'subject', r.subject, 'version', r.version) order by r.position)
-                            from registry_references r where r.schema_id = s.id), '[]')
-                    as "references!: Json<Vec<Reference>>",
-                  coalesce((select jsonb_agg(jsonb_build_object('subject', u.subject,
-                                'version', u.version) order by u.subject, u.version)
-                            from registry_references r
-                            join registry_versions u on u.schema_id = r.schema_id
-                                 and u.deleted_at is null
-                            where r.subject = v.subject and r.version = v.version), '[]')
-                    as "referenced_by!: Json<Vec<Using>>"
-           from registry_versions v join registry_schemas s on s.id = v.schema_id
-           where v.subject = $1 and v.deleted_at is null
-           order by v.version desc"#,
+    let Json(entries) = sqlx::query_scalar!(
+        r#"select coalesce(jsonb_agg(to_jsonb(e) order by e.version desc), '[]')
+                    as "entries!: Json<Vec<VersionEntry>>"
+           from registry_live_versions e
+           where e.subject = $1"#,
         subject,
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(entries.into_iter().map(pretty).collect())
+}
+
+/// The entry with its schema pretty-printed when it is JSON (any other text as it is).
+fn pretty(entry: VersionEntry) -> VersionEntry {
+    let schema = serde_json::from_str::<Value>(&entry.schema)
+        .ok()
+        .and_then(|value| serde_json::to_string_pretty(&value).ok())
+        .unwrap_or(entry.schema);
+    VersionEntry { schema, ..entry }
+}
+
+/// One port's value subject as the product page shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PortRegistry {
+    pub topic: String,
+    pub subject: String,
+    /// The subject's own mode, else the registry's default.
+    pub mode: Mode,
+    /// The live versions, newest first.
+    pub versions: Vec<VersionEntry>,
+    /// The live subscriptions that read the topic, by principal.
+    pub consumers: Vec<Consumer>,
+}
+
+/// The value subjects of `topics`, each with its mode, history and consumers: one
+/// statement however many ports a product has (three per port before).
+pub async fn port_registries(
+    pool: &PgPool,
+    topics: &[String],
+) -> Result<Vec<PortRegistry>, sqlx::Error> {
+    let subjects: Vec<String> = topics.iter().map(|t| schema::value_subject(t)).collect();
+    // The arrays go through `array(select unnest(..))` so that one generic plan serves
+    // every call (see `lineage::graph::details`).
+    let rows = sqlx::query!(
+        r#"select t.topic as "topic!", t.subject as "subject!",
+                  (select compatibility from registry_subjects where name = t.subject) as own_mode,
+                  (select compatibility from registry_config) as global_mode,
+                  coalesce((select jsonb_agg(to_jsonb(e) order by e.version desc)
+                            from registry_live_versions e where e.subject = t.subject), '[]')
+                    as "versions!: Json<Vec<VersionEntry>>",
+                  coalesce((select jsonb_agg(to_jsonb(c) order by c.principal)
+                            from topic_consumers c where c.topic = t.topic), '[]')
+                    as "consumers!: Json<Vec<Consumer>>"
+           from unnest(array(select unnest($1::text[])), array(select unnest($2::text[])))
+                with ordinality as t(topic, subject, n)
+           order by t.n"#,
+        topics,
+        &subjects,
     )
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|row| VersionEntry {
+        .map(|row| PortRegistry {
+            topic: row.topic,
             subject: row.subject,
-            version: row.version,
-            id: row.id,
-            schema_type: row.schema_type,
-            schema: serde_json::from_str::<Value>(&row.schema)
-                .ok()
-                .and_then(|value| serde_json::to_string_pretty(&value).ok())
-                .unwrap_or(row.schema),
-            registered_by: row.registered_by,
-            created_at: row.created_at,
-            references: row.references.0,
-            referenced_by: row.referenced_by.0,
+            mode: store::mode_of(row.own_mode.as_deref(), row.global_mode.as_deref()),
+            versions: row.versions.0.into_iter().map(pretty).collect(),
+            consumers: row.consumers.0,
         })
         .collect())
 }
@@ -366,13 +398,10 @@ fn non_transitive(mode: Mode) -> Mode {
 pub async fn consumers(pool: &PgPool, topic: &str) -> Result<Vec<Consumer>, sqlx::Error> {
     sqlx::query_as!(
         Consumer,
-        r#"select s.id as subscription, s.principal, s.team, u.email as requested_by, s.state,
-                  null::text as via
-           from subscriptions s
-           join subscription_ports sp on sp.subscription_id = s.id
-           join users u on u.id = s.requested_by
-           where sp.topic = $1 and s.state in ('approved', 'provisioning', 'active')
-           order by s.principal"#,
+        r#"select subscription as "subscription!", principal as "principal!", team,
+                  requested_by as "requested_by!", state as "state!", null::text as via
+           from topic_consumers where topic = $1
+           order by principal"#,
         topic,
     )
     .fetch_all(pool)
