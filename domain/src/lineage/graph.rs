@@ -172,16 +172,27 @@ impl EdgeSet {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        // Each id's edges come from the source and target indexes, and the ids go through
+        // `array(select unnest(..))` (see `details`): with `any($1)` the statement was
+        // planned anew on every call (0.23 ms, nine times its execution), and a generic
+        // plan for it scanned the whole table.
         sqlx::query_as!(
             EdgeRow,
-            r#"select source as "source!", target as "target!", origin as "origin!",
-                      min(first_seen) as "first_seen!: Timestamp",
-                      max(last_seen) as "last_seen!: Timestamp", null::text as team
-               from lineage_edges where source = any($1) or target = any($1)
-               group by source, target, origin
+            r#"select e.source as "source!", e.target as "target!", e.origin as "origin!",
+                      min(e.first_seen) as "first_seen!: Timestamp",
+                      max(e.last_seen) as "last_seen!: Timestamp", null::text as team
+               from unnest(array(select unnest($1::text[]))) as i(id),
+               lateral (select source, target, origin, first_seen, last_seen
+                        from lineage_edges where source = i.id
+                        union all
+                        select source, target, origin, first_seen, last_seen
+                        from lineage_edges where target = i.id) e
+               group by e.source, e.target, e.origin
                union all
                select source, target, origin, first_seen, last_seen, team
-               from lineage_subscription_edges where source = any($1) or target = any($1)"#,
+               from lineage_subscription_edges
+               where source = any(array(select unnest($1::text[])))
+                  or target = any(array(select unnest($1::text[])))"#,
             ids as &[&String],
         )
         .fetch_all(pool)
@@ -410,40 +421,53 @@ struct Details {
 }
 
 async fn details(pool: &PgPool, ids: &[String]) -> Result<Details, sqlx::Error> {
-    let nodes = sqlx::query!(
-        r#"select id, kind, name, namespace, domain from lineage_nodes where id = any($1)"#,
+    // One statement for both: the stored node, and for a port the product whose output it
+    // is. The ids go through `array(select unnest(..))`, so the planner cannot count them:
+    // given the array itself it planned the statement anew for every call (a short array
+    // promised a cheaper plan than the generic one) and spent about 0.2 ms, ten times the
+    // execution. Each id is looked up on its own (`offset 0` keeps the lateral subqueries
+    // from being flattened into joins): as joins, the generic plan hashed the whole of
+    // `lineage_nodes` for a handful of ids.
+    let rows = sqlx::query!(
+        r#"select i.id as "id!", n.kind as "kind?", n.name as "name?",
+                  n.namespace as "namespace?", n.domain,
+                  p.slug as "slug?", p.name as "product_name?", p.domain as "product_domain?"
+           from unnest(array(select unnest($1::text[]))) as i(id)
+           left join lateral (select kind, name, namespace, domain from lineage_nodes
+                              where id = i.id offset 0) n on true
+           left join lateral (select p.slug, p.name, p.domain
+                              from output_ports op join products p on p.id = op.product_id
+                              where i.id like 'port:%' and op.topic = substr(i.id, 6)
+                              offset 0) p on true"#,
         ids,
     )
     .fetch_all(pool)
-    .await?
-    .into_iter()
-    .filter_map(|row| {
-        let (id, kind, name, namespace, domain) =
-            (row.id, row.kind, row.name, row.namespace, row.domain);
-        let kind = NodeKind::of_id(&id).filter(|k| k.as_str() == kind)?;
-        Some((id, (kind, name, namespace, domain)))
-    })
-    .collect();
-    let topics: Vec<&str> = ids
-        .iter()
-        .filter_map(|id| id.strip_prefix("port:"))
-        .collect();
-    // The topics go through `array(select unnest(..))`, so the planner cannot count them:
-    // with `any($1)` it planned the statement anew for every call (a short array promised a
-    // cheaper plan than the generic one) and spent about 0.2 ms, ten times the execution,
-    // mostly costing merge joins. Now one generic plan serves every call.
-    let products = sqlx::query!(
-        r#"select op.topic, p.slug, p.name, p.domain
-           from output_ports op join products p on p.id = op.product_id
-           where op.topic = any(array(select unnest($1::text[])))"#,
-        &topics as &[&str],
-    )
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|row| (row.topic, (row.slug, row.name, row.domain)))
-    .collect();
-    Ok(Details { nodes, products })
+    .await?;
+    let mut found = Details {
+        nodes: HashMap::with_capacity(rows.len()),
+        products: HashMap::new(),
+    };
+    for row in rows {
+        if let (Some(slug), Some(name), Some(domain), Some(topic)) = (
+            row.slug,
+            row.product_name,
+            row.product_domain,
+            row.id.strip_prefix("port:"),
+        ) {
+            found
+                .products
+                .insert(topic.to_string(), (slug, name, domain));
+        }
+        let (Some(kind), Some(name), Some(namespace)) = (row.kind, row.name, row.namespace) else {
+            continue;
+        };
+        if let Some(kind) = NodeKind::of_id(&row.id).filter(|k| k.as_str() == kind) {
+            found
+                .nodes
+                .insert(row.id, (kind, name, namespace, row.domain));
+        }
+    }
+    Ok(found)
 }
 
 impl Details {
