@@ -116,21 +116,28 @@ pub(super) async fn points(
     start: Timestamp,
     fine: bool,
 ) -> Result<Vec<PointRow>, sqlx::Error> {
+    // The ports and `fine` are read through `(select ..)`, which the planner cannot see
+    // into: given the values, it planned the statement anew for every call (0.07 ms each,
+    // twice a product page), since a known `fine` lets it drop one branch of the union.
+    // Now one generic plan serves every call; the unused branch stops at its filter.
     sqlx::query_as!(
         PointRow,
         r#"with raw as (
                select at, records, valid, bytes, invalid, rule_passed, rule_failed,
                    last_event_at, latency
                from health_points
-               where port_id = any($1) and at >= $2
-                   and ($3 or at >= date_trunc('minute', now()) - interval '10 minutes')
+               where port_id = any(array(select unnest($1::uuid[]))) and at >= $2
+                   and ((select $3::bool)
+                        or at >= date_trunc('minute', now()) - interval '10 minutes')
                union all
                select at, records, valid, bytes, invalid, rule_passed, rule_failed,
                    last_event_at, latency
                from health_minutes
-               where port_id = any($1) and at >= $2 and not $3
+               where port_id = any(array(select unnest($1::uuid[]))) and at >= $2
+                   and not (select $3::bool)
                    and at < date_trunc('minute', now()) - interval '10 minutes')
-           select case when $3 then at else date_trunc('minute', at) end as "at!: Timestamp",
+           select case when (select $3::bool) then at else date_trunc('minute', at) end
+                    as "at!: Timestamp",
                sum(records)::bigint as "records!", sum(valid)::bigint as "valid!",
                sum(bytes)::bigint as "bytes!", health_counts_sum(invalid) as "invalid!",
                health_counts_sum(rule_passed) as "rule_passed!",
