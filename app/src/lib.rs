@@ -81,15 +81,20 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/admin") view={Lazy::<routes::Admin>::new()}/>
                         <Route path=path!("/admin/audit") view={Lazy::<routes::Audit>::new()}/>
                         <Route path=path!("/domains") view={Lazy::<routes::Domains>::new()}/>
-                        <Route path=path!("/domains/:slug") view={Lazy::<routes::Domain>::new()}/>
+                        // Whole (SsrMode::Async), like the product page below: its
+                        // producers section and its title come from data read once the
+                        // domain arrived, and streamed out of order they waited in
+                        // <template>s, or missed the head, about half the time.
+                        <Route path=path!("/domains/:slug") view={Lazy::<routes::Domain>::new()} ssr=SsrMode::Async/>
                         // Whole: the page's later sections (health, lineage, registry)
                         // stand where they belong in the HTML, so it reads without
                         // JavaScript (out of order they would wait in <template>s), and
                         // it leaves as one piece. Streamed in order, the response
                         // compressor flushed a block at every wait for a section's query.
                         <Route path=path!("/products/:slug") view={Lazy::<routes::Product>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/products/:slug/lineage") view={Lazy::<routes::Lineage>::new()}/>
-                        <Route path=path!("/products/:slug/samples") view={Lazy::<routes::Samples>::new()}/>
+                        // Whole, so the title (set from the graph) is in the head.
+                        <Route path=path!("/products/:slug/lineage") view={Lazy::<routes::Lineage>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/products/:slug/samples") view={Lazy::<routes::Samples>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("/nodes/:name") view={Lazy::<routes::Node>::new()}/>
                         <Route path=path!("/incidents") view={Lazy::<routes::Incidents>::new()}/>
                         <Route path=path!("/incidents/:id") view={Lazy::<routes::IncidentDetail>::new()}/>

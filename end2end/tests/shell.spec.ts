@@ -1,5 +1,5 @@
 // The application shell: server-rendered, then hydrated into a live app.
-import { expect, test } from "./fixtures";
+import { expect, signIn, test } from "./fixtures";
 
 test("the home page is server-rendered and becomes interactive once hydrated", async ({
   page,
@@ -86,4 +86,33 @@ test("the home page loads only the main bundle; other pages bring their own code
   await expect(html).toHaveAttribute("data-hydrated", "true");
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Schema registry");
   expect(errors).toEqual([]);
+});
+
+test("without JavaScript a product's or domain's page has its title, its header menu and every section in place", async ({
+  browser,
+}) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await signIn(page, "owner.sales@meshmart.local");
+  // Each page more than once: what streamed out of order used to miss the head, or wait
+  // in a <template> only a script places, about half the time.
+  const pages: [string, string][] = [
+    ["/domains/sales", "Sales · Meshmart"],
+    ["/products/order-placed/lineage", "Lineage of OrderPlaced · Meshmart"],
+    ["/products/order-placed", "OrderPlaced · Meshmart"],
+  ];
+  for (const [path, title] of pages) {
+    for (let round = 0; round < 3; round++) {
+      const response = await page.goto(path);
+      expect(response?.status(), path).toBe(200);
+      await expect(page, path).toHaveTitle(title);
+      const header = page.locator("header.site-header");
+      await expect(header.getByRole("link", { name: "Subscriptions" }), path).toBeVisible();
+      await expect(header.getByRole("button", { name: "Sign out" }), path).toBeVisible();
+      expect(await page.locator("template").count(), `${path}: nothing left in a <template>`).toBe(0);
+    }
+  }
+  await page.goto("/domains/sales");
+  await expect(page.getByRole("heading", { name: "Producers" })).toBeVisible();
+  await context.close();
 });
