@@ -74,30 +74,34 @@ pub fn App() -> impl IntoView {
                 <ErrorBoundary fallback=|errors| {
                     view! { <ErrorPage errors/> }
                 }>
-                    // Every page leaves whole (SsrMode::Async): the header's menu and the
-                    // sections read once a page's data arrived stand where they belong in
-                    // the HTML, so a page reads (and signs out) without JavaScript. Out of
-                    // order they waited in <template>s that only a script places, and a
-                    // title set from data missed the head about half the time. Streamed
-                    // in order, the response compressor flushed a block at every wait.
                     <Routes fallback=NotFound>
-                        <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
-                        <Route path=path!("/login") view={Lazy::<routes::Login>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/account") view={Lazy::<routes::Account>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/admin") view={Lazy::<routes::Admin>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/admin/audit") view={Lazy::<routes::Audit>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/domains") view={Lazy::<routes::Domains>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/") view=HomePage/>
+                        <Route path=path!("/login") view={Lazy::<routes::Login>::new()}/>
+                        <Route path=path!("/account") view={Lazy::<routes::Account>::new()}/>
+                        <Route path=path!("/admin") view={Lazy::<routes::Admin>::new()}/>
+                        <Route path=path!("/admin/audit") view={Lazy::<routes::Audit>::new()}/>
+                        <Route path=path!("/domains") view={Lazy::<routes::Domains>::new()}/>
+                        // Whole (SsrMode::Async), like the product page below: its
+                        // producers section and its title come from data read once the
+                        // domain arrived, and streamed out of order they waited in
+                        // <template>s, or missed the head, about half the time.
                         <Route path=path!("/domains/:slug") view={Lazy::<routes::Domain>::new()} ssr=SsrMode::Async/>
+                        // Whole: the page's later sections (health, lineage, registry)
+                        // stand where they belong in the HTML, so it reads without
+                        // JavaScript (out of order they would wait in <template>s), and
+                        // it leaves as one piece. Streamed in order, the response
+                        // compressor flushed a block at every wait for a section's query.
                         <Route path=path!("/products/:slug") view={Lazy::<routes::Product>::new()} ssr=SsrMode::Async/>
+                        // Whole, so the title (set from the graph) is in the head.
                         <Route path=path!("/products/:slug/lineage") view={Lazy::<routes::Lineage>::new()} ssr=SsrMode::Async/>
                         <Route path=path!("/products/:slug/samples") view={Lazy::<routes::Samples>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/nodes/:name") view={Lazy::<routes::Node>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/incidents") view={Lazy::<routes::Incidents>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/incidents/:id") view={Lazy::<routes::IncidentDetail>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/register") view={Lazy::<routes::Register>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/schemas") view={Lazy::<routes::Registry>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/subscriptions") view={Lazy::<routes::MySubscriptions>::new()} ssr=SsrMode::Async/>
-                        <Route path=path!("/approvals") view={Lazy::<routes::Approvals>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/nodes/:name") view={Lazy::<routes::Node>::new()}/>
+                        <Route path=path!("/incidents") view={Lazy::<routes::Incidents>::new()}/>
+                        <Route path=path!("/incidents/:id") view={Lazy::<routes::IncidentDetail>::new()}/>
+                        <Route path=path!("/register") view={Lazy::<routes::Register>::new()}/>
+                        <Route path=path!("/schemas") view={Lazy::<routes::Registry>::new()}/>
+                        <Route path=path!("/subscriptions") view={Lazy::<routes::MySubscriptions>::new()}/>
+                        <Route path=path!("/approvals") view={Lazy::<routes::Approvals>::new()}/>
                     </Routes>
                 </ErrorBoundary>
             </main>

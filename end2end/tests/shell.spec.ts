@@ -88,7 +88,7 @@ test("the home page loads only the main bundle; other pages bring their own code
   expect(errors).toEqual([]);
 });
 
-test("without JavaScript a signed-in page has its title, its header menu and every section in place", async ({
+test("without JavaScript a product's or domain's page has its title, its header menu and every section in place", async ({
   browser,
 }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
@@ -100,9 +100,6 @@ test("without JavaScript a signed-in page has its title, its header menu and eve
     ["/domains/sales", "Sales · Meshmart"],
     ["/products/order-placed/lineage", "Lineage of OrderPlaced · Meshmart"],
     ["/products/order-placed", "OrderPlaced · Meshmart"],
-    ["/domains", "Domains · Meshmart"],
-    ["/subscriptions", "My subscriptions · Meshmart"],
-    ["/schemas", "Schema registry · Meshmart"],
   ];
   for (const [path, title] of pages) {
     for (let round = 0; round < 3; round++) {
