@@ -47,10 +47,11 @@ load "product page" "$product_paths" 8 "≥ 600 pages/s"
 # are answered from the answers kept for the index's contents (domain/src/search/cache.rs).
 load "search API" "$search_paths" 1 "p50 < 0.8 ms"
 load "search API" "$search_paths" 16 "≥ 3,000 req/s, p99 < 15 ms"
-# The baseline beside them: the same questions, each answer computed
-# (`Cache-Control: no-cache`), as every search was before the answers were kept.
-WRK_NO_CACHE=1 load "search API, each answer computed (no-cache)" "$search_paths" 1 "baseline: before kept answers"
-WRK_NO_CACHE=1 load "search API, each answer computed (no-cache)" "$search_paths" 16 "baseline: before kept answers"
+# The same questions with each answer computed (`Cache-Control: no-cache`), as every
+# search was before the answers were kept and as a question never asked before is: held
+# to the same targets.
+WRK_NO_CACHE=1 load "search API, each answer computed (no-cache)" "$search_paths" 1 "p50 < 0.8 ms"
+WRK_NO_CACHE=1 load "search API, each answer computed (no-cache)" "$search_paths" 16 "≥ 3,000 req/s, p99 < 15 ms"
 # The baseline beside it: the same queries answered in full, every facet counted and
 # every hit highlighted, as the API answered before `facets=` and `highlight=`.
 full_paths=$(mktemp)

@@ -208,7 +208,7 @@ fn tantivy(index: &SearchIndex, q: &str, limit: usize) -> Result<Vec<String>, Er
         limit,
         ..SearchRequest::default()
     })?;
-    Ok(results.hits.into_iter().map(|h| h.slug).collect())
+    Ok(results.hits.iter().map(|h| h.slug.clone()).collect())
 }
 
 fn tantivy_qps(

@@ -26,7 +26,15 @@ fn main() -> ExitCode {
     };
     server::telemetry::init(settings.log.format);
 
-    let runtime = match tokio::runtime::Runtime::new() {
+    // A search runs on the worker that took its request (`SearchIndex::search_async`), so
+    // beside one worker per core there is one per search turn: with every turn taken,
+    // other requests still find a free worker.
+    let workers = domain::search::cores() + domain::search::turns();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("meshmart: cannot start the async runtime: {error}");

@@ -313,7 +313,7 @@ pub async fn search_catalog(query: String) -> Result<Option<SearchPage>, ApiErro
         .div_ceil(u64::from(PER_PAGE))
         .clamp(1, deepest);
     Ok(Some(SearchPage {
-        hits: results.hits.into_iter().map(convert::hit).collect(),
+        hits: results.hits.iter().map(convert::hit).collect(),
         total: results.total,
         facets,
         took_ms: results.took_ms,
@@ -348,7 +348,7 @@ mod convert {
         }]
     }
 
-    pub fn hit(hit: Hit) -> SearchHit {
+    pub fn hit(hit: &Hit) -> SearchHit {
         let description = marks(&hit.highlights, "description").unwrap_or_else(|| {
             let short: String = hit.description.chars().take(180).collect();
             let ellipsis = if short.len() < hit.description.len() {
@@ -364,15 +364,15 @@ mod convert {
             description,
             owner: hit.owners.first().map(|o| o.name.clone()),
             updated: crate::ssr::time::timestamp(hit.updated_at),
-            slug: hit.slug,
-            domain: hit.domain,
-            domain_name: hit.domain_name,
-            status: hit.status,
-            health: hit.health,
-            topics: hit.topics,
-            sla_tier: hit.sla_tier,
-            classification: hit.classification,
-            tags: hit.tags,
+            slug: hit.slug.clone(),
+            domain: hit.domain.clone(),
+            domain_name: hit.domain_name.clone(),
+            status: hit.status.clone(),
+            health: hit.health.clone(),
+            topics: hit.topics.clone(),
+            sla_tier: hit.sla_tier.clone(),
+            classification: hit.classification.clone(),
+            tags: hit.tags.clone(),
         }
     }
 }

@@ -67,17 +67,33 @@ const REOPEN_WRITER_AFTER: usize = 10_000;
 const SEARCH_THREADS: usize = 2;
 
 /// Searches that may run at once, per core. More at once do not finish sooner on a busy
-/// machine; each would hold a blocking thread and that thread's allocator caches (several
-/// MB each: at 200 concurrent clients the server grew by 500 MB of such threads).
-/// The rest wait for a turn without holding a thread.
+/// machine; each would hold a thread and that thread's allocator caches (several MB each:
+/// at 200 concurrent clients the server once grew by 500 MB of such threads). The rest
+/// wait for a turn without holding a thread.
 const SEARCHES_PER_CORE: usize = 1;
 
-/// How new indexes store documents: uncompressed, as a page of hits reads ten documents
-/// from random places and decompressing their blocks costs more than the disk it saves
-/// (about 100 MB rather than 35 MB per 100,000 products).
+/// The cores this process may use (its CPU quota included), at least 2.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+}
+
+/// Searches that may run at once ([`SEARCHES_PER_CORE`] per core). Each runs on the async
+/// worker that took its request, so a server gives its runtime this many workers beyond
+/// one per core: with every turn taken, other requests still find a free worker.
+pub fn turns() -> usize {
+    cores() * SEARCHES_PER_CORE
+}
+
+/// How indexes store documents: uncompressed, as a page of hits reads ten documents from
+/// random places and decompressing their blocks costs more than the disk it saves (about
+/// 100 MB rather than 35 MB per 100,000 products); and in blocks of 2 KB, one or two
+/// products' cards, since Tantivy copies a hit's whole block out of the file (with 16 KB
+/// blocks the copies took 3 % of a computed search's CPU). An index written with other
+/// settings is rebuilt.
 fn settings() -> IndexSettings {
     IndexSettings {
         docstore_compression: Compressor::None,
+        docstore_blocksize: 2048,
         ..IndexSettings::default()
     }
 }
@@ -133,8 +149,10 @@ pub struct SearchIndex {
     answers: cache::ResultCache,
     /// The threads that search segments beside the calling one.
     helpers: rayon::ThreadPool,
-    /// Turns to search ([`SEARCHES_PER_CORE`]), taken by [`SearchIndex::search_async`].
+    /// Turns to search ([`turns`]), taken by [`SearchIndex::search_async`].
     turns: tokio::sync::Semaphore,
+    /// [`cores`], read once (it reads the process's CPU quota from files).
+    cores: usize,
     /// Held by whoever changes the index through [`feed`] (a sync, a rebuild, a refresh),
     /// from the first staged document to the commit: another writer's commit would land
     /// a half-staged change, and two syncs at once would each load the whole catalog.
@@ -199,6 +217,7 @@ impl SearchIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        let cores = cores();
         let search = SearchIndex {
             index,
             reader,
@@ -215,10 +234,8 @@ impl SearchIndex {
                 .thread_name(|i| format!("search-helper-{i}"))
                 .build()
                 .map_err(|error| TantivyError::SystemError(error.to_string()))?,
-            turns: tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
-                    * SEARCHES_PER_CORE,
-            ),
+            turns: tokio::sync::Semaphore::new(cores * SEARCHES_PER_CORE),
+            cores,
             writing: tokio::sync::Mutex::new(()),
         };
         Ok((search, opened))
@@ -238,10 +255,13 @@ impl SearchIndex {
         self.vocabularies.warm(&searcher)
     }
 
-    /// Whether the index holds every product (set once the first sync finished).
-    /// Runs [`SearchIndex::search`] on tokio's blocking pool once a turn is free (one per
-    /// core): the way async callers search, so that a burst of clients queues instead of
-    /// growing the pool by a thread each.
+    /// Runs [`SearchIndex::search`] once a turn is free ([`turns`]): the way async callers
+    /// search, so that a burst of clients queues instead of holding a thread each. The
+    /// search runs on the async worker that polls this: handing it to the blocking pool
+    /// and back cost about 12 % of a computed search's CPU in thread wake-ups. A search
+    /// takes 0.1 to 3 ms (a misspelt word's expansion up to about 12 ms), and a server
+    /// gives its runtime a worker per turn beyond one per core, so other requests are not
+    /// held up behind searches.
     pub async fn search_async(
         self: &Arc<Self>,
         request: SearchRequest,
@@ -268,12 +288,15 @@ impl SearchIndex {
             .acquire()
             .await
             .map_err(|_| TantivyError::SystemError("search turns closed".to_string()))?;
-        let index = Arc::clone(self);
-        tokio::task::spawn_blocking(move || index.search_with(&request, reuse))
-            .await
-            .map_err(|error| TantivyError::SystemError(format!("search task failed: {error}")))?
+        self.search_with(&request, reuse)
     }
 
+    /// How many searches hold a turn now.
+    fn searching(&self) -> usize {
+        (self.cores * SEARCHES_PER_CORE).saturating_sub(self.turns.available_permits())
+    }
+
+    /// Whether the index holds every product (set once the first sync finished).
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
@@ -448,6 +471,11 @@ fn usable(dir: &Path, index: &Index, expected: &tantivy::schema::Schema) -> Resu
         serde_json::to_value(index.schema()).ok() == serde_json::to_value(expected).ok();
     if !same_schema {
         return Err("it was written with a different schema".to_string());
+    }
+    let same_settings =
+        serde_json::to_value(index.settings()).ok() == serde_json::to_value(settings()).ok();
+    if !same_settings {
+        return Err("it stores documents with other settings".to_string());
     }
     match index.validate_checksum() {
         Ok(damaged) if damaged.is_empty() => Ok(()),

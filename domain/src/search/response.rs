@@ -165,7 +165,7 @@ mod tests {
 
     fn results() -> SearchResults {
         SearchResults {
-            hits: vec![hit()],
+            hits: vec![hit()].into(),
             total: 1,
             facets: BTreeMap::from([(
                 "domain".to_string(),

@@ -213,7 +213,7 @@ fn explanations_add_up_to_the_score() {
             ..SearchRequest::default()
         })
         .expect("search");
-    for hit in &results.hits {
+    for hit in results.hits.iter() {
         let explanation = hit.explanation.as_ref().expect("explained");
         let score = hit.score.expect("scored");
         assert!(
@@ -387,6 +387,37 @@ fn a_damaged_index_directory_is_replaced() {
     let (index, opened) = SearchIndex::open(&dir).expect("replaced");
     assert!(matches!(opened, Opened::Replaced(_)), "{opened:?}");
     assert!(index.is_empty());
+    drop(index);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_index_that_stores_documents_with_other_settings_is_rebuilt() {
+    // As an earlier version left it: the same schema and format, 16 KB store blocks.
+    let dir = std::env::temp_dir().join(format!("meshmart-search-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let older = IndexSettings {
+        docstore_blocksize: 16_384,
+        ..settings()
+    };
+    Index::builder()
+        .schema(schema::build().0)
+        .settings(older)
+        .create_in_dir(&dir)
+        .expect("older index");
+    std::fs::write(dir.join(FORMAT_FILE), INDEX_FORMAT).expect("format");
+
+    let (index, opened) = SearchIndex::open(&dir).expect("opened");
+    assert_eq!(
+        opened,
+        Opened::Replaced("it stores documents with other settings".to_string())
+    );
+    assert_eq!(index.index.settings().docstore_blocksize, 2048);
+    index.apply(&catalog(), &[]).expect("indexed");
+    drop(index);
+    let (index, opened) = SearchIndex::open(&dir).expect("reopened");
+    assert_eq!(opened, Opened::Existing);
+    assert_eq!(index.len(), 6);
     drop(index);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -93,7 +93,8 @@ pub enum Reuse {
 /// A page of results.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SearchResults {
-    pub hits: Vec<Hit>,
+    /// Shared, so that keeping an answer or answering from the kept ones copies no hit.
+    pub hits: std::sync::Arc<[Hit]>,
     /// Products matching, over all pages.
     pub total: u64,
     /// Per dimension (`domain`, `tag`, `owner`, `format`, `status`, `sla`), the values among
@@ -269,7 +270,7 @@ impl SearchIndex {
             hits.push(hit(product, score, &plan, request.highlights, explanation));
         }
         Ok(SearchResults {
-            hits,
+            hits: hits.into(),
             total: page.total,
             // The dimensions asked for only: the tally reports no other.
             facets: tally::top_values(&page.facets),
