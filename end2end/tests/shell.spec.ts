@@ -88,6 +88,32 @@ test("the home page loads only the main bundle; other pages bring their own code
   expect(errors).toEqual([]);
 });
 
+test("without JavaScript every page's header has the signed-in menu, and signing out works", async ({
+  browser,
+}) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await signIn(page, "owner.sales@meshmart.local");
+  // Pages that stream out of order: their header used to wait in a <template> that only a
+  // script puts in place, so without JavaScript there was no menu and no way out.
+  for (const path of ["/", "/?q=order", "/schemas", "/incidents", "/domains", "/subscriptions", "/approvals", "/account"]) {
+    const response = await page.goto(path);
+    expect(response?.status(), path).toBe(200);
+    const header = page.locator("header.site-header");
+    await expect(header.getByRole("link", { name: "Subscriptions" }), path).toBeVisible();
+    await expect(header.getByRole("link", { name: "Approvals" }), path).toBeVisible();
+    await expect(header.getByRole("link", { name: "Sales Owner" }), path).toBeVisible();
+    await expect(header.getByRole("button", { name: "Sign out" }), path).toBeVisible();
+  }
+  await page.goto("/schemas");
+  await page.locator("header.site-header").getByRole("button", { name: "Sign out" }).click();
+  await page.goto("/schemas");
+  const header = page.locator("header.site-header");
+  await expect(header.getByRole("link", { name: "Sign in" })).toBeVisible();
+  await expect(header.getByRole("button", { name: "Sign out" })).toHaveCount(0);
+  await context.close();
+});
+
 test("without JavaScript a product's or domain's page has its title, its header menu and every section in place", async ({
   browser,
 }) => {

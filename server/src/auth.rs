@@ -64,6 +64,36 @@ fn client_address<'a>(
 }
 
 /// Resolves who is calling and puts a [`Caller`] and a [`ClientIp`] into the request.
+/// Reads who is signed in, as the header shows them, before a page renders
+/// (`app::api::auth::HeaderMe`), so that the header's menu is in the page's HTML rather
+/// than streamed out of order into a `<template>` only a script places. Layered on the
+/// page routes (which carry the server functions too: those are left alone) and the
+/// not-found page, inside [`resolve_caller`]. A failed read is kept too: the header then
+/// offers to sign in, as it did when its own read failed.
+pub async fn read_header(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let page = request.method() == Method::GET
+        && !request
+            .uri()
+            .path()
+            .starts_with(crate::http::forms::SERVER_FNS);
+    if page {
+        let caller = request
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .unwrap_or_default();
+        let me = app::api::auth::me_of(&state.pool, &state.policy, &caller).await;
+        request
+            .extensions_mut()
+            .insert(app::api::auth::HeaderMe(me));
+    }
+    next.run(request).await
+}
+
 pub async fn resolve_caller(
     State(state): State<AppState>,
     mut request: Request,

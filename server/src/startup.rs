@@ -11,6 +11,7 @@ use app::{App, shell};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::handler::Handler as _;
 use axum::http::{HeaderValue, Request, Response, StatusCode, header};
 use axum::middleware;
 use axum::serve::ListenerExt as _;
@@ -338,6 +339,10 @@ fn router(state: AppState, secure_cookies: bool) -> Router {
             },
             move || shell(options.clone()),
         )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::read_header,
+        ))
         .merge(http::routes().into_router())
         .route("/registry", axum::routing::any(http::registry_not_found))
         .route(
@@ -352,12 +357,16 @@ fn router(state: AppState, secure_cookies: bool) -> Router {
         )
         // Unknown addresses render the app's 404 page with the same services as every
         // other page, so its header knows who is signed in.
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(
-            move || provide_context(fallback_services.clone()), shell
-        ))
+        .fallback(
+            leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+                move || provide_context(fallback_services.clone()),
+                shell,
+            )
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                auth::read_header,
+            )),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::resolve_caller,

@@ -128,29 +128,55 @@ pub async fn logout() -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The signed-in person, or `None`.
+/// The signed-in person, or `None`. While a page renders, the one the server read before
+/// rendering it ([`HeaderMe`]).
 #[server(prefix = "/api/fn", endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<Me>, ApiError> {
-    use crate::ssr::{caller, internal, services};
+    use crate::ssr::{caller, services};
+
+    let read_before = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<HeaderMe>().cloned());
+    if let Some(HeaderMe(me)) = read_before {
+        return me;
+    }
+    let services = services()?;
+    me_of(&services.pool, &services.policy, &caller()).await
+}
+
+/// Who signed in, as the header shows them, read by the server before it renders a page
+/// and left in the request's extensions. The header then has it at once, so its menu is
+/// in the page's HTML where it belongs: read during the render, it streamed out of order
+/// in a `<template>` that only a script puts in place, and without JavaScript the page had
+/// no menu and no way to sign out.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Debug)]
+pub struct HeaderMe(pub Result<Option<Me>, ApiError>);
+
+/// `caller` as the header shows them: their roles as the loaded policy holds them (it
+/// decides every request with these) and the counts of their badges.
+#[cfg(feature = "ssr")]
+pub async fn me_of(
+    pool: &sqlx::PgPool,
+    policy: &domain::policy::Policy,
+    caller: &domain::identity::Caller,
+) -> Result<Option<Me>, ApiError> {
     use domain::policy::Role;
 
-    let Some(user) = caller().user().cloned() else {
+    let Some(user) = caller.user() else {
         return Ok(None);
     };
-    let services = services()?;
-    // As the loaded policy holds them: it decides every request with these.
-    let roles = services.policy.roles_held(user.id).await;
-    let badges = domain::subscriptions::badge_counts(&services.pool, &services.policy, &user)
+    let roles = policy.roles_held(user.id).await;
+    let badges = domain::subscriptions::badge_counts(pool, policy, user)
         .await
-        .map_err(internal)?;
+        .map_err(crate::ssr::internal)?;
     Ok(Some(Me {
         approvals_pending: badges.pending,
         notifications: badges.unread,
         is_admin: roles.contains(&Role::Admin),
         roles: roles.iter().map(ToString::to_string).collect(),
-        email: user.email,
-        display_name: user.display_name,
-        kafka_principal: user.kafka_principal,
+        email: user.email.clone(),
+        display_name: user.display_name.clone(),
+        kafka_principal: user.kafka_principal.clone(),
     }))
 }
 

@@ -78,63 +78,67 @@ fn UserMenu() -> impl IntoView {
         move || (epoch.get(), logout.version().get(), location.pathname.get()),
         |_| current_user(),
     );
+    // No <Transition> around it: the server reads who is signed in before it renders a page
+    // (`HeaderMe`), so the menu is there at once and goes into the page's HTML. A Suspense
+    // boundary would stream it out of order into a <template> only a script puts in place.
+    // While a later read runs (another page, after signing out), the menu shows the last one.
+    // Debug builds warn about reading a resource outside a Suspense boundary; here the
+    // value is on both sides from the start (the server's read, then its serialized copy).
     view! {
         <div class="user-menu">
-            <Transition fallback=|| ()>
-                {move || {
-                    me.get()
-                        .map(|result| match result {
-                            Ok(Some(me)) => {
-                                let publisher = me.is_admin
-                                    || me.roles.iter().any(|role| role.starts_with("owner of"));
-                                let pending = me.approvals_pending;
-                                let unread = me.notifications;
-                                view! {
-                                    <a href="/subscriptions" data-notifications=unread.to_string()>
-                                        "Subscriptions"
-                                        {(unread > 0)
-                                            .then(|| {
-                                                view! {
-                                                    <span class="badge" title="Notifications">
-                                                        {unread}
-                                                    </span>
-                                                }
-                                            })}
-                                    </a>
-                                    {publisher
+            {move || {
+                me.get()
+                    .map(|result| match result {
+                        Ok(Some(me)) => {
+                            let publisher = me.is_admin
+                                || me.roles.iter().any(|role| role.starts_with("owner of"));
+                            let pending = me.approvals_pending;
+                            let unread = me.notifications;
+                            view! {
+                                <a href="/subscriptions" data-notifications=unread.to_string()>
+                                    "Subscriptions"
+                                    {(unread > 0)
                                         .then(|| {
                                             view! {
-                                                <a href="/approvals" data-pending=pending.to_string()>
-                                                    "Approvals"
-                                                    <span
-                                                        class="badge"
-                                                        aria-label=format!("{pending} waiting")
-                                                    >
-                                                        {pending}
-                                                    </span>
-                                                </a>
+                                                <span class="badge" title="Notifications">
+                                                    {unread}
+                                                </span>
                                             }
                                         })}
-                                    {publisher
-                                        .then(|| view! { <a href="/register">"Register product"</a> })}
-                                    {me
-                                        .is_admin
-                                        .then(|| view! { <a href="/admin">"Admin"</a> })}
-                                    <a class="user-name" href="/account">
-                                        {me.display_name}
-                                    </a>
-                                    <ActionForm action=logout>
-                                        <button type="submit" class="link-button">
-                                            "Sign out"
-                                        </button>
-                                    </ActionForm>
-                                }
-                                    .into_any()
+                                </a>
+                                {publisher
+                                    .then(|| {
+                                        view! {
+                                            <a href="/approvals" data-pending=pending.to_string()>
+                                                "Approvals"
+                                                <span
+                                                    class="badge"
+                                                    aria-label=format!("{pending} waiting")
+                                                >
+                                                    {pending}
+                                                </span>
+                                            </a>
+                                        }
+                                    })}
+                                {publisher
+                                    .then(|| view! { <a href="/register">"Register product"</a> })}
+                                {me
+                                    .is_admin
+                                    .then(|| view! { <a href="/admin">"Admin"</a> })}
+                                <a class="user-name" href="/account">
+                                    {me.display_name}
+                                </a>
+                                <ActionForm action=logout>
+                                    <button type="submit" class="link-button">
+                                        "Sign out"
+                                    </button>
+                                </ActionForm>
                             }
-                            _ => view! { <a href="/login">"Sign in"</a> }.into_any(),
-                        })
-                }}
-            </Transition>
+                                .into_any()
+                        }
+                        _ => view! { <a href="/login">"Sign in"</a> }.into_any(),
+                    })
+            }}
         </div>
     }
 }

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 pub const MAX_FORM_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// Where the server functions are served.
-const PREFIX: &str = "/api/fn/";
+pub const SERVER_FNS: &str = "/api/fn/";
 
 /// Refuses a server-function request whose declared body is over [`MAX_FORM_BODY_BYTES`],
 /// in the error shape the browser's server-function client reads.
@@ -28,7 +28,8 @@ pub async fn limit_declared_length(request: Request, next: Next) -> Response {
         .and_then(|value| value.parse::<u64>().ok());
     match declared {
         Some(length)
-            if request.uri().path().starts_with(PREFIX) && length > MAX_FORM_BODY_BYTES as u64 =>
+            if request.uri().path().starts_with(SERVER_FNS)
+                && length > MAX_FORM_BODY_BYTES as u64 =>
         {
             let error = app::api::ApiError::invalid(
                 "request",
