@@ -63,7 +63,6 @@ fn client_address<'a>(
     client
 }
 
-/// Resolves who is calling and puts a [`Caller`] and a [`ClientIp`] into the request.
 /// Reads who is signed in, as the header shows them, before a page renders
 /// (`app::api::auth::HeaderMe`), so that the header's menu is in the page's HTML rather
 /// than streamed out of order into a `<template>` only a script places. Layered on the
@@ -94,6 +93,7 @@ pub async fn read_header(
     next.run(request).await
 }
 
+/// Resolves who is calling and puts a [`Caller`] and a [`ClientIp`] into the request.
 pub async fn resolve_caller(
     State(state): State<AppState>,
     mut request: Request,
