@@ -45,11 +45,14 @@ pub(super) fn measure(
     } else {
         60
     };
-    let (last_event_at, first_checked, dead_lettered) = (
-        shared.last_event_at,
-        shared.first_checked,
-        shared.dead_lettered,
-    );
+    let (first_checked, dead_lettered) = (shared.first_checked, shared.dead_lettered);
+    // The ports' summary and the window's points are read by two statements. A flush that
+    // commits between them must not show counted events and "no data" at once, so the
+    // newest event is also taken from the points.
+    let last_event_at = points
+        .iter()
+        .map(|point| point.last_event_at)
+        .fold(shared.last_event_at, Option::max);
 
     // Only the part of the window since checking began counts: before, nothing was measured.
     let measured_from = first_checked.map_or(now, |first| first.max(start));

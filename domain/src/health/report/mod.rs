@@ -319,6 +319,7 @@ fn percentile(values: &[f64], quantile: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::measure::{ages, histogram_percentile};
+    use super::read::Measured;
     use super::*;
     use crate::contracts::Sla;
     use crate::health::LATENCY_BUCKETS_MS;
@@ -348,15 +349,19 @@ mod tests {
         );
     }
 
-    #[test]
-    fn declared_durations_are_read_in_their_unit() {
-        let sla = |value: &str, unit: Option<&str>| Sla {
+    /// A latency SLA of `value` in `unit`.
+    fn sla(value: &str, unit: Option<&str>) -> Sla {
+        Sla {
             property: "latency".into(),
             value: value.into(),
             unit: unit.map(str::to_string),
             element: None,
             driver: None,
-        };
+        }
+    }
+
+    #[test]
+    fn declared_durations_are_read_in_their_unit() {
         assert_eq!(
             declared_seconds(&[sla("5", Some("s"))], &["latency"]),
             Some(5.0)
@@ -382,6 +387,55 @@ mod tests {
             None
         );
         assert_eq!(declared_seconds(&[sla("1", None)], &["retention"]), None);
+    }
+
+    #[test]
+    fn points_flushed_after_the_ports_summary_was_read_still_count_as_events() {
+        let now = DateTime::parse_from_rfc3339("2026-12-04T10:00:00Z")
+            .expect("a valid time")
+            .with_timezone(&Utc);
+        let row = Measured {
+            id: Uuid::nil(),
+            slas: vec![sla("30", Some("s"))],
+            ports: Vec::new(),
+            rules: Vec::new(),
+            policy: Policy::default(),
+            shared: Shared {
+                last_event_at: None,
+                first_checked: None,
+                dead_lettered: 0,
+            },
+            before: Vec::new(),
+        };
+        // The summary was read before the checker's flush; the points after it.
+        let summary = Shared {
+            last_event_at: None,
+            first_checked: Some(now - TimeDelta::seconds(20)),
+            dead_lettered: 0,
+        };
+        let points = [PointRow {
+            at: now - TimeDelta::seconds(10),
+            records: 26,
+            valid: 20,
+            bytes: 100,
+            invalid: Value::Null,
+            rule_passed: Value::Null,
+            rule_failed: Value::Null,
+            last_event_at: Some(now - TimeDelta::seconds(5)),
+            latency: Vec::new(),
+        }];
+        let moments = |shared| Moments {
+            now,
+            start: now - TimeDelta::seconds(300),
+            before: None,
+            shared,
+        };
+        let health = measure("p", &row, 300, &points, moments(&summary), Vec::new());
+        assert_eq!(health.events_total, 26);
+        assert_eq!(health.status, Status::Fresh);
+        assert_eq!(health.last_event_at, Some(now - TimeDelta::seconds(5)));
+        let none = measure("p", &row, 300, &[], moments(&summary), Vec::new());
+        assert_eq!(none.status, Status::NoData);
     }
 
     #[test]
